@@ -1,0 +1,1 @@
+"""Pure domain: models, events and the fold. No I/O, no git, no printing."""

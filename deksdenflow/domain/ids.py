@@ -1,0 +1,38 @@
+"""Event ids: ULIDs (48-bit millisecond time + 80 random bits, Crockford base32).
+
+They sort by creation time as plain strings and are unique across machines without
+coordination, which is what lets two clones merge their event files by union.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id(now_ms: int | None = None) -> str:
+    """A new 26-character ULID."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    return _encode(ms, 10) + _encode(rand, 16)
+
+
+def is_id(text: str) -> bool:
+    return len(text) == 26 and all(c in _ALPHABET for c in text)
+
+
+def id_time_ms(event_id: str) -> int:
+    value = 0
+    for c in event_id[:10]:
+        value = value * 32 + _ALPHABET.index(c)
+    return value

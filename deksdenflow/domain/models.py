@@ -1,0 +1,221 @@
+"""Snapshots of protocol runs, step runs and jobs: what the fold derives from events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+SNAPSHOT_SCHEMA_VERSION = 1
+
+# Per-entity history stays bounded: snapshots keep this many closed jobs / rejected events.
+CLOSED_JOBS_KEPT = 20
+REJECTED_KEPT = 50
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    PLANNING = "planning"
+    PLANNED = "planned"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    NEEDS_QA = "needs_qa"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class StepType(StrEnum):
+    SETUP = "setup"
+    WORK = "work"
+    QA = "qa"
+    FINALIZE = "finalize"
+
+
+class JobKind(StrEnum):
+    PLAN = "plan"
+    EXECUTE = "execute"
+    QA = "qa"
+    OPEN_PR = "open_pr"
+    FIX_CI = "fix_ci"
+    REPORT_CI = "report_ci"
+    NOOP = "noop"
+
+
+class JobStatus(StrEnum):
+    REQUESTED = "requested"
+    CLAIMED = "claimed"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+OPEN_JOB_STATUSES = frozenset({JobStatus.REQUESTED, JobStatus.CLAIMED})
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+        )
+
+
+class QaResult(BaseModel):
+    verdict: str
+    summary: str = ""
+    findings: list[str] = Field(default_factory=list)
+
+
+class StepRun(BaseModel):
+    """One numbered step of a protocol run."""
+
+    index: int
+    type: StepType = StepType.WORK
+    title: str = ""
+    file: str = ""
+    status: StepStatus = StepStatus.PENDING
+    attempts: int = 0
+    final_failure: bool = False
+    engine: str | None = None
+    model: str | None = None
+    prompt_hash: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost: float | None = None
+    duration_s: float = 0.0
+    summary: str = ""
+    commit: str | None = None
+    reason: str = ""
+    qa: QaResult | None = None
+    updated_at: datetime | None = None
+
+
+class Job(BaseModel):
+    """A unit of work for a worker; its id is the id of its job.requested event."""
+
+    id: str
+    kind: JobKind
+    run: str | None = None
+    step: int | None = None
+    status: JobStatus = JobStatus.REQUESTED
+    attempts: int = 0
+    failures: int = 0
+    not_before: datetime | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    lease_until: datetime | None = None
+    error: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict)
+    requested_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_JOB_STATUSES
+
+
+class CiResult(BaseModel):
+    status: str
+    url: str = ""
+    branch: str = ""
+    commit: str = ""
+    excerpt: str = ""
+    at: datetime | None = None
+
+
+class ProtocolRun(BaseModel):
+    """One task: its identity, where it lives, and its derived status."""
+
+    uid: str = Field(description="id of the run.created event; stable across renumbering")
+    number: int
+    name: str
+    task: str = ""
+    branch: str = ""
+    base: str = ""
+    worktree: str = ""
+    engine: str | None = None
+    status: RunStatus = RunStatus.PENDING
+    plan_started: bool = False
+    planned: bool = False
+    paused: bool = False
+    cancelled: bool = False
+    failed: bool = False
+    merged: bool = False
+    blocks: dict[str, str] = Field(default_factory=dict)
+    pr_url: str | None = None
+    ci: CiResult | None = None
+    plan_prompt_hash: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost: float = 0.0
+    created_at: datetime | None = None
+    created_by: str = ""
+    updated_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.number:04d}-{self.name}"
+
+
+class Rejected(BaseModel):
+    """An event that no longer applied when folded; kept, never dropped silently."""
+
+    event: str
+    type: str
+    step: int | None = None
+    reason: str
+
+
+class RunSnapshot(BaseModel):
+    """The derived state of one run: what reads use instead of replaying its events."""
+
+    schema_version: int = SNAPSHOT_SCHEMA_VERSION
+    run: ProtocolRun
+    steps: list[StepRun] = Field(default_factory=list)
+    jobs: list[Job] = Field(default_factory=list)
+    rejected: list[Rejected] = Field(default_factory=list)
+    rejected_count: int = 0
+    event_count: int = 0
+    last_event: str = ""
+    last_lamport: int = 0
+
+    def step(self, index: int) -> StepRun | None:
+        for s in self.steps:
+            if s.index == index:
+                return s
+        return None
+
+    def job(self, job_id: str) -> Job | None:
+        for j in self.jobs:
+            if j.id == job_id:
+                return j
+        return None
+
+    @property
+    def steps_done(self) -> int:
+        return sum(1 for s in self.steps if s.status == StepStatus.COMPLETED)
+
+    @property
+    def open_jobs(self) -> list[Job]:
+        return [j for j in self.jobs if j.is_open]

@@ -1,0 +1,108 @@
+"""Project settings: the model behind `project.toml` (and the user config file)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SETTINGS_SCHEMA_VERSION = 1
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProjectSection(_Section):
+    name: str = ""
+    base_branch: str = "main"
+    worktree_root: str = Field(
+        default="", description="where run worktrees go; empty: '<repo>.worktrees' beside the repo"
+    )
+    remote: str = "origin"
+    sync: Literal["auto", "manual"] = "auto"
+
+
+class PhasesSection(_Section):
+    """Which engine plans, executes and reviews (names from [engines])."""
+
+    default: str = "codex"
+    plan: str = ""
+    execute: str = ""
+    qa: str = ""
+
+    def engine_for(self, phase: str) -> str:
+        chosen = getattr(self, phase, "")
+        return str(chosen or self.default)
+
+
+class EngineConfig(_Section):
+    kind: str
+    model: str = ""
+    timeout: float = Field(default=1800.0, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def _default_engines() -> dict[str, EngineConfig]:
+    return {
+        name: EngineConfig(kind=name) for name in ("codex", "claude", "openai", "command", "demo")
+    }
+
+
+class QaSection(_Section):
+    policy: Literal["each_step", "end", "never"] = "each_step"
+
+
+class RetrySection(_Section):
+    max_attempts: int = Field(default=3, ge=1)
+    backoff_base_s: float = Field(default=2.0, ge=0)
+    backoff_max_s: float = Field(default=300.0, ge=0)
+
+
+class BudgetSection(_Section):
+    tokens: int = Field(default=0, ge=0, description="per-run token budget; 0 means none")
+    mode: Literal["strict", "warn", "off"] = "off"
+
+
+class LoopSection(_Section):
+    mode: Literal["step", "all"] = "all"
+
+
+class CiSection(_Section):
+    provider: Literal["none", "github", "gitlab"] = "none"
+    fix: Literal["off", "auto"] = "off"
+    max_fix_attempts: int = Field(default=2, ge=0)
+
+
+class SecretsSection(_Section):
+    env: list[str] = Field(
+        default_factory=list, description="names of environment variables whose values are redacted"
+    )
+
+
+class ArtifactsSection(_Section):
+    max_bytes: int = Field(default=262_144, ge=1024)
+
+
+class WorkerSection(_Section):
+    grace_s: float = Field(default=30.0, ge=0)
+    lease_s: float = Field(default=600.0, gt=0)
+
+
+class ProjectSettings(_Section):
+    schema_version: int = SETTINGS_SCHEMA_VERSION
+    project: ProjectSection = Field(default_factory=ProjectSection)
+    phases: PhasesSection = Field(default_factory=PhasesSection)
+    engines: dict[str, EngineConfig] = Field(default_factory=_default_engines)
+    qa: QaSection = Field(default_factory=QaSection)
+    retry: RetrySection = Field(default_factory=RetrySection)
+    budget: BudgetSection = Field(default_factory=BudgetSection)
+    loop: LoopSection = Field(default_factory=LoopSection)
+    ci: CiSection = Field(default_factory=CiSection)
+    secrets: SecretsSection = Field(default_factory=SecretsSection)
+    artifacts: ArtifactsSection = Field(default_factory=ArtifactsSection)
+    worker: WorkerSection = Field(default_factory=WorkerSection)
+
+    def engine(self, name: str) -> EngineConfig:
+        """The named engine's config; a built-in kind needs no table of its own."""
+        return self.engines.get(name) or EngineConfig(kind=name)

@@ -1,0 +1,144 @@
+"""Bytes on the ref <-> models, with schema-version checks and migrations on read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import tomlkit
+from pydantic import BaseModel, ValidationError
+
+from ..domain.events import EVENT_SCHEMA_VERSION, Event
+from ..domain.models import SNAPSHOT_SCHEMA_VERSION, Job, RunSnapshot
+from ..domain.settings import SETTINGS_SCHEMA_VERSION, ProjectSettings
+from ..errors import ConfigError, NewerSchema, StateCorrupt
+from .layout import STATE_REF
+
+META_SCHEMA_VERSION = 1
+
+CURRENT_VERSIONS: dict[str, int] = {
+    "event": EVENT_SCHEMA_VERSION,
+    "snapshot": SNAPSHOT_SCHEMA_VERSION,
+    "job": SNAPSHOT_SCHEMA_VERSION,
+    "meta": META_SCHEMA_VERSION,
+    "settings": SETTINGS_SCHEMA_VERSION,
+}
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+# MIGRATIONS[kind][n] turns a version-n document into a version-(n+1) one. Each entry
+# must come with a test that feeds it a real document of the old version.
+MIGRATIONS: dict[str, dict[int, Migration]] = {kind: {} for kind in CURRENT_VERSIONS}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def upgrade(kind: str, doc: dict[str, Any], path: str) -> dict[str, Any]:
+    """Bring `doc` to the current schema version, or refuse a version from the future."""
+    current = CURRENT_VERSIONS[kind]
+    version = doc.get("schema_version", 1)
+    if not isinstance(version, int):
+        raise StateCorrupt(f"{path} on {STATE_REF} has a non-integer schema_version")
+    if version > current:
+        raise NewerSchema(
+            f"{path} on {STATE_REF} was written by a newer dflow (schema {version}, this dflow "
+            f"knows {current}); upgrade dflow before using this repository"
+        )
+    while version < current:
+        step = MIGRATIONS[kind].get(version)
+        if step is None:
+            raise StateCorrupt(f"{path}: no migration from {kind} schema {version}")
+        doc = step(dict(doc))
+        version += 1
+        doc["schema_version"] = version
+    return doc
+
+
+def dump(model: BaseModel) -> bytes:
+    return model.model_dump_json().encode()
+
+
+def load_json(data: bytes, path: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StateCorrupt(
+            f"{path} on {STATE_REF} is not valid JSON ({exc}); "
+            "restore it with `git log -p refs/deksdenflow/state -- <path>` or run `dflow doctor`"
+        ) from exc
+    if not isinstance(doc, dict):
+        raise StateCorrupt(f"{path} on {STATE_REF} is not a JSON object; run `dflow doctor`")
+    return doc
+
+
+def _validate(model: type[M], kind: str, data: bytes, path: str) -> M:
+    doc = upgrade(kind, load_json(data, path), path)
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StateCorrupt(
+            f"{path} on {STATE_REF} does not match its schema ({where}: {first['msg']}); "
+            "run `dflow doctor`"
+        ) from exc
+
+
+def load_event(data: bytes, path: str) -> Event:
+    return _validate(Event, "event", data, path)
+
+
+def load_snapshot(data: bytes, path: str) -> RunSnapshot:
+    return _validate(RunSnapshot, "snapshot", data, path)
+
+
+def load_job(data: bytes, path: str) -> Job:
+    doc = load_json(data, path)
+    upgrade("job", doc, path)
+    doc.pop("schema_version", None)
+    try:
+        return Job.model_validate(doc)
+    except ValidationError as exc:
+        raise StateCorrupt(f"{path} on {STATE_REF} is not a valid job; run `dflow doctor`") from exc
+
+
+def dump_job(job: Job) -> bytes:
+    doc = {"schema_version": CURRENT_VERSIONS["job"], **job.model_dump(mode="json")}
+    return json.dumps(doc).encode()
+
+
+def dump_meta(lamport: int) -> bytes:
+    return json.dumps({"schema_version": META_SCHEMA_VERSION, "lamport": lamport}).encode()
+
+
+def load_meta(data: bytes, path: str) -> int:
+    doc = upgrade("meta", load_json(data, path), path)
+    lamport = doc.get("lamport", 0)
+    if not isinstance(lamport, int):
+        raise StateCorrupt(f"{path} on {STATE_REF} has a non-integer lamport clock")
+    return lamport
+
+
+def settings_doc(text: str, path: str) -> dict[str, Any]:
+    """Parse project.toml into plain data (tomlkit keeps the text for comment-safe edits)."""
+    try:
+        doc = tomlkit.parse(text).unwrap()
+    except Exception as exc:  # tomlkit raises several unrelated types
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it and run again") from exc
+    return upgrade("settings", doc, path)
+
+
+def load_settings(text: str, path: str) -> ProjectSettings:
+    doc = settings_doc(text, path)
+    try:
+        return ProjectSettings.model_validate(doc)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation(exc, path)) from exc
+
+
+def describe_validation(exc: ValidationError, path: str) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{key}' in {path}; `dflow config list` shows the known keys"
+    return f"bad value for '{key}' in {path}: {first['msg']}"

@@ -1,0 +1,206 @@
+"""Opening a repository's store, and the one write path: lock, build, commit, compare-and-swap."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import filelock
+import pygit2
+
+from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
+from . import codec, maintenance
+from .layout import META_FILE, PROJECT_FILE, STATE_REF
+from .state import StateView
+from .tree import TreeEdit
+from .writer import Tx
+
+T = TypeVar("T")
+
+LOCK_TIMEOUT_S = float(os.environ.get("DFLOW_LOCK_TIMEOUT", "120"))
+CAS_RETRIES = 50
+
+
+def default_actor() -> str:
+    explicit = os.environ.get("DFLOW_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "user"
+    return f"{user}@{socket.gethostname()}"
+
+
+def open_repository(path: str | os.PathLike[str] = ".") -> pygit2.Repository:
+    try:
+        found = pygit2.discover_repository(str(path))
+    except pygit2.GitError as exc:
+        raise NotAGitRepository(f"{path} is not inside a git repository: {exc}") from exc
+    if found is None:
+        where = Path(path).resolve()
+        raise NotAGitRepository(
+            f"{where} is not inside a git repository; run `git init` first or cd into one"
+        )
+    return pygit2.Repository(found)
+
+
+def common_dir(repo: pygit2.Repository) -> Path:
+    """The git dir shared by all worktrees (where refs, objects and our lock live)."""
+    gitdir = Path(repo.path)
+    marker = gitdir / "commondir"
+    if marker.exists():
+        return (gitdir / marker.read_text().strip()).resolve()
+    return gitdir.resolve()
+
+
+class Store:
+    """The state ref of one repository."""
+
+    def __init__(self, repo: pygit2.Repository, actor: str | None = None) -> None:
+        self.repo = repo
+        self.actor = actor or default_actor()
+        self.git_dir = common_dir(repo)
+        self.data_dir = self.git_dir / "deksdenflow"
+        if os.environ.get("DFLOW_FSYNC") == "1":
+            pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
+
+    @property
+    def workdir(self) -> Path | None:
+        return Path(self.repo.workdir) if self.repo.workdir else None
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def tip(self) -> str | None:
+        ref = self.repo.references.get(STATE_REF)
+        return str(ref.target) if ref is not None else None
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.repo.references.get(STATE_REF) is not None
+
+    def read(self) -> StateView:
+        """The state at the current tip; raises NotInitialized before `dflow init`."""
+        ref = self.repo.references.get(STATE_REF)
+        if ref is None:
+            raise NotInitialized(
+                f"dflow is not set up in {self.workdir or self.git_dir}; run `dflow init` first"
+            )
+        return StateView(self.repo, self._commit(ref))
+
+    def view_at(self, commit_id: str) -> StateView:
+        commit = self.repo.get(commit_id)
+        if not isinstance(commit, pygit2.Commit):
+            raise StateCorrupt(f"{commit_id} is not a commit")
+        return StateView(self.repo, commit)
+
+    def _commit(self, ref: pygit2.Reference) -> pygit2.Commit:
+        obj = self.repo.get(ref.target)
+        if not isinstance(obj, pygit2.Commit):
+            raise StateCorrupt(f"{STATE_REF} does not point at a commit; run `dflow doctor`")
+        return obj
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def lock(self, timeout: float | None = None) -> filelock.BaseFileLock:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(
+            str(self.data_dir / "state.lock"),
+            timeout=LOCK_TIMEOUT_S if timeout is None else timeout,
+        )
+
+    def initialize(self, project_text: str) -> bool:
+        """Create the state ref with `project.toml`; False when it already existed."""
+        with self._locked():
+            if self.is_initialized:
+                return False
+            edit = TreeEdit(self.repo, None)
+            edit.put(PROJECT_FILE, project_text.encode())
+            edit.put(META_FILE, codec.dump_meta(0))
+            commit = self._write_commit(edit.write(), [], "dflow: init")
+            try:
+                self.repo.references.create(STATE_REF, commit)
+            except pygit2.AlreadyExistsError:
+                return False
+            return True
+
+    def transact(self, fn: Callable[[Tx], T], message: str | None = None) -> T:
+        """Run `fn` against the tip under the lock and publish its changes as one commit.
+
+        A lost compare-and-swap (someone moved the ref without our lock) re-reads the tip
+        and runs `fn` again, so `fn` must derive everything from the Tx it is given.
+        """
+        with self._locked():
+            for _ in range(CAS_RETRIES):
+                ref = self.repo.references.get(STATE_REF)
+                if ref is None:
+                    raise NotInitialized("dflow is not set up here; run `dflow init` first")
+                view = StateView(self.repo, self._commit(ref))
+                view.check_versions()
+                tx = Tx(view, self.actor)
+                result = fn(tx)
+                if not tx.has_changes:
+                    return result
+                assert view.commit is not None and view.tree is not None
+                edit = TreeEdit(self.repo, view.tree)
+                tx.build(edit)
+                commit = self._write_commit(edit.write(), [view.commit.id], message or tx.summary())
+                if self._publish(ref, commit):
+                    maintenance.after_commit(self.git_dir)
+                    return result
+            raise StateCorrupt(f"{STATE_REF} kept moving under the lock; is another tool writing it?")
+
+    def publish_commit(self, expected_tip: str | None, commit: pygit2.Oid) -> bool:
+        """CAS the ref from `expected_tip` to `commit` (for merges built by the sync service)."""
+        ref = self.repo.references.get(STATE_REF)
+        if ref is None:
+            if expected_tip is not None:
+                return False
+            try:
+                self.repo.references.create(STATE_REF, commit)
+            except pygit2.AlreadyExistsError:
+                return False
+            return True
+        if str(ref.target) != expected_tip:
+            return False
+        return self._publish(ref, commit)
+
+    def write_commit(self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str) -> pygit2.Oid:
+        return self._write_commit(tree, parents, message)
+
+    def _write_commit(self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str) -> pygit2.Oid:
+        sig = pygit2.Signature("dflow", self.actor if "@" in self.actor else f"{self.actor}@dflow")
+        return self.repo.create_commit(None, sig, sig, message, tree, parents)
+
+    def _publish(self, ref: pygit2.Reference, commit: pygit2.Oid) -> bool:
+        try:
+            ref.set_target(commit, "dflow")
+        except pygit2.GitError as exc:
+            if "old reference value does not match" in str(exc):
+                return False
+            raise StateCorrupt(f"could not move {STATE_REF}: {exc}") from exc
+        return True
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = self.lock()
+        try:
+            lock.acquire()
+        except filelock.Timeout as exc:
+            raise LockTimeout(
+                f"another dflow process has held {lock.lock_file} for {lock.timeout:.0f}s; "
+                "wait for it, or stop it if it hangs"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def open_store(path: str | os.PathLike[str] = ".", actor: str | None = None) -> Store:
+    return Store(open_repository(path), actor)

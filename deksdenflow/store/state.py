@@ -1,0 +1,184 @@
+"""Read-only view of the state tree at one commit. Reads use snapshots, never replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pygit2
+
+from ..domain.events import Event, ordered
+from ..domain.models import Job, RunSnapshot
+from ..domain.settings import ProjectSettings
+from ..errors import RunNotFound, UsageError
+from . import codec
+from .layout import (
+    META_FILE,
+    OPEN_JOBS_DIR,
+    PROJECT_FILE,
+    ROOT_EVENTS_DIR,
+    RUNS_DIR,
+    STATE_REF,
+    artifact_path,
+    events_dir,
+    run_snapshot_path,
+)
+
+
+class StateView:
+    """The state as of one commit on the state ref (or an empty state before init)."""
+
+    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit | None) -> None:
+        self.repo = repo
+        self.commit = commit
+        self.tree: pygit2.Tree | None = commit.tree if commit is not None else None
+        self._settings: ProjectSettings | None = None
+
+    @property
+    def tip(self) -> str | None:
+        return str(self.commit.id) if self.commit is not None else None
+
+    # --- raw access ---------------------------------------------------------------------
+
+    def blob(self, path: str) -> bytes | None:
+        if self.tree is None:
+            return None
+        try:
+            obj = self.tree[path]
+        except KeyError:
+            return None
+        return obj.data if isinstance(obj, pygit2.Blob) else None
+
+    def subtree(self, path: str) -> pygit2.Tree | None:
+        if self.tree is None:
+            return None
+        try:
+            obj = self.tree[path]
+        except KeyError:
+            return None
+        return obj if isinstance(obj, pygit2.Tree) else None
+
+    # --- project --------------------------------------------------------------------------
+
+    @property
+    def lamport(self) -> int:
+        data = self.blob(META_FILE)
+        return codec.load_meta(data, META_FILE) if data is not None else 0
+
+    def check_versions(self) -> None:
+        """Raise NewerSchema when the ref was written by a newer dflow (before any write)."""
+        _ = self.lamport
+        text = self.project_text()
+        if text:
+            codec.settings_doc(text, f"{PROJECT_FILE} on {STATE_REF}")
+
+    def project_text(self) -> str:
+        data = self.blob(PROJECT_FILE)
+        return data.decode() if data is not None else ""
+
+    def settings(self) -> ProjectSettings:
+        """Project settings from project.toml alone (no env, no user config)."""
+        if self._settings is None:
+            text = self.project_text()
+            self._settings = (
+                codec.load_settings(text, f"{PROJECT_FILE} on {STATE_REF}")
+                if text
+                else ProjectSettings()
+            )
+        return self._settings
+
+    # --- runs -----------------------------------------------------------------------------
+
+    def run_uids(self) -> Iterator[str]:
+        runs = self.subtree(RUNS_DIR)
+        if runs is None:
+            return
+        for bucket in runs:
+            if isinstance(bucket, pygit2.Tree):
+                for entry in bucket:
+                    if isinstance(entry, pygit2.Tree) and entry.name:
+                        yield entry.name
+
+    def run(self, uid: str) -> RunSnapshot | None:
+        path = run_snapshot_path(uid)
+        data = self.blob(path)
+        return codec.load_snapshot(data, path) if data is not None else None
+
+    def runs(self) -> list[RunSnapshot]:
+        snaps = [s for s in (self.run(uid) for uid in self.run_uids()) if s is not None]
+        return sorted(snaps, key=lambda s: (s.run.number, s.run.uid))
+
+    def find_run(self, ref: str) -> RunSnapshot:
+        """Resolve what a user typed: `0001-name`, `1`, `name`, a branch, or a uid."""
+        ref = ref.strip()
+        if not ref:
+            raise UsageError("name a protocol run (for example 0001-add-login)")
+        direct = self.run(ref) if len(ref) == 26 else None
+        if direct is not None:
+            return direct
+        matches = [s for s in self.runs() if _matches(s, ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise RunNotFound(f"no protocol run '{ref}'; `dflow status` lists them")
+        ids = ", ".join(s.run.id for s in matches)
+        raise UsageError(f"'{ref}' names several protocol runs ({ids}); use the full id")
+
+    def run_events(self, uid: str) -> list[Event]:
+        return self._events_under(events_dir(uid))
+
+    def root_events(self) -> list[Event]:
+        return self._events_under(ROOT_EVENTS_DIR)
+
+    def _events_under(self, path: str) -> list[Event]:
+        tree = self.subtree(path)
+        if tree is None:
+            return []
+        events = []
+        for bucket in tree:
+            if isinstance(bucket, pygit2.Tree):
+                for entry in bucket:
+                    if isinstance(entry, pygit2.Blob):
+                        events.append(codec.load_event(entry.data, f"{path}/{entry.name}"))
+        return ordered(events)
+
+    def artifact(self, run_uid: str, name: str) -> bytes | None:
+        return self.blob(artifact_path(run_uid, name))
+
+    def artifact_names(self, run_uid: str) -> list[str]:
+        tree = self.subtree(artifact_path(run_uid, "").rstrip("/"))
+        return _walk_names(tree, "") if tree is not None else []
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def open_jobs(self) -> list[Job]:
+        tree = self.subtree(OPEN_JOBS_DIR)
+        if tree is None:
+            return []
+        jobs = [
+            codec.load_job(e.data, f"{OPEN_JOBS_DIR}/{e.name}")
+            for e in tree
+            if isinstance(e, pygit2.Blob)
+        ]
+        return sorted(jobs, key=lambda j: j.id)
+
+    def open_job(self, job_id: str) -> Job | None:
+        path = f"{OPEN_JOBS_DIR}/{job_id}.json"
+        data = self.blob(path)
+        return codec.load_job(data, path) if data is not None else None
+
+
+def _matches(snap: RunSnapshot, ref: str) -> bool:
+    run = snap.run
+    if ref in (run.id, run.name, run.branch, run.uid):
+        return True
+    return ref.isdigit() and int(ref) == run.number
+
+
+def _walk_names(tree: pygit2.Tree, prefix: str) -> list[str]:
+    names: list[str] = []
+    for entry in tree:
+        if isinstance(entry, pygit2.Tree):
+            names.extend(_walk_names(entry, f"{prefix}{entry.name}/"))
+        else:
+            names.append(f"{prefix}{entry.name}")
+    return names

@@ -1,0 +1,198 @@
+"""A transaction: events and artifacts staged against one view, then built into one tree."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from ..domain import fold
+from ..domain.events import Event, EventType
+from ..domain.ids import new_id
+from ..domain.models import Job, RunSnapshot
+from ..errors import IllegalTransition, RunNotFound, UsageError
+from . import codec
+from .layout import (
+    META_FILE,
+    PROJECT_FILE,
+    artifact_path,
+    event_path,
+    open_job_path,
+    run_snapshot_path,
+)
+from .state import StateView
+from .tree import TreeEdit
+
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){0,3}$")
+CUT_MARKER = "\n\n[... dflow cut {n} bytes to stay under the artifact cap ...]\n\n"
+
+
+class Tx:
+    """What a mutation function receives: the current view plus ways to stage changes.
+
+    Every emitted event is applied at once to a working copy of its run's snapshot, so the
+    caller sees the effect (and an illegal transition is refused before it is recorded).
+    """
+
+    def __init__(self, view: StateView, actor: str) -> None:
+        self.view = view
+        self.actor = actor
+        self.events: list[Event] = []
+        self.clock = view.lamport
+        self._runs: dict[str, RunSnapshot] = {}
+        self._jobs: dict[str, Job | None] = {}
+        self._artifacts: dict[str, bytes] = {}
+        self._project_text: str | None = None
+
+    # --- reading through the transaction ---------------------------------------------------
+
+    def run(self, uid: str) -> RunSnapshot:
+        snap = self._runs.get(uid)
+        if snap is None:
+            snap = self.view.run(uid)
+            if snap is None:
+                raise RunNotFound(f"no protocol run with uid {uid}")
+            self._runs[uid] = snap
+        return snap
+
+    def find_run(self, ref: str) -> RunSnapshot:
+        return self.run(self.view.find_run(ref).run.uid)
+
+    def runs(self) -> list[RunSnapshot]:
+        seen = {s.run.uid: s for s in self.view.runs()}
+        seen.update(self._runs)
+        return sorted(seen.values(), key=lambda s: (s.run.number, s.run.uid))
+
+    def job(self, job_id: str, run_uid: str | None = None) -> Job | None:
+        if run_uid is not None:
+            return self.run(run_uid).job(job_id)
+        if job_id not in self._jobs:
+            self._jobs[job_id] = self.view.open_job(job_id)
+        return self._jobs[job_id]
+
+    # --- staging -----------------------------------------------------------------------------
+
+    def emit(
+        self,
+        type: EventType,
+        *,
+        run: str | None = None,
+        step: int | None = None,
+        data: dict[str, Any] | None = None,
+        strict: bool = True,
+        actor: str | None = None,
+    ) -> Event:
+        """Record one event; with `strict`, an event the state machine rejects raises."""
+        self.clock += 1
+        event_id = new_id()
+        if type == EventType.RUN_CREATED:
+            run = event_id
+        event = Event(
+            id=event_id,
+            lamport=self.clock,
+            actor=actor or self.actor,
+            at=datetime.now(UTC),
+            run=run,
+            step=step,
+            type=type,
+            data=data or {},
+        )
+        if run is not None:
+            self._apply_to_run(event, strict)
+        else:
+            self._apply_to_job(event)
+        self.events.append(event)
+        return event
+
+    def put_artifact(self, run_uid: str, name: str, data: bytes, cap: int | None = None) -> str:
+        """Stage a blob under the run; larger than `cap` keeps its head and tail."""
+        if not _ARTIFACT_NAME.match(name):
+            raise UsageError(f"artifact name '{name}' must be plain path segments")
+        limit = cap if cap is not None else self.view.settings().artifacts.max_bytes
+        self._artifacts[artifact_path(run_uid, name)] = cap_bytes(data, limit)
+        return name
+
+    def set_project_text(self, text: str) -> None:
+        codec.load_settings(text, PROJECT_FILE)  # never write settings we cannot read back
+        self._project_text = text
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.events or self._artifacts or self._project_text is not None)
+
+    # --- applying ----------------------------------------------------------------------------
+
+    def _apply_to_run(self, event: Event, strict: bool) -> None:
+        assert event.run is not None
+        if event.type == EventType.RUN_CREATED:
+            created = fold.fold([event])
+            assert created is not None
+            self._runs[event.run] = created
+            return
+        snap = self.run(event.run)
+        before = snap.model_copy(deep=True) if strict else None
+        fold.apply(snap, event)
+        if strict and before is not None and snap.rejected_count > before.rejected_count:
+            self._runs[event.run] = before
+            self.clock -= 1
+            raise IllegalTransition(f"{snap.run.id}: {snap.rejected[-1].reason}")
+
+    def _apply_to_job(self, event: Event) -> None:
+        job_id = str(event.data.get("job") or event.id)
+        try:
+            self._jobs[job_id] = fold.apply_job(self.job(job_id), event)
+        except fold.NotApplicable as exc:
+            self.clock -= 1
+            raise IllegalTransition(str(exc)) from exc
+
+    def build(self, edit: TreeEdit) -> None:
+        """Write everything staged into `edit` (blobs first; the caller writes trees)."""
+        for event in self.events:
+            edit.put(event_path(event.run, event.id), codec.dump(event))
+        for uid, snap in self._runs.items():
+            if not any(e.run == uid for e in self.events):
+                continue
+            edit.put(run_snapshot_path(uid), codec.dump(snap))
+            old = self.view.run(uid)
+            old_open = {j.id for j in old.open_jobs} if old else set()
+            for job in snap.jobs:
+                if job.is_open:
+                    edit.put(open_job_path(job.id), codec.dump_job(job))
+            for job_id in old_open - {j.id for j in snap.open_jobs}:
+                edit.delete(open_job_path(job_id))
+        for job_id, job in self._jobs.items():
+            if job is None:
+                continue
+            if job.is_open:
+                edit.put(open_job_path(job_id), codec.dump_job(job))
+            elif self.view.open_job(job_id) is not None:
+                edit.delete(open_job_path(job_id))
+        for path, data in self._artifacts.items():
+            edit.put(path, data)
+        if self._project_text is not None:
+            edit.put(PROJECT_FILE, self._project_text.encode())
+        if self.events:
+            edit.put(META_FILE, codec.dump_meta(self.clock))
+
+    def summary(self) -> str:
+        """A one-line commit subject naming what changed."""
+        if not self.events:
+            return "dflow: update settings" if self._project_text is not None else "dflow: update"
+        first = self.events[0]
+        where = ""
+        if first.run is not None:
+            snap = self._runs.get(first.run)
+            where = f" {snap.run.id}" if snap is not None else ""
+            if first.step is not None:
+                where += f"/{first.step:02d}"
+        more = f" (+{len(self.events) - 1} more)" if len(self.events) > 1 else ""
+        return f"dflow: {first.type.value}{where}{more}"
+
+
+def cap_bytes(data: bytes, limit: int) -> bytes:
+    if len(data) <= limit:
+        return data
+    marker = CUT_MARKER.format(n=len(data) - limit).encode()
+    keep = max(0, limit - len(marker))
+    head = keep * 3 // 4
+    return data[:head] + marker + data[len(data) - (keep - head) :]
