@@ -1,0 +1,1 @@
+"""The `dflow` command line: parses, calls the library, renders."""

@@ -1,0 +1,97 @@
+"""The Typer app: the global options, the error handler, and the command groups."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import DflowError
+
+
+class DflowGroup(TyperGroup):
+    """Turns every error into one line and an exit code (traceback only with --debug)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        debug = bool(ctx.params.get("debug")) or os.environ.get("DFLOW_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except DflowError as exc:
+            if debug:
+                traceback.print_exc()
+            typer.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug in dflow: say so, keep the user's terminal clean
+            if debug:
+                traceback.print_exc()
+            else:
+                typer.echo(
+                    f"error: dflow hit an internal error ({type(exc).__name__}: {exc}); "
+                    "run again with --debug for the traceback and report it",
+                    err=True,
+                )
+            ctx.exit(3)
+
+
+app = typer.Typer(
+    cls=DflowGroup,
+    help="dflow runs AI coding agents through protocols, with all state in git.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """dflow runs AI coding agents through protocols, with all state in git.
+
+    Example: dflow init && dflow new add-login --task "Add a login page"
+    """
+
+
+def _register() -> None:
+    # One module per command group; each owns its registration so groups never collide.
+    from . import (
+        console_cmds,
+        demo_cmds,
+        project_cmds,
+        runs_cmds,
+        setup_cmds,
+        sync_cmds,
+        worker_cmds,
+        workflow_cmds,
+    )
+
+    for module in (setup_cmds, runs_cmds, workflow_cmds, worker_cmds, sync_cmds, console_cmds,
+                   demo_cmds, project_cmds):
+        module.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    sys.exit(app(prog_name="dflow"))

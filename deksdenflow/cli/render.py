@@ -1,0 +1,74 @@
+"""Shared rendering: JSON from the same models the tables come from, Rich on a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+STATUS_STYLE = {
+    "pending": "dim",
+    "planning": "cyan",
+    "planned": "cyan",
+    "running": "blue",
+    "needs_qa": "magenta",
+    "completed": "green",
+    "blocked": "yellow",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def is_plain() -> bool:
+    """CI logs and pipes get plain, line-oriented output."""
+    return os.environ.get("CI") == "true" or bool(os.environ.get("NO_COLOR"))
+
+
+def console() -> Console:
+    plain = is_plain()
+    return Console(
+        no_color=plain,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+        width=int(os.environ.get("COLUMNS", "0")) or None,
+    )
+
+
+def emit_json(data: BaseModel | list[Any] | dict[str, Any]) -> None:
+    if isinstance(data, BaseModel):
+        payload: Any = data.model_dump(mode="json")
+    elif isinstance(data, list):
+        payload = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+    else:
+        payload = data
+    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def styled(status: str) -> str:
+    style = STATUS_STYLE.get(status, "")
+    return f"[{style}]{status}[/]" if style and not is_plain() else status
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "-"
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return when.strftime("%Y-%m-%d")
+
+
+def tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)

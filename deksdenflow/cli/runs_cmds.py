@@ -1,0 +1,110 @@
+"""`dflow new`, `dflow status`, `dflow events`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..workflow import runs
+from ..workflow.project import open_project
+from .render import JSON_OPTION, ago, console, emit_json, styled, tokens
+
+
+def new(
+    name: str = typer.Argument(..., help="Short name; slugified into the run id NNNN-name."),
+    task: str = typer.Option(..., "--task", "-t", help="What the agent should do."),
+    no_plan: bool = typer.Option(False, "--no-plan", help="Record the run without planning."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Engine for this run."),  # noqa: UP045
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Start a protocol run for a task.
+
+    Example: dflow new add-login --task "Add a login page" --no-plan
+    """
+    project = open_project()
+    snap = runs.create_run(project, name, task, engine=engine)
+    if json_:
+        emit_json(runs.run_line(snap))
+    else:
+        typer.echo(f"created {snap.run.id} ({snap.run.status.value})")
+
+
+def status(
+    run: Optional[str] = typer.Argument(None, help="A run id, number or name."),  # noqa: UP045
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show protocol runs, or one run with its steps.
+
+    Example: dflow status 0001-add-login --json
+    """
+    report = runs.status(open_project(), run)
+    if json_:
+        emit_json(report)
+        return
+    out = console()
+    if run:
+        line = report.runs[0]
+        out.print(f"{line.id}  {styled(line.status)}{'  (paused)' if line.paused else ''}")
+        out.print(f"task: {line.task}")
+        for key, why in line.blocks.items():
+            out.print(f"blocked by {key}: {why}")
+        table = Table("step", "type", "title", "status", "attempts", "tokens", box=None)
+        for s in line.steps:
+            table.add_row(f"{s.index:02d}", s.type, s.title, styled(s.status), str(s.attempts),
+                          tokens(s.tokens))
+        if line.steps:
+            out.print(table)
+        else:
+            out.print("no steps yet")
+        return
+    if not report.runs:
+        out.print("no protocol runs yet; start one with `dflow new NAME --task TEXT`")
+        return
+    table = Table("id", "status", "steps", "jobs", "tokens", "updated", box=None)
+    for line in report.runs:
+        state = styled(line.status) + (" (paused)" if line.paused else "")
+        jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
+        table.add_row(line.id, state, f"{line.steps_done}/{line.steps_total}", jobs,
+                      tokens(line.tokens), ago(line.updated))
+    out.print(table)
+
+
+def events(
+    run: Optional[str] = typer.Argument(None, help="A run id, number or name."),  # noqa: UP045
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Newest N only."),  # noqa: UP045
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show the event timeline, oldest first.
+
+    Example: dflow events 0001-add-login --limit 20
+    """
+    project = open_project()
+    found = runs.events(project, run, limit)
+    if json_:
+        emit_json(found)
+        return
+    names = {s.run.uid: s.run.id for s in project.view().runs()}
+    if not found:
+        typer.echo("no events yet")
+    for e in found:
+        where = names.get(e.run or "", "-")
+        if e.step is not None:
+            where += f"/{e.step:02d}"
+        detail = _detail(e.data)
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.lamport:>5}  {where:<24} {e.type.value:<18} "
+                   f"{e.actor}{'  ' + detail if detail else ''}")
+
+
+def _detail(data: dict[str, object]) -> str:
+    keys = ("kind", "verdict", "status", "reason", "summary", "url", "name")
+    parts = [f"{k}={data[k]}" for k in keys if data.get(k) not in (None, "")]
+    text = " ".join(parts)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(new)
+    app.command()(status)
+    app.command()(events)

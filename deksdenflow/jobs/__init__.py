@@ -1,0 +1,1 @@
+"""Jobs: requested -> claimed -> finished, recorded as events on the state ref."""

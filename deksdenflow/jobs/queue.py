@@ -1,0 +1,158 @@
+"""Requesting, claiming and closing jobs. Every change is one transaction on the store."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..domain.events import EventType
+from ..domain.models import Job, JobKind, JobStatus
+from ..domain.settings import RetrySection
+from ..store import StateView, Store, Tx
+
+TxHook = Callable[[Tx], None]
+
+
+def request(
+    tx: Tx,
+    kind: JobKind,
+    *,
+    run: str | None,
+    step: int | None = None,
+    payload: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
+) -> Job:
+    """Stage a job.requested event; the job's id is that event's id."""
+    event = tx.emit(
+        EventType.JOB_REQUESTED,
+        run=run,
+        step=step,
+        data={
+            "kind": kind.value,
+            "payload": payload or {},
+            "not_before": not_before.isoformat() if not_before else None,
+        },
+    )
+    job = tx.job(event.id, run)
+    assert job is not None
+    return job
+
+
+def claimable(jobs: Iterable[Job], now: datetime, kinds: set[JobKind] | None = None) -> list[Job]:
+    """Requested jobs that may start now: per run, only the oldest open job, and only while
+    no other job of that run is claimed (one worktree is used by one job at a time)."""
+    by_run: dict[str | None, list[Job]] = {}
+    for job in sorted(jobs, key=lambda j: j.id):
+        by_run.setdefault(job.run, []).append(job)
+    ready: list[Job] = []
+    for run, queue in by_run.items():
+        candidates = queue if run is None else queue[:1]
+        for job in candidates:
+            if job.status != JobStatus.REQUESTED:
+                continue
+            if kinds and job.kind not in kinds:
+                continue
+            if job.not_before and job.not_before > now:
+                continue
+            ready.append(job)
+    return sorted(ready, key=lambda j: j.id)
+
+
+def claim(
+    store: Store,
+    worker: str,
+    *,
+    kinds: set[JobKind] | None = None,
+    run: str | None = None,
+    lease_s: float | None = None,
+    skip: set[str] | None = None,
+) -> Job | None:
+    """Claim the oldest claimable job (optionally of one run); None when there is none."""
+
+    def pick(tx: Tx) -> Job | None:
+        now = datetime.now(UTC)
+        jobs = [j for j in tx.view.open_jobs() if run is None or j.run == run]
+        for job in claimable(jobs, now, kinds):
+            if skip and job.id in skip:
+                continue
+            lease = (now + timedelta(seconds=lease_s)).isoformat() if lease_s else None
+            tx.emit(
+                EventType.JOB_CLAIMED,
+                run=job.run,
+                step=job.step,
+                data={"job": job.id, "worker": worker, "lease_until": lease},
+            )
+            return tx.job(job.id, job.run)
+        return None
+
+    return store.transact(pick)
+
+
+def finish(store: Store, job: Job, worker: str, hook: TxHook | None = None) -> None:
+    """Close a job and record its results (the hook's events) in the same commit."""
+
+    def close(tx: Tx) -> None:
+        if hook is not None:
+            hook(tx)
+        tx.emit(EventType.JOB_FINISHED, run=job.run, step=job.step,
+                data={"job": job.id, "worker": worker})
+
+    store.transact(close)
+
+
+def backoff(failures: int, policy: RetrySection, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(max, base * 2**failures)]."""
+    ceiling = min(policy.backoff_max_s, policy.backoff_base_s * (2 ** max(failures - 1, 0)))
+    return (rng or random).uniform(0, ceiling) if ceiling > 0 else 0.0
+
+
+def fail(
+    store: Store,
+    job: Job,
+    worker: str,
+    error: str,
+    policy: RetrySection,
+    hook: Callable[[Tx, bool], None] | None = None,
+) -> bool:
+    """Record a failed attempt; retry later with backoff until the policy's limit.
+
+    Returns True when the failure was final. `hook(tx, final)` records what the failure
+    means for the run (a step.failed, say) in the same commit."""
+
+    def record(tx: Tx) -> bool:
+        current = tx.job(job.id, job.run) or job
+        final = current.failures + 1 >= policy.max_attempts
+        retry_at = None
+        if not final:
+            delay = backoff(current.failures + 1, policy)
+            retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
+        if hook is not None:
+            hook(tx, final)
+        tx.emit(EventType.JOB_FAILED, run=job.run, step=job.step,
+                data={"job": job.id, "worker": worker, "error": error[:2000],
+                      "final": final, "retry_at": retry_at})
+        return final
+
+    return store.transact(record)
+
+
+def release(store: Store, job: Job, worker: str) -> None:
+    """Give a claimed job back untouched (a graceful stop), so another worker can take it."""
+    store.transact(lambda tx: tx.emit(EventType.JOB_RELEASED, run=job.run, step=job.step,
+                                      data={"job": job.id, "worker": worker}))
+
+
+def cancel_open(tx: Tx, run_uid: str) -> int:
+    """Cancel every open job of a run (used when the run is cancelled)."""
+    count = 0
+    for job in list(tx.run(run_uid).open_jobs):
+        tx.emit(EventType.JOB_CANCELLED, run=run_uid, step=job.step, data={"job": job.id})
+        count += 1
+    return count
+
+
+def open_jobs_of(view: StateView, run_uid: str) -> list[Job]:
+    snap = view.run(run_uid)
+    return snap.open_jobs if snap else []

@@ -1,0 +1,1 @@
+"""Protocol lifecycle services: projects, runs, plan, execute, QA and controls."""

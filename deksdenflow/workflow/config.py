@@ -1,0 +1,190 @@
+"""Effective settings: CLI flag > DFLOW_* environment > project.toml > user config > defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomlkit
+from pydantic import BaseModel, ValidationError
+
+from ..domain.settings import EngineConfig, ProjectSettings
+from ..errors import ConfigError
+from ..store import codec
+from ..store.layout import PROJECT_FILE, STATE_REF
+
+DEFAULTS = "defaults"
+PROJECT_SOURCE = f"{PROJECT_FILE} on {STATE_REF}"
+
+
+class ResolvedSettings(BaseModel):
+    settings: ProjectSettings
+    sources: dict[str, str]
+
+    def source(self, key: str) -> str:
+        return self.sources.get(key, DEFAULTS)
+
+
+def user_config_path() -> Path:
+    explicit = os.environ.get("DFLOW_CONFIG_FILE")
+    if explicit:
+        return Path(explicit)
+    return platformdirs.user_config_path("dflow") / "config.toml"
+
+
+def leaf_keys(settings: ProjectSettings | None = None) -> list[str]:
+    """Every dotted key a user can get or set (engine tables for the engines known)."""
+    settings = settings or ProjectSettings()
+    return [k for k, _ in _leaves(settings.model_dump(mode="json"), "") if k != "schema_version"]
+
+
+def env_name(key: str) -> str:
+    return "DFLOW_" + key.upper().replace(".", "_").replace("-", "_")
+
+
+def resolve(
+    project_text: str,
+    *,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    user_path: Path | None = None,
+) -> ResolvedSettings:
+    env = os.environ if env is None else env
+    user_path = user_path or user_config_path()
+    layers: list[tuple[str, dict[str, Any]]] = [
+        (DEFAULTS, ProjectSettings().model_dump(mode="json")),
+    ]
+    if user_path.exists():
+        layers.append((f"user config {user_path}", _read_user(user_path)))
+    if project_text:
+        layers.append((PROJECT_SOURCE, codec.settings_doc(project_text, PROJECT_SOURCE)))
+    layers.append(("environment", _env_layer(env, layers)))
+    if flags:
+        layers.append(("command line", _nest(dict(flags))))
+
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, doc in layers:
+        _merge(merged, doc)
+        if source != DEFAULTS:
+            for key, _ in _leaves(doc, ""):
+                sources[key] = source if source != "environment" else f"environment {env_name(key)}"
+    try:
+        settings = ProjectSettings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(codec.describe_validation(exc, _blame(key, sources))) from exc
+    return ResolvedSettings(settings=settings, sources=sources)
+
+
+def get_value(settings: ProjectSettings, key: str) -> Any:
+    node: Any = settings.model_dump(mode="json")
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"unknown key '{key}'; `dflow config list` shows the known keys")
+        node = node[part]
+    return node
+
+
+def set_in_project_text(project_text: str, key: str, raw: str) -> str:
+    """Return project.toml with `key` set to `raw` (typed by the model); comments kept."""
+    parts = key.split(".")
+    if parts[0] == "schema_version" or not _is_settable(parts):
+        raise ConfigError(f"unknown key '{key}' in {PROJECT_SOURCE}; `dflow config list` shows them")
+    doc = tomlkit.parse(project_text)
+    plain = codec.settings_doc(project_text, PROJECT_SOURCE)
+    _set_nested(plain, parts, _parse_raw(raw))
+    try:
+        validated = ProjectSettings.model_validate(plain)
+    except ValidationError as exc:
+        raise ConfigError(codec.describe_validation(exc, PROJECT_SOURCE)) from exc
+    value = get_value(validated, key)
+    table: Any = doc
+    for part in parts[:-1]:
+        if part not in table:
+            table[part] = tomlkit.table()
+        table = table[part]
+    table[parts[-1]] = value
+    return tomlkit.dumps(doc)
+
+
+def _is_settable(parts: list[str]) -> bool:
+    if parts[0] == "engines":
+        return len(parts) >= 3 and parts[2] in EngineConfig.model_fields
+    fields = ProjectSettings.model_fields
+    if parts[0] not in fields or len(parts) != 2:
+        return False
+    section = fields[parts[0]].annotation
+    return isinstance(section, type) and parts[1] in getattr(section, "model_fields", {})
+
+
+def _parse_raw(raw: str) -> Any:
+    """A TOML literal when the text is one (3, true, ["A", "B"]); otherwise the string."""
+    try:
+        return tomlkit.parse(f"v = {raw}").unwrap()["v"]
+    except Exception:
+        return raw
+
+
+def _read_user(path: Path) -> dict[str, Any]:
+    return codec.settings_doc(path.read_text(), f"user config {path}")
+
+
+def _env_layer(env: Mapping[str, str], layers: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    known: dict[str, Any] = {}
+    for _, doc in layers:
+        _merge(known, doc)
+    out: dict[str, Any] = {}
+    for key, _ in _leaves(known, ""):
+        value = env.get(env_name(key))
+        if value is not None:
+            _set_nested(out, key.split("."), _parse_raw(value))
+    if env.get("DFLOW_ENGINE"):
+        _set_nested(out, ["phases", "default"], env["DFLOW_ENGINE"])
+    return out
+
+
+def _blame(key: str, sources: dict[str, str]) -> str:
+    while key:
+        if key in sources:
+            return sources[key]
+        key = key.rpartition(".")[0]
+    return DEFAULTS
+
+
+def _leaves(doc: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for k, v in doc.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            yield from _leaves(v, key + ".")
+        else:
+            yield key, v
+
+
+def _merge(into: dict[str, Any], doc: Mapping[str, Any]) -> None:
+    for k, v in doc.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        elif isinstance(v, Mapping):
+            into[k] = {}
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if value is not None:
+            _set_nested(out, key.split("."), value)
+    return out
+
+
+def _set_nested(doc: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        doc = doc.setdefault(part, {})
+    doc[parts[-1]] = value

@@ -1,0 +1,101 @@
+"""`dflow doctor`: check what dflow depends on and say what to do about each problem."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Literal
+
+import filelock
+import pygit2
+from pydantic import BaseModel
+
+from ..errors import DflowError
+from ..store import STATE_REF
+from ..store.repo import open_store
+
+Level = Literal["ok", "warn", "fail"]
+OPTIONAL_TOOLS = {
+    "codex": "npm install -g @openai/codex (or choose another engine: dflow init --engine demo)",
+    "claude": "npm install -g @anthropic-ai/claude-code",
+    "gh": "install the GitHub CLI and run `gh auth login` to open PRs",
+    "glab": "install the GitLab CLI and run `glab auth login` to open MRs",
+}
+
+
+class Check(BaseModel):
+    name: str
+    level: Level
+    detail: str
+    fix: str = ""
+
+
+class DoctorReport(BaseModel):
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.level != "fail" for c in self.checks)
+
+
+def _version_of(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0] if out.returncode == 0 and text else None
+
+
+def run_checks(path: str = ".") -> DoctorReport:
+    checks: list[Check] = []
+    git = _version_of(["git", "--version"])
+    checks.append(
+        Check(name="git", level="ok", detail=git)
+        if git
+        else Check(name="git", level="fail", detail="git is not on PATH",
+                   fix="install git (apt-get install git)")
+    )
+    checks.append(Check(name="pygit2", level="ok",
+                        detail=f"pygit2 {pygit2.__version__}, libgit2 {pygit2.LIBGIT2_VERSION}"))
+    checks.extend(_state_checks(path))
+    for tool, fix in OPTIONAL_TOOLS.items():
+        found = shutil.which(tool)
+        version = _version_of([tool, "--version"]) if found else None
+        checks.append(
+            Check(name=tool, level="ok", detail=f"{found} ({version or 'version unknown'})")
+            if found
+            else Check(name=tool, level="warn", detail="not found (optional)", fix=fix)
+        )
+    return DoctorReport(checks=checks)
+
+
+def _state_checks(path: str) -> list[Check]:
+    try:
+        store = open_store(path)
+    except DflowError as exc:
+        return [Check(name="repository", level="fail", detail=str(exc),
+                      fix="cd into a git repository")]
+    checks = [Check(name="repository", level="ok", detail=str(store.git_dir))]
+    if not store.is_initialized:
+        checks.append(Check(name="state ref", level="warn", detail=f"{STATE_REF} does not exist",
+                            fix="run `dflow init`"))
+        return checks
+    try:
+        view = store.read()
+        view.check_versions()
+        runs = view.runs()
+        view.open_jobs()
+        checks.append(Check(name="state ref", level="ok",
+                            detail=f"{STATE_REF} at {str(view.tip)[:12]}, {len(runs)} runs"))
+    except DflowError as exc:
+        checks.append(Check(name="state ref", level="fail", detail=str(exc),
+                            fix="see `git log -p refs/deksdenflow/state`; restore the file"))
+    lock = store.lock(timeout=2)
+    try:
+        with lock:
+            checks.append(Check(name="lock", level="ok", detail=f"{lock.lock_file} is free"))
+    except filelock.Timeout:
+        checks.append(Check(name="lock", level="warn", detail=f"{lock.lock_file} is held",
+                            fix="another dflow process is writing; wait, or stop it if it hangs"))
+    return checks

@@ -1,0 +1,103 @@
+"""A project: one git repository that dflow manages, with its store and effective settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygit2
+import tomlkit
+
+from ..domain.settings import ProjectSettings
+from ..errors import NotAGitRepository
+from ..store import StateView, Store, open_store
+from . import config
+
+
+@dataclass
+class Project:
+    store: Store
+    flags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def repo(self) -> pygit2.Repository:
+        return self.store.repo
+
+    @property
+    def root(self) -> Path:
+        """The main worktree of the repository (not a run's worktree)."""
+        return self.store.git_dir.parent if self.store.git_dir.name == ".git" else Path(
+            self.store.workdir or self.store.git_dir
+        )
+
+    def view(self) -> StateView:
+        return self.store.read()
+
+    def resolved(self, view: StateView | None = None) -> config.ResolvedSettings:
+        view = view or self.view()
+        return config.resolve(view.project_text(), flags=self.flags)
+
+    def settings(self, view: StateView | None = None) -> ProjectSettings:
+        return self.resolved(view).settings
+
+
+def open_project(path: str | os.PathLike[str] = ".", **flags: Any) -> Project:
+    return Project(open_store(path), {k: v for k, v in flags.items() if v is not None})
+
+
+def default_project_text(name: str, base_branch: str, engine: str) -> str:
+    """The project.toml that `dflow init` writes: every section, with comments."""
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("dflow project settings. Edit with `dflow config set KEY VALUE`."))
+    doc.add(tomlkit.comment("Precedence: CLI flag > DFLOW_* env > this file > user config."))
+    doc["schema_version"] = 1
+    project = tomlkit.table()
+    project["name"] = name
+    project["base_branch"] = base_branch
+    project["worktree_root"] = ""
+    project["worktree_root"].comment("empty: '<repo>.worktrees' beside the repository")
+    project["remote"] = "origin"
+    project["sync"] = "auto"
+    doc["project"] = project
+    phases = tomlkit.table()
+    phases["default"] = engine
+    phases["default"].comment("engine for every phase unless plan/execute/qa name another")
+    doc["phases"] = phases
+    qa = tomlkit.table()
+    qa["policy"] = "each_step"
+    qa["policy"].comment("each_step | end | never")
+    doc["qa"] = qa
+    budget = tomlkit.table()
+    budget["tokens"] = 0
+    budget["mode"] = "off"
+    budget["mode"].comment("strict (block) | warn | off")
+    doc["budget"] = budget
+    text = tomlkit.dumps(doc)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def detect_base_branch(repo: pygit2.Repository) -> str:
+    """The branch HEAD points at (even before its first commit), else 'main'."""
+    try:
+        target = repo.lookup_reference("HEAD").target
+    except (KeyError, pygit2.GitError):
+        return "main"
+    if isinstance(target, str) and target.startswith("refs/heads/"):
+        return target.removeprefix("refs/heads/")
+    return "main"
+
+
+def init_project(path: str | os.PathLike[str] = ".", base: str | None = None,
+                 engine: str | None = None) -> tuple[Project, bool]:
+    """Create the state ref (idempotent). Returns the project and whether it was created."""
+    try:
+        project = open_project(path)
+    except NotAGitRepository:
+        raise
+    repo = project.repo
+    name = Path(repo.workdir or project.store.git_dir).resolve().name
+    text = default_project_text(name, base or detect_base_branch(repo), engine or "codex")
+    created = project.store.initialize(text)
+    return project, created

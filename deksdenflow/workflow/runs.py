@@ -1,0 +1,167 @@
+"""Creating protocol runs and reading their status and events."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from ..domain.events import Event, EventType
+from ..domain.models import RunSnapshot, RunStatus
+from ..errors import InvalidName, NameClash
+from ..store import StateView, Tx
+from .project import Project
+
+MAX_NAME = 48
+
+
+def slugify(name: str) -> str:
+    """`Add Login!` -> `add-login`; empty when nothing usable is left."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return text[:MAX_NAME].rstrip("-")
+
+
+def valid_name(name: str) -> str:
+    slug = slugify(name)
+    if not slug:
+        raise InvalidName(
+            f"'{name}' has no letters or digits to name a run; use something like add-login"
+        )
+    return slug
+
+
+def next_number(tx: Tx) -> int:
+    return max((s.run.number for s in tx.runs()), default=0) + 1
+
+
+def check_name_free(tx: Tx, slug: str) -> None:
+    for snap in tx.runs():
+        if snap.run.name == slug and snap.run.status != RunStatus.CANCELLED:
+            raise NameClash(
+                f"protocol run {snap.run.id} already uses the name '{slug}'; choose another name"
+            )
+
+
+def record_run(tx: Tx, slug: str, task: str, *, base: str, engine: str | None = None,
+               worktree: str = "") -> RunSnapshot:
+    """Stage a run.created event with the next protocol number; returns the new snapshot."""
+    check_name_free(tx, slug)
+    number = next_number(tx)
+    event = tx.emit(
+        EventType.RUN_CREATED,
+        data={
+            "number": number,
+            "name": slug,
+            "task": task,
+            "branch": f"{number:04d}-{slug}",
+            "base": base,
+            "engine": engine,
+            "worktree": worktree,
+        },
+    )
+    assert event.run is not None
+    return tx.run(event.run)
+
+
+def create_run(project: Project, name: str, task: str, engine: str | None = None) -> RunSnapshot:
+    """Record a new `pending` protocol run (no branch, no plan)."""
+    slug = valid_name(name)
+    if not task.strip():
+        raise InvalidName("the task is empty; say what the agent should do with --task")
+    base = project.settings().project.base_branch
+    return project.store.transact(lambda tx: record_run(tx, slug, task, base=base, engine=engine))
+
+
+class StepLine(BaseModel):
+    index: int
+    type: str
+    title: str
+    status: str
+    attempts: int
+    tokens: int
+    cost: float | None
+    duration_s: float
+
+
+class RunLine(BaseModel):
+    id: str
+    uid: str
+    number: int
+    name: str
+    status: str
+    paused: bool
+    task: str
+    branch: str
+    engine: str | None
+    steps_done: int
+    steps_total: int
+    tokens: int
+    cost: float
+    blocks: dict[str, str]
+    open_jobs: list[dict[str, str | int | None]]
+    updated: datetime | None
+    steps: list[StepLine]
+
+
+class StatusReport(BaseModel):
+    runs: list[RunLine]
+
+
+def run_line(snap: RunSnapshot) -> RunLine:
+    run = snap.run
+    return RunLine(
+        id=run.id,
+        uid=run.uid,
+        number=run.number,
+        name=run.name,
+        status=run.status.value,
+        paused=run.paused,
+        task=run.task,
+        branch=run.branch,
+        engine=run.engine,
+        steps_done=snap.steps_done,
+        steps_total=len(snap.steps),
+        tokens=run.usage.total,
+        cost=run.cost,
+        blocks=run.blocks,
+        open_jobs=[
+            {"id": j.id, "kind": j.kind.value, "step": j.step, "status": j.status.value}
+            for j in snap.open_jobs
+        ],
+        updated=run.updated_at,
+        steps=[
+            StepLine(
+                index=s.index,
+                type=s.type.value,
+                title=s.title,
+                status=s.status.value,
+                attempts=s.attempts,
+                tokens=s.usage.total,
+                cost=s.cost,
+                duration_s=round(s.duration_s, 3),
+            )
+            for s in snap.steps
+        ],
+    )
+
+
+def status(project: Project, ref: str | None = None, view: StateView | None = None) -> StatusReport:
+    view = view or project.view()
+    snaps = [view.find_run(ref)] if ref else view.runs()
+    return StatusReport(runs=[run_line(s) for s in snaps])
+
+
+def events(project: Project, ref: str | None = None, limit: int | None = None) -> list[Event]:
+    """The event timeline, oldest first; `limit` keeps the newest N."""
+    view = project.view()
+    if ref:
+        found = view.run_events(view.find_run(ref).run.uid)
+    else:
+        found = list(view.root_events())
+        for uid in view.run_uids():
+            found.extend(view.run_events(uid))
+        found.sort(key=lambda e: e.order_key)
+    return found[-limit:] if limit else found
