@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from deksdenflow.domain.redaction import MASK, redact, secret_values
+
+SAMPLES = [
+    "ghp_" + "a1B2" * 9,
+    "github_pat_" + "11ABCDEFG0" * 5,
+    "glpat-" + "xY9_" * 6,
+    "sk-ant-api03-" + "Zz09" * 10,
+    "sk-proj-" + "Ab12" * 12,
+    "AKIA" + "ABCDEFGHIJKLMNOP",
+]
+
+
+@pytest.mark.parametrize("token", SAMPLES)
+def test_known_token_shapes_are_masked(token: str) -> None:
+    out = redact(f"before {token} after")
+    assert token not in out and MASK in out and out.startswith("before ")
+
+
+def test_authorization_header_keeps_scheme_and_masks_value() -> None:
+    out = redact("Authorization: Bearer abc.def-ghi_jkl0123456789")
+    assert out == f"Authorization: Bearer {MASK}"
+
+
+def test_configured_secret_values_are_masked_but_short_ones_ignored() -> None:
+    env = {"MY_SECRET": "hunter2-but-longer", "TINY": "abc", "OPENAI_API_KEY": "plain-value-x"}
+    values = secret_values(["MY_SECRET", "TINY"], env)
+    assert values == ["hunter2-but-longer", "plain-value-x"]
+    assert redact("pw=hunter2-but-longer key=plain-value-x abc", values) == (
+        f"pw={MASK} key={MASK} abc")
+
+
+def test_ordinary_text_is_untouched() -> None:
+    text = "skip the task-list; ask-me later; ghost_town"
+    assert redact(text) == text
