@@ -1,0 +1,278 @@
+"""A scripted model provider on 127.0.0.1: plays back replies to the real Codex CLI and to httpx.
+
+It speaks two wire formats, learned from the public Codex source and the OpenAI API docs:
+- the Responses API (`POST /v1/responses`, `stream: true`), which `codex exec` uses for every
+  model turn: server-sent events `response.created`, `response.output_item.done` (one per output
+  item: an assistant message or a function call) and `response.completed` carrying token usage;
+- Chat Completions (`POST /v1/chat/completions`), which dflow's `openai` engine uses.
+
+A test queues replies in the order the model will be asked (`server.queue(...)`); every request
+pops the next one. Each request is recorded (path, headers, JSON body) so tests can assert on what
+the client really sent. An unexpected request gets HTTP 500 with a message saying the script ran
+out, which the client reports as a failure, so a test can never pass on a missing reply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token figures the server reports; tests assert that the client recorded exactly these."""
+
+    input_tokens: int = 100
+    output_tokens: int = 20
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def responses_json(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "input_tokens_details": {"cached_tokens": self.cached_input_tokens},
+            "output_tokens": self.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+            "total_tokens": self.input_tokens + self.output_tokens,
+        }
+
+    def chat_json(self) -> dict[str, Any]:
+        return {
+            "prompt_tokens": self.input_tokens,
+            "completion_tokens": self.output_tokens,
+            "total_tokens": self.input_tokens + self.output_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Message:
+    """The model's final answer for this turn (JSON text when the client asked for a schema)."""
+
+    text: str
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class ShellCall:
+    """The model asks the client to run `command` in a shell (Codex's command tool)."""
+
+    command: str
+    usage: Usage = field(default_factory=Usage)
+
+
+Reply = Message | ShellCall
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    def text(self) -> str:
+        """Every text the client sent in this request, joined (to find the prompt in it)."""
+        return json.dumps(self.body, ensure_ascii=False)
+
+
+class ScriptedModelServer:
+    """Start with `with ScriptedModelServer() as server:`; `server.base_url` ends in `/v1`."""
+
+    def __init__(self) -> None:
+        self._replies: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self.requests: list[Recorded] = []
+        self.errors: list[str] = []
+        self.outbound: list[str] = []
+        self._httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def queue(self, *replies: Reply) -> None:
+        with self._lock:
+            self._replies.extend(replies)
+
+    def pending(self) -> list[Reply]:
+        with self._lock:
+            return list(self._replies)
+
+    def model_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.endswith(("/responses", "/chat/completions"))]
+
+    def next_reply(self, request: Recorded) -> Reply | None:
+        with self._lock:
+            self.requests.append(request)
+            return self._replies.popleft() if self._replies else None
+
+    def __enter__(self) -> ScriptedModelServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up (Codex does at exit) is not a failure; anything else is shown.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def _handler_for(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        scripted = server
+
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    scripted: ScriptedModelServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return  # keep pytest output clean; requests are recorded instead
+
+    def do_CONNECT(self) -> None:
+        # Clients get this server as their HTTP(S) proxy: any attempt to leave 127.0.0.1 lands
+        # here, is recorded and refused, so a test can assert that there was none.
+        self.scripted.outbound.append(f"CONNECT {self.path}")
+        self._send_json(403, {"error": {"message": "no network beyond 127.0.0.1 in tests"}})
+
+    def do_GET(self) -> None:
+        if self.path.startswith("http"):
+            self.scripted.outbound.append(f"GET {self.path}")
+            self._send_json(403, {"error": {"message": "no network beyond 127.0.0.1 in tests"}})
+            return
+        self.scripted.requests.append(
+            Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, {})
+        )
+        if self.path.rstrip("/").endswith("/models"):
+            self._send_json(200, {"object": "list", "data": [], "models": []})
+        else:
+            self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        body = json.loads(raw or b"{}")
+        request = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        if not self.path.endswith(("/responses", "/chat/completions")):
+            self.scripted.requests.append(request)
+            self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        reply = self.scripted.next_reply(request)
+        if reply is None:
+            message = (
+                f"scripted model server: no reply left for request #{len(self.scripted.requests)}"
+            )
+            self.scripted.errors.append(message)
+            self._send_json(500, {"error": {"message": message, "type": "server_error"}})
+        elif self.path.endswith("/responses"):
+            self._send_sse(_responses_events(reply, body))
+        elif body.get("stream"):
+            self._send_sse(_chat_chunks(reply, body))
+        else:
+            self._send_json(200, _chat_completion(reply, body))
+
+    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_sse(self, events: list[tuple[str | None, dict[str, Any] | str]]) -> None:
+        chunks = []
+        for name, payload in events:
+            data = payload if isinstance(payload, str) else json.dumps(payload)
+            chunks.append((f"event: {name}\n" if name else "") + f"data: {data}\n\n")
+        data = "".join(chunks).encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _shell_arguments(command: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Call whichever command tool this Codex offers (its name and arguments differ by version)."""
+    offered = {t.get("name") for t in body.get("tools", []) if isinstance(t, dict)}
+    if "exec_command" in offered:  # unified exec: a command line string
+        return "exec_command", {"cmd": command}
+    if "shell_command" in offered:
+        return "shell_command", {"command": command}
+    return "shell", {"command": ["bash", "-lc", command]}
+
+
+def _responses_events(reply: Reply, body: dict[str, Any]) -> list[tuple[str | None, Any]]:
+    response_id = f"resp_{next(_ids)}"
+    if isinstance(reply, ShellCall):
+        name, arguments = _shell_arguments(reply.command, body)
+        item: dict[str, Any] = {
+            "type": "function_call",
+            "id": f"fc_{next(_ids)}",
+            "call_id": f"call_{next(_ids)}",
+            "name": name,
+            "arguments": json.dumps(arguments),
+        }
+    else:
+        item = {
+            "type": "message",
+            "id": f"msg_{next(_ids)}",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": reply.text, "annotations": []}],
+        }
+    created = {"id": response_id, "object": "response", "status": "in_progress"}
+    completed = {**created, "status": "completed", "usage": reply.usage.responses_json()}
+    return [
+        ("response.created", {"type": "response.created", "response": created}),
+        (
+            "response.output_item.done",
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+        ),
+        ("response.completed", {"type": "response.completed", "response": completed}),
+    ]
+
+
+def _chat_message(reply: Reply) -> dict[str, Any]:
+    if isinstance(reply, ShellCall):
+        raise ValueError("the chat completions route plays back messages only")
+    return {"role": "assistant", "content": reply.text}
+
+
+def _chat_completion(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{next(_ids)}",
+        "object": "chat.completion",
+        "model": body.get("model", ""),
+        "choices": [{"index": 0, "message": _chat_message(reply), "finish_reason": "stop"}],
+        "usage": reply.usage.chat_json(),
+    }
+
+
+def _chat_chunks(reply: Reply, body: dict[str, Any]) -> list[tuple[str | None, Any]]:
+    base = {
+        "id": f"chatcmpl-{next(_ids)}",
+        "object": "chat.completion.chunk",
+        "model": body.get("model", ""),
+    }
+    delta = {
+        **base,
+        "choices": [{"index": 0, "delta": _chat_message(reply), "finish_reason": "stop"}],
+    }
+    usage = {**base, "choices": [], "usage": reply.usage.chat_json()}
+    return [(None, delta), (None, usage), (None, "[DONE]")]
