@@ -4,7 +4,8 @@ shared by every test and every run) and a scripted model provider on 127.0.0.1 t
 No network beyond 127.0.0.1: the model provider is our server; Codex's own background calls
 (plugin sync from GitHub, analytics) are switched off in its config; and the server doubles as
 the HTTP(S) proxy of every process the tests start, so any other attempt is recorded and refused
-(`server.outbound`, asserted empty). See docs/decisions/0600-e2e-real-codex-cli.md and 0601-e2e-no-network.md.
+(`server.outbound`, asserted empty). See docs/decisions/0600-e2e-real-codex-cli.md and
+0601-e2e-no-network.md.
 """
 
 from __future__ import annotations

@@ -173,6 +173,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.scripted.requests.append(request)
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
             return
+        problem = _schema_problem(body)
+        if problem:  # rejected before generation, as OpenAI does: no reply is used up
+            self.scripted.requests.append(request)
+            self.scripted.errors.append(problem)
+            error = {"message": problem, "type": "invalid_request_error",
+                     "code": "invalid_json_schema"}  # fmt: skip
+            self._send_json(400, {"error": error})
+            return
         reply = self.scripted.next_reply(request)
         if reply is None:
             message = (
@@ -206,6 +214,61 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _requested_schema(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The strict JSON schema a request asks the output to follow (Responses or Chat form)."""
+    fmt = (body.get("text") or {}).get("format") or (body.get("response_format") or {})
+    if fmt.get("type") != "json_schema":
+        return None
+    spec = fmt.get("json_schema", fmt)  # chat nests it one level deeper
+    if not spec.get("strict"):
+        return None
+    return str(spec.get("name", "")), spec.get("schema") or {}
+
+
+def _schema_problem(body: dict[str, Any]) -> str:
+    """Why OpenAI's strict structured outputs would reject the schema, or "" if it would not.
+
+    Checks the two rules that matter in practice: every object sets `additionalProperties: false`
+    and lists every property in `required`. A schema that breaks them works against a lenient
+    local server but fails against the real API, so the scripted server refuses it too.
+    """
+    requested = _requested_schema(body)
+    if requested is None:
+        return ""
+    name, schema = requested
+    prefix = f"Invalid schema for response_format '{name}': In context={{}}, "
+    for path, node in _schema_nodes(schema, "#"):
+        if node.get("type") != "object" and "properties" not in node:
+            continue
+        if node.get("additionalProperties") is not False:
+            rule = "'additionalProperties' is required to be supplied and to be false."
+            return prefix.format(path) + rule
+        missing = sorted(set(node.get("properties", {})) - set(node.get("required", [])))
+        if missing:
+            rule = (
+                "'required' is required to be supplied and to be an array including every key "
+                f"in properties. Missing '{missing[0]}'."
+            )
+            return prefix.format(path) + rule
+    return ""
+
+
+def _schema_nodes(node: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every sub-schema with its JSON pointer, depth first."""
+    if isinstance(node, list):
+        return [n for i, item in enumerate(node) for n in _schema_nodes(item, f"{path}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    found = [(path, node)]
+    for key, value in node.items():
+        if key in ("properties", "$defs", "definitions"):
+            for name, sub in value.items():
+                found += _schema_nodes(sub, f"{path}/{key}/{name}")
+        elif key in ("items", "anyOf", "allOf", "oneOf", "additionalProperties", "not"):
+            found += _schema_nodes(value, f"{path}/{key}")
+    return found
 
 
 def _shell_arguments(command: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:

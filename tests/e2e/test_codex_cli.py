@@ -119,3 +119,28 @@ def test_codex_exits_non_zero_with_turn_failed_when_the_model_errors(
     assert [e["type"] for e in result.events()][-1] == "turn.failed"
     assert not last.exists() or last.read_text() == ""
     assert codex_setup.server.errors, "the server should have seen the unscripted request"
+
+
+def test_codex_fails_when_the_api_refuses_a_non_strict_output_schema(
+    codex_setup: CodexSetup, tmp_path: Path
+) -> None:
+    # OpenAI's strict structured outputs need every property required; Codex passes the schema
+    # on unchanged, so a lax schema fails the run (the scripted server refuses it the same way).
+    repo = make_repo(tmp_path / "repo")
+    properties = {"verdict": {"type": "string"}, "note": {"type": "string"}}
+    lax = {"type": "object", "properties": properties, "required": ["verdict"],
+           "additionalProperties": False}  # fmt: skip
+    schema = tmp_path / "lax.json"
+    schema.write_text(json.dumps(lax))
+    codex_setup.server.queue(Message('{"verdict": "PASS"}'))
+
+    result = codex_setup.exec(
+        "--json", "-m", MODEL, "--sandbox", "read-only", "--cd", str(repo),
+        "--output-schema", str(schema), prompt="review\n", cwd=tmp_path,
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    failed = result.events()[-1]
+    assert failed["type"] == "turn.failed"
+    assert "Missing 'note'" in failed["error"]["message"]
+    assert codex_setup.server.pending(), "a refused request must not use up the scripted reply"
