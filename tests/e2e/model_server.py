@@ -8,7 +8,7 @@ It speaks two wire formats, learned from the public Codex source and the OpenAI 
 
 A test queues replies in the order the model will be asked (`server.queue(...)`); every request
 pops the next one. Each request is recorded (path, headers, JSON body) so tests can assert on what
-the client really sent. An unexpected request gets HTTP 500 with a message saying the script ran
+the client really sent. An unexpected request gets HTTP 400 with a message saying the script ran
 out, which the client reports as a failure, so a test can never pass on a missing reply.
 """
 
@@ -187,7 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
                 f"scripted model server: no reply left for request #{len(self.scripted.requests)}"
             )
             self.scripted.errors.append(message)
-            self._send_json(500, {"error": {"message": message, "type": "server_error"}})
+            # 400, not 500: clients retry a 5xx and show their own text, but pass a 4xx on.
+            self._send_json(400, {"error": {"message": message, "type": "invalid_request_error"}})
         elif self.path.endswith("/responses"):
             self._send_sse(_responses_events(reply, body))
         elif body.get("stream"):

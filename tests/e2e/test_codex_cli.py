@@ -111,12 +111,14 @@ def test_codex_read_only_sandbox_refuses_writes(codex_setup: CodexSetup, tmp_pat
 def test_codex_exits_non_zero_with_turn_failed_when_the_model_errors(
     codex_setup: CodexSetup, tmp_path: Path
 ) -> None:
-    repo = make_repo(tmp_path / "repo")  # nothing queued: the server answers HTTP 500
+    repo = make_repo(tmp_path / "repo")  # nothing queued: the server answers HTTP 400
 
     result, last = _exec(codex_setup, repo, tmp_path, "read-only", "anything\n")
 
     assert result.returncode == 1
-    assert [e["type"] for e in result.events()][-1] == "turn.failed"
+    failed = result.events()[-1]
+    assert failed["type"] == "turn.failed"
+    assert "no reply left" in failed["error"]["message"]
     assert not last.exists() or last.read_text() == ""
     assert codex_setup.server.errors, "the server should have seen the unscripted request"
 
