@@ -60,7 +60,27 @@ class LockTimeout(DflowError):
 
 
 class EngineError(DflowError):
-    pass
+    """An engine attempt failed; `transcript` keeps what the engine printed (raw, unredacted)."""
+
+    def __init__(self, message: str, *, transcript: str = "") -> None:
+        super().__init__(message)
+        self.transcript = transcript
+
+
+class EngineNotFound(EngineError):
+    """The engine's binary or endpoint is not there."""
+
+
+class EngineTimeout(EngineError):
+    """The engine ran past its timeout and was killed."""
+
+
+class EngineFailed(EngineError):
+    """The engine exited non-zero or reported an error."""
+
+
+class EngineOutputInvalid(EngineError):
+    """The engine's final output is missing or fails the requested schema."""
 
 
 class GitOperationError(DflowError):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from ..domain.models import Usage
+from ..domain.settings import EngineConfig
+from ..errors import ConfigError
 
 Sandbox = Literal["read-only", "workspace-write"]
 Phase = Literal["plan", "execute", "qa"]
@@ -45,3 +49,41 @@ class Engine(Protocol):
     def run(self, request: EngineRequest) -> EngineResult:
         """Do the work or raise EngineError (missing binary, timeout, bad exit, bad output)."""
         ...
+
+
+class ConfiguredEngine:
+    """What the built-in engines share: their name, their config, and option lookup."""
+
+    kind = ""
+
+    def __init__(self, name: str, config: EngineConfig, **extra: Any) -> None:
+        self.name = name
+        self.config = config
+        self.extra = extra
+
+    def options(self, request: EngineRequest) -> dict[str, Any]:
+        """The engine's options from project.toml, overridden by the request's own."""
+        return {**self.config.options, **request.options}
+
+    def model(self, request: EngineRequest) -> str:
+        return request.model or self.config.model
+
+    def args_option(self, options: dict[str, Any], key: str) -> list[str]:
+        """A list-of-strings option; a plain string is split like a shell would."""
+        value = options.get(key) or []
+        if isinstance(value, str):
+            return shlex.split(value)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ConfigError(
+            f"[engines.{self.name}] options.{key} in project.toml must be a list of strings"
+        )
+
+    def env_option(self, options: dict[str, Any]) -> dict[str, str]:
+        """The agent's environment: ours plus the `env` option's table."""
+        value = options.get("env") or {}
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"[engines.{self.name}] options.env in project.toml must be a table of strings"
+            )
+        return {**os.environ, **{str(k): str(v) for k, v in value.items()}}

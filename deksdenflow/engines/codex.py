@@ -1,0 +1,135 @@
+"""The `codex` engine: OpenAI's Codex CLI, run as `codex exec` (flags: docs/engines.md)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..domain.models import Usage
+from ..errors import EngineFailed
+from .base import ConfiguredEngine, EngineRequest, EngineResult
+from .output import validate_output
+from .process import Completed, exit_message, run_process
+
+
+class CodexEngine(ConfiguredEngine):
+    """`codex exec --json` with the prompt on stdin; the final message comes from `-o FILE`."""
+
+    kind = "codex"
+
+    def run(self, request: EngineRequest) -> EngineResult:
+        options = self.options(request)
+        with tempfile.TemporaryDirectory(prefix="dflow-codex-") as tmp:
+            # Outside the worktree, so nothing of ours is ever committed with the agent's work.
+            last = Path(tmp) / "last-message.txt"
+            schema = Path(tmp) / "output-schema.json" if request.output_schema else None
+            if schema is not None:
+                schema.write_text(json.dumps(request.output_schema), encoding="utf-8")
+            argv = self.argv(request, options, last, schema)
+            done = run_process(
+                argv,
+                engine=self.name,
+                cwd=request.cwd,
+                timeout_s=request.timeout_s,
+                stdin=request.prompt,
+                env=self.env_option(options),
+                check=False,
+            )
+            final = last.read_text(encoding="utf-8") if last.exists() else ""
+        return self.result(request, done, final)
+
+    def argv(
+        self, request: EngineRequest, options: dict[str, Any], last: Path, schema: Path | None
+    ) -> list[str]:
+        argv = [str(options.get("binary") or "codex"), "exec", "--json"]
+        model = self.model(request)
+        if model:
+            argv += ["-m", model]
+        argv += ["--sandbox", request.sandbox, "--cd", str(request.cwd)]
+        # dflow's worktrees are git checkouts, but Codex's trust check would refuse a plain
+        # directory (a command-engine style setup, tests); dflow already chose where to run.
+        argv += ["--skip-git-repo-check", "--output-last-message", str(last)]
+        if schema is not None:
+            argv += ["--output-schema", str(schema)]
+        argv += self.args_option(options, "extra_args")
+        return [*argv, "-"]  # `-`: read the prompt from stdin (never on the command line)
+
+    def result(self, request: EngineRequest, done: Completed, final: str) -> EngineResult:
+        events = parse_events(done.stdout)
+        transcript = done.transcript()
+        if done.returncode != 0 or events.failure:
+            detail = events.failure or events.error
+            raise EngineFailed(exit_message(self.name, done, detail), transcript=transcript)
+        output = final or events.last_message
+        return EngineResult(
+            output=validate_output(output, request.output_schema, self.name, transcript=transcript),
+            usage=events.usage,
+            cost=None,  # Codex reports tokens, not money
+            exit_status=done.returncode,
+            transcript=transcript,
+            model=self.model(request),
+        )
+
+
+@dataclass
+class CodexEvents:
+    """What dflow takes from the `--json` event stream."""
+
+    usage: Usage = field(default_factory=Usage)
+    last_message: str = ""
+    failure: str = ""  # a `turn.failed`: the turn, and so the attempt, failed
+    error: str = ""  # the last `error` event: may be a retried hiccup, so only a detail
+
+
+def parse_events(stdout: str) -> CodexEvents:
+    """Sum `turn.completed` usage; keep the last agent message, first failure, last error."""
+    found = CodexEvents()
+    for line in stdout.splitlines():
+        event = _json_object(line)
+        kind = event.get("type")
+        if kind == "turn.completed":
+            found.usage = found.usage + _usage(event.get("usage"))
+        elif kind == "item.completed":
+            item = event.get("item") or {}
+            if item.get("type") == "agent_message" and isinstance(item.get("text"), str):
+                found.last_message = item["text"]
+        elif kind == "turn.failed" and not found.failure:
+            found.failure = _failure_text(event)
+        elif kind == "error":
+            found.error = _failure_text(event)
+    return found
+
+
+def _json_object(line: str) -> dict[str, Any]:
+    # Codex may print a non-JSON line (a warning) among the events; those are not events.
+    if not line.startswith("{"):
+        return {}
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _usage(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    return Usage(
+        input_tokens=_int(raw.get("input_tokens")),
+        cached_input_tokens=_int(raw.get("cached_input_tokens")),
+        output_tokens=_int(raw.get("output_tokens")),
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _failure_text(event: dict[str, Any]) -> str:
+    error = event.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(event.get("message") or event.get("type"))

@@ -1,0 +1,138 @@
+"""Running an agent's command line: the one place the subprocess engines start processes.
+
+Each engine builds its argv; this module finds the binary, runs it in its own process group
+with the prompt on stdin, kills the whole group on timeout (agents start shells, test runners,
+language servers: killing only the parent would leave them running), and turns a missing
+binary, a timeout or a non-zero exit into an EngineError carrying the transcript.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EngineFailed, EngineNotFound, EngineTimeout
+
+TRY_DEMO = "use --engine demo to try dflow without an agent"
+KILL_GRACE_S = 5.0  # time between SIGTERM and SIGKILL, so an agent can stop its own children
+STDERR_TAIL = 400  # characters of stderr quoted in an error message
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished process: exit status, what it printed, how long it took."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    def transcript(self) -> str:
+        return format_transcript(self.argv, self.stdout, self.stderr, self.returncode)
+
+
+def format_transcript(argv: Sequence[str], stdout: str, stderr: str, returncode: int | None) -> str:
+    """Command line, stdout and stderr in one text (raw: the caller redacts before storing)."""
+    status = "killed" if returncode is None else f"exit {returncode}"
+    return (
+        f"$ {shlex.join(argv)}\n--- stdout ---\n{stdout}\n"
+        f"--- stderr ---\n{stderr}\n--- {status} ---\n"
+    )
+
+
+def resolve_binary(binary: str, engine: str, path: str | None = None) -> str:
+    """The executable for `binary` (a name looked up on PATH, or a path), or EngineNotFound."""
+    found = shutil.which(os.path.expanduser(binary), path=path)
+    if found is None:
+        raise EngineNotFound(
+            f"engine '{engine}' needs the `{binary}` command, which is not on PATH; install it, "
+            f"set [engines.{engine}] options.binary to its path, or {TRY_DEMO}"
+        )
+    return found
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    engine: str,
+    cwd: Path,
+    timeout_s: float,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> Completed:
+    """Run argv to completion; EngineTimeout after `timeout_s`, EngineFailed on a non-zero exit."""
+    argv = list(argv)
+    argv[0] = resolve_binary(argv[0], engine, path=(env or os.environ).get("PATH"))
+    if not cwd.is_dir():
+        raise EngineFailed(f"engine '{engine}' cannot run in {cwd}: no such directory")
+    start = time.monotonic()
+    proc = subprocess.Popen(  # noqa: S603 - argv built by the engine, never through a shell
+        argv,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,  # its own process group, so a timeout can kill all of it
+    )
+    try:
+        stdout, stderr = proc.communicate(stdin, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = _kill_group(proc)
+        raise EngineTimeout(
+            f"engine '{engine}' did not finish within {timeout_s:g} s and was killed; raise "
+            f"[engines.{engine}] timeout or make the task smaller",
+            transcript=format_transcript(argv, stdout, stderr, None),
+        ) from None
+    _signal_group(proc.pid, signal.SIGKILL)  # background children it left behind
+    done = Completed(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
+    if check and done.returncode != 0:
+        raise EngineFailed(exit_message(engine, done), transcript=done.transcript())
+    return done
+
+
+def exit_message(engine: str, done: Completed, detail: str = "") -> str:
+    """One sentence for a non-zero exit, quoting the engine's own words when it gave any."""
+    said = detail or _tail(done.stderr) or _tail(done.stdout)
+    reason = f": {said}" if said else ""
+    return f"engine '{engine}' exited with status {done.returncode}{reason}"
+
+
+def _tail(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return last if len(last) <= STDERR_TAIL else "…" + last[-STDERR_TAIL:]
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM the process group, SIGKILL it after a grace period; return what was printed."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        _signal_group(proc.pid, sig)
+        try:
+            out, err = proc.communicate(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            continue
+        _signal_group(proc.pid, signal.SIGKILL)  # the leader is gone; so must be its group
+        return out or "", err or ""
+    # A descendant left the group (setsid) and still holds the pipes: stop reading them.
+    proc.kill()
+    proc.wait()
+    return "", ""
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
