@@ -1,9 +1,24 @@
-"""Commands of the console area (filled in by its issue)."""
+"""`dflow console`: the full-screen view (Textual is imported only when it runs)."""
 
 from __future__ import annotations
 
 import typer
 
 
+def console() -> None:
+    """Open the full-screen console: runs, steps, plans, timeline, logs, workers.
+
+    Keys drive the same library as the CLI; `?` lists them, `q` quits. The screen follows
+    the state ref, so changes from workers, other terminals and `git fetch` appear on their own.
+
+    Example: dflow console
+    """
+    from ..console.app import DflowConsole
+    from ..workflow.project import open_project
+
+    open_project(".").view()  # errors (no repo, not initialized) print like every command's
+    DflowConsole(".").run()
+
+
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    app.command()(console)

@@ -1,0 +1,147 @@
+"""What the console's keys do: the same library calls as the CLI (no textual here).
+
+Each action takes a Project and returns an Outcome (a short message for a notification and
+whether jobs were requested); a DflowError passes through untouched so the console shows the
+very sentence the CLI would print after `error:`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ..domain.models import RunSnapshot, StepStatus
+from ..errors import DflowError
+from ..workflow import runs
+from ..workflow.project import Project
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: str
+    run_uid: str | None = None
+    requested_jobs: bool = False
+
+
+def service(name: str) -> ModuleType:
+    """Import a service module late: `dflow status` never pays for what the console uses."""
+    try:
+        return importlib.import_module(f"deksdenflow.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("deksdenflow"):
+            raise DflowError(f"this dflow has no {name} module; update dflow") from exc
+        raise
+
+
+def _controls() -> Any:
+    return service("workflow.controls")
+
+
+def _snap(project: Project, ref: str) -> RunSnapshot:
+    return project.view().find_run(ref)
+
+
+def new_run(project: Project, name: str, task: str, plan: bool = True) -> Outcome:
+    snap = runs.create_run(project, name, task)
+    if not plan:
+        return Outcome(f"created {snap.run.id}", snap.run.uid)
+    _controls().request_plan(project, snap.run.id)
+    return Outcome(f"created {snap.run.id}; planning requested", snap.run.uid, True)
+
+
+def plan(project: Project, ref: str) -> Outcome:
+    snap = _snap(project, ref)
+    _controls().request_plan(project, snap.run.id)
+    return Outcome(f"planning of {snap.run.id} requested", snap.run.uid, True)
+
+
+def run_steps(project: Project, ref: str, all_steps: bool) -> Outcome:
+    snap = _snap(project, ref)
+    jobs = _controls().request_next(project, snap.run.id, all_steps=all_steps)
+    what = "all steps" if all_steps else "the next step"
+    count = len(jobs) if isinstance(jobs, list) else 1
+    return Outcome(f"{snap.run.id}: {what} requested ({count} job(s))", snap.run.uid, True)
+
+
+def qa(project: Project, ref: str, step: int | None) -> Outcome:
+    snap = _snap(project, ref)
+    _controls().request_qa(project, snap.run.id, step)
+    where = f" of step {step:02d}" if step is not None else ""
+    return Outcome(f"{snap.run.id}: QA{where} requested", snap.run.uid, True)
+
+
+def approve(project: Project, ref: str, step: int | None) -> Outcome:
+    snap = _snap(project, ref)
+    index = step if step is not None else pick_step(snap, APPROVABLE, "approve")
+    _controls().approve_step(project, snap.run.id, index)
+    return Outcome(f"{snap.run.id}: step {index:02d} approved", snap.run.uid)
+
+
+def retry(project: Project, ref: str, step: int | None) -> Outcome:
+    snap = _snap(project, ref)
+    index = step if step is not None else pick_step(snap, RETRYABLE, "retry")
+    _controls().retry_step(project, snap.run.id, index)
+    return Outcome(f"{snap.run.id}: step {index:02d} will run again", snap.run.uid, True)
+
+
+def toggle_pause(project: Project, ref: str) -> Outcome:
+    snap = _snap(project, ref)
+    if snap.run.paused:
+        _controls().resume(project, snap.run.id)
+        return Outcome(f"{snap.run.id} resumed", snap.run.uid, True)
+    _controls().pause(project, snap.run.id)
+    return Outcome(f"{snap.run.id} paused", snap.run.uid)
+
+
+def cancel(project: Project, ref: str) -> Outcome:
+    snap = _snap(project, ref)
+    _controls().cancel(project, snap.run.id, reason="cancelled from dflow console")
+    return Outcome(f"{snap.run.id} cancelled", snap.run.uid)
+
+
+def open_pr(project: Project, ref: str) -> Outcome:
+    snap = _snap(project, ref)
+    url = service("ci.pr").open_pr(project, snap.run.id)
+    return Outcome(f"{snap.run.id}: PR {url}" if url else f"{snap.run.id}: PR requested",
+                   snap.run.uid, not url)
+
+
+def sync(project: Project) -> Outcome:
+    result = service("sync").sync(project)
+    summary = getattr(result, "summary", None)
+    text = summary() if callable(summary) else (summary or "")
+    return Outcome(f"synced{': ' + str(text) if text else ''}")
+
+
+APPROVABLE = (StepStatus.NEEDS_QA, StepStatus.BLOCKED, StepStatus.FAILED)
+RETRYABLE = (StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.NEEDS_QA)
+
+
+def pick_step(snap: RunSnapshot, statuses: tuple[StepStatus, ...], verb: str) -> int:
+    """The step a run-level key means: the first step in the most pressing status."""
+    for status in statuses:
+        for step in snap.steps:
+            if step.status == status:
+                return step.index
+    raise DflowError(
+        f"{snap.run.id} has no step to {verb}; open the run (enter) to see its steps"
+    )
+
+
+# --- who does the work ----------------------------------------------------------------------
+
+
+def live_workers(project: Project) -> list[Any]:
+    """The pool's live workers on this machine; none when this dflow has no pool."""
+    try:
+        pool = service("jobs.pool")
+    except DflowError:
+        return []
+    return list(pool.live_workers(project))
+
+
+def process(project: Project, run_uid: str, worker: str) -> None:
+    """Do a run's requested jobs in this process (when no worker pool is running)."""
+    _controls().wait(project, run_uid, worker)

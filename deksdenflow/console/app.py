@@ -1,0 +1,208 @@
+"""`dflow console`: the full-screen view of a project's runs, kept live with the state ref."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen
+
+from ..errors import DflowError
+from ..workflow.project import Project, open_project
+from . import actions
+from .rows import Clock, now_utc
+from .screens.base import StateScreen
+from .screens.runs import RunsScreen
+from .watch import Change, StateWatcher
+
+POLL_S = 0.2
+# Keys that act on a run; they wait while a dialog is open.
+RUN_ACTIONS = {"plan", "run_next", "run_all", "qa", "approve", "retry", "pause", "cancel",
+               "open_pr"}
+
+
+class DflowConsole(App[None]):
+    """Runs, steps, plans, the event timeline, logs and workers; keys drive the workflow."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "dflow"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("n", "new_run", "New"),
+        Binding("p", "plan", "Plan"),
+        Binding("r", "run_next", "Run"),
+        Binding("R", "run_all", "Run all", show=False),
+        Binding("v", "qa", "QA"),
+        Binding("a", "approve", "Approve"),
+        Binding("t", "retry", "Retry", show=False),
+        Binding("space", "pause", "Pause/resume", show=False),
+        Binding("c", "cancel", "Cancel", show=False),
+        Binding("o", "open_pr", "Open PR", show=False),
+        Binding("s", "sync", "Sync", show=False),
+        Binding("w", "workers", "Workers", show=False),
+        Binding("i", "settings", "Settings", show=False),
+    ]
+
+    def __init__(self, path: str | os.PathLike[str] = ".", *, clock: Clock = now_utc,
+                 poll_s: float = POLL_S, process_jobs: bool = True) -> None:
+        super().__init__()
+        self.project: Project = open_project(path)
+        self.project.view()  # fail before the screen opens when dflow is not set up here
+        self.root = self.project.root
+        self.watcher = StateWatcher(self.project.store)
+        self.clock = clock
+        self.poll_s = poll_s
+        self.process_jobs = process_jobs
+        self.processing: set[str] = set()
+        self.sub_title = self.project.settings().project.name or self.project.root.name
+
+    def on_mount(self) -> None:
+        self.watcher.poll()
+        self.push_screen(RunsScreen())
+        self.set_interval(self.poll_s, self.check_state)
+
+    # --- live state ---------------------------------------------------------------------------
+
+    def check_state(self) -> Change | None:
+        """One cheap ref read; screens re-read only what changed."""
+        try:
+            change = self.watcher.poll()
+        except DflowError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return None
+        if change is None:
+            return None
+        for screen in self.screen_stack:
+            if isinstance(screen, StateScreen):
+                screen.state_changed(change)
+        if change.remote and self.project.settings().project.sync == "auto":
+            self.act(actions.sync)
+        return change
+
+    # --- doing things -----------------------------------------------------------------------
+
+    def act(self, fn: Callable[..., actions.Outcome], *args: Any) -> None:
+        """Call a library function off the UI thread; show its message or its error."""
+        self.run_worker(lambda: self._act(fn, *args), thread=True, group="actions")
+
+    def _act(self, fn: Callable[..., actions.Outcome], *args: Any) -> None:
+        project = open_project(self.root)  # one repository handle per thread
+        try:
+            outcome = fn(project, *args)
+        except DflowError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            return
+        except Exception as exc:  # a bug: say so like the CLI does, keep the console up
+            self.call_from_thread(self.notify, _internal(exc), severity="error", timeout=15)
+            return
+        self.call_from_thread(self.check_state)
+        self.call_from_thread(self.notify, outcome.message)
+        if outcome.requested_jobs and outcome.run_uid:
+            self._process(project, outcome.run_uid)
+
+    def _process(self, project: Project, run_uid: str) -> None:
+        """No worker pool running? Then do the run's jobs here, in this thread."""
+        if not self.process_jobs or run_uid in self.processing or actions.live_workers(project):
+            return
+        self.processing.add(run_uid)
+        try:
+            actions.process(project, run_uid, f"console{os.getpid()}")
+        except DflowError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+        except Exception as exc:
+            self.call_from_thread(self.notify, _internal(exc), severity="error", timeout=15)
+        finally:
+            self.processing.discard(run_uid)
+            self.call_from_thread(self.check_state)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in RUN_ACTIONS | {"new_run", "sync", "workers", "settings", "help"}:
+            return not isinstance(self.screen, ModalScreen)
+        return True
+
+    def _target(self) -> tuple[str | None, int | None]:
+        screen = self.screen
+        return screen.target() if isinstance(screen, StateScreen) else (None, None)
+
+    def _on_run(self, fn: Callable[..., actions.Outcome], *extra: Any, step: bool = False) -> None:
+        uid, index = self._target()
+        if uid is None:
+            self.notify("no protocol run selected; create one with n", severity="warning")
+            return
+        self.act(fn, uid, *((index,) if step else ()), *extra)
+
+    def action_plan(self) -> None:
+        self._on_run(actions.plan)
+
+    def action_run_next(self) -> None:
+        self._on_run(actions.run_steps, False)
+
+    def action_run_all(self) -> None:
+        self._on_run(actions.run_steps, True)
+
+    def action_qa(self) -> None:
+        self._on_run(actions.qa, step=True)
+
+    def action_approve(self) -> None:
+        self._on_run(actions.approve, step=True)
+
+    def action_retry(self) -> None:
+        self._on_run(actions.retry, step=True)
+
+    def action_pause(self) -> None:
+        self._on_run(actions.toggle_pause)
+
+    def action_open_pr(self) -> None:
+        self._on_run(actions.open_pr)
+
+    def action_sync(self) -> None:
+        self.act(actions.sync)
+
+    def action_cancel(self) -> None:
+        from .dialogs.confirm import ConfirmDialog
+
+        uid, _ = self._target()
+        snap = self.watcher.run(uid) if uid else None
+        if snap is None:
+            self.notify("no protocol run selected", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act(actions.cancel, snap.run.uid)
+
+        self.push_screen(ConfirmDialog(f"Cancel {snap.run.id}? Its open jobs stop."), answered)
+
+    def action_new_run(self) -> None:
+        from .dialogs.new_run import NewRunDialog
+
+        def submitted(form: tuple[str, str, bool] | None) -> None:
+            if form is not None:
+                self.act(actions.new_run, *form)
+
+        self.push_screen(NewRunDialog(), submitted)
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_workers(self) -> None:
+        from .screens.workers import WorkersScreen
+
+        self.push_screen(WorkersScreen())
+
+    def action_settings(self) -> None:
+        from .screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen())
+
+
+def _internal(exc: Exception) -> str:
+    return (f"dflow hit an internal error ({type(exc).__name__}: {exc}); "
+            "run `dflow --debug console` for the traceback and report it")

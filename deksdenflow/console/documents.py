@@ -1,0 +1,75 @@
+"""The texts the console shows: plan and step files, transcripts and logs (no textual here).
+
+Protocol files live in `.protocols/NNNN-name/` on the run's branch, where reviewers see them;
+the console reads them as committed there (a copy stored as an artifact wins, since it is on
+the state ref and so is current on every clone).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..domain.models import RunSnapshot, StepRun
+from ..store import StateView, Store
+from ..store.peek import committed_file
+
+PROTOCOLS_DIR = ".protocols"
+
+
+def _decode(data: bytes | None) -> str | None:
+    return data.decode("utf-8", errors="replace") if data is not None else None
+
+
+def protocol_file(store: Store, view: StateView | None, snap: RunSnapshot, name: str) -> str | None:
+    """`name` from the run's protocol folder: the stored artifact, else the branch's copy."""
+    if view is not None:
+        stored = view.artifact(snap.run.uid, name)
+        if stored is not None:
+            return _decode(stored)
+    path = name if "/" in name else f"{PROTOCOLS_DIR}/{snap.run.id}/{name}"
+    branch = snap.run.branch or snap.run.id
+    return _decode(committed_file(store, branch, path))
+
+
+def plan_markdown(store: Store, view: StateView | None, snap: RunSnapshot) -> str:
+    text = protocol_file(store, view, snap, "plan.md")
+    if text is not None:
+        return text
+    if not snap.run.planned:
+        return f"# {snap.run.id}\n\nNot planned yet. Press **p** to plan it.\n\n> {snap.run.task}"
+    return f"# {snap.run.id}\n\nThe plan is on branch `{snap.run.branch}`, not in this clone."
+
+
+def step_markdown(store: Store, view: StateView | None, snap: RunSnapshot, step: StepRun) -> str:
+    if not step.file:
+        return f"Step {step.index:02d} has no step file."
+    text = protocol_file(store, view, snap, step.file)
+    return text if text is not None else f"`{step.file}` is not in this clone yet."
+
+
+def step_artifacts(view: StateView | None, snap: RunSnapshot, step: int) -> list[str]:
+    """Artifacts of one step (by the step number in their name); all of the run's if none."""
+    if view is None:
+        return []
+    names = view.artifact_names(snap.run.uid)
+    mark = re.compile(rf"(^|[/_-])(step-?)?0*{step}([/_.-]|$)")
+    mine = [n for n in names if mark.search(n) and not n.endswith("plan.md")]
+    return mine or names
+
+
+def artifact_text(view: StateView | None, snap: RunSnapshot, name: str) -> str:
+    data = view.artifact(snap.run.uid, name) if view is not None else None
+    return _decode(data) or ""
+
+
+def search_lines(text: str, query: str, limit: int = 2000) -> list[tuple[int, str]]:
+    """Lines containing every word of `query` (case-insensitive), with their numbers."""
+    words = query.lower().split()
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        low = line.lower()
+        if all(w in low for w in words):
+            found.append((number, line))
+            if len(found) >= limit:
+                break
+    return found

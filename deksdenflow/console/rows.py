@@ -1,0 +1,136 @@
+"""Snapshots -> table cells for the console (Rich text, no textual).
+
+The CLI's status table and the console show the same figures from the same snapshots; the
+colours come from the CLI's STATUS_STYLE, and a status is always spelled out in words so
+that nothing depends on colour (NO_COLOR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+from ..cli.render import STATUS_STYLE, ago, tokens
+from ..domain.events import Event
+from ..domain.models import Job, RunSnapshot, StepRun
+
+Clock = Callable[[], datetime]
+
+RUN_COLUMNS = ("id", "status", "steps", "engine", "cost", "updated")
+STEP_COLUMNS = ("#", "type", "title", "status", "tries", "tokens", "cost", "time")
+EVENT_COLUMNS = ("time", "step", "event", "actor", "detail")
+JOB_COLUMNS = ("job", "kind", "run", "step", "status", "worker", "tries")
+SORTS = ("id", "status", "updated", "cost")
+
+__all__ = ["ago", "tokens"]  # re-exported for the screens
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def status_text(status: str, paused: bool = False) -> Text:
+    text = Text(status, style=STATUS_STYLE.get(status, ""))
+    if paused:
+        text.append(" (paused)", style="yellow")
+    return text
+
+
+def money(cost: float | None) -> str:
+    return f"${cost:.2f}" if cost else "-"
+
+
+def duration(seconds: float) -> str:
+    if seconds <= 0:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def run_cells(snap: RunSnapshot, now: datetime) -> tuple[Any, ...]:
+    run = snap.run
+    return (
+        run.id,
+        status_text(run.status.value, run.paused),
+        f"{snap.steps_done}/{len(snap.steps)}",
+        run.engine or "-",
+        money(run.cost),
+        ago(run.updated_at, now),
+    )
+
+
+def sort_key(column: str) -> Callable[[RunSnapshot], Any]:
+    """Newest first for time and cost; otherwise ascending."""
+    far = datetime.min.replace(tzinfo=UTC)
+    keys: dict[str, Callable[[RunSnapshot], Any]] = {
+        "id": lambda s: (s.run.number, s.run.uid),
+        "status": lambda s: (s.run.status.value, s.run.number),
+        "updated": lambda s: (-(s.run.updated_at or far).timestamp(), s.run.number),
+        "cost": lambda s: (-s.run.cost, s.run.number),
+    }
+    return keys[column]
+
+
+def matches(snap: RunSnapshot, query: str) -> bool:
+    """The `/` filter: every word must appear in the id, status, engine or task."""
+    run = snap.run
+    hay = " ".join((run.id, run.status.value, run.engine or "", run.task,
+                    "paused" if run.paused else "")).lower()
+    return all(word in hay for word in query.lower().split())
+
+
+def step_cells(step: StepRun) -> tuple[Any, ...]:
+    return (
+        f"{step.index:02d}",
+        step.type.value,
+        step.title or step.file or "-",
+        status_text(step.status.value),
+        str(step.attempts),
+        tokens(step.usage.total),
+        money(step.cost),
+        duration(step.duration_s),
+    )
+
+
+_DETAIL_KEYS = ("kind", "verdict", "status", "reason", "summary", "error", "url", "name")
+
+
+def event_detail(data: dict[str, Any], width: int = 60) -> str:
+    parts = [f"{k}={data[k]}" for k in _DETAIL_KEYS if data.get(k) not in (None, "")]
+    text = " ".join(parts).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def event_cells(event: Event) -> tuple[Any, ...]:
+    return (
+        f"{event.at:%H:%M:%S}",
+        f"{event.step:02d}" if event.step is not None else "-",
+        Text(event.type.value, style=_event_style(event.type.value)),
+        event.actor,
+        event_detail(event.data),
+    )
+
+
+def _event_style(kind: str) -> str:
+    if kind.endswith(("failed", "blocked", "cancelled", "plan_failed")):
+        return "red"
+    if kind.endswith(("finished", "planned", "approved", "merged")):
+        return "green"
+    return ""
+
+
+def job_cells(job: Job, run_ids: dict[str, str]) -> tuple[Any, ...]:
+    return (
+        job.id[-8:].lower(),
+        job.kind.value,
+        run_ids.get(job.run or "", "-"),
+        f"{job.step:02d}" if job.step is not None else "-",
+        Text(job.status.value, style="blue" if job.status.value == "claimed" else "dim"),
+        job.claimed_by or "-",
+        str(job.attempts),
+    )

@@ -1,0 +1,95 @@
+"""Keeping the console's snapshots current with the state ref (no textual here).
+
+The console calls `StateWatcher.poll()` a few times a second. A poll is one ref read; only
+when the tip moved does it compare tree ids bucket by bucket and `run.json` blob ids run by
+run, so only the runs that changed are parsed again.
+See docs/decisions/0501-console-watches-the-ref-tip.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..domain.models import Job, RunSnapshot
+from ..store import StateView, Store, peek
+from ..store.layout import OPEN_JOBS_DIR, PROJECT_FILE
+
+
+@dataclass
+class Change:
+    """What moved between two polls."""
+
+    tip: str | None
+    runs: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    jobs: bool = False
+    settings: bool = False
+    remote: bool = False
+
+
+class StateWatcher:
+    """Holds the snapshots the console shows and keeps them current with the ref."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.tip: str | None = None
+        self.view: StateView | None = None
+        self.snapshots: dict[str, RunSnapshot] = {}
+        self._index: peek.RunIndex = {}
+        self._jobs_id = ""
+        self._settings_id = ""
+        self._remote_tips: dict[str, str] | None = None
+
+    def poll(self) -> Change | None:
+        """Re-read what changed since the last poll; None when nothing moved."""
+        tip = self.store.tip()
+        remote = self._remote_moved()
+        if tip == self.tip and not remote:
+            return None
+        change = Change(tip=tip, remote=remote)
+        if tip != self.tip:
+            self._advance(tip, change)
+        return change
+
+    def _advance(self, tip: str | None, change: Change) -> None:
+        self.tip = tip
+        view = self.view = self.store.view_at(tip) if tip else None
+        old = _blobs(self._index)
+        self._index = peek.run_index(view, self._index)
+        new = _blobs(self._index)
+        change.runs = {uid for uid, blob in new.items() if old.get(uid) != blob}
+        change.removed = set(old) - set(new)
+        for uid in change.removed:
+            self.snapshots.pop(uid, None)
+        for uid in change.runs:
+            snap = view.run(uid) if view is not None else None
+            if snap is not None:
+                self.snapshots[uid] = snap
+        jobs_id, settings_id = peek.entry_id(view, OPEN_JOBS_DIR), peek.entry_id(view, PROJECT_FILE)
+        change.jobs, change.settings = jobs_id != self._jobs_id, settings_id != self._settings_id
+        self._jobs_id, self._settings_id = jobs_id, settings_id
+
+    def _remote_moved(self) -> bool:
+        """Has a `git fetch` moved a remote-tracking state ref since the last poll?"""
+        tips = peek.tracking_tips(self.store)
+        moved = self._remote_tips is not None and tips != self._remote_tips
+        self._remote_tips = tips
+        return moved
+
+    # --- what the screens read ------------------------------------------------------------
+
+    def runs(self) -> list[RunSnapshot]:
+        return sorted(self.snapshots.values(), key=lambda s: (s.run.number, s.run.uid))
+
+    def run(self, uid: str) -> RunSnapshot | None:
+        return self.snapshots.get(uid)
+
+    def open_jobs(self) -> list[Job]:
+        return self.view.open_jobs() if self.view is not None else []
+
+    def project_text(self) -> str:
+        return self.view.project_text() if self.view is not None else ""
+
+
+def _blobs(index: peek.RunIndex) -> dict[str, str]:
+    return {uid: blob for _, runs in index.values() for uid, blob in runs.items()}

@@ -1,0 +1,79 @@
+"""Cheap reads for watchers: object ids instead of contents, so a change costs what changed.
+
+The console polls these a few times a second (docs/decisions/0501-console-watches-the-ref-tip.md):
+comparing tree and blob ids tells which runs moved without parsing any run that did not.
+"""
+
+from __future__ import annotations
+
+import pygit2
+
+from .layout import RUNS_DIR
+from .repo import Store
+from .state import StateView
+
+TRACKING_PREFIX = "refs/deksdenflow/remotes/"
+
+# {bucket name: (bucket tree id, {run uid: run.json blob id})}
+RunIndex = dict[str, tuple[str, dict[str, str]]]
+
+
+def entry_id(view: StateView | None, path: str) -> str:
+    """The object id at `path` in the view's tree; "" when absent."""
+    if view is None or view.tree is None:
+        return ""
+    try:
+        return str(view.tree[path].id)
+    except KeyError:
+        return ""
+
+
+def run_index(view: StateView | None, previous: RunIndex) -> RunIndex:
+    """Every run's snapshot blob id, reusing `previous` for buckets whose tree is unchanged."""
+    runs = view.subtree(RUNS_DIR) if view is not None else None
+    index: RunIndex = {}
+    for bucket in runs or ():
+        if not isinstance(bucket, pygit2.Tree) or not bucket.name:
+            continue
+        bucket_id = str(bucket.id)
+        known = previous.get(bucket.name)
+        if known is not None and known[0] == bucket_id:
+            index[bucket.name] = known
+            continue
+        blobs = {
+            entry.name: str(entry["run.json"].id)
+            for entry in bucket
+            if isinstance(entry, pygit2.Tree) and entry.name and "run.json" in entry
+        }
+        index[bucket.name] = (bucket_id, blobs)
+    return index
+
+
+def tracking_tips(store: Store) -> dict[str, str]:
+    """Tips of the remote-tracking state refs that `git fetch` keeps current."""
+    tips: dict[str, str] = {}
+    for name in store.repo.references:
+        if name.startswith(TRACKING_PREFIX):
+            ref = store.repo.references.get(name)
+            if ref is not None:
+                tips[name] = str(ref.target)
+    return tips
+
+
+def committed_file(store: Store, branch: str, path: str) -> bytes | None:
+    """A file as committed on a local (else remote-tracking) branch; None when absent."""
+    for name in (f"refs/heads/{branch}", *_remote_names(store, branch)):
+        ref = store.repo.references.get(name)
+        if ref is None:
+            continue
+        commit = ref.peel(pygit2.Commit)
+        try:
+            obj = commit.tree[path]
+        except KeyError:
+            return None
+        return obj.data if isinstance(obj, pygit2.Blob) else None
+    return None
+
+
+def _remote_names(store: Store, branch: str) -> list[str]:
+    return [f"refs/remotes/{remote}/{branch}" for remote in store.repo.remotes.names()]

@@ -1,0 +1,94 @@
+"""Moving around the console with the keyboard, against a real repository."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Log, Markdown, Static
+
+from deksdenflow.console.app import DflowConsole
+from deksdenflow.console.screens.run_detail import RunDetailScreen
+from deksdenflow.console.screens.runs import RunsScreen
+from deksdenflow.console.screens.step_detail import StepDetailScreen
+from deksdenflow.workflow.project import Project
+
+from .conftest import FIXED_NOW
+
+pytestmark = pytest.mark.anyio
+
+
+def app_for(project: Project) -> DflowConsole:
+    return DflowConsole(project.root, clock=lambda: FIXED_NOW, process_jobs=False)
+
+
+async def press(pilot, *keys: str) -> None:  # type: ignore[no-untyped-def]
+    """Press keys one by one, letting each key's messages (a pushed screen, say) settle."""
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause()
+
+
+def cell_texts(table: DataTable[object], row: int) -> list[str]:
+    return [str(c) for c in table.get_row_at(row)]
+
+
+async def test_runs_list_shows_every_run_with_status_and_steps(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    project, _ = runs_repo
+    async with app_for(project).run_test(size=(80, 24)) as pilot:
+        table = pilot.app.screen.query_one("#runs", DataTable)
+        assert table.row_count == 3
+        assert cell_texts(table, 0)[:4] == ["0001-add-login", "running", "1/3", "-"]
+        assert cell_texts(table, 1)[:3] == ["0002-fix-typo", "pending", "0/0"]
+        assert cell_texts(table, 2)[:3] == ["0003-write-docs", "blocked", "0/1"]
+
+
+async def test_enter_opens_the_run_and_its_step_then_escape_goes_back(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    project, uids = runs_repo
+    async with app_for(project).run_test(size=(80, 24)) as pilot:
+        await press(pilot, "enter")
+        screen = pilot.app.screen
+        assert isinstance(screen, RunDetailScreen) and screen.uid == uids["login"]
+        steps = screen.query_one("#step-table", DataTable)
+        assert [cell_texts(steps, i)[3] for i in range(3)] == ["completed", "needs_qa", "pending"]
+        assert screen.target() == (uids["login"], 1)  # the cursor starts on the first open step
+        await press(pilot, "2")
+        await pilot.pause()
+        plan = screen.query_one("#plan-md", Markdown)
+        assert "Add a login page" in plan.source
+        await press(pilot, "1", "enter")
+        step = pilot.app.screen
+        assert isinstance(step, StepDetailScreen) and step.index == 1
+        head = str(step.query_one("#step-head", Static).render())
+        assert "needs_qa" in head and "demo/demo-1" in head
+        await press(pilot, "escape", "escape")
+        assert isinstance(pilot.app.screen, RunsScreen)
+
+
+async def test_step_logs_are_searchable(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    project, _ = runs_repo
+    async with app_for(project).run_test(size=(80, 24)) as pilot:
+        await press(pilot, "enter", "enter", "3")
+        step = pilot.app.screen
+        assert isinstance(step, StepDetailScreen)
+        assert step.names == ["steps/01/transcript.log"]
+        await press(pilot, "slash", *"error")
+        await pilot.pause()
+        log = step.query_one("#artifact-log", Log)
+        assert list(log.lines) == ["   41: ERROR: flaky test"]
+
+
+async def test_slash_filters_and_escape_clears(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    project, _ = runs_repo
+    async with app_for(project).run_test(size=(80, 24)) as pilot:
+        await press(pilot, "slash", *"blocked", "enter")
+        table = pilot.app.screen.query_one("#runs", DataTable)
+        assert table.row_count == 1 and cell_texts(table, 0)[0] == "0003-write-docs"
+        await press(pilot, "escape")
+        assert table.row_count == 3
+
+
+async def test_capital_s_cycles_the_sort_order(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    project, _ = runs_repo
+    async with app_for(project).run_test(size=(80, 24)) as pilot:
+        await press(pilot, "S")  # by status: blocked, pending, running
+        table = pilot.app.screen.query_one("#runs", DataTable)
+        assert [cell_texts(table, i)[1] for i in range(3)] == ["blocked", "pending", "running"]
