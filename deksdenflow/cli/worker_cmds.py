@@ -1,9 +1,96 @@
-"""Commands of the worker area (filled in by its issue)."""
+"""`dflow worker` (run the local pool) and `dflow workers` (who is working now)."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
+from rich.table import Table
+
+from ..domain.models import JobKind
+from ..errors import UsageError
+from ..jobs import pool
+from ..jobs.worker import Transition, WorkerOptions
+from ..workflow.project import open_project
+from .render import JSON_OPTION, ago, console, emit_json, is_plain
+
+EVENT_STYLE = {"finished": "green", "failed": "red", "retry": "yellow", "recovered": "yellow",
+               "released": "yellow", "claimed": "cyan", "running": "blue"}
+
+
+def print_transition(t: Transition) -> None:
+    """One line per job transition (runs in each worker process: keep it picklable)."""
+    what = f"{t.kind} {t.job}" if t.job else ""
+    if t.step is not None:
+        what += f" step {t.step:02d}"
+    text = f"{t.at:%H:%M:%S} {t.worker:<22} {t.event:<9} {what}"
+    if t.detail:
+        text += f"  {t.detail}"
+    if is_plain():
+        print(text.rstrip(), flush=True)
+        return
+    style = EVENT_STYLE.get(t.event, "")
+    event = f"[{style}]{t.event:<9}[/]" if style else f"{t.event:<9}"
+    line = f"[dim]{t.at:%H:%M:%S}[/] {t.worker:<22} {event} {what}"
+    console().print(line + (f"  {t.detail}" if t.detail else ""), markup=True, highlight=False)
+
+
+def worker(
+    jobs: Optional[int] = typer.Option(  # noqa: UP045
+        None, "-j", "--jobs", min=1, help="Worker processes (default: the CPU count)."
+    ),
+    burst: bool = typer.Option(False, "--burst", help="Exit when no work is left."),
+    queue: Optional[list[str]] = typer.Option(  # noqa: UP045, B008
+        None, "--queue", "-q", metavar="KIND", help="Only take jobs of this kind (repeatable)."
+    ),
+    grace: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--grace", min=0, help="Seconds a stop waits for running jobs (worker.grace_s)."
+    ),
+) -> None:
+    """Run a pool of local workers that claim and run the jobs on the state ref.
+
+    Ctrl-C (or SIGTERM) stops taking work and lets running jobs finish within the grace
+    period, then releases them; a second Ctrl-C stops at once.
+
+    Example: dflow worker -j 2 --burst
+    """
+    project = open_project()
+    options = WorkerOptions(kinds=_kinds(queue), burst=burst, grace_s=grace)
+    result = pool.run_pool(project, jobs, options=options, sink=print_transition)
+    if result.killed or result.interrupted:
+        raise typer.Exit(130)
+
+
+def _kinds(names: list[str] | None) -> set[JobKind] | None:
+    if not names:
+        return None
+    known = {k.value: k for k in JobKind}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown job kind '{unknown[0]}'; use one of: {', '.join(known)}")
+    return {known[n] for n in names}
+
+
+def workers(json_: bool = JSON_OPTION) -> None:
+    """List the live workers of this repository and the job each one runs.
+
+    Example: dflow workers --json
+    """
+    found = pool.live_workers(open_project())
+    if json_:
+        emit_json(found)
+        return
+    if not found:
+        typer.echo("no workers running; start some with `dflow worker`")
+        return
+    table = Table("worker", "pid", "host", "job", "kind", "run", "since", box=None)
+    for w in found:
+        run = (w.run_id or w.run or "-") + (f"/{w.step:02d}" if w.step is not None else "")
+        table.add_row(w.worker, str(w.pid), w.host, w.job or "idle", w.kind or "-", run,
+                      ago(w.since))
+    console().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    app.command()(worker)
+    app.command()(workers)

@@ -92,14 +92,15 @@ def claim(
 
 def finish(store: Store, job: Job, worker: str, hook: TxHook | None = None) -> None:
     """Close a job and record its results (the hook's events) in the same commit."""
+    store.transact(lambda tx: record_finish(tx, job, worker, hook))
 
-    def close(tx: Tx) -> None:
-        if hook is not None:
-            hook(tx)
-        tx.emit(EventType.JOB_FINISHED, run=job.run, step=job.step,
-                data={"job": job.id, "worker": worker})
 
-    store.transact(close)
+def record_finish(tx: Tx, job: Job, worker: str, hook: TxHook | None = None) -> None:
+    """Stage the hook's events and the job.finished event."""
+    if hook is not None:
+        hook(tx)
+    tx.emit(EventType.JOB_FINISHED, run=job.run, step=job.step,
+            data={"job": job.id, "worker": worker})
 
 
 def backoff(failures: int, policy: RetrySection, rng: random.Random | None = None) -> float:
@@ -120,22 +121,30 @@ def fail(
 
     Returns True when the failure was final. `hook(tx, final)` records what the failure
     means for the run (a step.failed, say) in the same commit."""
+    return store.transact(lambda tx: record_failure(tx, job, worker, error, policy, hook))
 
-    def record(tx: Tx) -> bool:
-        current = tx.job(job.id, job.run) or job
-        final = current.failures + 1 >= policy.max_attempts
-        retry_at = None
-        if not final:
-            delay = backoff(current.failures + 1, policy)
-            retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
-        if hook is not None:
-            hook(tx, final)
-        tx.emit(EventType.JOB_FAILED, run=job.run, step=job.step,
-                data={"job": job.id, "worker": worker, "error": error[:2000],
-                      "final": final, "retry_at": retry_at})
-        return final
 
-    return store.transact(record)
+def record_failure(
+    tx: Tx,
+    job: Job,
+    worker: str,
+    error: str,
+    policy: RetrySection,
+    hook: Callable[[Tx, bool], None] | None = None,
+) -> bool:
+    """Stage a job.failed (final once the policy's attempts are used up); True when final."""
+    current = tx.job(job.id, job.run) or job
+    final = current.failures + 1 >= policy.max_attempts
+    retry_at = None
+    if not final:
+        delay = backoff(current.failures + 1, policy)
+        retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
+    if hook is not None:
+        hook(tx, final)
+    tx.emit(EventType.JOB_FAILED, run=job.run, step=job.step,
+            data={"job": job.id, "worker": worker, "error": error[:2000],
+                  "final": final, "retry_at": retry_at})
+    return final
 
 
 def release(store: Store, job: Job, worker: str) -> None:

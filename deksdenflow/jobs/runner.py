@@ -8,13 +8,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..domain.models import Job, JobKind, JobStatus
+from ..domain.settings import RetrySection
 from ..errors import DflowError
 from ..store import Tx
 from ..workflow.project import Project
 from . import queue
+from .claims import LocalClaims, OpenJobs, claim_batch, open_in
+from .liveness import JobLocks
+from .queue import TxHook
 
 
 class JobHandler(Protocol):
@@ -57,28 +61,65 @@ class Outcome:
     ok: bool
     error: str = ""
     final: bool = False
+    after: Any = None
 
 
-def execute(project: Project, job: Job, worker: str) -> Outcome:
-    """Run a claimed job and record finished or failed (with retry per the policy)."""
+@dataclass
+class Attempt:
+    """What running a job's handler produced, before it is recorded."""
+
+    job: Job
+    hook: TxHook | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def attempt(project: Project, job: Job, worker: str) -> Attempt:
+    """Run the job's handler (outside the state lock); a DflowError is a failed attempt."""
     handler = HANDLERS.get(job.kind)
-    policy = project.settings().retry
     if handler is None:
-        error = f"no handler for job kind '{job.kind.value}' in this dflow"
-        final = queue.fail(project.store, job, worker, error, policy)
-        return Outcome(job, False, error, final)
+        return Attempt(job, error=f"no handler for job kind '{job.kind.value}' in this dflow")
     try:
-        hook = handler.run(project, job, worker)
+        return Attempt(job, hook=handler.run(project, job, worker))
     except DflowError as exc:
-        error = str(exc)
+        return Attempt(job, error=str(exc) or type(exc).__name__)
 
-        def failed(tx: Tx, final: bool) -> None:
+
+def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection) -> Outcome:
+    """Stage finished (with the handler's results) or failed (with retry per the policy)."""
+    job = done.job
+    if done.error is None:
+        queue.record_finish(tx, job, worker, done.hook)
+        return Outcome(job, True)
+    error = done.error
+    handler = HANDLERS.get(job.kind)
+
+    def failed(tx: Tx, final: bool) -> None:
+        if handler is not None:
             handler.on_failure(tx, job, error, final)
 
-        final = queue.fail(project.store, job, worker, error, policy, failed)
-        return Outcome(job, False, error, final)
-    queue.finish(project.store, job, worker, hook)
-    return Outcome(job, True)
+    final = queue.record_failure(tx, job, worker, error, policy, failed)
+    return Outcome(job, False, error, final)
+
+
+def execute(
+    project: Project, job: Job, worker: str, then: Callable[[Tx], Any] | None = None
+) -> Outcome:
+    """Run a claimed job and record finished or failed (with retry per the policy).
+
+    `then(tx)` runs inside the commit that closes the job; its result is `Outcome.after`."""
+    done = attempt(project, job, worker)
+    policy = project.settings().retry
+
+    def close(tx: Tx) -> Outcome:
+        outcome = record(tx, done, worker, policy)
+        outcome.after = then(tx) if then is not None else None
+        return outcome
+
+    return project.store.transact(close)
 
 
 def drain(
@@ -90,13 +131,27 @@ def drain(
     on_outcome: Callable[[Outcome], None] | None = None,
     max_wait_s: float = 600.0,
 ) -> int:
-    """Claim and run jobs in this process until none is left (waiting out retry backoff)."""
+    """Claim and run jobs in this process until none is left (waiting out retry backoff).
+
+    Like a pool worker it holds each job's lock from before its claim until it is closed,
+    so a worker pool running beside it neither takes its jobs nor mistakes them for dead."""
+    locks, cache = JobLocks(project.store), OpenJobs()
+    strategy = LocalClaims(locks)
+
+    def pick(tx: Tx) -> list[Job]:
+        jobs = [j for j in open_in(tx, cache) if run is None or j.run == run]
+        return claim_batch(tx, worker, strategy, jobs, kinds=kinds, limit=1)
+
     done = 0
     deadline = time.monotonic() + max_wait_s
     while True:
-        job = queue.claim(project.store, worker, kinds=kinds, run=run)
-        if job is not None:
-            outcome = execute(project, job, worker)
+        claimed = project.store.transact(pick)
+        locks.keep_only({j.id for j in claimed})
+        if claimed:
+            try:
+                outcome = execute(project, claimed[0], worker)
+            finally:
+                locks.keep_only(set())
             done += 1
             if on_outcome is not None:
                 on_outcome(outcome)

@@ -23,6 +23,9 @@ from .layout import (
     run_snapshot_path,
 )
 
+# (meta.json blob id, project.toml blob id) pairs whose schema versions were already checked.
+_CHECKED: set[tuple[str | None, str | None]] = set()
+
 
 class StateView:
     """The state as of one commit on the state ref (or an empty state before init)."""
@@ -32,6 +35,7 @@ class StateView:
         self.commit = commit
         self.tree: pygit2.Tree | None = commit.tree if commit is not None else None
         self._settings: ProjectSettings | None = None
+        self._subtrees: dict[str, pygit2.Tree | None] = {}
 
     @property
     def tip(self) -> str | None:
@@ -40,22 +44,30 @@ class StateView:
     # --- raw access ---------------------------------------------------------------------
 
     def blob(self, path: str) -> bytes | None:
-        if self.tree is None:
+        folder, _, name = path.rpartition("/")
+        tree = self.subtree(folder) if folder else self.tree
+        if tree is None:
             return None
         try:
-            obj = self.tree[path]
+            obj = tree[name]
         except KeyError:
             return None
         return obj.data if isinstance(obj, pygit2.Blob) else None
 
     def subtree(self, path: str) -> pygit2.Tree | None:
+        # Trees are immutable: keep the ones looked up, so that reading many files of one
+        # directory (jobs/open/, say) inflates that directory's tree object once.
         if self.tree is None:
             return None
+        if path in self._subtrees:
+            return self._subtrees[path]
         try:
             obj = self.tree[path]
         except KeyError:
-            return None
-        return obj if isinstance(obj, pygit2.Tree) else None
+            obj = None
+        found = obj if isinstance(obj, pygit2.Tree) else None
+        self._subtrees[path] = found
+        return found
 
     # --- project --------------------------------------------------------------------------
 
@@ -65,11 +77,28 @@ class StateView:
         return codec.load_meta(data, META_FILE) if data is not None else 0
 
     def check_versions(self) -> None:
-        """Raise NewerSchema when the ref was written by a newer dflow (before any write)."""
+        """Raise NewerSchema when the ref was written by a newer dflow (before any write).
+
+        Blobs are immutable, so a (meta, project.toml) pair checked once never needs parsing
+        again; this keeps tomlkit off the write path of every job claim and finish."""
+        key = (self._blob_id(META_FILE), self._blob_id(PROJECT_FILE))
+        if key in _CHECKED:
+            return
         _ = self.lamport
         text = self.project_text()
         if text:
             codec.settings_doc(text, f"{PROJECT_FILE} on {STATE_REF}")
+        if len(_CHECKED) > 1024:
+            _CHECKED.clear()
+        _CHECKED.add(key)
+
+    def _blob_id(self, path: str) -> str | None:
+        if self.tree is None:
+            return None
+        try:
+            return str(self.tree[path].id)
+        except KeyError:
+            return None
 
     def project_text(self) -> str:
         data = self.blob(PROJECT_FILE)

@@ -70,6 +70,15 @@ class Tx:
             self._jobs[job_id] = self.view.open_job(job_id)
         return self._jobs[job_id]
 
+    def staged_jobs(self) -> dict[str, Job]:
+        """Jobs as this transaction leaves them (those it read or touched), by id: what a
+        claim in the same commit must see (a job just finished, its successor just requested)."""
+        staged: dict[str, Job] = {}
+        for snap in self._runs.values():
+            staged.update((j.id, j) for j in snap.jobs)
+        staged.update((job_id, job) for job_id, job in self._jobs.items() if job is not None)
+        return staged
+
     # --- staging -----------------------------------------------------------------------------
 
     def emit(

@@ -1,0 +1,140 @@
+"""How a worker claims jobs: which ones, in one commit, holding what proves it is alive.
+
+`ClaimStrategy` is the seam between the claim logic and liveness: a local worker holds an OS
+file lock per job (`LocalClaims`); a remote worker (a CI runner, see the sync area) records a
+time-bounded lease instead and implements the same three methods.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pygit2
+
+from ..domain.events import EventType
+from ..domain.models import Job, JobKind, JobStatus
+from ..errors import IllegalTransition
+from ..store import StateView, Tx, codec
+from ..store.layout import OPEN_JOBS_DIR
+from .liveness import JobLocks
+from .queue import claimable
+
+
+class ClaimStrategy(Protocol):
+    def hold(self, job: Job) -> bool:
+        """Take what makes a claim ours *before* the claim is visible; False: someone has it."""
+        ...
+
+    def claim_data(self, job: Job) -> dict[str, Any]:
+        """Extra data for the job.claimed event (a remote worker puts its lease here)."""
+        ...
+
+    def let_go(self, job: Job) -> None:
+        """Give back what `hold` took, once the job's closing commit is published."""
+        ...
+
+
+class LocalClaims:
+    """Claims proved alive by a per-job OS file lock in the git dir."""
+
+    def __init__(self, locks: JobLocks) -> None:
+        self.locks = locks
+
+    def hold(self, job: Job) -> bool:
+        return self.locks.hold(job.id)
+
+    def claim_data(self, job: Job) -> dict[str, Any]:
+        return {}
+
+    def let_go(self, job: Job) -> None:
+        self.locks.let_go(job.id)
+
+
+class OpenJobs:
+    """Parsed `jobs/open/` of any view, re-parsing only blobs not seen before (they are
+    immutable, so a blob id names its content): reads stay cheap as the queue grows."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Job] = {}
+
+    def of(self, view: StateView) -> list[Job]:
+        tree = view.subtree(OPEN_JOBS_DIR)
+        if tree is None:
+            self._cache.clear()
+            return []
+        fresh: dict[str, Job] = {}
+        for entry in tree:
+            if not isinstance(entry, pygit2.Blob):
+                continue
+            oid = str(entry.id)
+            job = self._cache.get(oid)
+            if job is None:
+                job = codec.load_job(entry.data, f"{OPEN_JOBS_DIR}/{entry.name}")
+            fresh[oid] = job
+        self._cache = fresh
+        return sorted(fresh.values(), key=lambda j: j.id)
+
+
+def open_in(tx: Tx, cache: OpenJobs) -> list[Job]:
+    """The open jobs as `tx` leaves them so far: the tip's, updated by what `tx` staged."""
+    jobs = {j.id: j for j in cache.of(tx.view)}
+    for job_id, job in tx.staged_jobs().items():
+        if job.is_open:
+            jobs[job_id] = job
+        else:
+            jobs.pop(job_id, None)
+    return sorted(jobs.values(), key=lambda j: j.id)
+
+
+def claim_batch(
+    tx: Tx,
+    worker: str,
+    strategy: ClaimStrategy,
+    jobs: list[Job],
+    *,
+    kinds: set[JobKind] | None = None,
+    limit: int = 1,
+) -> list[Job]:
+    """Claim up to `limit` claimable jobs in this transaction (group commit).
+
+    `jobs` must be the open jobs as `tx` sees them (`open_in`): under the store lock, the tip."""
+    claimed: list[Job] = []
+    for job in claimable(jobs, datetime.now(UTC), kinds):
+        if len(claimed) >= limit:
+            break
+        if not strategy.hold(job):
+            continue
+        try:
+            tx.emit(EventType.JOB_CLAIMED, run=job.run, step=job.step,
+                    data={"job": job.id, "worker": worker, **strategy.claim_data(job)})
+        except IllegalTransition:
+            strategy.let_go(job)
+            continue
+        now = tx.job(job.id, job.run)
+        assert now is not None
+        claimed.append(now)
+    return claimed
+
+
+def fair_share(ready: int, pool_size: int, cap: int) -> int:
+    """How many jobs one worker claims at once: its share of what is ready, at most `cap`."""
+    return max(1, min(cap, math.ceil(ready / max(pool_size, 1))))
+
+
+def has_work(jobs: Iterable[Job], kinds: set[JobKind] | None) -> bool:
+    """Is any job of interest requested (now or after its backoff)?"""
+    return any(j.status == JobStatus.REQUESTED and (not kinds or j.kind in kinds) for j in jobs)
+
+
+def next_wakeup(jobs: Iterable[Job], kinds: set[JobKind] | None, now: datetime) -> float | None:
+    """Seconds until the earliest delayed job of interest is due; None when none waits."""
+    waits = [
+        (j.not_before - now).total_seconds()
+        for j in jobs
+        if j.status == JobStatus.REQUESTED and j.not_before is not None
+        and (not kinds or j.kind in kinds)
+    ]
+    return max(min(waits), 0.0) if waits else None

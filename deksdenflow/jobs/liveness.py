@@ -1,0 +1,120 @@
+"""Liveness without heartbeats: OS file locks in the git dir say which local claims are alive.
+
+A worker takes `<git dir>/deksdenflow/jobs/<job-id>.lock` *before* its claim is committed and
+holds it until the job's closing commit is published; the OS drops it when the process dies.
+So a job the state ref says is claimed by a worker of this clone, whose lock is free, belongs
+to a dead worker. See docs/decisions/0300-job-locks-before-claims.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import socket
+from pathlib import Path
+
+from ..domain.models import Job, JobStatus
+from ..store import Store
+
+JOB_LOCKS_DIR = "jobs"
+WORKERS_DIR = "workers"
+
+
+def try_lock(path: Path) -> int | None:
+    """An exclusive, non-blocking flock on `path`; the fd, or None when someone holds it.
+
+    Lock files are unlinked on release, so after locking we check that the path still names
+    the inode we locked; otherwise a late opener could "hold" an orphaned file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
+def unlock(path: Path, fd: int) -> None:
+    """Remove the lock file, then drop the lock (in that order: see `try_lock`)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    os.close(fd)
+
+
+def clone_token(store: Store) -> str:
+    """Six hex digits naming this clone's git dir: locks are only meaningful inside it."""
+    return hashlib.sha1(str(store.git_dir).encode()).hexdigest()[:6]
+
+
+def host() -> str:
+    return socket.gethostname()
+
+
+def new_worker_id(store: Store) -> str:
+    return f"w{os.getpid()}-{clone_token(store)}@{host()}"
+
+
+def is_local_worker(worker: str | None, store: Store) -> bool:
+    """Was this claim made by a lock-holding worker of this clone on this host?"""
+    return bool(worker) and str(worker).endswith(f"-{clone_token(store)}@{host()}")
+
+
+class JobLocks:
+    """The job locks this process holds, by job id."""
+
+    def __init__(self, store: Store) -> None:
+        self.dir = store.data_dir / JOB_LOCKS_DIR
+        self.held: dict[str, int] = {}
+
+    def path(self, job_id: str) -> Path:
+        return self.dir / f"{job_id}.lock"
+
+    def hold(self, job_id: str) -> bool:
+        """Take the job's lock (True if this process holds it now, also if it already did)."""
+        if job_id in self.held:
+            return True
+        fd = try_lock(self.path(job_id))
+        if fd is None:
+            return False
+        self.held[job_id] = fd
+        return True
+
+    def let_go(self, job_id: str) -> None:
+        fd = self.held.pop(job_id, None)
+        if fd is not None:
+            unlock(self.path(job_id), fd)
+
+    def keep_only(self, job_ids: set[str]) -> None:
+        for job_id in list(self.held):
+            if job_id not in job_ids:
+                self.let_go(job_id)
+
+    def is_free(self, job_id: str) -> bool:
+        """True when no process holds the job's lock (takes and drops it to find out)."""
+        if job_id in self.held:
+            return False
+        fd = try_lock(self.path(job_id))
+        if fd is None:
+            return False
+        unlock(self.path(job_id), fd)
+        return True
+
+
+def is_abandoned_candidate(job: Job, store: Store) -> bool:
+    """A claim this clone can judge by its lock: local worker, no lease (leases are remote)."""
+    return (
+        job.status == JobStatus.CLAIMED
+        and job.lease_until is None
+        and is_local_worker(job.claimed_by, store)
+    )
+

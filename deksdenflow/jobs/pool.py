@@ -1,0 +1,165 @@
+"""`dflow worker -j N`: N worker processes under one supervisor, and who is working now.
+
+The supervisor owns the signals: the first SIGINT/SIGTERM asks every worker to stop taking
+work and to finish its job within the grace period (then release it); a second one kills them
+at once (their jobs are then recovered through their free locks). A worker that dies is
+replaced. Workers are separate processes started with `spawn`: each opens its own store.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from ..errors import UsageError
+from ..workflow.project import Project, open_project
+from . import workers
+from .worker import Transition, Worker, WorkerOptions
+from .workers import WorkerInfo
+
+__all__ = ["PoolResult", "WorkerInfo", "live_workers", "run_pool"]
+
+HANDLER_MODULES_ENV = "DFLOW_JOB_HANDLERS"
+# Modules that register the built-in job handlers when imported (the workflow area's).
+BUILTIN_HANDLER_MODULES: list[str] = []
+KILL_MARGIN_S = 5.0  # after the grace period, how long before a stuck worker is killed
+
+TransitionSink = Callable[[Transition], None]
+
+
+def live_workers(project: Project) -> list[WorkerInfo]:
+    """The live worker processes of this clone (from their lock files, not the state ref)."""
+    found = workers.scan(project.store)
+    if found:
+        names = {s.run.uid: s.run.id for s in project.view().runs()}
+        for info in found:
+            info.run_id = names.get(info.run or "")
+    return found
+
+
+def load_handlers() -> None:
+    """Import the modules that register job handlers: the built-ins, then those named in
+    DFLOW_JOB_HANDLERS (comma-separated), which may replace a built-in kind's handler."""
+    extra = [m.strip() for m in os.environ.get(HANDLER_MODULES_ENV, "").split(",") if m.strip()]
+    for name in [*BUILTIN_HANDLER_MODULES, *extra]:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise UsageError(
+                f"cannot import job handler module '{name}' ({exc}); fix {HANDLER_MODULES_ENV}"
+            ) from exc
+
+
+@dataclass
+class PoolResult:
+    jobs: int = 0
+    crashed: int = 0
+    interrupted: bool = False
+    killed: bool = False
+
+
+def _worker_main(root: str, options: WorkerOptions, sink: TransitionSink | None,
+                 results: multiprocessing.SimpleQueue) -> None:  # type: ignore[type-arg]
+    load_handlers()
+    done = Worker(open_project(root), options, sink).serve()
+    results.put(done)
+
+
+class _Supervisor:
+    def __init__(self, project: Project, size: int, options: WorkerOptions,
+                 sink: TransitionSink | None, grace_s: float) -> None:
+        self.root = str(project.root)
+        self.size = size
+        self.options = options
+        self.sink = sink
+        self.grace_s = grace_s
+        self.ctx = multiprocessing.get_context("spawn")
+        self.results = self.ctx.SimpleQueue()
+        self.procs: list[BaseProcess] = []
+        self.result = PoolResult()
+        self.stop_requested_at: float | None = None
+
+    def run(self) -> PoolResult:
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for _ in range(self.size):
+                self._start()
+            while self.procs:
+                self._watch()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        while not self.results.empty():
+            self.result.jobs += int(self.results.get())
+        return self.result
+
+    def _start(self) -> None:
+        proc = self.ctx.Process(target=_worker_main, name="dflow-worker", daemon=False,
+                                args=(self.root, self.options, self.sink, self.results))
+        proc.start()
+        self.procs.append(proc)
+
+    def _watch(self) -> None:
+        wait([p.sentinel for p in self.procs], timeout=0.5)
+        for proc in [p for p in self.procs if not p.is_alive()]:
+            self.procs.remove(proc)
+            proc.join()
+            if proc.exitcode != 0:
+                self.result.crashed += 1
+                self._say(f"worker pid {proc.pid} exited with {proc.exitcode}")
+            if self.stop_requested_at is None and (proc.exitcode != 0 or not self.options.burst):
+                self._start()  # keep N workers; the new one recovers the dead one's job
+        stopping_for = time.monotonic() - (self.stop_requested_at or time.monotonic())
+        if self.procs and stopping_for > self.grace_s + KILL_MARGIN_S:
+            self._kill_all()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT:
+            self.result.interrupted = True
+        if self.stop_requested_at is not None:
+            self._kill_all()
+            return
+        self.stop_requested_at = time.monotonic()
+        self._say(f"stopping: running jobs get {self.grace_s:g}s to finish (again: stop now)")
+        for proc in self.procs:
+            if proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    def _kill_all(self) -> None:
+        self.result.killed = True
+        for proc in self.procs:
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signal.SIGKILL)
+
+    def _say(self, text: str) -> None:
+        if self.sink is not None:
+            self.sink(Transition(at=datetime.now(UTC), worker="pool", event="pool", detail=text))
+
+
+def run_pool(
+    project: Project,
+    size: int | None = None,
+    *,
+    options: WorkerOptions | None = None,
+    sink: TransitionSink | None = None,
+) -> PoolResult:
+    """Run `size` workers (default: the CPU count) until stopped, or drained with burst."""
+    size = size or os.cpu_count() or 1
+    if size < 1:
+        raise UsageError("-j must be at least 1")
+    load_handlers()  # fail here, with a clear message, rather than in every worker
+    options = options or WorkerOptions()
+    options.pool_size = size
+    options.parent_pid = os.getpid()
+    grace = options.grace_s if options.grace_s is not None else project.settings().worker.grace_s
+    return _Supervisor(project, size, options, sink, grace).run()
+

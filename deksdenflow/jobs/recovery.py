@@ -1,0 +1,59 @@
+"""Finding the jobs of dead workers and counting their failed attempt."""
+
+from __future__ import annotations
+
+import contextlib
+from functools import partial
+
+from ..domain.models import Job, JobStatus
+from ..domain.settings import RetrySection
+from ..errors import IllegalTransition
+from ..store import Store, Tx
+from . import queue
+from .liveness import JobLocks, is_abandoned_candidate
+from .runner import HANDLERS
+
+
+def recover(
+    store: Store, locks: JobLocks, jobs: list[Job], policy: RetrySection
+) -> list[tuple[Job, bool]]:
+    """Count a failed attempt for each claimed job whose worker is gone; (job, final) each.
+
+    The job's lock is held while its failure is recorded, so no worker can claim it in
+    between; under the state lock the claim is checked to be the very one we saw."""
+    recovered: list[tuple[Job, bool]] = []
+    for job in jobs:
+        if not is_abandoned_candidate(job, store) or job.id in locks.held:
+            continue
+        if not locks.hold(job.id):
+            continue  # its worker holds the lock: alive
+        try:
+            final = store.transact(partial(_fail_abandoned, seen=job, policy=policy))
+        finally:
+            locks.let_go(job.id)
+        if final is not None:
+            recovered.append((job, final))
+    return recovered
+
+
+def _fail_abandoned(tx: Tx, seen: Job, policy: RetrySection) -> bool | None:
+    current = tx.job(seen.id, seen.run)
+    if (
+        current is None
+        or current.status != JobStatus.CLAIMED
+        or current.claimed_by != seen.claimed_by
+        or current.attempts != seen.attempts
+    ):
+        return None  # it moved on (finished, released, re-claimed) since we looked
+    worker = current.claimed_by or ""
+    error = f"worker {worker} stopped while running the job (its lock in the git dir was free)"
+    handler = HANDLERS.get(current.kind)
+
+    def failed(tx: Tx, final: bool) -> None:
+        if handler is not None:
+            # The worker may have died before the handler recorded its start: whatever
+            # the handler cannot record must not keep the job from being retried.
+            with contextlib.suppress(IllegalTransition):
+                handler.on_failure(tx, current, error, final)
+
+    return queue.record_failure(tx, current, worker, error, policy, failed)
