@@ -35,6 +35,10 @@ class NotApplicable(Exception):
     """Raised inside a transition; the fold turns it into a Rejected record."""
 
 
+# What parsing event data of the wrong shape raises (pydantic's ValidationError is a ValueError).
+MALFORMED = (KeyError, ValueError, TypeError, AttributeError)
+
+
 def fold(events: Iterable[Event], start: RunSnapshot | None = None) -> RunSnapshot | None:
     """Fold a run's events (in any order) onto `start` (copied, never mutated)."""
     snap = start.model_copy(deep=True) if start is not None else None
@@ -64,6 +68,11 @@ def apply(snap: RunSnapshot, event: Event) -> RunSnapshot:
         handler(snap, event)
     except NotApplicable as exc:
         _reject(snap, event, str(exc))
+    except MALFORMED as exc:
+        # Event data comes from other machines and other dflow versions: a value of the
+        # wrong shape is recorded like any other event that does not apply, never a crash.
+        # Handlers parse before they mutate, so nothing was half-applied.
+        _reject(snap, event, f"malformed {event.type.value} data: {type(exc).__name__}: {exc}")
     snap.run.updated_at = _later(snap.run.updated_at, event.at)
     snap.run.status = derive_status(snap)
     return snap
@@ -99,10 +108,11 @@ def derive_status(snap: RunSnapshot) -> RunStatus:
 
 def _created(event: Event) -> RunSnapshot:
     d = event.data
+    uid = event.run or event.id
     run = ProtocolRun(
-        uid=event.run or event.id,
-        number=int(d["number"]),
-        name=str(d["name"]),
+        uid=uid,
+        number=_int_or(d.get("number"), 0),
+        name=str(d.get("name") or uid),
         task=str(d.get("task", "")),
         branch=str(d.get("branch", "")),
         base=str(d.get("base", "")),
@@ -152,18 +162,19 @@ def _planned(snap: RunSnapshot, event: Event) -> None:
                 updated_at=event.at,
             )
         )
+    spend = _spend(event.data)
     snap.steps = sorted(steps, key=lambda s: s.index)
     snap.run.planned = True
     snap.run.plan_started = True
     snap.run.plan_prompt_hash = event.data.get("prompt_hash")
     snap.run.blocks.pop("plan", None)
-    _add_usage(snap, event.data)
+    _charge(snap, spend)
 
 
 def _plan_failed(snap: RunSnapshot, event: Event) -> None:
     if snap.run.planned:
         raise NotApplicable("run is already planned")
-    _add_usage(snap, event.data)
+    _charge(snap, _spend(event.data))
     if event.data.get("final", True):
         snap.run.blocks["plan"] = str(event.data.get("reason", "planning failed"))
 
@@ -276,31 +287,28 @@ def _step_finished(snap: RunSnapshot, event: Event) -> None:
     nxt = StepStatus(d.get("next", StepStatus.NEEDS_QA.value))
     if nxt not in (StepStatus.NEEDS_QA, StepStatus.COMPLETED):
         raise NotApplicable(f"a finished step goes to needs_qa or completed, not {nxt.value}")
+    duration, spend = float(d.get("duration_s", 0.0)), _spend(d)
     step.status = nxt
     step.summary = str(d.get("summary", ""))
     step.prompt_hash = d.get("prompt_hash", step.prompt_hash)
     step.engine = d.get("engine", step.engine)
     step.model = d.get("model", step.model)
     step.commit = d.get("commit", step.commit)
-    step.duration_s += float(d.get("duration_s", 0.0))
-    usage = _usage(d)
-    step.usage = step.usage + usage
-    if d.get("cost") is not None:
-        step.cost = (step.cost or 0.0) + float(d["cost"])
+    step.duration_s += duration
     step.updated_at = event.at
-    _add_usage(snap, d)
+    _charge(snap, spend, step)
 
 
 def _step_failed(snap: RunSnapshot, event: Event) -> None:
     step = _step(snap, event)
     _expect(step, {StepStatus.RUNNING}, "fail")
+    duration, spend = float(event.data.get("duration_s", 0.0)), _spend(event.data)
     step.status = StepStatus.FAILED
     step.reason = str(event.data.get("reason", ""))
     step.final_failure = bool(event.data.get("final", False))
-    step.duration_s += float(event.data.get("duration_s", 0.0))
+    step.duration_s += duration
     step.updated_at = event.at
-    _add_usage(snap, event.data)
-    step.usage = step.usage + _usage(event.data)
+    _charge(snap, spend, step)
 
 
 def _qa_verdict(snap: RunSnapshot, event: Event) -> None:
@@ -310,19 +318,21 @@ def _qa_verdict(snap: RunSnapshot, event: Event) -> None:
     verdict = str(d.get("verdict", ""))
     if verdict not in ("PASS", "FAIL"):
         raise NotApplicable(f"QA verdict must be PASS or FAIL, not {verdict!r}")
-    step.qa = QaResult(
+    qa = QaResult(
         verdict=verdict,
         summary=str(d.get("summary", "")),
         findings=[str(f) for f in d.get("findings", [])],
     )
+    spend = _spend(d)
+    step.qa = qa
     if verdict == "PASS":
         step.status = StepStatus.COMPLETED
         step.reason = ""
     else:
         step.status = StepStatus.BLOCKED
-        step.reason = "QA failed: " + (step.qa.summary or "; ".join(step.qa.findings))
+        step.reason = "QA failed: " + (qa.summary or "; ".join(qa.findings))
     step.updated_at = event.at
-    _add_usage(snap, d)
+    _charge(snap, spend)
 
 
 def _approved(snap: RunSnapshot, event: Event) -> None:
@@ -456,10 +466,31 @@ def _usage(d: dict[str, Any]) -> Usage:
     )
 
 
-def _add_usage(snap: RunSnapshot, d: dict[str, Any]) -> None:
-    snap.run.usage = snap.run.usage + _usage(d)
-    if d.get("cost") is not None:
-        snap.run.cost += float(d["cost"])
+Spend = tuple[Usage, float | None]
+
+
+def _spend(d: dict[str, Any]) -> Spend:
+    """Parse tokens and cost first, so a malformed value rejects before anything changes."""
+    cost = d.get("cost")
+    return _usage(d), float(cost) if cost is not None else None
+
+
+def _charge(snap: RunSnapshot, spend: Spend, step: StepRun | None = None) -> None:
+    usage, cost = spend
+    snap.run.usage = snap.run.usage + usage
+    if cost is not None:
+        snap.run.cost += cost
+    if step is not None:
+        step.usage = step.usage + usage
+        if cost is not None:
+            step.cost = (step.cost or 0.0) + cost
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _dt(value: Any) -> datetime | None:
