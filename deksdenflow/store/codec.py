@@ -64,7 +64,7 @@ def load_json(data: bytes, path: str) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StateCorrupt(
             f"{path} on {STATE_REF} is not valid JSON ({exc}); "
-            "restore it with `git log -p refs/deksdenflow/state -- <path>` or run `dflow doctor`"
+            f"see its history with `git log -p {STATE_REF} -- {path}` and restore it"
         ) from exc
     if not isinstance(doc, dict):
         raise StateCorrupt(f"{path} on {STATE_REF} is not a JSON object; run `dflow doctor`")
@@ -93,8 +93,7 @@ def load_snapshot(data: bytes, path: str) -> RunSnapshot:
 
 
 def load_job(data: bytes, path: str) -> Job:
-    doc = load_json(data, path)
-    upgrade("job", doc, path)
+    doc = upgrade("job", load_json(data, path), path)
     doc.pop("schema_version", None)
     try:
         return Job.model_validate(doc)

@@ -154,7 +154,9 @@ class Store:
                 if self._publish(ref, commit):
                     maintenance.after_commit(self.git_dir)
                     return result
-            raise StateCorrupt(f"{STATE_REF} kept moving under the lock; is another tool writing it?")
+            raise StateCorrupt(
+                f"{STATE_REF} kept moving under the lock; is another tool writing it?"
+            )
 
     def publish_commit(self, expected_tip: str | None, commit: pygit2.Oid) -> bool:
         """CAS the ref from `expected_tip` to `commit` (for merges built by the sync service)."""
@@ -174,7 +176,9 @@ class Store:
     def write_commit(self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str) -> pygit2.Oid:
         return self._write_commit(tree, parents, message)
 
-    def _write_commit(self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str) -> pygit2.Oid:
+    def _write_commit(
+        self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str
+    ) -> pygit2.Oid:
         sig = pygit2.Signature("dflow", self.actor if "@" in self.actor else f"{self.actor}@dflow")
         return self.repo.create_commit(None, sig, sig, message, tree, parents)
 

@@ -167,7 +167,8 @@ class StateView:
             if isinstance(bucket, pygit2.Tree):
                 for entry in bucket:
                     if isinstance(entry, pygit2.Blob):
-                        events.append(codec.load_event(entry.data, f"{path}/{entry.name}"))
+                        name = f"{path}/{bucket.name}/{entry.name}"
+                        events.append(codec.load_event(entry.data, name))
         return ordered(events)
 
     def artifact(self, run_uid: str, name: str) -> bytes | None:

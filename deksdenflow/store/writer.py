@@ -23,7 +23,8 @@ from .layout import (
 from .state import StateView
 from .tree import TreeEdit
 
-_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){0,3}$")
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+_ARTIFACT_NAME = re.compile(rf"^{_SEGMENT}(/{_SEGMENT}){{0,3}}$")
 CUT_MARKER = "\n\n[... dflow cut {n} bytes to stay under the artifact cap ...]\n\n"
 
 
@@ -150,7 +151,7 @@ class Tx:
         job_id = str(event.data.get("job") or event.id)
         try:
             self._jobs[job_id] = fold.apply_job(self.job(job_id), event)
-        except fold.NotApplicable as exc:
+        except (fold.NotApplicable, *fold.MALFORMED) as exc:
             self.clock -= 1
             raise IllegalTransition(str(exc)) from exc
 
@@ -169,11 +170,11 @@ class Tx:
                     edit.put(open_job_path(job.id), codec.dump_job(job))
             for job_id in old_open - {j.id for j in snap.open_jobs}:
                 edit.delete(open_job_path(job_id))
-        for job_id, job in self._jobs.items():
-            if job is None:
+        for job_id, staged in self._jobs.items():
+            if staged is None:
                 continue
-            if job.is_open:
-                edit.put(open_job_path(job_id), codec.dump_job(job))
+            if staged.is_open:
+                edit.put(open_job_path(job_id), codec.dump_job(staged))
             elif self.view.open_job(job_id) is not None:
                 edit.delete(open_job_path(job_id))
         for path, data in self._artifacts.items():
