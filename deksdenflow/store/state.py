@@ -23,8 +23,8 @@ from .layout import (
     run_snapshot_path,
 )
 
-# (meta.json blob id, project.toml blob id) pairs whose schema versions were already checked.
-_CHECKED: set[tuple[str | None, str | None]] = set()
+# Blob ids of project.toml versions whose schema this process has already checked.
+_CHECKED: set[str] = set()
 
 
 class StateView:
@@ -79,15 +79,14 @@ class StateView:
     def check_versions(self) -> None:
         """Raise NewerSchema when the ref was written by a newer dflow (before any write).
 
-        Blobs are immutable, so a (meta, project.toml) pair checked once never needs parsing
-        again; this keeps tomlkit off the write path of every job claim and finish."""
-        key = (self._blob_id(META_FILE), self._blob_id(PROJECT_FILE))
-        if key in _CHECKED:
-            return
+        meta.json is tiny JSON and changes with every commit: always checked. project.toml
+        rarely changes and tomlkit is slow, so each of its blob ids is parsed once per process;
+        this keeps tomlkit off the write path of every job claim and finish."""
         _ = self.lamport
-        text = self.project_text()
-        if text:
-            codec.settings_doc(text, f"{PROJECT_FILE} on {STATE_REF}")
+        key = self._blob_id(PROJECT_FILE)
+        if key is None or key in _CHECKED:
+            return
+        codec.settings_doc(self.project_text(), f"{PROJECT_FILE} on {STATE_REF}")
         if len(_CHECKED) > 1024:
             _CHECKED.clear()
         _CHECKED.add(key)
