@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ T = TypeVar("T")
 LOCK_TIMEOUT_S = float(os.environ.get("DFLOW_LOCK_TIMEOUT", "120"))
 CAS_RETRIES = 50
 LOCK_POLL_S = 0.002
+REF_LOCK_WAIT_S = float(os.environ.get("DFLOW_REF_LOCK_WAIT", "10"))
 
 
 def default_actor() -> str:
@@ -183,13 +185,28 @@ class Store:
         return self.repo.create_commit(None, sig, sig, message, tree, parents)
 
     def _publish(self, ref: pygit2.Reference, commit: pygit2.Oid) -> bool:
-        try:
-            ref.set_target(commit, "dflow")
-        except pygit2.GitError as exc:
-            if "old reference value does not match" in str(exc):
-                return False
-            raise StateCorrupt(f"could not move {STATE_REF}: {exc}") from exc
-        return True
+        """Compare-and-swap the ref; False when it moved since `ref` was read.
+
+        git itself (`gc --auto` packing refs, `update-ref`, a fetch) locks the ref with
+        `<ref>.lock` for a moment without our file lock: wait that out rather than fail."""
+        deadline = time.monotonic() + REF_LOCK_WAIT_S
+        nap = 0.001
+        while True:
+            try:
+                ref.set_target(commit, "dflow")
+                return True
+            except (pygit2.GitError, OSError) as exc:
+                if "old reference value does not match" in str(exc):
+                    return False
+                if "failed to lock file" not in str(exc):
+                    raise StateCorrupt(f"could not move {STATE_REF}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise LockTimeout(
+                        f"{self.git_dir / STATE_REF}.lock has been held for "
+                        f"{REF_LOCK_WAIT_S:.0f}s; if no git process is running, delete it"
+                    ) from exc
+            time.sleep(nap)
+            nap = min(nap * 2, 0.05)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

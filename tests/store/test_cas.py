@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import pygit2
@@ -10,8 +11,9 @@ import pytest
 
 from deksdenflow.domain import fold
 from deksdenflow.domain.events import EventType
-from deksdenflow.errors import IllegalTransition
+from deksdenflow.errors import IllegalTransition, LockTimeout
 from deksdenflow.store import STATE_REF, Store, Tx
+from deksdenflow.store import repo as store_repo
 from deksdenflow.store.layout import run_snapshot_path
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
@@ -115,3 +117,30 @@ def test_every_transaction_is_one_commit_and_the_stored_snapshot_is_a_refold(
     assert int(git("rev-list", "--count", STATE_REF, cwd=repo)) == 1 + 1 + 25
     blob = git("show", f"{STATE_REF}:{run_snapshot_path(uid)}", cwd=repo)
     assert '"schema_version":1' in blob
+
+
+def test_a_ref_locked_by_git_for_a_moment_is_waited_out(store: Store, repo: Path) -> None:
+    """`git gc --auto` (started by dflow itself) packs refs and holds `<ref>.lock` briefly."""
+    uid = add_run(store)
+    lock = repo / ".git" / "refs" / "deksdenflow" / "state.lock"
+    lock.write_bytes(b"")
+    timer = threading.Timer(0.3, lock.unlink)
+    timer.start()
+    try:
+        store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid))
+    finally:
+        timer.join()
+    snap = store.read().run(uid)
+    assert snap is not None and snap.event_count == 3
+
+
+def test_a_stale_ref_lock_is_a_clear_error_and_changes_nothing(
+        store: Store, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uid = add_run(store)
+    before = store.tip()
+    monkeypatch.setattr(store_repo, "REF_LOCK_WAIT_S", 0.2)
+    (repo / ".git" / "refs" / "deksdenflow" / "state.lock").write_bytes(b"")
+    with pytest.raises(LockTimeout, match=r"state.lock has been held for 0s; if no git process "
+                                          r"is running, delete it"):
+        store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid))
+    assert store.tip() == before
