@@ -1,0 +1,85 @@
+"""A stand-in for `claude -p --output-format json`: parses Claude Code's flags, reads the prompt
+from stdin, applies its permission rules to the file writes it is scripted to make, and prints
+the one JSON result object Claude Code prints.
+
+Behaviour comes from the JSON file named by $FAKE_AGENT_SCRIPT; what it was called with goes
+to $FAKE_AGENT_RECORD. An unknown flag is a usage error (exit 2).
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+MODES = ["acceptEdits", "bypassPermissions", "default", "dontAsk", "plan"]
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="claude", exit_on_error=False, allow_abbrev=False)
+    parser.add_argument("-p", "--print", action="store_true")
+    parser.add_argument("--output-format", choices=["text", "json", "stream-json"])
+    parser.add_argument("--model")
+    parser.add_argument("--permission-mode", choices=MODES)
+    parser.add_argument("--allowedTools", "--allowed-tools", nargs="+", default=[])
+    parser.add_argument("--disallowedTools", "--disallowed-tools", nargs="+", default=[])
+    parser.add_argument("--json-schema")
+    parser.add_argument("--append-system-prompt")
+    parser.add_argument("--max-turns", type=int)
+    parser.add_argument("prompt", nargs="?")
+    return parser.parse_args(argv)
+
+
+def tools(values):
+    return {t.strip() for v in values for t in v.split(",") if t.strip()}
+
+
+def may_write(args):
+    if args.permission_mode == "bypassPermissions":
+        return True
+    allowed, denied = tools(args.allowedTools), tools(args.disallowedTools)
+    return "Write" in allowed and "Write" not in denied
+
+
+def main():
+    try:
+        args = parse(sys.argv[1:])
+    except (argparse.ArgumentError, SystemExit) as exc:
+        print(f"error: unknown option: {exc}", file=sys.stderr)
+        return 2
+    if not args.print or args.output_format != "json":
+        print("fake claude: dflow must pass -p --output-format json", file=sys.stderr)
+        return 64
+    prompt = sys.stdin.read() if args.prompt is None else args.prompt
+    script = json.loads(Path(os.environ["FAKE_AGENT_SCRIPT"]).read_text())
+    Path(os.environ["FAKE_AGENT_RECORD"]).write_text(
+        json.dumps({"argv": sys.argv[1:], "prompt": prompt, "cwd": os.getcwd()})
+    )
+    denials = []
+    for name, text in script.get("write", {}).items():
+        if may_write(args):
+            Path(name).write_text(text)
+        else:
+            denials.append({"tool_name": "Write", "tool_input": {"file_path": name}})
+    reply = {
+        "type": "result",
+        "subtype": script.get("subtype", "success"),
+        "is_error": bool(script.get("is_error", False)),
+        "duration_ms": 1200,
+        "num_turns": 2,
+        "result": script.get("result", "done"),
+        "session_id": "4c1d6a2e-0000-4000-8000-000000000000",
+        "total_cost_usd": script.get("cost", 0.0123),
+        "usage": script.get("usage", {"input_tokens": 0, "output_tokens": 0}),
+        "modelUsage": {args.model or "claude-sonnet-4-5": {"inputTokens": 0}},
+        "permission_denials": denials,
+    }
+    if args.json_schema and "structured" in script:
+        reply["structured_output"] = script["structured"]
+    if script.get("no_result"):
+        del reply["result"]
+    print(json.dumps(reply))
+    return int(script.get("exit", 1 if reply["is_error"] else 0))
+
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""The claude engine against a fake `claude` on PATH that parses Claude Code's flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.engines.registry import get_engine
+from deksdenflow.errors import EngineFailed, EngineNotFound, EngineOutputInvalid, EngineTimeout
+
+from .conftest import VERDICT_SCHEMA, FakeAgent, request
+
+
+def claude(**config: object) -> object:
+    return get_engine("claude", EngineConfig(kind="claude", **config))  # type: ignore[arg-type]
+
+
+def test_claude_returns_result_usage_and_cost(fake_claude: FakeAgent, workdir: Path) -> None:
+    usage = {
+        "input_tokens": 8,
+        "cache_creation_input_tokens": 192,
+        "cache_read_input_tokens": 17004,
+        "output_tokens": 32,
+        "server_tool_use": {"web_search_requests": 0},
+    }
+    fake_claude.script(result='```json\n{"verdict": "PASS"}\n```', usage=usage, cost=0.3464)
+
+    result = claude(model="sonnet").run(  # type: ignore[attr-defined]
+        request(workdir, output_schema=VERDICT_SCHEMA, prompt="review it\n")
+    )
+
+    assert json.loads(result.output) == {"verdict": "PASS"}
+    assert result.usage.input_tokens == 8 + 192 + 17004
+    assert (result.usage.cached_input_tokens, result.usage.output_tokens) == (17004, 32)
+    assert (result.cost, result.model, result.exit_status) == (0.3464, "sonnet", 0)
+    rec = fake_claude.record()
+    assert rec["prompt"].startswith("review it\n") and '"enum": [' in rec["prompt"]
+    assert rec["cwd"] == str(workdir)
+    assert fake_claude.flag("--model") == "sonnet"
+    assert "--json-schema" not in rec["argv"]
+
+
+def test_claude_read_only_denies_writes_and_shell(fake_claude: FakeAgent, workdir: Path) -> None:
+    fake_claude.script(write={"x.txt": "no"})
+
+    claude().run(request(workdir, sandbox="read-only"))  # type: ignore[attr-defined]
+
+    assert fake_claude.flag("--permission-mode") == "default"
+    assert fake_claude.flag("--allowedTools") == "Read,Glob,Grep,LS"
+    assert set(fake_claude.flag("--disallowedTools").split(",")) >= {"Write", "Edit", "Bash"}
+    assert not (workdir / "x.txt").exists()
+
+
+def test_claude_workspace_write_accepts_edits(fake_claude: FakeAgent, workdir: Path) -> None:
+    fake_claude.script(write={"x.txt": "yes"})
+
+    claude().run(request(workdir, sandbox="workspace-write", phase="execute"))  # type: ignore[attr-defined]
+
+    assert fake_claude.flag("--permission-mode") == "acceptEdits"
+    assert {"Write", "Edit", "Bash"} <= set(fake_claude.flag("--allowedTools").split(","))
+    assert "--disallowedTools" not in fake_claude.record()["argv"]
+    assert (workdir / "x.txt").read_text() == "yes"
+
+
+def test_claude_native_schema_uses_structured_output(fake_claude: FakeAgent, workdir: Path) -> None:
+    fake_claude.script(result="Here you go.", structured={"verdict": "FAIL"})
+
+    result = claude(options={"native_schema": True}).run(  # type: ignore[attr-defined]
+        request(workdir, output_schema=VERDICT_SCHEMA)
+    )
+
+    assert json.loads(fake_claude.flag("--json-schema")) == VERDICT_SCHEMA
+    assert json.loads(result.output) == {"verdict": "FAIL"}
+
+
+def test_claude_error_result_is_a_failed_attempt(fake_claude: FakeAgent, workdir: Path) -> None:
+    fake_claude.script(subtype="error_max_turns", is_error=True, exit=1)
+
+    with pytest.raises(EngineFailed, match=r"status 1: Claude Code stopped with error_max_turns"):
+        claude().run(request(workdir))  # type: ignore[attr-defined]
+
+
+def test_claude_is_error_with_exit_zero_still_fails(fake_claude: FakeAgent, workdir: Path) -> None:
+    fake_claude.script(is_error=True, result="Invalid API key · Please run /login", exit=0)
+
+    with pytest.raises(EngineFailed, match=r"Invalid API key"):
+        claude().run(request(workdir))  # type: ignore[attr-defined]
+
+
+def test_claude_unknown_flag_fails_like_the_real_cli(fake_claude: FakeAgent, workdir: Path) -> None:
+    with pytest.raises(EngineFailed, match=r"status 2: .*unknown option"):
+        claude(options={"extra_args": "--frobnicate"}).run(request(workdir))  # type: ignore[attr-defined]
+
+
+def test_claude_output_failing_the_schema(fake_claude: FakeAgent, workdir: Path) -> None:
+    fake_claude.script(result='{"verdict": "PASS", "extra": 1}')
+
+    with pytest.raises(EngineOutputInvalid, match=r"Additional properties"):
+        claude().run(request(workdir, output_schema=VERDICT_SCHEMA))  # type: ignore[attr-defined]
+
+
+def test_claude_without_result_field(fake_claude: FakeAgent, workdir: Path) -> None:
+    fake_claude.script(no_result=True)
+
+    with pytest.raises(EngineOutputInvalid, match=r"no `result`"):
+        claude().run(request(workdir))  # type: ignore[attr-defined]
+
+
+def test_missing_claude_names_the_demo_engine(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+
+    with pytest.raises(EngineNotFound, match=r"`claude` command.*--engine demo"):
+        claude().run(request(workdir))  # type: ignore[attr-defined]
+
+
+def test_claude_timeout(workdir: Path, tmp_path: Path) -> None:
+    slow = tmp_path / "slow-claude"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow.chmod(0o755)
+
+    with pytest.raises(EngineTimeout, match=r"within 0.5 s"):
+        claude(options={"binary": str(slow)}).run(request(workdir, timeout_s=0.5))  # type: ignore[attr-defined]
