@@ -85,3 +85,11 @@ class EngineOutputInvalid(EngineError):
 
 class GitOperationError(DflowError):
     pass
+
+
+class AgentOutputError(EngineError):
+    """An agent's output broke its contract (schema, file names, verdict)."""
+
+
+class BudgetExceeded(DflowError):
+    pass

@@ -19,16 +19,20 @@ def new(
     engine: Optional[str] = typer.Option(None, "--engine", help="Engine for this run."),  # noqa: UP045
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Start a protocol run for a task.
+    """Start a protocol run: branch and worktree NNNN-name from the base, then a plan job.
 
-    Example: dflow new add-login --task "Add a login page" --no-plan
+    Example: dflow new add-login --task "Add a login page" --engine demo
     """
     project = open_project()
-    snap = runs.create_run(project, name, task, engine=engine)
+    snap = runs.create_run(project, name, task, engine=engine, plan=not no_plan)
     if json_:
         emit_json(runs.run_line(snap))
-    else:
-        typer.echo(f"created {snap.run.id} ({snap.run.status.value})")
+        return
+    typer.echo(f"created {snap.run.id} ({snap.run.status.value}) on branch {snap.run.branch}")
+    typer.echo(f"worktree: {snap.run.worktree}")
+    if not no_plan:
+        typer.echo(f"plan requested; `dflow run {snap.run.id} --wait` plans and runs it here, "
+                   "or start `dflow worker`")
 
 
 def status(

@@ -51,6 +51,9 @@ def _default_engines() -> dict[str, EngineConfig]:
 
 class QaSection(_Section):
     policy: Literal["each_step", "end", "never"] = "each_step"
+    auto_retry: int = Field(
+        default=0, ge=0, description="re-run a step this many times after QA FAIL, with findings"
+    )
 
 
 class RetrySection(_Section):

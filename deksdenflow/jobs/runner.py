@@ -77,8 +77,14 @@ class Attempt:
         return self.error is None
 
 
+def load_builtin_handlers() -> None:
+    """The workflow's plan/execute/QA handlers register themselves when imported."""
+    from ..workflow import handlers  # noqa: F401  (import cycle: handlers import this module)
+
+
 def attempt(project: Project, job: Job, worker: str) -> Attempt:
     """Run the job's handler (outside the state lock); a DflowError is a failed attempt."""
+    load_builtin_handlers()
     handler = HANDLERS.get(job.kind)
     if handler is None:
         return Attempt(job, error=f"no handler for job kind '{job.kind.value}' in this dflow")
@@ -95,6 +101,7 @@ def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection) -> Outcome:
         queue.record_finish(tx, job, worker, done.hook)
         return Outcome(job, True)
     error = done.error
+    load_builtin_handlers()
     handler = HANDLERS.get(job.kind)
 
     def failed(tx: Tx, final: bool) -> None:

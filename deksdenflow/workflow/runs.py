@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from ..domain.events import Event, EventType
 from ..domain.models import RunSnapshot, RunStatus
-from ..errors import InvalidName, NameClash
+from ..domain.settings import ProjectSettings
+from ..engines import registry
+from ..errors import InvalidName, NameClash, UsageError
 from ..store import StateView, Tx
+from . import scheduling, worktrees
 from .project import Project
 
 MAX_NAME = 48
@@ -66,13 +70,51 @@ def record_run(tx: Tx, slug: str, task: str, *, base: str, engine: str | None = 
     return tx.run(event.run)
 
 
-def create_run(project: Project, name: str, task: str, engine: str | None = None) -> RunSnapshot:
-    """Record a new `pending` protocol run (no branch, no plan)."""
+def create_run(project: Project, name: str, task: str, engine: str | None = None,
+               plan: bool = True) -> RunSnapshot:
+    """Record a run with its branch `NNNN-name` and worktree; request its plan unless told not.
+
+    Nothing is half-made: a failure after the worktree exists removes it and the branch."""
     slug = valid_name(name)
     if not task.strip():
         raise InvalidName("the task is empty; say what the agent should do with --task")
-    base = project.settings().project.base_branch
-    return project.store.transact(lambda tx: record_run(tx, slug, task, base=base, engine=engine))
+    settings = project.settings()
+    check_engine(settings, engine)
+    base = settings.project.base_branch
+    worktrees.check_clean(project)
+    start = worktrees.start_point(project, base)
+    root = worktrees.worktree_root(project)
+    made: list[tuple[str, Path]] = []
+
+    def body(tx: Tx) -> RunSnapshot:
+        check_name_free(tx, slug)
+        branch = f"{next_number(tx):04d}-{slug}"
+        if not made or made[-1][0] != branch:  # a retried transaction may pick a new number
+            while made:
+                worktrees.remove(project, *made.pop())
+            worktrees.check_free(project, branch, root / branch)
+            worktrees.create(project, branch, root / branch, start)
+            made.append((branch, root / branch))
+        snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch))
+        if plan:
+            scheduling.request_plan(tx, snap.run.uid)
+        return tx.run(snap.run.uid)
+
+    try:
+        return project.store.transact(body)
+    except BaseException:
+        for branch, path in made:
+            worktrees.remove(project, branch, path)
+        raise
+
+
+def check_engine(settings: ProjectSettings, engine: str | None) -> None:
+    if engine is None:
+        return
+    kind = settings.engine(engine).kind
+    if kind not in registry.kinds():
+        raise UsageError(f"unknown engine '{engine}' (known: {', '.join(registry.kinds())}); "
+                         "try --engine demo")
 
 
 class StepLine(BaseModel):

@@ -1,0 +1,51 @@
+"""What agents must return: the one source of truth for `schemas/*.schema.json`.
+
+Every field is required and no object allows extra keys, so the generated schemas are
+accepted by OpenAI-style strict structured output (and by `codex exec --output-schema`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STEP_FILE = re.compile(r"^(\d{2})-[a-z0-9][a-z0-9-]{0,60}\.md$")
+CONTRACT_FILES = ("plan.md", "context.md", "log.md")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlanFile(_Strict):
+    """One file the planner proposes, relative to the protocol folder."""
+
+    path: str = Field(description="file name inside the protocol folder, e.g. 01-add-parser.md")
+    content: str = Field(description="the full Markdown text of the file")
+
+
+class PlanStep(_Strict):
+    """One numbered step; its instructions are the step file of the same number."""
+
+    index: int = Field(description="step number 0-99; 0 is setup, work starts at 1")
+    type: Literal["setup", "work", "qa", "finalize"]
+    title: str = Field(description="short imperative title")
+    file: str = Field(description="the step file's name, NN-short-name.md")
+
+
+class PlanOutput(_Strict):
+    """The planner's answer: the contract files and the numbered steps."""
+
+    summary: str = Field(description="one or two sentences on the approach")
+    files: list[PlanFile] = Field(description="plan.md, context.md, log.md and every step file")
+    steps: list[PlanStep] = Field(description="the steps in order, one per step file")
+
+
+class QaVerdict(_Strict):
+    """The reviewer's structured verdict on one step."""
+
+    verdict: Literal["PASS", "FAIL"]
+    summary: str = Field(description="one paragraph: what was checked and the outcome")
+    findings: list[str] = Field(description="concrete problems to fix; empty on PASS")

@@ -1,0 +1,93 @@
+"""Calling an engine for one phase of a run: choose it, run it, keep a redacted transcript."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..domain.models import RunSnapshot
+from ..domain.redaction import redact, secret_values
+from ..domain.settings import ProjectSettings
+from ..engines import registry
+from ..engines.base import EngineRequest, EngineResult, Phase, Sandbox
+from ..errors import EngineError, GitOperationError
+from ..store import Tx
+from .prompts import Prompt
+
+DEMO_HINT = "use --engine demo to try dflow without an agent"
+SANDBOX: dict[str, Sandbox] = {"plan": "read-only", "execute": "workspace-write",
+                               "qa": "read-only"}
+
+
+@dataclass
+class AgentCall:
+    """One engine run and what the workflow records about it."""
+
+    engine: str
+    model: str
+    prompt: Prompt
+    result: EngineResult
+    duration_s: float
+
+    def figures(self) -> dict[str, Any]:
+        """Event data every phase records: engine, model, prompt hash, usage, cost, time."""
+        return {
+            "engine": self.engine,
+            "model": self.result.model or self.model,
+            "prompt_hash": self.prompt.sha256,
+            "usage": self.result.usage.model_dump(),
+            "cost": self.result.cost,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str) -> str:
+    """The run's own engine (`dflow new --engine`) wins over the project's per-phase choice."""
+    return snap.run.engine or settings.phases.engine_for(phase)
+
+
+def worktree_of(snap: RunSnapshot) -> Path:
+    path = Path(snap.run.worktree)
+    if not snap.run.worktree or not path.is_dir():
+        raise GitOperationError(
+            f"the worktree of {snap.run.id} ({snap.run.worktree or 'none'}) is missing; "
+            f"restore it with `git worktree add {snap.run.worktree or 'DIR'} {snap.run.branch}`"
+        )
+    return path
+
+
+def invoke(snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: Prompt,
+           schema: dict[str, Any] | None = None) -> AgentCall:
+    """Run the phase's engine in the run's worktree; EngineError on any failure."""
+    name = engine_name(snap, settings, phase)
+    config = settings.engine(name)
+    try:
+        engine = registry.get_engine(name, config)
+    except EngineError as exc:
+        message = str(exc)
+        raise EngineError(message if "--engine demo" in message else f"{message}; {DEMO_HINT}")
+    request = EngineRequest(prompt=prompt.text, cwd=worktree_of(snap), sandbox=SANDBOX[phase],
+                            phase=phase, model=config.model, timeout_s=config.timeout,
+                            output_schema=schema, options=dict(config.options))
+    started = time.monotonic()
+    result = engine.run(request)
+    if result.exit_status != 0:
+        raise EngineError(f"engine '{name}' exited with status {result.exit_status} "
+                          f"during {phase} of {snap.run.id}")
+    return AgentCall(name, config.model, prompt, result, time.monotonic() - started)
+
+
+def clean(text: str, settings: ProjectSettings, limit: int | None = None) -> str:
+    """Agent text on its way to the ref: secrets masked, optionally cut."""
+    out = redact(text, secret_values(settings.secrets.env))
+    return out if limit is None or len(out) <= limit else out[: limit - 3] + "..."
+
+
+def save_transcript(tx: Tx, snap: RunSnapshot, settings: ProjectSettings, name: str,
+                    call: AgentCall) -> str:
+    """Store the transcript as a capped, redacted artifact; returns its name."""
+    text = call.result.transcript or call.result.output
+    return tx.put_artifact(snap.run.uid, f"transcripts/{name}.log",
+                           clean(text, settings).encode(), settings.artifacts.max_bytes)

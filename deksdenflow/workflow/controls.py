@@ -1,0 +1,236 @@
+"""The controls the CLI and the console call: request work, approve, retry, pause, show.
+
+Every function takes the project and a run ref as a user typed it ("0001-x", "1", "x"),
+changes state only through events in one store transaction, and raises a DflowError
+(IllegalTransition naming the current status) when the action does not apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..domain.events import EventType
+from ..domain.models import Job, JobKind, JobStatus, RunSnapshot, StepRun
+from ..domain.settings import ProjectSettings
+from ..errors import BudgetExceeded, IllegalTransition, StepNotFound
+from ..jobs import queue
+from ..jobs.runner import Outcome, drain
+from ..store import Tx
+from . import budget, scheduling
+from .detail import RunDetail, detail
+from .project import Project
+from .review import REVIEWABLE
+
+T = TypeVar("T")
+RESUMABLE_KEY = "interrupted"
+SETTLED = ("completed", "blocked", "failed", "cancelled")
+
+__all__ = [
+    "RunDetail", "approve_step", "cancel", "pause", "request_next", "request_plan",
+    "request_qa", "request_step", "resume", "retry_step", "run_until_settled", "show", "wait",
+]
+
+
+def _in_tx(project: Project, run_ref: str, fn: Callable[[Tx, str, ProjectSettings], T]) -> T:
+    settings = project.settings()
+    return project.store.transact(lambda tx: fn(tx, tx.find_run(run_ref).run.uid, settings))
+
+
+def _step(snap: RunSnapshot, index: int) -> StepRun:
+    step = snap.step(index)
+    if step is None:
+        have = ", ".join(f"{s.index:02d}" for s in snap.steps) or "none yet"
+        raise StepNotFound(f"{snap.run.id} has no step {index} (steps: {have})")
+    return step
+
+
+def _chain(settings: ProjectSettings, all_steps: bool | None) -> bool:
+    return settings.loop.mode == "all" if all_steps is None else all_steps
+
+
+def request_plan(project: Project, run_ref: str) -> Job:
+    """Ask for the run to be planned (again, after a failed plan)."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> Job:
+        snap = tx.run(uid)
+        open_plan = [j for j in snap.open_jobs if j.kind == JobKind.PLAN]
+        if open_plan:
+            return open_plan[0]
+        if snap.run.planned or snap.run.status.value in ("cancelled", "failed", "completed"):
+            raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}; it cannot be "
+                                    "planned again (start a new run with `dflow new`)")
+        if snap.run.paused:
+            raise IllegalTransition(f"{snap.run.id} is paused; `dflow resume {snap.run.id}`")
+        return scheduling.request_plan(tx, uid)
+
+    return _in_tx(project, run_ref, body)
+
+
+def request_next(project: Project, run_ref: str, all_steps: bool | None = None) -> list[Job]:
+    """Request the next runnable step (or every step, chained), planning first if needed."""
+    result = _in_tx(project, run_ref, lambda tx, uid, s: scheduling.next_jobs(
+        tx, uid, s, _chain(s, all_steps)))
+    if not result.jobs:
+        error = BudgetExceeded if "budget" in result.why else IllegalTransition
+        raise error(result.why)
+    return result.jobs
+
+
+def request_step(project: Project, run_ref: str, step: int,
+                 all_steps: bool | None = None) -> list[Job]:
+    """Request one given step (`dflow run RUN --step N`), out of order if need be."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
+        snap = tx.run(uid)
+        target = _step(snap, step)
+        if target.status.value not in ("pending", "failed"):
+            raise IllegalTransition(f"{snap.run.id} step {step:02d} is {target.status.value}; "
+                                    "only a pending or failed step can run")
+        queued = [j for j in snap.open_jobs if j.step == step]
+        if queued:
+            return queued
+        if not budget.gate(tx, uid, settings):
+            raise BudgetExceeded(budget.exceeded(tx.run(uid), settings) or "over budget")
+        return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step,
+                                        _chain(settings, all_steps))]
+
+    return _in_tx(project, run_ref, body)
+
+
+def request_qa(project: Project, run_ref: str, step: int | None = None) -> list[Job]:
+    """Request QA of one step, or of every step that awaits it."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
+        snap = tx.run(uid)
+        if step is None:
+            targets = [s for s in snap.steps if s.status.value == "needs_qa"]
+            if not targets:
+                raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value} and no "
+                                        "step awaits QA; name a step to review it again")
+        else:
+            targets = [_step(snap, step)]
+            if targets[0].status not in REVIEWABLE:
+                raise IllegalTransition(
+                    f"{snap.run.id} step {step:02d} is {targets[0].status.value}; only a "
+                    "step that ran (needs_qa, completed or blocked) can be reviewed")
+        return [scheduling.request_step(tx, uid, JobKind.QA, s.index, False) for s in targets]
+
+    return _in_tx(project, run_ref, body)
+
+
+def approve_step(project: Project, run_ref: str, step: int) -> RunSnapshot:
+    """Manual override: the step is completed, whatever QA said."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> RunSnapshot:
+        _step(tx.run(uid), step)
+        tx.emit(EventType.STEP_APPROVED, run=uid, step=step)
+        _cancel_requested(tx, uid, lambda j: j.step == step)
+        return tx.run(uid)
+
+    return _in_tx(project, run_ref, body)
+
+
+def retry_step(project: Project, run_ref: str, step: int) -> list[Job]:
+    """Run a failed, blocked or unreviewed step again (its QA findings go into the prompt)."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
+        snap = tx.run(uid)
+        _step(snap, step)
+        queued = [j for j in snap.open_jobs if j.step == step]
+        if queued:
+            return queued
+        tx.emit(EventType.STEP_RETRIED, run=uid, step=step)
+        return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step,
+                                        _chain(settings, None))]
+
+    return _in_tx(project, run_ref, body)
+
+
+def _cancel_requested(tx: Tx, uid: str, which: Callable[[Job], bool]) -> list[Job]:
+    """Cancel the run's jobs no worker holds yet; a claimed job finishes and records nothing."""
+    cancelled = []
+    for job in list(tx.run(uid).open_jobs):
+        if job.status == JobStatus.REQUESTED and which(job):
+            tx.emit(EventType.JOB_CANCELLED, run=uid, step=job.step, data={"job": job.id})
+            cancelled.append(job)
+    return cancelled
+
+
+def pause(project: Project, run_ref: str) -> RunSnapshot:
+    """Stop starting new work for the run; `resume` requests what was waiting."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> RunSnapshot:
+        snap = tx.run(uid)
+        if snap.run.paused:
+            raise IllegalTransition(f"{snap.run.id} is already paused")
+        waiting = [{"kind": j.kind.value, "step": j.step, "payload": j.payload}
+                   for j in snap.open_jobs if j.status == JobStatus.REQUESTED]
+        tx.emit(EventType.RUN_PAUSED, run=uid, data={RESUMABLE_KEY: waiting})
+        _cancel_requested(tx, uid, lambda j: True)
+        return tx.run(uid)
+
+    return _in_tx(project, run_ref, body)
+
+
+def resume(project: Project, run_ref: str) -> RunSnapshot:
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> RunSnapshot:
+        snap = tx.run(uid)
+        if not snap.run.paused:
+            raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}, not paused")
+        tx.emit(EventType.RUN_RESUMED, run=uid)
+        for waiting in _interrupted(tx, uid):
+            queue.request(tx, JobKind(waiting["kind"]), run=uid, step=waiting.get("step"),
+                          payload=dict(waiting.get("payload") or {}))
+        return tx.run(uid)
+
+    return _in_tx(project, run_ref, body)
+
+
+def _interrupted(tx: Tx, uid: str) -> list[dict[str, Any]]:
+    paused = [e for e in tx.view.run_events(uid) if e.type == EventType.RUN_PAUSED]
+    return list(paused[-1].data.get(RESUMABLE_KEY, [])) if paused else []
+
+
+def cancel(project: Project, run_ref: str, reason: str = "") -> RunSnapshot:
+    """Cancel the run (terminal); its branch and worktree stay for you to inspect."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> RunSnapshot:
+        tx.emit(EventType.RUN_CANCELLED, run=uid, data={"reason": reason})
+        _cancel_requested(tx, uid, lambda j: True)
+        return tx.run(uid)
+
+    return _in_tx(project, run_ref, body)
+
+
+def show(project: Project, run_ref: str) -> RunDetail:
+    view = project.view()
+    return detail(project, view, view.find_run(run_ref))
+
+
+def wait(project: Project, run_ref: str, worker: str,
+         on_outcome: Callable[[Outcome], None] | None = None) -> RunSnapshot:
+    """Process this run's jobs in this process until none is left."""
+    uid = project.view().find_run(run_ref).run.uid
+    drain(project, worker, run=uid, on_outcome=on_outcome)
+    snap = project.view().run(uid)
+    assert snap is not None
+    return snap
+
+
+def run_until_settled(project: Project, run_ref: str, worker: str, all_steps: bool | None = None,
+                      on_outcome: Callable[[Outcome], None] | None = None) -> RunSnapshot:
+    """`dflow run --wait`: plan if needed, then run (one step or all) until nothing is left."""
+    chain = _chain(project.settings(), all_steps)
+    snap = project.view().find_run(run_ref)
+    for round_ in range(200 if chain else 1):  # a bound, not a policy: each round does work
+        try:
+            request_next(project, run_ref, all_steps)
+        except IllegalTransition:
+            if round_ == 0:
+                raise
+            break  # the chain stopped where a person has to act; the status says why
+        snap = wait(project, run_ref, worker, on_outcome)
+        if snap.run.paused or snap.run.status.value in SETTLED:
+            break
+    return snap

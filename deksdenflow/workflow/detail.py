@@ -1,0 +1,51 @@
+"""`dflow show`: one run with its plan, its steps' figures and its recent events."""
+
+from __future__ import annotations
+
+import pygit2
+from pydantic import BaseModel
+
+from ..domain.events import Event
+from ..domain.models import RunSnapshot, StepRun
+from ..store import StateView
+from .project import Project
+from .runs import RunLine, run_line
+
+RECENT_EVENTS = 20
+
+
+class RunDetail(BaseModel):
+    """Everything `dflow show` and the console's run screen display."""
+
+    run: RunLine
+    plan_path: str
+    plan: str
+    steps: list[StepRun]
+    events: list[Event]
+    artifacts: list[str]
+
+
+def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
+    """plan.md as committed on the run's branch (empty before planning)."""
+    path = f".protocols/{snap.run.id}/plan.md"
+    ref = project.repo.references.get(f"refs/heads/{snap.run.branch}") if snap.run.branch else None
+    if ref is None:
+        return path, ""
+    try:
+        blob = project.repo[ref.target].peel(pygit2.Commit).tree[path]
+    except (KeyError, ValueError):
+        return path, ""
+    return path, blob.data.decode("utf-8", errors="replace") if isinstance(blob, pygit2.Blob) else ""
+
+
+
+def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
+    path, text = plan_text(project, snap)
+    return RunDetail(
+        run=run_line(snap),
+        plan_path=path,
+        plan=text,
+        steps=snap.steps,
+        events=view.run_events(snap.run.uid)[-RECENT_EVENTS:],
+        artifacts=view.artifact_names(snap.run.uid),
+    )

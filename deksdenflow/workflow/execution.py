@@ -1,0 +1,107 @@
+"""The execute job: one step, run workspace-write in the worktree, committed on the branch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..domain.events import EventType
+from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
+from ..store import Tx
+from . import agents, prompts, scheduling, worktrees
+from .planning import folder
+from .project import Project
+
+STARTABLE = {StepStatus.PENDING, StepStatus.FAILED}
+
+
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else "(missing)"
+
+
+def findings_section(step: StepRun) -> str:
+    """The last QA's findings, for a re-run after FAIL (the executor should fix them)."""
+    if step.qa is None or step.qa.verdict != "FAIL":
+        return ""
+    lines = "\n".join(f"- {f}" for f in step.qa.findings) or f"- {step.qa.summary}"
+    return f"\n## Findings from the last QA\n\n{step.qa.summary}\n\n{lines}\n"
+
+
+def step_values(snap: RunSnapshot, step: StepRun, worktree: Path) -> dict[str, str]:
+    """Placeholders shared by the execute and QA prompts."""
+    base = worktree / folder(snap)
+    return {
+        "protocol": snap.run.id, "step": f"{step.index:02d}", "branch": snap.run.branch,
+        "worktree": str(worktree), "step_file": f"{folder(snap)}/{step.file}",
+        "step_text": read_text(base / step.file),
+    }
+
+
+def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
+    """Record step.started (its own small commit, so the step shows as running)."""
+
+    def begin(tx: Tx) -> tuple[RunSnapshot, StepRun] | None:
+        snap = tx.run(job.run or "")
+        step = snap.step(job.step if job.step is not None else -1)
+        if snap.run.cancelled or snap.run.paused or step is None:
+            return None
+        if step.status in STARTABLE:
+            settings = project.settings(tx.view)
+            name = agents.engine_name(snap, settings, "execute")
+            tx.emit(EventType.STEP_STARTED, run=snap.run.uid, step=step.index, data={
+                "engine": name, "model": settings.engine(name).model, "job": job.id})
+        elif step.status != StepStatus.RUNNING:
+            return None  # approved or blocked meanwhile: nothing to do
+        snap = tx.run(snap.run.uid)
+        return snap.model_copy(deep=True), snap.step(step.index) or step
+
+    return project.store.transact(begin)
+
+
+class ExecuteHandler:
+    """JobKind.EXECUTE."""
+
+    def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
+        started = start(project, job)
+        if started is None:
+            return None
+        snap, step = started
+        settings = project.settings()
+        worktree = agents.worktree_of(snap)
+        base = worktree / folder(snap)
+        prompt = prompts.render("execute", project.root, {
+            **step_values(snap, step, worktree), "findings": findings_section(step),
+            "plan_text": read_text(base / "plan.md"),
+            "context_text": read_text(base / "context.md"),
+        })
+        call = agents.invoke(snap, settings, "execute", prompt)
+        message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
+                   f"[protocol-{snap.run.number:04d}/{step.index:02d}]")
+        commit = worktrees.commit_all(worktree, message)
+        chain = bool(job.payload.get("chain"))
+
+        def record(tx: Tx) -> None:
+            uid = snap.run.uid
+            if tx.run(uid).run.cancelled:
+                return
+            name = f"{step.index:02d}-execute-{job.id}-{step.attempts}"
+            agents.save_transcript(tx, snap, settings, name, call)
+            tx.emit(EventType.STEP_FINISHED, run=uid, step=step.index, data={
+                **call.figures(), "commit": commit,
+                "next": scheduling.finished_next(settings).value,
+                "summary": agents.clean(call.result.output.strip(), settings, 2000),
+            })
+            if chain or settings.qa.policy == "each_step":
+                scheduling.next_jobs(tx, uid, settings, chain, job.id)
+
+        return record
+
+    def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
+        if job.run is None or job.step is None:
+            return
+        step = tx.run(job.run).step(job.step)
+        if step is not None and step.status == StepStatus.RUNNING:
+            tx.emit(EventType.STEP_FAILED, run=job.run, step=job.step,
+                    data={"reason": error, "final": final})
+        elif step is not None and final and step.status == StepStatus.PENDING:
+            tx.emit(EventType.STEP_BLOCKED, run=job.run, step=job.step, data={"reason": error})

@@ -1,0 +1,115 @@
+"""The plan job: the planning engine proposes the contract and steps; dflow checks, writes
+and commits them on the run's branch, then records one step run per step file."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput
+from ..domain.events import EventType
+from ..domain.models import Job, RunSnapshot
+from ..domain.schemas import schema_for
+from ..errors import AgentOutputError
+from ..store import Tx
+from . import agents, prompts, scheduling, worktrees
+from .project import Project
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MAX_FILE_BYTES = 200_000
+
+
+def folder(snap: RunSnapshot) -> str:
+    return f".protocols/{snap.run.id}"
+
+
+def parse_plan(output: str, snap: RunSnapshot) -> PlanOutput:
+    """Untrusted planner output -> a PlanOutput whose files all stay in the protocol folder."""
+    try:
+        plan = PlanOutput.model_validate(json.loads(output))
+    except (ValueError, ValidationError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AgentOutputError(f"the plan for {snap.run.id} does not match the plan schema "
+                               f"({first})") from exc
+    where = folder(snap)
+    names = [f.path for f in plan.files]
+    for name in names:
+        if not SAFE_NAME.match(name) or ".." in name:
+            raise AgentOutputError(f"the planner proposed the file name {name!r}, which is "
+                                   f"not a plain file name inside {where}/; rejected the plan")
+        if len(plan.files[names.index(name)].content.encode()) > MAX_FILE_BYTES:
+            raise AgentOutputError(f"the planner's {name} is over {MAX_FILE_BYTES} bytes")
+    _check_steps(plan, set(names), where)
+    return plan
+
+
+def _check_steps(plan: PlanOutput, names: set[str], where: str) -> None:
+    missing = [c for c in CONTRACT_FILES if c not in names]
+    if missing:
+        raise AgentOutputError(f"the plan lacks {', '.join(missing)} in {where}/")
+    if not plan.steps:
+        raise AgentOutputError("the plan has no steps")
+    seen: set[int] = set()
+    for step in plan.steps:
+        found = STEP_FILE.match(step.file)
+        if found is None or int(found.group(1)) != step.index or step.file not in names:
+            raise AgentOutputError(f"plan step {step.index} names the file {step.file!r}; it "
+                                   "must be NN-short-name.md with NN = the step's index, "
+                                   "and be among the proposed files")
+        if step.index in seen:
+            raise AgentOutputError(f"the plan has two steps numbered {step.index}")
+        seen.add(step.index)
+
+
+def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput) -> str | None:
+    """Write the files under .protocols/NNNN-name/ and commit them on the run's branch."""
+    target = worktree / folder(snap)
+    target.mkdir(parents=True, exist_ok=True)
+    for item in plan.files:
+        (target / item.path).write_text(item.content, encoding="utf-8")
+    run = snap.run
+    message = f"feat(protocol): add plan for {run.id} [protocol-{run.number:04d}/00]"
+    return worktrees.commit_all(worktree, message)
+
+
+class PlanHandler:
+    """JobKind.PLAN."""
+
+    def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
+        view = project.view()
+        snap = view.run(job.run or "")
+        if snap is None or snap.run.planned or snap.run.cancelled:
+            return None
+        settings = project.settings(view)
+        prompt = prompts.render("plan", project.root, {
+            "protocol": snap.run.id, "folder": folder(snap), "task": snap.run.task,
+            "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,
+        })
+        call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"))
+        plan = parse_plan(call.result.output, snap)
+        commit = write_plan(agents.worktree_of(snap), snap, plan)
+        then = job.payload.get("then")
+
+        def record(tx: Tx) -> None:
+            uid = snap.run.uid
+            if tx.run(uid).run.cancelled:
+                return
+            agents.save_transcript(tx, snap, settings, f"plan-{job.id}", call)
+            tx.emit(EventType.RUN_PLANNED, run=uid, data={
+                **call.figures(), "commit": commit,
+                "summary": agents.clean(plan.summary, settings, 2000),
+                "steps": [s.model_dump() for s in sorted(plan.steps, key=lambda s: s.index)],
+            })
+            if then:
+                scheduling.next_jobs(tx, uid, settings, then == "all", job.id)
+
+        return record
+
+    def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
+        if job.run is None or tx.run(job.run).run.planned:
+            return
+        tx.emit(EventType.RUN_PLAN_FAILED, run=job.run, data={"reason": error, "final": final})

@@ -1,0 +1,55 @@
+"""Prompt templates: shipped with the package, overridable per project, hashed when used."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+OVERRIDE_DIR = Path(".dflow") / "prompts"
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt and the sha256 of its exact text (recorded on the step or plan)."""
+
+    text: str
+    source: Path
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def shipped_dirs() -> list[Path]:
+    """Wheel installs carry prompts in deksdenflow/_data; a source checkout has ./prompts."""
+    return [_PACKAGE / "_data" / "prompts", _PACKAGE.parent / "prompts"]
+
+
+def template_path(name: str, repo_root: Path) -> Path:
+    """`<repo>/.dflow/prompts/NAME.prompt.md` when present, else the shipped template."""
+    filename = f"{name}.prompt.md"
+    for directory in (repo_root / OVERRIDE_DIR, *shipped_dirs()):
+        candidate = directory / filename
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"prompt template {filename} is missing from this dflow; reinstall it")
+
+
+def render(name: str, repo_root: Path, values: dict[str, str]) -> Prompt:
+    """Fill `{{key}}` placeholders; an unknown key in an override is a clear error."""
+    path = template_path(name, repo_root)
+    template = path.read_text(encoding="utf-8")
+    unknown = sorted({m.group(1) for m in PLACEHOLDER.finditer(template)} - set(values))
+    if unknown:
+        known = ", ".join(sorted(values))
+        raise ConfigError(
+            f"{path} uses unknown placeholder(s) {', '.join(unknown)}; known: {known}"
+        )
+    text = PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    return Prompt(text=text, source=path)

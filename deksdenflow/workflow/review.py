@@ -1,0 +1,89 @@
+"""The QA job: a read-only review with a structured verdict. No valid verdict is an error,
+never a PASS; FAIL blocks the step with its findings (and may re-run it, per qa.auto_retry)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from ..domain.agent_output import QaVerdict
+from ..domain.events import EventType
+from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
+from ..domain.schemas import schema_for
+from ..domain.settings import ProjectSettings
+from ..errors import AgentOutputError
+from ..jobs import queue
+from ..domain.models import JobKind
+from ..store import Tx
+from . import agents, prompts, scheduling, worktrees
+from .execution import step_values
+from .project import Project
+
+REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
+
+
+def parse_verdict(output: str, snap: RunSnapshot, step: int) -> QaVerdict:
+    try:
+        return QaVerdict.model_validate(json.loads(output))
+    except (ValueError, ValidationError) as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise AgentOutputError(f"QA of {snap.run.id} step {step:02d} gave no valid verdict "
+                               f"({first}); a missing verdict never counts as PASS") from exc
+
+
+def _may_auto_retry(step: StepRun, settings: ProjectSettings) -> bool:
+    return step.attempts <= settings.qa.auto_retry
+
+
+class QaHandler:
+    """JobKind.QA."""
+
+    def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
+        view = project.view()
+        snap = view.run(job.run or "")
+        step = snap.step(job.step if job.step is not None else -1) if snap else None
+        if snap is None or step is None or snap.run.cancelled or step.status not in REVIEWABLE:
+            return None
+        settings = project.settings(view)
+        worktree = agents.worktree_of(snap)
+        prompt = prompts.render("qa", project.root, {
+            **step_values(snap, step, worktree), "summary": step.summary or "(none)",
+            "diff": worktrees.show_commit(worktree, step.commit),
+        })
+        call = agents.invoke(snap, settings, "qa", prompt, schema_for("qa"))
+        verdict = parse_verdict(call.result.output, snap, step.index)
+        chain = bool(job.payload.get("chain"))
+        return lambda tx: self._record(tx, snap, step, job, call, verdict, settings, chain)
+
+    def _record(self, tx: Tx, snap: RunSnapshot, step: StepRun, job: Job,
+                call: agents.AgentCall, verdict: QaVerdict, settings: ProjectSettings,
+                chain: bool) -> None:
+        uid = snap.run.uid
+        if tx.run(uid).run.cancelled:
+            return
+        agents.save_transcript(tx, snap, settings, f"{step.index:02d}-qa-{job.id}", call)
+        figures = call.figures()
+        tx.emit(EventType.STEP_QA_VERDICT, run=uid, step=step.index, data={
+            "verdict": verdict.verdict, "engine": figures["engine"], "model": figures["model"],
+            "prompt_hash": figures["prompt_hash"], "usage": figures["usage"],
+            "cost": figures["cost"], "summary": agents.clean(verdict.summary, settings, 2000),
+            "findings": [agents.clean(f, settings, 500) for f in verdict.findings[:50]],
+        })
+        current = tx.run(uid).step(step.index)
+        if verdict.verdict == "FAIL" and current and _may_auto_retry(current, settings):
+            tx.emit(EventType.STEP_RETRIED, run=uid, step=step.index,
+                    data={"reason": "QA FAIL; re-running with the findings"})
+            queue.request(tx, JobKind.EXECUTE, run=uid, step=step.index,
+                          payload={"chain": chain})
+        elif verdict.verdict == "PASS" and chain:
+            scheduling.next_jobs(tx, uid, settings, chain, job.id)
+
+    def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
+        if job.run is None or job.step is None or not final:
+            return
+        step = tx.run(job.run).step(job.step)
+        if step is not None and step.status == StepStatus.NEEDS_QA:
+            tx.emit(EventType.STEP_BLOCKED, run=job.run, step=job.step, data={"reason": error})

@@ -1,0 +1,101 @@
+"""Code branches and worktrees of runs, through the git CLI (the state ref never goes here)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ..errors import GitOperationError
+from .project import Project
+
+COMMIT_IDENTITY = ("-c", "user.name=dflow", "-c", "user.email=dflow@localhost")
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run real git in `cwd`; a failure becomes one clear GitOperationError."""
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise GitOperationError("git is not on PATH; install git") from exc
+    if check and done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise GitOperationError(f"`git {' '.join(args)}` failed in {cwd}: "
+                                f"{detail[-1] if detail else 'exit ' + str(done.returncode)}")
+    return done
+
+
+def worktree_root(project: Project) -> Path:
+    """`project.worktree_root` (relative to the repository) or `<repo>.worktrees` beside it."""
+    root = project.root.resolve()
+    configured = project.settings().project.worktree_root
+    if configured:
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() else (root / path).resolve()
+    return root.parent / f"{root.name}.worktrees"
+
+
+def start_point(project: Project, base: str) -> str:
+    """The base's remote-tracking branch when there is one, else the local branch."""
+    remote = project.settings().project.remote
+    for ref in (f"refs/remotes/{remote}/{base}", f"refs/heads/{base}"):
+        if project.repo.references.get(ref) is not None:
+            return ref
+    raise GitOperationError(
+        f"base branch '{base}' does not exist here; create it or "
+        "`dflow config set project.base_branch NAME`"
+    )
+
+
+def check_clean(project: Project) -> None:
+    """Refuse a detached HEAD or uncommitted changes to tracked files in the checkout."""
+    root = project.root
+    if git(root, "symbolic-ref", "-q", "HEAD", check=False).returncode != 0:
+        raise GitOperationError(
+            f"{root} has a detached HEAD; check out a branch (git switch main) and try again"
+        )
+    dirty = git(root, "status", "--porcelain", "--untracked-files=no").stdout.strip()
+    if dirty:
+        first = dirty.splitlines()[0][3:]
+        raise GitOperationError(
+            f"{root} has uncommitted changes (first: {first}); commit or stash them first"
+        )
+
+
+def check_free(project: Project, branch: str, path: Path) -> None:
+    if project.repo.references.get(f"refs/heads/{branch}") is not None:
+        raise GitOperationError(f"branch '{branch}' already exists; delete it or pick another name")
+    if path.exists():
+        raise GitOperationError(f"{path} already exists; remove it or set project.worktree_root")
+
+
+def create(project: Project, branch: str, path: Path, start: str) -> None:
+    """Create the branch at `start` and check it out in a new worktree at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git(project.root, "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start)
+
+
+def remove(project: Project, branch: str, path: Path) -> None:
+    """Undo `create` (used when recording the run fails): nothing half-made is left."""
+    git(project.root, "worktree", "remove", "--force", str(path), check=False)
+    git(project.root, "worktree", "prune", check=False)
+    git(project.root, "branch", "-D", branch, check=False)
+
+
+def commit_all(worktree: Path, message: str) -> str | None:
+    """Commit every change in the worktree; returns the new commit id, None when unchanged."""
+    git(worktree, "add", "-A")
+    if git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
+        return None
+    identity: tuple[str, ...] = ()
+    if not git(worktree, "config", "user.email", check=False).stdout.strip():
+        identity = COMMIT_IDENTITY
+    git(worktree, *identity, "commit", "--quiet", "-m", message)
+    return git(worktree, "rev-parse", "HEAD").stdout.strip()
+
+
+def show_commit(worktree: Path, commit: str | None, limit: int = 20_000) -> str:
+    """`git show --stat -p` of a commit, cut to `limit` characters (for the QA prompt)."""
+    if not commit:
+        return "(the step changed no files)"
+    text = git(worktree, "show", "--stat", "-p", "--format=commit %H%n%s%n", commit).stdout
+    return text if len(text) <= limit else text[:limit] + "\n[... diff cut ...]\n"
