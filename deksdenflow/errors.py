@@ -87,7 +87,7 @@ class GitOperationError(DflowError):
     pass
 
 
-class AgentOutputError(EngineError):
+class AgentOutputError(EngineOutputInvalid):
     """An agent's output broke its contract (schema, file names, verdict)."""
 
 

@@ -1,9 +1,89 @@
-"""Commands of the demo area (filled in by its issue)."""
+"""`dflow demo`: init, new, plan, every step and QA in a scratch repository, in seconds."""
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
+from ..jobs.runner import Outcome, worker_id
+from ..store import STATE_REF
+from ..workflow import controls, demo, runs
+from ..workflow.project import Project, init_project
+from .render import console, is_plain
+from .runs_cmds import render_status
+from .workflow_cmds import outcome_line
+
+
+def _say(text: str) -> None:
+    console().print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _progress(project: Project) -> Iterator[Callable[[Outcome], None]]:
+    """Rich progress on a terminal; plain lines in CI, pipes and NO_COLOR."""
+    out = console()
+    if is_plain() or not out.is_terminal:
+        yield lambda o: _say("  " + outcome_line(project, o))
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed} jobs"))
+    with Progress(*columns, console=out, transient=True) as bar:
+        task = bar.add_task("planning", total=7)  # plan + 3 steps x (execute, QA)
+
+        def advance(outcome: Outcome) -> None:
+            bar.console.print("  " + outcome_line(project, outcome), markup=False)
+            bar.update(task, advance=1, description=outcome_line(project, outcome)[:40])
+
+        yield advance
+
+
+KEEP_OPTION = typer.Option(None, "--keep", help="Make the scratch repository here; keep it.")
+
+
+def demo_cmd(keep: Optional[Path] = KEEP_OPTION) -> None:  # noqa: UP045
+    """Run a whole protocol with the offline demo engine in a scratch repository.
+
+    Example: dflow demo --keep ./dflow-demo
+    """
+    started = time.monotonic()
+    where = demo.scratch_dir(keep)
+    try:
+        repo = demo.make_repo(where)
+        _say(f"dflow demo in a scratch repository: {repo}")
+        _walk(repo)
+    finally:
+        if keep is None:
+            demo.discard(where)
+    tail = f"kept in {repo}" if keep else "scratch repository removed; `--keep DIR` keeps it"
+    _say(f"\ndone in {time.monotonic() - started:.1f}s ({tail})")
+
+
+def _walk(repo: Path) -> None:
+    _say("\n$ dflow init --engine demo")
+    project, _ = init_project(repo, engine="demo")
+    _say(f"initialized {STATE_REF}")
+    _say(f'\n$ dflow new {demo.DEMO_RUN} --task "{demo.DEMO_TASK}"')
+    snap = runs.create_run(project, demo.DEMO_RUN, demo.DEMO_TASK)
+    _say(f"created {snap.run.id} on branch {snap.run.branch}, worktree {snap.run.worktree}")
+    _say(f"\n$ dflow run {snap.run.id} --wait --all")
+    with _progress(project) as report:
+        done = controls.run_until_settled(project, snap.run.id, worker_id("demo"), True, report)
+    _say(f"{done.run.id}: {done.run.status.value}, {done.steps_done}/{len(done.steps)} steps")
+    _say("\n$ dflow status")
+    render_status(runs.status(project))
+    _say(f"\n$ git log --oneline {STATE_REF}")
+    log = subprocess.run(["git", "log", "--oneline", STATE_REF], cwd=repo,
+                         capture_output=True, text=True, check=True).stdout
+    _say(log.rstrip())
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("demo")(demo_cmd)

@@ -47,8 +47,13 @@ def status(
     if json_:
         emit_json(report)
         return
+    render_status(report, single=bool(run))
+
+
+def render_status(report: runs.StatusReport, single: bool = False) -> None:
+    """The status table (one run with its steps when `single`); `dflow demo` ends with it."""
     out = console()
-    if run:
+    if single:
         line = report.runs[0]
         out.print(f"{line.id}  {styled(line.status)}{'  (paused)' if line.paused else ''}")
         out.print(f"task: {line.task}")

@@ -1,9 +1,224 @@
-"""Commands of the workflow area (filled in by its issue)."""
+"""`dflow plan|run|qa|show|pause|resume|cancel` and `dflow step approve|retry`."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
+from rich.table import Table
+
+from ..domain.models import Job, RunSnapshot
+from ..jobs.runner import Outcome, worker_id
+from ..workflow import controls
+from ..workflow.project import Project, open_project
+from .render import JSON_OPTION, console, emit_json, styled, tokens
+
+WAIT_OPTION = typer.Option(False, "--wait", "-w",
+                           help="Do the work in this process until the run settles.")
+step_app = typer.Typer(help="Approve or retry one step of a run.", no_args_is_help=True)
+
+
+def _jobs_line(jobs: list[Job]) -> str:
+    return ", ".join(f"{j.kind.value}{'' if j.step is None else f' {j.step:02d}'}" for j in jobs)
+
+
+def outcome_line(project: Project, outcome: Outcome) -> str:
+    """One line per finished job: what ran and how it ended (the QA verdict when there is one)."""
+    job = outcome.job
+    what = job.kind.value if job.step is None else f"step {job.step:02d} {job.kind.value}"
+    if not outcome.ok:
+        retry = "gave up" if outcome.final else "will retry"
+        return f"{what}: failed ({retry}): {outcome.error}"
+    snap = project.view().run(job.run or "")
+    step = snap.step(job.step) if snap and job.step is not None else None
+    if job.kind.value == "qa" and step is not None and step.qa is not None:
+        return f"{what}: {step.qa.verdict} {step.qa.summary}".rstrip()
+    if step is not None:
+        return f"{what}: {step.status.value} {step.title}".rstrip()
+    return f"{what}: {snap.run.status.value if snap else 'done'}"
+
+
+def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job],
+            all_steps: bool | None = None, settle: bool = False) -> None:
+    if not wait:
+        if json_:
+            emit_json(jobs)
+        else:
+            typer.echo(f"requested {_jobs_line(jobs)}; `--wait` does it here, or run "
+                       "`dflow worker`")
+        return
+    printer = None if json_ else (lambda o: typer.echo(outcome_line(project, o)))
+    if settle:
+        snap = controls.run_until_settled(project, run, worker_id("cli"), all_steps, printer)
+    else:
+        snap = controls.wait(project, run, worker_id("cli"), printer)
+    _report(snap, json_)
+
+
+def _report(snap: RunSnapshot, json_: bool) -> None:
+    if json_:
+        emit_json(controls.show_snapshot(snap))
+        return
+    run = snap.run
+    typer.echo(f"{run.id}: {run.status.value}{' (paused)' if run.paused else ''}, "
+               f"{snap.steps_done}/{len(snap.steps)} steps done, {tokens(run.usage.total)} tokens")
+    for key, why in run.blocks.items():
+        typer.echo(f"blocked by {key}: {why}")
+
+
+def plan(run: str = typer.Argument(..., help="A run id, number or name."),
+         wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION) -> None:
+    """Request the plan of a run (again, after a failed plan).
+
+    Example: dflow plan 0001-add-login --wait
+    """
+    project = open_project()
+    _finish(project, run, wait, json_, [controls.request_plan(project, run)])
+
+
+def run(
+    run: str = typer.Argument(..., help="A run id, number or name."),
+    wait: bool = WAIT_OPTION,
+    all_: bool = typer.Option(False, "--all", help="Run every remaining step (chained)."),
+    step: Optional[int] = typer.Option(None, "--step", min=0, help="Run this step only."),  # noqa: UP045
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Request the next step (or all, per the loop policy); plans first when needed.
+
+    Example: dflow run 0001-add-login --wait
+    """
+    project = open_project()
+    chain = True if all_ else (False if step is not None else None)
+    if step is not None:
+        jobs = controls.request_step(project, run, step, all_steps=False)
+        _finish(project, run, wait, json_, jobs)
+        return
+    if wait:
+        _finish(project, run, True, json_, [], all_steps=chain, settle=True)
+        return
+    _finish(project, run, False, json_, controls.request_next(project, run, chain))
+
+
+def qa(run: str = typer.Argument(..., help="A run id, number or name."),
+       step: Optional[int] = typer.Argument(None, help="Step number (default: all awaiting QA)."),  # noqa: UP045
+       wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION) -> None:
+    """Request QA of a step, or of every step awaiting it.
+
+    Example: dflow qa 0001-add-login 2 --wait
+    """
+    project = open_project()
+    _finish(project, run, wait, json_, controls.request_qa(project, run, step))
+
+
+@step_app.command("approve")
+def step_approve(run: str = typer.Argument(..., help="A run id, number or name."),
+                 step: int = typer.Argument(..., help="Step number."),
+                 json_: bool = JSON_OPTION) -> None:
+    """Mark a step completed by hand, whatever QA said.
+
+    Example: dflow step approve 0001-add-login 2
+    """
+    snap = controls.approve_step(open_project(), run, step)
+    if json_:
+        emit_json(controls.show_snapshot(snap))
+    else:
+        typer.echo(f"approved {snap.run.id} step {step:02d}; run is {snap.run.status.value}")
+
+
+@step_app.command("retry")
+def step_retry(run: str = typer.Argument(..., help="A run id, number or name."),
+               step: int = typer.Argument(..., help="Step number."),
+               wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION) -> None:
+    """Run a failed or blocked step again (its QA findings go into the prompt).
+
+    Example: dflow step retry 0001-add-login 2 --wait
+    """
+    project = open_project()
+    _finish(project, run, wait, json_, controls.retry_step(project, run, step))
+
+
+def _state_change(snap: RunSnapshot, verb: str, json_: bool) -> None:
+    if json_:
+        emit_json(controls.show_snapshot(snap))
+    else:
+        typer.echo(f"{verb} {snap.run.id}; it is {snap.run.status.value}"
+                   f"{' (paused)' if snap.run.paused else ''}")
+
+
+def pause(run: str = typer.Argument(..., help="A run id, number or name."),
+          json_: bool = JSON_OPTION) -> None:
+    """Stop starting new work for a run (a job already running finishes).
+
+    Example: dflow pause 0001-add-login
+    """
+    _state_change(controls.pause(open_project(), run), "paused", json_)
+
+
+def resume(run: str = typer.Argument(..., help="A run id, number or name."),
+           json_: bool = JSON_OPTION) -> None:
+    """Resume a paused run; the work it was waiting for is requested again.
+
+    Example: dflow resume 0001-add-login
+    """
+    _state_change(controls.resume(open_project(), run), "resumed", json_)
+
+
+def cancel(run: str = typer.Argument(..., help="A run id, number or name."),
+           reason: str = typer.Option("", "--reason", help="Why (kept in the event)."),
+           json_: bool = JSON_OPTION) -> None:
+    """Cancel a run for good; its branch and worktree stay.
+
+    Example: dflow cancel 0001-add-login --reason "not needed"
+    """
+    _state_change(controls.cancel(open_project(), run, reason), "cancelled", json_)
+
+
+def show(run: str = typer.Argument(..., help="A run id, number or name."),
+         json_: bool = JSON_OPTION) -> None:
+    """Show a run: its plan, its steps with their figures, and its recent events.
+
+    Example: dflow show 0001-add-login --json
+    """
+    found = controls.show(open_project(), run)
+    if json_:
+        emit_json(found)
+        return
+    render_detail(found)
+
+
+def render_detail(found: controls.RunDetail) -> None:
+    out = console()
+    line = found.run
+    out.print(f"{line.id}  {styled(line.status)}{'  (paused)' if line.paused else ''}  "
+              f"branch {line.branch}  engine {line.engine or 'project default'}")
+    out.print(f"task: {line.task}")
+    for key, why in line.blocks.items():
+        out.print(f"blocked by {key}: {why}", markup=False)
+    out.print(f"\n--- {found.plan_path} ---" if found.plan else "\nno plan yet")
+    if found.plan:
+        out.print(found.plan.rstrip(), markup=False)
+    table = Table("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
+                  "commit", "qa", box=None)
+    for s in found.steps:
+        table.add_row(f"{s.index:02d}", s.title[:40], styled(s.status.value), str(s.attempts),
+                      tokens(s.usage.total), "-" if s.cost is None else f"${s.cost:.4f}",
+                      f"{s.duration_s:.1f}s", f"{s.engine or '-'}", (s.commit or "-")[:9],
+                      s.qa.verdict if s.qa else "-")
+    if found.steps:
+        out.print()
+        out.print(table)
+    for s in found.steps:
+        if s.qa and s.qa.verdict == "FAIL":
+            out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.qa.findings),
+                      markup=False)
+    out.print("\nrecent events:")
+    for e in found.events:
+        where = f"/{e.step:02d}" if e.step is not None else ""
+        out.print(f"  {e.at:%H:%M:%S} {e.type.value}{where} {e.actor}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    for command in (plan, run, qa, show, pause, resume, cancel):
+        app.command()(command)
+    app.add_typer(step_app, name="step")

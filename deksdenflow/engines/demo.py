@@ -12,18 +12,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
-
-import jsonschema
 
 from ..domain.models import Usage
 from ..domain.settings import EngineConfig
 from ..errors import EngineError
 from . import demo_files
 from .base import EngineRequest, EngineResult
+from .output import check_schema
 
 PROTOCOL_LINE = re.compile(r"^Protocol: (\d{4}-[a-z0-9-]+)\s*$", re.M)
 STEP_FILE_LINE = re.compile(r"^Step file: (\S+)\s*$", re.M)
@@ -48,7 +45,7 @@ class DemoEngine:
         else:
             output = self._review(request)
         if request.output_schema is not None and not self._overridden(request):
-            _check_schema(output, request.output_schema)
+            _check_schema(output, request.output_schema, self.name)
         words = len(request.prompt.split())
         return EngineResult(
             output=output,
@@ -80,16 +77,15 @@ class DemoEngine:
     def _review(self, request: EngineRequest) -> str:
         if "qa_reply" in self.options:
             return str(self.options["qa_reply"])
-        command = demo_files.check_command(*self._directive(request))
+        shown, command = demo_files.check_command(*self._directive(request))
         try:
             done = subprocess.run(command, cwd=request.cwd, capture_output=True, text=True,
                                   timeout=request.timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise EngineError(
-                f"demo engine: the check `{_show(command)}` timed out after "
+                f"demo engine: the check `{shown}` timed out after "
                 f"{request.timeout_s:g}s"
             ) from exc
-        shown = _show(command)
         if done.returncode == 0:
             verdict = {"verdict": "PASS", "summary": f"ran `{shown}`: passed", "findings": []}
         else:
@@ -117,12 +113,6 @@ def _match(pattern: re.Pattern[str], prompt: str, what: str) -> str:
     return found.group(1)
 
 
-def _check_schema(output: str, schema: dict[str, Any]) -> None:
-    try:
-        jsonschema.validate(json.loads(output), schema)
-    except (ValueError, jsonschema.ValidationError) as exc:
-        raise EngineError(f"demo engine: output does not match its schema: {exc}") from exc
-
-
-def _show(command: list[str]) -> str:
-    return " ".join(Path(c).name if c == sys.executable else c for c in command)
+def _check_schema(output: str, schema: dict[str, Any], name: str) -> None:
+    """The demo holds itself to the schema like every engine (a bug here is dflow's)."""
+    check_schema(json.loads(output), schema, name)

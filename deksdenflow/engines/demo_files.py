@@ -118,12 +118,15 @@ def apply(cwd: Path, protocol: str, action: str, target: str, *, buggy: bool = F
     return f"wrote {target} ({action} step of the demo)"
 
 
-def check_command(protocol: str, action: str, target: str) -> list[str]:
-    """The command that really checks a step (run by the demo reviewer in the worktree)."""
+def check_command(protocol: str, action: str, target: str) -> tuple[str, list[str]]:
+    """What really checks a step (run by the demo reviewer in the worktree): label, argv."""
     py = sys.executable
     if action == "module":
-        return [py, "-m", "doctest", target]
+        return f"python -m doctest {target}", [py, "-m", "doctest", target]
     if action == "test":
-        return [py, "-m", "unittest", "discover", "-s", str(Path(target).parent),
-                "-p", Path(target).name]
-    return [py, "-c", README_CHECK, target, f"## {module_name(protocol)}\n"]
+        folder, name = str(Path(target).parent), Path(target).name
+        return (f"python -m unittest discover -s {folder} -p {name}",
+                [py, "-m", "unittest", "discover", "-s", folder, "-p", name])
+    section = f"## {module_name(protocol)}\n"
+    return (f"the doctest of {target}'s {section.strip()} section",
+            [py, "-c", README_CHECK, target, section])

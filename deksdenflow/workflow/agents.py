@@ -12,7 +12,7 @@ from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..engines import registry
 from ..engines.base import EngineRequest, EngineResult, Phase, Sandbox
-from ..errors import EngineError, GitOperationError
+from ..errors import EngineError, EngineNotFound, GitOperationError
 from ..store import Tx
 from .prompts import Prompt
 
@@ -66,17 +66,48 @@ def invoke(snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: P
     try:
         engine = registry.get_engine(name, config)
     except EngineError as exc:
-        message = str(exc)
-        raise EngineError(message if "--engine demo" in message else f"{message}; {DEMO_HINT}")
+        raise _with_hint(exc) from exc
     request = EngineRequest(prompt=prompt.text, cwd=worktree_of(snap), sandbox=SANDBOX[phase],
                             phase=phase, model=config.model, timeout_s=config.timeout,
                             output_schema=schema, options=dict(config.options))
     started = time.monotonic()
-    result = engine.run(request)
+    try:
+        result = engine.run(request)
+    except EngineNotFound as exc:
+        raise _with_hint(exc) from exc
     if result.exit_status != 0:
         raise EngineError(f"engine '{name}' exited with status {result.exit_status} "
                           f"during {phase} of {snap.run.id}")
     return AgentCall(name, config.model, prompt, result, time.monotonic() - started)
+
+
+class FailedTranscripts:
+    """Keeps the transcript of a failed attempt until the runner records the failure."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, str] = {}
+
+    def keep(self, job_id: str, exc: EngineError, call: AgentCall | None = None) -> None:
+        """The engine's own transcript, or the call's when its output broke the contract."""
+        text = exc.transcript or (call.result.transcript or call.result.output if call else "")
+        if text:
+            self._kept[job_id] = text
+
+    def save(self, tx: Tx, job_id: str, run_uid: str, name: str) -> None:
+        text = self._kept.pop(job_id, "")
+        if not text:
+            return
+        settings = tx.view.settings()
+        tx.put_artifact(run_uid, f"transcripts/{name}.log", clean(text, settings).encode(),
+                        settings.artifacts.max_bytes)
+
+
+def _with_hint(exc: EngineError) -> EngineError:
+    """A missing engine always names the way to try dflow without one."""
+    message = str(exc)
+    if "--engine demo" in message:
+        return exc
+    return type(exc)(f"{message}; {DEMO_HINT}", transcript=exc.transcript)
 
 
 def clean(text: str, settings: ProjectSettings, limit: int | None = None) -> str:

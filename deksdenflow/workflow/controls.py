@@ -21,6 +21,7 @@ from . import budget, scheduling
 from .detail import RunDetail, detail
 from .project import Project
 from .review import REVIEWABLE
+from .runs import RunLine, run_line
 
 T = TypeVar("T")
 RESUMABLE_KEY = "interrupted"
@@ -28,7 +29,8 @@ SETTLED = ("completed", "blocked", "failed", "cancelled")
 
 __all__ = [
     "RunDetail", "approve_step", "cancel", "pause", "request_next", "request_plan",
-    "request_qa", "request_step", "resume", "retry_step", "run_until_settled", "show", "wait",
+    "request_qa", "request_step", "resume", "retry_step", "run_until_settled", "show",
+    "show_snapshot", "wait",
 ]
 
 
@@ -203,6 +205,11 @@ def cancel(project: Project, run_ref: str, reason: str = "") -> RunSnapshot:
     return _in_tx(project, run_ref, body)
 
 
+def show_snapshot(snap: RunSnapshot) -> RunLine:
+    """The status line of a snapshot a control returned (what `--json` prints)."""
+    return run_line(snap)
+
+
 def show(project: Project, run_ref: str) -> RunDetail:
     view = project.view()
     return detail(project, view, view.find_run(run_ref))
@@ -223,14 +230,22 @@ def run_until_settled(project: Project, run_ref: str, worker: str, all_steps: bo
     """`dflow run --wait`: plan if needed, then run (one step or all) until nothing is left."""
     chain = _chain(project.settings(), all_steps)
     snap = project.view().find_run(run_ref)
-    for round_ in range(200 if chain else 1):  # a bound, not a policy: each round does work
+    executed: list[Outcome] = []
+
+    def seen(outcome: Outcome) -> None:
+        if outcome.ok and outcome.job.kind == JobKind.EXECUTE:
+            executed.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    for round_ in range(200):  # a bound, not a policy: each round does work
         try:
             request_next(project, run_ref, all_steps)
-        except IllegalTransition:
+        except (IllegalTransition, BudgetExceeded):
             if round_ == 0:
                 raise
             break  # the chain stopped where a person has to act; the status says why
-        snap = wait(project, run_ref, worker, on_outcome)
-        if snap.run.paused or snap.run.status.value in SETTLED:
+        snap = wait(project, run_ref, worker, seen)
+        if snap.run.paused or snap.run.status.value in SETTLED or (executed and not chain):
             break
-    return snap
+    return project.view().run(snap.run.uid) or snap

@@ -35,7 +35,9 @@ def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
         blob = project.repo[ref.target].peel(pygit2.Commit).tree[path]
     except (KeyError, ValueError):
         return path, ""
-    return path, blob.data.decode("utf-8", errors="replace") if isinstance(blob, pygit2.Blob) else ""
+    if not isinstance(blob, pygit2.Blob):
+        return path, ""
+    return path, blob.data.decode("utf-8", errors="replace")
 
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
+from ..errors import EngineError
 from ..store import Tx
 from . import agents, prompts, scheduling, worktrees
 from .planning import folder
@@ -61,6 +62,9 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
 class ExecuteHandler:
     """JobKind.EXECUTE."""
 
+    def __init__(self) -> None:
+        self.failed = agents.FailedTranscripts()
+
     def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
         started = start(project, job)
         if started is None:
@@ -74,7 +78,12 @@ class ExecuteHandler:
             "plan_text": read_text(base / "plan.md"),
             "context_text": read_text(base / "context.md"),
         })
-        call = agents.invoke(snap, settings, "execute", prompt)
+        call: agents.AgentCall | None = None
+        try:
+            call = agents.invoke(snap, settings, "execute", prompt)
+        except EngineError as exc:
+            self.failed.keep(job.id, exc, call)
+            raise
         message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
                    f"[protocol-{snap.run.number:04d}/{step.index:02d}]")
         commit = worktrees.commit_all(worktree, message)
@@ -99,6 +108,8 @@ class ExecuteHandler:
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or job.step is None:
             return
+        self.failed.save(tx, job.id, job.run,
+                         f"{job.step:02d}-execute-{job.id}-failed-{job.attempts}")
         step = tx.run(job.run).step(job.step)
         if step is not None and step.status == StepStatus.RUNNING:
             tx.emit(EventType.STEP_FAILED, run=job.run, step=job.step,

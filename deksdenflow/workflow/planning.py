@@ -14,7 +14,7 @@ from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot
 from ..domain.schemas import schema_for
-from ..errors import AgentOutputError
+from ..errors import AgentOutputError, EngineError
 from ..store import Tx
 from . import agents, prompts, scheduling, worktrees
 from .project import Project
@@ -79,6 +79,9 @@ def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput) -> str | Non
 class PlanHandler:
     """JobKind.PLAN."""
 
+    def __init__(self) -> None:
+        self.failed = agents.FailedTranscripts()
+
     def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
         view = project.view()
         snap = view.run(job.run or "")
@@ -89,8 +92,13 @@ class PlanHandler:
             "protocol": snap.run.id, "folder": folder(snap), "task": snap.run.task,
             "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,
         })
-        call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"))
-        plan = parse_plan(call.result.output, snap)
+        call: agents.AgentCall | None = None
+        try:
+            call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"))
+            plan = parse_plan(call.result.output, snap)
+        except EngineError as exc:
+            self.failed.keep(job.id, exc, call)
+            raise
         commit = write_plan(agents.worktree_of(snap), snap, plan)
         then = job.payload.get("then")
 
@@ -112,4 +120,5 @@ class PlanHandler:
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or tx.run(job.run).run.planned:
             return
+        self.failed.save(tx, job.id, job.run, f"plan-{job.id}-failed-{job.attempts}")
         tx.emit(EventType.RUN_PLAN_FAILED, run=job.run, data={"reason": error, "final": final})

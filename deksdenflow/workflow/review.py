@@ -10,12 +10,11 @@ from pydantic import ValidationError
 
 from ..domain.agent_output import QaVerdict
 from ..domain.events import EventType
-from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
+from ..domain.models import Job, JobKind, RunSnapshot, StepRun, StepStatus
 from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
-from ..errors import AgentOutputError
+from ..errors import AgentOutputError, EngineError
 from ..jobs import queue
-from ..domain.models import JobKind
 from ..store import Tx
 from . import agents, prompts, scheduling, worktrees
 from .execution import step_values
@@ -41,6 +40,9 @@ def _may_auto_retry(step: StepRun, settings: ProjectSettings) -> bool:
 class QaHandler:
     """JobKind.QA."""
 
+    def __init__(self) -> None:
+        self.failed = agents.FailedTranscripts()
+
     def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
         view = project.view()
         snap = view.run(job.run or "")
@@ -53,8 +55,13 @@ class QaHandler:
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
             "diff": worktrees.show_commit(worktree, step.commit),
         })
-        call = agents.invoke(snap, settings, "qa", prompt, schema_for("qa"))
-        verdict = parse_verdict(call.result.output, snap, step.index)
+        call: agents.AgentCall | None = None
+        try:
+            call = agents.invoke(snap, settings, "qa", prompt, schema_for("qa"))
+            verdict = parse_verdict(call.result.output, snap, step.index)
+        except EngineError as exc:
+            self.failed.keep(job.id, exc, call)
+            raise
         chain = bool(job.payload.get("chain"))
         return lambda tx: self._record(tx, snap, step, job, call, verdict, settings, chain)
 
@@ -82,7 +89,10 @@ class QaHandler:
             scheduling.next_jobs(tx, uid, settings, chain, job.id)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
-        if job.run is None or job.step is None or not final:
+        if job.run is None or job.step is None:
+            return
+        self.failed.save(tx, job.id, job.run, f"{job.step:02d}-qa-{job.id}-failed-{job.attempts}")
+        if not final:
             return
         step = tx.run(job.run).step(job.step)
         if step is not None and step.status == StepStatus.NEEDS_QA:

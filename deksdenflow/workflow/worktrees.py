@@ -53,9 +53,9 @@ def check_clean(project: Project) -> None:
         raise GitOperationError(
             f"{root} has a detached HEAD; check out a branch (git switch main) and try again"
         )
-    dirty = git(root, "status", "--porcelain", "--untracked-files=no").stdout.strip()
+    dirty = git(root, "status", "--porcelain", "--untracked-files=no").stdout.splitlines()
     if dirty:
-        first = dirty.splitlines()[0][3:]
+        first = dirty[0][3:]
         raise GitOperationError(
             f"{root} has uncommitted changes (first: {first}); commit or stash them first"
         )

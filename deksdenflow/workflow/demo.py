@@ -1,0 +1,39 @@
+"""`dflow demo`: a scratch repository taken through a whole protocol by the demo engine."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import UsageError
+from . import worktrees
+
+DEMO_RUN = "greeting"
+DEMO_TASK = "Add a greet() function with a test and a README example"
+README = "# shop\n\nA scratch repository made by `dflow demo`.\n"
+
+
+def scratch_dir(keep: Path | None) -> Path:
+    """`keep` (must be absent or empty) or a fresh temporary directory."""
+    if keep is None:
+        return Path(tempfile.mkdtemp(prefix="dflow-demo-"))
+    keep = keep.expanduser().resolve()
+    if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+        raise UsageError(f"{keep} exists and is not empty; give --keep a new directory")
+    keep.mkdir(parents=True, exist_ok=True)
+    return keep
+
+
+def make_repo(where: Path) -> Path:
+    """A real repository on branch main with one commit (the demo's 'user project')."""
+    repo = where / "shop"
+    repo.mkdir()
+    worktrees.git(repo, "init", "--quiet", "--initial-branch=main")
+    (repo / "README.md").write_text(README)
+    worktrees.commit_all(repo, "initial commit")
+    return repo
+
+
+def discard(where: Path) -> None:
+    shutil.rmtree(where, ignore_errors=True)

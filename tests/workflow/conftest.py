@@ -1,0 +1,36 @@
+"""Fixtures for the workflow: settings changes and runs taken through the demo engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deksdenflow.domain.models import RunSnapshot
+from deksdenflow.store import Tx
+from deksdenflow.workflow import config, controls, runs
+from deksdenflow.workflow.project import Project
+
+
+def configure(project: Project, settings: dict[str, Any]) -> None:
+    """Set project.toml keys on the state ref, as `dflow config set` does."""
+
+    def body(tx: Tx) -> None:
+        text = tx.view.project_text()
+        for key, value in settings.items():
+            text = config.set_in_project_text(text, key, str(value))
+        tx.set_project_text(text)
+
+    project.store.transact(body)
+
+
+def settle(project: Project, ref: str = "1", all_steps: bool | None = True) -> RunSnapshot:
+    return controls.run_until_settled(project, ref, "w-test", all_steps)
+
+
+@pytest.fixture
+def new_run(project: Project):  # type: ignore[no-untyped-def]
+    def make(name: str = "x", task: str = "add a greeting", **kw: Any) -> RunSnapshot:
+        return runs.create_run(project, name, task, **kw)
+
+    return make
