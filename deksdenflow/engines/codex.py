@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.models import Usage
-from ..errors import EngineFailed
+from ..errors import EngineFailed, EngineTimeout
 from .base import ConfiguredEngine, EngineRequest, EngineResult
 from .output import validate_output
 from .process import Completed, exit_message, run_process
@@ -29,15 +29,18 @@ class CodexEngine(ConfiguredEngine):
             if schema is not None:
                 schema.write_text(json.dumps(request.output_schema), encoding="utf-8")
             argv = self.argv(request, options, last, schema)
-            done = run_process(
-                argv,
-                engine=self.name,
-                cwd=request.cwd,
-                timeout_s=request.timeout_s,
-                stdin=request.prompt,
-                env=self.env_option(options),
-                check=False,
-            )
+            try:
+                done = run_process(
+                    argv,
+                    engine=self.name,
+                    cwd=request.cwd,
+                    timeout_s=request.timeout_s,
+                    stdin=request.prompt,
+                    env=self.env_option(options),
+                    check=False,
+                )
+            except EngineTimeout as exc:
+                raise _explained(exc) from None
             final = last.read_text(encoding="utf-8") if last.exists() else ""
         return self.result(request, done, final)
 
@@ -103,6 +106,14 @@ def parse_events(stdout: str) -> CodexEvents:
     return found
 
 
+def _explained(exc: EngineTimeout) -> EngineTimeout:
+    """A timeout with Codex's last complaint, which often says why (`waiting for network`)."""
+    said = parse_events(exc.transcript).error
+    if not said:
+        return exc
+    return EngineTimeout(f"{exc} (Codex last said: {said})", transcript=exc.transcript)
+
+
 def _json_object(line: str) -> dict[str, Any]:
     # Codex may print a non-JSON line (a warning) among the events; those are not events.
     if not line.startswith("{"):
@@ -131,5 +142,16 @@ def _int(value: Any) -> int:
 def _failure_text(event: dict[str, Any]) -> str:
     error = event.get("error")
     if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    return str(event.get("message") or event.get("type"))
+        return _unwrap(str(error["message"]))
+    return _unwrap(str(event.get("message") or event.get("type")))
+
+
+def _unwrap(message: str) -> str:
+    """Codex passes a provider's HTTP error body on verbatim; keep just its message."""
+    try:
+        body = json.loads(message)
+    except json.JSONDecodeError:
+        return message
+    error = body.get("error") if isinstance(body, dict) else None
+    said = error.get("message") if isinstance(error, dict) else None
+    return said if isinstance(said, str) and said else message

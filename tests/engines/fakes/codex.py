@@ -61,6 +61,7 @@ def main():
     emit({"type": "thread.started", "thread_id": "0199a213-81c0-7800-8aa1-bbab2a035a53"})
     emit({"type": "turn.started"})
     if script.get("hang"):
+        emit({"type": "error", "message": "Reconnecting... waiting for network"})
         child = subprocess.Popen(["sleep", "300"])
         Path(script["hang"]).write_text(str(child.pid))
         time.sleep(300)
@@ -68,7 +69,8 @@ def main():
         change(root, args.sandbox, name, text)
     if script.get("fail"):
         emit({"type": "error", "message": "stream disconnected; retrying 1/1"})
-        emit({"type": "turn.failed", "error": {"message": script["fail"]}})
+        body = {"error": {"message": script["fail"], "type": "invalid_request_error"}}
+        emit({"type": "turn.failed", "error": {"message": json.dumps(body)}})
         return 1
     message = script.get("message", "done")
     emit(
