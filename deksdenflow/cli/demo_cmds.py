@@ -57,15 +57,17 @@ def demo_cmd(keep: Optional[Path] = KEEP_OPTION) -> None:  # noqa: UP045
     try:
         repo = demo.make_repo(where)
         _say(f"dflow demo in a scratch repository: {repo}")
-        _walk(repo)
+        completed = _walk(repo)
     finally:
         if keep is None:
             demo.discard(where)
     tail = f"kept in {repo}" if keep else "scratch repository removed; `--keep DIR` keeps it"
     _say(f"\ndone in {time.monotonic() - started:.1f}s ({tail})")
+    if not completed:
+        raise typer.Exit(1)
 
 
-def _walk(repo: Path) -> None:
+def _walk(repo: Path) -> bool:
     _say("\n$ dflow init --engine demo")
     project, _ = init_project(repo, engine="demo")
     _say(f"initialized {STATE_REF}")
@@ -82,6 +84,7 @@ def _walk(repo: Path) -> None:
     log = subprocess.run(["git", "log", "--oneline", STATE_REF], cwd=repo,
                          capture_output=True, text=True, check=True).stdout
     _say(log.rstrip())
+    return done.run.status.value == "completed"
 
 
 def register(app: typer.Typer) -> None:

@@ -53,6 +53,8 @@ def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job]
     else:
         snap = controls.wait(project, run, worker_id("cli"), printer)
     _report(snap, json_)
+    if snap.run.status.value in ("blocked", "failed"):
+        raise typer.Exit(1)  # scripts see that a person has to act
 
 
 def _report(snap: RunSnapshot, json_: bool) -> None:

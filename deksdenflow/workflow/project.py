@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +38,38 @@ class Project:
 
     def resolved(self, view: StateView | None = None) -> config.ResolvedSettings:
         view = view or self.view()
-        return config.resolve(view.project_text(), flags=self.flags)
+        text = view.project_text()
+        key = (text, repr(sorted(self.flags.items())), _env_stamp())
+        cached = _RESOLVED.get(key)
+        if cached is None:
+            # Parsing TOML on every job showed in the workflow benchmark; inputs are the key.
+            cached = config.resolve(text, flags=self.flags)
+            if len(_RESOLVED) > 64:
+                _RESOLVED.clear()
+            _RESOLVED[key] = cached
+        return cached  # shared: treat as read-only (settings change through project.toml)
 
     def settings(self, view: StateView | None = None) -> ProjectSettings:
         return self.resolved(view).settings
+
+
+_RESOLVED: dict[tuple[str, str, tuple[Any, ...]], config.ResolvedSettings] = {}
+
+
+@functools.lru_cache(maxsize=8)
+def _user_config_path(home: str | None, xdg: str | None, env: tuple[Any, ...]) -> Path:
+    return config.user_config_path()
+
+
+def _env_stamp() -> tuple[Any, ...]:
+    """What else settings depend on: DFLOW_* variables and the user config file's identity."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_")))
+    path = _user_config_path(os.environ.get("HOME"), os.environ.get("XDG_CONFIG_HOME"), env)
+    try:
+        stat = path.stat()
+        return env, str(path), stat.st_mtime_ns, stat.st_size
+    except OSError:
+        return env, str(path)
 
 
 def open_project(path: str | os.PathLike[str] = ".", **flags: Any) -> Project:

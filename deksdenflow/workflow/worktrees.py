@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pygit2
+
 from ..errors import GitOperationError
 from .project import Project
 
@@ -86,11 +88,17 @@ def commit_all(worktree: Path, message: str) -> str | None:
     git(worktree, "add", "-A")
     if git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
         return None
-    identity: tuple[str, ...] = ()
-    if not git(worktree, "config", "user.email", check=False).stdout.strip():
-        identity = COMMIT_IDENTITY
+    repo = pygit2.Repository(str(worktree))  # reading in-process saves two git runs per step
+    identity = () if _has_identity(repo) else COMMIT_IDENTITY
     git(worktree, *identity, "commit", "--quiet", "-m", message)
-    return git(worktree, "rev-parse", "HEAD").stdout.strip()
+    return str(repo.head.target)
+
+
+def _has_identity(repo: pygit2.Repository) -> bool:
+    try:
+        return bool(repo.config["user.email"])
+    except KeyError:
+        return False
 
 
 def show_commit(worktree: Path, commit: str | None, limit: int = 20_000) -> str:
