@@ -59,7 +59,9 @@ class DflowConsole(App[None]):
         self.poll_s = poll_s
         self.process_jobs = process_jobs
         self.processing: set[str] = set()
-        self.sub_title = self.project.settings().project.name or self.project.root.name
+        settings = self.project.settings()
+        self.sub_title = settings.project.name or self.project.root.name
+        self.engine = settings.phases.engine_for("execute")
 
     def on_mount(self) -> None:
         self.watcher.poll()

@@ -52,13 +52,14 @@ def duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
-def run_cells(snap: RunSnapshot, now: datetime) -> tuple[Any, ...]:
+def run_cells(snap: RunSnapshot, now: datetime, engine: str = "-") -> tuple[Any, ...]:
+    """One row of the runs list; `engine` is the project's when the run names none."""
     run = snap.run
     return (
         run.id,
         status_text(run.status.value, run.paused),
         f"{snap.steps_done}/{len(snap.steps)}",
-        run.engine or "-",
+        run.engine or engine,
         money(run.cost),
         ago(run.updated_at, now),
     )

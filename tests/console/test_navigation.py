@@ -36,7 +36,7 @@ async def test_runs_list_shows_every_run_with_status_and_steps(runs_repo) -> Non
     async with app_for(project).run_test(size=(80, 24)) as pilot:
         table = pilot.app.screen.query_one("#runs", DataTable)
         assert table.row_count == 3
-        assert cell_texts(table, 0)[:4] == ["0001-add-login", "running", "1/3", "-"]
+        assert cell_texts(table, 0)[:4] == ["0001-add-login", "running", "1/3", "demo"]
         assert cell_texts(table, 1)[:3] == ["0002-fix-typo", "pending", "0/0"]
         assert cell_texts(table, 2)[:3] == ["0003-write-docs", "blocked", "0/1"]
 

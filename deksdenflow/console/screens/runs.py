@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
@@ -10,6 +12,8 @@ from ...domain.models import RunSnapshot
 from .. import rows
 from ..watch import Change
 from .base import StateScreen
+
+AGES_S = 15.0
 
 
 class RunsScreen(StateScreen):
@@ -32,13 +36,14 @@ class RunsScreen(StateScreen):
         for name in rows.RUN_COLUMNS:
             table.add_column(name, key=name)
         yield table
-        yield Static(id="summary")
+        yield Static(id="runs-summary")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.rebuild()
         self.table.focus()
+        self.set_interval(AGES_S, self.refresh_ages)
 
     @property
     def table(self) -> DataTable[object]:
@@ -48,6 +53,9 @@ class RunsScreen(StateScreen):
         snaps = [s for s in self.watcher.runs() if rows.matches(s, self.query_text)]
         return sorted(snaps, key=rows.sort_key(self.sort))
 
+    def cells(self, snap: RunSnapshot, now: datetime) -> tuple[object, ...]:
+        return rows.run_cells(snap, now, self.console.engine)
+
     def rebuild(self) -> None:
         """Fill the table from scratch (start, filter, sort), keeping the cursor's run."""
         table = self.table
@@ -56,7 +64,7 @@ class RunsScreen(StateScreen):
         snaps = self.visible_runs()
         table.clear()
         for snap in snaps:
-            table.add_row(*rows.run_cells(snap, now), key=snap.run.uid)
+            table.add_row(*self.cells(snap, now), key=snap.run.uid)
         self.shown = [s.run.uid for s in snaps]
         if keep in self.shown:
             table.move_cursor(row=self.shown.index(keep), animate=False)
@@ -70,7 +78,7 @@ class RunsScreen(StateScreen):
             parts.append(f"filter '{self.query_text}' (esc clears)")
         if not total:
             parts = ["no protocol runs yet; press n to start one"]
-        self.query_one("#summary", Static).update(" · ".join(parts))
+        self.query_one("#runs-summary", Static).update(" · ".join(parts))
 
     def state_changed(self, change: Change) -> None:
         if not (change.runs or change.removed):
@@ -85,12 +93,20 @@ class RunsScreen(StateScreen):
         for uid in sorted(change.runs - set(new)):
             snap = self.watcher.run(uid)
             if snap is not None:
-                for column, value in zip(rows.RUN_COLUMNS, rows.run_cells(snap, now), strict=True):
+                for column, value in zip(rows.RUN_COLUMNS, self.cells(snap, now), strict=True):
                     table.update_cell(uid, column, value)
         for snap in self.watcher.runs()[len(self.shown):]:
-            table.add_row(*rows.run_cells(snap, now), key=snap.run.uid)
+            table.add_row(*self.cells(snap, now), key=snap.run.uid)
             self.shown.append(snap.run.uid)
         self.show_summary()
+
+    def refresh_ages(self) -> None:
+        """'updated 3m ago' must age even when nothing moves on the ref."""
+        now = self.console.clock()
+        for uid in self.shown:
+            snap = self.watcher.run(uid)
+            if snap is not None:
+                self.table.update_cell(uid, "updated", rows.ago(snap.run.updated_at, now))
 
     def target(self) -> tuple[str | None, int | None]:
         table = self.table

@@ -38,7 +38,7 @@ class StepDetailScreen(StateScreen):
         self.uid = uid
         self.index = index
         self.artifact = ""
-        self.names: list[str] = []
+        self.names: list[str] | None = None
         self.shown = ""
 
     def compose(self) -> ComposeResult:
@@ -118,7 +118,7 @@ class StepDetailScreen(StateScreen):
         self.query_one("#search", Input).focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if self.names and event.option_index < len(self.names):
+        if self.names and event.option_index < len(self.names):  # not "(no logs yet)"
             self.artifact = self.names[event.option_index]
             self.show_artifact()
 

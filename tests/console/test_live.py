@@ -1,0 +1,93 @@
+"""The console follows the state ref: changes made by other processes appear on their own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from deksdenflow.console.screens.run_detail import RunDetailScreen
+from deksdenflow.console.watch import StateWatcher
+from deksdenflow.domain.events import EventType
+from deksdenflow.workflow.project import open_project
+
+from ..conftest import git
+from .test_navigation import app_for, cell_texts, press
+
+pytestmark = pytest.mark.anyio
+
+
+def other_process(repo: Path, code: str) -> None:
+    """Change the state from a separate Python process, as another terminal would."""
+    script = "from deksdenflow.workflow.project import open_project\n" \
+             "from deksdenflow.workflow import runs\n" \
+             "from deksdenflow.domain.events import EventType\n" \
+             "project = open_project('.')\n" + code
+    subprocess.run([sys.executable, "-c", script], cwd=repo, check=True, timeout=60)
+
+
+async def wait_until(pilot, check, tries: int = 100) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(tries):
+        if check():
+            return
+        await pilot.pause(0.05)
+    assert check()
+
+
+async def test_a_run_created_by_another_process_appears(runs_repo, repo: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    project, _ = runs_repo
+    async with app_for(project).run_test(size=(80, 24)) as pilot:
+        table = pilot.app.screen.query_one("#runs", DataTable)
+        assert table.row_count == 3
+        other_process(repo, "runs.create_run(project, 'from-elsewhere', 'from another terminal')")
+        await wait_until(pilot, lambda: table.row_count == 4)
+        assert cell_texts(table, 3)[:2] == ["0004-from-elsewhere", "pending"]
+
+
+async def test_the_open_run_detail_follows_a_step_finishing_elsewhere(  # type: ignore[no-untyped-def]
+    runs_repo, repo: Path
+) -> None:
+    project, uids = runs_repo
+    async with app_for(project).run_test(size=(80, 24)) as pilot:
+        await press(pilot, "enter")
+        screen = pilot.app.screen
+        assert isinstance(screen, RunDetailScreen)
+        steps = screen.query_one("#step-table", DataTable)
+        events = screen.query_one("#event-table", DataTable)
+        before = events.row_count
+        other_process(repo, f"project.store.transact(lambda tx: tx.emit(EventType.STEP_QA_VERDICT, "
+                            f"run='{uids['login']}', step=1, data={{'verdict': 'PASS'}}))")
+        await wait_until(pilot, lambda: cell_texts(steps, 1)[3] == "completed")
+        assert events.row_count == before + 1
+        assert "step.qa_verdict" in cell_texts(events, events.row_count - 1)[2]
+
+
+def test_watcher_rereads_only_the_runs_whose_snapshot_changed(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    project, uids = runs_repo
+    watcher = StateWatcher(open_project(project.root).store)
+    first = watcher.poll()
+    assert first is not None and first.runs == set(uids.values())
+    assert watcher.poll() is None  # nothing moved: one ref read, no tree walk
+    project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uids["docs"]))
+    change = watcher.poll()
+    assert change is not None and change.runs == {uids["docs"]} and not change.settings
+    assert watcher.run(uids["docs"]).run.paused  # type: ignore[union-attr]
+
+
+def test_watcher_notices_a_fetch_of_the_remote_state(runs_repo, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project, _ = runs_repo
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    git("remote", "add", "origin", str(remote), cwd=repo)
+    watcher = StateWatcher(project.store)
+    watcher.poll()
+    git("push", "-q", "origin", "refs/deksdenflow/state:refs/deksdenflow/state", cwd=repo)
+    git("fetch", "-q", "origin", "+refs/deksdenflow/state:refs/deksdenflow/remotes/origin/state",
+        cwd=repo)
+    change = watcher.poll()
+    assert change is not None and change.remote and not change.runs
+
+
