@@ -39,6 +39,11 @@ def status_text(status: str, paused: bool = False) -> Text:
     return text
 
 
+def plain(value: str) -> Text:
+    """A cell as literal text: what a run or an agent wrote is never read as Rich markup."""
+    return Text(value)
+
+
 def money(cost: float | None) -> str:
     return f"${cost:.2f}" if cost else "-"
 
@@ -56,12 +61,12 @@ def run_cells(snap: RunSnapshot, now: datetime, engine: str = "-") -> tuple[Any,
     """One row of the runs list; `engine` is the project's when the run names none."""
     run = snap.run
     return (
-        run.id,
+        plain(run.id),
         status_text(run.status.value, run.paused),
-        f"{snap.steps_done}/{len(snap.steps)}",
-        run.engine or engine,
-        money(run.cost),
-        ago(run.updated_at, now),
+        plain(f"{snap.steps_done}/{len(snap.steps)}"),
+        plain(run.engine or engine),
+        plain(money(run.cost)),
+        plain(ago(run.updated_at, now)),
     )
 
 
@@ -87,14 +92,14 @@ def matches(snap: RunSnapshot, query: str) -> bool:
 
 def step_cells(step: StepRun) -> tuple[Any, ...]:
     return (
-        f"{step.index:02d}",
-        step.type.value,
-        step.title or step.file or "-",
+        plain(f"{step.index:02d}"),
+        plain(step.type.value),
+        plain(step.title or step.file or "-"),
         status_text(step.status.value),
-        str(step.attempts),
-        tokens(step.usage.total),
-        money(step.cost),
-        duration(step.duration_s),
+        plain(str(step.attempts)),
+        plain(tokens(step.usage.total)),
+        plain(money(step.cost)),
+        plain(duration(step.duration_s)),
     )
 
 
@@ -109,11 +114,11 @@ def event_detail(data: dict[str, Any], width: int = 60) -> str:
 
 def event_cells(event: Event) -> tuple[Any, ...]:
     return (
-        f"{event.at:%H:%M:%S}",
-        f"{event.step:02d}" if event.step is not None else "-",
+        plain(f"{event.at:%H:%M:%S}"),
+        plain(f"{event.step:02d}" if event.step is not None else "-"),
         Text(event.type.value, style=_event_style(event.type.value)),
-        event.actor,
-        event_detail(event.data),
+        plain(event.actor),
+        plain(event_detail(event.data)),
     )
 
 
@@ -127,11 +132,11 @@ def _event_style(kind: str) -> str:
 
 def job_cells(job: Job, run_ids: dict[str, str]) -> tuple[Any, ...]:
     return (
-        job.id[-8:].lower(),
-        job.kind.value,
-        run_ids.get(job.run or "", "-"),
-        f"{job.step:02d}" if job.step is not None else "-",
+        plain(job.id[-8:].lower()),
+        plain(job.kind.value),
+        plain(run_ids.get(job.run or "", "-")),
+        plain(f"{job.step:02d}" if job.step is not None else "-"),
         Text(job.status.value, style="blue" if job.status.value == "claimed" else "dim"),
-        job.claimed_by or "-",
-        str(job.attempts),
+        plain(job.claimed_by or "-"),
+        plain(str(job.attempts)),
     )

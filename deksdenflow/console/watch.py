@@ -62,9 +62,7 @@ class StateWatcher:
         for uid in change.removed:
             self.snapshots.pop(uid, None)
         for uid in change.runs:
-            snap = view.run(uid) if view is not None else None
-            if snap is not None:
-                self.snapshots[uid] = snap
+            self.snapshots[uid] = peek.snapshot_by_id(self.store, uid, new[uid])
         jobs_id, settings_id = peek.entry_id(view, OPEN_JOBS_DIR), peek.entry_id(view, PROJECT_FILE)
         change.jobs, change.settings = jobs_id != self._jobs_id, settings_id != self._settings_id
         self._jobs_id, self._settings_id = jobs_id, settings_id

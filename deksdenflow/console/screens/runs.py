@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from textual.app import ComposeResult
@@ -14,6 +15,8 @@ from ..watch import Change
 from .base import StateScreen
 
 AGES_S = 15.0
+FIRST_ROWS = 100  # more than any terminal shows at once
+CHUNK_ROWS = 300
 
 
 class RunsScreen(StateScreen):
@@ -27,7 +30,10 @@ class RunsScreen(StateScreen):
         super().__init__()
         self.query_text = ""
         self.sort = "id"
-        self.shown: list[str] = []
+        self.shown: list[str] = []  # run uids in display order; the first `loaded` are rows
+        self.loaded = 0
+        self.generation = 0
+        self.painted_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -43,7 +49,11 @@ class RunsScreen(StateScreen):
         self.query_one("#filter", Input).display = False
         self.rebuild()
         self.table.focus()
+        self.call_after_refresh(self._painted)
         self.set_interval(AGES_S, self.refresh_ages)
+
+    def _painted(self) -> None:
+        self.painted_at = time.perf_counter()  # what benchmarks/console.py reports
 
     @property
     def table(self) -> DataTable[object]:
@@ -57,22 +67,43 @@ class RunsScreen(StateScreen):
         return rows.run_cells(snap, now, self.console.engine)
 
     def rebuild(self) -> None:
-        """Fill the table from scratch (start, filter, sort), keeping the cursor's run."""
-        table = self.table
+        """Fill the table from scratch (start, filter, sort), keeping the cursor's run.
+
+        The first screenful goes in at once and the rest in chunks after each refresh, so
+        the screen is complete long before a long list is (docs/performance.md, "Console").
+        """
         keep = self.target()[0]
-        now = self.console.clock()
-        snaps = self.visible_runs()
-        table.clear()
-        for snap in snaps:
-            table.add_row(*self.cells(snap, now), key=snap.run.uid)
-        self.shown = [s.run.uid for s in snaps]
+        self.shown = [s.run.uid for s in self.visible_runs()]
+        self.loaded = 0
+        self.generation += 1
+        self.table.clear()
+        first = max(FIRST_ROWS, self.shown.index(keep) + 1 if keep in self.shown else 0)
+        self.load_rows(first)
         if keep in self.shown:
-            table.move_cursor(row=self.shown.index(keep), animate=False)
+            self.table.move_cursor(row=self.shown.index(keep), animate=False)
         self.show_summary()
+
+    def load_rows(self, count: int, generation: int | None = None) -> None:
+        """Add the next `count` shown runs to the table; schedule the rest."""
+        if generation is not None and generation != self.generation:
+            return  # a newer rebuild started over
+        now = self.console.clock()
+        for uid in self.shown[self.loaded : self.loaded + count]:
+            snap = self.watcher.run(uid)
+            if snap is not None:
+                self.table.add_row(*self.cells(snap, now), key=uid)
+        self.loaded = min(len(self.shown), self.loaded + count)
+        if self.loaded < len(self.shown):
+            self.call_after_refresh(self.load_rows, CHUNK_ROWS, self.generation)
+
+    @property
+    def is_loaded(self) -> bool:
+        return self.loaded >= len(self.shown)
 
     def show_summary(self) -> None:
         total = len(self.watcher.snapshots)
-        parts = [f"{len(self.shown)} of {total} runs" if self.query_text else f"{total} runs",
+        noun = "run" if total == 1 else "runs"
+        parts = [f"{len(self.shown)} of {total} {noun}" if self.query_text else f"{total} {noun}",
                  f"sorted by {self.sort}"]
         if self.query_text:
             parts.append(f"filter '{self.query_text}' (esc clears)")
@@ -89,28 +120,30 @@ class RunsScreen(StateScreen):
             self.rebuild()
             return
         now = self.console.clock()
-        table = self.table
-        for uid in sorted(change.runs - set(new)):
+        loaded = set(self.shown[: self.loaded])
+        for uid in sorted(change.runs & loaded):
             snap = self.watcher.run(uid)
             if snap is not None:
                 for column, value in zip(rows.RUN_COLUMNS, self.cells(snap, now), strict=True):
-                    table.update_cell(uid, column, value)
-        for snap in self.watcher.runs()[len(self.shown):]:
-            table.add_row(*self.cells(snap, now), key=snap.run.uid)
-            self.shown.append(snap.run.uid)
+                    self.table.update_cell(uid, column, value)
+        done = self.is_loaded
+        self.shown.extend(s.run.uid for s in self.watcher.runs()[len(self.shown) :])
+        if done:  # else the loader reaches the new runs on its own
+            self.load_rows(len(self.shown) - self.loaded)
         self.show_summary()
 
     def refresh_ages(self) -> None:
         """'updated 3m ago' must age even when nothing moves on the ref."""
         now = self.console.clock()
-        for uid in self.shown:
+        for uid in self.shown[: self.loaded]:
             snap = self.watcher.run(uid)
             if snap is not None:
-                self.table.update_cell(uid, "updated", rows.ago(snap.run.updated_at, now))
+                when = rows.plain(rows.ago(snap.run.updated_at, now))
+                self.table.update_cell(uid, "updated", when)
 
     def target(self) -> tuple[str | None, int | None]:
         table = self.table
-        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+        if not self.loaded or not 0 <= table.cursor_row < self.loaded:
             return None, None
         return self.shown[table.cursor_row], None
 

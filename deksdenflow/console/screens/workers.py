@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
@@ -68,10 +69,10 @@ class WorkersScreen(StateScreen):
             self.show_jobs()
 
 
-def worker_cells(info: Any, app: Any) -> tuple[str, ...]:
+def worker_cells(info: Any, app: Any) -> tuple[Text, ...]:
     since = getattr(info, "since", None)
     step = getattr(info, "step", None)
-    return (
+    return tuple(rows.plain(cell) for cell in (
         str(getattr(info, "worker", "-")),
         str(getattr(info, "pid", "-")),
         str(getattr(info, "host", "-")),
@@ -79,4 +80,4 @@ def worker_cells(info: Any, app: Any) -> tuple[str, ...]:
         str(getattr(info, "run_id", None) or "-"),
         f"{step:02d}" if isinstance(step, int) else "-",
         rows.ago(since, app.clock()) if since is not None else "-",
-    )
+    ))
