@@ -181,6 +181,8 @@ def _plan_failed(snap: RunSnapshot, event: Event) -> None:
 
 def _paused(snap: RunSnapshot, event: Event) -> None:
     _not_terminal(snap, "pause")
+    if snap.run.status == RunStatus.COMPLETED:
+        raise NotApplicable("cannot pause: run is completed")
     if snap.run.paused:
         raise NotApplicable("run is already paused")
     snap.run.paused = True
