@@ -86,8 +86,9 @@ def report(n: int, steps: int, wall: float, engine: float, git: float, per_run: 
     overhead_ms = (wall - engine) / steps * 1000
     print(f"workflow benchmark: {n} runs x 3 steps (execute + QA each), demo engine, "
           f"python {sys.version.split()[0]}")
-    print(f"  wall time             {wall * 1000:9.0f} ms   ({statistics.median(per_run) * 1000:.0f}"
-          " ms median per run, incl. plan)")
+    median = statistics.median(per_run) * 1000
+    print(f"  wall time             {wall * 1000:9.0f} ms   ({median:.0f} ms median per run, "
+          "incl. plan)")
     print(f"  inside the engine     {engine * 1000:9.0f} ms   (demo writes + real QA checks)")
     print(f"  state ref commits     {commits:>9}")
     print(f"  overhead per step     {overhead_ms:9.1f} ms   target <= {TARGET_MS:.0f} ms  "

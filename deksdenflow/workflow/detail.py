@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
+from .planning import folder
 from .project import Project
 from .runs import RunLine, run_line
 
@@ -27,7 +28,7 @@ class RunDetail(BaseModel):
 
 def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
     """plan.md as committed on the run's branch (empty before planning)."""
-    path = f".protocols/{snap.run.id}/plan.md"
+    path = f"{folder(snap)}/plan.md"
     ref = project.repo.references.get(f"refs/heads/{snap.run.branch}") if snap.run.branch else None
     if ref is None:
         return path, ""

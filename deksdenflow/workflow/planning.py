@@ -24,7 +24,9 @@ MAX_FILE_BYTES = 200_000
 
 
 def folder(snap: RunSnapshot) -> str:
-    return f".protocols/{snap.run.id}"
+    """The protocol folder on the branch; named after the branch, which a renumbering
+    (after a number clash between clones) does not rename."""
+    return f".protocols/{snap.run.branch or snap.run.id}"
 
 
 def parse_plan(output: str, snap: RunSnapshot) -> PlanOutput:
