@@ -27,6 +27,7 @@ LOCK_TIMEOUT_S = float(os.environ.get("DFLOW_LOCK_TIMEOUT", "120"))
 CAS_RETRIES = 50
 LOCK_POLL_S = 0.002
 REF_LOCK_WAIT_S = float(os.environ.get("DFLOW_REF_LOCK_WAIT", "10"))
+STALE_REF_LOCK_S = 2.0  # an older <ref>.lock, found under our lock, is a dead writer's
 
 
 def default_actor() -> str:
@@ -200,6 +201,8 @@ class Store:
                     return False
                 if "failed to lock file" not in str(exc):
                     raise StateCorrupt(f"could not move {STATE_REF}: {exc}") from exc
+                if self._remove_stale_ref_lock():
+                    continue
                 if time.monotonic() > deadline:
                     raise LockTimeout(
                         f"{self.git_dir / STATE_REF}.lock has been held for "
@@ -207,6 +210,19 @@ class Store:
                     ) from exc
             time.sleep(nap)
             nap = min(nap * 2, 0.05)
+
+    def _remove_stale_ref_lock(self) -> bool:
+        """A writer killed inside libgit2's ref update leaves `<ref>.lock` behind for good.
+        Every dflow writer holds our state lock, so one older than git ever holds it for is
+        stale: remove it (True) rather than wedge every later write."""
+        path = self.git_dir / f"{STATE_REF}.lock"
+        try:
+            if time.time() - path.stat().st_mtime < STALE_REF_LOCK_S or not path.is_file():
+                return False
+            path.unlink()
+        except OSError:
+            return False
+        return True
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
