@@ -22,15 +22,13 @@ from types import FrameType
 
 from ..errors import UsageError
 from ..workflow.project import Project, open_project
-from . import workers
+from . import runner, workers
 from .worker import Transition, Worker, WorkerOptions
 from .workers import WorkerInfo
 
 __all__ = ["PoolResult", "WorkerInfo", "live_workers", "run_pool"]
 
 HANDLER_MODULES_ENV = "DFLOW_JOB_HANDLERS"
-# Modules that register the built-in job handlers when imported (the workflow area's).
-BUILTIN_HANDLER_MODULES: list[str] = []
 KILL_MARGIN_S = 5.0  # after the grace period, how long before a stuck worker is killed
 
 TransitionSink = Callable[[Transition], None]
@@ -49,8 +47,9 @@ def live_workers(project: Project) -> list[WorkerInfo]:
 def load_handlers() -> None:
     """Import the modules that register job handlers: the built-ins, then those named in
     DFLOW_JOB_HANDLERS (comma-separated), which may replace a built-in kind's handler."""
+    runner.load_builtin_handlers()
     extra = [m.strip() for m in os.environ.get(HANDLER_MODULES_ENV, "").split(",") if m.strip()]
-    for name in [*BUILTIN_HANDLER_MODULES, *extra]:
+    for name in extra:
         try:
             importlib.import_module(name)
         except ImportError as exc:

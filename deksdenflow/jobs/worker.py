@@ -158,14 +158,14 @@ class Worker:
                            kinds=self.options.kinds, limit=limit)
 
     def _claimed(self, claimed: list[Job]) -> None:
-        self._prune_locks()
+        self._prune_locks(claimed)
         for job in claimed:
             self._log("claimed", job)
 
-    def _prune_locks(self) -> None:
+    def _prune_locks(self, claimed: list[Job] | None = None) -> None:
         """Hold locks only for jobs claimed and not closed: a lost compare-and-swap re-runs
         the claim, and a failed commit claims nothing, but both may have taken locks."""
-        keep = {j.id for j in self.flight.queued}
+        keep = {j.id for j in [*self.flight.queued, *(claimed or [])]}
         keep.update(a.job.id for a in self.flight.done)
         if self.flight.interrupted is not None:
             keep.add(self.flight.interrupted.id)

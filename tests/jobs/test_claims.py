@@ -125,3 +125,17 @@ def test_workers_says_when_none_is_running(cli: Callable[..., object], project: 
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "no workers running" in result.output  # type: ignore[attr-defined]
     assert open_project(project.root).store.tip() == project.store.tip()
+
+
+def test_a_worker_holds_the_lock_of_each_job_it_claimed(project: Project) -> None:
+    from deksdenflow.jobs.worker import Worker, WorkerOptions
+
+    jobs = [request(project), request(project)]
+    worker = Worker(project, WorkerOptions())
+    claimed = worker._claim()
+    probe = JobLocks(project.store)
+    assert [j.id for j in claimed] == [jobs[0].id]
+    assert not probe.is_free(jobs[0].id)  # else a scanner would take it for a dead claim
+    assert probe.is_free(jobs[1].id)
+    worker.locks.keep_only(set())
+    assert probe.is_free(jobs[0].id)
