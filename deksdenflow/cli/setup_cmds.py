@@ -6,26 +6,47 @@ from typing import Optional
 
 import typer
 
+from ..errors import UsageError
 from ..store import STATE_REF
 from ..workflow import doctor as doctor_service
-from ..workflow.project import init_project
+from ..sync import setup as sync_setup
 from .render import JSON_OPTION, emit_json
 
 
 def init(
     base: Optional[str] = typer.Option(None, "--base", help="Base branch (default: current)."),  # noqa: UP045
     engine: Optional[str] = typer.Option(None, "--engine", help="Default engine for every phase."),  # noqa: UP045
+    ci: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--ci", help="Also write a CI workflow that reports back: github or gitlab."
+    ),
+    checks: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--checks", help="The command CI runs as the project's checks (with --ci)."
+    ),
 ) -> None:
     """Set up dflow in this repository (creates the state ref; safe to run again).
 
-    Example: dflow init --base main --engine demo
+    In a clone of a repository that already uses dflow, this adopts the remote's state,
+    and `git fetch` is set up to bring the remote's state from then on.
+
+    Example: dflow init --base main --engine demo --ci github
     """
-    project, created = init_project(".", base=base, engine=engine)
-    tip = project.store.tip()
-    if created:
-        typer.echo(f"initialized {STATE_REF} at {str(tip)[:12]}")
+    if ci is not None and ci not in ("github", "gitlab"):
+        raise UsageError(f"--ci takes github or gitlab, not '{ci}'")
+    project, report = sync_setup.init(".", base=base, engine=engine)
+    tip = str(report.tip)[:12]
+    if report.adopted:
+        typer.echo(f"adopted the state of '{report.remote}': {STATE_REF} at {tip}")
+    elif report.created:
+        typer.echo(f"initialized {STATE_REF} at {tip}")
     else:
-        typer.echo(f"already initialized: {STATE_REF} at {str(tip)[:12]}")
+        typer.echo(f"already initialized: {STATE_REF} at {tip}")
+    if report.refspec_added:
+        typer.echo(f"`git fetch {report.remote}` now brings its dflow state too")
+    if ci is not None:
+        from ..ci import templates
+
+        for path in templates.write(project, ci, checks):
+            typer.echo(f"wrote {path}; see docs/ci.md for the token it needs")
 
 
 def doctor(json_: bool = JSON_OPTION) -> None:

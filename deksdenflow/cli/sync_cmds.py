@@ -1,9 +1,114 @@
-"""Commands of the sync area (filled in by its issue)."""
+"""`dflow sync`, `dflow ci report`, `dflow pr`; and the implicit sync around other commands."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+from ..sync import auto, service
+from ..workflow.project import open_project
+from .render import JSON_OPTION, emit_json
+
+
+def sync(
+    remote: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--remote", help="Remote to sync with (default: project.remote)."
+    ),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Fetch the remote's state, merge it with ours, and push the result (never forced).
+
+    In a fresh clone of a repository that uses dflow, this adopts the remote's state.
+
+    Example: dflow sync --remote origin
+    """
+    report = service.sync(open_project(), remote)
+    if json_:
+        emit_json(report)
+        return
+    pushed = ", pushed" if report.pushed else ""
+    typer.echo(f"{report.remote}: {report.outcome}{pushed} (state at {str(report.tip)[:12]})")
+    for r in report.renumbered:
+        typer.echo(f"renumbered {r.old_id} -> {r.new_id}: another clone took its number "
+                   f"(its branch stays {r.branch})")
+    for path in report.conflicts:
+        typer.echo(f"note: {path} was changed on both sides; kept one version, check it")
+    for run_id in report.completed:
+        typer.echo(f"completed {run_id}: its branch is merged")
+
+
+ci_app = typer.Typer(help="Report CI results back to protocol runs.", no_args_is_help=True)
+
+
+@ci_app.command("report")
+def ci_report(
+    status: str = typer.Option(..., "--status", help="running | success | failure"),
+    branch: Optional[str] = typer.Option(None, "--branch", help="Branch (default: from CI env)."),  # noqa: UP045
+    url: Optional[str] = typer.Option(None, "--url", help="Link to the CI job."),  # noqa: UP045
+    log: Optional[Path] = typer.Option(None, "--log", help="Log file; its redacted tail is kept."),  # noqa: UP045
+    remote: Optional[str] = typer.Option(None, "--remote", help="Remote with the state."),  # noqa: UP045
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Record a CI result on the run of this branch and push it (GitHub/GitLab env is read).
+
+    Example: dflow ci report --status failure --log checks.log
+    """
+    from ..ci import report as ci
+
+    result = ci.report(".", status=status, branch=branch, url=url, log=log, remote=remote)
+    if json_:
+        emit_json(result)
+        return
+    typer.echo(result.message, err=result.run is None)
+
+
+def pr(
+    run: str = typer.Argument(..., help="A run id, number or name."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Push the run's branch and open a draft PR (gh) or MR (glab) from its plan.
+
+    Example: dflow pr 0001-add-login
+    """
+    from ..ci import pr as pr_service
+
+    url = pr_service.open_pr(open_project(), run)
+    if json_:
+        emit_json({"run": run, "url": url})
+    else:
+        typer.echo(url)
+
+
+def _wrap_root(app: typer.Typer) -> None:
+    """Run the implicit sync around every command without touching app.py."""
+    info = app.registered_callback
+    if info is None or info.callback is None:
+        return
+    original = info.callback
+
+    @functools.wraps(original)
+    def root(dflow_ctx: typer.Context, *args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        auto.before_command(dflow_ctx.invoked_subcommand)
+
+    # Typer reads parameters from the signature: the original's plus the context.
+    sig = inspect.signature(original)
+    ctx_param = inspect.Parameter("dflow_ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                  annotation=typer.Context)
+    root.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[ctx_param, *sig.parameters.values()])
+    root.__annotations__ = {**original.__annotations__, "dflow_ctx": typer.Context}
+    info.callback = root
+    app.info.result_callback = lambda *a, **k: auto.after_command()
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command()(sync)
+    app.command()(pr)
+    app.add_typer(ci_app, name="ci")
+    _wrap_root(app)

@@ -1,0 +1,100 @@
+"""Bringing another clone's state commit into the local state ref (the sync service's write).
+
+Only this module and repo.py move `refs/deksdenflow/state`: a fetched tip is adopted,
+fast-forwarded to, or merged (a two-parent commit whose tree is `merge.merge_trees`), always
+under the store lock and by compare-and-swap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pygit2
+
+from ..errors import StateCorrupt
+from .layout import STATE_REF
+from .merge import Merged, Renumbered, merge_trees
+from .repo import Store
+
+TRACKING_PREFIX = "refs/deksdenflow/remotes/"
+
+
+class Outcome(StrEnum):
+    UP_TO_DATE = "up-to-date"  # theirs is already in ours
+    ADOPTED = "adopted"  # there was no local state: theirs became it
+    FAST_FORWARD = "fast-forward"  # ours was behind
+    MERGED = "merged"  # both had new events: a merge commit
+
+
+@dataclass
+class Integration:
+    outcome: Outcome
+    tip: str
+    runs_changed: list[str] = field(default_factory=list)
+    renumbered: list[Renumbered] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def tracking_ref(remote: str) -> str:
+    return f"{TRACKING_PREFIX}{remote}/state"
+
+
+def tracking_tip(store: Store, remote: str) -> str | None:
+    ref = store.repo.references.get(tracking_ref(remote))
+    return str(ref.target) if ref is not None else None
+
+
+def set_tracking(store: Store, remote: str, commit: str) -> None:
+    """Record what the remote's state ref was seen at (what `git fetch` would record)."""
+    store.repo.references.create(tracking_ref(remote), pygit2.Oid(hex=commit), force=True)
+
+
+def integrate(store: Store, theirs: str, label: str = "remote") -> Integration:
+    """Bring the state commit `theirs` into the local state ref; retried on a lost CAS."""
+    with store.lock():
+        for _ in range(20):
+            done = _attempt(store, theirs, label)
+            if done is not None:
+                return done
+    raise StateCorrupt(f"{STATE_REF} kept moving while merging {label}; try `dflow sync` again")
+
+
+def _attempt(store: Store, theirs: str, label: str) -> Integration | None:
+    repo = store.repo
+    ours = store.tip()
+    their_commit = _commit(repo, theirs)
+    if ours is None:
+        ok = store.publish_commit(None, their_commit.id)
+        return Integration(Outcome.ADOPTED, theirs) if ok else None
+    if ours == theirs or repo.descendant_of(ours, theirs):
+        return Integration(Outcome.UP_TO_DATE, ours)
+    if repo.descendant_of(theirs, ours):
+        ok = store.publish_commit(ours, their_commit.id)
+        return Integration(Outcome.FAST_FORWARD, theirs) if ok else None
+    our_commit = _commit(repo, ours)
+    base_id = repo.merge_base(our_commit.id, their_commit.id)
+    base = _commit(repo, str(base_id)).tree if base_id is not None else None
+    merged: Merged = merge_trees(repo, our_commit.tree, their_commit.tree, base)
+    message = _message(label, merged)
+    commit = store.write_commit(merged.tree, [our_commit.id, their_commit.id], message)
+    if not store.publish_commit(ours, commit):
+        return None
+    return Integration(Outcome.MERGED, str(commit), merged.runs_changed, merged.renumbered,
+                       merged.conflicts)
+
+
+def _message(label: str, merged: Merged) -> str:
+    lines = [f"dflow: merge state from {label}"]
+    if merged.runs_changed:
+        lines += ["", f"runs changed: {len(merged.runs_changed)}"]
+    for r in merged.renumbered:
+        lines.append(f"renumbered {r.old:04d}-{r.name} -> {r.new:04d}-{r.name} (number clash)")
+    return "\n".join(lines)
+
+
+def _commit(repo: pygit2.Repository, commit_id: str) -> pygit2.Commit:
+    obj = repo.get(commit_id)
+    if not isinstance(obj, pygit2.Commit):
+        raise StateCorrupt(f"{commit_id} is not a state commit; run `dflow doctor`")
+    return obj

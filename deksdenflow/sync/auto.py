@@ -1,0 +1,95 @@
+"""Implicit sync around CLI commands (`project.sync = "auto"`): merge what plain `git fetch`
+brought before a command, push what the command changed after it. Offline is never an
+error here: say so on stderr and keep working locally."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from ..errors import DflowError
+from ..store.integrate import integrate, tracking_tip
+from ..workflow.project import Project, open_project
+from . import completion, service, transport
+
+# Commands that manage sync themselves, or must work without (or before) any state.
+SKIP = frozenset({"init", "sync", "ci", "doctor", "config", "console", "worker", "workers",
+                  "demo", "pr"})
+# Reads that show run statuses: worth the cheap merged-branch check.
+READS = frozenset({"status", "show", "events"})
+
+
+@dataclass
+class _Seen:
+    project: Project | None = None
+    tip: str | None = None
+    remote: str = ""
+
+
+_seen = _Seen()
+
+
+def before_command(command: str | None) -> None:
+    """Merge the tracking ref if `git fetch` moved it; note the tip to see if we change it."""
+    global _seen
+    _seen = _Seen()
+    if not command or command in SKIP:
+        return
+    project = _auto_project()
+    if project is None:
+        return
+    remote = service.remote_name(project)
+    theirs = tracking_tip(project.store, remote)
+    try:
+        if theirs is not None and theirs != project.store.tip():
+            integrate(project.store, theirs, remote)
+        if command in READS:
+            completion.record_merged(project, remote)
+    except DflowError as exc:
+        _warn(f"could not merge the state fetched from '{remote}': {exc}")
+    _seen = _Seen(project, project.store.tip(), remote)
+
+
+def after_command() -> None:
+    """Push (through a full sync) when the command moved the state ref."""
+    project, remote = _seen.project, _seen.remote
+    if project is None or project.store.tip() == _seen.tip:
+        return
+    if remote not in project.repo.remotes.names():
+        return
+    try:
+        report = service.sync(project, remote)
+    except transport.RemoteUnreachable as exc:
+        _warn(f"{exc}; the change is kept locally, run `dflow sync` when online")
+    except DflowError as exc:
+        _warn(f"could not sync with '{remote}': {exc}; run `dflow sync` to retry")
+    else:
+        tell(report)
+
+
+def tell(report: service.SyncReport) -> None:
+    """What a user must know after an implicit sync: renumbered runs, completed runs."""
+    for r in report.renumbered:
+        print(f"note: {r.old_id} is now {r.new_id}: another clone took its number "
+              f"(its branch stays {r.branch})", file=sys.stderr)
+    for run_id in report.completed:
+        print(f"note: {run_id} is completed: its branch is merged", file=sys.stderr)
+
+
+def _auto_project() -> Project | None:
+    try:
+        project = open_project()
+        if not project.store.is_initialized:
+            return None
+        settings = project.settings()
+    except DflowError:
+        return None
+    if settings.project.sync != "auto":
+        return None
+    if settings.project.remote not in project.repo.remotes.names():
+        return None
+    return project
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)

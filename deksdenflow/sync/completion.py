@@ -1,0 +1,85 @@
+"""Completion on merge: a run is done when its work is in the base branch, as git shows it.
+
+Seen either way a team merges: the run's branch tip is an ancestor of the base (merge
+commit or fast-forward), or the base holds the run's protocol folder (squash and rebase
+merges rewrite the commits but carry `.protocols/NNNN-name/` along).
+"""
+
+from __future__ import annotations
+
+import pygit2
+
+from ..domain.events import EventType
+from ..domain.models import TERMINAL_RUN_STATUSES, ProtocolRun
+from ..store import Tx
+from ..workflow.project import Project
+
+PROTOCOLS_DIR = ".protocols"
+
+
+def merged_runs(project: Project, remote: str | None = None) -> list[ProtocolRun]:
+    """Runs not yet completed whose branch is merged into their base (cheap: ref lookups)."""
+    repo = project.repo
+    found = []
+    for snap in project.view().runs():
+        run = snap.run
+        if run.status in TERMINAL_RUN_STATUSES or run.merged or not run.branch:
+            continue
+        bases = [_tip(repo, f"refs/remotes/{remote}/{run.base}") if remote else None,
+                 _tip(repo, f"refs/heads/{run.base}")]
+        if any(b is not None and _is_merged(repo, run, b) for b in bases):
+            found.append(run)
+    return found
+
+
+def record_merged(project: Project, remote: str | None = None) -> list[str]:
+    """Record run.merged for every run found merged; returns their ids."""
+    found = merged_runs(project, remote)
+    if not found:
+        return []
+
+    def record(tx: Tx) -> list[str]:
+        done = []
+        for run in found:
+            if tx.run(run.uid).run.merged:
+                continue
+            tx.emit(EventType.RUN_MERGED, run=run.uid,
+                    data={"branch": run.branch, "base": run.base}, strict=False)
+            done.append(tx.run(run.uid).run.id)
+        return done
+
+    return project.store.transact(record)
+
+
+def _is_merged(repo: pygit2.Repository, run: ProtocolRun, base: pygit2.Commit) -> bool:
+    folder = _folder_in(base.tree, run)
+    if folder:
+        return True
+    branch = _tip(repo, f"refs/heads/{run.branch}")
+    if branch is None or branch.id == base.id:
+        return False
+    # A branch with no protocol folder has no work yet: being behind base is not "merged".
+    if _folder_in(branch.tree, run) is None:
+        return False
+    return bool(repo.descendant_of(base.id, branch.id))
+
+
+def _folder_in(tree: pygit2.Tree, run: ProtocolRun) -> str | None:
+    for name in dict.fromkeys((run.branch, run.id)):
+        try:
+            obj = tree[f"{PROTOCOLS_DIR}/{name}/plan.md"]
+        except KeyError:
+            continue
+        if isinstance(obj, pygit2.Blob):
+            return name
+    return None
+
+
+def _tip(repo: pygit2.Repository, name: str) -> pygit2.Commit | None:
+    ref = repo.references.get(name)
+    if ref is None:
+        return None
+    try:
+        return ref.peel(pygit2.Commit)
+    except (pygit2.GitError, ValueError):
+        return None

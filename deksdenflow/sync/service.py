@@ -1,0 +1,122 @@
+"""`dflow sync`: fetch the remote's state, merge it into ours, push without force, retry."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from pydantic import BaseModel, Field
+
+from ..errors import DflowError, NotInitialized
+from ..store.integrate import Integration, Outcome, integrate, set_tracking
+from ..workflow.project import Project
+from . import completion, transport
+
+PUSH_ATTEMPTS = 8
+BACKOFF_BASE_S = 0.05
+BACKOFF_MAX_S = 2.0
+
+
+class SyncConflict(DflowError):
+    """The remote kept moving faster than we could merge and push."""
+
+
+class RenumberNote(BaseModel):
+    uid: str
+    branch: str
+    old_id: str
+    new_id: str
+
+
+class SyncReport(BaseModel):
+    """What one sync did; `dflow sync --json` prints it."""
+
+    remote: str
+    outcome: str = Field(description="up-to-date | adopted | fast-forward | merged | pushed")
+    pushed: bool = False
+    tip: str | None = None
+    attempts: int = 1
+    runs_changed: int = 0
+    renumbered: list[RenumberNote] = Field(default_factory=list)
+    conflicts: list[str] = Field(default_factory=list)
+    completed: list[str] = Field(default_factory=list)
+
+
+def remote_name(project: Project, remote: str | None = None) -> str:
+    return remote or project.settings().project.remote
+
+
+def sync(project: Project, remote: str | None = None, *, push: bool = True,
+         attempts: int = PUSH_ATTEMPTS) -> SyncReport:
+    """Fetch, merge and push the state ref; a rejected push re-fetches and tries again."""
+    store = project.store
+    name = remote or _configured_remote(project)
+    report = SyncReport(remote=name, outcome=Outcome.UP_TO_DATE.value)
+    base = _base_refspec(project, name)
+    for attempt in range(1, attempts + 1):
+        report.attempts = attempt
+        theirs = transport.fetch_state(store, name, base)
+        if theirs is not None:
+            _note(report, integrate(store, theirs, f"{name}"))
+        local = store.tip()
+        if local is None:
+            raise NotInitialized(
+                f"neither this repository nor '{name}' has dflow state; run `dflow init`"
+            )
+        if local == theirs or not push:
+            break
+        if transport.push_state(store, name, local):
+            set_tracking(store, name, local)
+            report.pushed = True
+            break
+        if attempt == attempts:
+            raise SyncConflict(
+                f"'{name}' kept changing while we pushed ({attempts} tries); run `dflow sync` again"
+            )
+        time.sleep(backoff(attempt))
+    report.tip = store.tip()
+    report.completed = completion.record_merged(project, name)
+    if report.completed:
+        report.tip = _push_after_completion(project, name, report) if push else store.tip()
+    return report
+
+
+def _push_after_completion(project: Project, name: str, report: SyncReport) -> str | None:
+    """Runs found merged were recorded locally after the push: share that too."""
+    tip = project.store.tip()
+    if tip is not None and transport.push_state(project.store, name, tip):
+        set_tracking(project.store, name, tip)
+    # A rejected push here is harmless: the next sync carries the event.
+    return tip
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> float:
+    """Full jitter, bounded: uniform in [0, min(max, base * 2**attempt)]."""
+    return (rng or random).uniform(0, min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt))
+
+
+def _configured_remote(project: Project) -> str:
+    if project.store.is_initialized:
+        return remote_name(project)
+    return "origin"  # a fresh clone: nothing says otherwise yet
+
+
+def _base_refspec(project: Project, remote: str) -> dict[str, str]:
+    """Also fetch the base branch, so a merged run is seen (a missing one is skipped)."""
+    if not project.store.is_initialized:
+        return {}
+    base = project.settings().project.base_branch
+    return {f"refs/heads/{base}": f"refs/remotes/{remote}/{base}"}
+
+
+def _note(report: SyncReport, done: Integration) -> None:
+    if done.outcome == Outcome.UP_TO_DATE and report.outcome != Outcome.UP_TO_DATE.value:
+        return
+    report.outcome = done.outcome.value
+    report.runs_changed += len(done.runs_changed)
+    report.conflicts += done.conflicts
+    report.renumbered += [
+        RenumberNote(uid=r.uid, branch=r.branch, old_id=f"{r.old:04d}-{r.name}",
+                     new_id=f"{r.new:04d}-{r.name}")
+        for r in done.renumbered
+    ]

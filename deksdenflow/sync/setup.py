@@ -1,0 +1,83 @@
+"""`dflow init` with a remote: adopt the remote's state, and let plain `git fetch` bring it.
+
+The fetch refspec is a pattern (`state*`) rather than the exact ref: git fails a whole
+`git fetch` when an exact configured ref is missing on the remote, and a remote that has no
+dflow state yet is the common case (docs/decisions/0402-fetch-refspec-is-a-pattern.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pydantic import BaseModel
+
+from ..store import Store
+from ..store.integrate import TRACKING_PREFIX, integrate
+from ..workflow.project import Project, init_project, open_project
+from . import transport
+
+
+class InitReport(BaseModel):
+    created: bool
+    adopted: bool = False
+    remote: str | None = None
+    refspec_added: bool = False
+    offline: str = ""
+    tip: str | None = None
+
+
+def fetch_refspec(remote: str) -> str:
+    return f"+refs/deksdenflow/state*:{TRACKING_PREFIX}{remote}/state*"
+
+
+def add_fetch_refspec(store: Store, remote: str) -> bool:
+    """Make `git fetch REMOTE` bring the remote's state; False when it already does."""
+    spec = fetch_refspec(remote)
+    if spec in store.repo.remotes[remote].fetch_refspecs:
+        return False
+    store.repo.remotes.add_fetch(remote, spec)
+    return True
+
+
+def init(path: str | os.PathLike[str] = ".", *, base: str | None = None,
+         engine: str | None = None, remote: str | None = None) -> tuple[Project, InitReport]:
+    """Set up dflow: adopt the remote's state when it has one, else create a new state."""
+    project = open_project(path)
+    name = remote or "origin"
+    has_remote = name in project.repo.remotes.names()
+    report = InitReport(created=False, remote=name if has_remote else None)
+    if has_remote and not project.store.is_initialized:
+        report.adopted, report.offline = adopt(project, name)
+    project, report.created = init_project(path, base=base, engine=engine)
+    if has_remote:
+        report.refspec_added = add_fetch_refspec(project.store, name)
+        if report.created and not report.offline:
+            share(project, name, report)
+    report.tip = project.store.tip()
+    return project, report
+
+
+def adopt(project: Project, remote: str) -> tuple[bool, str]:
+    """Take the remote's state as ours (a fresh clone); (adopted, why-offline)."""
+    try:
+        theirs = transport.fetch_state(project.store, remote)
+    except transport.RemoteUnreachable as exc:
+        print(f"warning: {exc}; starting a local state, `dflow sync` merges later",
+              file=sys.stderr)
+        return False, str(exc)
+    if theirs is None:
+        return False, ""
+    integrate(project.store, theirs, remote)
+    return True, ""
+
+
+def share(project: Project, remote: str, report: InitReport) -> None:
+    """Push a newly created state so the next clone adopts it instead of starting another."""
+    from .service import sync  # the service imports this module's neighbours
+
+    try:
+        sync(project, remote)
+    except transport.RemoteUnreachable as exc:
+        report.offline = str(exc)
+        print(f"warning: {exc}; the state stays local until `dflow sync`", file=sys.stderr)

@@ -1,0 +1,119 @@
+"""Moving state commits between clones: the git CLI does the network part (any URL git knows,
+its credential helpers and SSH config), the store does every ref write on our side."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from ..errors import DflowError, GitOperationError
+from ..store import Store
+from ..store.integrate import tracking_ref
+from ..store.layout import STATE_REF
+
+NUMBERS_PREFIX = "refs/deksdenflow/numbers/"
+_MISSING_REF = re.compile(r"couldn't find remote ref (\S+)")
+GIT_TIMEOUT_S = float(os.environ.get("DFLOW_GIT_TIMEOUT", "120"))
+
+
+class RemoteUnreachable(DflowError):
+    """The remote could not be reached (offline, wrong URL, no access)."""
+
+
+class NoRemote(DflowError):
+    """The repository has no remote of that name."""
+
+
+def git(store: Store, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    cmd = ["git", f"--git-dir={store.git_dir}", *args]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=env,
+                              timeout=timeout or GIT_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except FileNotFoundError as exc:
+        raise GitOperationError("git is not on PATH; install git") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise RemoteUnreachable(f"`git {args[0]}` took over {exc.timeout:.0f}s") from exc
+
+
+def check_remote(store: Store, remote: str) -> None:
+    if remote not in store.repo.remotes.names():
+        raise NoRemote(
+            f"this repository has no remote '{remote}'; add one with `git remote add {remote} URL` "
+            "or name another with --remote"
+        )
+
+
+def remote_url(store: Store, remote: str) -> str:
+    check_remote(store, remote)
+    return str(store.repo.remotes[remote].url or "")
+
+
+def fetch_state(store: Store, remote: str, extra: dict[str, str] | None = None) -> str | None:
+    """Fetch the remote's state ref into its tracking ref; the tip, or None when the remote
+    has no state yet. `extra` maps more remote refs to local ones (a missing one is skipped)."""
+    check_remote(store, remote)
+    specs = {STATE_REF: tracking_ref(remote), **(extra or {})}
+    while specs:
+        done = git(store, "fetch", "--no-tags", "--quiet", remote,
+                   *(f"+{src}:{dst}" for src, dst in specs.items()))
+        if done.returncode == 0:
+            break
+        missing = _MISSING_REF.search(done.stderr)
+        if missing is None or missing.group(1) not in specs:
+            raise RemoteUnreachable(_why(remote, done))
+        del specs[missing.group(1)]
+    if STATE_REF not in specs:
+        return None
+    ref = store.repo.references.get(tracking_ref(remote))
+    return str(ref.target) if ref is not None else None
+
+
+def push_ref(store: Store, remote: str, commit: str, dest: str) -> bool:
+    """Push without force; False when the remote refused because its ref moved or exists."""
+    done = git(store, "push", "--porcelain", "--quiet", remote, f"{commit}:{dest}")
+    if done.returncode == 0:
+        return True
+    if any(line.startswith("!") for line in done.stdout.splitlines()):
+        return False  # rejected: non-fast-forward, fetch first, or a lost ref lock
+    if "failed to update ref" in done.stderr or "cannot lock ref" in done.stderr:
+        return False
+    raise RemoteUnreachable(_why(remote, done))
+
+
+def push_state(store: Store, remote: str, commit: str) -> bool:
+    return push_ref(store, remote, commit, STATE_REF)
+
+
+def claimed_numbers(store: Store, remote: str) -> list[int]:
+    """Protocol numbers claimed on the remote (refs/deksdenflow/numbers/NNNN)."""
+    done = git(store, "ls-remote", "--refs", remote, f"{NUMBERS_PREFIX}*")
+    if done.returncode != 0:
+        raise RemoteUnreachable(_why(remote, done))
+    numbers = []
+    for line in done.stdout.splitlines():
+        name = line.split("\t")[-1].removeprefix(NUMBERS_PREFIX)
+        if name.isdigit():
+            numbers.append(int(name))
+    return numbers
+
+
+def push_branch(cwd: Path, store: Store, remote: str, branch: str) -> None:
+    """Push a code branch (no force) and set its upstream."""
+    done = git(store, "push", "--quiet", "-u", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+    if done.returncode != 0:
+        raise GitOperationError(
+            f"could not push branch {branch} to {remote}: {_last_line(done)}; "
+            f"run `git push -u {remote} {branch}` to see why"
+        )
+
+
+def _why(remote: str, done: subprocess.CompletedProcess[str]) -> str:
+    return f"could not reach remote '{remote}': {_last_line(done)}"
+
+
+def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else f"git exited {done.returncode}"
