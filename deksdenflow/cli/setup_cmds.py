@@ -8,8 +8,8 @@ import typer
 
 from ..errors import UsageError
 from ..store import STATE_REF
-from ..workflow import doctor as doctor_service
 from ..sync import setup as sync_setup
+from ..workflow import doctor as doctor_service
 from .render import JSON_OPTION, emit_json
 
 

@@ -49,7 +49,7 @@ def ci_report(
     status: str = typer.Option(..., "--status", help="running | success | failure"),
     branch: Optional[str] = typer.Option(None, "--branch", help="Branch (default: from CI env)."),  # noqa: UP045
     url: Optional[str] = typer.Option(None, "--url", help="Link to the CI job."),  # noqa: UP045
-    log: Optional[Path] = typer.Option(None, "--log", help="Log file; its redacted tail is kept."),  # noqa: UP045
+    log: Optional[Path] = typer.Option(None, "--log", help="Log file; its redacted tail is kept."),  # noqa: UP045, B008
     remote: Optional[str] = typer.Option(None, "--remote", help="Remote with the state."),  # noqa: UP045
     json_: bool = JSON_OPTION,
 ) -> None:

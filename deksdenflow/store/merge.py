@@ -71,7 +71,9 @@ def merge_trees(
     _put(root, RUNS_DIR, runs)
     root_events = m.union(_get(ours, ROOT_EVENTS_DIR), _get(theirs, ROOT_EVENTS_DIR))
     _put(root, ROOT_EVENTS_DIR, root_events)
-    edit = TreeEdit(repo, repo.get(root.write()))
+    merged_root = repo.get(root.write())
+    assert isinstance(merged_root, pygit2.Tree)
+    edit = TreeEdit(repo, merged_root)
     m.reindex_run_jobs(edit, ours)
     m.reindex_root_jobs(edit, ours, theirs, root_events)
     lamport = max(_lamport(ours), _lamport(theirs))
@@ -130,8 +132,8 @@ class _Merger:
     def merge_runs(self, o: Entry, t: Entry) -> Entry:
         if o is None or t is None or _same(o, t):
             return o if t is None else t
-        builder = self.repo.TreeBuilder(o)
         assert isinstance(o, pygit2.Tree) and isinstance(t, pygit2.Tree)
+        builder = self.repo.TreeBuilder(o)
         for bucket in _names(t):
             ob, tb = _get(o, bucket), _get(t, bucket)
             if _same(ob, tb):

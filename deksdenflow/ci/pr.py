@@ -1,0 +1,105 @@
+"""`dflow pr RUN`: push the run's branch and open a draft PR (gh) or MR (glab) from its plan."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..domain.events import EventType
+from ..domain.models import ProtocolRun
+from ..domain.redaction import redact, secret_values
+from ..errors import DflowError, GitOperationError
+from ..store.peek import committed_file
+from ..sync import transport
+from ..workflow.project import Project
+
+BODY_MAX = 60_000  # GitHub refuses bodies over 65,536 characters
+
+
+class PrToolMissing(DflowError):
+    """gh/glab is missing or not logged in; the message has the command to run by hand."""
+
+
+def open_pr(project: Project, run_ref: str) -> str:
+    """Push the branch, open a draft PR/MR titled and described from the plan; its URL."""
+    view = project.view()
+    run = view.find_run(run_ref).run
+    if run.pr_url:
+        return run.pr_url
+    settings = project.settings()
+    remote = settings.project.remote
+    if project.repo.references.get(f"refs/heads/{run.branch}") is None:
+        raise GitOperationError(f"{run.id} has no branch '{run.branch}' here; plan it first")
+    title, body = describe(project, run)
+    body = redact(body, secret_values(settings.secrets.env))
+    transport.push_branch(project.root, project.store, remote, run.branch)
+    tool = provider(project, remote, settings.ci.provider)
+    url = _create(project.root, tool, run, title, body)
+    project.store.transact(lambda tx: tx.emit(EventType.RUN_PR_OPENED, run=run.uid,
+                                              data={"url": url, "tool": tool}))
+    return url
+
+
+def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
+    """Title: the plan's first heading (else the task); body: the plan itself."""
+    plan = None
+    for folder in dict.fromkeys((run.branch, run.id)):
+        plan = committed_file(project.store, run.branch, f".protocols/{folder}/plan.md")
+        if plan is not None:
+            break
+    text = plan.decode("utf-8", errors="replace") if plan else ""
+    heading = next((ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("#")), "")
+    title = f"{run.id}: {heading or run.task or run.name}"[:200]
+    body = (text or run.task)[:BODY_MAX]
+    body += f"\n\n---\nOpened by dflow for protocol run `{run.id}` (branch `{run.branch}`)."
+    return title, body
+
+
+def provider(project: Project, remote: str, configured: str) -> str:
+    """gh for GitHub, glab for GitLab: from ci.provider, else from the remote's URL."""
+    if configured in ("github", "gitlab"):
+        return "gh" if configured == "github" else "glab"
+    url = transport.remote_url(project.store, remote).lower()
+    return "glab" if "gitlab" in url else "gh"
+
+
+def command(tool: str, run: ProtocolRun, title: str, body_file: str) -> list[str]:
+    if tool == "gh":
+        return ["gh", "pr", "create", "--draft", "--title", title, "--body-file", body_file,
+                "--head", run.branch, "--base", run.base]
+    return ["glab", "mr", "create", "--draft", "--title", title, "--description",
+            f"$(cat {body_file})", "--source-branch", run.branch, "--target-branch", run.base,
+            "--yes"]
+
+
+def _create(cwd: Path, tool: str, run: ProtocolRun, title: str, body: str) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as f:
+        f.write(body)
+    by_hand = shlex.join(command(tool, run, title, "PLAN.md"))
+    try:
+        return _invoke(cwd, tool, command(tool, run, title, f.name), body, by_hand)
+    finally:
+        Path(f.name).unlink(missing_ok=True)
+
+
+def _invoke(cwd: Path, tool: str, argv: list[str], body: str, by_hand: str) -> str:
+    if shutil.which(tool) is None:
+        raise PrToolMissing(f"`{tool}` is not installed; install it, or open the draft by hand "
+                            f"with the plan as its description: {by_hand}")
+    if tool == "glab":
+        argv = [a if not a.startswith("$(cat ") else body for a in argv]
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        why = (done.stderr or done.stdout).strip().splitlines()
+        hint = f"`{tool} auth login`, then " if "auth" in done.stderr.lower() or \
+            "log in" in done.stderr.lower() or "login" in done.stderr.lower() else ""
+        raise PrToolMissing(f"`{tool}` could not open the draft ({why[-1] if why else 'failed'});"
+                            f" run {hint}`{by_hand}` by hand")
+    urls = [w for w in done.stdout.split() if w.startswith("http")]
+    if not urls:
+        raise PrToolMissing(f"`{tool}` printed no URL; check with `{tool} pr list`")
+    return urls[-1]

@@ -1,0 +1,113 @@
+"""`dflow init --ci github|gitlab`: a CI workflow that runs the checks, then reports back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UsageError
+from ..workflow.project import Project
+
+# How CI installs dflow; override with DFLOW_INSTALL in the CI settings (a wheel URL, say).
+INSTALL = 'pip install "${DFLOW_INSTALL:-deksdenflow}"'
+
+GITHUB = """\
+# Written by `dflow init --ci github`: runs the checks, then reports the result to the
+# protocol run of this branch (docs/ci.md). The state ref is pushed with GITHUB_TOKEN,
+# which needs `contents: write`.
+name: dflow
+on:
+  push:
+    branches-ignore: [{base}]
+  pull_request:
+permissions:
+  contents: write
+jobs:
+  checks:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install dflow
+        env:
+          DFLOW_INSTALL: ${{{{ vars.DFLOW_INSTALL }}}}
+        run: {install}
+      - name: Report running
+        run: dflow ci report --status running || true
+      - name: Checks
+        id: checks
+        shell: bash
+        run: |
+          set -o pipefail
+          {checks} 2>&1 | tee dflow-checks.log
+      - name: Report the result
+        if: always()
+        shell: bash
+        run: |
+          status=failure
+          if [ "${{{{ steps.checks.outcome }}}}" = "success" ]; then status=success; fi
+          dflow ci report --status "$status" --log dflow-checks.log
+"""
+
+GITLAB = """\
+# Written by `dflow init --ci gitlab`: runs the checks, then reports the result to the
+# protocol run of this branch (docs/ci.md). Pushing the state ref needs a project access
+# token with write_repository in the masked CI/CD variable DFLOW_PUSH_TOKEN.
+stages: [test]
+
+dflow-checks:
+  stage: test
+  image: python:3.12
+  variables:
+    GIT_DEPTH: "0"
+  before_script:
+    - {install}
+    - git remote set-url origin "https://dflow:${{DFLOW_PUSH_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git"
+    - dflow ci report --status running || true
+  script:
+    - set -o pipefail
+    - ({checks}) 2>&1 | tee dflow-checks.log
+  after_script:
+    - if [ "$CI_JOB_STATUS" = "success" ]; then s=success; else s=failure; fi
+    - dflow ci report --status "$s" --log dflow-checks.log
+"""
+
+
+def detect_checks(root: Path) -> str:
+    """A sensible default for the project's checks; `--checks` overrides it."""
+    if (root / ".ci" / "run").exists():
+        return "bash .ci/run"
+    if (root / "pyproject.toml").exists() or (root / "setup.py").exists():
+        return "pip install -e . pytest && python -m pytest"
+    if (root / "package.json").exists():
+        return "npm ci && npm test"
+    if (root / "Makefile").exists():
+        return "make test"
+    return 'echo "set your checks with: dflow init --ci PROVIDER --checks CMD" && false'
+
+
+def render(provider: str, checks: str, base: str) -> str:
+    template = GITHUB if provider == "github" else GITLAB
+    return template.format(install=INSTALL, checks=checks, base=base)
+
+
+def target(root: Path, provider: str) -> Path:
+    if provider == "github":
+        return root / ".github" / "workflows" / "dflow.yml"
+    gitlab = root / ".gitlab-ci.yml"
+    # Never overwrite a project's pipeline: write a snippet it can `include:`.
+    return root / ".gitlab" / "dflow.gitlab-ci.yml" if gitlab.exists() else gitlab
+
+
+def write(project: Project, provider: str, checks: str | None = None) -> list[Path]:
+    if provider not in ("github", "gitlab"):
+        raise UsageError(f"--ci takes github or gitlab, not '{provider}'")
+    root = project.root
+    path = target(root, provider)
+    if path.exists():
+        raise UsageError(f"{path} exists; remove it or edit it by hand (docs/ci.md shows it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = project.settings().project.base_branch
+    path.write_text(render(provider, checks or detect_checks(root), base))
+    return [path]

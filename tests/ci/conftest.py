@@ -1,0 +1,1 @@
+from tests.sync.conftest import clone, daemon, remote  # noqa: F401  (shared fixtures)

@@ -1,0 +1,195 @@
+"""dflow sync between real clones of a real remote (file:// and git daemon)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deksdenflow.domain.events import EventType
+from deksdenflow.domain.models import JobKind
+from deksdenflow.jobs import queue
+from deksdenflow.store import STATE_REF, Tx
+from deksdenflow.store.integrate import integrate
+from deksdenflow.store.merge import merge_trees
+from deksdenflow.sync import service, setup, transport
+from deksdenflow.workflow.project import Project
+from deksdenflow.workflow.runs import record_run
+from tests.conftest import git
+
+from .conftest import Clone, clone_of, tree_of
+
+
+def add_run(project: Project, name: str) -> str:
+    def create(tx: Tx) -> str:
+        snap = record_run(tx, name, f"do {name}", base="main")
+        queue.request(tx, JobKind.NOOP, run=snap.run.uid)
+        return snap.run.uid
+
+    return project.store.transact(create)
+
+
+def names(project: Project) -> dict[str, int]:
+    return {s.run.name: s.run.number for s in project.view().runs()}
+
+
+def test_a_fresh_clone_adopts_the_remote_state_on_init(clone: Clone) -> None:
+    a = clone("a")
+    add_run(a, "first")
+    service.sync(a)
+    b = clone("b")
+    assert b.store.tip() == a.store.tip()
+    assert names(b) == {"first": 1}
+
+
+def test_two_clones_with_divergent_runs_see_the_same_runs_and_tree(clone: Clone) -> None:
+    a, b = clone("a"), clone("b")
+    add_run(a, "from-a")
+    add_run(b, "from-b")
+    add_run(b, "more-b")
+    service.sync(a)
+    report = service.sync(b)
+    assert report.outcome == "merged" and report.pushed
+    service.sync(a)
+    assert names(a) == names(b)
+    assert set(names(a)) == {"from-a", "from-b", "more-b"}
+    assert sorted(names(a).values()) == [1, 2, 3]  # the clash on 0001 was renumbered
+    assert tree_of(a) == tree_of(b)
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_independent_merges_in_either_order_build_identical_trees(
+    clone: Clone, first: str
+) -> None:
+    a, b = clone("a"), clone("b")
+    add_run(a, "alpha")
+    add_run(b, "beta")
+    git("remote", "add", "peer", str(b.root), cwd=a.root)
+    git("remote", "add", "peer", str(a.root), cwd=b.root)
+    # Each fetches the other's state before either merges: two different merge commits.
+    fetched = {p.root.name: transport.fetch_state(p.store, "peer") for p in (a, b)}
+    for p in (a, b) if first == "a" else (b, a):
+        theirs = fetched[p.root.name]
+        assert theirs is not None
+        assert integrate(p.store, theirs, "peer").outcome.value == "merged"
+    assert a.store.tip() != b.store.tip()
+    assert tree_of(a) == tree_of(b)
+
+
+def test_merge_is_symmetric_at_the_tree_level(clone: Clone) -> None:
+    a, b = clone("a"), clone("b")
+    add_run(a, "alpha")
+    add_run(b, "beta")
+    git("fetch", "-q", str(b.root), f"+{STATE_REF}:refs/peer/state", cwd=a.root)
+    ours = a.repo.get(a.store.tip()).tree
+    theirs = a.repo.get(a.repo.references.get("refs/peer/state").target).tree
+    assert merge_trees(a.repo, ours, theirs, None).tree == merge_trees(
+        a.repo, theirs, ours, None).tree
+
+
+def test_the_number_clash_renumbers_the_later_run_and_keeps_its_branch(clone: Clone) -> None:
+    a, b = clone("a"), clone("b")
+    add_run(a, "early")
+    add_run(b, "late")
+    service.sync(a)
+    report = service.sync(b)
+    assert [(r.old_id, r.new_id, r.branch) for r in report.renumbered] == [
+        ("0001-late", "0002-late", "0001-late")
+    ]
+    late = b.view().find_run("late")
+    assert late.run.number == 2 and late.run.branch == "0001-late"
+    assert b.view().find_run("0001-late").run.name == "late"  # the branch still finds it
+
+
+def test_plain_git_fetch_brings_the_state_and_the_next_command_merges_it(
+    clone: Clone, cli: object
+) -> None:
+    a, b = clone("a"), clone("b")
+    add_run(a, "shared")
+    service.sync(a)
+    git("fetch", "-q", cwd=b.root)  # plain git, configured by dflow init
+    assert "shared" not in names(b)
+    result = cli("status", "--json", cwd=b.root)  # type: ignore[operator]
+    assert result.exit_code == 0 and "shared" in result.output
+    assert "shared" in names(b)
+
+
+def test_a_rejected_push_refetches_merges_and_retries(clone: Clone) -> None:
+    a, b = clone("a"), clone("b")
+    add_run(a, "one")
+    add_run(b, "two")
+    service.sync(a)  # the remote moved; b has not fetched it
+    b_tip = b.store.tip()
+    assert b_tip is not None
+    assert transport.push_state(b.store, "origin", b_tip) is False  # rejected, not forced
+    report = service.sync(b)
+    assert report.pushed and report.outcome == "merged"
+
+
+def test_offline_sync_fails_with_a_clear_message_and_keeps_local_state(
+    clone: Clone, cli: object
+) -> None:
+    a = clone("a")
+    add_run(a, "kept")
+    git("remote", "set-url", "origin", str(a.root.parent / "gone.git"), cwd=a.root)
+    with pytest.raises(transport.RemoteUnreachable, match="could not reach remote 'origin'"):
+        service.sync(a)
+    tip = a.store.tip()
+    result = cli("sync", cwd=a.root)  # type: ignore[operator]
+    assert result.exit_code == 1 and "could not reach remote 'origin'" in result.output
+    assert a.store.tip() == tip and "kept" in names(a)
+
+
+def test_a_command_that_changes_state_offline_warns_and_keeps_working(
+    clone: Clone, cli: object
+) -> None:
+    a = clone("a")
+    git("remote", "set-url", "origin", str(a.root.parent / "gone.git"), cwd=a.root)
+    add_run(a, "work")
+    result = cli("pause", "work", cwd=a.root)  # type: ignore[operator]
+    if result.exit_code == 2:  # the pause command is not on this branch yet
+        pytest.skip("no state-changing command besides new")
+    assert "warning: could not reach remote 'origin'" in result.output
+
+
+def test_sync_without_a_remote_names_the_fix(project: Project) -> None:
+    with pytest.raises(transport.NoRemote, match="git remote add origin URL"):
+        service.sync(project)
+
+
+def test_sync_over_a_real_git_daemon(tmp_path: Path, daemon: str) -> None:
+    a = clone_of(daemon, tmp_path / "a")
+    b = clone_of(daemon, tmp_path / "b")
+    add_run(a, "over-tcp")
+    add_run(b, "also-tcp")
+    service.sync(a)
+    service.sync(b)
+    service.sync(a)
+    assert names(a) == names(b) and len(names(a)) == 2
+    assert tree_of(a) == tree_of(b)
+
+
+def test_init_adds_the_fetch_refspec_once(clone: Clone) -> None:
+    a = clone("a")
+    _, report = setup.init(a.root)
+    specs = git("config", "--get-all", "remote.origin.fetch", cwd=a.root).splitlines()
+    assert specs.count(setup.fetch_refspec("origin")) == 1 and not report.refspec_added
+
+
+def test_job_claims_from_two_clones_resolve_to_one_winner(clone: Clone) -> None:
+    a = clone("a")
+    uid = add_run(a, "contended")
+    service.sync(a)
+    b = clone("b")
+    job_a = queue.claim(a.store, "worker-a")
+    job_b = queue.claim(b.store, "worker-b")
+    assert job_a is not None and job_b is not None and job_a.id == job_b.id
+    service.sync(a)
+    service.sync(b)
+    service.sync(a)
+    snap = a.view().run(uid)
+    assert snap is not None
+    job = snap.job(job_a.id)
+    assert job is not None and job.claimed_by in ("worker-a", "worker-b")
+    assert any(r.type == EventType.JOB_CLAIMED.value for r in snap.rejected)
+    assert tree_of(a) == tree_of(b)
