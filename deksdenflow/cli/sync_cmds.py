@@ -57,9 +57,9 @@ def ci_report(
 
     Example: dflow ci report --status failure --log checks.log
     """
-    from ..ci import report as ci
+    from ..ci import report as ci_service
 
-    result = ci.report(".", status=status, branch=branch, url=url, log=log, remote=remote)
+    result = ci_service.report(".", status=status, branch=branch, url=url, log=log, remote=remote)
     if json_:
         emit_json(result)
         return
