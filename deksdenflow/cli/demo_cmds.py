@@ -39,7 +39,7 @@ def _progress(project: Project) -> Iterator[Callable[[Outcome], None]]:
 
         def advance(outcome: Outcome) -> None:
             bar.console.print("  " + outcome_line(project, outcome), markup=False)
-            bar.update(task, advance=1, description=outcome_line(project, outcome)[:40])
+            bar.update(task, advance=1, description="working")
 
         yield advance
 

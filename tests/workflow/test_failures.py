@@ -14,6 +14,7 @@ from deksdenflow.errors import BudgetExceeded, IllegalTransition, StepNotFound
 from deksdenflow.workflow import controls
 from deksdenflow.workflow.project import Project
 from tests.conftest import git
+from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle
 
 ONE_ATTEMPT = {"retry.max_attempts": 1}
@@ -184,3 +185,20 @@ def test_approve_overrides_a_blocked_step(project: Project, new_run) -> None:
     snap = controls.approve_step(project, "x", 1)
     assert snap.steps[0].status == StepStatus.COMPLETED
     assert snap.run.status == RunStatus.RUNNING
+
+
+def test_secrets_in_agent_output_never_reach_the_state_ref(project: Project, new_run, repo: Path,
+                                                          tmp_path: Path, monkeypatch) -> None:
+    secret = "hunter2-very-secret-value"
+    monkeypatch.setenv("MY_DEPLOY_TOKEN", secret)
+    reviewer = install_fake("codex", tmp_path, monkeypatch)  # the agent leaks; config does not
+    reviewer.script(message=json.dumps({
+        "verdict": "FAIL", "summary": f"found {secret} in the logs",
+        "findings": [f"token {secret} printed", "sk-proj-abcdefghijklmnopqrstuvwxyz123"]}))
+    configure(project, {"secrets.env": '["MY_DEPLOY_TOKEN"]', "phases.qa": '"codex"'})
+    new_run()
+    snap = settle(project)
+    assert snap.steps[0].qa is not None and "[REDACTED]" in snap.steps[0].qa.summary
+    dump = git("log", "-p", "refs/deksdenflow/state", cwd=repo)
+    assert secret not in dump and "sk-proj-abcdefghij" not in dump
+    assert "[REDACTED]" in dump
