@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
+from ..domain.settings import ProjectSettings
 from ..errors import EngineError
 from ..store import Tx
 from . import agents, prompts, scheduling, worktrees
@@ -59,6 +60,31 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
     return project.store.transact(begin)
 
 
+def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) -> prompts.Prompt:
+    base = worktree / folder(snap)
+    return prompts.render("execute", project.root, {
+        **step_values(snap, step, worktree), "findings": findings_section(step),
+        "plan_text": read_text(base / "plan.md"), "context_text": read_text(base / "context.md"),
+    })
+
+
+def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.AgentCall,
+            commit: str | None, settings: ProjectSettings) -> None:
+    """The finishing commit: transcript, step.finished, and the next job (QA or step)."""
+    uid = snap.run.uid
+    if tx.run(uid).run.cancelled:
+        return
+    name = f"{step.index:02d}-execute-{job.id}-{step.attempts}"
+    agents.save_transcript(tx, snap, settings, name, call)
+    tx.emit(EventType.STEP_FINISHED, run=uid, step=step.index, data={
+        **call.figures(), "commit": commit, "next": scheduling.finished_next(settings).value,
+        "summary": agents.clean(call.result.output.strip(), settings, 2000),
+    })
+    chain = bool(job.payload.get("chain"))
+    if chain or settings.qa.policy == "each_step":
+        scheduling.next_jobs(tx, uid, settings, chain, job.id)
+
+
 class ExecuteHandler:
     """JobKind.EXECUTE."""
 
@@ -72,38 +98,16 @@ class ExecuteHandler:
         snap, step = started
         settings = project.settings()
         worktree = agents.worktree_of(snap)
-        base = worktree / folder(snap)
-        prompt = prompts.render("execute", project.root, {
-            **step_values(snap, step, worktree), "findings": findings_section(step),
-            "plan_text": read_text(base / "plan.md"),
-            "context_text": read_text(base / "context.md"),
-        })
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(snap, settings, "execute", prompt)
+            call = agents.invoke(snap, settings, "execute", _prompt(project, snap, step, worktree))
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
             raise
         message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
                    f"[protocol-{snap.run.number:04d}/{step.index:02d}]")
         commit = worktrees.commit_all(worktree, message)
-        chain = bool(job.payload.get("chain"))
-
-        def record(tx: Tx) -> None:
-            uid = snap.run.uid
-            if tx.run(uid).run.cancelled:
-                return
-            name = f"{step.index:02d}-execute-{job.id}-{step.attempts}"
-            agents.save_transcript(tx, snap, settings, name, call)
-            tx.emit(EventType.STEP_FINISHED, run=uid, step=step.index, data={
-                **call.figures(), "commit": commit,
-                "next": scheduling.finished_next(settings).value,
-                "summary": agents.clean(call.result.output.strip(), settings, 2000),
-            })
-            if chain or settings.qa.policy == "each_step":
-                scheduling.next_jobs(tx, uid, settings, chain, job.id)
-
-        return record
+        return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or job.step is None:

@@ -14,6 +14,7 @@ from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot
 from ..domain.schemas import schema_for
+from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
 from . import agents, prompts, scheduling, worktrees
@@ -78,6 +79,23 @@ def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput) -> str | Non
     return worktrees.commit_all(worktree, message)
 
 
+def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: PlanOutput,
+            commit: str | None, settings: ProjectSettings) -> None:
+    """The finishing commit: transcript, run.planned with the steps, maybe the first step."""
+    uid = snap.run.uid
+    if tx.run(uid).run.cancelled:
+        return
+    agents.save_transcript(tx, snap, settings, f"plan-{job.id}", call)
+    tx.emit(EventType.RUN_PLANNED, run=uid, data={
+        **call.figures(), "commit": commit,
+        "summary": agents.clean(plan.summary, settings, 2000),
+        "steps": [s.model_dump() for s in sorted(plan.steps, key=lambda s: s.index)],
+    })
+    then = job.payload.get("then")
+    if then:
+        scheduling.next_jobs(tx, uid, settings, then == "all", job.id)
+
+
 class PlanHandler:
     """JobKind.PLAN."""
 
@@ -102,22 +120,7 @@ class PlanHandler:
             self.failed.keep(job.id, exc, call)
             raise
         commit = write_plan(agents.worktree_of(snap), snap, plan)
-        then = job.payload.get("then")
-
-        def record(tx: Tx) -> None:
-            uid = snap.run.uid
-            if tx.run(uid).run.cancelled:
-                return
-            agents.save_transcript(tx, snap, settings, f"plan-{job.id}", call)
-            tx.emit(EventType.RUN_PLANNED, run=uid, data={
-                **call.figures(), "commit": commit,
-                "summary": agents.clean(plan.summary, settings, 2000),
-                "steps": [s.model_dump() for s in sorted(plan.steps, key=lambda s: s.index)],
-            })
-            if then:
-                scheduling.next_jobs(tx, uid, settings, then == "all", job.id)
-
-        return record
+        return lambda tx: _record(tx, snap, job, call, plan, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or tx.run(job.run).run.planned:
