@@ -79,19 +79,22 @@ class DemoEngine:
             return str(self.options["qa_reply"])
         shown, command = demo_files.check_command(*self._directive(request))
         try:
-            done = subprocess.run(command, cwd=request.cwd, capture_output=True, text=True,
-                                  timeout=request.timeout_s)
+            done = subprocess.run(
+                command, cwd=request.cwd, capture_output=True, text=True, timeout=request.timeout_s
+            )
         except subprocess.TimeoutExpired as exc:
             raise EngineError(
-                f"demo engine: the check `{shown}` timed out after "
-                f"{request.timeout_s:g}s"
+                f"demo engine: the check `{shown}` timed out after {request.timeout_s:g}s"
             ) from exc
         if done.returncode == 0:
             verdict = {"verdict": "PASS", "summary": f"ran `{shown}`: passed", "findings": []}
         else:
             lines = (done.stdout + done.stderr).strip().splitlines()[-12:]
-            verdict = {"verdict": "FAIL", "findings": lines or ["no output"],
-                       "summary": f"ran `{shown}`: exit {done.returncode}"}
+            verdict = {
+                "verdict": "FAIL",
+                "findings": lines or ["no output"],
+                "summary": f"ran `{shown}`: exit {done.returncode}",
+            }
         return json.dumps(verdict)
 
     def _directive(self, request: EngineRequest) -> tuple[str, str, str]:

@@ -34,7 +34,7 @@ if __name__ == "__main__":
     unittest.main()
 '''
 
-README = '''
+README = """
 ## {module}
 
 `{module}.greet(name)` says hello (added by dflow protocol {protocol}):
@@ -45,7 +45,7 @@ README = '''
 'Hello, Linus!'
 
 ```
-'''
+"""
 
 # The README step's check: run the doctest of its own section only.
 README_CHECK = (
@@ -65,37 +65,72 @@ def plan(protocol: str) -> dict[str, Any]:
     """The plan output for `protocol` (NNNN-name), shaped like PlanOutput."""
     module = module_name(protocol)
     steps = [
-        (1, "add-module", f"Add the {module} module", "module", f"{module}.py",
-         f"Create `{module}.py` with `greet(name)` returning `Hello, <name>!` and a doctest.",
-         f"`python -m doctest {module}.py` passes."),
-        (2, "add-test", f"Test {module}", "test", f"tests/test_{module}.py",
-         f"Create `tests/test_{module}.py` with a unittest for `greet`.",
-         f"`python -m unittest discover -s tests -p test_{module}.py` passes."),
-        (3, "document", f"Document {module} in the README", "readme", "README.md",
-         f"Append a `## {module}` section with a runnable example to README.md.",
-         "The section's doctest passes."),
+        (
+            1,
+            "add-module",
+            f"Add the {module} module",
+            "module",
+            f"{module}.py",
+            f"Create `{module}.py` with `greet(name)` returning `Hello, <name>!` and a doctest.",
+            f"`python -m doctest {module}.py` passes.",
+        ),
+        (
+            2,
+            "add-test",
+            f"Test {module}",
+            "test",
+            f"tests/test_{module}.py",
+            f"Create `tests/test_{module}.py` with a unittest for `greet`.",
+            f"`python -m unittest discover -s tests -p test_{module}.py` passes.",
+        ),
+        (
+            3,
+            "document",
+            f"Document {module} in the README",
+            "readme",
+            "README.md",
+            f"Append a `## {module}` section with a runnable example to README.md.",
+            "The section's doctest passes.",
+        ),
     ]
     files = [
         {"path": "plan.md", "content": _plan_md(protocol, module, steps)},
-        {"path": "context.md", "content": f"# Context for {protocol}\n\nA demo: plain Python "
-         "3 standard library, no dependencies. Checks run with `python -m`.\n"},
+        {
+            "path": "context.md",
+            "content": f"# Context for {protocol}\n\nA demo: plain Python "
+            "3 standard library, no dependencies. Checks run with `python -m`.\n",
+        },
         {"path": "log.md", "content": f"# Log for {protocol}\n"},
     ]
     for index, slug, title, action, target, goal, check in steps:
-        files.append({"path": f"{index:02d}-{slug}.md", "content": (
-            f"# Step {index:02d}: {title}\n\n<!-- dflow-demo: {action} {target} -->\n\n"
-            f"## Goal\n\n{goal}\n\n## Check\n\n{check}\n")})
+        files.append(
+            {
+                "path": f"{index:02d}-{slug}.md",
+                "content": (
+                    f"# Step {index:02d}: {title}\n\n<!-- dflow-demo: {action} {target} -->\n\n"
+                    f"## Goal\n\n{goal}\n\n## Check\n\n{check}\n"
+                ),
+            }
+        )
     return {
         "summary": f"Add a tiny `{module}` module, its test and a README section.",
         "files": files,
-        "steps": [{"index": i, "type": "work", "title": t, "file": f"{i:02d}-{s}.md"}
-                  for i, s, t, *_ in steps],
+        "steps": [
+            {"index": i, "type": "work", "title": t, "file": f"{i:02d}-{s}.md"}
+            for i, s, t, *_ in steps
+        ],
     }
 
 
 def _plan_md(protocol: str, module: str, steps: list[tuple[Any, ...]]) -> str:
-    lines = [f"# Plan for {protocol}", "", f"Goal: a `{module}` module with a test and docs.",
-             "", "## Steps", ""]
+    lines = [
+        f"# Plan for {protocol}",
+        "",
+        f"Goal: a `{module}` module with a test and docs.",
+        "",
+        "## Steps",
+        "",
+    ]
     lines += [f"{i:02d}. {title} — check: {check}" for i, _, title, _, _, _, check in steps]
     return "\n".join(lines) + "\n"
 
@@ -113,8 +148,9 @@ def apply(cwd: Path, protocol: str, action: str, target: str, *, buggy: bool = F
     else:
         existing = path.read_text() if path.exists() else ""
         if f"## {module}\n" not in existing:
-            path.write_text(existing.rstrip("\n") + "\n" + README.format(
-                module=module, protocol=protocol))
+            path.write_text(
+                existing.rstrip("\n") + "\n" + README.format(module=module, protocol=protocol)
+            )
     return f"wrote {target} ({action} step of the demo)"
 
 
@@ -125,8 +161,12 @@ def check_command(protocol: str, action: str, target: str) -> tuple[str, list[st
         return f"python -m doctest {target}", [py, "-m", "doctest", target]
     if action == "test":
         folder, name = str(Path(target).parent), Path(target).name
-        return (f"python -m unittest discover -s {folder} -p {name}",
-                [py, "-m", "unittest", "discover", "-s", folder, "-p", name])
+        return (
+            f"python -m unittest discover -s {folder} -p {name}",
+            [py, "-m", "unittest", "discover", "-s", folder, "-p", name],
+        )
     section = f"## {module_name(protocol)}\n"
-    return (f"the doctest of {target}'s {section.strip()} section",
-            [py, "-c", README_CHECK, target, section])
+    return (
+        f"the doctest of {target}'s {section.strip()} section",
+        [py, "-c", README_CHECK, target, section],
+    )

@@ -23,6 +23,8 @@ from ..errors import EngineFailed, EngineNotFound, EngineTimeout
 
 TRY_DEMO = "use --engine demo to try dflow without an agent"
 KILL_GRACE_S = 5.0  # time between SIGTERM and SIGKILL, so an agent can stop its own children
+PIPE_GRACE_S = 2.0  # after the agent exits, how long its pipes may stay open (background jobs)
+WAIT_SLICE_S = 0.5  # how often to look whether the agent itself has exited
 STDERR_TAIL = 400  # characters of stderr quoted in an error message
 
 
@@ -89,7 +91,7 @@ def run_process(
         start_new_session=True,  # its own process group, so a timeout can kill all of it
     )
     try:
-        stdout, stderr = proc.communicate(stdin, timeout=timeout_s)
+        stdout, stderr = _wait(proc, stdin, start + timeout_s)
     except subprocess.TimeoutExpired:
         stdout, stderr = _kill_group(proc)
         raise EngineTimeout(
@@ -97,7 +99,6 @@ def run_process(
             f"[engines.{engine}] timeout or make the task smaller",
             transcript=format_transcript(argv, stdout, stderr, None),
         ) from None
-    _signal_group(proc.pid, signal.SIGKILL)  # background children it left behind
     done = Completed(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
     if check and done.returncode != 0:
         raise EngineFailed(exit_message(engine, done), transcript=done.transcript())
@@ -117,20 +118,65 @@ def _tail(text: str) -> str:
     return last if len(last) <= STDERR_TAIL else "…" + last[-STDERR_TAIL:]
 
 
+def _wait(proc: subprocess.Popen[str], stdin: str | None, deadline: float) -> tuple[str, str]:
+    """Feed stdin and read both pipes until the agent is done; TimeoutExpired at the deadline.
+
+    Done means its pipes closed, or the agent itself exited and PIPE_GRACE_S passed: a
+    background process it started (`server &`) may hold the pipes open for ever, and must not
+    turn a finished run into a timeout. Such leftovers are killed with the group.
+    """
+    exited_at: float | None = None
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        if exited_at is None and proc.poll() is not None:
+            exited_at = now
+        if exited_at is not None and now - exited_at >= PIPE_GRACE_S:
+            _signal_group(proc.pid, signal.SIGKILL)
+            return _drain(proc)
+        try:
+            out, err = proc.communicate(stdin, timeout=min(WAIT_SLICE_S, deadline - now))
+        except subprocess.TimeoutExpired:
+            stdin = None  # handed over: communicate() keeps feeding it on the next call
+            continue
+        _signal_group(proc.pid, signal.SIGKILL)  # background children it left behind
+        return out or "", err or ""
+
+
+def _drain(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """What is left in the pipes once the group is dead; partial if a process escaped it."""
+    try:
+        out, err = proc.communicate(timeout=KILL_GRACE_S)
+        return out or "", err or ""
+    except subprocess.TimeoutExpired as exc:
+        # A descendant left the group (setsid) and still holds the pipes: stop reading them.
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        return _text(exc.stdout), _text(exc.stderr)
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data or ""
+
+
 def _kill_group(proc: subprocess.Popen[str]) -> tuple[str, str]:
     """SIGTERM the process group, SIGKILL it after a grace period; return what was printed."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        _signal_group(proc.pid, sig)
-        try:
-            out, err = proc.communicate(timeout=KILL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            continue
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    else:
         _signal_group(proc.pid, signal.SIGKILL)  # the leader is gone; so must be its group
         return out or "", err or ""
-    # A descendant left the group (setsid) and still holds the pipes: stop reading them.
-    proc.kill()
+    _signal_group(proc.pid, signal.SIGKILL)
+    out, err = _drain(proc)
     proc.wait()
-    return "", ""
+    return out, err
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -135,7 +135,9 @@ def test_codex_turn_failed_is_a_failed_attempt_with_codex_own_words(
 ) -> None:
     fake_codex.script(fail="unexpected status 401 Unauthorized")
 
-    with pytest.raises(EngineFailed, match=r"exited with status 1: unexpected status 401 Unauthorized$") as exc:
+    with pytest.raises(
+        EngineFailed, match=r"exited with status 1: unexpected status 401 Unauthorized$"
+    ) as exc:
         codex().run(request(workdir))  # type: ignore[attr-defined]
 
     assert '"turn.failed"' in exc.value.transcript
