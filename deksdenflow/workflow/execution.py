@@ -54,8 +54,8 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
                 "engine": name, "model": settings.engine(name).model, "job": job.id})
         elif step.status != StepStatus.RUNNING:
             return None  # approved or blocked meanwhile: nothing to do
-        snap = tx.run(snap.run.uid)
-        return snap.model_copy(deep=True), snap.step(step.index) or step
+        snap = tx.run(snap.run.uid)  # the transaction ends here; nobody else holds this copy
+        return snap, snap.step(step.index) or step
 
     return project.store.transact(begin)
 
