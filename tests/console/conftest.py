@@ -66,11 +66,9 @@ def emit_all(project: Project, uid: str, events: list[tuple[EventType, int | Non
     project.store.transact(record)
 
 
-def plan_branch(repo: Path, run_id: str, files: dict[str, str]) -> None:
-    """Commit the protocol files on the run's branch, as planning does (a real branch)."""
-    git("branch", run_id, "main", cwd=repo)
-    git("worktree", "add", "-q", str(repo.parent / f"wt-{run_id}"), run_id, cwd=repo)
-    where = repo.parent / f"wt-{run_id}" / ".protocols" / run_id
+def plan_branch(worktree: Path, run_id: str, files: dict[str, str]) -> None:
+    """Commit protocol files on the run's branch in its worktree, as planning does."""
+    where = worktree / ".protocols" / run_id
     where.mkdir(parents=True)
     for name, text in files.items():
         (where / name).write_text(text)
@@ -80,9 +78,10 @@ def plan_branch(repo: Path, run_id: str, files: dict[str, str]) -> None:
 
 def build_runs(project: Project, repo: Path) -> dict[str, str]:
     """Three runs: one mid-way with a step needing QA, one pending, one blocked by QA."""
-    login = runs.create_run(project, "add-login", "Add a login page with a form and a test")
-    pending = runs.create_run(project, "fix-typo", "Fix the typo in the README")
-    docs = runs.create_run(project, "write-docs", "Document the CLI")
+    login = runs.create_run(project, "add-login", "Add a login page with a form and a test",
+                            plan=False)
+    pending = runs.create_run(project, "fix-typo", "Fix the typo in the README", plan=False)
+    docs = runs.create_run(project, "write-docs", "Document the CLI", plan=False)
     work = {"engine": "demo", "model": "demo-1"}
     done = {"summary": "made the module", "next": "completed", "duration_s": 1.5,
             "usage": {"input_tokens": 1200, "output_tokens": 300}, "cost": 0.01}
@@ -106,7 +105,7 @@ def build_runs(project: Project, repo: Path) -> dict[str, str]:
         tx.put_artifact(login.run.uid, "steps/00/transcript.log", b"setup done\n")
 
     project.store.transact(artifacts)
-    plan_branch(repo, login.run.id, {"plan.md": PLAN_MD,
+    plan_branch(Path(login.run.worktree), login.run.id, {"plan.md": PLAN_MD,
                                      "01-login-form.md": "# Login form\n\nAdd `login.py`.\n"})
     return {"login": login.run.uid, "pending": pending.run.uid, "docs": docs.run.uid}
 

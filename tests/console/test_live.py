@@ -42,9 +42,9 @@ async def test_a_run_created_by_another_process_appears(runs_repo, repo: Path) -
     async with app_for(project).run_test(size=(80, 24)) as pilot:
         table = pilot.app.screen.query_one("#runs", DataTable)
         assert table.row_count == 3
-        other_process(repo, "runs.create_run(project, 'from-elsewhere', 'from another terminal')")
+        other_process(repo, "runs.create_run(project, 'elsewhere', 'from another terminal', plan=False)")
         await wait_until(pilot, lambda: table.row_count == 4)
-        assert cell_texts(table, 3)[:2] == ["0004-from-elsewhere", "pending"]
+        assert cell_texts(table, 3)[:2] == ["0004-elsewhere", "pending"]
 
 
 async def test_the_open_run_detail_follows_a_step_finishing_elsewhere(  # type: ignore[no-untyped-def]

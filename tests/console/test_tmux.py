@@ -51,7 +51,7 @@ class Pane:
 def test_a_person_sees_the_runs_opens_one_and_sees_a_change_from_another_terminal(
     project, repo: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    runs.create_run(project, "add-login", "Add a login page")
+    runs.create_run(project, "add-login", "Add a login page", plan=False)
     socket = f"dflow-test-{os.getpid()}-{tmp_path.name}"
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "NO_COLOR", "COLUMNS", "LINES")}
     subprocess.run(
