@@ -122,6 +122,7 @@ def _processes_mentioning(marker: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_engine_timeout_stops_codex_and_the_commands_it_started(
     codex_setup: CodexSetup, tmp_path: Path
 ) -> None:
