@@ -78,8 +78,8 @@ def _walk(repo: Path) -> bool:
     with _progress(project) as report:
         done = controls.run_until_settled(project, snap.run.id, worker_id("demo"), True, report)
     _say(f"{done.run.id}: {done.run.status.value}, {done.steps_done}/{len(done.steps)} steps")
-    _say("\n$ dflow status")
-    render_status(runs.status(project))
+    _say(f"\n$ dflow status {done.run.id}")
+    render_status(runs.status(project, done.run.id), single=True)
     _say(f"\n$ git log --oneline {STATE_REF}")
     log = subprocess.run(["git", "log", "--oneline", STATE_REF], cwd=repo,
                          capture_output=True, text=True, check=True).stdout

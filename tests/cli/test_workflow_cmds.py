@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,13 @@ def test_run_wait_exits_1_and_says_why_when_the_run_ends_blocked(repo: Path, cli
     assert "0001-x: blocked, 0/3 steps done" in result.output
     retried = cli("step", "retry", "x", "1", "--wait", cwd=repo)
     assert "step 01 qa: PASS" in retried.output
+
+
+def test_demo_output_reads_as_a_walkthrough(tmp_path: Path, cli, scrubber, snapshot,
+                                            monkeypatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = cli("demo", "--keep", str(tmp_path / "d"), cwd=tmp_path)
+    text = scrubber(result.output, tmp_path)
+    text = re.sub(r"^[0-9a-f]{7} ", "<SHA7> ", text, flags=re.M)
+    text = re.sub(r"done in \d+\.\ds", "done in <SECONDS>", text)
+    assert (result.exit_code, text) == snapshot
