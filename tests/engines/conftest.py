@@ -27,13 +27,25 @@ class FakeAgent:
     record_file: Path
 
     def script(self, **behaviour: Any) -> None:
+        """What the next calls do; `queue=[{...}, ...]` gives each call its own behaviour."""
         self.script_file.write_text(json.dumps(behaviour))
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Queued behaviours not used yet."""
+        queue: list[dict[str, Any]] = json.loads(self.script_file.read_text()).get("queue", [])
+        return queue
 
     def record(self) -> dict[str, Any]:
         """What the fake was called with: argv, prompt (stdin), cwd, schema, FAKE_ENV_* vars."""
         assert self.record_file.exists(), f"the fake {self.name} was never called"
         data: dict[str, Any] = json.loads(self.record_file.read_text())
         return data
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every call so far, oldest first (same shape as `record()`)."""
+        path = self.record_file.with_name(self.record_file.name + ".all")
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines]
 
     def flag(self, name: str) -> str:
         argv = self.record()["argv"]

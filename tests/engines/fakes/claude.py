@@ -41,6 +41,28 @@ def may_write(args):
     return "Write" in allowed and "Write" not in denied
 
 
+def save_record(record):
+    """The last call in $FAKE_AGENT_RECORD, every call appended to $FAKE_AGENT_RECORD.all."""
+    path = Path(os.environ["FAKE_AGENT_RECORD"])
+    path.write_text(json.dumps(record))
+    with open(f"{path}.all", "a") as calls:
+        calls.write(json.dumps(record) + "\n")
+
+
+def load_script():
+    """The behaviour for this call: with a `queue`, each call takes (and removes) the next."""
+    path = Path(os.environ["FAKE_AGENT_SCRIPT"])
+    script = json.loads(path.read_text())
+    queue = script.pop("queue", None)
+    if queue is None:
+        return script
+    if not queue:
+        print(f"fake {Path(sys.argv[0]).name}: called more often than scripted", file=sys.stderr)
+        sys.exit(70)
+    path.write_text(json.dumps({**script, "queue": queue[1:]}))
+    return {**script, **queue[0]}
+
+
 def main():
     try:
         args = parse(sys.argv[1:])
@@ -51,10 +73,8 @@ def main():
         print("fake claude: dflow must pass -p --output-format json", file=sys.stderr)
         return 64
     prompt = sys.stdin.read() if args.prompt is None else args.prompt
-    script = json.loads(Path(os.environ["FAKE_AGENT_SCRIPT"]).read_text())
-    Path(os.environ["FAKE_AGENT_RECORD"]).write_text(
-        json.dumps({"argv": sys.argv[1:], "prompt": prompt, "cwd": os.getcwd()})
-    )
+    script = load_script()
+    save_record({"argv": sys.argv[1:], "prompt": prompt, "cwd": os.getcwd()})
     denials = []
     for name, text in script.get("write", {}).items():
         if may_write(args):

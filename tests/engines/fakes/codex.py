@@ -37,6 +37,28 @@ def emit(event):
     print(json.dumps(event), flush=True)
 
 
+def save_record(record):
+    """The last call in $FAKE_AGENT_RECORD, every call appended to $FAKE_AGENT_RECORD.all."""
+    path = Path(os.environ["FAKE_AGENT_RECORD"])
+    path.write_text(json.dumps(record))
+    with open(f"{path}.all", "a") as calls:
+        calls.write(json.dumps(record) + "\n")
+
+
+def load_script():
+    """The behaviour for this call: with a `queue`, each call takes (and removes) the next."""
+    path = Path(os.environ["FAKE_AGENT_SCRIPT"])
+    script = json.loads(path.read_text())
+    queue = script.pop("queue", None)
+    if queue is None:
+        return script
+    if not queue:
+        print(f"fake {Path(sys.argv[0]).name}: called more often than scripted", file=sys.stderr)
+        sys.exit(70)
+    path.write_text(json.dumps({**script, "queue": queue[1:]}))
+    return {**script, **queue[0]}
+
+
 def main():
     try:
         args = parse(sys.argv[1:])
@@ -44,7 +66,7 @@ def main():
         print(f"error: unexpected argument: {exc}", file=sys.stderr)
         return 2
     prompt = sys.stdin.read() if args.prompt in (None, "-") else args.prompt
-    script = json.loads(Path(os.environ["FAKE_AGENT_SCRIPT"]).read_text())
+    script = load_script()
     schema = json.loads(Path(args.output_schema).read_text()) if args.output_schema else None
     record = {
         "argv": sys.argv[1:],
@@ -53,7 +75,7 @@ def main():
         "schema": schema,
         "env": {k: v for k, v in os.environ.items() if k.startswith("FAKE_ENV_")},
     }
-    Path(os.environ["FAKE_AGENT_RECORD"]).write_text(json.dumps(record))
+    save_record(record)
     if not args.json:
         print("fake codex: dflow must pass --json", file=sys.stderr)
         return 64
