@@ -15,7 +15,8 @@ from ..domain.models import Job, JobKind, JobStatus, RunSnapshot, StepRun
 from ..domain.settings import ProjectSettings
 from ..errors import BudgetExceeded, IllegalTransition, StepNotFound
 from ..jobs import queue
-from ..jobs.runner import Outcome, drain
+from ..jobs.runner import Outcome
+from ..jobs.waiting import settle
 from ..store import Tx
 from . import budget, scheduling
 from .detail import RunDetail, detail
@@ -217,9 +218,10 @@ def show(project: Project, run_ref: str) -> RunDetail:
 
 def wait(project: Project, run_ref: str, worker: str,
          on_outcome: Callable[[Outcome], None] | None = None) -> RunSnapshot:
-    """Process this run's jobs in this process until none is left."""
+    """Until this run has no job left: run them in this process, or wait for the worker
+    pool when one is running (docs/decisions/0302-wait-for-a-live-pool.md)."""
     uid = project.view().find_run(run_ref).run.uid
-    drain(project, worker, run=uid, on_outcome=on_outcome)
+    settle(project, worker, run=uid, on_outcome=on_outcome)  # waits for a live pool
     snap = project.view().run(uid)
     assert snap is not None
     return snap

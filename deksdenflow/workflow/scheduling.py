@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..domain.events import EventType
-from ..domain.models import TERMINAL_RUN_STATUSES, Job, JobKind, StepRun, StepStatus
+from ..domain.models import (
+    TERMINAL_RUN_STATUSES,
+    Job,
+    JobKind,
+    JobStatus,
+    StepRun,
+    StepStatus,
+)
 from ..domain.settings import ProjectSettings
 from ..jobs import queue
 from ..store import Tx
@@ -46,7 +53,7 @@ def next_jobs(tx: Tx, uid: str, settings: ProjectSettings, chain: bool,
         return Next(why=f"{run.id} is paused; `dflow resume {run.id}` first")
     still_open = [j for j in snap.open_jobs if j.id != current]
     if still_open:
-        return Next(jobs=still_open)
+        return Next(jobs=[_with_intent(tx, uid, j, chain) for j in still_open])
     if not run.planned:
         return Next(jobs=[request_plan(tx, uid, "all" if chain else "step")])
     if not budget.gate(tx, uid, settings):
@@ -56,6 +63,18 @@ def next_jobs(tx: Tx, uid: str, settings: ProjectSettings, chain: bool,
         key, reason = next(iter(blocks.items()))
         return Next(why=f"{run.id} is blocked by {key}: {reason}")
     return _step_jobs(tx, uid, settings, chain)
+
+
+def _with_intent(tx: Tx, uid: str, job: Job, chain: bool) -> Job:
+    """`dflow run` on a run whose plan is still queued (as `dflow new` leaves it): the plan
+    must now go on to the steps, so that a worker pool finishes the run. A queued job cannot
+    change, so it is replaced by one that says so (a claimed one is left as it is)."""
+    want = "all" if chain else "step"
+    then = job.payload.get("then")
+    if job.kind != JobKind.PLAN or job.status != JobStatus.REQUESTED or then in (want, "all"):
+        return job
+    tx.emit(EventType.JOB_CANCELLED, run=uid, data={"job": job.id})
+    return queue.request(tx, JobKind.PLAN, run=uid, payload={"then": want})
 
 
 def _step_jobs(tx: Tx, uid: str, settings: ProjectSettings, chain: bool) -> Next:
