@@ -97,19 +97,39 @@ def set_in_project_text(project_text: str, key: str, raw: str) -> str:
         raise ConfigError(f"unknown key '{key}' in {PROJECT_SOURCE}; `dflow config list` shows them")
     doc = tomlkit.parse(project_text)
     plain = codec.settings_doc(project_text, PROJECT_SOURCE)
+    seeded = _seed_engine_table(plain, parts)
     _set_nested(plain, parts, _parse_raw(raw))
     try:
         validated = ProjectSettings.model_validate(plain)
     except ValidationError as exc:
         raise ConfigError(codec.describe_validation(exc, PROJECT_SOURCE)) from exc
     value = get_value(validated, key)
+    if seeded:
+        _set_nested_toml(doc, [*parts[:2], "kind"], parts[1])
+    _set_nested_toml(doc, parts, value)
+    return tomlkit.dumps(doc)
+
+
+def _seed_engine_table(plain: dict[str, Any], parts: list[str]) -> bool:
+    """`engines.NAME.model` for an engine with no table yet starts the table as `kind = NAME`,
+    as `ProjectSettings.engine()` reads a missing one (`dflow config set engines.codex.model M`
+    must work without setting the kind first)."""
+    if parts[0] != "engines" or parts[2] == "kind":
+        return False
+    engines = plain.setdefault("engines", {})
+    if parts[1] in engines:
+        return False
+    engines[parts[1]] = {"kind": parts[1]}
+    return True
+
+
+def _set_nested_toml(doc: Any, parts: list[str], value: Any) -> None:
     table: Any = doc
     for part in parts[:-1]:
         if part not in table:
             table[part] = tomlkit.table()
         table = table[part]
     table[parts[-1]] = value
-    return tomlkit.dumps(doc)
 
 
 def _is_settable(parts: list[str]) -> bool:

@@ -79,8 +79,6 @@ def sandbox_modes(requests: list[Recorded]) -> list[str]:
 
 def start_run(cli: Cli, repo: Path, engine: str, *settings: tuple[str, str]) -> None:
     in_process(cli, "init", "--engine", engine, cwd=repo)
-    # `config set engines.X.model` needs the table to exist with its kind first.
-    in_process(cli, "config", "set", f"engines.{engine}.kind", engine, cwd=repo)
     for key, value in settings:
         in_process(cli, "config", "set", key, value, cwd=repo)
     in_process(cli, "new", "greet", "--task", "Add a greet() function", "--engine", engine,
