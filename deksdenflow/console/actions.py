@@ -44,10 +44,10 @@ def _snap(project: Project, ref: str) -> RunSnapshot:
 
 
 def new_run(project: Project, name: str, task: str, plan: bool = True) -> Outcome:
-    snap = runs.create_run(project, name, task)
+    """`dflow new NAME --task TASK [--no-plan]`: branch, worktree, and the plan request."""
+    snap = runs.create_run(project, name, task, plan=plan)
     if not plan:
         return Outcome(f"created {snap.run.id}", snap.run.uid)
-    _controls().request_plan(project, snap.run.id)
     return Outcome(f"created {snap.run.id}; planning requested", snap.run.uid, True)
 
 
@@ -109,10 +109,13 @@ def open_pr(project: Project, ref: str) -> Outcome:
 
 
 def sync(project: Project) -> Outcome:
-    result = service("sync").sync(project)
-    summary = getattr(result, "summary", None)
-    text = summary() if callable(summary) else (summary or "")
-    return Outcome(f"synced{': ' + str(text) if text else ''}")
+    """`dflow sync`: fetch, merge and push the state ref; the same line the CLI prints."""
+    report = service("sync.service").sync(project)
+    pushed = ", pushed" if report.pushed else ""
+    line = f"{report.remote}: {report.outcome}{pushed} (state at {str(report.tip)[:12]})"
+    notes = [f"renumbered {r.old_id} -> {r.new_id}" for r in report.renumbered]
+    notes += [f"completed {run_id}" for run_id in report.completed]
+    return Outcome("; ".join([line, *notes]))
 
 
 APPROVABLE = (StepStatus.NEEDS_QA, StepStatus.BLOCKED, StepStatus.FAILED)

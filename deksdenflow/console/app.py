@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -27,7 +28,7 @@ RUN_ACTIONS = {"plan", "run_next", "run_all", "qa", "approve", "retry", "pause",
 class DflowConsole(App[None]):
     """Runs, steps, plans, the event timeline, logs and workers; keys drive the workflow."""
 
-    CSS_PATH = "console.tcss"
+    CSS_PATH = Path(__file__).with_name("console.tcss")  # absolute: subclasses live elsewhere
     TITLE = "dflow"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [

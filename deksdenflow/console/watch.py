@@ -68,11 +68,13 @@ class StateWatcher:
         self._jobs_id, self._settings_id = jobs_id, settings_id
 
     def _remote_moved(self) -> bool:
-        """Has a `git fetch` moved a remote-tracking state ref since the last poll?"""
+        """Has a `git fetch` brought remote state we do not have yet since the last poll?
+
+        A sync that pushes moves the tracking ref to our own tip: that is not news."""
         tips = peek.tracking_tips(self.store)
         moved = self._remote_tips is not None and tips != self._remote_tips
         self._remote_tips = tips
-        return moved
+        return moved and any(tip != self.store.tip() for tip in tips.values())
 
     # --- what the screens read ------------------------------------------------------------
 

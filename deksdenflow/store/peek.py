@@ -10,11 +10,10 @@ import pygit2
 
 from ..domain.models import RunSnapshot
 from . import codec
+from .integrate import TRACKING_PREFIX
 from .layout import RUNS_DIR, run_snapshot_path
 from .repo import Store
 from .state import StateView
-
-TRACKING_PREFIX = "refs/deksdenflow/remotes/"
 
 # {bucket name: (bucket tree id, {run uid: run.json blob id})}
 RunIndex = dict[str, tuple[str, dict[str, str]]]
@@ -57,7 +56,9 @@ def snapshot_by_id(store: Store, uid: str, blob_id: str) -> RunSnapshot:
     Looking `runs/<bucket>/<uid>/run.json` up by path re-reads the bucket tree for every
     run; with 1,000 runs in one bucket that is most of the cost of reading them all.
     """
-    return codec.load_snapshot(store.repo[blob_id].data, run_snapshot_path(uid))
+    blob = store.repo[blob_id]
+    assert isinstance(blob, pygit2.Blob)
+    return codec.load_snapshot(blob.data, run_snapshot_path(uid))
 
 
 def tracking_tips(store: Store) -> dict[str, str]:

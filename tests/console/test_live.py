@@ -42,7 +42,7 @@ async def test_a_run_created_by_another_process_appears(runs_repo, repo: Path) -
     async with app_for(project).run_test(size=(80, 24)) as pilot:
         table = pilot.app.screen.query_one("#runs", DataTable)
         assert table.row_count == 3
-        other_process(repo, "runs.create_run(project, 'elsewhere', 'from another terminal', plan=False)")
+        other_process(repo, "runs.create_run(project, 'elsewhere', 'typed elsewhere', plan=False)")
         await wait_until(pilot, lambda: table.row_count == 4)
         assert cell_texts(table, 3)[:2] == ["0004-elsewhere", "pending"]
 
