@@ -77,17 +77,27 @@ def test_watcher_rereads_only_the_runs_whose_snapshot_changed(runs_repo) -> None
     assert watcher.run(uids["docs"]).run.paused  # type: ignore[union-attr]
 
 
-def test_watcher_notices_a_fetch_of_the_remote_state(runs_repo, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    project, _ = runs_repo
+def test_watcher_notices_a_fetch_that_brings_another_clones_state(  # type: ignore[no-untyped-def]
+    runs_repo, repo: Path, tmp_path: Path
+) -> None:
+    project, uids = runs_repo
     remote = tmp_path / "remote.git"
     git("init", "-q", "--bare", str(remote), cwd=tmp_path)
     git("remote", "add", "origin", str(remote), cwd=repo)
+    state = "refs/deksdenflow/state"
+    git("push", "-q", "origin", f"{state}:{state}", cwd=repo)
+    fetch = ["fetch", "-q", "origin", f"+{state}:refs/deksdenflow/remotes/origin/state"]
+    git(*fetch, cwd=repo)
     watcher = StateWatcher(project.store)
     watcher.poll()
-    git("push", "-q", "origin", "refs/deksdenflow/state:refs/deksdenflow/state", cwd=repo)
-    git("fetch", "-q", "origin", "+refs/deksdenflow/state:refs/deksdenflow/remotes/origin/state",
-        cwd=repo)
+    git(*fetch, cwd=repo)
+    assert watcher.poll() is None  # the remote has nothing we lack
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(remote), str(clone), cwd=tmp_path)
+    git("fetch", "-q", "origin", f"{state}:{state}", cwd=clone)
+    other = open_project(clone)
+    other.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uids["docs"]))
+    git("push", "-q", "origin", f"{state}:{state}", cwd=clone)
+    git(*fetch, cwd=repo)
     change = watcher.poll()
     assert change is not None and change.remote and not change.runs
-
-
