@@ -79,6 +79,14 @@ class ConfiguredEngine:
             f"[engines.{self.name}] options.{key} in project.toml must be a list of strings"
         )
 
+    def bool_option(self, options: dict[str, Any], key: str, default: bool) -> bool:
+        value = options.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"[engines.{self.name}] options.{key} in project.toml must be true or false"
+            )
+        return value
+
     def env_option(self, options: dict[str, Any]) -> dict[str, str]:
         """The agent's environment: ours plus the `env` option's table."""
         value = options.get("env") or {}

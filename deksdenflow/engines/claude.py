@@ -69,7 +69,8 @@ class ClaudeEngine(ConfiguredEngine):
         argv += ["--permission-mode", mode, "--allowedTools", ",".join(allowed)]
         if denied:
             argv += ["--disallowedTools", ",".join(denied)]
-        if request.output_schema is not None and options.get("native_schema"):
+        native = self.bool_option(options, "native_schema", False)
+        if request.output_schema is not None and native:
             # Newer Claude Code versions constrain the answer themselves (`structured_output`).
             argv += ["--json-schema", json.dumps(request.output_schema)]
         return argv + self.args_option(options, "extra_args")

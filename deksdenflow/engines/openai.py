@@ -72,7 +72,7 @@ class OpenAIEngine(ConfiguredEngine):
                 "json_schema": {
                     "name": "output",
                     "schema": request.output_schema,
-                    "strict": bool(options.get("strict", True)),
+                    "strict": self.bool_option(options, "strict", True),
                 },
             }
         extra = options.get("extra_body") or {}

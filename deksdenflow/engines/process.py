@@ -78,18 +78,13 @@ def run_process(
     if not cwd.is_dir():
         raise EngineFailed(f"engine '{engine}' cannot run in {cwd}: no such directory")
     start = time.monotonic()
-    proc = subprocess.Popen(  # noqa: S603 - argv built by the engine, never through a shell
-        argv,
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        start_new_session=True,  # its own process group, so a timeout can kill all of it
-    )
+    try:
+        proc = _start(argv, cwd, env, with_stdin=stdin is not None)
+    except OSError as exc:  # not runnable after all: no shebang, wrong architecture, ...
+        raise EngineFailed(
+            f"engine '{engine}' could not start {argv[0]} ({exc.strerror or exc}); check "
+            f"[engines.{engine}] options"
+        ) from None
     try:
         stdout, stderr = _wait(proc, stdin, start + timeout_s)
     except subprocess.TimeoutExpired:
@@ -116,6 +111,23 @@ def _tail(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     last = lines[-1] if lines else ""
     return last if len(last) <= STDERR_TAIL else "…" + last[-STDERR_TAIL:]
+
+
+def _start(
+    argv: list[str], cwd: Path, env: Mapping[str, str] | None, *, with_stdin: bool
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - argv built by the engine, never through a shell
+        argv,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,  # its own process group, so a timeout can kill all of it
+    )
 
 
 def _wait(proc: subprocess.Popen[str], stdin: str | None, deadline: float) -> tuple[str, str]:

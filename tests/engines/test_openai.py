@@ -210,3 +210,10 @@ def test_openai_needs_a_model(workdir: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"needs a model; set \[engines.openai\] model"):
         engine.run(request(workdir))
+
+
+def test_openai_strict_must_be_a_boolean(workdir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"options.strict in project.toml must be true or false"):
+        openai(base_url="http://127.0.0.1:9/v1", strict="no").run(
+            request(workdir, output_schema=VERDICT_SCHEMA)
+        )

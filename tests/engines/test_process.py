@@ -91,3 +91,12 @@ def test_non_zero_exit_quotes_the_last_stderr_line_and_keeps_the_transcript(
         run_process([sys.executable, "-c", code], engine="e", cwd=workdir, timeout_s=60)
 
     assert "working" in exc.value.transcript and "--- exit 1 ---" in exc.value.transcript
+
+
+def test_a_binary_that_cannot_be_executed_is_an_engine_error(workdir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "agent"
+    broken.write_bytes(b"\x7fELF-but-not-really")
+    broken.chmod(0o755)
+
+    with pytest.raises(EngineFailed, match=r"could not start .*agent \(Exec format error\)"):
+        run_process([str(broken)], engine="e", cwd=workdir, timeout_s=5)
