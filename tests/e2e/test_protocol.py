@@ -77,6 +77,16 @@ def sandbox_modes(requests: list[Recorded]) -> list[str]:
     return [json.loads(r.headers["x-codex-turn-metadata"])["sandbox_mode"] for r in requests]
 
 
+def state_files_containing(repo: Path, text: str) -> list[str]:
+    """Paths in the state ref's tip whose content has `text` (git grep; none is exit 1)."""
+    out = subprocess.run(
+        ["git", "grep", "-l", "-F", text, "refs/deksdenflow/state"],
+        cwd=repo, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode in (0, 1), out.stderr
+    return out.stdout.split()
+
+
 def start_run(cli: Cli, repo: Path, engine: str, *settings: tuple[str, str]) -> None:
     in_process(cli, "init", "--engine", engine, cwd=repo)
     for key, value in settings:
@@ -138,6 +148,10 @@ def test_real_codex_plans_executes_and_reviews_a_whole_protocol(
     assert requests[0].body["text"]["format"]["schema"] == plan_schema
     assert requests[3].body["text"]["format"]["schema"] == qa_schema
     assert "Add a greet() function" in requests[0].text()
+    # The real CLI's transcripts are kept on the state ref; the provider's key never is.
+    transcripts = state_files_containing(repo, '"type":"turn.completed"')
+    assert any("01-execute" in path for path in transcripts), transcripts
+    assert state_files_containing(repo, API_KEY) == []
 
 
 def test_a_malformed_verdict_from_real_codex_blocks_the_step(
@@ -199,3 +213,4 @@ def test_the_openai_engine_runs_a_whole_protocol_against_the_same_server(
     assert plan_format["json_schema"]["schema"] == json.loads(
         (SCHEMAS / "plan.schema.json").read_text()
     )
+    assert state_files_containing(repo, API_KEY) == []
