@@ -108,6 +108,8 @@ class PlanHandler:
         if snap is None or snap.run.planned or snap.run.cancelled:
             return None
         settings = project.settings(view)
+        if snap.run.worktree:  # made now when `dflow new` had to defer it (unborn base)
+            worktrees.ensure(project, snap.run.branch, Path(snap.run.worktree), snap.run.base)
         prompt = prompts.render("plan", project.root, {
             "protocol": snap.run.id, "folder": folder(snap), "task": snap.run.task,
             "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,

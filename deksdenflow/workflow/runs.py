@@ -82,14 +82,19 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
     check_engine(settings, engine)
     base = settings.project.base_branch
     worktrees.check_clean(project)
-    start = worktrees.start_point(project, base)
+    # A repository whose base has no commit yet can still record runs (`--no-plan`); their
+    # branch and worktree are made when the run is first planned (docs/decisions/0004).
+    deferred = not plan and worktrees.is_unborn(project, base)
+    start = "" if deferred else worktrees.start_point(project, base)
     root = worktrees.worktree_root(project)
     made: list[tuple[str, Path]] = []
 
     def body(tx: Tx) -> RunSnapshot:
         check_name_free(tx, slug)
         branch = f"{next_number(tx):04d}-{slug}"
-        if not made or made[-1][0] != branch:  # a retried transaction may pick a new number
+        if deferred:
+            worktrees.check_free(project, branch, root / branch)
+        elif not made or made[-1][0] != branch:  # a retried transaction may pick a new number
             while made:
                 worktrees.remove(project, *made.pop())
             worktrees.check_free(project, branch, root / branch)

@@ -48,6 +48,28 @@ def start_point(project: Project, base: str) -> str:
     )
 
 
+def is_unborn(project: Project, base: str) -> bool:
+    """True when the base branch has no commit anywhere yet (a freshly `git init`ed repo)."""
+    remote = project.settings().project.remote
+    refs = (f"refs/remotes/{remote}/{base}", f"refs/heads/{base}")
+    return all(project.repo.references.get(ref) is None for ref in refs) and (
+        project.repo.head_is_unborn
+    )
+
+
+def ensure(project: Project, branch: str, path: Path, base: str) -> Path:
+    """The run's worktree, made now if its creation was deferred (base had no commit)."""
+    if path.is_dir():
+        return path
+    if project.repo.references.get(f"refs/heads/{branch}") is not None:
+        raise GitOperationError(
+            f"the worktree of branch '{branch}' ({path}) is missing; "
+            f"restore it with `git worktree add {path} {branch}`"
+        )
+    create(project, branch, path, start_point(project, base))
+    return path
+
+
 def check_clean(project: Project) -> None:
     """Refuse a detached HEAD or uncommitted changes to tracked files in the checkout."""
     root = project.root
