@@ -40,6 +40,7 @@ from .workers import WorkerRecord
 
 FAST_JOB_S = 0.05  # jobs quicker than this on average are claimed and closed in batches
 SCAN_S = 1.0  # how often a worker looks for claims of dead workers
+IDLE_POLL_MAX_S = 0.2  # the slowest an idle worker polls the ref's tip
 
 
 class GraceExpired(BaseException):
@@ -102,6 +103,7 @@ class Worker:
         self.done_count = 0
         self._avg_s: float | None = None
         self._last_scan = 0.0
+        self._nap = options.poll_s
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -184,11 +186,14 @@ class Worker:
         return False
 
     def _wait_for_change(self, tip: str | None, max_s: float) -> None:
+        """Poll the ref's tip (a file read): quickly after activity, slower while idle."""
         deadline = time.monotonic() + max_s
         while time.monotonic() < deadline and not self._should_stop():
-            time.sleep(self.options.poll_s)
+            time.sleep(self._nap)
             if self.store.tip() != tip:
+                self._nap = self.options.poll_s
                 return
+            self._nap = min(self._nap * 1.5, IDLE_POLL_MAX_S)
 
     def _scan(self, jobs: list[Job], force: bool = False) -> bool:
         now = time.monotonic()
