@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ..workflow import runs
 from ..workflow.project import open_project
+from . import status_json
 from .render import JSON_OPTION, ago, console, emit_json, styled, tokens
 
 
@@ -43,6 +44,9 @@ def status(
 
     Example: dflow status 0001-add-login --json
     """
+    if json_ and not run:
+        typer.echo(status_json.render(open_project()))
+        return
     report = runs.status(open_project(), run)
     if json_:
         emit_json(report)

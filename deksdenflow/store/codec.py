@@ -72,6 +72,13 @@ def load_json(data: bytes, path: str) -> dict[str, Any]:
 
 
 def _validate(model: type[M], kind: str, data: bytes, path: str) -> M:
+    if data.startswith(b'{"schema_version":%d,' % CURRENT_VERSIONS[kind]):
+        # What this dflow writes itself: validate straight from the bytes (pydantic's own
+        # JSON parser, ~2x faster). Anything else takes the checked path below.
+        try:
+            return model.model_validate_json(data)
+        except ValidationError:
+            pass  # re-parsed below for the precise error message
     doc = upgrade(kind, load_json(data, path), path)
     try:
         return model.model_validate(doc)

@@ -126,6 +126,18 @@ class StateView:
                     if isinstance(entry, pygit2.Tree) and entry.name:
                         yield entry.name
 
+    def run_versions(self) -> dict[str, str]:
+        """uid -> the id of the run's directory tree, which changes whenever anything of the
+        run does: a cheap way (no object is inflated) to see which runs moved between tips."""
+        runs = self.subtree(RUNS_DIR)
+        versions: dict[str, str] = {}
+        for bucket in runs or ():
+            if isinstance(bucket, pygit2.Tree):
+                for entry in bucket:
+                    if isinstance(entry, pygit2.Tree) and entry.name:
+                        versions[entry.name] = str(entry.id)
+        return versions
+
     def run(self, uid: str) -> RunSnapshot | None:
         path = run_snapshot_path(uid)
         data = self.blob(path)

@@ -1,0 +1,210 @@
+"""The state store: one mutation, and `dflow status --json` over a big ref. Figures, not a test.
+
+    .venv/bin/python benchmarks/store.py [--samples 200] [--reps 7] [--quick]
+
+1. Latency of one mutation (a step event on an existing run: started / failed in turn), at
+   100 and at 10,000 events on the ref, side by side with the same mutation done through git
+   CLI plumbing: the same three blobs (event, run snapshot, meta.json; their bytes computed by
+   dflow beforehand, so git is not charged for them) written with `git hash-object -w`, each of
+   the six trees on the path read with `git ls-tree` and rebuilt with `git mktree`, then
+   `git commit-tree` and `git update-ref REF NEW OLD` (compare-and-swap).
+2. Wall time of `dflow status --json` on 1,000 runs / 20,000 events in a fresh process, against
+   `python -c "import deksdenflow"` (fresh processes, median of --reps runs each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from deksdenflow.domain.events import EventType
+from deksdenflow.store import STATE_REF, Store, Tx, codec
+from deksdenflow.store.layout import META_FILE, event_path, run_snapshot_path
+from deksdenflow.workflow.project import init_project
+
+BIN = Path(sys.executable).parent
+EVENTS_PER_RUN = 20
+
+
+def make_state(root: Path, runs: int) -> tuple[Store, list[str]]:
+    """A repository whose ref holds `runs` runs of EVENTS_PER_RUN events each, one commit per
+    run: created, planned with 7 steps, steps 1-6 started, finished and passed QA (step 7 is
+    left for the benchmark's mutations)."""
+    repo = root / f"repo-{runs}"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    project, _ = init_project(repo, engine="demo")
+    store = project.store
+    uids = [store.transact(lambda tx, n=n: _fill_run(tx, n)) for n in range(1, runs + 1)]
+    subprocess.run(["git", "gc", "-q"], cwd=repo, check=True)  # as `gc --auto` would have
+    return store, uids
+
+
+def _fill_run(tx: Tx, number: int) -> str:
+    uid = tx.emit(EventType.RUN_CREATED, data={"number": number, "name": f"run-{number}",
+                                               "task": "benchmark"}).run
+    assert uid is not None
+    steps = [{"index": i, "type": "work", "title": f"step {i}"} for i in range(1, 8)]
+    tx.emit(EventType.RUN_PLANNED, run=uid, data={"steps": steps})
+    cycle = [EventType.STEP_STARTED, EventType.STEP_FINISHED, EventType.STEP_QA_VERDICT]
+    for k in range(EVENTS_PER_RUN - 2):
+        data = {"verdict": "PASS"} if cycle[k % 3] == EventType.STEP_QA_VERDICT else {}
+        tx.emit(cycle[k % 3], run=uid, step=k // 3 + 1, data=data)
+    return uid
+
+
+def _step_event(uid: str, n: int) -> Callable[[Tx], None]:
+    kind = EventType.STEP_STARTED if n % 2 == 0 else EventType.STEP_FAILED
+    return lambda tx: tx.emit(kind, run=uid, step=7, data={"reason": "bench"}) and None
+
+
+def bench_dflow(store: Store, uid: str, samples: int) -> list[float]:
+    times = []
+    for n in range(samples):
+        start = time.perf_counter()
+        store.transact(_step_event(uid, n))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_git_cli(store: Store, uid: str, samples: int) -> list[float]:
+    repo = Path(store.repo.workdir or store.git_dir)
+    times = []
+    for n in range(samples):
+        files = _mutation_files(store, uid, n)  # dflow's work, not timed
+        start = time.perf_counter()
+        _git_cli_mutation(repo, files)
+        times.append(time.perf_counter() - start)
+        store.repo.references.get(STATE_REF)  # drop nothing: the ref moved on disk
+    return times
+
+
+def _mutation_files(store: Store, uid: str, n: int) -> dict[str, bytes]:
+    """The exact blobs a dflow mutation writes, computed with dflow's own code."""
+    view = store.read()
+    tx = Tx(view, store.actor)
+    _step_event(uid, n)(tx)
+    event = tx.events[0]
+    return {event_path(uid, event.id): codec.dump(event),
+            run_snapshot_path(uid): codec.dump(tx.run(uid)),
+            META_FILE: codec.dump_meta(tx.clock)}
+
+
+def _git_cli_mutation(repo: Path, files: dict[str, bytes]) -> None:
+    old = _git(repo, "rev-parse", STATE_REF)
+    blobs: dict[str, str] = {}
+    for path, data in files.items():
+        blobs[path] = _git(repo, "hash-object", "-w", "--stdin", stdin=data)
+    # Rebuild every tree on the deepest path (the event's), then its siblings' parents.
+    changed = {path: blob for path, blob in blobs.items()}
+    tree = _rebuild(repo, old, "", changed)
+    commit = _git(repo, "commit-tree", tree, "-p", old, "-m", "cli mutation")
+    _git(repo, "update-ref", STATE_REF, commit, old)
+
+
+def _rebuild(repo: Path, tip: str, prefix: str, changed: dict[str, str]) -> str:
+    """mktree for `prefix` after applying `changed` (paths below it), recursing per level."""
+    listing = _git(repo, "ls-tree", f"{tip}:{prefix}" if prefix else f"{tip}^{{tree}}",
+                   check=False)
+    entries: dict[str, str] = {}
+    for line in listing.splitlines():
+        meta, name = line.split("\t", 1)
+        entries[name] = meta
+    children: dict[str, dict[str, str]] = {}
+    for path, blob in changed.items():
+        head, _, rest = path.partition("/")
+        if rest:
+            children.setdefault(head, {})[rest] = blob
+        else:
+            entries[head] = f"100644 blob {blob}"
+    for name, sub in children.items():
+        sub_tree = _rebuild(repo, tip, f"{prefix}{name}/" if prefix else f"{name}/", sub)
+        entries[name] = f"040000 tree {sub_tree}"
+    text = "".join(f"{meta}\t{name}\n" for name, meta in sorted(entries.items()))
+    return _git(repo, "mktree", stdin=text.encode())
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None, check: bool = True) -> str:
+    out = subprocess.run(["git", *args], cwd=repo, input=stdin, capture_output=True)
+    if check and out.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)}: {out.stderr.decode()}")
+    return out.stdout.decode().strip()
+
+
+def fresh_process(cmd: list[str], cwd: Path, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="smaller state, for a smoke run")
+    args = parser.parse_args()
+    os.environ.setdefault("DFLOW_ACTOR", "bench@localhost")
+    big_runs = 50 if args.quick else 500
+    with tempfile.TemporaryDirectory(prefix="dflow-bench-") as tmp:
+        root = Path(tmp)
+        print(f"one mutation (step event on an existing run), {args.samples} samples, ms")
+        print(f"{'events on the ref':<20} {'dflow p50':>10} {'dflow p95':>10} "
+              f"{'git CLI p50':>12} {'git CLI p95':>12} {'speed-up':>9}")
+        medians = {}
+        for runs in (5, big_runs):
+            store, uids = make_state(root, runs)
+            uid = uids[len(uids) // 2]
+            bench_dflow(store, uid, 20)  # warm-up
+            ours = bench_dflow(store, uid, args.samples)
+            theirs = bench_git_cli(store, uid, max(20, args.samples // 4))
+            medians[runs] = statistics.median(ours)
+            events = runs * EVENTS_PER_RUN
+            print(f"{events:<20} {statistics.median(ours) * 1e3:>10.2f} {p95(ours) * 1e3:>10.2f} "
+                  f"{statistics.median(theirs) * 1e3:>12.2f} {p95(theirs) * 1e3:>12.2f} "
+                  f"{statistics.median(theirs) / statistics.median(ours):>8.1f}x")
+        flat = medians[big_runs] / medians[5]
+        print(f"t({big_runs * EVENTS_PER_RUN})/t({5 * EVENTS_PER_RUN}) = {flat:.2f}"
+              "  (target <= 1.5)")
+
+        status_runs = 100 if args.quick else 1000
+        store, _ = make_state(root, status_runs)
+        repo = Path(store.repo.workdir or store.git_dir)
+        python = str(BIN / "python")
+        bare = fresh_process([python, "-c", "import deksdenflow"], repo, args.reps)
+        startup = fresh_process([python, "-c", "pass"], repo, args.reps)
+        cold_status = _time_once([str(BIN / "dflow"), "status", "--json"], repo)
+        status = fresh_process([str(BIN / "dflow"), "status", "--json"], repo, args.reps)
+        events = status_runs * EVENTS_PER_RUN
+        print(f"\n`dflow status --json`, {status_runs} runs / {events} events, fresh process, "
+              f"median of {args.reps}, ms")
+        print(f"{'python -c pass':<36} {startup * 1e3:>8.1f}")
+        label = 'python -c "import deksdenflow"'
+        print(f"{label:<36} {bare * 1e3:>8.1f}")
+        print(f"{'dflow status --json (first, cold)':<36} {cold_status * 1e3:>8.1f}")
+        print(f"{'dflow status --json':<36} {status * 1e3:>8.1f}   "
+              f"= {status / bare:.2f}x the bare import (target <= 2x)")
+
+
+def _time_once(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""A local read cache in the git dir, keyed by the state ref's tip. Standard library only.
+
+`dflow status --json` is what scripts and editors poll. Its answer is a pure function of the
+tip commit, so it is kept in `<git dir>/deksdenflow/cache/` under the tip it was computed
+from. Every read resolves the tip first (a plain `git fetch`, another process or a hand edit
+moves it) and uses an entry only when the tips match, so a stale answer cannot be served.
+
+This module imports nothing but the standard library: on a hit, `dflow` prints the cached
+bytes without loading pygit2, pydantic or Typer (docs/decisions/0012-status-cache.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import __version__
+from .layout import STATE_REF
+
+# Plain os.path and no `re`/`pathlib`/`typing`: this module is on the path of a cache hit,
+# where every import counts against the bare start-up time of Python.
+CACHE_FORMAT = 1
+_HEX_DIGITS = frozenset("0123456789abcdef")
+# Any of these changes where git looks for the repository; leave those cases to libgit2.
+_DISCOVERY_ENV = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES",
+                  "GIT_DISCOVERY_ACROSS_FILESYSTEM")
+
+
+def common_dir_of(start: str) -> str | None:
+    """The shared git dir of the repository containing `start`; None when unsure."""
+    if any(os.environ.get(name) for name in _DISCOVERY_ENV):
+        return None
+    folder = os.path.abspath(start)
+    while True:
+        dot_git = os.path.join(folder, ".git")
+        if os.path.isdir(dot_git):
+            return _common(dot_git)
+        if os.path.isfile(dot_git):
+            text = _read(dot_git).decode(errors="replace").strip()
+            if not text.startswith("gitdir: "):
+                return None
+            return _common(os.path.join(folder, text.removeprefix("gitdir: ")))
+        if os.path.isfile(os.path.join(folder, "HEAD")) and os.path.isdir(
+                os.path.join(folder, "objects")):
+            return _common(folder)  # inside a bare repository
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _common(git_dir: str) -> str | None:
+    marker = os.path.join(git_dir, "commondir")
+    if os.path.isfile(marker):
+        git_dir = os.path.join(git_dir, _read(marker).decode().strip())
+    git_dir = os.path.realpath(git_dir)
+    if not os.path.isfile(os.path.join(git_dir, "HEAD")) or os.path.exists(
+            os.path.join(git_dir, "reftable")):
+        return None  # not a git dir, or a ref format we do not read by hand
+    return git_dir
+
+
+def read_tip(common: str) -> str | None:
+    """The state ref's commit id, read the way git stores it: loose file, else packed-refs."""
+    try:
+        raw = _read(os.path.join(common, STATE_REF)).strip()
+    except FileNotFoundError:
+        return _packed_tip(common)
+    return _oid(raw)
+
+
+def _packed_tip(common: str) -> str | None:
+    try:
+        lines = _read(os.path.join(common, "packed-refs")).splitlines()
+    except FileNotFoundError:
+        return None
+    suffix = b" " + STATE_REF.encode()
+    for line in lines:
+        if line.endswith(suffix):
+            return _oid(line[: -len(suffix)])
+    return None
+
+
+def _oid(raw: bytes) -> str | None:
+    text = raw.decode(errors="replace")
+    return text if len(text) in (40, 64) and _HEX_DIGITS.issuperset(text) else None
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _path(common: str, name: str) -> str:
+    return os.path.join(common, "deksdenflow", "cache", name)
+
+
+def _header(key: str) -> bytes:
+    return f"dflow-cache {CACHE_FORMAT} {__version__} {key}\n".encode()
+
+
+def load(common: str, name: str, key: str) -> bytes | None:
+    """The entry `name` when it was stored under `key` (a tip) by this dflow version."""
+    try:
+        data = _read(_path(common, name))
+    except OSError:
+        return None
+    header = _header(key)
+    return data[len(header):] if data.startswith(header) else None
+
+
+def save(common: str, name: str, key: str, payload: bytes) -> None:
+    """Replace the entry atomically; a cache that cannot be written is only slower."""
+    target = _path(common, name)
+    temp = f"{target}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(temp, "wb") as f:
+            f.write(_header(key) + payload)
+        os.replace(temp, target)
+    except OSError:
+        try:  # noqa: SIM105  (contextlib is one more import on the hit path)
+            os.unlink(temp)
+        except OSError:
+            pass

@@ -1,0 +1,109 @@
+"""`dflow status --json` through the tip-keyed cache: same bytes as uncached, never stale."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deksdenflow.cli import status_json
+from deksdenflow.domain.events import EventType
+from deksdenflow.store import STATE_REF, Store, cache
+from deksdenflow.workflow import runs
+from deksdenflow.workflow.project import Project
+from tests.conftest import git
+from tests.store.conftest import add_run
+
+DFLOW = str(Path(sys.executable).with_name("dflow"))
+
+
+def _status(cwd: Path) -> str:
+    out = subprocess.run([DFLOW, "status", "--json"], cwd=cwd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _uncached(project: Project) -> str:
+    report = runs.status(project)
+    return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+def _cache_file(repo: Path, name: str = status_json.LISTING) -> Path:
+    return repo / ".git" / "deksdenflow" / "cache" / name
+
+
+def _note(store: Store, uid: str) -> None:
+    store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uid))
+
+
+def test_a_hit_prints_exactly_what_a_fresh_computation_prints(project: Project,
+                                                              repo: Path) -> None:
+    first, second = add_run(project.store, "one"), add_run(project.store, "twö")
+    _note(project.store, first)
+    miss = _status(repo)
+    assert _cache_file(repo).exists()
+    assert _status(repo) == miss == _uncached(project)
+    assert [r["name"] for r in json.loads(miss)["runs"]] == ["one", "twö"]
+    assert second in miss
+
+
+def test_the_listing_follows_the_ref_wherever_it_moves(project: Project, repo: Path) -> None:
+    uid = add_run(project.store, "one")
+    before = git("rev-parse", STATE_REF, cwd=repo)
+    _status(repo)
+    _note(project.store, uid)  # another process moves the tip
+    assert json.loads(_status(repo))["runs"][0]["paused"] is True
+    git("update-ref", STATE_REF, before, cwd=repo)  # plain git moves it back
+    assert json.loads(_status(repo))["runs"][0]["paused"] is False
+    git("pack-refs", "--all", cwd=repo)  # the ref now lives only in packed-refs
+    assert not (repo / ".git" / STATE_REF).exists()
+    assert cache.read_tip(str(repo / ".git")) == before
+    _note(project.store, uid)
+    assert json.loads(_status(repo))["runs"][0]["paused"] is True
+    assert _status(repo) == _uncached(project)
+
+
+def test_a_damaged_cache_is_ignored_and_rebuilt(project: Project, repo: Path) -> None:
+    add_run(project.store, "one")
+    good = _status(repo)
+    _cache_file(repo).write_bytes(b"garbage")
+    _cache_file(repo, status_json.PER_RUN).write_bytes(_cache_file(repo, status_json.PER_RUN)
+                                                        .read_bytes()[:-20])
+    assert _status(repo) == good
+    assert _status(repo) == good
+
+
+def test_only_runs_whose_tree_changed_are_rendered_again(project: Project, repo: Path) -> None:
+    """Prove the incremental rebuild: an entry planted for an unchanged run is reused."""
+    kept, changed = add_run(project.store, "kept"), add_run(project.store, "changed")
+    status_json.render(project)
+    per_run = _cache_file(repo, status_json.PER_RUN)
+    header, _, body = per_run.read_bytes().partition(b"\n")
+    doc = json.loads(body)
+    for entry in doc.values():
+        if entry[1] == kept:
+            entry[2] = entry[2].replace('"task": "do kept"', '"task": "planted"')
+    per_run.write_bytes(header + b"\n" + json.dumps(doc).encode())
+    _note(project.store, changed)
+    listed = {r["name"]: r for r in json.loads(status_json.render(project))["runs"]}
+    assert listed["kept"]["task"] == "planted"
+    assert listed["changed"]["paused"] is True
+
+
+def test_a_linked_worktree_reads_the_shared_cache(project: Project, repo: Path,
+                                                  tmp_path: Path) -> None:
+    add_run(project.store, "one")
+    linked = tmp_path / "linked"
+    git("worktree", "add", "-q", "-b", "side", str(linked), cwd=repo)
+    assert cache.common_dir_of(str(linked)) == str((repo / ".git").resolve())
+    assert _status(linked) == _status(repo) == _uncached(project)
+
+
+@pytest.mark.parametrize("env", ["GIT_DIR", "GIT_CEILING_DIRECTORIES"])
+def test_git_discovery_variables_leave_the_cache_alone(env: str, repo: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(env, str(repo))
+    assert cache.common_dir_of(str(repo)) is None
