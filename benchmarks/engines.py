@@ -49,13 +49,17 @@ REPLY = {
 }
 
 
-def measure(calls: int, fn: Callable[[], object]) -> list[float]:
-    fn()  # warm up imports and caches
-    times = []
+def measure(
+    calls: int, ours: Callable[[], object], bare: Callable[[], object]
+) -> tuple[list[float], list[float]]:
+    """Alternate the two, so a change in machine load hits both alike (it is a shared box)."""
+    ours(), bare()  # warm up imports and caches
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
+        for fn, into in ((ours, times[0]), (bare, times[1])):
+            start = time.perf_counter()
+            fn()
+            into.append((time.perf_counter() - start) * 1000)
     return times
 
 
@@ -83,8 +87,11 @@ def fake_codex(tmp: Path) -> Path:
 def bench_command(calls: int, work: Path) -> str:
     engine = get_engine("cmd", EngineConfig(kind="command", options={"command": "true"}))
     req = EngineRequest(prompt="p", cwd=work, sandbox="read-only", phase="plan")
-    ours = measure(calls, lambda: engine.run(req))
-    bare = measure(calls, lambda: subprocess.run(["true"], cwd=work, input="p", text=True))
+    ours, bare = measure(
+        calls,
+        lambda: engine.run(req),
+        lambda: subprocess.run(["true"], cwd=work, input="p", text=True),
+    )
     return row("command", ours, bare)
 
 
@@ -96,8 +103,11 @@ def bench_codex(calls: int, work: Path, tmp: Path) -> str:
     argv = [str(exe), "exec", "--json", "--sandbox", "read-only", "--cd", str(work),
             "--skip-git-repo-check", "--output-last-message", str(tmp / "last.txt"),
             "--output-schema", str(tmp / "schema.json"), "-"]  # fmt: skip
-    ours = measure(calls, lambda: engine.run(req))
-    bare = measure(calls, lambda: subprocess.run(argv, input="p", capture_output=True, text=True))
+    ours, bare = measure(
+        calls,
+        lambda: engine.run(req),
+        lambda: subprocess.run(argv, input="p", capture_output=True, text=True),
+    )
     return row("codex", ours, bare)
 
 
@@ -125,8 +135,11 @@ def bench_openai(calls: int, work: Path) -> str:
     )
     req = EngineRequest(prompt="p", cwd=work, sandbox="read-only", phase="qa", output_schema=SCHEMA)
     body = {"model": "bench", "messages": [{"role": "user", "content": "p"}]}
-    ours = measure(calls, lambda: engine.run(req))
-    bare = measure(calls, lambda: httpx.post(base + "/chat/completions", json=body).json())
+    ours, bare = measure(
+        calls,
+        lambda: engine.run(req),
+        lambda: httpx.post(base + "/chat/completions", json=body).json(),
+    )
     httpd.shutdown()
     return row("openai", ours, bare)
 
