@@ -42,6 +42,11 @@ def start_point(project: Project, base: str) -> str:
     for ref in (f"refs/remotes/{remote}/{base}", f"refs/heads/{base}"):
         if project.repo.references.get(ref) is not None:
             return ref
+    if project.repo.head_is_unborn:
+        raise GitOperationError(
+            f"base branch '{base}' has no commit yet, so a run cannot branch from it; "
+            "commit something first (or use `dflow new --no-plan`)"
+        )
     raise GitOperationError(
         f"base branch '{base}' does not exist here; create it or "
         "`dflow config set project.base_branch NAME`"

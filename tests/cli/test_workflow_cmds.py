@@ -181,3 +181,20 @@ def test_demo_output_reads_as_a_walkthrough(tmp_path: Path, cli, scrubber, snaps
     text = re.sub(r"^[0-9a-f]{7} ", "<SHA7> ", text, flags=re.M)
     text = re.sub(r"done in \d+\.\ds", "done in <SECONDS>", text)
     assert (result.exit_code, text) == snapshot
+
+
+def test_a_run_recorded_before_the_first_commit_gets_its_worktree_when_planned(
+        tmp_path: Path, cli) -> None:
+    repo = tmp_path / "fresh"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    cli("init", "--engine", "demo", cwd=repo)
+    refused = cli("new", "x", "--task", "t", cwd=repo)
+    assert refused.exit_code == 1 and "has no commit yet" in refused.output
+    assert cli("new", "x", "--task", "t", "--no-plan", cwd=repo).exit_code == 0
+    (repo / "README.md").write_text("# fresh\n")
+    git("add", "README.md", cwd=repo)
+    git("commit", "-qm", "first", cwd=repo)
+    result = cli("run", "x", "--wait", cwd=repo)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fresh.worktrees" / "0001-x" / "demo_x.py").is_file()
