@@ -15,7 +15,7 @@ def test_deferred_branch_and_worktree_are_made_by_the_first_plan(tmp_path: Path,
     assert cli("new", "first", "--task", "t", "--no-plan", cwd=repo).exit_code == 0
     assert git("branch", "--list", cwd=repo) == ""  # nothing made on an unborn base
     refused = cli("new", "second", "--task", "t", cwd=repo)  # planning needs a base commit
-    assert refused.exit_code == 1 and "base branch 'main' does not exist" in refused.output
+    assert refused.exit_code == 1 and "base branch 'main' has no commit yet" in refused.output
 
     (repo / "README.md").write_text("# fresh\n")
     git("add", "-A", cwd=repo)
