@@ -9,7 +9,8 @@ from typing import Any, Optional
 
 import typer
 
-from ..sync import auto, service
+from ..sync import auto, numbers, service
+from ..workflow import runs
 from ..workflow.project import open_project
 from .render import JSON_OPTION, emit_json
 
@@ -112,3 +113,5 @@ def register(app: typer.Typer) -> None:
     app.command()(pr)
     app.add_typer(ci_app, name="ci")
     _wrap_root(app)
+    # The CLI (not the library) claims protocol numbers on the remote: see decision 0401.
+    runs.number_allocator = numbers.claim_number

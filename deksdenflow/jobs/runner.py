@@ -78,7 +78,9 @@ class Attempt:
 
 
 def load_builtin_handlers() -> None:
-    """The workflow's plan/execute/QA handlers register themselves when imported."""
+    """The workflow's plan/execute/QA and the CI area's fix-CI/open-PR handlers register
+    themselves when imported."""
+    from ..ci import handlers as ci_handlers  # noqa: F401
     from ..workflow import handlers  # noqa: F401  (import cycle: handlers import this module)
 
 

@@ -98,3 +98,9 @@ def _commit(repo: pygit2.Repository, commit_id: str) -> pygit2.Commit:
     if not isinstance(obj, pygit2.Commit):
         raise StateCorrupt(f"{commit_id} is not a state commit; run `dflow doctor`")
     return obj
+
+
+def claim_commit(store: Store, message: str) -> str:
+    """A parentless commit with an empty tree: the token pushed to claim a remote ref."""
+    tree = store.repo.TreeBuilder().write()
+    return str(store.write_commit(tree, [], message))

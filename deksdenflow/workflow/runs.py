@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -37,8 +38,21 @@ def valid_name(name: str) -> str:
     return slug
 
 
-def next_number(tx: Tx) -> int:
-    return max((s.run.number for s in tx.runs()), default=0) + 1
+# Set by the CLI when a remote is configured (deksdenflow.sync.numbers.claim_number): given
+# the next local number, claims one on the remote and returns it (0: allocate locally).
+number_allocator: Callable[[Project, int], int] | None = None
+
+
+def next_number(tx: Tx, floor: int = 0) -> int:
+    """The next free number, at least `floor` (a number claimed on the remote)."""
+    return max(max((s.run.number for s in tx.runs()), default=0) + 1, floor)
+
+
+def claimed_floor(project: Project) -> int:
+    if number_allocator is None:
+        return 0
+    local = max((s.run.number for s in project.view().runs()), default=0) + 1
+    return number_allocator(project, local)
 
 
 def check_name_free(tx: Tx, slug: str) -> None:
@@ -50,10 +64,10 @@ def check_name_free(tx: Tx, slug: str) -> None:
 
 
 def record_run(tx: Tx, slug: str, task: str, *, base: str, engine: str | None = None,
-               worktree: str = "") -> RunSnapshot:
+               worktree: str = "", floor: int = 0) -> RunSnapshot:
     """Stage a run.created event with the next protocol number; returns the new snapshot."""
     check_name_free(tx, slug)
-    number = next_number(tx)
+    number = next_number(tx, floor)
     event = tx.emit(
         EventType.RUN_CREATED,
         data={
@@ -88,10 +102,11 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
     start = "" if deferred else worktrees.start_point(project, base)
     root = worktrees.worktree_root(project)
     made: list[tuple[str, Path]] = []
+    floor = claimed_floor(project)
 
     def body(tx: Tx) -> RunSnapshot:
         check_name_free(tx, slug)
-        branch = f"{next_number(tx):04d}-{slug}"
+        branch = f"{next_number(tx, floor):04d}-{slug}"
         if deferred:
             worktrees.check_free(project, branch, root / branch)
         elif not made or made[-1][0] != branch:  # a retried transaction may pick a new number
@@ -100,7 +115,8 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
             worktrees.check_free(project, branch, root / branch)
             worktrees.create(project, branch, root / branch, start)
             made.append((branch, root / branch))
-        snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch))
+        snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch),
+                          floor=floor)
         if plan:
             scheduling.request_plan(tx, snap.run.uid)
         return tx.run(snap.run.uid)

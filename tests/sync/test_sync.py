@@ -193,3 +193,26 @@ def test_job_claims_from_two_clones_resolve_to_one_winner(clone: Clone) -> None:
     assert job is not None and job.claimed_by in ("worker-a", "worker-b")
     assert any(r.type == EventType.JOB_CLAIMED.value for r in snap.rejected)
     assert tree_of(a) == tree_of(b)
+
+
+def test_online_clones_claim_distinct_numbers_on_the_remote(clone: Clone, cli: object) -> None:
+    a, b = clone("a"), clone("b")
+    for project, name in ((a, "from-a"), (b, "from-b")):
+        result = cli("new", name, "--task", "t", "--no-plan", cwd=project.root)  # type: ignore[operator]
+        assert result.exit_code == 0, result.output
+    numbers = {s.run.name: s.run.number for s in a.view().runs()}
+    numbers_b = {s.run.name: s.run.number for s in b.view().runs()}
+    assert numbers_b["from-b"] != numbers.get("from-a")
+    claimed = git("ls-remote", "origin", "refs/deksdenflow/numbers/*", cwd=a.root)
+    assert claimed.count("refs/deksdenflow/numbers/") == 2
+
+
+def test_a_claimed_number_is_never_claimed_twice(clone: Clone) -> None:
+    from deksdenflow.store.integrate import claim_commit
+    from deksdenflow.sync.numbers import claim_number
+
+    a, b = clone("a"), clone("b")
+    assert claim_number(a, 1) == 1
+    assert claim_number(b, 1) == 2  # 0001 is taken on the remote
+    rival = claim_commit(b.store, "rival claim")
+    assert transport.push_ref(b.store, "origin", rival, "refs/deksdenflow/numbers/0001") is False

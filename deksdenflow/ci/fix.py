@@ -1,0 +1,62 @@
+"""The fix-CI job: the execution engine gets the redacted CI failure in the run's worktree,
+its change is committed and pushed, and the next `dflow ci report` says whether it worked.
+Bounded by `ci.max_fix_attempts` (when the job is requested) and the run's token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..domain.events import EventType
+from ..domain.models import Job, RunSnapshot
+from ..domain.settings import ProjectSettings
+from ..errors import DflowError
+from ..store import Tx
+from ..sync import transport
+from ..workflow import agents, budget, prompts, worktrees
+from ..workflow.execution import read_text
+from ..workflow.planning import folder
+from ..workflow.project import Project
+
+
+class FixCiHandler:
+    """JobKind.FIX_CI."""
+
+    def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
+        snap = project.view().run(job.run or "")
+        if snap is None or snap.run.cancelled or snap.run.merged:
+            return None
+        settings = project.settings()
+        why = budget.exceeded(snap, settings)
+        if why is not None:
+            raise DflowError(f"no CI fix: {why}")
+        worktree = agents.worktree_of(snap)
+        attempt = int(job.payload.get("attempt", 1))
+        prompt = prompts.render("fix-ci", project.root, {
+            "protocol": snap.run.id, "branch": snap.run.branch, "worktree": str(worktree),
+            "url": str(job.payload.get("url") or "no URL"), "attempt": str(attempt),
+            "excerpt": str(job.payload.get("excerpt") or "(no log excerpt was reported)"),
+            "plan_text": read_text(worktree / folder(snap) / "plan.md"),
+        })
+        call = agents.invoke(snap, settings, "execute", prompt)
+        commit = worktrees.commit_all(
+            worktree, f"fix({snap.run.id}): CI failure, attempt {attempt} [dflow fix-ci]")
+        if commit is not None and settings.project.remote in project.repo.remotes.names():
+            transport.push_branch(worktree, project.store, settings.project.remote,
+                                  snap.run.branch)
+        return lambda tx: _record(tx, snap, job, call, commit, settings)
+
+    def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
+        if job.run is not None and final:
+            tx.emit(EventType.RUN_NOTE, run=job.run,
+                    data={"level": "warning", "text": f"fix-CI gave up: {error[:500]}"})
+
+
+def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, commit: str | None,
+            settings: ProjectSettings) -> None:
+    name = f"fix-ci-{job.id}"
+    agents.save_transcript(tx, snap, settings, name, call)
+    summary = agents.clean(call.result.output.strip(), settings, 2000)
+    tx.emit(EventType.RUN_NOTE, run=snap.run.uid, data={
+        "text": f"fix-CI attempt {job.payload.get('attempt', 1)}: "
+                + ("pushed " + commit[:12] if commit else "the engine changed nothing"),
+        "summary": summary, "commit": commit, **call.figures()})

@@ -1,0 +1,114 @@
+"""Closing the loop on a real run (demo engine): fix-CI, draft PR with a fake gh, merge."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from deksdenflow.ci import pr
+from deksdenflow.ci import report as ci
+from deksdenflow.domain.models import JobKind, RunStatus
+from deksdenflow.jobs import runner
+from deksdenflow.sync import service
+from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.project import Project
+from tests.conftest import git
+from tests.sync.conftest import Clone
+from tests.workflow.conftest import configure
+
+# A stand-in agent for the fix: writes a file and says what it did.
+FIXER = """
+[engines.fixer]
+kind = "command"
+options = { command = "sh -c 'echo fixed > fix.txt; echo fixed the build'" }
+"""
+FAKE_GH = """#!/bin/sh
+printf '%s\\n' "$@" > "{log}"
+echo "https://github.example/team/app/pull/17"
+"""
+
+
+@pytest.fixture
+def done_run(clone: Clone) -> tuple[Project, str]:
+    a = clone("a")
+    snap = runs.create_run(a, "login", "add a login page")
+    controls.run_until_settled(a, snap.run.id, "w-test", True)
+    service.sync(a)
+    return a, snap.run.id
+
+
+def fake_tool(bin_dir: Path, name: str, log: Path) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / name
+    tool.write_text(FAKE_GH.format(log=log))
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+
+
+def test_a_ci_failure_with_fix_auto_runs_a_fix_job_that_pushes_the_branch(
+    done_run: tuple[Project, str], remote: Path
+) -> None:
+    a, run_id = done_run
+    configure(a, {"ci.fix": "auto", "ci.max_fix_attempts": 1, "phases.execute": "fixer"})
+    a.store.transact(lambda tx: tx.set_project_text(tx.view.project_text() + FIXER))
+    result = ci.report(a.root, status="failure", branch=run_id)
+    assert result.fix_requested
+    outcomes = []
+    runner.drain(a, "w-fix", kinds={JobKind.FIX_CI}, on_outcome=outcomes.append)
+    assert all(o.ok for o in outcomes), outcomes
+    snap = a.view().find_run(run_id)
+    assert not snap.open_jobs
+    log = git("log", "--format=%s", "-1", f"refs/heads/{run_id}", cwd=remote)
+    assert "[dflow fix-ci]" in log  # committed and pushed to the remote
+    again = ci.report(a.root, status="failure", branch=run_id)
+    assert not again.fix_requested  # max_fix_attempts = 1
+
+
+def test_pr_pushes_the_branch_and_opens_a_draft_with_gh(
+    done_run: tuple[Project, str], remote: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, run_id = done_run
+    args = tmp_path / "gh-args.txt"
+    fake_tool(tmp_path / "bin", "gh", args)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    url = pr.open_pr(a, run_id)
+    assert url == "https://github.example/team/app/pull/17"
+    argv = args.read_text().splitlines()
+    assert argv[:3] == ["pr", "create", "--draft"]
+    assert argv[argv.index("--head") + 1] == run_id and argv[argv.index("--base") + 1] == "main"
+    assert argv[argv.index("--title") + 1].startswith(f"{run_id}: ")
+    assert git("ls-remote", "--heads", str(remote), run_id, cwd=tmp_path)
+    assert a.view().find_run(run_id).run.pr_url == url
+
+
+def test_pr_without_gh_says_the_command_to_run(
+    done_run: tuple[Project, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, run_id = done_run
+    (tmp_path / "empty").mkdir()
+    git_dir = Path(os.popen("command -v git").read().strip()).parent
+    monkeypatch.setenv("PATH", f"{tmp_path / 'empty'}{os.pathsep}{git_dir}")
+    with pytest.raises(pr.PrToolMissing, match="gh pr create --draft --title"):
+        pr.open_pr(a, run_id)
+    assert a.view().find_run(run_id).run.pr_url is None
+
+
+def test_a_run_whose_branch_is_merged_becomes_completed_on_every_clone(
+    done_run: tuple[Project, str], clone: Clone
+) -> None:
+    a, run_id = done_run
+    b = clone("b")
+    configure(a, {"ci.fix": "off"})
+    ci.report(a.root, status="failure", branch=run_id)  # blocked until merged
+    assert a.view().find_run(run_id).run.status == RunStatus.BLOCKED
+    git("merge", "-q", "--no-ff", "-m", "merge", run_id, cwd=a.root)
+    git("push", "-q", "origin", "main", cwd=a.root)
+    report = service.sync(b)  # b sees the merge in git after fetch
+    assert report.completed == [run_id]
+    service.sync(a)
+    for project in (a, b):
+        snap = project.view().find_run(run_id)
+        assert snap.run.status == RunStatus.COMPLETED and snap.run.merged
