@@ -11,7 +11,7 @@ from ..domain.models import JobKind
 from ..errors import UsageError
 from ..jobs import pool
 from ..jobs.worker import Transition, WorkerOptions
-from ..workflow.project import open_project
+from ..workflow.project import Project, open_project
 from .render import JSON_OPTION, ago, console, emit_json, is_plain
 
 EVENT_STYLE = {"finished": "green", "failed": "red", "retry": "yellow", "recovered": "yellow",
@@ -46,19 +46,44 @@ def worker(
     grace: Optional[float] = typer.Option(  # noqa: UP045
         None, "--grace", min=0, help="Seconds a stop waits for running jobs (worker.grace_s)."
     ),
+    remote: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--remote", help="Claim through this git remote with leases (a CI runner, say)."
+    ),
 ) -> None:
     """Run a pool of local workers that claim and run the jobs on the state ref.
 
     Ctrl-C (or SIGTERM) stops taking work and lets running jobs finish within the grace
     period, then releases them; a second Ctrl-C stops at once.
 
+    With --remote NAME it is one worker that claims through that git remote with a
+    time-bounded lease (for CI runners and other machines).
+
     Example: dflow worker -j 2 --burst
     """
     project = open_project()
+    if remote is not None:
+        _remote_worker(project, remote, _kinds(queue), burst)
+        return
     options = WorkerOptions(kinds=_kinds(queue), burst=burst, grace_s=grace)
     result = pool.run_pool(project, jobs, options=options, sink=print_transition)
     if result.killed or result.interrupted:
         raise typer.Exit(130)
+
+
+def _remote_worker(project: Project, remote: str, kinds: set[JobKind] | None,
+                   burst: bool) -> None:
+    """One worker that claims through the remote, with a lease (docs/sync.md)."""
+    from ..jobs.runner import worker_id
+    from ..sync import leases
+
+    me = worker_id("remote-")
+
+    def show(o: leases.RemoteOutcome) -> None:
+        typer.echo(f"{me} {'finished' if o.ok else 'failed':<9} {o.kind} {o.job}"
+                   + (f"  {o.error}" if o.error else ""))
+
+    done = leases.work(project, remote, me, kinds=kinds, burst=burst, sink=show)
+    typer.echo(f"{me}: {done} job(s) run through '{remote}'")
 
 
 def _kinds(names: list[str] | None) -> set[JobKind] | None:

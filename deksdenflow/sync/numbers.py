@@ -18,13 +18,16 @@ from . import transport
 MAX_TRIES = 20
 
 
-def claim_number(project: Project, proposed: int) -> int:
-    """The number claimed on the remote (>= proposed); 0 when offline or sync is manual."""
+def claim_number(project: Project, proposed: int | None = None) -> int:
+    """A number claimed on the remote (>= the next local one, or `proposed`); 0 when there
+    is no remote, sync is manual, or the remote cannot be reached."""
     settings = project.settings()
     remote = settings.project.remote
     if settings.project.sync != "auto" or remote not in project.repo.remotes.names():
         return 0
     store = project.store
+    if proposed is None:
+        proposed = max((s.run.number for s in project.view().runs()), default=0) + 1
     try:
         number = max([proposed, *(n + 1 for n in transport.claimed_numbers(store, remote))])
         for _ in range(MAX_TRIES):

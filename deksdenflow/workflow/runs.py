@@ -38,9 +38,9 @@ def valid_name(name: str) -> str:
     return slug
 
 
-# Set by the CLI when a remote is configured (deksdenflow.sync.numbers.claim_number): given
-# the next local number, claims one on the remote and returns it (0: allocate locally).
-number_allocator: Callable[[Project, int], int] | None = None
+# Set by the CLI (deksdenflow.sync.numbers.claim_number): claims a number on the remote
+# when one is configured and returns it, else 0 (allocate locally).
+number_allocator: Callable[[Project], int] | None = None
 
 
 def next_number(tx: Tx, floor: int = 0) -> int:
@@ -49,10 +49,7 @@ def next_number(tx: Tx, floor: int = 0) -> int:
 
 
 def claimed_floor(project: Project) -> int:
-    if number_allocator is None:
-        return 0
-    local = max((s.run.number for s in project.view().runs()), default=0) + 1
-    return number_allocator(project, local)
+    return number_allocator(project) if number_allocator is not None else 0
 
 
 def check_name_free(tx: Tx, slug: str) -> None:

@@ -1,0 +1,136 @@
+"""Remote workers (`dflow worker --remote NAME`): claims published by pushing the state ref,
+proved alive by a time-bounded lease instead of a local file lock.
+
+A claim is a `job.claimed` with `lease_until`, pushed like any state change. Two workers
+that claim one job on two machines both push; the merge folds both claims and the earlier
+by (lamport, id) wins, so the loser sees someone else's name on the job after its sync and
+simply looks for other work. A job whose lease ran out counts a failed attempt (retried with
+backoff per the policy), which makes it claimable again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..domain.models import Job, JobKind, JobStatus
+from ..domain.settings import RetrySection
+from ..errors import IllegalTransition
+from ..jobs import queue, runner
+from ..jobs.claims import OpenJobs, claim_batch, open_in
+from ..store import Tx
+from ..workflow.project import Project
+from . import service
+
+CLAIM_TRIES = 5
+
+
+class LeaseClaims:
+    """The ClaimStrategy of a remote worker: no local lock, a lease in the claim."""
+
+    def __init__(self, lease_s: float) -> None:
+        self.lease_s = lease_s
+
+    def hold(self, job: Job) -> bool:
+        return True
+
+    def claim_data(self, job: Job) -> dict[str, Any]:
+        until = datetime.now(UTC) + timedelta(seconds=self.lease_s)
+        return {"lease_until": until.isoformat()}
+
+    def let_go(self, job: Job) -> None:
+        return None
+
+
+class RemoteOutcome(BaseModel):
+    job: str
+    kind: str
+    ok: bool
+    error: str = ""
+
+
+def expire_leases(tx: Tx, jobs: list[Job], policy: RetrySection, now: datetime) -> list[Job]:
+    """Count a failed attempt for each claim whose lease ran out (its worker is gone)."""
+    expired = []
+    for job in jobs:
+        if job.status != JobStatus.CLAIMED or job.lease_until is None or job.lease_until > now:
+            continue
+        handler = runner.HANDLERS.get(job.kind)
+        error = f"the lease of {job.claimed_by} ran out at {job.lease_until.isoformat()}"
+
+        def failed(tx: Tx, final: bool, job: Job = job, error: str = error,
+                   handler: runner.JobHandler | None = handler) -> None:
+            if handler is not None:
+                handler.on_failure(tx, job, error, final)
+
+        queue.record_failure(tx, job, job.claimed_by or "", error, policy, failed)
+        expired.append(job)
+    return expired
+
+
+def claim(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | None = None,
+          lease_s: float | None = None) -> Job | None:
+    """Claim one job and publish the claim on the remote; None when there is nothing to do.
+    A claim lost to another machine is retried against the merged state."""
+    settings = project.settings()
+    strategy = LeaseClaims(lease_s or settings.worker.lease_s)
+    cache = OpenJobs()
+    for _ in range(CLAIM_TRIES):
+        service.sync(project, remote)
+
+        def pick(tx: Tx) -> list[Job]:
+            jobs = open_in(tx, cache)
+            expire_leases(tx, jobs, settings.retry, datetime.now(UTC))
+            return claim_batch(tx, worker, strategy, open_in(tx, cache), kinds=kinds, limit=1)
+
+        claimed = project.store.transact(pick)
+        if not claimed:
+            service.sync(project, remote)  # share expired leases, if any were recorded
+            return None
+        service.sync(project, remote)
+        if _holds(project, claimed[0], worker):
+            return claimed[0]
+    return None
+
+
+def _holds(project: Project, job: Job, worker: str) -> bool:
+    snap = project.view().run(job.run) if job.run else None
+    now = snap.job(job.id) if snap is not None else project.view().open_job(job.id)
+    return now is not None and now.status == JobStatus.CLAIMED and now.claimed_by == worker
+
+
+def work(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | None = None,
+         burst: bool = True, poll_s: float = 10.0,
+         sink: Callable[[RemoteOutcome], None] | None = None) -> int:
+    """Claim, run and record jobs through the remote until none is left (or forever)."""
+    runner.load_builtin_handlers()
+    done = 0
+    while True:
+        job = claim(project, remote, worker, kinds=kinds)
+        if job is None:
+            if burst:
+                return done
+            time.sleep(poll_s)
+            continue
+        outcome = run_one(project, remote, job, worker)
+        done += 1
+        if sink is not None:
+            sink(outcome)
+
+
+def run_one(project: Project, remote: str, job: Job, worker: str) -> RemoteOutcome:
+    attempt = runner.attempt(project, job, worker)
+    policy = project.settings().retry
+    try:
+        project.store.transact(lambda tx: runner.record(tx, attempt, worker, policy))
+    except IllegalTransition as exc:
+        # The lease ran out and another worker took the job: our result does not count.
+        return RemoteOutcome(job=job.id, kind=job.kind.value, ok=False,
+                             error=f"lost the job: {exc}")
+    service.sync(project, remote)
+    return RemoteOutcome(job=job.id, kind=job.kind.value, ok=attempt.ok,
+                         error=attempt.error or "")
