@@ -67,7 +67,7 @@ def merge_trees(
         if _same(o, t) or name in _DERIVED:
             continue
         _put(root, name, m.three_way(o, t, b, name))
-    runs = m.merge_runs(_get(ours, RUNS_DIR), _get(theirs, RUNS_DIR))
+    runs = m.merge_runs(_get(ours, RUNS_DIR), _get(theirs, RUNS_DIR), _get(base, RUNS_DIR))
     _put(root, RUNS_DIR, runs)
     root_events = m.union(_get(ours, ROOT_EVENTS_DIR), _get(theirs, ROOT_EVENTS_DIR))
     _put(root, ROOT_EVENTS_DIR, root_events)
@@ -129,19 +129,22 @@ class _Merger:
 
     # --- runs ---------------------------------------------------------------------------
 
-    def merge_runs(self, o: Entry, t: Entry) -> Entry:
-        if o is None or t is None or _same(o, t):
-            return o if t is None else t
+    def merge_runs(self, o: Entry, t: Entry, b: Entry) -> Entry:
+        if t is None or _same(o, t):
+            return o
+        if o is None:
+            self.changed.update(_run_uids(t))
+            return t
         assert isinstance(o, pygit2.Tree) and isinstance(t, pygit2.Tree)
         builder = self.repo.TreeBuilder(o)
         for bucket in _names(t):
             ob, tb = _get(o, bucket), _get(t, bucket)
             if _same(ob, tb):
                 continue
-            _put(builder, bucket, self._merge_bucket(ob, tb, f"{RUNS_DIR}/{bucket}"))
+            _put(builder, bucket, self._merge_bucket(ob, tb, _get(b, bucket)))
         return self.repo.get(builder.write())
 
-    def _merge_bucket(self, o: Entry, t: Entry, path: str) -> Entry:
+    def _merge_bucket(self, o: Entry, t: Entry, b: Entry) -> Entry:
         if o is None:
             assert isinstance(t, pygit2.Tree)
             self.changed.update(e.name for e in t if e.name)
@@ -153,11 +156,11 @@ class _Merger:
             if _same(orun, trun):
                 continue
             self.changed.add(uid)
-            merged = trun if orun is None else self._merge_run(orun, trun, uid)
+            merged = trun if orun is None else self._merge_run(orun, trun, _get(b, uid), uid)
             _put(builder, uid, merged)
         return self.repo.get(builder.write())
 
-    def _merge_run(self, o: Entry, t: Entry, uid: str) -> Entry:
+    def _merge_run(self, o: Entry, t: Entry, b: Entry, uid: str) -> Entry:
         assert isinstance(o, pygit2.Tree) and isinstance(t, pygit2.Tree)
         builder = self.repo.TreeBuilder(o)
         for name in sorted(_names(o) | _names(t)):
@@ -165,7 +168,7 @@ class _Merger:
             if name == "run.json" or _same(oe, te):
                 continue
             merged = self.union(oe, te) if name == "events" else self.three_way(
-                oe, te, None, f"{RUNS_DIR}/{uid}/{name}")
+                oe, te, _get(b, name), f"{RUNS_DIR}/{uid}/{name}")
             _put(builder, name, merged)
         events_tree = _get(self.repo.get(builder.write()), "events")
         snap = fold.fold(self._events(events_tree, uid))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from ..errors import DflowError, NotInitialized
 from ..store.integrate import Integration, Outcome, integrate, set_tracking
 from ..workflow.project import Project
-from . import completion, transport
+from . import completion, setup, transport
 
 PUSH_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.05
@@ -57,7 +57,10 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
         report.attempts = attempt
         theirs = transport.fetch_state(store, name, base)
         if theirs is not None:
-            _note(report, integrate(store, theirs, f"{name}"))
+            done = integrate(store, theirs, name)
+            _note(report, done)
+            if done.outcome == Outcome.ADOPTED:  # a fresh clone: let `git fetch` keep it
+                setup.add_fetch_refspec(store, name)
         local = store.tip()
         if local is None:
             raise NotInitialized(

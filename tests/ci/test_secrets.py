@@ -1,0 +1,45 @@
+"""A secret printed by the engine of a fix-CI job reaches no blob of the state ref's history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deksdenflow.ci import report as ci
+from deksdenflow.domain.models import JobKind
+from deksdenflow.jobs import runner
+from deksdenflow.store import STATE_REF
+from deksdenflow.sync import service
+from deksdenflow.workflow import controls, runs
+from tests.ci.test_report import all_blobs
+from tests.sync.conftest import Clone
+from tests.workflow.conftest import configure
+
+TOKEN = "sk-ant-" + "api03-Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0"
+# The secrets come from the environment: project.toml itself must not hold them.
+LEAKER = """
+[engines.leaker]
+kind = "command"
+options = { command = "sh -c 'echo oops > leak.txt; echo key is $LEAK_TOKEN; echo $DB_PASSWORD'" }
+"""
+
+
+def test_engine_output_of_a_fix_job_is_redacted_before_it_is_stored(
+    clone: Clone, remote: Path, monkeypatch: object
+) -> None:
+    a = clone("a")
+    snap = runs.create_run(a, "login", "add a login page")
+    controls.run_until_settled(a, snap.run.id, "w-test", True)
+    monkeypatch.setenv("DB_PASSWORD", "hunter2-db-password")  # type: ignore[attr-defined]
+    monkeypatch.setenv("LEAK_TOKEN", TOKEN)  # type: ignore[attr-defined]
+    configure(a, {"ci.fix": "auto", "phases.execute": "leaker"})
+    a.store.transact(lambda tx: tx.set_project_text(
+        tx.view.project_text() + LEAKER + '\n[secrets]\nenv = ["DB_PASSWORD"]\n'))
+    assert ci.report(a.root, status="failure", branch=snap.run.id).fix_requested
+    outcomes: list[runner.Outcome] = []
+    runner.drain(a, "w-fix", kinds={JobKind.FIX_CI}, on_outcome=outcomes.append)
+    assert outcomes and all(o.ok for o in outcomes), outcomes
+    service.sync(a)
+    for where in (a.root, remote):
+        blobs = all_blobs(where, STATE_REF)
+        assert not any(TOKEN.encode() in b or b"hunter2-db-password" in b for b in blobs)
+    assert any(b"[REDACTED]" in b for b in all_blobs(a.root, STATE_REF))
