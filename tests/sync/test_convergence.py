@@ -31,6 +31,8 @@ op = st.one_of(
     st.tuples(st.just("claim"), st.integers(0, REPLICAS - 1)),
     st.tuples(st.just("root-job"), st.integers(0, REPLICAS - 1)),
     st.tuples(st.just("sync"), st.integers(0, REPLICAS - 1), st.integers(0, REPLICAS)),
+    st.tuples(st.just("artifact"), st.integers(0, REPLICAS - 1), st.integers(0, 5),
+              st.sampled_from(["a.log", "b.log"]), st.integers(0, 3)),
 )
 
 
@@ -47,6 +49,14 @@ def apply(replicas: list[Project], action: tuple[object, ...], counter: list[int
             return
         uid = uids[int(action[2]) % len(uids)]  # type: ignore[call-overload]
         project.store.transact(lambda tx: _touch(tx, uid, str(kind)))
+    elif kind == "artifact":
+        uids = [s.run.uid for s in project.view().runs()]
+        if not uids:
+            return
+        uid = uids[int(action[2]) % len(uids)]  # type: ignore[call-overload]
+        name, version = str(action[3]), int(action[4])  # type: ignore[call-overload]
+        project.store.transact(
+            lambda tx: tx.put_artifact(uid, name, f"version {version}".encode()))
     elif kind == "claim":
         queue.claim(project.store, f"w{i}")
     elif kind == "root-job":
