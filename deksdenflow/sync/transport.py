@@ -15,6 +15,7 @@ from ..store.layout import STATE_REF
 
 NUMBERS_PREFIX = "refs/deksdenflow/numbers/"
 _MISSING_REF = re.compile(r"couldn't find remote ref (\S+)")
+_RACE = re.compile(r"cannot lock ref|failed to update ref|incorrect old value|stale info")
 GIT_TIMEOUT_S = float(os.environ.get("DFLOW_GIT_TIMEOUT", "120"))
 
 
@@ -76,10 +77,14 @@ def push_ref(store: Store, remote: str, commit: str, dest: str) -> bool:
     done = git(store, "push", "--porcelain", "--quiet", remote, f"{commit}:{dest}")
     if done.returncode == 0:
         return True
-    if any(line.startswith("!") for line in done.stdout.splitlines()):
+    refused = [ln for ln in done.stdout.splitlines() if ln.startswith("!")]
+    for line in refused:
+        if "[remote rejected]" in line and not _RACE.search(line):
+            # A hook or a permission said no: retrying cannot help.
+            raise RemoteUnreachable(f"'{remote}' refused the push of {dest}: "
+                                    f"{line.split(chr(9))[-1].strip()}")
+    if refused or _RACE.search(done.stderr):
         return False  # rejected: non-fast-forward, fetch first, or a lost ref lock
-    if "failed to update ref" in done.stderr or "cannot lock ref" in done.stderr:
-        return False
     raise RemoteUnreachable(_why(remote, done))
 
 

@@ -216,3 +216,28 @@ def test_a_claimed_number_is_never_claimed_twice(clone: Clone) -> None:
     assert claim_number(b, 1) == 2  # 0001 is taken on the remote
     rival = claim_commit(b.store, "rival claim")
     assert transport.push_ref(b.store, "origin", rival, "refs/deksdenflow/numbers/0001") is False
+
+
+def test_a_remote_hook_that_refuses_the_push_is_an_error_not_a_retry_loop(
+    clone: Clone, remote: Path
+) -> None:
+    a = clone("a")
+    add_run(a, "refused")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'state pushes are off' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(transport.RemoteUnreachable, match="refused the push"):
+        service.sync(a)
+
+
+def test_dflow_sync_prints_what_happened_and_json(clone: Clone, cli: object) -> None:
+    a, b = clone("a"), clone("b")
+    add_run(a, "early")
+    add_run(b, "late")
+    assert cli("sync", cwd=a.root).exit_code == 0  # type: ignore[operator]
+    result = cli("sync", cwd=b.root)  # type: ignore[operator]
+    assert result.exit_code == 0
+    assert "origin: merged, pushed" in result.output
+    assert "renumbered 0001-late -> 0002-late" in result.output
+    again = cli("sync", "--json", cwd=a.root)  # type: ignore[operator]
+    assert '"outcome": "fast-forward"' in again.output
