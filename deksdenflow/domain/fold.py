@@ -249,7 +249,9 @@ def _ci_reported(snap: RunSnapshot, event: Event) -> None:
 
 
 def _note(snap: RunSnapshot, event: Event) -> None:
-    pass
+    # A note may carry the tokens of work outside any step (a fix-CI attempt, say), so the
+    # run's budget sees them; a note without usage changes nothing.
+    _charge(snap, _spend(event.data))
 
 
 # --- steps ------------------------------------------------------------------------------

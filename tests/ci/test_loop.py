@@ -112,3 +112,21 @@ def test_a_run_whose_branch_is_merged_becomes_completed_on_every_clone(
     for project in (a, b):
         snap = project.view().find_run(run_id)
         assert snap.run.status == RunStatus.COMPLETED and snap.run.merged
+
+
+def test_the_tokens_of_a_fix_count_against_the_run_budget() -> None:
+    from datetime import UTC, datetime
+
+    from deksdenflow.domain.events import Event, EventType
+    from deksdenflow.domain.fold import fold
+
+    def event(n: int, type_: EventType, data: dict[str, object]) -> Event:
+        return Event(id=f"01M8900000000000000000000{n}", lamport=n, actor="t",
+                     at=datetime.now(UTC), run="01M89000000000000000000001", type=type_,
+                     data=data)
+
+    snap = fold([event(1, EventType.RUN_CREATED, {"number": 1, "name": "x"}),
+                 event(2, EventType.RUN_NOTE, {"text": "fix-CI attempt 1",
+                                               "usage": {"input_tokens": 70, "output_tokens": 5}}),
+                 event(3, EventType.RUN_NOTE, {"text": "plain note"})])
+    assert snap is not None and snap.run.usage.total == 75 and not snap.rejected
