@@ -13,8 +13,7 @@ from ..workflow.project import Project, open_project
 from . import completion, service, transport
 
 # Commands that manage sync themselves, or must work without (or before) any state.
-SKIP = frozenset({"init", "sync", "ci", "doctor", "config", "console", "worker", "workers",
-                  "demo", "pr"})
+SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", "pr"})
 # Reads that show run statuses: worth the cheap merged-branch check.
 READS = frozenset({"status", "show", "events"})
 

@@ -241,3 +241,18 @@ def test_dflow_sync_prints_what_happened_and_json(clone: Clone, cli: object) -> 
     assert "renumbered 0001-late -> 0002-late" in result.output
     again = cli("sync", "--json", cwd=a.root)  # type: ignore[operator]
     assert '"outcome": "fast-forward"' in again.output
+
+
+def test_settings_changed_on_both_clones_keep_one_version_and_say_so(
+    clone: Clone, cli: object
+) -> None:
+    a, b = clone("a"), clone("b")
+    assert cli("config", "set", "qa.policy", "never", cwd=a.root).exit_code == 0  # type: ignore[operator]
+    git("remote", "set-url", "origin", "/nonexistent.git", cwd=b.root)  # b edits offline
+    assert cli("config", "set", "qa.policy", "end", cwd=b.root).exit_code == 0  # type: ignore[operator]
+    git("remote", "set-url", "origin", str(a.root.parent / "remote.git"), cwd=b.root)
+    report = service.sync(b)
+    assert report.conflicts == ["project.toml"]
+    service.sync(a)
+    assert a.settings().qa.policy == b.settings().qa.policy
+    assert tree_of(a) == tree_of(b)
