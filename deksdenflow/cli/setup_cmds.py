@@ -43,9 +43,9 @@ def init(
     if report.refspec_added:
         typer.echo(f"`git fetch {report.remote}` now brings its dflow state too")
     if ci is not None:
-        from ..ci import templates
+        from ..ci.templates import write as write_ci
 
-        for path in templates.write(project, ci, checks):
+        for path in write_ci(project, ci, checks):
             typer.echo(f"wrote {path}; see docs/ci.md for the token it needs")
 
 
