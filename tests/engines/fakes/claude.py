@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-MODES = ["acceptEdits", "bypassPermissions", "default", "dontAsk", "plan"]
+MODES = ["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"]  # 2.1.197
 
 
 def parse(argv):
