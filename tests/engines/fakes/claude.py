@@ -25,7 +25,8 @@ def parse(argv):
     parser.add_argument("--disallowedTools", "--disallowed-tools", nargs="+", default=[])
     parser.add_argument("--json-schema")
     parser.add_argument("--append-system-prompt")
-    parser.add_argument("--max-turns", type=int)
+    parser.add_argument("--max-budget-usd", type=float)
+    parser.add_argument("--settings")
     parser.add_argument("prompt", nargs="?")
     return parser.parse_args(argv)
 
