@@ -58,24 +58,46 @@ def fold(events: Iterable[Event], start: RunSnapshot | None = None) -> RunSnapsh
 
 def apply(snap: RunSnapshot, event: Event) -> RunSnapshot:
     """Apply one event to a working snapshot in place; used by the fold and by the store."""
-    snap.event_count += 1
-    snap.last_event = event.id
-    snap.last_lamport = max(snap.last_lamport, event.lamport)
+    reason = _transition(snap, event)
+    if reason is not None:
+        _reject(snap, event, reason)
+    _count(snap, event)
+    return snap
+
+
+def apply_strict(snap: RunSnapshot, event: Event) -> str | None:
+    """Apply `event` only if it applies; else return why, with `snap` untouched.
+
+    Cheaper than copying the snapshot first: every handler raises before it mutates (the
+    property test in tests/domain/test_fold.py holds them to it)."""
+    reason = _transition(snap, event)
+    if reason is None:
+        _count(snap, event)
+    return reason
+
+
+def _transition(snap: RunSnapshot, event: Event) -> str | None:
     try:
         handler = _HANDLERS.get(event.type)
         if handler is None:
             raise NotApplicable(f"{event.type} does not belong to a run")
         handler(snap, event)
     except NotApplicable as exc:
-        _reject(snap, event, str(exc))
+        return str(exc)
     except MALFORMED as exc:
         # Event data comes from other machines and other dflow versions: a value of the
         # wrong shape is recorded like any other event that does not apply, never a crash.
         # Handlers parse before they mutate, so nothing was half-applied.
-        _reject(snap, event, f"malformed {event.type.value} data: {type(exc).__name__}: {exc}")
+        return f"malformed {event.type.value} data: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _count(snap: RunSnapshot, event: Event) -> None:
+    snap.event_count += 1
+    snap.last_event = event.id
+    snap.last_lamport = max(snap.last_lamport, event.lamport)
     snap.run.updated_at = _later(snap.run.updated_at, event.at)
     snap.run.status = derive_status(snap)
-    return snap
 
 
 def derive_status(snap: RunSnapshot) -> RunStatus:

@@ -73,6 +73,10 @@ class Store:
         self.data_dir = self.git_dir / "deksdenflow"
         if os.environ.get("DFLOW_FSYNC") == "1":
             pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
+        # Every object a store commit references was written by the same transaction a moment
+        # before, or is in the tree it started from: libgit2's lookup of each one on insert is
+        # pure cost on the write path (docs/state-ref.md, "Writing").
+        pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, 0)
 
     @property
     def workdir(self) -> Path | None:

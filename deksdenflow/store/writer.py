@@ -140,12 +140,13 @@ class Tx:
             self._runs[event.run] = created
             return
         snap = self.run(event.run)
-        before = snap.model_copy(deep=True) if strict else None
-        fold.apply(snap, event)
-        if strict and before is not None and snap.rejected_count > before.rejected_count:
-            self._runs[event.run] = before
+        if not strict:
+            fold.apply(snap, event)
+            return
+        reason = fold.apply_strict(snap, event)
+        if reason is not None:
             self.clock -= 1
-            raise IllegalTransition(f"{snap.run.id}: {snap.rejected[-1].reason}")
+            raise IllegalTransition(f"{snap.run.id}: {reason}")
 
     def _apply_to_job(self, event: Event) -> None:
         job_id = str(event.data.get("job") or event.id)

@@ -225,3 +225,32 @@ def test_a_completed_run_cannot_be_paused() -> None:
     assert snap is not None and not snap.run.paused
     assert snap.run.status == RunStatus.COMPLETED
     assert snap.rejected[-1].reason == "cannot pause: run is completed"
+
+
+BOOKKEEPING = {"event_count", "last_event", "last_lamport", "rejected", "rejected_count"}
+
+
+def _facts(snap: RunSnapshot) -> dict[str, Any]:
+    doc = snap.model_dump(mode="json", exclude=BOOKKEEPING)
+    doc["run"].pop("updated_at")
+    return doc
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=histories())
+def test_a_rejected_event_changes_no_fact(events: list[Event]) -> None:
+    """What lets the store apply strictly without copying the snapshot first."""
+    chain = ordered(events)
+    snap = fold.fold(chain[:1])
+    assert snap is not None
+    for event in chain[1:]:
+        before = snap.model_copy(deep=True)
+        reason = fold.apply_strict(snap, event)
+        if reason is None:
+            fold.apply(before, event)
+            assert before.model_dump(mode="json") == snap.model_dump(mode="json")
+        else:
+            assert snap.model_dump(mode="json") == before.model_dump(mode="json")
+            fold.apply(before, event)
+            assert _facts(before) == _facts(snap)
+            assert before.rejected[-1].reason == reason
