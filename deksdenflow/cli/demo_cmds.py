@@ -71,8 +71,9 @@ def _walk(repo: Path) -> bool:
     _say("\n$ dflow init --engine demo")
     project, _ = init_project(repo, engine="demo")
     _say(f"initialized {STATE_REF}")
-    _say(f'\n$ dflow new {demo.DEMO_RUN} --task "{demo.DEMO_TASK}"')
-    snap = runs.create_run(project, demo.DEMO_RUN, demo.DEMO_TASK)
+    # --no-plan: `dflow run` below requests the plan itself, already set to go on to the steps.
+    _say(f'\n$ dflow new {demo.DEMO_RUN} --task "{demo.DEMO_TASK}" --no-plan')
+    snap = runs.create_run(project, demo.DEMO_RUN, demo.DEMO_TASK, plan=False)
     _say(f"created {snap.run.id} on branch {snap.run.branch}, worktree {snap.run.worktree}")
     _say(f"\n$ dflow run {snap.run.id} --wait --all")
     with _progress(project) as report:
