@@ -31,11 +31,16 @@ def open_pr(project: Project, run_ref: str) -> str:
         return run.pr_url
     settings = project.settings()
     remote = settings.project.remote
-    if project.repo.references.get(f"refs/heads/{run.branch}") is None:
-        raise GitOperationError(f"{run.id} has no branch '{run.branch}' here; plan it first")
+    local = project.repo.references.get(f"refs/heads/{run.branch}") is not None
+    pushed = project.repo.references.get(f"refs/remotes/{remote}/{run.branch}") is not None
+    if not local and not pushed:
+        raise GitOperationError(
+            f"{run.id} has no branch '{run.branch}' here or on '{remote}'; plan it first, or "
+            f"`git fetch {remote}` on a clone that has it")
     title, body = describe(project, run)
     body = redact(body, secret_values(settings.secrets.env))
-    transport.push_branch(project.root, project.store, remote, run.branch)
+    if local:
+        transport.push_branch(project.root, project.store, remote, run.branch)
     tool = provider(project, remote, settings.ci.provider)
     url = _create(project.root, tool, run, title, body)
     project.store.transact(lambda tx: tx.emit(EventType.RUN_PR_OPENED, run=run.uid,
