@@ -57,7 +57,8 @@ def after_command() -> None:
     if remote not in project.repo.remotes.names():
         return
     try:
-        report = service.sync(project, remote)
+        with transport.time_limit(transport.IMPLICIT_TIMEOUT_S):
+            report = service.sync(project, remote)
     except transport.RemoteUnreachable as exc:
         _warn(f"{exc}; the change is kept locally, run `dflow sync` when online")
     except DflowError as exc:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from ..errors import DflowError, GitOperationError
@@ -17,6 +20,19 @@ NUMBERS_PREFIX = "refs/deksdenflow/numbers/"
 _MISSING_REF = re.compile(r"couldn't find remote ref (\S+)")
 _RACE = re.compile(r"cannot lock ref|failed to update ref|incorrect old value|stale info")
 GIT_TIMEOUT_S = float(os.environ.get("DFLOW_GIT_TIMEOUT", "120"))
+# An implicit sync around a command must not hang on a black-holed remote for minutes.
+IMPLICIT_TIMEOUT_S = float(os.environ.get("DFLOW_SYNC_TIMEOUT", "20"))
+_timeout: ContextVar[float | None] = ContextVar("dflow_git_timeout", default=None)
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Bound every git call made inside (the implicit sync uses a short one)."""
+    token = _timeout.set(seconds)
+    try:
+        yield
+    finally:
+        _timeout.reset(token)
 
 
 class RemoteUnreachable(DflowError):
@@ -32,11 +48,13 @@ def git(store: Store, *args: str, timeout: float | None = None) -> subprocess.Co
     cmd = ["git", f"--git-dir={store.git_dir}", *args]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, env=env,
-                              timeout=timeout or GIT_TIMEOUT_S, stdin=subprocess.DEVNULL)
+                              timeout=timeout or _timeout.get() or GIT_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
     except FileNotFoundError as exc:
         raise GitOperationError("git is not on PATH; install git") from exc
     except subprocess.TimeoutExpired as exc:
-        raise RemoteUnreachable(f"`git {args[0]}` took over {exc.timeout:.0f}s") from exc
+        raise RemoteUnreachable(f"`git {args[0]}` got no answer within {exc.timeout:g}s "
+                                "(offline?)") from exc
 
 
 def check_remote(store: Store, remote: str) -> None:

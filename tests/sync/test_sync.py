@@ -256,3 +256,25 @@ def test_settings_changed_on_both_clones_keep_one_version_and_say_so(
     service.sync(a)
     assert a.settings().qa.policy == b.settings().qa.policy
     assert tree_of(a) == tree_of(b)
+
+
+def test_an_implicit_sync_gives_up_on_a_silent_remote_and_keeps_working(
+    clone: Clone, cli: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    a = clone("a")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts connections, never says a word
+    try:
+        port = silent.getsockname()[1]
+        git("remote", "set-url", "origin", f"git://127.0.0.1:{port}/remote.git", cwd=a.root)
+        monkeypatch.setattr(transport, "IMPLICIT_TIMEOUT_S", 1.0)
+        add_run(a, "patient")
+        result = cli("pause", "patient", cwd=a.root)  # type: ignore[operator]
+        assert result.exit_code == 0
+        assert "warning: `git fetch` got no answer within 1s" in result.output
+        assert a.view().find_run("patient").run.paused
+    finally:
+        silent.close()
