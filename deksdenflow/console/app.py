@@ -19,7 +19,7 @@ from .screens.base import StateScreen
 from .screens.runs import RunsScreen
 from .watch import Change, StateWatcher
 
-POLL_S = 0.2
+POLL_S = 0.1  # an idle poll is one ref read (~15 µs)
 # Keys that act on a run; they wait while a dialog is open.
 RUN_ACTIONS = {"plan", "run_next", "run_all", "qa", "approve", "retry", "pause", "cancel",
                "open_pr"}

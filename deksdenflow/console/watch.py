@@ -14,6 +14,8 @@ from ..domain.models import Job, RunSnapshot
 from ..store import StateView, Store, peek
 from ..store.layout import OPEN_JOBS_DIR, PROJECT_FILE
 
+REMOTE_EVERY = 5
+
 
 @dataclass
 class Change:
@@ -30,8 +32,9 @@ class Change:
 class StateWatcher:
     """Holds the snapshots the console shows and keeps them current with the ref."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, remote_every: int = REMOTE_EVERY) -> None:
         self.store = store
+        self.remote_every = remote_every
         self.tip: str | None = None
         self.view: StateView | None = None
         self.snapshots: dict[str, RunSnapshot] = {}
@@ -39,11 +42,15 @@ class StateWatcher:
         self._jobs_id = ""
         self._settings_id = ""
         self._remote_tips: dict[str, str] | None = None
+        self._polls = 0
 
     def poll(self) -> Change | None:
         """Re-read what changed since the last poll; None when nothing moved."""
         tip = self.store.tip()
-        remote = self._remote_moved()
+        self._polls += 1
+        # Listing refs costs more than reading one (a repo with many runs has many
+        # branches), and a fetch may take a second to show: look every few polls.
+        remote = (self._polls - 1) % self.remote_every == 0 and self._remote_moved()
         if tip == self.tip and not remote:
             return None
         change = Change(tip=tip, remote=remote)
@@ -54,9 +61,9 @@ class StateWatcher:
     def _advance(self, tip: str | None, change: Change) -> None:
         self.tip = tip
         view = self.view = self.store.view_at(tip) if tip else None
-        old = _blobs(self._index)
+        old = peek.blob_ids(self._index)
         self._index = peek.run_index(view, self._index)
-        new = _blobs(self._index)
+        new = peek.blob_ids(self._index)
         change.runs = {uid for uid, blob in new.items() if old.get(uid) != blob}
         change.removed = set(old) - set(new)
         for uid in change.removed:
@@ -89,7 +96,3 @@ class StateWatcher:
 
     def project_text(self) -> str:
         return self.view.project_text() if self.view is not None else ""
-
-
-def _blobs(index: peek.RunIndex) -> dict[str, str]:
-    return {uid: blob for _, runs in index.values() for uid, blob in runs.items()}

@@ -15,8 +15,10 @@ from .layout import RUNS_DIR, run_snapshot_path
 from .repo import Store
 from .state import StateView
 
-# {bucket name: (bucket tree id, {run uid: run.json blob id})}
-RunIndex = dict[str, tuple[str, dict[str, str]]]
+# {run uid: (run dir tree id, run.json blob id)} for one bucket
+BucketRuns = dict[str, tuple[str, str]]
+# {bucket name: (bucket tree id, its runs)}
+RunIndex = dict[str, tuple[str, BucketRuns]]
 
 
 def entry_id(view: StateView | None, path: str) -> str:
@@ -30,24 +32,40 @@ def entry_id(view: StateView | None, path: str) -> str:
 
 
 def run_index(view: StateView | None, previous: RunIndex) -> RunIndex:
-    """Every run's snapshot blob id, reusing `previous` for buckets whose tree is unchanged."""
+    """Every run's snapshot blob id, opening only what changed since `previous`.
+
+    An unchanged bucket tree is reused whole; in a changed bucket only the run directories
+    whose tree id moved are opened (a bucket can hold a thousand runs)."""
     runs = view.subtree(RUNS_DIR) if view is not None else None
     index: RunIndex = {}
     for bucket in runs or ():
         if not isinstance(bucket, pygit2.Tree) or not bucket.name:
             continue
-        bucket_id = str(bucket.id)
-        known = previous.get(bucket.name)
-        if known is not None and known[0] == bucket_id:
+        known = previous.get(bucket.name, ("", {}))
+        if known[0] == str(bucket.id):
             index[bucket.name] = known
             continue
-        blobs = {
-            entry.name: str(entry["run.json"].id)
-            for entry in bucket
-            if isinstance(entry, pygit2.Tree) and entry.name and "run.json" in entry
-        }
-        index[bucket.name] = (bucket_id, blobs)
+        index[bucket.name] = (str(bucket.id), _bucket_runs(bucket, known[1]))
     return index
+
+
+def _bucket_runs(bucket: pygit2.Tree, known: BucketRuns) -> BucketRuns:
+    found: BucketRuns = {}
+    for entry in bucket:
+        if not isinstance(entry, pygit2.Tree) or not entry.name:
+            continue
+        dir_id = str(entry.id)
+        seen = known.get(entry.name)
+        if seen is not None and seen[0] == dir_id:
+            found[entry.name] = seen
+        elif "run.json" in entry:
+            found[entry.name] = (dir_id, str(entry["run.json"].id))
+    return found
+
+
+def blob_ids(index: RunIndex) -> dict[str, str]:
+    """{run uid: run.json blob id} from an index."""
+    return {uid: ids[1] for _, runs in index.values() for uid, ids in runs.items()}
 
 
 def snapshot_by_id(store: Store, uid: str, blob_id: str) -> RunSnapshot:

@@ -88,7 +88,7 @@ def test_watcher_notices_a_fetch_that_brings_another_clones_state(  # type: igno
     git("push", "-q", "origin", f"{state}:{state}", cwd=repo)
     fetch = ["fetch", "-q", "origin", f"+{state}:refs/deksdenflow/remotes/origin/state"]
     git(*fetch, cwd=repo)
-    watcher = StateWatcher(project.store)
+    watcher = StateWatcher(project.store, remote_every=1)
     watcher.poll()
     git(*fetch, cwd=repo)
     assert watcher.poll() is None  # the remote has nothing we lack
