@@ -17,7 +17,11 @@ def console() -> None:
     from ..workflow.project import open_project
 
     open_project(".").view()  # errors (no repo, not initialized) print like every command's
-    DflowConsole(".").run()
+    app = DflowConsole(".")
+    app.run()
+    if app.processing:
+        typer.echo("dflow console: finishing the job in progress (Ctrl-C abandons it; "
+                   "it is retried later)", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ very sentence the CLI would print after `error:`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -145,6 +146,21 @@ def live_workers(project: Project) -> list[Any]:
     return list(pool.live_workers(project))
 
 
-def process(project: Project, run_uid: str, worker: str) -> None:
-    """Do a run's requested jobs in this process (when no worker pool is running)."""
-    _controls().wait(project, run_uid, worker)
+class Stopped(Exception):
+    """The console is closing: take no further job."""
+
+
+def process(project: Project, run_uid: str, worker: str,
+            should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Do a run's requested jobs in this process (when no worker pool is running).
+
+    Checked after each job: a closing console finishes the job in hand and stops there."""
+
+    def after_each(_: object) -> None:
+        if should_stop():
+            raise Stopped
+
+    try:
+        _controls().wait(project, run_uid, worker, on_outcome=after_each)
+    except Stopped:
+        return

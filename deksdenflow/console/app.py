@@ -60,6 +60,7 @@ class DflowConsole(App[None]):
         self.poll_s = poll_s
         self.process_jobs = process_jobs
         self.processing: set[str] = set()
+        self.closing = False
         settings = self.project.settings()
         self.sub_title = settings.project.name or self.project.root.name
         self.engine = settings.phases.engine_for("execute")
@@ -114,7 +115,7 @@ class DflowConsole(App[None]):
             return
         self.processing.add(run_uid)
         try:
-            actions.process(project, run_uid, f"console{os.getpid()}")
+            actions.process(project, run_uid, f"console{os.getpid()}", lambda: self.closing)
         except DflowError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
         except Exception as exc:
@@ -122,6 +123,10 @@ class DflowConsole(App[None]):
         finally:
             self.processing.discard(run_uid)
             self.call_from_thread(self.check_state)
+
+    async def action_quit(self) -> None:
+        self.closing = True  # in-process work stops after the job in hand
+        self.exit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in RUN_ACTIONS | {"new_run", "sync", "workers", "settings", "help"}:
