@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ..domain.models import JobKind
-from ..errors import UsageError
+from ..errors import DflowError, UsageError
 from ..jobs import pool
 from ..jobs.worker import Transition, WorkerOptions
 from ..workflow.project import Project, open_project
@@ -66,6 +66,8 @@ def worker(
         return
     options = WorkerOptions(kinds=_kinds(queue), burst=burst, grace_s=grace)
     result = pool.run_pool(project, jobs, options=options, sink=print_transition)
+    if result.error:
+        raise DflowError(result.error)
     if result.killed or result.interrupted:
         raise typer.Exit(130)
 
@@ -101,12 +103,16 @@ def workers(json_: bool = JSON_OPTION) -> None:
 
     Example: dflow workers --json
     """
-    found = pool.live_workers(open_project())
+    project = open_project()
+    found = pool.live_workers(project)
     if json_:
         emit_json(found)
         return
+    q = pool.queue_summary(project)
+    waiting = f" ({q.delayed} waiting to retry)" if q.delayed else ""
+    queue_line = f"queue: {q.requested} requested{waiting}, {q.claimed} claimed"
     if not found:
-        typer.echo("no workers running; start some with `dflow worker`")
+        typer.echo(f"no workers running; start some with `dflow worker`\n{queue_line}")
         return
     table = Table("worker", "pid", "host", "job", "kind", "run", "since", box=None)
     for w in found:
@@ -114,6 +120,7 @@ def workers(json_: bool = JSON_OPTION) -> None:
         table.add_row(w.worker, str(w.pid), w.host, w.job or "idle", w.kind or "-", run,
                       ago(w.since))
     console().print(table)
+    typer.echo(queue_line)
 
 
 def register(app: typer.Typer) -> None:

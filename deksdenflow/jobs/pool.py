@@ -20,16 +20,21 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from pydantic import BaseModel
+
+from ..domain.models import JobStatus
 from ..errors import UsageError
 from ..workflow.project import Project, open_project
 from . import runner, workers
 from .worker import Transition, Worker, WorkerOptions
 from .workers import WorkerInfo
 
-__all__ = ["PoolResult", "WorkerInfo", "live_workers", "run_pool"]
+__all__ = ["PoolResult", "QueueSummary", "WorkerInfo", "live_workers", "queue_summary", "run_pool"]
 
 HANDLER_MODULES_ENV = "DFLOW_JOB_HANDLERS"
 KILL_MARGIN_S = 5.0  # after the grace period, how long before a stuck worker is killed
+QUICK_CRASH_S = 5.0  # a worker that dies this soon after starting ...
+QUICK_CRASHES_MAX = 3  # ... this many times in a row stops the pool
 
 TransitionSink = Callable[[Transition], None]
 
@@ -42,6 +47,25 @@ def live_workers(project: Project) -> list[WorkerInfo]:
         for info in found:
             info.run_id = names.get(info.run or "")
     return found
+
+
+class QueueSummary(BaseModel):
+    """The open jobs on the state ref, by state."""
+
+    requested: int = 0
+    delayed: int = 0  # requested, but waiting out a retry backoff
+    claimed: int = 0
+
+
+def queue_summary(project: Project) -> QueueSummary:
+    now, summary = datetime.now(UTC), QueueSummary()
+    for job in project.view().open_jobs():
+        if job.status == JobStatus.CLAIMED:
+            summary.claimed += 1
+        else:
+            summary.requested += 1
+            summary.delayed += bool(job.not_before and job.not_before > now)
+    return summary
 
 
 def load_handlers() -> None:
@@ -64,6 +88,7 @@ class PoolResult:
     crashed: int = 0
     interrupted: bool = False
     killed: bool = False
+    error: str = ""
 
 
 def _worker_main(root: str, options: WorkerOptions, sink: TransitionSink | None,
@@ -84,6 +109,8 @@ class _Supervisor:
         self.ctx = multiprocessing.get_context("spawn")
         self.results = self.ctx.SimpleQueue()
         self.procs: list[BaseProcess] = []
+        self.started: dict[int | None, float] = {}
+        self.quick_crashes = 0
         self.result = PoolResult()
         self.stop_requested_at: float | None = None
 
@@ -105,6 +132,7 @@ class _Supervisor:
         proc = self.ctx.Process(target=_worker_main, name="dflow-worker", daemon=False,
                                 args=(self.root, self.options, self.sink, self.results))
         proc.start()
+        self.started[proc.pid] = time.monotonic()
         self.procs.append(proc)
 
     def _watch(self) -> None:
@@ -112,14 +140,24 @@ class _Supervisor:
         for proc in [p for p in self.procs if not p.is_alive()]:
             self.procs.remove(proc)
             proc.join()
+            lived = time.monotonic() - self.started.pop(proc.pid, 0.0)
             if proc.exitcode != 0:
                 self.result.crashed += 1
                 self._say(f"worker pid {proc.pid} exited with {proc.exitcode}")
+                self._count_crash(lived)
             if self.stop_requested_at is None and (proc.exitcode != 0 or not self.options.burst):
                 self._start()  # keep N workers; the new one recovers the dead one's job
         stopping_for = time.monotonic() - (self.stop_requested_at or time.monotonic())
         if self.procs and stopping_for > self.grace_s + KILL_MARGIN_S:
             self._kill_all()
+
+    def _count_crash(self, lived: float) -> None:
+        """Workers that die as soon as they start will not do better when restarted."""
+        self.quick_crashes = self.quick_crashes + 1 if lived < QUICK_CRASH_S else 0
+        if self.quick_crashes >= QUICK_CRASHES_MAX and self.stop_requested_at is None:
+            self.result.error = (f"{self.quick_crashes} workers died within {QUICK_CRASH_S:g}s "
+                                 "of starting; their errors are above")
+            self._on_signal(signal.SIGTERM, None)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT:

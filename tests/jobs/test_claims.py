@@ -121,9 +121,15 @@ def test_worker_rejects_an_unknown_queue(cli: Callable[..., object], project: Pr
 
 
 def test_workers_says_when_none_is_running(cli: Callable[..., object], project: Project) -> None:
+    request(project)
+    request(project)
+    _claim(project, JobLocks(project.store))
     result = cli("workers", cwd=project.root)
     assert result.exit_code == 0  # type: ignore[attr-defined]
-    assert "no workers running" in result.output  # type: ignore[attr-defined]
+    assert result.output.splitlines() == [  # type: ignore[attr-defined]
+        "no workers running; start some with `dflow worker`",
+        "queue: 1 requested, 1 claimed",
+    ]
     assert open_project(project.root).store.tip() == project.store.tip()
 
 

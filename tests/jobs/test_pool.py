@@ -155,3 +155,12 @@ def test_second_ctrl_c_stops_at_once_and_the_job_is_recovered_later(
     assert snap is not None and snap.step(1) is not None
     assert snap.step(1).status == StepStatus.COMPLETED  # type: ignore[union-attr]
     assert EventType.STEP_FAILED in [e.type for e in project.view().run_events(uid)]
+
+
+def test_workers_that_die_as_they_start_stop_the_pool_with_an_error(
+    project: Project, start_pool: Callable[..., Pool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DFLOW_JOB_HANDLERS", "tests.jobs.crashing_handlers")
+    pool = start_pool("-j", "1")
+    assert pool.wait() == 1
+    assert "error: 3 workers died within 5s of starting" in pool.output()
