@@ -106,7 +106,8 @@ def bench_rq(url: str, jobs: int, workers: int, worker_class: str, name: str) ->
     conn.flushdb()
     queue = Queue("bench", connection=conn)
     ids = [queue.enqueue("pool.noop", result_ttl=600).id for _ in range(jobs)]
-    env = {**os.environ, "PYTHONPATH": f"{Path(__file__).parent}:{os.environ.get('PYTHONPATH', '')}"}
+    path = f"{Path(__file__).parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    env = {**os.environ, "PYTHONPATH": path}
     rq_bin = str(Path(sys.executable).parent / "rq")
     started = time.perf_counter()
     procs = [
