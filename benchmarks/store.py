@@ -55,8 +55,19 @@ def make_state(root: Path, runs: int, spread_days: float = 0) -> tuple[Store, li
         # would have it (ids, and so the fan-out buckets, follow creation time).
         with _clock(start_ms + int(spread_days * 86400_000 * n / runs) if spread_days else None):
             uids.append(store.transact(lambda tx, n=n: _fill_run(tx, n)))
-    subprocess.run(["git", "gc", "-q"], cwd=repo, check=True)  # as `gc --auto` would have
+    _pack(repo)
     return store, uids
+
+
+def _pack(repo: Path) -> None:
+    """Pack everything, as `gc --auto` would have over months (waiting for one it started)."""
+    for _ in range(600):
+        out = subprocess.run(["git", "gc", "-q"], cwd=repo, capture_output=True, text=True)
+        if out.returncode == 0:
+            return
+        if "already running" not in out.stderr:
+            raise SystemExit(f"git gc: {out.stderr}")
+        time.sleep(0.5)
 
 
 @contextmanager
