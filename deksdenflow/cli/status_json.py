@@ -23,20 +23,31 @@ PER_RUN = "status-runs.json"
 PER_RUN_KEY = "by-run-tree"  # entries are keyed by run tree ids, valid at any tip
 
 
+# The refs as this process first saw them, before the implicit sync ran (see render).
+refs_at_start: str | None = None
+
+
 def print_cached(argv: list[str]) -> bool:
     """Print the cached listing for `dflow status --json` when it is current; True if done."""
+    global refs_at_start
     if argv != ["status", "--json"]:
         return False
     try:
         common = cache.common_dir_of(os.getcwd())
         tip = cache.read_tip(common) if common is not None else None
-        payload = cache.load(common, LISTING, tip) if common and tip else None
+        if common is None or tip is None:
+            return False
+        refs_at_start = cache.refs_key(common)
+        payload = cache.load(common, LISTING, f"{tip} {refs_at_start}")
     except OSError:
         return False
     if payload is None:
         return False
-    sys.stdout.buffer.write(payload)
-    sys.stdout.flush()
+    try:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `dflow status --json | head`: the reader is gone, not an error
+        os._exit(0)
     return True
 
 
@@ -44,8 +55,11 @@ def render(project: Project) -> str:
     """The listing's JSON text for the tip `project` reads now; stores it for the next call."""
     import json
 
-    view = project.view()
     common = str(project.store.git_dir)
+    # Keyed by the refs as they were before the implicit sync (cli/sync_cmds) ran: if a fetch
+    # moved a tracking ref since, the key no longer matches and nothing is stored.
+    refs = refs_at_start if refs_at_start is not None else cache.refs_key(common)
+    view = project.view()
     versions = view.run_versions()
     known = _load_per_run(common)
     lines = {version: known[version] for version in versions.values() if version in known}
@@ -54,8 +68,8 @@ def render(project: Project) -> str:
             lines[version] = _line(view, uid)
     ordered = sorted(lines.values(), key=lambda line: (line[0], line[1]))
     text = _assemble([fragment for _, _, fragment in ordered])
-    if view.tip is not None:
-        cache.save(common, LISTING, view.tip, (text + "\n").encode())
+    if view.tip is not None and cache.refs_key(common) == refs:
+        cache.save(common, LISTING, f"{view.tip} {refs}", (text + "\n").encode())
         if lines != known:
             cache.save(common, PER_RUN, PER_RUN_KEY, json.dumps(lines).encode())
     return text

@@ -80,6 +80,30 @@ def _packed_tip(common: str) -> str | None:
     return None
 
 
+def refs_key(common: str) -> str:
+    """Every branch, remote-tracking and dflow ref except the state ref itself, plus the
+    identity of packed-refs: what the implicit sync around `status` (a merge of a fetched
+    state, runs whose branch was merged) depends on besides the tip."""
+    parts = []
+    for sub in ("refs/heads", "refs/remotes", "refs/deksdenflow"):
+        for folder, _, files in os.walk(os.path.join(common, sub)):
+            for name in files:
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, common)
+                if name.endswith(".lock") or rel == STATE_REF:
+                    continue
+                try:
+                    parts.append(f"{rel}={_read(path).strip().decode(errors='replace')}")
+                except OSError:
+                    parts.append(f"{rel}=?")
+    try:
+        stat = os.stat(os.path.join(common, "packed-refs"))
+        parts.append(f"packed-refs={stat.st_size}:{stat.st_mtime_ns}")
+    except OSError:
+        pass
+    return ";".join(sorted(parts))
+
+
 def _oid(raw: bytes) -> str | None:
     text = raw.decode(errors="replace")
     return text if len(text) in (40, 64) and _HEX_DIGITS.issuperset(text) else None

@@ -107,3 +107,21 @@ def test_git_discovery_variables_leave_the_cache_alone(env: str, repo: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(env, str(repo))
     assert cache.common_dir_of(str(repo)) is None
+
+
+def test_any_moved_branch_or_tracking_ref_bypasses_the_cache(project: Project,
+                                                             repo: Path) -> None:
+    """The implicit sync around `status` merges fetched state and records merged branches;
+    a hit is only allowed when no ref it looks at has moved."""
+    add_run(project.store, "one")
+    real = _status(repo)
+    listing = _cache_file(repo)
+    header, _, _ = listing.read_bytes().partition(b"\n")
+    listing.write_bytes(header + b"\nplanted\n")
+    assert _status(repo) == "planted\n"  # a hit serves the stored bytes
+    tip = git("rev-parse", STATE_REF, cwd=repo)
+    git("update-ref", "refs/deksdenflow/remotes/origin/state", tip, cwd=repo)
+    assert _status(repo) == real
+    listing.write_bytes(listing.read_bytes().partition(b"\n")[0] + b"\nplanted\n")
+    git("branch", "feature", cwd=repo)
+    assert _status(repo) == real
