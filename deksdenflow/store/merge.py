@@ -237,27 +237,30 @@ class _Merger:
     # --- protocol numbers ---------------------------------------------------------------
 
     def resolve_number_clashes(self, edit: TreeEdit, runs: Entry) -> int:
-        """Two runs with one number (allocated offline on two clones): the later one by
-        (lamport, id) of its run.created gets the next free number through a run.renumbered
-        event whose every field derives from the run and the number, so both sides of any
-        merge write the same file. Returns the highest lamport it used (0 if none)."""
+        """Protocol numbers after a merge are a function of the run.created events alone.
+
+        Each run claims the number in its run.created; the earliest claimant by (lamport, id)
+        keeps it, and every displaced run takes the next number above all claims, in creation
+        order (`assign_numbers`). A displaced run carries exactly one run.renumbered event for
+        its derived number, with bytes that derive from the run and the number; renumberings a
+        merge made earlier from partial knowledge are replaced. So the tree depends only on the
+        union of the real events, whatever order the clones merged in. Returns the highest
+        lamport it used (0 if none)."""
         if not self.changed:
             return 0
         snaps = [s for s in (self.snapshot(runs, uid) for uid in _run_uids(runs)) if s]
-        by_number: dict[int, list[RunSnapshot]] = {}
-        for snap in snaps:
-            by_number.setdefault(snap.run.number, []).append(snap)
-        top = max((s.run.number for s in snaps), default=0)
+        created = {s.run.uid: self._created(runs, s.run.uid) for s in snaps}
+        assigned = assign_numbers(
+            [(claimed_number(created[s.run.uid]), created[s.run.uid].order_key, s.run.uid)
+             for s in snaps]
+        )
         lamport = 0
-        for number in sorted(by_number):
-            clash = by_number[number]
-            if len(clash) < 2:
-                continue
-            created = {s.run.uid: self._created(runs, s.run.uid) for s in clash}
-            clash.sort(key=lambda s: created[s.run.uid].order_key)
-            for snap in clash[1:]:
-                top += 1
-                lamport = max(lamport, self._renumber(edit, runs, snap, created[snap.run.uid], top))
+        for snap in snaps:
+            uid = snap.run.uid
+            claimed, wanted = claimed_number(created[uid]), assigned[uid]
+            if snap.run.number == claimed == wanted:
+                continue  # never renumbered, and need not be
+            lamport = max(lamport, self._renumber(edit, runs, snap, created[uid], wanted, claimed))
         return lamport
 
     def _created(self, runs: Entry, uid: str) -> Event:
@@ -266,19 +269,62 @@ class _Merger:
         return codec.load_event(blob.data, event_path(uid, uid))
 
     def _renumber(
-        self, edit: TreeEdit, runs: Entry, snap: RunSnapshot, created: Event, number: int
+        self, edit: TreeEdit, runs: Entry, snap: RunSnapshot, created: Event, wanted: int,
+        claimed: int,
     ) -> int:
         uid = snap.run.uid
-        event = renumber_event(created, number)
-        edit.put(event_path(uid, event.id), codec.dump(event))
         events_tree = _get(runs, f"{uid[:5]}/{uid}/events")
-        refolded = fold.fold([*self._events(events_tree, uid), event])
+        events = self._events(events_tree, uid)
+        desired = renumber_event(created, wanted) if wanted != claimed else None
+        kept = [e for e in events if e.type != EventType.RUN_RENUMBERED]
+        for stale in (e for e in events if e.type == EventType.RUN_RENUMBERED):
+            if desired is None or stale.id != desired.id:
+                edit.delete(event_path(uid, stale.id))
+        if desired is not None:
+            edit.put(event_path(uid, desired.id), codec.dump(desired))
+            kept.append(desired)
+        refolded = fold.fold(kept)
         assert refolded is not None
-        edit.put(run_snapshot_path(uid), codec.dump(refolded))
-        self.renumbered.append(
-            Renumbered(uid, snap.run.name, snap.run.branch, snap.run.number, number)
-        )
-        return event.lamport
+        if refolded != snap:
+            edit.put(run_snapshot_path(uid), codec.dump(refolded))
+            self.snapshots[uid] = refolded
+        if snap.run.number != wanted:
+            self.renumbered.append(
+                Renumbered(uid, snap.run.name, snap.run.branch, snap.run.number, wanted)
+            )
+        return desired.lamport if desired is not None else 0
+
+
+def claimed_number(created: Event) -> int:
+    """The number a run was allocated where it was created (what its run.created says)."""
+    try:
+        return int(created.data.get("number", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def assign_numbers(claims: list[tuple[int, tuple[int, str], str]]) -> dict[str, int]:
+    """(claimed number, run.created order key, uid) -> uid: number, unique and deterministic.
+
+    The earliest claimant of a number keeps it; displaced runs, in creation order, take the
+    smallest number nobody claimed. A run created later claims above every number it has
+    seen, so it never moves a run that was renumbered before."""
+    taken: set[int] = set()
+    result: dict[str, int] = {}
+    displaced: list[tuple[tuple[int, str], str]] = []
+    for number, key, uid in sorted(claims):
+        if number in taken:
+            displaced.append((key, uid))
+        else:
+            taken.add(number)
+            result[uid] = number
+    candidate = 1
+    for _, uid in sorted(displaced):
+        while candidate in taken:
+            candidate += 1
+        taken.add(candidate)
+        result[uid] = candidate
+    return result
 
 
 def renumber_event(created: Event, number: int) -> Event:

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deksdenflow.domain.events import EventType
@@ -79,6 +79,8 @@ def _touch(tx: Tx, uid: str, kind: str) -> None:
 @pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ops=st.lists(op, min_size=4, max_size=10), final=st.permutations(range(REPLICAS)))
+# Found by hypothesis: a merge that renumbered from partial knowledge left an extra event file.
+@example(ops=[("new", 0), ("new", 0), ("new", 1), ("new", 2)], final=[1, 2, 0])
 def test_replicas_converge_to_identical_trees(ops: list[tuple[object, ...]],
                                               final: list[int]) -> None:
     root = Path(tempfile.mkdtemp(prefix="dflow-conv-"))
