@@ -94,7 +94,9 @@ def set_in_project_text(project_text: str, key: str, raw: str) -> str:
     """Return project.toml with `key` set to `raw` (typed by the model); comments kept."""
     parts = key.split(".")
     if parts[0] == "schema_version" or not _is_settable(parts):
-        raise ConfigError(f"unknown key '{key}' in {PROJECT_SOURCE}; `dflow config list` shows them")
+        raise ConfigError(
+            f"unknown key '{key}' in {PROJECT_SOURCE}; `dflow config list` shows them"
+        )
     doc = tomlkit.parse(project_text)
     plain = codec.settings_doc(project_text, PROJECT_SOURCE)
     seeded = _seed_engine_table(plain, parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from importlib import metadata
 from typing import Literal
 
 import filelock
@@ -47,6 +48,13 @@ def _version_of(cmd: list[str]) -> str | None:
     return text[0] if out.returncode == 0 and text else None
 
 
+def _pygit2_version() -> str:
+    try:
+        return metadata.version("pygit2")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def run_checks(path: str = ".") -> DoctorReport:
     checks: list[Check] = []
     git = _version_of(["git", "--version"])
@@ -57,7 +65,7 @@ def run_checks(path: str = ".") -> DoctorReport:
                    fix="install git (apt-get install git)")
     )
     checks.append(Check(name="pygit2", level="ok",
-                        detail=f"pygit2 {pygit2.__version__}, libgit2 {pygit2.LIBGIT2_VERSION}"))
+                        detail=f"pygit2 {_pygit2_version()}, libgit2 {pygit2.LIBGIT2_VERSION}"))
     checks.extend(_state_checks(path))
     for tool, fix in OPTIONAL_TOOLS.items():
         found = shutil.which(tool)

@@ -64,7 +64,8 @@ def test_config_set_keeps_comments_and_validates(repo: Path, cli) -> None:
     assert unknown.exit_code == 1 and "unknown key 'qa.polcy'" in unknown.output
 
 
-def test_config_precedence_flag_env_project_user(repo: Path, cli, monkeypatch, isolated_env) -> None:
+def test_config_precedence_flag_env_project_user(repo: Path, cli, monkeypatch,
+                                                isolated_env) -> None:
     cli("init", cwd=repo)
     user = isolated_env / "dflow-config.toml"
     user.write_text('[retry]\nmax_attempts = 5\n[qa]\npolicy = "never"\n')
@@ -82,8 +83,9 @@ def test_config_precedence_flag_env_project_user(repo: Path, cli, monkeypatch, i
 
 
 def test_every_command_has_help_with_an_example(cli) -> None:
-    from deksdenflow.cli.app import app
     import typer.main
+
+    from deksdenflow.cli.app import app
 
     group = typer.main.get_command(app)
     missing = []

@@ -219,7 +219,8 @@ def test_paused_is_a_flag_that_leaves_the_derived_status_alone() -> None:
 
 def test_a_completed_run_cannot_be_paused() -> None:
     events = [_created(), _ev(2, EventType.RUN_PLANNED, steps=[{"index": 1}]),
-              _ev(3, EventType.STEP_STARTED, 1), _ev(4, EventType.STEP_FINISHED, 1, next="completed"),
+              _ev(3, EventType.STEP_STARTED, 1),
+              _ev(4, EventType.STEP_FINISHED, 1, next="completed"),
               _ev(5, EventType.RUN_PAUSED)]
     snap = fold.fold(events)
     assert snap is not None and not snap.run.paused

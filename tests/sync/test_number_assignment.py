@@ -38,7 +38,9 @@ def test_numbers_are_unique_and_independent_of_the_order_claims_are_seen(
 
 
 @given(st.lists(st.tuples(st.integers(1, 6), st.integers(1, 9)), min_size=1, max_size=12))
-def test_a_run_created_after_a_merge_never_moves_an_earlier_run(spec: list[tuple[int, int]]) -> None:
+def test_a_run_created_after_a_merge_never_moves_an_earlier_run(
+    spec: list[tuple[int, int]],
+) -> None:
     claims = _claims(spec)
     before = assign_numbers(claims)
     later = (max(before.values()) + 1, (99, "zz-new"), "zz-new")  # what `dflow new` claims next
