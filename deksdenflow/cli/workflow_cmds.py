@@ -199,13 +199,23 @@ def render_detail(found: controls.RunDetail) -> None:
     out.print(f"\n--- {found.plan_path} ---" if found.plan else "\nno plan yet")
     if found.plan:
         out.print(found.plan.rstrip(), markup=False)
-    table = Table("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
-                  "commit", "qa", box=None)
-    for s in found.steps:
-        table.add_row(f"{s.index:02d}", s.title[:40], styled(s.status.value), str(s.attempts),
-                      tokens(s.usage.total), "-" if s.cost is None else f"${s.cost:.4f}",
-                      f"{s.duration_s:.1f}s", f"{s.engine or '-'}", (s.commit or "-")[:9],
-                      s.qa.verdict if s.qa else "-")
+    headers = ("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
+               "commit", "qa")
+    rows = [
+        (f"{s.index:02d}", s.title, s.status.value, str(s.attempts), tokens(s.usage.total),
+         "-" if s.cost is None else f"${s.cost:.4f}", f"{s.duration_s:.1f}s",
+         f"{s.engine or '-'}", (s.commit or "-")[:9], s.qa.verdict if s.qa else "-")
+        for s in found.steps
+    ]
+    table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False)
+    widths = [max([len(name), *(len(r[i]) for r in rows)]) for i, name in enumerate(headers)]
+    # The title gives way on a narrow terminal; the figures keep their full width.
+    room = out.width - (sum(widths) - widths[1]) - len(headers)
+    for i, name in enumerate(headers):
+        width = max(10, min(widths[1], room)) if name == "title" else widths[i]
+        table.add_column(name, no_wrap=True, overflow="ellipsis", width=width)
+    for row in rows:
+        table.add_row(*row[:2], styled(row[2]), *row[3:])
     if found.steps:
         out.print()
         out.print(table)
