@@ -12,7 +12,8 @@ import time
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def _encode(value: int, length: int) -> str:
+def encode(value: int, length: int) -> str:
+    """`value` as `length` Crockford base32 characters (most significant first)."""
     chars = []
     for _ in range(length):
         chars.append(_ALPHABET[value & 31])
@@ -24,7 +25,7 @@ def new_id(now_ms: int | None = None) -> str:
     """A new 26-character ULID."""
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     rand = int.from_bytes(os.urandom(10), "big")
-    return _encode(ms, 10) + _encode(rand, 16)
+    return encode(ms, 10) + encode(rand, 16)
 
 
 def is_id(text: str) -> bool:

@@ -16,6 +16,7 @@ from pygit2.enums import FileMode
 
 from ..domain import fold
 from ..domain.events import Event, EventType
+from ..domain.ids import encode
 from ..domain.models import Job, RunSnapshot
 from . import codec
 from .layout import (
@@ -30,7 +31,6 @@ from .layout import (
 from .tree import TreeEdit
 
 SYNC_ACTOR = "dflow:sync"
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DERIVED = {RUNS_DIR, ROOT_EVENTS_DIR, "jobs", META_FILE}
 
 Entry = pygit2.Object | None
@@ -333,8 +333,8 @@ def renumber_event(created: Event, number: int) -> Event:
     It sorts right after run.created (lamport + 1) and, among renumberings of one run, by
     number, so the latest (always the highest) number wins in the fold."""
     seed = hashlib.sha256(f"{created.id}:{number}".encode()).digest()
-    tail = _encode(int.from_bytes(seed[:8], "big"), 12)
-    event_id = created.id[:10] + _encode(number, 4) + tail
+    tail = encode(int.from_bytes(seed[:8], "big"), 12)
+    event_id = created.id[:10] + encode(number, 4) + tail
     return Event(
         id=event_id,
         lamport=created.lamport + 1,
@@ -385,14 +385,6 @@ def _job_of(event: Event) -> str:
 def _lamport(tree: pygit2.Tree) -> int:
     blob = _get(tree, META_FILE)
     return codec.load_meta(blob.data, META_FILE) if isinstance(blob, pygit2.Blob) else 0
-
-
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
 
 
 def _names(tree: Entry) -> set[str]:

@@ -57,7 +57,8 @@ def install_fake(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir(exist_ok=True)
     exe = bin_dir / name
-    exe.write_text(f"#!{sys.executable}\n" + (FAKES / f"{name}.py").read_text())
+    header = f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(FAKES)!r})\n"
+    exe.write_text(header + (FAKES / f"{name}.py").read_text())
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     fake = FakeAgent(name, bin_dir, tmp_path / f"{name}-script.json", tmp_path / f"{name}-rec.json")
     fake.script()

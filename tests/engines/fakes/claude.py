@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from agent_io import load_script, save_record
+
 MODES = ["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"]  # 2.1.197
 
 
@@ -40,28 +42,6 @@ def may_write(args):
         return True
     allowed, denied = tools(args.allowedTools), tools(args.disallowedTools)
     return "Write" in allowed and "Write" not in denied
-
-
-def save_record(record):
-    """The last call in $FAKE_AGENT_RECORD, every call appended to $FAKE_AGENT_RECORD.all."""
-    path = Path(os.environ["FAKE_AGENT_RECORD"])
-    path.write_text(json.dumps(record))
-    with open(f"{path}.all", "a") as calls:
-        calls.write(json.dumps(record) + "\n")
-
-
-def load_script():
-    """The behaviour for this call: with a `queue`, each call takes (and removes) the next."""
-    path = Path(os.environ["FAKE_AGENT_SCRIPT"])
-    script = json.loads(path.read_text())
-    queue = script.pop("queue", None)
-    if queue is None:
-        return script
-    if not queue:
-        print(f"fake {Path(sys.argv[0]).name}: called more often than scripted", file=sys.stderr)
-        sys.exit(70)
-    path.write_text(json.dumps({**script, "queue": queue[1:]}))
-    return {**script, **queue[0]}
 
 
 def main():

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from agent_io import load_script, save_record
+
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="codex", exit_on_error=False, allow_abbrev=False)
@@ -35,28 +37,6 @@ def parse(argv):
 
 def emit(event):
     print(json.dumps(event), flush=True)
-
-
-def save_record(record):
-    """The last call in $FAKE_AGENT_RECORD, every call appended to $FAKE_AGENT_RECORD.all."""
-    path = Path(os.environ["FAKE_AGENT_RECORD"])
-    path.write_text(json.dumps(record))
-    with open(f"{path}.all", "a") as calls:
-        calls.write(json.dumps(record) + "\n")
-
-
-def load_script():
-    """The behaviour for this call: with a `queue`, each call takes (and removes) the next."""
-    path = Path(os.environ["FAKE_AGENT_SCRIPT"])
-    script = json.loads(path.read_text())
-    queue = script.pop("queue", None)
-    if queue is None:
-        return script
-    if not queue:
-        print(f"fake {Path(sys.argv[0]).name}: called more often than scripted", file=sys.stderr)
-        sys.exit(70)
-    path.write_text(json.dumps({**script, "queue": queue[1:]}))
-    return {**script, **queue[0]}
 
 
 def main():
