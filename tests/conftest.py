@@ -76,7 +76,8 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     def invoke(*args: str, cwd: Path | str | None = None, input: str | None = None) -> object:
         if cwd is not None:
             monkeypatch.chdir(cwd)
-        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False,
+                             prog_name="dflow")
 
     return invoke
 
