@@ -26,14 +26,3 @@ def new_id(now_ms: int | None = None) -> str:
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     rand = int.from_bytes(os.urandom(10), "big")
     return encode(ms, 10) + encode(rand, 16)
-
-
-def is_id(text: str) -> bool:
-    return len(text) == 26 and all(c in _ALPHABET for c in text)
-
-
-def id_time_ms(event_id: str) -> int:
-    value = 0
-    for c in event_id[:10]:
-        value = value * 32 + _ALPHABET.index(c)
-    return value

@@ -53,7 +53,3 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for pattern in TOKEN_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
     return text
-
-
-def redact_bytes(data: bytes, secrets: Iterable[str] = ()) -> bytes:
-    return redact(data.decode("utf-8", errors="replace"), secrets).encode()

@@ -10,7 +10,7 @@ from typing import Any
 from ..domain.events import EventType
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.settings import RetrySection
-from ..store import StateView, Store, Tx
+from ..store import Store, Tx
 
 TxHook = Callable[[Tx], None]
 
@@ -151,17 +151,3 @@ def release(store: Store, job: Job, worker: str) -> None:
     """Give a claimed job back untouched (a graceful stop), so another worker can take it."""
     store.transact(lambda tx: tx.emit(EventType.JOB_RELEASED, run=job.run, step=job.step,
                                       data={"job": job.id, "worker": worker}))
-
-
-def cancel_open(tx: Tx, run_uid: str) -> int:
-    """Cancel every open job of a run (used when the run is cancelled)."""
-    count = 0
-    for job in list(tx.run(run_uid).open_jobs):
-        tx.emit(EventType.JOB_CANCELLED, run=run_uid, step=job.step, data={"job": job.id})
-        count += 1
-    return count
-
-
-def open_jobs_of(view: StateView, run_uid: str) -> list[Job]:
-    snap = view.run(run_uid)
-    return snap.open_jobs if snap else []
