@@ -16,6 +16,7 @@ from .layout import (
     OPEN_JOBS_DIR,
     PROJECT_FILE,
     ROOT_EVENTS_DIR,
+    RUN_BUCKET_CHARS,
     RUNS_DIR,
     STATE_REF,
     artifact_path,
@@ -139,12 +140,20 @@ class StateView:
         return versions
 
     def run(self, uid: str) -> RunSnapshot | None:
-        path = run_snapshot_path(uid)
-        data = self.blob(path)
-        return codec.load_snapshot(data, path) if data is not None else None
+        # Through the (cached) bucket tree: resolving the full path from the root would
+        # re-read the bucket for every run, which made runs() quadratic in runs per bucket.
+        bucket = self.subtree(f"{RUNS_DIR}/{uid[:RUN_BUCKET_CHARS]}")
+        return _snapshot_in(bucket, uid) if bucket is not None else None
 
     def runs(self) -> list[RunSnapshot]:
-        snaps = [s for s in (self.run(uid) for uid in self.run_uids()) if s is not None]
+        runs = self.subtree(RUNS_DIR)
+        snaps = []
+        for bucket in runs or ():
+            if isinstance(bucket, pygit2.Tree):
+                for entry in bucket:
+                    snap = _snapshot_in(bucket, entry.name) if entry.name else None
+                    if snap is not None:
+                        snaps.append(snap)
         return sorted(snaps, key=lambda s: (s.run.number, s.run.uid))
 
     def find_run(self, ref: str) -> RunSnapshot:
@@ -206,6 +215,17 @@ class StateView:
         path = f"{OPEN_JOBS_DIR}/{job_id}.json"
         data = self.blob(path)
         return codec.load_job(data, path) if data is not None else None
+
+
+def _snapshot_in(bucket: pygit2.Tree, uid: str) -> RunSnapshot | None:
+    try:
+        folder = bucket[uid]
+        blob = folder["run.json"] if isinstance(folder, pygit2.Tree) else None
+    except KeyError:
+        return None
+    if not isinstance(blob, pygit2.Blob):
+        return None
+    return codec.load_snapshot(blob.data, run_snapshot_path(uid))
 
 
 def _matches(snap: RunSnapshot, ref: str) -> bool:
