@@ -38,7 +38,7 @@ def open_pr(project: Project, run_ref: str) -> str:
             f"{run.id} has no branch '{run.branch}' here or on '{remote}'; plan it first, or "
             f"`git fetch {remote}` on a clone that has it")
     title, body = describe(project, run)
-    body = redact(body, secret_values(settings.secrets.env))
+    body = redact(body, secret_values(settings.secret_env_names()))
     if local:
         transport.push_branch(project.root, project.store, remote, run.branch)
     tool = provider(project, remote, settings.ci.provider)

@@ -129,7 +129,8 @@ def excerpt_of(log: Path, settings: ProjectSettings) -> str:
             data = f.read()
     except OSError as exc:
         raise UsageError(f"cannot read the log {log}: {exc.strerror}; check --log") from exc
-    text = redact(data.decode("utf-8", errors="replace"), secret_values(settings.secrets.env))
+    text = redact(data.decode("utf-8", errors="replace"),
+                  secret_values(settings.secret_env_names()))
     if len(text) > EXCERPT_MAX:
         # Cut after redaction, at a line start, so no half-token survives the cut.
         text = text[-EXCERPT_MAX:]

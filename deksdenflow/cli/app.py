@@ -11,7 +11,13 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..domain.redaction import redact, secret_values, strip_controls
 from ..errors import DflowError
+
+
+def safe_text(text: str) -> str:
+    """An error may quote agent output: no secret and no escape sequence reaches the terminal."""
+    return strip_controls(redact(text, secret_values()))
 
 
 class DflowGroup(TyperGroup):
@@ -24,7 +30,7 @@ class DflowGroup(TyperGroup):
         except DflowError as exc:
             if debug:
                 traceback.print_exc()
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {safe_text(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
@@ -36,7 +42,8 @@ class DflowGroup(TyperGroup):
                 traceback.print_exc()
             else:
                 typer.echo(
-                    f"error: dflow hit an internal error ({type(exc).__name__}: {exc}); "
+                    f"error: dflow hit an internal error ({type(exc).__name__}: "
+                    f"{safe_text(str(exc))}); "
                     "run again with --debug for the traceback and report it",
                     err=True,
                 )

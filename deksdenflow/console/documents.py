@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ..domain.models import RunSnapshot, StepRun
+from ..domain.redaction import strip_controls
 from ..store import StateView, Store
 from ..store.peek import committed_file
 
@@ -17,7 +18,8 @@ PROTOCOLS_DIR = ".protocols"
 
 
 def _decode(data: bytes | None) -> str | None:
-    return data.decode("utf-8", errors="replace") if data is not None else None
+    """Branch files are agent-written: shown without terminal control sequences."""
+    return strip_controls(data.decode("utf-8", errors="replace")) if data is not None else None
 
 
 def protocol_file(store: Store, view: StateView | None, snap: RunSnapshot, name: str) -> str | None:
@@ -26,8 +28,9 @@ def protocol_file(store: Store, view: StateView | None, snap: RunSnapshot, name:
         stored = view.artifact(snap.run.uid, name)
         if stored is not None:
             return _decode(stored)
-    path = name if "/" in name else f"{PROTOCOLS_DIR}/{snap.run.id}/{name}"
     branch = snap.run.branch or snap.run.id
+    # The folder is named after the branch, which a renumbering does not rename.
+    path = name if "/" in name else f"{PROTOCOLS_DIR}/{branch}/{name}"
     return _decode(committed_file(store, branch, path))
 
 

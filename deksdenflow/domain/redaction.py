@@ -1,28 +1,63 @@
-"""Redaction: engine output and CI logs pass through here before anything reaches the ref."""
+"""Redaction: every string that came from outside dflow passes here before it is kept or shown.
+
+Patterns are matched on the text as written *and* on a copy in which JSON/C escape sequences
+(`\\n`, `\\t`, `\\"`, `\\u001b`, ...) are blanked to spaces of the same length, so a token that
+follows an escaped newline inside a JSON-encoded transcript line is found too (the `n` of `\\n`
+would otherwise glue onto it as a word character). Secret *values* (configured variables, the
+engines' key variables, every exported `*_TOKEN`/`*_KEY`/`*_SECRET`/`*_PASSWORD`) are masked
+as written, JSON-escaped, URL-encoded and base64-encoded. See docs/decisions/0700.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 
 MASK = "[REDACTED]"
 
-# Known token shapes. Order matters only for readability; every pattern is applied.
-TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,255}\b"),  # GitHub classic/oauth/app tokens
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,255}\b"),  # GitHub fine-grained PAT
-    re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),  # GitLab personal access token
-    re.compile(r"\bgl(?:cbt|dt|ptt|rt|soat|ft|imt|agent)-[A-Za-z0-9_\-]{20,}\b"),  # other GitLab
-    re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,}\b"),  # Anthropic
-    re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}\b"),  # OpenAI
-    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key id
-    re.compile(r"(?i)(aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}"),  # AWS secret
-    re.compile(r"(?i)(authorization\s*:\s*(?:bearer|token|basic)\s+)[^\s\"']+"),  # auth headers
-    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{16,}=*"),  # bare bearer tokens
+# (pattern, kept prefix): 0 masks the whole match; 1 keeps group 1 (a header name, a `key=`) so
+# the reader still sees what was there, and masks the rest of the match.
+_P = re.compile
+TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (_P(r"\bgh[pousr]_[A-Za-z0-9]{30,255}"), 0),  # GitHub classic, OAuth, user, server, refresh
+    (_P(r"\bgithub_pat_[A-Za-z0-9_]{40,255}"), 0),  # GitHub fine-grained PAT
+    (_P(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 0),  # GitLab personal access token
+    (_P(r"\bgl(?:cbt|dt|ptt|rt|soat|ft|imt|agent|oas)-[A-Za-z0-9_\-]{20,}"), 0),  # other GitLab
+    (_P(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"), 0),  # Anthropic
+    (_P(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), 0),  # OpenAI
+    (_P(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"), 0),  # Stripe
+    (_P(r"\bwhsec_[A-Za-z0-9]{24,}"), 0),  # Stripe webhook secret
+    (_P(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), 0),  # AWS key ids
+    (_P(r"\bAIza[0-9A-Za-z_\-]{35}"), 0),  # Google API key
+    (_P(r"\bya29\.[0-9A-Za-z_\-]{20,}"), 0),  # Google OAuth access token
+    (_P(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), 0),  # Slack tokens
+    (_P(r"\bxapp-\d-[A-Za-z0-9\-]{10,}"), 0),  # Slack app-level token
+    (_P(r"hooks\.slack\.com/services/[A-Za-z0-9/_\-]{20,}"), 0),  # Slack webhook
+    (_P(r"\bnpm_[A-Za-z0-9]{36}\b"), 0),  # npm
+    (_P(r"\bpypi-[A-Za-z0-9_\-]{50,}"), 0),  # PyPI
+    (_P(r"\bhf_[A-Za-z0-9]{30,}"), 0),  # Hugging Face
+    (_P(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), 0),  # SendGrid
+    (_P(r"\bdop_v1_[a-f0-9]{64}"), 0),  # DigitalOcean
+    (_P(r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"), 0),  # Shopify
+    (_P(r"\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"), 0),  # Grafana service account
+    (_P(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), 0),  # JWT
+    (_P(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+        r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S), 0),  # PEM private keys
+    (_P(r"(?i)(authorization\s*[:=]\s*[\"']?(?:bearer|token|basic|bot)\s+)[^\s\"',]+"), 1),
+    (_P(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{16,}=*"), 1),  # a bare bearer token
+    (_P(r"\b([a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"']+:)[^\s@/\"']+(?=@)"), 1),  # URL credentials
+    # key = value, "key": "value", key: value (YAML), for names that say they hold a secret.
+    (_P(r"(?i)((?:aws_secret_access_key|aws_session_token|secret[_-]?access[_-]?key"
+        r"|[A-Za-z0-9_.\-]*(?:password|passwd|secret|api[_-]?key|access[_-]?token"
+        r"|auth[_-]?token|private[_-]?key|client[_-]?secret|_token))"
+        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]{8,}"), 1),
 )
 
-# Environment variables whose values are secret wherever they appear.
+# Names of variables whose values are secret wherever they appear, besides the suffix rule.
 DEFAULT_SECRET_ENV = (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
@@ -35,21 +70,81 @@ DEFAULT_SECRET_ENV = (
     "AWS_SESSION_TOKEN",
     "DFLOW_OPENAI_API_KEY",
 )
-MIN_SECRET_LEN = 6  # shorter values would mask ordinary words
+SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET", "_PASSWORD", "_PASS", "_PAT", "_CREDENTIALS")
+MIN_SECRET_LEN = 8  # shorter values would mask ordinary words
+# A run of backslashes and what it escapes: JSON encoded twice (a transcript line holding JSON)
+# writes `\\\\n` for a newline.
+_ESCAPE = re.compile(r"\\+(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv0\"'/])?")
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+                      r"|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
+def is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    return upper in DEFAULT_SECRET_ENV or upper.endswith(SECRET_SUFFIXES)
 
 
 def secret_values(names: Iterable[str] = (), env: Mapping[str, str] | None = None) -> list[str]:
-    """Values of the default and configured secret variables that are set."""
+    """Values of the named, the default and every secret-looking exported variable."""
     env = os.environ if env is None else env
-    values = {env[n] for n in (*DEFAULT_SECRET_ENV, *names) if env.get(n)}
+    wanted = set(names)
+    values = {v for k, v in env.items() if v and (k in wanted or is_secret_name(k))}
     return sorted((v for v in values if len(v) >= MIN_SECRET_LEN), key=len, reverse=True)
 
 
+def encoded_forms(value: str) -> set[str]:
+    """The forms a secret value takes in logs: as is, JSON-escaped, URL-encoded, base64."""
+    forms = {value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=""),
+             urllib.parse.quote_plus(value)}
+    raw = value.encode()
+    for shift in range(3):  # base64 of the value at any alignment inside a longer blob
+        chunk = base64.b64encode(b"\0" * shift + raw).decode()
+        # Drop the characters that depend on the padding bytes before and after the value.
+        start = (shift * 4 + 2) // 3 if shift else 0
+        body = chunk[start:].rstrip("=")
+        forms.add(body[: len(body) - 2] if len(body) > 4 else body)
+    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask known token patterns and the given secret values."""
+    """Mask known token shapes and the given secret values, in plain or escaped text."""
     for value in secrets:
         if value:
-            text = text.replace(value, MASK)
-    for pattern in TOKEN_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
-    return text
+            for form in sorted(encoded_forms(value), key=len, reverse=True):
+                text = text.replace(form, MASK)
+    spans = _spans(text)
+    if "\\" in text:
+        spans += _spans(_ESCAPE.sub(lambda m: " " * len(m.group(0)), text))
+    return _mask(text, spans)
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for pattern, keep in TOKEN_PATTERNS:
+        for found in pattern.finditer(text):
+            spans.append((found.end(1) if keep else found.start(), found.end()))
+    return spans
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if end <= pos:
+            continue
+        start = max(start, pos)
+        out += [text[pos:start], MASK]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def strip_controls(text: str) -> str:
+    """Terminal escape sequences and control characters removed; newlines and tabs kept."""
+    return _CONTROL.sub("", text)
+
+
+def is_secret(text: str, secrets: Iterable[str] = ()) -> bool:
+    """True when `text` holds something `redact` would mask."""
+    return redact(text, secrets) != text

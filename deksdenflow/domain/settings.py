@@ -106,6 +106,13 @@ class ProjectSettings(_Section):
     artifacts: ArtifactsSection = Field(default_factory=ArtifactsSection)
     worker: WorkerSection = Field(default_factory=WorkerSection)
 
+    def secret_env_names(self) -> list[str]:
+        """Variables whose values are secret: `[secrets] env` and every engine's key variable
+        (besides the default names and the `*_TOKEN`-style suffixes, see domain/redaction)."""
+        keys = [str(e.options["api_key_env"]) for e in self.engines.values()
+                if e.options.get("api_key_env")]
+        return [*self.secrets.env, *keys]
+
     def engine(self, name: str) -> EngineConfig:
         """The named engine's config; a built-in kind needs no table of its own."""
         return self.engines.get(name) or EngineConfig(kind=name)

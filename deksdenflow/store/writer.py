@@ -10,6 +10,7 @@ from ..domain import fold
 from ..domain.events import Event, EventType
 from ..domain.ids import new_id
 from ..domain.models import Job, RunSnapshot
+from ..domain.redaction import redact, secret_values, strip_controls
 from ..errors import IllegalTransition, RunNotFound, UsageError
 from . import codec
 from .layout import (
@@ -44,6 +45,7 @@ class Tx:
         self._jobs: dict[str, Job | None] = {}
         self._artifacts: dict[str, bytes] = {}
         self._project_text: str | None = None
+        self._secrets: list[str] | None = None
 
     # --- reading through the transaction ---------------------------------------------------
 
@@ -105,7 +107,7 @@ class Tx:
             run=run,
             step=step,
             type=type,
-            data=data or {},
+            data=self.scrub(data or {}),
         )
         if run is not None:
             self._apply_to_run(event, strict)
@@ -119,8 +121,23 @@ class Tx:
         if not _ARTIFACT_NAME.match(name):
             raise UsageError(f"artifact name '{name}' must be plain path segments")
         limit = cap if cap is not None else self.view.settings().artifacts.max_bytes
-        self._artifacts[artifact_path(run_uid, name)] = cap_bytes(data, limit)
+        text = self.scrub(data.decode("utf-8", errors="replace"))
+        self._artifacts[artifact_path(run_uid, name)] = cap_bytes(text.encode(), limit)
         return name
+
+    def scrub(self, value: Any) -> Any:
+        """The one redaction pass on the way into the ref: every string in event data and every
+        artifact has secrets masked and terminal control sequences removed
+        (docs/decisions/0700-one-redaction-pass-at-the-store.md)."""
+        if isinstance(value, str):
+            if self._secrets is None:
+                self._secrets = secret_values(self.view.settings().secret_env_names())
+            return strip_controls(redact(value, self._secrets))
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        return value
 
     def set_project_text(self, text: str) -> None:
         codec.load_settings(text, PROJECT_FILE)  # never write settings we cannot read back

@@ -112,7 +112,7 @@ def _with_hint(exc: EngineError) -> EngineError:
 
 def clean(text: str, settings: ProjectSettings, limit: int | None = None) -> str:
     """Agent text on its way to the ref: secrets masked, optionally cut."""
-    out = redact(text, secret_values(settings.secrets.env))
+    out = redact(text, secret_values(settings.secret_env_names()))
     return out if limit is None or len(out) <= limit else out[: limit - 3] + "..."
 
 
