@@ -7,6 +7,8 @@ class DflowError(Exception):
     """Something the user can act on; the CLI prints it as one line and exits 1."""
 
     exit_code = 1
+    # A job that fails with a permanent error is not retried: the step waits for a person.
+    permanent = False
 
 
 class UsageError(DflowError):
@@ -70,6 +72,8 @@ class EngineError(DflowError):
 class EngineNotFound(EngineError):
     """The engine's binary or endpoint is not there."""
 
+    permanent = True
+
 
 class EngineTimeout(EngineError):
     """The engine ran past its timeout and was killed."""
@@ -93,3 +97,15 @@ class AgentOutputError(EngineOutputInvalid):
 
 class BudgetExceeded(DflowError):
     pass
+
+
+class WorktreeDirty(DflowError):
+    """A run's worktree holds changes no agent of this job made (the user's, or leftovers)."""
+
+    permanent = True
+
+
+class CommitRefused(DflowError):
+    """A file the agent left must never be committed (secret-looking, oversized, a gitlink)."""
+
+    permanent = True

@@ -12,7 +12,7 @@ from ..domain.settings import ProjectSettings
 from ..errors import DflowError
 from ..store import Tx
 from ..sync import transport
-from ..workflow import agents, budget, prompts, worktrees
+from ..workflow import agents, budget, changes, prompts
 from ..workflow.execution import read_text
 from ..workflow.planning import folder
 from ..workflow.project import Project
@@ -30,6 +30,7 @@ class FixCiHandler:
         if why is not None:
             raise DflowError(f"no CI fix: {why}")
         worktree = agents.worktree_of(snap)
+        changes.prepare(worktree, job, snap.run.id)
         attempt = int(job.payload.get("attempt", 1))
         prompt = prompts.render("fix-ci", project.root, {
             "protocol": snap.run.id, "branch": snap.run.branch, "worktree": str(worktree),
@@ -38,8 +39,9 @@ class FixCiHandler:
             "plan_text": read_text(worktree / folder(snap) / "plan.md"),
         })
         call = agents.invoke(snap, settings, "execute", prompt)
-        commit = worktrees.commit_all(
-            worktree, f"fix({snap.run.id}): CI failure, attempt {attempt} [dflow fix-ci]")
+        commit = changes.commit(
+            worktree, f"fix({snap.run.id}): CI failure, attempt {attempt} [dflow fix-ci]",
+            settings)
         if commit is not None and settings.project.remote in project.repo.remotes.names():
             transport.push_branch(worktree, project.store, settings.project.remote,
                                   snap.run.branch)

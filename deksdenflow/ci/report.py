@@ -7,7 +7,6 @@ from the remote, and a branch that maps to no run is a notice, never a red CI jo
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ..domain.models import JobKind, RunSnapshot, StepStatus
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..errors import NotInitialized, RunNotFound, UsageError
+from ..git import runner
 from ..jobs import queue
 from ..store import Tx
 from ..sync import service, transport
@@ -159,9 +159,8 @@ def _remote(project: Project) -> str:
 
 
 def _current_branch(project: Project) -> str:
-    done = subprocess.run(["git", "symbolic-ref", "-q", "--short", "HEAD"],
-                          cwd=project.store.workdir or project.store.git_dir,
-                          capture_output=True, text=True)
+    done = runner.run(project.store.workdir or project.store.git_dir,
+                      "symbolic-ref", "-q", "--short", "HEAD", check=False)
     return done.stdout.strip() if done.returncode == 0 else ""
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
+from ..git import runner
 from ..jobs.runner import Outcome, worker_id
 from ..store import STATE_REF
 from ..workflow import controls, demo, runs
@@ -82,8 +82,7 @@ def _walk(repo: Path) -> bool:
     _say(f"\n$ dflow status {done.run.id}")
     render_status(runs.status(project, done.run.id), single=True)
     _say(f"\n$ git log --oneline {STATE_REF}")
-    log = subprocess.run(["git", "log", "--oneline", STATE_REF], cwd=repo,
-                         capture_output=True, text=True, check=True).stdout
+    log = runner.run(repo, "log", "--oneline", STATE_REF).stdout
     _say(log.rstrip())
     return done.run.status.value == "completed"
 

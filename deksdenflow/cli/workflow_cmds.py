@@ -130,13 +130,16 @@ def step_approve(run: str = typer.Argument(..., help="A run id, number or name."
 @step_app.command("retry")
 def step_retry(run: str = typer.Argument(..., help="A run id, number or name."),
                step: int = typer.Argument(..., help="Step number."),
+               clean: bool = typer.Option(
+                   False, "--clean", help="First set aside every uncommitted change in the "
+                   "run's worktree (kept in `git stash`)."),
                wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION) -> None:
     """Run a failed or blocked step again (its QA findings go into the prompt).
 
-    Example: dflow step retry 0001-add-login 2 --wait
+    Example: dflow step retry 0001-add-login 2 --clean --wait
     """
     project = open_project()
-    _finish(project, run, wait, json_, controls.retry_step(project, run, step))
+    _finish(project, run, wait, json_, controls.retry_step(project, run, step, clean))
 
 
 def _state_change(snap: RunSnapshot, verb: str, json_: bool) -> None:

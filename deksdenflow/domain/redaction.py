@@ -50,6 +50,13 @@ TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
     (_P(r"(?i)(authorization\s*[:=]\s*[\"']?(?:bearer|token|basic|bot)\s+)[^\s\"',]+"), 1),
     (_P(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{16,}=*"), 1),  # a bare bearer token
     (_P(r"\b([a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"']+:)[^\s@/\"']+(?=@)"), 1),  # URL credentials
+    (_P(r"(?i)((?:aws_secret_access_key|aws_session_token)[\"']?\s*[:=]\s*[\"']?)"
+        r"[A-Za-z0-9/+=]{16,}"), 1),  # AWS secret key in KEY=value, JSON and YAML forms
+)
+
+# Secrets by the name they are assigned to: masked in logs and on the ref, but not a reason to
+# refuse a commit (code assigns `api_key = os.environ[...]` all the time).
+ASSIGNMENT_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
     # key = value, "key": "value", key: value (YAML), for names that say they hold a secret.
     (_P(r"(?i)((?:aws_secret_access_key|aws_session_token|secret[_-]?access[_-]?key"
         r"|[A-Za-z0-9_.\-]*(?:password|passwd|secret|api[_-]?key|access[_-]?token"
@@ -112,15 +119,21 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if value:
             for form in sorted(encoded_forms(value), key=len, reverse=True):
                 text = text.replace(form, MASK)
-    spans = _spans(text)
+    return _mask(text, _all_spans(text, (*TOKEN_PATTERNS, *ASSIGNMENT_PATTERNS)))
+
+
+def _all_spans(text: str, patterns: tuple[tuple[re.Pattern[str], int], ...],
+               ) -> list[tuple[int, int]]:
+    spans = _spans(text, patterns)
     if "\\" in text:
-        spans += _spans(_ESCAPE.sub(lambda m: " " * len(m.group(0)), text))
-    return _mask(text, spans)
+        spans += _spans(_ESCAPE.sub(lambda m: " " * len(m.group(0)), text), patterns)
+    return spans
 
 
-def _spans(text: str) -> list[tuple[int, int]]:
+def _spans(text: str, patterns: tuple[tuple[re.Pattern[str], int], ...],
+           ) -> list[tuple[int, int]]:
     spans = []
-    for pattern, keep in TOKEN_PATTERNS:
+    for pattern, keep in patterns:
         for found in pattern.finditer(text):
             spans.append((found.end(1) if keep else found.start(), found.end()))
     return spans
@@ -145,6 +158,9 @@ def strip_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def is_secret(text: str, secrets: Iterable[str] = ()) -> bool:
-    """True when `text` holds something `redact` would mask."""
-    return redact(text, secrets) != text
+def holds_secret(text: str, secrets: Iterable[str] = ()) -> bool:
+    """True when `text` holds a known token shape or one of the secret values (as written):
+    the test for file contents, where a bare `password = ...` assignment is ordinary code."""
+    if any(value and value in text for value in secrets):
+        return True
+    return bool(_all_spans(text, TOKEN_PATTERNS))

@@ -87,6 +87,20 @@ class ArtifactsSection(_Section):
     max_bytes: int = Field(default=262_144, ge=1024)
 
 
+class LimitsSection(_Section):
+    max_file_bytes: int = Field(
+        default=5_000_000, ge=1,
+        description="a file larger than this is never committed on a run branch")
+
+
+class GitSection(_Section):
+    run_hooks: bool = Field(
+        default=False,
+        description="let dflow's own git commands run the repository's hooks (an agent that "
+        "can edit a tracked hooks folder then runs code outside its sandbox)",
+    )
+
+
 class WorkerSection(_Section):
     grace_s: float = Field(default=30.0, ge=0)
     lease_s: float = Field(default=600.0, gt=0)
@@ -105,6 +119,8 @@ class ProjectSettings(_Section):
     secrets: SecretsSection = Field(default_factory=SecretsSection)
     artifacts: ArtifactsSection = Field(default_factory=ArtifactsSection)
     worker: WorkerSection = Field(default_factory=WorkerSection)
+    git: GitSection = Field(default_factory=GitSection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
 
     def secret_env_names(self) -> list[str]:
         """Variables whose values are secret: `[secrets] env` and every engine's key variable

@@ -131,10 +131,12 @@ def record_failure(
     error: str,
     policy: RetrySection,
     hook: Callable[[Tx, bool], None] | None = None,
+    final: bool = False,
 ) -> bool:
-    """Stage a job.failed (final once the policy's attempts are used up); True when final."""
+    """Stage a job.failed (final once the policy's attempts are used up, or at once when
+    `final`); True when final."""
     current = tx.job(job.id, job.run) or job
-    final = current.failures + 1 >= policy.max_attempts
+    final = final or current.failures + 1 >= policy.max_attempts
     retry_at = None
     if not final:
         delay = backoff(current.failures + 1, policy)

@@ -71,6 +71,7 @@ class Attempt:
     job: Job
     hook: TxHook | None = None
     error: str | None = None
+    permanent: bool = False  # retrying cannot help: the step waits for a person at once
 
     @property
     def ok(self) -> bool:
@@ -93,7 +94,7 @@ def attempt(project: Project, job: Job, worker: str) -> Attempt:
     try:
         return Attempt(job, hook=handler.run(project, job, worker))
     except DflowError as exc:
-        return Attempt(job, error=str(exc) or type(exc).__name__)
+        return Attempt(job, error=str(exc) or type(exc).__name__, permanent=exc.permanent)
 
 
 def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection) -> Outcome:
@@ -110,7 +111,8 @@ def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection) -> Outcome:
         if handler is not None:
             handler.on_failure(tx, job, error, final)
 
-    final = queue.record_failure(tx, job, worker, error, policy, failed)
+    final = queue.record_failure(tx, job, worker, error, policy, failed,
+                                 final=done.permanent)
     return Outcome(job, False, error, final)
 
 

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from ..errors import DflowError, GitOperationError
+from ..git import runner
 from ..store import Store
 from ..store.integrate import tracking_ref
 from ..store.layout import STATE_REF
@@ -44,16 +45,14 @@ class NoRemote(DflowError):
 
 
 def git(store: Store, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    cmd = ["git", f"--git-dir={store.git_dir}", *args]
+    limit = timeout or _timeout.get() or GIT_TIMEOUT_S
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, env=env,
-                              timeout=timeout or _timeout.get() or GIT_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
-    except FileNotFoundError as exc:
-        raise GitOperationError("git is not on PATH; install git") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise RemoteUnreachable(f"`git {args[0]}` got no answer within {exc.timeout:g}s "
+        return runner.run(None, *args, check=False, timeout=limit, git_dir=store.git_dir,
+                          env={"LC_ALL": "C"})
+    except GitOperationError as exc:
+        if "did not finish" not in str(exc):
+            raise
+        raise RemoteUnreachable(f"`git {args[0]}` got no answer within {limit:g}s "
                                 "(offline?)") from exc
 
 
@@ -138,5 +137,6 @@ def _why(remote: str, done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _last_line(done: subprocess.CompletedProcess[str]) -> str:
-    lines = [ln for ln in (done.stderr or done.stdout).strip().splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else f"git exited {done.returncode}"
+    """git's whole message: its last line alone often reads as nonsense ("and the repository
+    exists.")."""
+    return runner.detail(done)

@@ -8,6 +8,7 @@ changes state only through events in one store transaction, and raises a DflowEr
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..domain.events import EventType
@@ -18,7 +19,7 @@ from ..jobs import queue
 from ..jobs.runner import Outcome
 from ..jobs.waiting import settle
 from ..store import Tx
-from . import budget, scheduling
+from . import budget, changes, scheduling
 from .detail import RunDetail, detail
 from .project import Project
 from .review import REVIEWABLE
@@ -134,8 +135,16 @@ def approve_step(project: Project, run_ref: str, step: int) -> RunSnapshot:
     return _in_tx(project, run_ref, body)
 
 
-def retry_step(project: Project, run_ref: str, step: int) -> list[Job]:
-    """Run a failed, blocked or unreviewed step again (its QA findings go into the prompt)."""
+def retry_step(project: Project, run_ref: str, step: int, clean: bool = False) -> list[Job]:
+    """Run a failed, blocked or unreviewed step again (its QA findings go into the prompt).
+    `clean` first sets aside every uncommitted change in the worktree (into `git stash`)."""
+    if clean:
+        snap = project.view().find_run(run_ref)
+        _step(snap, step)
+        if snap.run.worktree and Path(snap.run.worktree).is_dir():
+            changes.set_aside(Path(snap.run.worktree),
+                              f"dflow: set aside by `dflow step retry {snap.run.id} {step} "
+                              "--clean`")
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
         snap = tx.run(uid)

@@ -31,7 +31,8 @@ def make_repo(where: Path) -> Path:
     repo.mkdir()
     worktrees.git(repo, "init", "--quiet", "--initial-branch=main")
     (repo / "README.md").write_text(README)
-    worktrees.commit_all(repo, "initial commit")
+    worktrees.git(repo, "add", "-A")
+    worktrees.git(repo, *worktrees.COMMIT_IDENTITY, "commit", "--quiet", "-m", "initial commit")
     return repo
 
 

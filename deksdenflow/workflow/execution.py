@@ -10,7 +10,7 @@ from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.settings import ProjectSettings
 from ..errors import EngineError
 from ..store import Tx
-from . import agents, prompts, scheduling, worktrees
+from . import agents, changes, prompts, scheduling
 from .planning import folder
 from .project import Project
 
@@ -98,15 +98,18 @@ class ExecuteHandler:
         snap, step = started
         settings = project.settings()
         worktree = agents.worktree_of(snap)
+        changes.prepare(worktree, job, snap.run.id)
         call: agents.AgentCall | None = None
         try:
             call = agents.invoke(snap, settings, "execute", _prompt(project, snap, step, worktree))
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
+            # The next attempt starts from the step's start commit; `git stash list` keeps this.
+            changes.set_aside(worktree, f"dflow: failed attempt {job.attempts} of job {job.id}")
             raise
         message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
                    f"[protocol-{snap.run.number:04d}/{step.index:02d}]")
-        commit = worktrees.commit_all(worktree, message)
+        commit = changes.commit(worktree, message, settings)
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

@@ -17,7 +17,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, prompts, scheduling, worktrees
+from . import agents, changes, prompts, scheduling, worktrees
 from .project import Project
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -68,7 +68,8 @@ def _check_steps(plan: PlanOutput, names: set[str], where: str) -> None:
         seen.add(step.index)
 
 
-def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput) -> str | None:
+def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
+               settings: ProjectSettings) -> str | None:
     """Write the files under .protocols/NNNN-name/ and commit them on the run's branch."""
     target = worktree / folder(snap)
     target.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput) -> str | Non
         (target / item.path).write_text(item.content, encoding="utf-8")
     run = snap.run
     message = f"feat(protocol): add plan for {run.id} [protocol-{run.number:04d}/00]"
-    return worktrees.commit_all(worktree, message)
+    return changes.commit(worktree, message, settings)
 
 
 def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: PlanOutput,
@@ -114,6 +115,7 @@ class PlanHandler:
             "protocol": snap.run.id, "folder": folder(snap), "task": snap.run.task,
             "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,
         })
+        changes.prepare(agents.worktree_of(snap), job, snap.run.id)
         call: agents.AgentCall | None = None
         try:
             call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"))
@@ -121,7 +123,7 @@ class PlanHandler:
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
             raise
-        commit = write_plan(agents.worktree_of(snap), snap, plan)
+        commit = write_plan(agents.worktree_of(snap), snap, plan, settings)
         return lambda tx: _record(tx, snap, job, call, plan, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

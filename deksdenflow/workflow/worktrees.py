@@ -5,25 +5,17 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pygit2
-
 from ..errors import GitOperationError
+from ..git import runner
 from .project import Project
 
 COMMIT_IDENTITY = ("-c", "user.name=dflow", "-c", "user.email=dflow@localhost")
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run real git in `cwd`; a failure becomes one clear GitOperationError."""
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    except FileNotFoundError as exc:
-        raise GitOperationError("git is not on PATH; install git") from exc
-    if check and done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise GitOperationError(f"`git {' '.join(args)}` failed in {cwd}: "
-                                f"{detail[-1] if detail else 'exit ' + str(done.returncode)}")
-    return done
+def git(cwd: Path, *args: str, check: bool = True,
+        hooks: bool = False) -> subprocess.CompletedProcess[str]:
+    """Real git in `cwd` through the one runner (no hooks unless `[git] run_hooks`)."""
+    return runner.run(cwd, *args, check=check, hooks=hooks)
 
 
 def worktree_root(project: Project) -> Path:
@@ -108,24 +100,6 @@ def remove(project: Project, branch: str, path: Path) -> None:
     git(project.root, "worktree", "remove", "--force", str(path), check=False)
     git(project.root, "worktree", "prune", check=False)
     git(project.root, "branch", "-D", branch, check=False)
-
-
-def commit_all(worktree: Path, message: str) -> str | None:
-    """Commit every change in the worktree; returns the new commit id, None when unchanged."""
-    git(worktree, "add", "-A")
-    if git(worktree, "diff", "--cached", "--quiet", check=False).returncode == 0:
-        return None
-    repo = pygit2.Repository(str(worktree))  # reading in-process saves two git runs per step
-    identity = () if _has_identity(repo) else COMMIT_IDENTITY
-    git(worktree, *identity, "commit", "--quiet", "-m", message)
-    return str(repo.head.target)
-
-
-def _has_identity(repo: pygit2.Repository) -> bool:
-    try:
-        return bool(repo.config["user.email"])
-    except KeyError:
-        return False
 
 
 def show_commit(worktree: Path, commit: str | None, limit: int = 20_000) -> str:

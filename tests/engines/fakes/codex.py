@@ -69,6 +69,12 @@ def main():
         time.sleep(300)
     for name, text in script.get("write", {}).items():
         change(root, args.sandbox, name, text)
+    for command in script.get("shell", []):
+        # What an agent's shell tool would run (hostile tests: hooks, git update-ref, ...).
+        done = subprocess.run(command, shell=True, cwd=root, capture_output=True, text=True)
+        emit({"type": "item.completed", "item": {
+            "id": "item_s", "type": "command_execution", "command": command,
+            "exit_code": done.returncode, "aggregated_output": done.stdout + done.stderr}})
     if script.get("fail"):
         emit({"type": "error", "message": "stream disconnected; retrying 1/1"})
         body = {"error": {"message": script["fail"], "type": "invalid_request_error"}}

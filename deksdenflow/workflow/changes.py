@@ -1,0 +1,138 @@
+"""What an attempt may commit on a run branch: exactly its agent's changes, and never a file
+that must not be committed (docs/decisions/0701-commits-hold-only-the-agents-work.md)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path, PurePosixPath
+
+from ..domain.models import Job
+from ..domain.redaction import holds_secret, secret_values
+from ..domain.settings import ProjectSettings
+from ..errors import CommitRefused, WorktreeDirty
+from ..git import runner
+
+# Names that hold credentials by convention; matched against the file's base name.
+SECRET_NAMES = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks",
+                "*.keystore", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc",
+                "_netrc", ".pgpass", "credentials", "credentials.json", ".git-credentials",
+                "*.kdbx", "secrets.y*ml", "service-account*.json")
+PUBLIC_SUFFIXES = (".env.example", ".env.sample", ".env.template", ".env.dist")
+GITLINK = "160000"
+
+
+def dirty_files(worktree: Path) -> list[str]:
+    """Tracked changes and untracked, non-ignored files, as `git status` lists them."""
+    out = runner.run(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                     "--no-renames").stdout
+    return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+
+
+def require_clean(worktree: Path, run_id: str, step: int | None) -> None:
+    """Refuse to start an attempt on changes no agent of this job made."""
+    files = dirty_files(worktree)
+    if not files:
+        return
+    shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    where = f"{run_id} {step}" if step is not None else run_id
+    fix = (f"`dflow step retry {where} --clean`" if step is not None
+           else f"`git -C {worktree} stash -u` and `dflow plan {run_id}`")
+    raise WorktreeDirty(f"the worktree {worktree} holds changes no agent made ({shown}); "
+                        f"commit them yourself, or set them aside with {fix}")
+
+
+def prepare(worktree: Path, job: Job, run_id: str) -> None:
+    """Before an attempt touches the worktree: a first attempt needs it clean; a later one
+    sets aside what its predecessor (killed, or failed before it could) left behind."""
+    if job.attempts > 1:
+        set_aside(worktree, f"dflow: leftovers before attempt {job.attempts} of job {job.id}")
+    else:
+        require_clean(worktree, run_id, job.step)
+
+
+def set_aside(worktree: Path, label: str) -> bool:
+    """Move every uncommitted change (untracked files too) into `git stash`; True if any.
+    Nothing is deleted: `git stash list` in the worktree shows it."""
+    if not dirty_files(worktree):
+        return False
+    runner.run(worktree, *_identity(worktree), "stash", "push", "--include-untracked",
+               "--quiet", "-m", label)
+    return True
+
+
+def commit(worktree: Path, message: str, settings: ProjectSettings) -> str | None:
+    """Stage everything, refuse what must not be committed, commit; the new id or None."""
+    hooks = settings.git.run_hooks
+    runner.run(worktree, "add", "-A", hooks=hooks)
+    staged = _staged(worktree)
+    if not staged:
+        return None
+    problems = [p for path, mode in staged if (p := _refusal(worktree, path, mode, settings))]
+    if problems:
+        runner.run(worktree, "reset", "-q", check=False)
+        raise CommitRefused(
+            f"dflow will not commit {'; '.join(problems[:5])}; the files stay uncommitted in "
+            f"{worktree}: remove them (or add them to .gitignore) and retry the step with "
+            "`dflow step retry RUN STEP --clean`")
+    runner.run(worktree, *_identity(worktree), "commit", "--quiet", "-m",
+               message, hooks=hooks)
+    return runner.run(worktree, "rev-parse", "HEAD").stdout.strip()
+
+
+def _staged(worktree: Path) -> list[tuple[str, str]]:
+    """(path, new mode) of every added or changed entry in the index."""
+    out = runner.run(worktree, "diff", "--cached", "--raw", "-z", "--no-renames",
+                     "--no-ext-diff").stdout
+    parts = out.split("\0")
+    entries = []
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        fields = meta.lstrip(":").split()
+        if len(fields) >= 5 and fields[4] != "D":
+            entries.append((path, fields[1]))
+    return entries
+
+
+def _refusal(worktree: Path, path: str, mode: str, settings: ProjectSettings) -> str | None:
+    name = PurePosixPath(path).name
+    if mode == GITLINK:
+        return None if _in_gitmodules(worktree, path) else (
+            f"{path} (a nested repository with no .gitmodules entry)")
+    if _looks_secret_by_name(name):
+        return f"{path} (its name says it holds credentials)"
+    full = worktree / path
+    try:
+        size = os.lstat(full).st_size
+    except OSError:
+        return None
+    if size > settings.limits.max_file_bytes:
+        return f"{path} ({size:,} bytes, over limits.max_file_bytes = " \
+               f"{settings.limits.max_file_bytes:,})"
+    if mode == "120000":
+        return None  # a symlink: its target path is the content, and it is not read through
+    try:
+        text = full.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if holds_secret(text, secret_values(settings.secret_env_names())):
+        return f"{path} (it contains what looks like a secret)"
+    return None
+
+
+def _looks_secret_by_name(name: str) -> bool:
+    if name.endswith(PUBLIC_SUFFIXES):
+        return False
+    return any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_NAMES)
+
+
+def _in_gitmodules(worktree: Path, path: str) -> bool:
+    done = runner.run(worktree, "config", "-f", ".gitmodules", "--get-regexp", r"\.path$",
+                      check=False)
+    return any(line.split(" ", 1)[-1] == path for line in done.stdout.splitlines())
+
+
+def _identity(worktree: Path) -> tuple[str, ...]:
+    """A commit identity when the user has none configured (a fresh CI runner)."""
+    done = runner.run(worktree, "config", "user.email", check=False)
+    return () if done.stdout.strip() else ("-c", "user.name=dflow", "-c",
+                                           "user.email=dflow@localhost")
