@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from deksdenflow.domain.models import JobKind, RunStatus, StepStatus
-from deksdenflow.jobs.runner import drain
 from deksdenflow.engines.demo_files import plan as demo_plan
+from deksdenflow.jobs.runner import drain
 from deksdenflow.workflow import controls, runs
 from deksdenflow.workflow.project import Project
 from tests.conftest import git
