@@ -19,49 +19,59 @@ from collections.abc import Iterable, Mapping
 
 MASK = "[REDACTED]"
 
-# (pattern, kept prefix): 0 masks the whole match; 1 keeps group 1 (a header name, a `key=`) so
-# the reader still sees what was there, and masks the rest of the match.
+# (pattern, kept prefix, triggers): keep 0 masks the whole match; 1 keeps group 1 (a header name,
+# a `key=`) so the reader still sees what was there. A pattern runs only when one of its trigger
+# literals is in the text (lower-cased text for the `(?i)` ones): a cheap `in` test keeps the
+# pass at ~30 ms per MB of transcript instead of one regex scan per pattern.
 _P = re.compile
-TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (_P(r"\bgh[pousr]_[A-Za-z0-9]{30,255}"), 0),  # GitHub classic, OAuth, user, server, refresh
-    (_P(r"\bgithub_pat_[A-Za-z0-9_]{40,255}"), 0),  # GitHub fine-grained PAT
-    (_P(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 0),  # GitLab personal access token
-    (_P(r"\bgl(?:cbt|dt|ptt|rt|soat|ft|imt|agent|oas)-[A-Za-z0-9_\-]{20,}"), 0),  # other GitLab
-    (_P(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"), 0),  # Anthropic
-    (_P(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), 0),  # OpenAI
-    (_P(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"), 0),  # Stripe
-    (_P(r"\bwhsec_[A-Za-z0-9]{24,}"), 0),  # Stripe webhook secret
-    (_P(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), 0),  # AWS key ids
-    (_P(r"\bAIza[0-9A-Za-z_\-]{35}"), 0),  # Google API key
-    (_P(r"\bya29\.[0-9A-Za-z_\-]{20,}"), 0),  # Google OAuth access token
-    (_P(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), 0),  # Slack tokens
-    (_P(r"\bxapp-\d-[A-Za-z0-9\-]{10,}"), 0),  # Slack app-level token
-    (_P(r"hooks\.slack\.com/services/[A-Za-z0-9/_\-]{20,}"), 0),  # Slack webhook
-    (_P(r"\bnpm_[A-Za-z0-9]{36}\b"), 0),  # npm
-    (_P(r"\bpypi-[A-Za-z0-9_\-]{50,}"), 0),  # PyPI
-    (_P(r"\bhf_[A-Za-z0-9]{30,}"), 0),  # Hugging Face
-    (_P(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), 0),  # SendGrid
-    (_P(r"\bdop_v1_[a-f0-9]{64}"), 0),  # DigitalOcean
-    (_P(r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"), 0),  # Shopify
-    (_P(r"\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"), 0),  # Grafana service account
-    (_P(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), 0),  # JWT
+_Row = tuple[re.Pattern[str], int, tuple[str, ...]]
+TOKEN_PATTERNS: tuple[_Row, ...] = (
+    (_P(r"\bgh[pousr]_[A-Za-z0-9]{30,255}"), 0, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    (_P(r"\bgithub_pat_[A-Za-z0-9_]{40,255}"), 0, ("github_pat_",)),  # GitHub fine-grained
+    (_P(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 0, ("glpat-",)),  # GitLab personal access token
+    (_P(r"\bgl(?:cbt|dt|ptt|rt|soat|ft|imt|agent|oas)-[A-Za-z0-9_\-]{20,}"), 0,
+     ("glcbt-", "gldt-", "glptt-", "glrt-", "glsoat-", "glft-", "glimt-", "glagent-", "gloas-")),
+    (_P(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"), 0, ("sk-ant-",)),  # Anthropic
+    (_P(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"), 0, ("sk-",)),  # OpenAI
+    (_P(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"), 0, ("_live_", "_test_")),  # Stripe
+    (_P(r"\bwhsec_[A-Za-z0-9]{24,}"), 0, ("whsec_",)),  # Stripe webhook secret
+    (_P(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), 0,
+     ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA")),  # AWS key ids
+    (_P(r"\bAIza[0-9A-Za-z_\-]{35}"), 0, ("AIza",)),  # Google API key
+    (_P(r"\bya29\.[0-9A-Za-z_\-]{20,}"), 0, ("ya29.",)),  # Google OAuth access token
+    (_P(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), 0, ("xox",)),  # Slack tokens
+    (_P(r"\bxapp-\d-[A-Za-z0-9\-]{10,}"), 0, ("xapp-",)),  # Slack app-level token
+    (_P(r"hooks\.slack\.com/services/[A-Za-z0-9/_\-]{20,}"), 0, ("hooks.slack.com",)),
+    (_P(r"\bnpm_[A-Za-z0-9]{36}\b"), 0, ("npm_",)),  # npm
+    (_P(r"\bpypi-[A-Za-z0-9_\-]{50,}"), 0, ("pypi-",)),  # PyPI
+    (_P(r"\bhf_[A-Za-z0-9]{30,}"), 0, ("hf_",)),  # Hugging Face
+    (_P(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"), 0, ("SG.",)),  # SendGrid
+    (_P(r"\bdop_v1_[a-f0-9]{64}"), 0, ("dop_v1_",)),  # DigitalOcean
+    (_P(r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"), 0, ("shpat_", "shpca_", "shppa_", "shpss_")),
+    (_P(r"\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"), 0, ("glsa_",)),  # Grafana service account
+    (_P(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), 0,
+     ("eyJ",)),  # JWT
     (_P(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
-        r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S), 0),  # PEM private keys
-    (_P(r"(?i)(authorization\s*[:=]\s*[\"']?(?:bearer|token|basic|bot)\s+)[^\s\"',]+"), 1),
-    (_P(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{16,}=*"), 1),  # a bare bearer token
-    (_P(r"\b([a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"']+:)[^\s@/\"']+(?=@)"), 1),  # URL credentials
+        r"(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S), 0,
+     ("PRIVATE KEY",)),  # PEM private keys
+    (_P(r"(?i)(authorization\s*[:=]\s*[\"']?(?:bearer|token|basic|bot)\s+)[^\s\"',]+"), 1,
+     ("authorization",)),
+    (_P(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{16,}=*"), 1, ("bearer",)),  # a bare bearer token
+    (_P(r"\b([a-z][a-z0-9+.\-]{1,20}://[^\s:/@\"']+:)[^\s@/\"']+(?=@)"), 1, ("://",)),  # URL creds
     (_P(r"(?i)((?:aws_secret_access_key|aws_session_token)[\"']?\s*[:=]\s*[\"']?)"
-        r"[A-Za-z0-9/+=]{16,}"), 1),  # AWS secret key in KEY=value, JSON and YAML forms
+        r"[A-Za-z0-9/+=]{16,}"), 1, ("aws_secret_access_key", "aws_session_token")),
 )
 
 # Secrets by the name they are assigned to: masked in logs and on the ref, but not a reason to
 # refuse a commit (code assigns `api_key = os.environ[...]` all the time).
-ASSIGNMENT_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
-    # key = value, "key": "value", key: value (YAML), for names that say they hold a secret.
-    (_P(r"(?i)((?:aws_secret_access_key|aws_session_token|secret[_-]?access[_-]?key"
-        r"|[A-Za-z0-9_.\-]*(?:password|passwd|secret|api[_-]?key|access[_-]?token"
-        r"|auth[_-]?token|private[_-]?key|client[_-]?secret|_token))"
-        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]{8,}"), 1),
+ASSIGNMENT_PATTERNS: tuple[_Row, ...] = (
+    # key = value, "key": "value", key: value (YAML), for names that end in a word saying they
+    # hold a secret. Anchored on that word (a leading `[name chars]*` made this one pattern
+    # cost 0.5 s per MB); the part of the name before it stays in the text unmasked anyway.
+    (_P(r"(?i)((?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token"
+        r"|private[_-]?key|access[_-]?key|_token)"
+        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]{8,}"), 1,
+     ("password", "passwd", "secret", "key", "token")),
 )
 
 # Names of variables whose values are secret wherever they appear, besides the suffix rule.
@@ -122,21 +132,29 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _mask(text, _all_spans(text, (*TOKEN_PATTERNS, *ASSIGNMENT_PATTERNS)))
 
 
-def _all_spans(text: str, patterns: tuple[tuple[re.Pattern[str], int], ...],
-               ) -> list[tuple[int, int]]:
-    spans = _spans(text, patterns)
+def _all_spans(text: str, patterns: tuple[_Row, ...]) -> list[tuple[int, int]]:
+    rows = _triggered(text, patterns)
+    if not rows:
+        return []
+    spans = _spans(text, rows)
     if "\\" in text:
-        spans += _spans(_ESCAPE.sub(lambda m: " " * len(m.group(0)), text), patterns)
+        spans += _spans(_ESCAPE.sub(lambda m: " " * len(m.group(0)), text), rows)
     return spans
 
 
-def _spans(text: str, patterns: tuple[tuple[re.Pattern[str], int], ...],
-           ) -> list[tuple[int, int]]:
+def _spans(text: str, rows: list[_Row]) -> list[tuple[int, int]]:
     spans = []
-    for pattern, keep in patterns:
+    for pattern, keep, _ in rows:
         for found in pattern.finditer(text):
             spans.append((found.end(1) if keep else found.start(), found.end()))
     return spans
+
+
+def _triggered(text: str, patterns: tuple[_Row, ...]) -> list[_Row]:
+    """The patterns whose trigger literals occur in the text (blanking escapes adds none)."""
+    lower = text.lower()
+    return [row for row in patterns
+            if any(t in (lower if row[0].flags & re.I else text) for t in row[2])]
 
 
 def _mask(text: str, spans: list[tuple[int, int]]) -> str:

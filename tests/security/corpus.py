@@ -74,4 +74,6 @@ def contexts(secret: str) -> dict[str, str]:
         "json after escaped newline": json.dumps("a\n" + secret),
         "in a title": f"Step 2: rotate {secret}",
         "in an error": f"error: invalid value {secret!r} for --token",
+        "in a verdict": json.dumps({"verdict": "FAIL", "summary": f"saw\t{secret}",
+                                    "findings": [f"line 3:\n{secret}"]}),
     }
