@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..errors import UsageError
 from ..workflow import runs
 from ..workflow.project import open_project
 from . import status_json
@@ -38,28 +39,51 @@ def new(
 
 def status(
     run: Optional[str] = typer.Argument(None, help="A run id, number or name."),  # noqa: UP045
+    ready: bool = typer.Option(False, "--ready", help="Only runs whose steps all passed, "
+                               "not landed yet."),
+    merged: bool = typer.Option(False, "--merged", help="Only runs merged into their base."),
+    active: bool = typer.Option(False, "--active", help="Only runs still in progress or "
+                                "blocked."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Show protocol runs, or one run with its steps.
 
-    Example: dflow status 0001-add-login --json
+    `ready to land` means every step passed; `merged` means the branch is on the base.
+
+    Example: dflow status --ready --json
     """
-    if json_ and not run:
+    chosen = [name for name, on in (("ready", ready), ("merged", merged), ("active", active))
+              if on]
+    if len(chosen) > 1:
+        raise UsageError("choose one of --ready, --merged and --active")
+    only = chosen[0] if chosen else None
+    if json_ and not run and only is None:
         typer.echo(status_json.render(open_project()))
         return
-    report = runs.status(open_project(), run)
+    report = runs.status(open_project(), run, only=only)
     if json_:
         emit_json(report)
         return
-    render_status(report, single=bool(run))
+    render_status(report, single=bool(run),
+                  empty=f"no {only} runs" if only else "no protocol runs yet; start one with "
+                  "`dflow new NAME --task TEXT`")
 
 
-def render_status(report: runs.StatusReport, single: bool = False) -> None:
+def _stage(line: runs.RunLine) -> str:
+    """`ready to land` / `merged` in place of `completed` (decision 1000)."""
+    if line.stage and line.stage != line.status:
+        return styled(line.status).replace(line.status, line.stage)
+    return styled(line.status)
+
+
+def render_status(report: runs.StatusReport, single: bool = False,
+                  empty: str = "no protocol runs yet; start one with `dflow new NAME --task TEXT`",
+                  ) -> None:
     """The status table (one run with its steps when `single`); `dflow demo` ends with it."""
     out = console()
     if single:
         line = report.runs[0]
-        out.print(f"{line.id}  {styled(line.status)}{'  (paused)' if line.paused else ''}")
+        out.print(f"{line.id}  {_stage(line)}{'  (paused)' if line.paused else ''}")
         out.print(f"task: {line.task}")
         for key, why in line.blocks.items():
             out.print(f"blocked by {key}: {why}")
@@ -73,11 +97,11 @@ def render_status(report: runs.StatusReport, single: bool = False) -> None:
             out.print("no steps yet")
         return
     if not report.runs:
-        out.print("no protocol runs yet; start one with `dflow new NAME --task TEXT`")
+        out.print(empty)
         return
     table = Table("id", "status", "steps", "jobs", "tokens", "updated", box=None)
     for line in report.runs:
-        state = styled(line.status) + (" (paused)" if line.paused else "")
+        state = _stage(line) + (" (paused)" if line.paused else "")
         jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
         table.add_row(line.id, state, f"{line.steps_done}/{line.steps_total}", jobs,
                       tokens(line.tokens), ago(line.updated))

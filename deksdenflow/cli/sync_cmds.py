@@ -39,7 +39,7 @@ def sync(
     for path in report.conflicts:
         typer.echo(f"note: {path} was changed on both sides; kept one version, check it")
     for run_id in report.completed:
-        typer.echo(f"completed {run_id}: its branch is merged")
+        typer.echo(f"merged {run_id}: its branch is on the base branch")
 
 
 ci_app = typer.Typer(help="Report CI results back to protocol runs.", no_args_is_help=True)

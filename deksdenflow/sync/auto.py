@@ -73,7 +73,7 @@ def tell(report: service.SyncReport) -> None:
         print(f"note: {r.old_id} is now {r.new_id}: another clone took its number "
               f"(its branch stays {r.branch})", file=sys.stderr)
     for run_id in report.completed:
-        print(f"note: {run_id} is completed: its branch is merged", file=sys.stderr)
+        print(f"note: {run_id} is merged: its branch is on the base branch", file=sys.stderr)
 
 
 def _auto_project() -> Project | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pygit2
 
 from ..domain.events import EventType
-from ..domain.models import TERMINAL_RUN_STATUSES, ProtocolRun
+from ..domain.models import ProtocolRun
 from ..store import Tx
 from ..workflow.project import Project
 
@@ -18,12 +18,15 @@ PROTOCOLS_DIR = ".protocols"
 
 
 def merged_runs(project: Project, remote: str | None = None) -> list[ProtocolRun]:
-    """Runs not yet completed whose branch is merged into their base (cheap: ref lookups)."""
+    """Runs not yet merged whose branch is merged into their base (cheap: ref lookups).
+
+    A run whose steps all passed (`completed`, ready to land) is looked at too: landing it is
+    what makes it merged (docs/decisions/1000-ready-and-merged.md)."""
     repo = project.repo
     found = []
     for snap in project.view().runs():
         run = snap.run
-        if run.status in TERMINAL_RUN_STATUSES or run.merged or not run.branch:
+        if run.cancelled or run.failed or run.merged or not run.branch:
             continue
         bases = [_tip(repo, f"refs/remotes/{remote}/{run.base}") if remote else None,
                  _tip(repo, f"refs/heads/{run.base}")]

@@ -164,6 +164,9 @@ class RunLine(BaseModel):
     open_jobs: list[dict[str, str | int | None]]
     updated: datetime | None
     steps: list[StepLine]
+    merged: bool = False
+    ready: bool = False
+    stage: str = ""
 
 
 class StatusReport(BaseModel):
@@ -192,6 +195,9 @@ def run_line(snap: RunSnapshot) -> RunLine:
             for j in snap.open_jobs
         ],
         updated=run.updated_at,
+        merged=run.merged,
+        ready=is_ready(snap),
+        stage=stage(snap),
         steps=[
             StepLine(
                 index=s.index,
@@ -208,9 +214,40 @@ def run_line(snap: RunSnapshot) -> RunLine:
     )
 
 
-def status(project: Project, ref: str | None = None, view: StateView | None = None) -> StatusReport:
+def is_ready(snap: RunSnapshot) -> bool:
+    """Every step passed and nothing blocks it, but its branch is not on the base yet."""
+    run = snap.run
+    return run.status == RunStatus.COMPLETED and not run.merged
+
+
+def stage(snap: RunSnapshot) -> str:
+    """What the status table shows: `ready to land` and `merged` are told apart
+    (docs/decisions/1000-ready-and-merged.md); otherwise the status itself."""
+    if snap.run.merged and snap.run.status == RunStatus.COMPLETED:
+        return "merged"
+    return "ready to land" if is_ready(snap) else snap.run.status.value
+
+
+FILTERS = ("ready", "merged", "active")
+
+
+def matches(snap: RunSnapshot, which: str) -> bool:
+    """`ready`: all steps passed, not landed; `merged`: on the base; `active`: neither, and
+    not cancelled or failed."""
+    run = snap.run
+    if which == "ready":
+        return is_ready(snap)
+    if which == "merged":
+        return run.merged and not run.cancelled
+    return not (run.merged or run.cancelled or run.failed or is_ready(snap))
+
+
+def status(project: Project, ref: str | None = None, view: StateView | None = None,
+           only: str | None = None) -> StatusReport:
     view = view or project.view()
     snaps = [view.find_run(ref)] if ref else view.runs()
+    if only is not None:
+        snaps = [s for s in snaps if matches(s, only)]
     return StatusReport(runs=[run_line(s) for s in snaps])
 
 
