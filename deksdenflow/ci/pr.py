@@ -14,7 +14,10 @@ from ..domain.redaction import redact, secret_values
 from ..errors import DflowError, GitOperationError
 from ..store.peek import committed_file
 from ..sync import transport
+from ..sync.completion import record_merged
+from ..workflow.landing import LandResult, check_landable, remote_of
 from ..workflow.project import Project
+from ..workflow.replay import STRATEGIES
 
 BODY_MAX = 60_000  # GitHub refuses bodies over 65,536 characters
 
@@ -108,3 +111,51 @@ def _invoke(cwd: Path, tool: str, argv: list[str], body: str, by_hand: str) -> s
     if not urls:
         raise PrToolMissing(f"`{tool}` printed no URL; check with `{tool} pr list`")
     return urls[-1]
+
+
+def merge_command(tool: str, run: ProtocolRun, strategy: str) -> list[str]:
+    """`gh pr merge` / `glab mr merge` of the run's PR/MR with the chosen strategy."""
+    if tool == "gh":
+        return ["gh", "pr", "merge", run.pr_url or run.branch, f"--{strategy}"]
+    extra = {"squash": ["--squash"], "rebase": ["--rebase"]}.get(strategy, [])
+    return ["glab", "mr", "merge", run.branch, "--yes", *extra]
+
+
+def merge_pr(project: Project, run: ProtocolRun, strategy: str) -> str:
+    """Merge the run's open PR/MR with gh/glab; the tool's own words on success."""
+    if not run.pr_url:
+        raise DflowError(f"{run.id} has no open PR/MR; open one with `dflow pr {run.id}`, or "
+                         f"land it without --via pr")
+    settings = project.settings()
+    tool = provider(project, settings.project.remote, settings.ci.provider)
+    argv = merge_command(tool, run, strategy)
+    if shutil.which(tool) is None:
+        raise PrToolMissing(f"`{tool}` is not installed; install it, or merge by hand with "
+                            f"`{shlex.join(argv)}` (dflow then sees the merge on its next sync)")
+    done = subprocess.run(argv, cwd=project.root, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        why = (done.stderr or done.stdout).strip().splitlines()
+        raise PrToolMissing(f"`{tool}` could not merge ({why[-1] if why else 'failed'}); "
+                            f"run `{shlex.join(argv)}` by hand to see why")
+    return done.stdout.strip()
+
+
+def land_via_pr(project: Project, ref: str, strategy: str) -> LandResult:
+    """`dflow land --via pr`: merge on the forge, then fetch the base and record the merge the
+    same way as when someone merges there (sync/completion.py)."""
+    if strategy not in STRATEGIES:
+        raise DflowError(f"unknown strategy '{strategy}'; use merge, squash or rebase")
+    snap = project.view().find_run(ref)
+    check_landable(snap)
+    run = snap.run
+    merge_pr(project, run, strategy)
+    remote = remote_of(project)
+    if remote is not None:
+        transport.fetch_state(project.store, remote,
+                              {f"refs/heads/{run.base}": f"refs/remotes/{remote}/{run.base}"})
+    merged = run.id in record_merged(project, remote)
+    tracking = project.repo.references.get(f"refs/remotes/{remote}/{run.base}")
+    return LandResult(run=run.id, strategy=strategy, base=run.base, remote=remote,
+                      commit=str(tracking.target) if tracking is not None else "", via="pr",
+                      merged=merged)

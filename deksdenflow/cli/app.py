@@ -84,6 +84,7 @@ def _register() -> None:
     from . import (
         console_cmds,
         demo_cmds,
+        land_cmds,
         project_cmds,
         runs_cmds,
         setup_cmds,
@@ -93,7 +94,7 @@ def _register() -> None:
     )
 
     for module in (setup_cmds, runs_cmds, workflow_cmds, worker_cmds, sync_cmds, console_cmds,
-                   demo_cmds, project_cmds):
+                   demo_cmds, project_cmds, land_cmds):
         module.register(app)
 
 

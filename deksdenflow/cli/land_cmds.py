@@ -1,0 +1,127 @@
+"""`dflow diff`, `dflow land`, `dflow clean`: review the change, land it, clean up after it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from ..errors import UsageError
+from ..workflow import cleaning, diffs, landing
+from ..workflow.project import open_project
+from ..workflow.replay import STRATEGIES
+from .render import JSON_OPTION, emit_json
+
+
+def diff(
+    run: str = typer.Argument(..., help="A run id, number or name."),
+    step: Optional[int] = typer.Argument(None, help="Step number (default: the whole run)."),  # noqa: UP045
+    stat: bool = typer.Option(False, "--stat", help="Files and line counts only."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show what a run changed against its merge base with the base, or what one step changed.
+
+    Paged and coloured like `git diff` on a terminal, plain when piped.
+
+    Example: dflow diff 0001-add-login 2 --stat
+    """
+    project = open_project()
+    snap = project.view().find_run(run)
+    found = diffs.diff(project, snap, step, patch=not stat)
+    if json_:
+        emit_json(found)
+        return
+    if sys.stdout.isatty():
+        raise typer.Exit(diffs.page(project, found, stat))
+    if stat:
+        for f in found.files:
+            counts = "binary" if f.added is None else f"+{f.added} -{f.deleted}"
+            typer.echo(f"{f.path}  {counts}")
+        typer.echo(f"{len(found.files)} file{'s' if len(found.files) != 1 else ''} changed")
+        return
+    typer.echo(found.patch, nl=False)
+
+
+def land(
+    run: str = typer.Argument(..., help="A run id, number or name."),
+    strategy: str = typer.Option("merge", "--strategy", "-s",
+                                 help="merge (a merge commit), squash (one commit) or rebase."),
+    via: Optional[str] = typer.Option(None, "--via", help="pr: merge the open PR/MR with "  # noqa: UP045
+                                      "gh/glab instead of locally."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Land a run whose steps all passed on its base branch, and record it merged.
+
+    Refuses, changing nothing, when the base (as the remote has it now) conflicts; pushes the
+    base when the project has a remote.
+
+    Example: dflow land 0001-add-login --strategy squash
+    """
+    if via not in (None, "pr"):
+        raise UsageError(f"--via takes pr, not '{via}'")
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy takes merge, squash or rebase, not '{strategy}'")
+    project = open_project()
+    if via == "pr":
+        from ..ci import pr as pr_service
+
+        result = pr_service.land_via_pr(project, run, strategy)
+    else:
+        result = landing.land(project, run, strategy)
+    if json_:
+        emit_json(result)
+        return
+    where = f" and pushed to {result.remote}" if result.pushed else ""
+    how = "merged its PR/MR" if result.via == "pr" else f"landed ({result.strategy})"
+    typer.echo(f"{how}: {result.run} is on {result.base} at {result.commit[:9]}{where}")
+    if result.updated_checkout:
+        typer.echo(f"updated {result.base} in {result.updated_checkout}")
+    typer.echo(f"{result.run} is merged" if result.merged else
+               f"{result.run} shows merged once {result.base} has it (`dflow sync`)")
+
+
+def clean(
+    runs: Optional[list[str]] = typer.Argument(None, help="Run ids, numbers or names."),  # noqa: UP045, B008
+    merged: bool = typer.Option(False, "--merged", help="Every merged run."),
+    cancelled: bool = typer.Option(False, "--cancelled",
+                                   help="Every cancelled or failed run."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would go; change "
+                                 "nothing."),
+    force: bool = typer.Option(False, "--force", help="Also delete unmerged, unpushed branches "
+                               "and worktrees with local changes."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Remove the worktrees and local branches of landed or cancelled runs (history stays).
+
+    Without runs or flags: every merged and every cancelled run. A branch with commits on no
+    remote and not merged is kept unless --force.
+
+    Example: dflow clean --merged --dry-run
+    """
+    if runs and (merged or cancelled):
+        raise UsageError("name runs or use --merged/--cancelled, not both")
+    project = open_project()
+    report = cleaning.clean(project, cleaning.select(project, runs or [], merged, cancelled),
+                            dry_run=dry_run, force=force)
+    if json_:
+        emit_json(report)
+        return
+    if not report.runs:
+        typer.echo("nothing to clean")
+    verb = "would remove" if dry_run else "removed"
+    for item in report.runs:
+        gone = [what for what, done in (("worktree " + item.worktree, item.worktree_removed),
+                                        ("branch " + item.branch, item.branch_deleted)) if done]
+        if item.kept:
+            typer.echo(f"{item.run}: kept: {item.kept}")
+        elif gone:
+            typer.echo(f"{item.run}: {verb} {' and '.join(gone)}")
+        else:
+            typer.echo(f"{item.run}: nothing left to remove")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    for command in (diff, land, clean):
+        app.command()(command)

@@ -1,0 +1,91 @@
+"""`dflow clean`: remove the worktrees and local branches of landed or cancelled runs.
+
+The state history is never touched. A branch with commits that are on no remote and not on the
+base is kept (with its worktree) unless forced (docs/decisions/1002-clean.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from ..domain.models import RunSnapshot
+from .project import Project
+from .worktrees import git
+
+
+class Cleaned(BaseModel):
+    run: str
+    worktree: str = ""
+    branch: str = ""
+    worktree_removed: bool = False
+    branch_deleted: bool = False
+    kept: str = ""
+
+
+class CleanReport(BaseModel):
+    dry_run: bool
+    runs: list[Cleaned]
+
+
+def select(project: Project, refs: list[str], merged: bool, cancelled: bool) -> list[RunSnapshot]:
+    """The runs named, else the merged and/or cancelled ones (both when neither flag is given)."""
+    view = project.view()
+    if refs:
+        return [view.find_run(ref) for ref in refs]
+    if not merged and not cancelled:
+        merged = cancelled = True
+    return [s for s in view.runs()
+            if (merged and s.run.merged and not s.run.cancelled)
+            or (cancelled and (s.run.cancelled or s.run.failed))]
+
+
+def clean(project: Project, snaps: list[RunSnapshot], dry_run: bool = False,
+          force: bool = False) -> CleanReport:
+    return CleanReport(dry_run=dry_run, runs=[_one(project, s, dry_run, force) for s in snaps])
+
+
+def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cleaned:
+    run, root = snap.run, project.root
+    path = Path(run.worktree) if run.worktree else None
+    has_tree = path is not None and path.is_dir()
+    has_branch = bool(run.branch) and project.repo.references.get(
+        f"refs/heads/{run.branch}") is not None
+    done = Cleaned(run=run.id, worktree=run.worktree if has_tree else "",
+                   branch=run.branch if has_branch else "")
+    if not (run.merged or run.cancelled or run.failed) and not force:
+        done.kept = f"it is {run.status.value}; cancel it or land it first (or --force)"
+        return done
+    if has_branch and not force and not run.merged:  # a squash or rebase landing is merged too
+        unsafe = _unsafe_commits(root, run.branch, run.base)
+        if unsafe:
+            done.kept = (f"{run.branch} has {unsafe} commit{'s' if unsafe != 1 else ''} on no "
+                         f"remote and not merged into {run.base}; push it, or --force deletes it")
+            return done
+    if dry_run:
+        done.worktree_removed, done.branch_deleted = has_tree, has_branch
+        return done
+    if has_tree and path is not None:
+        removed = git(root, "worktree", "remove", *(["--force"] if force else []), str(path),
+                      check=False)
+        if removed.returncode != 0:
+            done.kept = (f"{path} has uncommitted or untracked files; commit or remove them, "
+                         "or --force discards them")
+            return done
+        done.worktree_removed = True
+    git(root, "worktree", "prune", check=False)
+    if has_branch:
+        git(root, "branch", "-D", run.branch)
+        done.branch_deleted = True
+    return done
+
+
+def _unsafe_commits(root: Path, branch: str, base: str) -> int:
+    """How many of the branch's commits are neither on a remote nor on the base."""
+    exclude = ["--remotes"]
+    if git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{base}",
+           check=False).returncode == 0:
+        exclude.append(f"refs/heads/{base}")
+    listed = git(root, "rev-list", "--count", f"refs/heads/{branch}", "--not", *exclude).stdout
+    return int(listed.strip() or 0)

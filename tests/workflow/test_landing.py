@@ -1,0 +1,236 @@
+"""`dflow diff`, `land` and `clean` on real repositories, a bare remote and a fake `gh`."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.sync.conftest import make_remote
+
+STATE = "refs/deksdenflow/state"
+DEMO_FILES = ["README.md", "demo_hello.py", "tests/test_demo_hello.py"]
+
+
+def finished_run(cli, repo: Path, name: str = "hello") -> str:
+    """A demo run whose three steps all passed; its id."""
+    assert cli("new", name, "--task", "say hello", "--engine", "demo", cwd=repo).exit_code == 0
+    result = cli("run", name, "--wait", cwd=repo)
+    assert result.exit_code == 0, result.output
+    return json.loads(cli("status", name, "--json", cwd=repo).output)["runs"][0]["id"]
+
+
+@pytest.fixture
+def local(repo: Path, cli) -> Path:
+    assert cli("init", "--engine", "demo", cwd=repo).exit_code == 0
+    return repo
+
+
+@pytest.fixture
+def cloned(tmp_path: Path, cli) -> tuple[Path, Path]:
+    """(clone, bare remote): a dflow project whose base lives on a remote."""
+    bare = make_remote(tmp_path)
+    work = tmp_path / "work"
+    git("clone", "-q", bare.as_uri(), str(work), cwd=tmp_path)
+    assert cli("init", "--engine", "demo", cwd=work).exit_code == 0
+    return work, bare
+
+
+def test_diff_of_a_run_and_of_a_step(local: Path, cli) -> None:
+    run = finished_run(cli, local)
+    whole = json.loads(cli("diff", run, "--json", cwd=local).output)
+    paths = [f["path"] for f in whole["files"]]
+    assert set(DEMO_FILES) <= set(paths) and f".protocols/{run}/plan.md" in paths
+    step = json.loads(cli("diff", run, "1", "--json", cwd=local).output)
+    assert [f["path"] for f in step["files"]] == ["demo_hello.py"]
+    assert "+def greet" in step["patch"]
+    piped = cli("diff", run, "2", cwd=local)
+    assert piped.output.startswith("diff --git a/tests/test_demo_hello.py")
+    assert "\x1b[" not in piped.output  # plain when not a terminal
+    assert "tests/test_demo_hello.py  +14 -0" in cli("diff", run, "--stat", cwd=local).output
+    missing = cli("diff", run, "9", cwd=local)
+    assert missing.exit_code == 1 and "has no step 9 (steps: 01, 02, 03)" in missing.output
+
+
+@pytest.mark.parametrize("strategy", ["merge", "squash", "rebase"])
+def test_land_each_strategy_without_a_remote(local: Path, cli, strategy: str) -> None:
+    run = finished_run(cli, local)
+    before = git("rev-parse", "main", cwd=local)
+    result = cli("land", run, "--strategy", strategy, cwd=local)
+    assert result.exit_code == 0, result.output
+    assert f"{run} is merged" in result.output
+    files = git("ls-tree", "-r", "--name-only", "main", cwd=local).splitlines()
+    assert set(DEMO_FILES) <= set(files)
+    assert (local / "demo_hello.py").is_file()  # the checkout of main moved with it
+    parents = git("rev-list", "--parents", "-n1", "main", cwd=local).split()
+    assert len(parents) == (3 if strategy == "merge" else 2)
+    count = int(git("rev-list", "--count", f"{before}..main", cwd=local))
+    assert count == {"merge": 5, "squash": 1, "rebase": 4}[strategy]  # plan + 3 steps
+    line = json.loads(cli("status", "--json", cwd=local).output)["runs"][0]
+    assert (line["status"], line["merged"], line["ready"]) == ("completed", True, False)
+    assert "merged" in cli("status", cwd=local).output
+
+
+def test_land_pushes_the_base_to_the_remote(cloned: tuple[Path, Path], cli) -> None:
+    work, bare = cloned
+    run = finished_run(cli, work)
+    result = cli("land", run, cwd=work)
+    assert result.exit_code == 0, result.output
+    assert "pushed to origin" in result.output
+    remote_files = git("ls-tree", "-r", "--name-only", "main", cwd=bare).splitlines()
+    assert "demo_hello.py" in remote_files
+    assert git("rev-parse", "main", cwd=work) == git("rev-parse", "main", cwd=bare)
+
+
+def test_land_refuses_a_conflicting_base_and_changes_nothing(cloned: tuple[Path, Path],
+                                                             cli, tmp_path: Path) -> None:
+    work, bare = cloned
+    run = finished_run(cli, work)
+    other = tmp_path / "other"
+    git("clone", "-q", bare.as_uri(), str(other), cwd=tmp_path)
+    (other / "README.md").write_text("# someone else's readme\n")
+    git("commit", "-qam", "readme elsewhere", cwd=other)
+    git("push", "-q", "origin", "main", cwd=other)
+    tips = {ref: git("rev-parse", ref, cwd=work) for ref in ("main", run, STATE)}
+    remote_main = git("rev-parse", "main", cwd=bare)
+    result = cli("land", run, cwd=work)
+    assert result.exit_code == 1
+    assert f"{run} conflicts with origin/main in 1 file: README.md; nothing was changed" \
+        in result.output
+    assert {ref: git("rev-parse", ref, cwd=work) for ref in tips} == tips
+    assert git("rev-parse", "main", cwd=bare) == remote_main
+    assert json.loads(cli("status", run, "--json", cwd=work).output)["runs"][0]["ready"]
+
+
+def test_land_refuses_when_the_checkout_of_main_has_changes_it_would_touch(
+        local: Path, cli) -> None:
+    run = finished_run(cli, local)
+    (local / "demo_hello.py").write_text("mine\n")  # untracked, and landing would add it
+    (local / "notes.txt").write_text("keep me\n")
+    result = cli("land", run, cwd=local)
+    assert result.exit_code == 1 and "uncommitted changes to demo_hello.py" in result.output
+    (local / "demo_hello.py").unlink()
+    assert cli("land", run, cwd=local).exit_code == 0
+    assert (local / "notes.txt").read_text() == "keep me\n"  # the user's own file is untouched
+
+
+def test_land_refuses_a_run_that_is_not_done(local: Path, cli) -> None:
+    cli("new", "later", "--task", "t", "--no-plan", cwd=local)
+    result = cli("land", "later", cwd=local)
+    assert result.exit_code == 1
+    assert "0001-later is pending (0/0 steps passed); land it when every step has passed" \
+        in result.output
+
+
+def fake_gh(bin_dir: Path, bare: Path, log: Path) -> None:
+    """A stand-in `gh` that merges the PR's branch on the bare remote like GitHub would."""
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "gh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        'if [ "$1 $2" = "pr create" ]; then echo https://github.example/o/r/pull/7; exit 0; fi\n'
+        'if [ "$1 $2" = "pr merge" ]; then\n'
+        f'  git --git-dir={bare} update-ref refs/heads/main "$(git --git-dir={bare} rev-parse'
+        ' refs/heads/$DFLOW_FAKE_BRANCH)"\n'
+        "  echo merged; exit 0\nfi\nexit 1\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+
+
+def test_land_via_pr_merges_with_gh_and_sees_the_merge(cloned: tuple[Path, Path], cli,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    work, bare = cloned
+    run = finished_run(cli, work)
+    log = tmp_path / "gh.log"
+    fake_gh(tmp_path / "bin", bare, log)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DFLOW_FAKE_BRANCH", run)
+    assert cli("pr", run, cwd=work).exit_code == 0
+    result = cli("land", run, "--via", "pr", "--strategy", "squash", cwd=work)
+    assert result.exit_code == 0, result.output
+    assert "pr merge https://github.example/o/r/pull/7 --squash" in log.read_text()
+    assert f"{run} is merged" in result.output
+
+
+def test_land_via_pr_without_gh_prints_the_exact_command(cloned: tuple[Path, Path], cli,
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    work, bare = cloned
+    run = finished_run(cli, work)
+    fake_gh(tmp_path / "bin", bare, tmp_path / "gh.log")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    assert cli("pr", run, cwd=work).exit_code == 0
+    (tmp_path / "bin" / "gh").unlink()
+    result = cli("land", run, "--via", "pr", cwd=work)
+    assert result.exit_code == 1
+    assert "merge by hand with `gh pr merge https://github.example/o/r/pull/7 --merge`" \
+        in result.output
+
+
+def test_clean_removes_merged_and_cancelled_but_keeps_unpushed_work(local: Path, cli) -> None:
+    landed = finished_run(cli, local, "landed")
+    assert cli("land", landed, cwd=local).exit_code == 0
+    cli("new", "dropped", "--task", "t", "--no-plan", cwd=local)
+    assert cli("cancel", "dropped", cwd=local).exit_code == 0
+    unpushed = finished_run(cli, local, "unpushed")
+    assert cli("cancel", "unpushed", cwd=local).exit_code == 1  # completed runs cannot cancel
+    worktrees = local.parent / f"{local.name}.worktrees"
+    state = git("rev-parse", STATE, cwd=local)
+
+    dry = cli("clean", "--dry-run", cwd=local)
+    assert "0001-landed: would remove worktree" in dry.output
+    assert (worktrees / "0001-landed").is_dir()
+    result = cli("clean", cwd=local)
+    assert result.exit_code == 0, result.output
+    assert not (worktrees / "0001-landed").exists() and not (worktrees / "0002-dropped").exists()
+    branches = git("branch", "--format=%(refname:short)", cwd=local).split()
+    assert "0001-landed" not in branches and "0002-dropped" not in branches
+    assert (worktrees / unpushed).is_dir() and unpushed in branches
+
+    kept = cli("clean", unpushed, cwd=local)
+    assert f"{unpushed}: kept: it is completed" in kept.output
+    forced = cli("clean", unpushed, "--force", cwd=local)
+    assert f"{unpushed}: removed worktree" in forced.output
+    assert git("rev-parse", STATE, cwd=local) == state  # the state history is kept
+
+
+def test_clean_keeps_a_cancelled_branch_with_unpushed_commits(local: Path, cli) -> None:
+    cli("new", "x", "--task", "t", "--no-plan", cwd=local)
+    tree = local.parent / f"{local.name}.worktrees" / "0001-x"
+    (tree / "work.txt").write_text("work\n")
+    git("add", "-A", cwd=tree)
+    git("commit", "-qm", "work", cwd=tree)
+    cli("cancel", "x", cwd=local)
+    result = cli("clean", "--cancelled", cwd=local)
+    assert "0001-x: kept: 0001-x has 1 commit on no remote and not merged into main" \
+        in result.output
+    assert tree.is_dir()
+    assert "removed worktree" in cli("clean", "x", "--force", cwd=local).output
+    assert not tree.exists()
+
+
+def test_done_when_on_a_fresh_clone(tmp_path: Path, cli) -> None:
+    """new -> run to the end -> diff shows the demo's files -> land puts them on main ->
+    clean --merged removes its worktree and branch; an unmerged run's worktree stays."""
+    origin = make_remote(tmp_path)
+    work = tmp_path / "clone"
+    git("clone", "-q", origin.as_uri(), str(work), cwd=tmp_path)
+    assert cli("init", "--engine", "demo", cwd=work).exit_code == 0
+    run = finished_run(cli, work, "hello")
+    cli("new", "other", "--task", "t", "--no-plan", cwd=work)
+    stat_out = cli("diff", run, "--stat", cwd=work).output
+    assert all(name in stat_out for name in DEMO_FILES), stat_out
+    assert cli("land", run, cwd=work).exit_code == 0
+    assert "demo_hello.py" in git("ls-tree", "--name-only", "main", cwd=origin)
+    assert cli("status", "--merged", "--json", cwd=work).output.count('"id"') == 1
+    assert "merged" in cli("status", run, cwd=work).output
+    cleaned = cli("clean", "--merged", cwd=work)
+    assert cleaned.exit_code == 0, cleaned.output
+    trees = work.parent / f"{work.name}.worktrees"
+    assert not (trees / run).exists() and (trees / "0002-other").is_dir()
+    assert run not in git("branch", cwd=work)
