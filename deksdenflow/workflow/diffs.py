@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from ..domain.models import RunSnapshot
 from ..errors import DflowError, GitOperationError
+from ..git import runner
 from .project import Project
 from .worktrees import git
 
@@ -83,8 +84,9 @@ def diff(project: Project, snap: RunSnapshot, step: int | None = None,
 
 
 def page(project: Project, found: Diff, stat: bool) -> int:
-    """Hand the terminal to `git diff` itself: its pager, its colours, the user's settings."""
-    argv = ["git", "-c", "core.hooksPath=/dev/null", "diff", "--no-renames"]
+    """Hand the terminal to `git diff` itself: its pager, its colours, the user's settings
+    (the runner's safe options too; only the standard streams are the terminal's)."""
+    argv = ["git", *runner.SAFE_CONFIG, "diff", "--no-renames"]
     if stat:
         argv.append("--stat")
     done = subprocess.run([*argv, found.base, found.head], cwd=Path(project.root))
