@@ -117,7 +117,7 @@ def _request_qa(tx: Tx, uid: str, settings: ProjectSettings) -> int:
         return 0
     waiting = [s.index for s in snap.steps if s.status == StepStatus.NEEDS_QA]
     for index in waiting:
-        queue.request(tx, JobKind.QA, run=uid, step=index, payload={"chain": False})
+        queue.request(tx, JobKind.QA, run=uid, step=index)
     return len(waiting)
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..domain.reconcile import Waiting
 from ..errors import UsageError
 from ..workflow import runs
 from ..workflow.project import open_project
@@ -28,7 +29,7 @@ def new(
     project = open_project()
     snap = runs.create_run(project, name, task, engine=engine, plan=not no_plan)
     if json_:
-        emit_json(runs.run_line(snap))
+        emit_json(runs.run_line(snap, project.settings()))
         return
     typer.echo(f"created {snap.run.id} ({snap.run.status.value}) on branch {snap.run.branch}")
     typer.echo(f"worktree: {snap.run.worktree}")
@@ -86,7 +87,9 @@ def render_status(report: runs.StatusReport, single: bool = False,
         out.print(f"{line.id}  {_stage(line)}{'  (paused)' if line.paused else ''}")
         out.print(f"task: {line.task}")
         for key, why in line.blocks.items():
-            out.print(f"blocked by {key}: {why}")
+            out.print(f"blocked by {key}: {why}", markup=False)
+        if line.waiting is not None:
+            out.print(waiting_line(line.waiting), markup=False)
         table = Table("step", "type", "title", "status", "attempts", "tokens", box=None)
         for s in line.steps:
             table.add_row(f"{s.index:02d}", s.type, s.title, styled(s.status), str(s.attempts),
@@ -106,6 +109,15 @@ def render_status(report: runs.StatusReport, single: bool = False,
         table.add_row(line.id, state, f"{line.steps_done}/{line.steps_total}", jobs,
                       tokens(line.tokens), ago(line.updated))
     out.print(table)
+    for line in report.runs:
+        if line.waiting is not None:
+            out.print(f"{line.id} {waiting_line(line.waiting)}", markup=False)
+
+
+def waiting_line(waiting: Waiting) -> str:
+    """`waits: <reason> — <command>`, as status, show and the console print it."""
+    command = waiting.command if "`" in waiting.command else f"`{waiting.command}`"
+    return f"waits: {waiting.reason} — {command}"
 
 
 def events(

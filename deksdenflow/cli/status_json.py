@@ -80,7 +80,7 @@ def _line(view: StateView, uid: str) -> tuple[int, str, str]:
 
     snap = view.run(uid)
     assert snap is not None  # the uid was just listed from this view's tree
-    return snap.run.number, uid, runs.run_line(snap).model_dump_json(indent=2)
+    return snap.run.number, uid, runs.run_line(snap, view.settings()).model_dump_json(indent=2)
 
 
 def _assemble(fragments: list[str]) -> str:

@@ -12,6 +12,7 @@ from ..jobs.runner import Outcome, worker_id
 from ..workflow import controls
 from ..workflow.project import Project, open_project
 from .render import JSON_OPTION, console, emit_json, styled, tokens
+from .runs_cmds import waiting_line
 
 WAIT_OPTION = typer.Option(False, "--wait", "-w",
                            help="Do the work in this process until the run settles.")
@@ -66,6 +67,9 @@ def _report(snap: RunSnapshot, json_: bool) -> None:
                f"{snap.steps_done}/{len(snap.steps)} steps done, {tokens(run.usage.total)} tokens")
     for key, why in run.blocks.items():
         typer.echo(f"blocked by {key}: {why}")
+    line = controls.show_snapshot(snap)
+    if line.waiting is not None and not run.blocks:
+        typer.echo(waiting_line(line.waiting))
 
 
 def plan(run: str = typer.Argument(..., help="A run id, number or name."),
@@ -196,6 +200,8 @@ def render_detail(found: controls.RunDetail) -> None:
     line = found.run
     out.print(f"{line.id}  {styled(line.status)}{'  (paused)' if line.paused else ''}  "
               f"branch {line.branch}  engine {line.engine or 'project default'}")
+    if line.waiting is not None:
+        out.print(waiting_line(line.waiting), markup=False)
     out.print(f"task: {line.task}")
     for key, why in line.blocks.items():
         out.print(f"blocked by {key}: {why}", markup=False)

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     RUN_PR_OPENED = "run.pr_opened"
     RUN_CI_REPORTED = "run.ci_reported"
     RUN_NOTE = "run.note"
+    RUN_INTENT = "run.intent"
 
     STEP_STARTED = "step.started"
     STEP_FINISHED = "step.finished"

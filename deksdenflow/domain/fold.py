@@ -270,6 +270,16 @@ def _ci_reported(snap: RunSnapshot, event: Event) -> None:
         snap.run.blocks.pop("ci", None)
 
 
+def _intent(snap: RunSnapshot, event: Event) -> None:
+    mode = str(event.data.get("mode", ""))
+    if mode not in ("all", "step", "manual"):
+        raise NotApplicable(f"intent must be all, step or manual, not {mode!r}")
+    _not_terminal(snap, "set the intent")
+    snap.run.intent = mode
+    credit = int(event.data.get("steps", 1))  # `dflow new` in step mode: plan, then wait
+    snap.run.step_credit = max(0, credit) if mode == "step" else 0
+
+
 def _note(snap: RunSnapshot, event: Event) -> None:
     # A note may carry the tokens of work outside any step (a fix-CI attempt, say), so the
     # run's budget sees them; a note without usage changes nothing.
@@ -298,6 +308,7 @@ def _step_started(snap: RunSnapshot, event: Event) -> None:
     step = _step(snap, event)
     _expect(step, {StepStatus.PENDING, StepStatus.FAILED}, "start")
     step.status = StepStatus.RUNNING
+    snap.run.step_credit = max(0, snap.run.step_credit - 1)
     step.attempts += 1
     step.final_failure = False
     step.reason = ""
@@ -378,6 +389,8 @@ def _retried(snap: RunSnapshot, event: Event) -> None:
     step.status = StepStatus.PENDING
     step.final_failure = False
     step.updated_at = event.at
+    if snap.run.intent == "step":
+        snap.run.step_credit = max(snap.run.step_credit, 1)  # a retry is that step's go
 
 
 def _step_blocked(snap: RunSnapshot, event: Event) -> None:
@@ -545,6 +558,7 @@ _HANDLERS: dict[EventType, Callable[[RunSnapshot, Event], None]] = {
     EventType.RUN_PR_OPENED: _pr_opened,
     EventType.RUN_CI_REPORTED: _ci_reported,
     EventType.RUN_NOTE: _note,
+    EventType.RUN_INTENT: _intent,
     EventType.STEP_STARTED: _step_started,
     EventType.STEP_FINISHED: _step_finished,
     EventType.STEP_FAILED: _step_failed,

@@ -164,6 +164,8 @@ class ProtocolRun(BaseModel):
     failed: bool = False
     merged: bool = False
     blocks: dict[str, str] = Field(default_factory=dict)
+    intent: str = Field(default="", description="all | step | manual; empty: from before intents")
+    step_credit: int = Field(default=0, description="steps one `dflow run` may still start")
     pr_url: str | None = None
     ci: CiResult | None = None
     plan_prompt_hash: str | None = None

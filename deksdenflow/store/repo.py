@@ -71,6 +71,9 @@ class Store:
         self.actor = actor or default_actor()
         self.git_dir = common_dir(repo)
         self.data_dir = self.git_dir / "deksdenflow"
+        # Run inside every transaction that changed something, after its own changes and in
+        # the same commit: the workflow's reconciler (docs/decisions/0800).
+        self.after: Callable[[Tx], None] | None = None
         if os.environ.get("DFLOW_FSYNC") == "1":
             pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
         # Every object a store commit references was written by the same transaction a moment
@@ -152,6 +155,8 @@ class Store:
                 view.check_versions()
                 tx = Tx(view, self.actor)
                 result = fn(tx)
+                if self.after is not None and tx.has_changes:
+                    self.after(tx)
                 if not tx.has_changes:
                     return result
                 assert view.commit is not None and view.tree is not None

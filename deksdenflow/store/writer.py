@@ -144,6 +144,11 @@ class Tx:
         self._project_text = text
 
     @property
+    def staged_project_text(self) -> str | None:
+        """The project.toml this transaction writes, if it writes one."""
+        return self._project_text
+
+    @property
     def has_changes(self) -> bool:
         return bool(self.events or self._artifacts or self._project_text is not None)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..domain.events import EventType
-from ..domain.models import Job, JobKind, JobStatus, RunSnapshot, StepRun
+from ..domain.models import TERMINAL_RUN_STATUSES, Job, JobKind, JobStatus, RunSnapshot, StepRun
 from ..domain.settings import ProjectSettings
 from ..errors import BudgetExceeded, IllegalTransition, StepNotFound
 from ..jobs import queue
@@ -27,7 +27,6 @@ from .runs import RunLine, run_line
 
 T = TypeVar("T")
 RESUMABLE_KEY = "interrupted"
-SETTLED = ("completed", "blocked", "failed", "cancelled")
 
 __all__ = [
     "RunDetail", "approve_step", "cancel", "pause", "request_next", "request_plan",
@@ -49,8 +48,11 @@ def _step(snap: RunSnapshot, index: int) -> StepRun:
     return step
 
 
-def _chain(settings: ProjectSettings, all_steps: bool | None) -> bool:
-    return settings.loop.mode == "all" if all_steps is None else all_steps
+def _mode(settings: ProjectSettings, all_steps: bool | None) -> str:
+    """`dflow run` (and the console's `r`): the project's loop mode; --all / one step."""
+    if all_steps is None:
+        return settings.loop.mode
+    return "all" if all_steps else "step"
 
 
 def request_plan(project: Project, run_ref: str) -> Job:
@@ -72,13 +74,24 @@ def request_plan(project: Project, run_ref: str) -> Job:
 
 
 def request_next(project: Project, run_ref: str, all_steps: bool | None = None) -> list[Job]:
-    """Request the next runnable step (or every step, chained), planning first if needed."""
-    result = _in_tx(project, run_ref, lambda tx, uid, s: scheduling.next_jobs(
-        tx, uid, s, _chain(s, all_steps)))
-    if not result.jobs:
-        error = BudgetExceeded if "budget" in result.why else IllegalTransition
-        raise error(result.why)
-    return result.jobs
+    """Record the intent (`all`, or one more `step`) and let the reconciler request the work;
+    raise with the reason the run waits when nothing can run."""
+
+    def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
+        snap = tx.run(uid)
+        if snap.run.status in TERMINAL_RUN_STATUSES:
+            raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}; nothing left "
+                                    "to run")
+        scheduling.set_intent(tx, uid, _mode(settings, all_steps))
+        result = scheduling.reconcile(tx, uid, settings)
+        jobs = tx.run(uid).open_jobs
+        if not jobs:
+            why = result.waiting
+            text = f"{snap.run.id}: {why.reason}; {why.command}" if why else "nothing to run"
+            raise (BudgetExceeded if "budget" in text else IllegalTransition)(text)
+        return jobs
+
+    return _in_tx(project, run_ref, body)
 
 
 def request_step(project: Project, run_ref: str, step: int,
@@ -96,8 +109,9 @@ def request_step(project: Project, run_ref: str, step: int,
             return queued
         if not budget.gate(tx, uid, settings):
             raise BudgetExceeded(budget.exceeded(tx.run(uid), settings) or "over budget")
-        return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step,
-                                        _chain(settings, all_steps))]
+        if all_steps is False:
+            scheduling.set_intent(tx, uid, "step")  # this step only; its credit is spent here
+        return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step)]
 
     return _in_tx(project, run_ref, body)
 
@@ -118,7 +132,7 @@ def request_qa(project: Project, run_ref: str, step: int | None = None) -> list[
                 raise IllegalTransition(
                     f"{snap.run.id} step {step:02d} is {targets[0].status.value}; only a "
                     "step that ran (needs_qa, completed or blocked) can be reviewed")
-        return [scheduling.request_step(tx, uid, JobKind.QA, s.index, False) for s in targets]
+        return [scheduling.request_step(tx, uid, JobKind.QA, s.index) for s in targets]
 
     return _in_tx(project, run_ref, body)
 
@@ -153,8 +167,7 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False) -
         if queued:
             return queued
         tx.emit(EventType.STEP_RETRIED, run=uid, step=step)
-        return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step,
-                                        _chain(settings, None))]
+        return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step)]
 
     return _in_tx(project, run_ref, body)
 
@@ -238,25 +251,7 @@ def wait(project: Project, run_ref: str, worker: str,
 
 def run_until_settled(project: Project, run_ref: str, worker: str, all_steps: bool | None = None,
                       on_outcome: Callable[[Outcome], None] | None = None) -> RunSnapshot:
-    """`dflow run --wait`: plan if needed, then run (one step or all) until nothing is left."""
-    chain = _chain(project.settings(), all_steps)
-    snap = project.view().find_run(run_ref)
-    executed: list[Outcome] = []
-
-    def seen(outcome: Outcome) -> None:
-        if outcome.ok and outcome.job.kind == JobKind.EXECUTE:
-            executed.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
-
-    for round_ in range(200):  # a bound, not a policy: each round does work
-        try:
-            request_next(project, run_ref, all_steps)
-        except (IllegalTransition, BudgetExceeded):
-            if round_ == 0:
-                raise
-            break  # the chain stopped where a person has to act; the status says why
-        snap = wait(project, run_ref, worker, seen)
-        if snap.run.paused or snap.run.status.value in SETTLED or (executed and not chain):
-            break
-    return project.view().run(snap.run.uid) or snap
+    """`dflow run --wait`: record the intent, then do the run's jobs here (or watch the pool
+    do them) until it waits for a person or is done; the reconciler chains the jobs."""
+    request_next(project, run_ref, all_steps)
+    return wait(project, run_ref, worker, on_outcome)

@@ -45,7 +45,7 @@ def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
 def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
     path, text = plan_text(project, snap)
     return RunDetail(
-        run=run_line(snap),
+        run=run_line(snap, project.settings(view)),
         plan_path=path,
         plan=text,
         steps=snap.steps,

@@ -70,7 +70,7 @@ def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) 
 
 def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.AgentCall,
             commit: str | None, settings: ProjectSettings) -> None:
-    """The finishing commit: transcript, step.finished, and the next job (QA or step)."""
+    """The finishing commit: transcript and step.finished (the reconciler adds what follows)."""
     uid = snap.run.uid
     if tx.run(uid).run.cancelled:
         return
@@ -80,9 +80,6 @@ def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.Age
         **call.figures(), "commit": commit, "next": scheduling.finished_next(settings).value,
         "summary": agents.clean(call.result.output.strip(), settings, 2000),
     })
-    chain = bool(job.payload.get("chain"))
-    if chain or settings.qa.policy == "each_step":
-        scheduling.next_jobs(tx, uid, settings, chain, job.id)
 
 
 class ExecuteHandler:

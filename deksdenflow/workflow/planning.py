@@ -17,7 +17,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, changes, prompts, scheduling, worktrees
+from . import agents, changes, prompts, worktrees
 from .project import Project
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -92,9 +92,6 @@ def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: P
         "summary": agents.clean(plan.summary, settings, 2000),
         "steps": [s.model_dump() for s in sorted(plan.steps, key=lambda s: s.index)],
     })
-    then = job.payload.get("then")
-    if then:
-        scheduling.next_jobs(tx, uid, settings, then == "all", job.id)
 
 
 class PlanHandler:

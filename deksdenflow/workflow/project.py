@@ -13,7 +13,7 @@ import tomlkit
 
 from ..domain.settings import ProjectSettings
 from ..errors import NotAGitRepository
-from ..store import StateView, Store, open_store
+from ..store import StateView, Store, Tx, open_store
 from . import config
 
 
@@ -21,6 +21,17 @@ from . import config
 class Project:
     store: Store
     flags: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.store.after = self._reconcile
+
+    def _reconcile(self, tx: Tx) -> None:
+        """After every transaction: what each touched run needs now (docs/decisions/0800)."""
+        from . import scheduling  # scheduling -> jobs -> ... imports this module
+
+        staged = tx.staged_project_text
+        settings = self.settings_of(staged) if staged is not None else self.settings(tx.view)
+        scheduling.reconcile_touched(tx, settings, every_run=staged is not None)
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -38,7 +49,12 @@ class Project:
 
     def resolved(self, view: StateView | None = None) -> config.ResolvedSettings:
         view = view or self.view()
-        text = view.project_text()
+        return self._resolved_text(view.project_text())
+
+    def settings_of(self, project_text: str) -> ProjectSettings:
+        return self._resolved_text(project_text).settings
+
+    def _resolved_text(self, text: str) -> config.ResolvedSettings:
         key = (text, repr(sorted(self.flags.items())), _env_stamp())
         cached = _RESOLVED.get(key)
         if cached is None:

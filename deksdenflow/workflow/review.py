@@ -10,13 +10,12 @@ from pydantic import ValidationError
 
 from ..domain.agent_output import QaVerdict
 from ..domain.events import EventType
-from ..domain.models import Job, JobKind, RunSnapshot, StepRun, StepStatus
+from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
-from ..jobs import queue
 from ..store import Tx
-from . import agents, prompts, scheduling, worktrees
+from . import agents, prompts, worktrees
 from .execution import step_values
 from .project import Project
 
@@ -62,12 +61,10 @@ class QaHandler:
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
             raise
-        chain = bool(job.payload.get("chain"))
-        return lambda tx: self._record(tx, snap, step, job, call, verdict, settings, chain)
+        return lambda tx: self._record(tx, snap, step, job, call, verdict, settings)
 
     def _record(self, tx: Tx, snap: RunSnapshot, step: StepRun, job: Job,
-                call: agents.AgentCall, verdict: QaVerdict, settings: ProjectSettings,
-                chain: bool) -> None:
+                call: agents.AgentCall, verdict: QaVerdict, settings: ProjectSettings) -> None:
         uid = snap.run.uid
         if tx.run(uid).run.cancelled:
             return
@@ -83,10 +80,6 @@ class QaHandler:
         if verdict.verdict == "FAIL" and current and _may_auto_retry(current, settings):
             tx.emit(EventType.STEP_RETRIED, run=uid, step=step.index,
                     data={"reason": "QA FAIL; re-running with the findings"})
-            queue.request(tx, JobKind.EXECUTE, run=uid, step=step.index,
-                          payload={"chain": chain})
-        elif verdict.verdict == "PASS" and chain:
-            scheduling.next_jobs(tx, uid, settings, chain, job.id)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or job.step is None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ..domain.events import Event, EventType
 from ..domain.models import RunSnapshot, RunStatus
+from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
 from ..engines import registry
 from ..errors import InvalidName, NameClash, UsageError
@@ -114,8 +115,8 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
             made.append((branch, root / branch))
         snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch),
                           floor=floor)
-        if plan:
-            scheduling.request_plan(tx, snap.run.uid)
+        # What `dflow new` asks for is the project's loop mode; `--no-plan` is hands-off.
+        scheduling.set_intent(tx, snap.run.uid, settings.loop.mode if plan else "manual", 0)
         return tx.run(snap.run.uid)
 
     try:
@@ -167,13 +168,15 @@ class RunLine(BaseModel):
     merged: bool = False
     ready: bool = False
     stage: str = ""
+    waiting: Waiting | None = None
 
 
 class StatusReport(BaseModel):
     runs: list[RunLine]
 
 
-def run_line(snap: RunSnapshot) -> RunLine:
+def run_line(snap: RunSnapshot, settings: ProjectSettings | None = None) -> RunLine:
+    """The run's status line; `waiting` says why it is not moving (None while it moves)."""
     run = snap.run
     return RunLine(
         id=run.id,
@@ -211,6 +214,7 @@ def run_line(snap: RunSnapshot) -> RunLine:
             )
             for s in snap.steps
         ],
+        waiting=waiting(snap, settings),
     )
 
 
@@ -248,7 +252,8 @@ def status(project: Project, ref: str | None = None, view: StateView | None = No
     snaps = [view.find_run(ref)] if ref else view.runs()
     if only is not None:
         snaps = [s for s in snaps if matches(s, only)]
-    return StatusReport(runs=[run_line(s) for s in snaps])
+    settings = project.settings(view)
+    return StatusReport(runs=[run_line(s, settings) for s in snaps])
 
 
 def events(project: Project, ref: str | None = None, limit: int | None = None) -> list[Event]:

@@ -1,105 +1,65 @@
-"""What runs next: one place decides, for the controls and for the job hooks alike.
+"""Applying the reconciler: the run's needs (domain/reconcile.py) become job requests in
+the transaction that changed the run (docs/decisions/0800-intent-and-one-reconciler.md).
 
-Jobs are requested in the same transaction as the events that make them necessary
-(docs/decisions/0100-workflow-job-chaining.md).
+The store calls `reconcile_touched` after every transaction's own changes, before the
+commit is written; controls call `reconcile` to learn the result for the user.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..domain.events import EventType
-from ..domain.models import (
-    TERMINAL_RUN_STATUSES,
-    Job,
-    JobKind,
-    JobStatus,
-    StepRun,
-    StepStatus,
-)
+from ..domain.models import Job, JobKind, RunSnapshot, StepStatus
+from ..domain.reconcile import Needs, needs
 from ..domain.settings import ProjectSettings
 from ..jobs import queue
 from ..store import Tx
 from . import budget
 
 
-@dataclass
-class Next:
-    """The jobs now open for the run, and why nothing was requested when there are none."""
-
-    jobs: list[Job] = field(default_factory=list)
-    why: str = ""
-
-
-def request_plan(tx: Tx, uid: str, then: str | None = None) -> Job:
-    """Stage run.plan_started and the plan job; `then` ('step'|'all') continues after it."""
+def request_plan(tx: Tx, uid: str) -> Job:
+    """Stage run.plan_started and the plan job."""
     tx.emit(EventType.RUN_PLAN_STARTED, run=uid)
-    return queue.request(tx, JobKind.PLAN, run=uid, payload={"then": then})
+    return queue.request(tx, JobKind.PLAN, run=uid)
 
 
-def request_step(tx: Tx, uid: str, kind: JobKind, step: int, chain: bool) -> Job:
-    return queue.request(tx, kind, run=uid, step=step, payload={"chain": chain})
+def request_step(tx: Tx, uid: str, kind: JobKind, step: int) -> Job:
+    return queue.request(tx, kind, run=uid, step=step)
 
 
-def next_jobs(tx: Tx, uid: str, settings: ProjectSettings, chain: bool,
-              current: str | None = None) -> Next:
-    """Request the run's next job(s) unless some are open; `chain` keeps going afterwards.
-    `current` is the job whose finishing commit this is (it is still open until then)."""
-    snap = tx.run(uid)
-    run = snap.run
-    if run.status in TERMINAL_RUN_STATUSES:
-        return Next(why=f"{run.id} is {run.status.value}; nothing left to run")
-    if run.paused:
-        return Next(why=f"{run.id} is paused; `dflow resume {run.id}` first")
-    still_open = [j for j in snap.open_jobs if j.id != current]
-    if still_open:
-        return Next(jobs=[_with_intent(tx, uid, j, chain) for j in still_open])
-    if not run.planned:
-        return Next(jobs=[request_plan(tx, uid, "all" if chain else "step")])
-    if not budget.gate(tx, uid, settings):
-        return Next(why=budget.exceeded(tx.run(uid), settings) or "over budget")
-    blocks = {k: v for k, v in tx.run(uid).run.blocks.items() if k != budget.KEY}
-    if blocks:
-        key, reason = next(iter(blocks.items()))
-        return Next(why=f"{run.id} is blocked by {key}: {reason}")
-    return _step_jobs(tx, uid, settings, chain)
+def set_intent(tx: Tx, uid: str, mode: str, steps: int = 1) -> None:
+    """Record what the user asked for: `all`, `step` (`steps` more steps) or `manual`."""
+    data: dict[str, object] = {"mode": mode}
+    if mode == "step":
+        data["steps"] = steps
+    tx.emit(EventType.RUN_INTENT, run=uid, data=data)
 
 
-def _with_intent(tx: Tx, uid: str, job: Job, chain: bool) -> Job:
-    """`dflow run` on a run whose plan is still queued (as `dflow new` leaves it): the plan
-    must now go on to the steps, so that a worker pool finishes the run. A queued job cannot
-    change, so it is replaced by one that says so (a claimed one is left as it is)."""
-    want = "all" if chain else "step"
-    then = job.payload.get("then")
-    if job.kind != JobKind.PLAN or job.status != JobStatus.REQUESTED or then in (want, "all"):
-        return job
-    tx.emit(EventType.JOB_CANCELLED, run=uid, data={"job": job.id})
-    return queue.request(tx, JobKind.PLAN, run=uid, payload={"then": want})
+def reconcile(tx: Tx, uid: str, settings: ProjectSettings) -> Needs:
+    """Request what the run needs now (gated by the token budget); return the decision."""
+    result = needs(tx.run(uid), settings)
+    gated = any(n.kind != JobKind.PLAN for n in result.jobs)
+    if gated or budget.KEY in tx.run(uid).run.blocks:
+        budget.gate(tx, uid, settings)  # records the block, its lift, or a warning
+        result = needs(tx.run(uid), settings)
+    for need in result.jobs:
+        if need.kind == JobKind.PLAN:
+            request_plan(tx, uid)
+        else:
+            queue.request(tx, need.kind, run=uid, step=need.step)
+    return result
 
 
-def _step_jobs(tx: Tx, uid: str, settings: ProjectSettings, chain: bool) -> Next:
-    snap = tx.run(uid)
-    policy = settings.qa.policy
-    for step in snap.steps:
-        if step.status == StepStatus.COMPLETED:
-            continue
-        if step.status == StepStatus.NEEDS_QA:
-            if policy == "each_step":
-                return Next(jobs=[request_step(tx, uid, JobKind.QA, step.index, chain)])
-            continue  # reviewed at the end (or on demand with `dflow qa`)
-        if step.status == StepStatus.PENDING or _is_retryable(step):
-            return Next(jobs=[request_step(tx, uid, JobKind.EXECUTE, step.index, chain)])
-        return Next(why=f"{snap.run.id}: step {step.index:02d} is {step.status.value}"
-                        f"{': ' + step.reason if step.reason else ''}; "
-                        f"`dflow step retry {snap.run.id} {step.index}` or `approve` it")
-    waiting = [s.index for s in snap.steps if s.status == StepStatus.NEEDS_QA]
-    if waiting:
-        return Next(jobs=[request_step(tx, uid, JobKind.QA, i, chain) for i in waiting])
-    return Next(why=f"{snap.run.id} is {snap.run.status.value}; nothing left to run")
+def reconcile_touched(tx: Tx, settings: ProjectSettings, every_run: bool = False) -> None:
+    """Reconcile each run this transaction touched (every run when settings changed)."""
+    uids = {e.run for e in tx.events if e.run is not None}
+    if every_run:
+        uids |= {s.run.uid for s in tx.view.runs() if not _finished(s)}
+    for uid in sorted(uids):
+        reconcile(tx, uid, settings)
 
 
-def _is_retryable(step: StepRun) -> bool:
-    return step.status == StepStatus.FAILED and not step.final_failure
+def _finished(snap: RunSnapshot) -> bool:
+    return snap.run.cancelled or snap.run.failed or snap.run.merged
 
 
 def finished_next(settings: ProjectSettings) -> StepStatus:

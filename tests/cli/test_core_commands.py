@@ -21,7 +21,7 @@ def test_init_new_status_events_walkthrough(repo: Path, cli, scrubber, snapshot)
         outputs.append((args, result.exit_code, scrubber(result.output, repo)))
     assert outputs == snapshot
     log = git("log", "--format=%s", "refs/deksdenflow/state", cwd=repo).splitlines()
-    assert log == ["dflow: run.created 0001-add-login", "dflow: init"]
+    assert log == ["dflow: run.created 0001-add-login (+1 more)", "dflow: init"]
 
 
 def test_status_json_is_the_documented_contract(repo: Path, cli) -> None:

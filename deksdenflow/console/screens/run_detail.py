@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
 from ...domain.models import RunSnapshot, StepStatus
+from ...domain.reconcile import waiting
 from .. import documents, rows
 from ..watch import Change
 from .base import StateScreen
@@ -134,7 +135,10 @@ def head(snap: RunSnapshot) -> Text:
                          f"  {snap.steps_done}/{len(snap.steps)} steps  branch {run.branch or '-'}"
                          f"  {rows.tokens(run.usage.total)} tokens  {rows.money(run.cost)}")
     text.append(f"\n{run.task}")
-    extra = [f"blocked by {k}: {why}" for k, why in run.blocks.items()]
+    waits = waiting(snap)
+    extra = [] if waits is None else [f"waits: {waits.reason} — {waits.command}"]
+    if waits is None or not waits.reason.startswith("blocked by"):
+        extra += [f"blocked by {k}: {why}" for k, why in run.blocks.items()]
     if run.pr_url:
         extra.append(f"PR {run.pr_url}")
     if run.ci is not None:

@@ -1,0 +1,169 @@
+"""What a run needs now: the one pure decision behind every follow-up job.
+
+`needs(snapshot, settings)` says which jobs the run should have open, or why it waits and
+which command moves it. The workflow applies it in the same commit after every transaction
+that touches a run (docs/decisions/0800-intent-and-one-reconciler.md); nothing else requests
+follow-up work. The invariant it serves: a run that is not terminal has an open job or a
+`Waiting` a person can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from .models import (
+    TERMINAL_RUN_STATUSES,
+    JobKind,
+    RunSnapshot,
+    StepRun,
+    StepStatus,
+)
+from .settings import ProjectSettings
+
+INTENTS = ("all", "step", "manual")
+
+
+class Waiting(BaseModel):
+    """Why a run is not moving, and the command that moves it (`dflow status --json`)."""
+
+    reason: str
+    command: str
+
+
+@dataclass(frozen=True)
+class JobNeed:
+    kind: JobKind
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Jobs the run should have open (empty: none), or why it waits (None: it is moving or
+    finished)."""
+
+    jobs: tuple[JobNeed, ...] = field(default=())
+    waiting: Waiting | None = None
+    terminal: bool = False
+
+
+def intent(snap: RunSnapshot) -> str:
+    """The run's intent; a run from before intents existed reads its newest job's payload
+    (`chain`/`then`, docs/decisions/0100), and otherwise is driven by hand."""
+    if snap.run.intent in INTENTS:
+        return snap.run.intent
+    for job in sorted(snap.jobs, key=lambda j: j.id, reverse=True):
+        if "chain" in job.payload:
+            return "all" if job.payload["chain"] else "step"
+        if "then" in job.payload:
+            then = job.payload["then"]
+            return then if then in ("all", "step") else "manual"
+    return "manual"
+
+
+def needs(snap: RunSnapshot, settings: ProjectSettings) -> Needs:
+    """The jobs the run needs now, or why it waits."""
+    run = snap.run
+    if run.status in TERMINAL_RUN_STATUSES:
+        return Needs(terminal=True)
+    if run.paused:
+        return _wait("paused", f"dflow resume {run.id}")
+    if snap.open_jobs:
+        # One job at a time per run for now (one worktree); parallel steps will add the
+        # independent steps here instead of returning early.
+        return Needs()
+    mode = intent(snap)
+    if not run.planned:
+        return _unplanned(snap, mode)
+    blocked = _blocked(snap)
+    if blocked is not None:
+        return blocked
+    return _steps(snap, settings, mode)
+
+
+def waiting(snap: RunSnapshot, settings: ProjectSettings | None = None) -> Waiting | None:
+    """What the run waits for, for status lines: None while it moves or once it is done."""
+    result = needs(snap, settings or ProjectSettings())
+    if result.jobs:
+        return Waiting(reason="no job is open although the run could go on (a dflow bug)",
+                       command=f"dflow doctor --repair (or dflow run {snap.run.id})")
+    return result.waiting
+
+
+def _wait(reason: str, command: str) -> Needs:
+    return Needs(waiting=Waiting(reason=reason, command=command))
+
+
+def _unplanned(snap: RunSnapshot, mode: str) -> Needs:
+    run = snap.run
+    if "plan" in run.blocks:
+        return _wait(f"planning failed: {run.blocks['plan']}",
+                     f"fix the cause, then dflow plan {run.id}")
+    if run.blocks:
+        return _run_block(snap)
+    if mode == "manual":
+        return _wait("not planned yet (hands-off)", f"dflow run {run.id}")
+    return Needs(jobs=(JobNeed(JobKind.PLAN),))
+
+
+COMMANDS = {
+    "ci": "push a fix, or `dflow config set ci.fix auto`",
+    "budget": "dflow config set budget.tokens N (or budget.mode warn)",
+}
+
+
+def _run_block(snap: RunSnapshot) -> Needs:
+    key, why = next(iter(sorted(snap.run.blocks.items())))
+    command = COMMANDS.get(key, f"dflow show {snap.run.id}")
+    return _wait(f"blocked by {key}: {why}", command)
+
+
+def _blocked(snap: RunSnapshot) -> Needs | None:
+    if snap.run.blocks:
+        return _run_block(snap)
+    for step in snap.steps:
+        if step.status == StepStatus.BLOCKED or (
+            step.status == StepStatus.FAILED and step.final_failure
+        ):
+            return _wait(f"step {step.index:02d} is {step.status.value}: "
+                         f"{step.reason or 'no reason recorded'}",
+                         f"dflow step retry {snap.run.id} {step.index} "
+                         f"(or dflow step approve {snap.run.id} {step.index})")
+    return None
+
+
+def _steps(snap: RunSnapshot, settings: ProjectSettings, mode: str) -> Needs:
+    run_id = snap.run.id
+    policy = settings.qa.policy
+    for step in snap.steps:
+        if step.status == StepStatus.COMPLETED:
+            continue
+        if step.status == StepStatus.NEEDS_QA:
+            if policy != "each_step":
+                continue  # reviewed at the end (or on demand with `dflow qa`)
+            if mode == "manual":
+                return _wait(f"step {step.index:02d} awaits QA (hands-off)",
+                             f"dflow qa {run_id} {step.index}")
+            return Needs(jobs=(JobNeed(JobKind.QA, step.index),))
+        return _execute(snap, step, mode)
+    review = [s.index for s in snap.steps if s.status == StepStatus.NEEDS_QA]
+    if not review:
+        return Needs(terminal=True)  # every step completed: the status says so
+    if mode == "manual":
+        return _wait("steps await QA (hands-off)", f"dflow qa {run_id}")
+    return Needs(jobs=tuple(JobNeed(JobKind.QA, i) for i in review))
+
+
+def _execute(snap: RunSnapshot, step: StepRun, mode: str) -> Needs:
+    """A pending, running (its job lost) or retryable step: run it if the intent allows."""
+    run_id = snap.run.id
+    resumed = step.status in (StepStatus.RUNNING, StepStatus.FAILED)  # its attempt was asked for
+    if mode == "all" or resumed or (
+        mode == "step" and snap.run.step_credit > 0
+    ):
+        return Needs(jobs=(JobNeed(JobKind.EXECUTE, step.index),))
+    if mode == "step":
+        return _wait(f"one step at a time (loop.mode step); step {step.index:02d} is next",
+                     f"dflow run {run_id}")
+    return _wait(f"step {step.index:02d} is next (hands-off)", f"dflow run {run_id}")
