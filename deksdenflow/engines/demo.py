@@ -4,7 +4,8 @@ files (a module, its test, a README section) and reviews by really running check
 It reads what it needs from the prompt (`Protocol:` and `Step file:` lines, which the shipped
 templates carry), just as an agent would. Options for tests and demos (`[engines.demo.options]`):
 `bug = true` writes a wrong module until the prompt carries QA findings; `plan_reply` /
-`qa_reply` replace the final message verbatim, to play a misbehaving agent.
+`qa_reply` replace the final message verbatim, to play a misbehaving agent; `delay_s` makes
+each call take that long, to play a slow agent.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class DemoEngine:
 
     def run(self, request: EngineRequest) -> EngineResult:
         started = time.monotonic()
+        time.sleep(float(self.options.get("delay_s", 0)))
         if request.phase == "plan":
             output = self._plan(request)
         elif request.phase == "execute":
