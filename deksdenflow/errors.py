@@ -54,7 +54,9 @@ class IllegalTransition(DflowError):
 
 
 class ConfigError(DflowError):
-    pass
+    """Bad configuration: retrying cannot help, so a job failing with it blocks at once."""
+
+    permanent = True
 
 
 class LockTimeout(DflowError):

@@ -49,11 +49,19 @@ def init(
             typer.echo(f"wrote {path}; see docs/ci.md for the token it needs")
 
 
-def doctor(json_: bool = JSON_OPTION) -> None:
-    """Check git, pygit2, the state ref, the lock and optional tools.
+def doctor(json_: bool = JSON_OPTION,
+           repair: bool = typer.Option(False, "--repair",
+                                       help="Give every stuck run the job it needs.")) -> None:
+    """Check git, pygit2, the state ref, runs, engines, the lock and optional tools.
 
     Example: dflow doctor --json
     """
+    if repair:
+        from ..workflow import doctor_runs
+        from ..workflow.project import open_project
+
+        for run_id in doctor_runs.repair(open_project()):
+            typer.echo(f"repaired {run_id}: requested what it needs")
     report = doctor_service.run_checks(".")
     if json_:
         emit_json({"ok": report.ok, **report.model_dump(mode="json")})

@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ..domain.settings import EngineConfig
-from ..errors import EngineError
+from ..errors import EngineNotFound
 from .base import Engine
 
 ENTRY_POINT_GROUP = "deksdenflow.engines"
@@ -41,14 +41,14 @@ def get_engine(name: str, config: EngineConfig, **extra: Any) -> Engine:
         try:
             factory = _load(BUILTINS[kind])
         except (ImportError, AttributeError) as exc:
-            raise EngineError(f"engine '{kind}' is not available in this dflow ({exc})") from exc
+            raise EngineNotFound(f"engine '{kind}' is not available in this dflow ({exc})") from exc
         return factory(name=name, config=config, **extra)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == kind:
             factory = ep.load()
             return factory(name=name, config=config, **extra)  # type: ignore[no-any-return]
     known = ", ".join(kinds())
-    raise EngineError(
+    raise EngineNotFound(
         f"unknown engine kind '{kind}' for engine '{name}' (known: {known}); "
         "use --engine demo to try dflow without an agent"
     )

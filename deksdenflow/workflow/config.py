@@ -106,10 +106,24 @@ def set_in_project_text(project_text: str, key: str, raw: str) -> str:
     except ValidationError as exc:
         raise ConfigError(codec.describe_validation(exc, PROJECT_SOURCE)) from exc
     value = get_value(validated, key)
+    if parts[0] == "phases" and value:
+        check_engine_name(validated, str(value))
     if seeded:
         _set_nested_toml(doc, [*parts[:2], "kind"], parts[1])
     _set_nested_toml(doc, parts, value)
     return tomlkit.dumps(doc)
+
+
+def check_engine_name(settings: ProjectSettings, name: str) -> None:
+    """An engine a phase names must be configured in [engines] or be a known kind."""
+    from ..engines import registry  # the engines import nothing from here
+
+    if name in settings.engines or name in registry.kinds():
+        return
+    configured = ", ".join(sorted(settings.engines)) or "none"
+    raise ConfigError(f"no engine '{name}': configure it first (`dflow config set "
+                      f"engines.{name}.kind KIND`, kinds: {', '.join(registry.kinds())}) "
+                      f"or name one of: {configured}")
 
 
 def _seed_engine_table(plain: dict[str, Any], parts: list[str]) -> bool:

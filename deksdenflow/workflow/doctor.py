@@ -99,6 +99,7 @@ def _state_checks(path: str) -> list[Check]:
     except DflowError as exc:
         checks.append(Check(name="state ref", level="fail", detail=str(exc),
                             fix="see `git log -p refs/deksdenflow/state`; restore the file"))
+    checks.extend(_run_and_engine_checks(path))
     lock = store.lock(timeout=2)
     try:
         with lock:
@@ -107,3 +108,15 @@ def _state_checks(path: str) -> list[Check]:
         checks.append(Check(name="lock", level="warn", detail=f"{lock.lock_file} is held",
                             fix="another dflow process is writing; wait, or stop it if it hangs"))
     return checks
+
+
+def _run_and_engine_checks(path: str) -> list[Check]:
+    from . import doctor_runs
+    from .project import open_project
+
+    try:
+        project = open_project(path)
+        return [*doctor_runs.run_checks(project),
+                *doctor_runs.engine_checks(project.settings())]
+    except DflowError as exc:
+        return [Check(name="runs", level="fail", detail=str(exc))]

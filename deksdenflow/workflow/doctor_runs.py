@@ -1,0 +1,81 @@
+"""`dflow doctor` for runs and engines: runs that break the reconciler's invariant (an
+unfinished run with no open job and no reason to wait), engines a phase cannot use, and
+`--repair`, which reconciles every run (docs/decisions/0800-intent-and-one-reconciler.md)."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+
+from ..domain.models import RunSnapshot
+from ..domain.reconcile import needs
+from ..domain.settings import ProjectSettings
+from ..store import Tx
+from .doctor import OPTIONAL_TOOLS, Check
+from .project import Project
+
+BINARY_KINDS = ("codex", "claude")
+
+
+def stuck_runs(project: Project) -> list[RunSnapshot]:
+    """Unfinished runs with no open job although they could go on."""
+    view = project.view()
+    settings = project.settings(view)
+    return [s for s in view.runs() if not s.open_jobs and needs(s, settings).jobs]
+
+
+def run_checks(project: Project) -> list[Check]:
+    stuck = stuck_runs(project)
+    if not stuck:
+        return [Check(name="runs", level="ok", detail="every unfinished run has a job or a "
+                      "reason to wait")]
+    ids = ", ".join(s.run.id for s in stuck)
+    return [Check(name="runs", level="fail", detail=f"no job and no reason to wait: {ids}",
+                  fix="dflow doctor --repair")]
+
+
+def engine_checks(settings: ProjectSettings) -> list[Check]:
+    """Every phase's engine resolves to a known kind, and its binary is on PATH."""
+    from ..engines import registry
+
+    checks = []
+    for phase in ("plan", "execute", "qa"):
+        name = settings.phases.engine_for(phase)
+        config = settings.engine(name)
+        binary = _binary(config.kind, config.options)
+        if config.kind not in registry.kinds():
+            checks.append(Check(name=f"{phase} engine", level="fail",
+                                detail=f"'{name}' has the unknown kind '{config.kind}'",
+                                fix=f"dflow config set phases.{phase} demo (or another engine)"))
+        elif binary is not None and shutil.which(binary) is None:
+            checks.append(Check(name=f"{phase} engine", level="fail",
+                                detail=f"'{name}' runs `{binary}`, which is not on PATH",
+                                fix=OPTIONAL_TOOLS.get(config.kind, f"install {binary}")))
+        else:
+            checks.append(Check(name=f"{phase} engine", level="ok",
+                                detail=f"{name} ({config.kind})"))
+    return checks
+
+
+def _binary(kind: str, options: dict[str, object]) -> str | None:
+    if kind in BINARY_KINDS:
+        return str(options.get("binary") or kind)
+    if kind == "command" and options.get("command"):
+        words = shlex.split(str(options["command"]))
+        return words[0] if words else None
+    return None
+
+
+def repair(project: Project) -> list[str]:
+    """Reconcile every stuck run in one commit; the ids of the runs repaired."""
+    from . import scheduling
+
+    stuck = [s.run.uid for s in stuck_runs(project)]
+
+    def body(tx: Tx) -> list[str]:
+        settings = project.settings(tx.view)
+        for uid in stuck:
+            scheduling.reconcile(tx, uid, settings)
+        return [tx.run(uid).run.id for uid in stuck]
+
+    return project.store.transact(body) if stuck else []

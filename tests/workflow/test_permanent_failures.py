@@ -1,0 +1,70 @@
+"""Permanent engine failures block at once with the fix; `config set` and `dflow doctor` catch
+a bad engine before a job does; `doctor --repair` heals a run with no job and no reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.reconcile import waiting
+from deksdenflow.workflow import doctor_runs, runs, scheduling
+from deksdenflow.workflow.project import Project
+from tests.conftest import git
+from tests.workflow.conftest import configure, settle
+
+
+def _execute_jobs(project: Project) -> list[tuple[int, str]]:
+    snap = project.view().find_run("1")
+    return [(j.failures, j.status.value) for j in snap.jobs if j.kind == JobKind.EXECUTE]
+
+
+def test_a_missing_binary_blocks_the_step_once_with_the_fix(project: Project, new_run) -> None:
+    configure(project, {"engines.gone.kind": '"codex"',
+                        "engines.gone.options": '{binary = "/nowhere/codex-gone"}',
+                        "phases.execute": "gone"})
+    new_run()
+    snap = settle(project)
+    assert snap.run.status.value == "blocked"
+    assert _execute_jobs(project) == [(1, "failed")]  # no retries, no backoff
+    why = waiting(snap)
+    assert why is not None and "step 01" in why.reason and "dflow step retry" in why.command
+
+
+def test_an_unknown_engine_kind_blocks_the_step_once(project: Project, new_run) -> None:
+    configure(project, {"engines.mine.kind": '"nope"', "phases.execute": "mine"})
+    new_run()
+    snap = settle(project)
+    assert snap.run.status.value == "blocked"
+    assert _execute_jobs(project) == [(1, "failed")]
+    assert "unknown engine kind 'nope'" in snap.steps[0].reason
+    checks = {c.name: c for c in doctor_runs.engine_checks(project.settings())}
+    assert checks["execute engine"].level == "fail" and checks["plan engine"].level == "ok"
+
+
+def test_config_set_refuses_an_engine_that_does_not_exist(project: Project, repo: Path,
+                                                          cli) -> None:
+    before = git("rev-parse", "refs/deksdenflow/state", cwd=repo)
+    result = cli("config", "set", "phases.default", "mine", cwd=repo)
+    assert result.exit_code == 1
+    assert "no engine 'mine'" in result.output and "Traceback" not in result.output
+    assert git("rev-parse", "refs/deksdenflow/state", cwd=repo) == before
+    assert cli("config", "set", "phases.qa", "claude", cwd=repo).exit_code == 0  # a kind
+
+
+def test_doctor_lists_and_repair_heals_a_run_with_no_job_and_no_reason(project: Project,
+                                                                       cli, repo: Path) -> None:
+    project.store.after = None  # as an older dflow (or a crash between commits) left it
+
+    def stuck(tx) -> str:  # type: ignore[no-untyped-def]
+        snap = runs.record_run(tx, "lost", "a task", base="main")
+        scheduling.set_intent(tx, snap.run.uid, "all")
+        return snap.run.uid
+
+    uid = project.store.transact(stuck)
+    assert [s.run.uid for s in doctor_runs.stuck_runs(project)] == [uid]
+    listed = cli("doctor", cwd=repo)
+    assert "no job and no reason to wait: 0001-lost" in listed.output
+    repaired = cli("doctor", "--repair", cwd=repo)
+    assert "repaired 0001-lost" in repaired.output
+    assert doctor_runs.stuck_runs(project) == []
+    assert project.view().run(uid).open_jobs[0].kind == JobKind.PLAN  # type: ignore[union-attr]
