@@ -42,7 +42,7 @@ def test_a_repository_without_commits_works_and_keeps_its_branch_unborn(tmp_path
                           capture_output=True, text=True)
     assert head.returncode != 0  # dflow did not commit to the user's branch
     assert git("log", "--format=%s", "refs/deksdenflow/state", cwd=repo).splitlines() == [
-        "dflow: run.created 0001-first", "dflow: init"]
+        "dflow: run.created 0001-first (+1 more)", "dflow: init"]
 
 
 def test_a_bare_repository_can_hold_the_state(tmp_path: Path) -> None:
