@@ -15,6 +15,7 @@ from .doctor import OPTIONAL_TOOLS, Check
 from .project import Project
 
 BINARY_KINDS = ("codex", "claude")
+CHECK_NAMES = {"plan": "planner", "execute": "executor", "qa": "reviewer"}
 
 
 def stuck_runs(project: Project) -> list[RunSnapshot]:
@@ -44,15 +45,15 @@ def engine_checks(settings: ProjectSettings) -> list[Check]:
         config = settings.engine(name)
         binary = _binary(config.kind, config.options)
         if config.kind not in registry.kinds():
-            checks.append(Check(name=f"{phase} engine", level="fail",
+            checks.append(Check(name=CHECK_NAMES[phase], level="fail",
                                 detail=f"'{name}' has the unknown kind '{config.kind}'",
                                 fix=f"dflow config set phases.{phase} demo (or another engine)"))
         elif binary is not None and shutil.which(binary) is None:
-            checks.append(Check(name=f"{phase} engine", level="fail",
+            checks.append(Check(name=CHECK_NAMES[phase], level="fail",
                                 detail=f"'{name}' runs `{binary}`, which is not on PATH",
                                 fix=OPTIONAL_TOOLS.get(config.kind, f"install {binary}")))
         else:
-            checks.append(Check(name=f"{phase} engine", level="ok",
+            checks.append(Check(name=CHECK_NAMES[phase], level="ok",
                                 detail=f"{name} ({config.kind})"))
     return checks
 

@@ -38,7 +38,7 @@ def test_an_unknown_engine_kind_blocks_the_step_once(project: Project, new_run) 
     assert _execute_jobs(project) == [(1, "failed")]
     assert "unknown engine kind 'nope'" in snap.steps[0].reason
     checks = {c.name: c for c in doctor_runs.engine_checks(project.settings())}
-    assert checks["execute engine"].level == "fail" and checks["plan engine"].level == "ok"
+    assert checks["executor"].level == "fail" and checks["planner"].level == "ok"
 
 
 def test_config_set_refuses_an_engine_that_does_not_exist(project: Project, repo: Path,
