@@ -38,10 +38,15 @@ class FixCiHandler:
             "excerpt": str(job.payload.get("excerpt") or "(no log excerpt was reported)"),
             "plan_text": read_text(worktree / folder(snap) / "plan.md"),
         })
-        call = agents.invoke(snap, settings, "execute", prompt)
+        begin = changes.head(worktree)
+        try:
+            call = agents.invoke(snap, settings, "execute", prompt)
+        except DflowError:
+            changes.set_aside(worktree, f"dflow: failed fix-CI attempt {attempt}", begin)
+            raise
         commit = changes.commit(
             worktree, f"fix({snap.run.id}): CI failure, attempt {attempt} [dflow fix-ci]",
-            settings)
+            settings, begin)
         if commit is not None and settings.project.remote in project.repo.remotes.names():
             transport.push_branch(worktree, project.store, settings.project.remote,
                                   snap.run.branch)

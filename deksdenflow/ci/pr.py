@@ -15,8 +15,10 @@ from ..errors import DflowError, GitOperationError
 from ..store.peek import committed_file
 from ..sync import transport
 from ..sync.completion import record_merged
+from ..workflow import worktrees
 from ..workflow.landing import LandResult, check_landable, remote_of
 from ..workflow.project import Project
+from ..workflow.push_check import check_branch
 from ..workflow.replay import STRATEGIES
 
 BODY_MAX = 60_000  # GitHub refuses bodies over 65,536 characters
@@ -43,6 +45,8 @@ def open_pr(project: Project, run_ref: str) -> str:
     title, body = describe(project, run)
     body = redact(body, secret_values(settings.secret_env_names()))
     if local:
+        check_branch(project.root, worktrees.start_point(project, run.base),
+                     f"refs/heads/{run.branch}", project.settings(), f"push {run.branch}")
         transport.push_branch(project.root, project.store, remote, run.branch)
     tool = provider(project, remote, settings.ci.provider)
     url = _create(project.root, tool, run, title, body)

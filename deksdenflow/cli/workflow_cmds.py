@@ -232,6 +232,8 @@ def render_detail(found: controls.RunDetail) -> None:
         if s.qa and s.qa.verdict == "FAIL":
             out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.qa.findings),
                       markup=False)
+        elif s.status.value in ("blocked", "failed") and s.reason:
+            out.print(f"step {s.index:02d} {s.status.value}: {s.reason}", markup=False)
     out.print("\nrecent events:")
     for e in found.events:
         where = f"/{e.step:02d}" if e.step is not None else ""

@@ -81,6 +81,11 @@ class SecretsSection(_Section):
     env: list[str] = Field(
         default_factory=list, description="names of environment variables whose values are redacted"
     )
+    allow_files: list[str] = Field(
+        default_factory=list,
+        description="glob patterns of repository paths the commit guard lets through although "
+        "their name or content looks secret (test fixtures with fake keys, say)",
+    )
 
 
 class ArtifactsSection(_Section):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from ..domain.models import Job
@@ -19,6 +20,9 @@ SECRET_NAMES = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "
                 "_netrc", ".pgpass", "credentials", "credentials.json", ".git-credentials",
                 "*.kdbx", "secrets.y*ml", "service-account*.json")
 PUBLIC_SUFFIXES = (".env.example", ".env.sample", ".env.template", ".env.dist")
+# Package-manager configs are ordinary files unless they carry credentials.
+CREDENTIAL_CONFIGS = {".npmrc": ("_authtoken", "_auth=", "_password"),
+                      ".pypirc": ("password",), ".yarnrc.yml": ("npmauthtoken",)}
 GITLINK = "160000"
 
 
@@ -51,9 +55,22 @@ def prepare(worktree: Path, job: Job, run_id: str) -> None:
         require_clean(worktree, run_id, job.step)
 
 
-def set_aside(worktree: Path, label: str) -> bool:
-    """Move every uncommitted change (untracked files too) into `git stash`; True if any.
-    Nothing is deleted: `git stash list` in the worktree shows it."""
+def head(worktree: Path) -> str:
+    """The commit an attempt starts from (the branch tip before its agent runs)."""
+    return runner.run(worktree, "rev-parse", "--verify", "HEAD").stdout.strip()
+
+
+def take_back_commits(worktree: Path, start: str | None) -> None:
+    """Commits an agent made itself since `start` become uncommitted changes again, so that
+    the guard sees them and the attempt's one commit (or its stash) holds them."""
+    if start and head(worktree) != start:
+        runner.run(worktree, "reset", "-q", "--soft", start)
+
+
+def set_aside(worktree: Path, label: str, start: str | None = None) -> bool:
+    """Move every uncommitted change (untracked files too, and commits the agent made since
+    `start`) into `git stash`; True if any. Nothing is deleted: `git stash list` shows it."""
+    take_back_commits(worktree, start)
     if not dirty_files(worktree):
         return False
     runner.run(worktree, *_identity(worktree), "stash", "push", "--include-untracked",
@@ -61,9 +78,13 @@ def set_aside(worktree: Path, label: str) -> bool:
     return True
 
 
-def commit(worktree: Path, message: str, settings: ProjectSettings) -> str | None:
-    """Stage everything, refuse what must not be committed, commit; the new id or None."""
+def commit(worktree: Path, message: str, settings: ProjectSettings,
+           start: str | None = None) -> str | None:
+    """Stage everything since `start` (the attempt's start commit: commits the agent made
+    itself are folded in and checked too), refuse what must not be committed, commit; the new
+    id or None. A refusal leaves the branch at `start` and the files uncommitted."""
     hooks = settings.git.run_hooks
+    take_back_commits(worktree, start)
     runner.run(worktree, "add", "-A", hooks=hooks)
     staged = _staged(worktree)
     if not staged:
@@ -94,27 +115,43 @@ def _staged(worktree: Path) -> list[tuple[str, str]]:
 
 
 def _refusal(worktree: Path, path: str, mode: str, settings: ProjectSettings) -> str | None:
-    name = PurePosixPath(path).name
-    if mode == GITLINK:
-        return None if _in_gitmodules(worktree, path) else (
-            f"{path} (a nested repository with no .gitmodules entry)")
-    if _looks_secret_by_name(name):
-        return f"{path} (its name says it holds credentials)"
     full = worktree / path
     try:
         size = os.lstat(full).st_size
     except OSError:
-        return None
+        size = 0
+
+    def text() -> str:
+        try:
+            return full.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    return refusal(path, mode, size, text, settings,
+                   _in_gitmodules(worktree, path) if mode == GITLINK else False)
+
+
+def refusal(path: str, mode: str, size: int, text: Callable[[], str],
+            settings: ProjectSettings, declared: bool = False) -> str | None:
+    """Why this file must not be committed or pushed (None: it may). `declared`: a gitlink
+    that `.gitmodules` names."""
+    name = PurePosixPath(path).name
+    if mode == GITLINK:
+        return None if declared else f"{path} (a nested repository with no .gitmodules entry)"
     if size > settings.limits.max_file_bytes:
         return f"{path} ({size:,} bytes, over limits.max_file_bytes = " \
                f"{settings.limits.max_file_bytes:,})"
+    if any(fnmatch.fnmatch(path, glob) for glob in settings.secrets.allow_files):
+        return None
+    if _looks_secret_by_name(name):
+        return f"{path} (its name says it holds credentials)"
     if mode == "120000":
         return None  # a symlink: its target path is the content, and it is not read through
-    try:
-        text = full.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    if holds_secret(text, secret_values(settings.secret_env_names())):
+    content = text()
+    keys = CREDENTIAL_CONFIGS.get(name.lower(), ())
+    if any(k in content.lower() for k in keys):
+        return f"{path} (a {name} with credentials in it)"
+    if holds_secret(content, secret_values(settings.secret_env_names())):
         return f"{path} (it contains what looks like a secret)"
     return None
 

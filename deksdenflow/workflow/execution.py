@@ -96,17 +96,19 @@ class ExecuteHandler:
         settings = project.settings()
         worktree = agents.worktree_of(snap)
         changes.prepare(worktree, job, snap.run.id)
+        begin = changes.head(worktree)
         call: agents.AgentCall | None = None
         try:
             call = agents.invoke(snap, settings, "execute", _prompt(project, snap, step, worktree))
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
             # The next attempt starts from the step's start commit; `git stash list` keeps this.
-            changes.set_aside(worktree, f"dflow: failed attempt {job.attempts} of job {job.id}")
+            changes.set_aside(worktree, f"dflow: failed attempt {job.attempts} of job {job.id}",
+                              begin)
             raise
         message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
                    f"[protocol-{snap.run.number:04d}/{step.index:02d}]")
-        commit = changes.commit(worktree, message, settings)
+        commit = changes.commit(worktree, message, settings, begin)
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

@@ -16,6 +16,7 @@ from ..errors import DflowError, GitOperationError
 from ..sync import completion, transport
 from . import replay
 from .project import Project
+from .push_check import check_branch
 from .worktrees import git
 
 
@@ -65,6 +66,8 @@ def land(project: Project, ref: str, strategy: str = "merge") -> LandResult:
     target = _rev(root, target_ref)
     local = _rev_or_none(root, f"refs/heads/{run.base}")
     head = _rev(root, f"refs/heads/{run.branch}")
+    # The commit guard's rules over every commit that would reach the base (decision 0702).
+    check_branch(root, target, head, project.settings(), f"land {run.branch}")
     _check_local_base(root, run.base, local, target, target_ref)
     tree, conflicts = replay.merge_tree(root, target, head)
     if conflicts:

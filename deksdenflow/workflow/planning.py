@@ -69,7 +69,7 @@ def _check_steps(plan: PlanOutput, names: set[str], where: str) -> None:
 
 
 def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
-               settings: ProjectSettings) -> str | None:
+               settings: ProjectSettings, start: str | None = None) -> str | None:
     """Write the files under .protocols/NNNN-name/ and commit them on the run's branch."""
     target = worktree / folder(snap)
     target.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,7 @@ def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
         (target / item.path).write_text(item.content, encoding="utf-8")
     run = snap.run
     message = f"feat(protocol): add plan for {run.id} [protocol-{run.number:04d}/00]"
-    return changes.commit(worktree, message, settings)
+    return changes.commit(worktree, message, settings, start)
 
 
 def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: PlanOutput,
@@ -112,7 +112,9 @@ class PlanHandler:
             "protocol": snap.run.id, "folder": folder(snap), "task": snap.run.task,
             "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,
         })
-        changes.prepare(agents.worktree_of(snap), job, snap.run.id)
+        worktree = agents.worktree_of(snap)
+        changes.prepare(worktree, job, snap.run.id)
+        begin = changes.head(worktree)
         call: agents.AgentCall | None = None
         try:
             call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"))
@@ -120,7 +122,7 @@ class PlanHandler:
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
             raise
-        commit = write_plan(agents.worktree_of(snap), snap, plan, settings)
+        commit = write_plan(worktree, snap, plan, settings, begin)
         return lambda tx: _record(tx, snap, job, call, plan, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

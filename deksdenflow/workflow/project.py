@@ -119,6 +119,10 @@ def default_project_text(name: str, base_branch: str, engine: str) -> str:
     budget["mode"] = "off"
     budget["mode"].comment("strict (block) | warn | off")
     doc["budget"] = budget
+    limits = tomlkit.table()
+    limits["max_file_bytes"] = 5_000_000
+    limits["max_file_bytes"].comment("dflow never commits or pushes a larger file")
+    doc["limits"] = limits
     text = tomlkit.dumps(doc)
     return text if text.endswith("\n") else text + "\n"
 

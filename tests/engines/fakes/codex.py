@@ -106,6 +106,7 @@ def change(root, sandbox, name, text):
     """A file change, allowed only where Codex's sandbox would allow it."""
     item = {"id": "item_0", "type": "command_execution", "command": f"write {name}"}
     if sandbox in ("workspace-write", "danger-full-access"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
         emit({"type": "item.completed", "item": {**item, "exit_code": 0, "status": "completed"}})
     else:
