@@ -39,6 +39,8 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("DFLOW_CONFIG_FILE", str(home / "dflow-config.toml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))  # the projects registry
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))  # managed clones
     monkeypatch.setenv("DFLOW_ACTOR", "tester@testhost")
     monkeypatch.setenv("COLUMNS", "120")
     return home

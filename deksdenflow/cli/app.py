@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Any
+from typing import Any, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -72,11 +72,19 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    place: Optional[str] = typer.Option(  # noqa: UP045
+        None, "-C", metavar="NAME|PATH",
+        help="Act on this registered project (or directory) as if dflow was started there.",
+    ),
 ) -> None:
     """dflow runs AI coding agents through protocols, with all state in git.
 
     Example: dflow init && dflow new add-login --task "Add a login page"
     """
+    if place is not None:
+        from .projects_cmds import resolve_place
+
+        os.chdir(resolve_place(place))
 
 
 def _register() -> None:
@@ -86,6 +94,7 @@ def _register() -> None:
         demo_cmds,
         land_cmds,
         project_cmds,
+        projects_cmds,
         runs_cmds,
         setup_cmds,
         sync_cmds,
@@ -94,7 +103,7 @@ def _register() -> None:
     )
 
     for module in (setup_cmds, runs_cmds, workflow_cmds, worker_cmds, sync_cmds, console_cmds,
-                   demo_cmds, project_cmds, land_cmds):
+                   demo_cmds, project_cmds, land_cmds, projects_cmds):
         module.register(app)
 
 

@@ -45,11 +45,14 @@ def status(
     merged: bool = typer.Option(False, "--merged", help="Only runs merged into their base."),
     active: bool = typer.Option(False, "--active", help="Only runs still in progress or "
                                 "blocked."),
+    all_projects: bool = typer.Option(False, "--all", help="The runs of every registered "
+                                      "project, one table (`dflow projects` lists them)."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Show protocol runs, or one run with its steps.
 
     `ready to land` means every step passed; `merged` means the branch is on the base.
+    With --all, the runs of every registered project, each with its project.
 
     Example: dflow status --ready --json
     """
@@ -58,6 +61,11 @@ def status(
     if len(chosen) > 1:
         raise UsageError("choose one of --ready, --merged and --active")
     only = chosen[0] if chosen else None
+    if all_projects:
+        if run:
+            raise UsageError("--all lists every project's runs; drop RUN, or use -C PROJECT")
+        _status_all(only, json_)
+        return
     if json_ and not run and only is None:
         typer.echo(status_json.render(open_project()))
         return
@@ -68,6 +76,28 @@ def status(
     render_status(report, single=bool(run),
                   empty=f"no {only} runs" if only else "no protocol runs yet; start one with "
                   "`dflow new NAME --task TEXT`")
+
+
+def _status_all(only: str | None, json_: bool) -> None:
+    from ..projects import overview
+
+    report = overview.status_all(only=only)
+    if json_:
+        emit_json(report)
+        return
+    out = console()
+    for error in report.errors:
+        out.print(f"{error.project}: {error.error}", markup=False, highlight=False)
+    if not report.runs:
+        out.print(f"no {only + ' ' if only else ''}runs in any registered project")
+        return
+    table = Table("project", "id", "status", "steps", "jobs", "tokens", "updated", box=None)
+    for line in report.runs:
+        state = _stage(line) + (" (paused)" if line.paused else "")
+        jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
+        table.add_row(line.project, line.id, state, f"{line.steps_done}/{line.steps_total}",
+                      jobs, tokens(line.tokens), ago(line.updated))
+    out.print(table)
 
 
 def _stage(line: runs.RunLine) -> str:

@@ -6,10 +6,11 @@ from typing import Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import DflowError, UsageError
 from ..store import STATE_REF
 from ..sync import setup as sync_setup
 from ..workflow import doctor as doctor_service
+from ..workflow.project import Project
 from .render import JSON_OPTION, emit_json
 
 
@@ -40,6 +41,7 @@ def init(
         typer.echo(f"initialized {STATE_REF} at {tip}")
     else:
         typer.echo(f"already initialized: {STATE_REF} at {tip}")
+    _register(project)
     if report.refspec_added:
         typer.echo(f"`git fetch {report.remote}` now brings its dflow state too")
     if ci is not None:
@@ -47,6 +49,19 @@ def init(
 
         for path in write_ci(project, ci, checks):
             typer.echo(f"wrote {path}; see docs/ci.md for the token it needs")
+
+
+def _register(project: Project) -> None:
+    """`dflow init` registers the repository, so `dflow projects` and `-C` know it."""
+    from ..projects.onboarding import register
+
+    try:
+        entry, new = register(project, project.settings().project.base_branch)
+    except DflowError as exc:  # the repository is set up; only the registry failed
+        typer.echo(f"warning: not registered in the projects list: {exc}", err=True)
+        return
+    if new:
+        typer.echo(f"registered as project '{entry.name}' (`dflow projects` lists them)")
 
 
 def doctor(json_: bool = JSON_OPTION,

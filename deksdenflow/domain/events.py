@@ -46,6 +46,8 @@ class EventType(StrEnum):
     JOB_RELEASED = "job.released"
     JOB_CANCELLED = "job.cancelled"
 
+    PROJECT_SETUP = "project.setup"  # one setup step of `dflow projects add` (no run, no job)
+
 
 class Event(BaseModel):
     """One fact. Ordered by (lamport, id) everywhere."""

@@ -111,7 +111,7 @@ class Tx:
         )
         if run is not None:
             self._apply_to_run(event, strict)
-        else:
+        elif type != EventType.PROJECT_SETUP:  # a project fact: nothing to fold
             self._apply_to_job(event)
         self.events.append(event)
         return event

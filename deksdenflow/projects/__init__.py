@@ -1,0 +1,1 @@
+"""Every repository a person works on, from one place: the registry, onboarding, overviews."""

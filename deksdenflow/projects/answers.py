@@ -1,0 +1,49 @@
+"""The answers of `dflow init` (wizard or flags: the same model, the same result) and how
+they become project.toml (docs/decisions/1103-init-wizard.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ..workflow import config
+from .detect import CiProvider, Detected
+
+QaPolicy = Literal["each_step", "end", "never"]
+BudgetMode = Literal["strict", "warn", "off"]
+
+
+class InitAnswers(BaseModel):
+    base: str
+    ci: CiProvider = "none"
+    engine: str
+    model: str = ""  # empty: the engine's own default model
+    qa_policy: QaPolicy = "each_step"
+    budget_tokens: int = 0
+    budget_mode: BudgetMode = "off"
+
+
+def defaults(detected: Detected, **given: Any) -> InitAnswers:
+    """The detected defaults, overridden by every answer given (None: not given)."""
+    start = InitAnswers(base=detected.base, ci=detected.ci, engine=detected.engine)
+    return start.model_copy(update={k: v for k, v in given.items() if v is not None})
+
+
+def apply(project_text: str, answers: InitAnswers) -> str:
+    """project.toml with the answers set (comments kept)."""
+    values: dict[str, str] = {
+        "project.base_branch": answers.base,
+        "phases.default": answers.engine,
+        "ci.provider": answers.ci,
+        "qa.policy": answers.qa_policy,
+        "budget.tokens": str(answers.budget_tokens),
+        "budget.mode": answers.budget_mode,
+    }
+    if answers.model:
+        values[f"engines.{answers.engine}.model"] = f'"{answers.model}"'
+    text = project_text
+    for key, value in values.items():
+        raw = value if key in ("budget.tokens",) or value.startswith('"') else f'"{value}"'
+        text = config.set_in_project_text(text, key, raw)
+    return text

@@ -1,0 +1,218 @@
+"""`dflow projects add`: clone -> init with the detected settings -> optional CI template,
+each step reported to a sink and recorded as a `project.setup` event on the new project's
+state ref. A setup that stops part-way resumes when it is run again: the clone lands by an
+atomic rename, and init is idempotent (docs/decisions/1101-setup-resumes.md).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ..domain.events import EventType
+from ..errors import DflowError, GitOperationError, NotAGitRepository, UsageError
+from ..git import runner as git
+from ..sync import setup as sync_setup
+from ..workflow.project import Project, open_project
+from . import registry
+from .answers import InitAnswers, apply, defaults
+from .detect import detect, remote_url
+from .registry import ProjectEntry
+
+StepName = Literal["clone", "init", "ci"]
+
+
+class SetupEvent(BaseModel):
+    """One step of a setup changed state."""
+
+    project: str
+    step: StepName
+    status: Literal["started", "done", "skipped", "failed"]
+    detail: str = ""
+    seconds: float = 0.0
+
+
+class AddResult(BaseModel):
+    entry: ProjectEntry
+    steps: list[SetupEvent]
+    answers: InitAnswers
+
+
+Sink = Callable[[SetupEvent], None]
+
+
+class SetupFailed(DflowError):
+    """A setup step failed; running the same `dflow projects add` again resumes it."""
+
+
+def is_url(source: str) -> bool:
+    return "://" in source or bool(re.match(r"^[\w.-]+@[\w.-]+:", source))
+
+
+def name_of(source: str) -> str:
+    tail = re.split(r"[/:]", source.rstrip("/"))[-1]
+    return tail.removesuffix(".git") or "project"
+
+
+def add(source: str, *, name: str | None = None, ci_template: bool = False,
+        sink: Sink | None = None, **given: Any) -> AddResult:
+    """Register `source` (a path or a URL to clone) and set dflow up in it."""
+    entry = _entry_for(source, name, given.get("base"))
+    registry.put(entry.model_copy(update={"setup": entry.setup}))
+    run = _Steps(entry.name, sink)
+    try:
+        if entry.managed:
+            run.step("clone", lambda: _clone(source, Path(entry.path)))
+        answers = run.step("init", lambda: init_repo(Path(entry.path), **given))
+        if ci_template:
+            run.step("ci", lambda: _ci(Path(entry.path), answers))
+    except DflowError as exc:
+        registry.put(entry.model_copy(update={"setup": run.current}))
+        raise SetupFailed(f"setting up '{entry.name}' stopped at {run.current}: {exc}; run the "
+                          f"same `dflow projects add` again to resume") from exc
+    project = open_project(entry.path)
+    record(project, run.events)
+    entry.base = answers.base
+    entry.remote = entry.remote or remote_url(project.repo)
+    entry.setup = "done"
+    registry.put(entry)
+    return AddResult(entry=entry, steps=run.events, answers=answers)
+
+
+def _entry_for(source: str, name: str | None, base: str | None) -> ProjectEntry:
+    current = registry.load()
+    if is_url(source) and not Path(source).exists():
+        name = name or name_of(source)
+        path = str((registry.clone_dir(current) / name).resolve())
+        entry = ProjectEntry(name=name, path=path, remote=source, managed=True, setup="clone")
+    else:
+        root = _repo_root(Path(source))
+        name = name or root.name
+        entry = ProjectEntry(name=name, path=str(root), setup="init")
+    old = current.projects.get(entry.name)
+    if old is not None and old.path != entry.path:
+        raise UsageError(f"a project named '{entry.name}' is already registered ({old.path}); "
+                         "choose another with --name")
+    if old is not None:
+        entry = old.model_copy(update={"setup": old.setup if old.setup != "done" else "init"})
+    entry.base = base or entry.base
+    return entry
+
+
+def _repo_root(path: Path) -> Path:
+    if not path.exists():
+        raise UsageError(f"{path} is neither a directory nor a git URL; give a repository's "
+                         "path or URL")
+    try:
+        return open_project(path).root.resolve()
+    except NotAGitRepository as exc:
+        raise UsageError(f"{path} is not a git repository; `git init` it first or give a "
+                         "repository's URL") from exc
+
+
+def _clone(url: str, dest: Path) -> str:
+    """Clone into a side directory, then rename: `dest` exists only as a whole clone."""
+    if (dest / ".git").exists():
+        return "skipped: already cloned"
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"{dest} exists and is not a clone; move it away")
+    partial = dest.with_name(f".{dest.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)  # a clone that stopped half-way starts over
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    git.run(dest.parent, "clone", "--quiet", "--", url, str(partial), timeout=3600)
+    if dest.exists():
+        dest.rmdir()
+    partial.rename(dest)
+    return str(dest)
+
+
+def init_repo(root: Path, **given: Any) -> InitAnswers:
+    """`dflow init` with the detected defaults and the given answers; the answers used."""
+    answers = defaults(detect(root), **given)
+    project, report = sync_setup.init(root, base=answers.base, engine=answers.engine)
+    if report.created:
+        def change(tx):  # type: ignore[no-untyped-def]
+            tx.set_project_text(apply(tx.view.project_text(), answers))
+
+        project.store.transact(change, message="dflow: init settings")
+    project.settings()  # every later command reads them: fail here, naming the bad key
+    register(project, answers.base)
+    return answers
+
+
+def register(project: Project, base: str = "") -> tuple[ProjectEntry, bool]:
+    """Register a repository `dflow init` set up (kept as is when already registered);
+    the entry and whether it is new."""
+    root = str(project.root.resolve())
+
+    def change(current: registry.Registry) -> tuple[ProjectEntry, bool]:
+        for entry in current.projects.values():
+            if entry.path == root:
+                return entry, False
+        name, n = Path(root).name, 1
+        while name in current.projects:
+            n += 1
+            name = f"{Path(root).name}-{n}"
+        entry = ProjectEntry(name=name, path=root, remote=remote_url(project.repo), base=base)
+        current.projects[name] = entry
+        return entry, True
+
+    result: tuple[ProjectEntry, bool] = registry.update(change)
+    return result
+
+
+def _ci(root: Path, answers: InitAnswers) -> str:
+    from ..ci.templates import target, write
+
+    if answers.ci == "none":
+        raise UsageError("no CI provider was detected from the remote; pass --ci github|gitlab")
+    if target(root, answers.ci).exists():
+        return "skipped: the workflow exists"
+    return " ".join(str(p) for p in write(open_project(root), answers.ci))
+
+
+def record(project: Project, events: list[SetupEvent]) -> None:
+    """The setup's steps as `project.setup` events on the project's state ref."""
+    def change(tx):  # type: ignore[no-untyped-def]
+        for e in events:
+            if e.status != "started":
+                tx.emit(EventType.PROJECT_SETUP, data=e.model_dump(mode="json"))
+
+    project.store.transact(change, message="dflow: project setup")
+
+
+class _Steps:
+    def __init__(self, project: str, sink: Sink | None) -> None:
+        self.project = project
+        self.sink = sink or (lambda e: None)
+        self.events: list[SetupEvent] = []
+        self.current: StepName = "clone"
+
+    def step(self, name: StepName, work: Callable[[], Any]) -> Any:
+        self.current = name
+        self._say(name, "started")
+        started = time.monotonic()
+        try:
+            result = work()
+        except (DflowError, GitOperationError, OSError) as exc:
+            self._say(name, "failed", str(exc), time.monotonic() - started)
+            if isinstance(exc, DflowError):
+                raise
+            raise DflowError(str(exc)) from exc
+        took = time.monotonic() - started
+        skipped = isinstance(result, str) and result.startswith("skipped")
+        detail = result if isinstance(result, str) else ""
+        self._say(name, "skipped" if skipped else "done", detail, took)
+        return result
+
+    def _say(self, step: StepName, status: str, detail: str = "", seconds: float = 0) -> None:
+        event = SetupEvent(project=self.project, step=step, status=status,
+                           detail=detail, seconds=round(seconds, 3))
+        self.events.append(event)
+        self.sink(event)
