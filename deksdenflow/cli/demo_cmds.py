@@ -12,7 +12,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
 from ..git import runner
-from ..jobs.runner import Outcome, worker_id
+from ..jobs.liveness import new_worker_id
+from ..jobs.runner import Outcome
 from ..store import STATE_REF
 from ..workflow import controls, demo, runs
 from ..workflow.project import Project, init_project
@@ -77,7 +78,8 @@ def _walk(repo: Path) -> bool:
     _say(f"created {snap.run.id} on branch {snap.run.branch}, worktree {snap.run.worktree}")
     _say(f"\n$ dflow run {snap.run.id} --wait --all")
     with _progress(project) as report:
-        done = controls.run_until_settled(project, snap.run.id, worker_id("demo"), True, report)
+        me = new_worker_id(project.store, "demo")
+        done = controls.run_until_settled(project, snap.run.id, me, True, report)
     _say(f"{done.run.id}: {done.run.status.value}, {done.steps_done}/{len(done.steps)} steps")
     _say(f"\n$ dflow status {done.run.id}")
     render_status(runs.status(project, done.run.id), single=True)

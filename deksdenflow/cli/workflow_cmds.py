@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
 from rich.table import Table
 
 from ..domain.models import Job, RunSnapshot
-from ..jobs.runner import Outcome, worker_id
+from ..jobs.liveness import new_worker_id
+from ..jobs.runner import Outcome
 from ..workflow import controls
 from ..workflow.project import Project, open_project
 from .render import JSON_OPTION, console, emit_json, styled, tokens
@@ -49,13 +53,29 @@ def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job]
                        "`dflow worker`")
         return
     printer = None if json_ else (lambda o: typer.echo(outcome_line(project, o)))
-    if settle:
-        snap = controls.run_until_settled(project, run, worker_id("cli"), all_steps, printer)
-    else:
-        snap = controls.wait(project, run, worker_id("cli"), printer)
+    me = new_worker_id(project.store, "cli")
+    with interrupts_as_keyboard():
+        if settle:
+            snap = controls.run_until_settled(project, run, me, all_steps, printer)
+        else:
+            snap = controls.wait(project, run, me, printer)
     _report(snap, json_)
     if snap.run.status.value in ("blocked", "failed"):
         raise typer.Exit(1)  # scripts see that a person has to act
+
+
+@contextmanager
+def interrupts_as_keyboard() -> Iterator[None]:
+    """SIGTERM stops `--wait` like Ctrl-C: the agent's group is killed, the claim released."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _report(snap: RunSnapshot, json_: bool) -> None:

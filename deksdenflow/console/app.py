@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 
 from ..errors import DflowError
+from ..jobs.liveness import new_worker_id
 from ..workflow.project import Project, open_project
 from . import actions
 from .rows import Clock, now_utc
@@ -115,7 +116,8 @@ class DflowConsole(App[None]):
             return
         self.processing.add(run_uid)
         try:
-            actions.process(project, run_uid, f"console{os.getpid()}", lambda: self.closing)
+            actions.process(project, run_uid, new_worker_id(project.store, "console"),
+                            lambda: self.closing)
         except DflowError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
         except Exception as exc:

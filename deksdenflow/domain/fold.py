@@ -449,7 +449,10 @@ def apply_job(job: Job | None, event: Event) -> Job:
             job.status = JobStatus.REQUESTED
             job.attempts = max(0, job.attempts - 1)
         else:
-            job.failures += 1
+            if d.get("lost"):
+                job.lost += 1  # infrastructure, not the agent: counted apart
+            else:
+                job.failures += 1
             job.error = str(d.get("error", ""))
             if d.get("final", False):
                 job.status = JobStatus.FAILED

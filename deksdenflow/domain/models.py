@@ -122,6 +122,7 @@ class Job(BaseModel):
     status: JobStatus = JobStatus.REQUESTED
     attempts: int = 0
     failures: int = 0
+    lost: int = Field(default=0, description="attempts lost to a dead worker or expired lease")
     not_before: datetime | None = None
     claimed_by: str | None = None
     claimed_at: datetime | None = None

@@ -58,6 +58,9 @@ class QaSection(_Section):
 
 class RetrySection(_Section):
     max_attempts: int = Field(default=3, ge=1)
+    max_lost: int = Field(
+        default=10, ge=1, description="attempts a job may lose to dead workers or expired leases"
+    )
     backoff_base_s: float = Field(default=2.0, ge=0)
     backoff_max_s: float = Field(default=300.0, ge=0)
 

@@ -14,8 +14,9 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,26 +79,54 @@ def run_process(
     if not cwd.is_dir():
         raise EngineFailed(f"engine '{engine}' cannot run in {cwd}: no such directory")
     start = time.monotonic()
+    proc: subprocess.Popen[str] | None = None
     try:
-        proc = _start(argv, cwd, env, with_stdin=stdin is not None)
-    except OSError as exc:  # not runnable after all: no shebang, wrong architecture, ...
-        raise EngineFailed(
-            f"engine '{engine}' could not start {argv[0]} ({exc.strerror or exc}); check "
-            f"[engines.{engine}] options"
-        ) from None
-    try:
+        with _interrupts_deferred():  # a Ctrl-C now must not leave an agent nobody kills
+            proc = _spawn(argv, cwd, env, stdin, engine)
         stdout, stderr = _wait(proc, stdin, start + timeout_s)
     except subprocess.TimeoutExpired:
+        assert proc is not None
         stdout, stderr = _kill_group(proc)
         raise EngineTimeout(
             f"engine '{engine}' did not finish within {timeout_s:g} s and was killed; raise "
             f"[engines.{engine}] timeout or make the task smaller",
             transcript=format_transcript(argv, stdout, stderr, None),
         ) from None
+    except BaseException:  # Ctrl-C, SIGTERM turned into one, a stopping worker: no orphans
+        if proc is not None:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
     done = Completed(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
     if check and done.returncode != 0:
         raise EngineFailed(exit_message(engine, done), transcript=done.transcript())
     return done
+
+
+def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str] | None, stdin: str | None,
+           engine: str) -> subprocess.Popen[str]:
+    try:
+        return _start(argv, cwd, env, with_stdin=stdin is not None)
+    except OSError as exc:  # not runnable after all: no shebang, wrong architecture, ...
+        raise EngineFailed(
+            f"engine '{engine}' could not start {argv[0]} ({exc.strerror or exc}); check "
+            f"[engines.{engine}] options"
+        ) from None
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while the agent starts; they are delivered once `proc` exists and
+    the caller is inside the block that kills the agent's group."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def exit_message(engine: str, done: Completed, detail: str = "") -> str:

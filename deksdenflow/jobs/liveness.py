@@ -60,8 +60,13 @@ def host() -> str:
     return socket.gethostname()
 
 
-def new_worker_id(store: Store) -> str:
-    return f"w{os.getpid()}-{clone_token(store)}@{host()}"
+def new_worker_id(store: Store, role: str = "w") -> str:
+    """The one worker identity of this process: `<role><pid>-<clone>@<host>`.
+
+    Pool workers (`w`), `run --wait`/`plan --wait` (`cli`) and the console (`console`) all
+    claim under it and hold each claimed job's lock, so any dflow process of this clone on
+    this host can tell a live claim from a dead one (docs/decisions/0801-one-worker-identity.md)."""
+    return f"{role}{os.getpid()}-{clone_token(store)}@{host()}"
 
 
 def is_local_worker(worker: str | None, store: Store) -> bool:

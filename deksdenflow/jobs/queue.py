@@ -132,20 +132,25 @@ def record_failure(
     policy: RetrySection,
     hook: Callable[[Tx, bool], None] | None = None,
     final: bool = False,
+    lost: bool = False,
 ) -> bool:
     """Stage a job.failed (final once the policy's attempts are used up, or at once when
-    `final`); True when final."""
+    `final`); True when final. A `lost` attempt (its worker died, its lease expired) is an
+    infrastructure loss, counted apart with its own higher limit (`retry.max_lost`)."""
     current = tx.job(job.id, job.run) or job
-    final = final or current.failures + 1 >= policy.max_attempts
+    if lost:
+        final = final or current.lost + 1 >= policy.max_lost
+    else:
+        final = final or current.failures + 1 >= policy.max_attempts
     retry_at = None
     if not final:
-        delay = backoff(current.failures + 1, policy)
+        delay = backoff((current.lost if lost else current.failures) + 1, policy)
         retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
     if hook is not None:
         hook(tx, final)
     tx.emit(EventType.JOB_FAILED, run=job.run, step=job.step,
             data={"job": job.id, "worker": worker, "error": error[:2000],
-                  "final": final, "retry_at": retry_at})
+                  "final": final, "retry_at": retry_at, **({"lost": True} if lost else {})})
     return final
 
 

@@ -36,6 +36,14 @@ def recover(
     return recovered
 
 
+def recover_dead_claims(store: Store, policy: RetrySection,
+                        run: str | None = None) -> list[tuple[Job, bool]]:
+    """What any dflow command of this clone may do first: give back the claims of dead
+    processes (pool workers, `run --wait`, the console) of `run` (or of every run)."""
+    jobs = [j for j in store.read().open_jobs() if run is None or j.run == run]
+    return recover(store, JobLocks(store), jobs, policy)
+
+
 def _fail_abandoned(tx: Tx, seen: Job, policy: RetrySection) -> bool | None:
     current = tx.job(seen.id, seen.run)
     if (
@@ -56,4 +64,4 @@ def _fail_abandoned(tx: Tx, seen: Job, policy: RetrySection) -> bool | None:
             with contextlib.suppress(IllegalTransition):
                 handler.on_failure(tx, current, error, final)
 
-    return queue.record_failure(tx, current, worker, error, policy, failed)
+    return queue.record_failure(tx, current, worker, error, policy, failed, lost=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -161,6 +162,9 @@ def drain(
         if claimed:
             try:
                 outcome = execute(project, claimed[0], worker)
+            except BaseException:  # interrupted: give the job back, then stop
+                _release_quietly(project, claimed[0], worker)
+                raise
             finally:
                 locks.keep_only(set())
             done += 1
@@ -171,6 +175,13 @@ def drain(
         if wait is None or time.monotonic() + wait > deadline:
             return done
         time.sleep(max(wait, 0.01))
+
+
+def _release_quietly(project: Project, job: Job, worker: str) -> None:
+    """Release an interrupted claim; if even that fails, the free job lock lets the next
+    dflow command recover it."""
+    with contextlib.suppress(DflowError, KeyboardInterrupt):
+        queue.release(project.store, job, worker)
 
 
 def _next_wakeup(project: Project, run: str | None, kinds: set[JobKind] | None) -> float | None:

@@ -16,6 +16,7 @@ from ..domain.models import TERMINAL_RUN_STATUSES, Job, JobKind, JobStatus, RunS
 from ..domain.settings import ProjectSettings
 from ..errors import BudgetExceeded, IllegalTransition, StepNotFound
 from ..jobs import queue
+from ..jobs.recovery import recover_dead_claims
 from ..jobs.runner import Outcome
 from ..jobs.waiting import settle
 from ..store import Tx
@@ -243,6 +244,7 @@ def wait(project: Project, run_ref: str, worker: str,
     """Until this run has no job left: run them in this process, or wait for the worker
     pool when one is running (docs/decisions/0302-wait-for-a-live-pool.md)."""
     uid = project.view().find_run(run_ref).run.uid
+    recover_dead_claims(project.store, project.settings().retry, run=uid)
     settle(project, worker, run=uid, on_outcome=on_outcome)  # waits for a live pool
     snap = project.view().run(uid)
     assert snap is not None
