@@ -51,8 +51,8 @@ def test_a_ci_failure_with_fix_auto_runs_a_fix_job_that_pushes_the_branch(
     done_run: tuple[Project, str], remote: Path
 ) -> None:
     a, run_id = done_run
-    configure(a, {"ci.fix": "auto", "ci.max_fix_attempts": 1, "phases.execute": "fixer"})
     a.store.transact(lambda tx: tx.set_project_text(tx.view.project_text() + FIXER))
+    configure(a, {"ci.fix": "auto", "ci.max_fix_attempts": 1, "phases.execute": "fixer"})
     result = ci.report(a.root, status="failure", branch=run_id)
     assert result.fix_requested
     outcomes = []

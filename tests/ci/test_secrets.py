@@ -31,9 +31,9 @@ def test_engine_output_of_a_fix_job_is_redacted_before_it_is_stored(
     controls.run_until_settled(a, snap.run.id, "w-test", True)
     monkeypatch.setenv("DB_PASSWORD", "hunter2-db-password")  # type: ignore[attr-defined]
     monkeypatch.setenv("LEAK_TOKEN", TOKEN)  # type: ignore[attr-defined]
-    configure(a, {"ci.fix": "auto", "phases.execute": "leaker"})
     a.store.transact(lambda tx: tx.set_project_text(
         tx.view.project_text() + LEAKER + '\n[secrets]\nenv = ["DB_PASSWORD"]\n'))
+    configure(a, {"ci.fix": "auto", "phases.execute": "leaker"})  # a configured engine
     assert ci.report(a.root, status="failure", branch=snap.run.id).fix_requested
     outcomes: list[runner.Outcome] = []
     runner.drain(a, "w-fix", kinds={JobKind.FIX_CI}, on_outcome=outcomes.append)

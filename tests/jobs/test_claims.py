@@ -80,7 +80,7 @@ def test_a_claim_whose_lock_is_free_is_recovered_with_backoff(project: Project) 
     assert [(j.id, final) for j, final in recovered] == [(job.id, False)]
     again = project.view().open_job(job.id)
     assert again is not None
-    assert (again.status, again.failures) == (JobStatus.REQUESTED, 1)
+    assert (again.status, again.lost, again.failures) == (JobStatus.REQUESTED, 1, 0)
     assert again.not_before is not None
     assert again.not_before < datetime.now(UTC) + timedelta(seconds=11)
     assert scanner.held == {}
@@ -104,7 +104,7 @@ def test_recovery_after_the_last_attempt_is_final(project: Project) -> None:
     holder.keep_only(set())
     project.store.transact(lambda tx: tx.emit(EventType.STEP_STARTED, run=uid, step=1))
     recovered = recover(project.store, JobLocks(project.store), project.view().open_jobs(),
-                        RetrySection(max_attempts=1))
+                        RetrySection(max_lost=1))
     assert [final for _, final in recovered] == [True]
     snap = project.view().run(uid)
     assert snap is not None and snap.jobs[0].status == JobStatus.FAILED
