@@ -21,6 +21,7 @@ from ..git import runner
 from ..jobs import queue
 from ..store import Tx
 from ..sync import service, transport
+from ..workflow import budget
 from ..workflow.project import Project, open_project
 from . import env as ci_env
 
@@ -99,8 +100,9 @@ def _request_fix(tx: Tx, uid: str, result: CiReport, excerpt: str, commit: str,
         return False
     previous = [int(j.payload.get("attempt", 0)) for j in snap.jobs if j.kind == JobKind.FIX_CI]
     attempt = (max(previous, default=0) if streak else 0) + 1
-    budget = settings.budget.tokens
-    over_budget = budget > 0 and snap.run.usage.total >= budget
+    # The one budget rule (workflow/budget.py): only `strict` stops new work; `warn` and `off`
+    # let the fix run.
+    over_budget = settings.budget.mode == "strict" and budget.exceeded(snap, settings) is not None
     if attempt > settings.ci.max_fix_attempts or over_budget:
         why = "token budget used up" if over_budget else f"{attempt - 1} fix attempts used"
         tx.emit(EventType.RUN_NOTE, run=uid, data={"text": f"no CI fix requested: {why}"})

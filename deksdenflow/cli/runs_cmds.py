@@ -171,13 +171,14 @@ def events(
         where = names.get(e.run or "", "-")
         if e.step is not None:
             where += f"/{e.step:02d}"
-        detail = _detail(e.data)
+        detail = event_detail(e.data)
         typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.lamport:>5}  {where:<24} {e.type.value:<18} "
                    f"{e.actor}{'  ' + detail if detail else ''}")
 
 
-def _detail(data: dict[str, object]) -> str:
-    keys = ("kind", "verdict", "status", "reason", "summary", "url", "name")
+def event_detail(data: dict[str, object]) -> str:
+    """The facts of an event worth a glance (a note's `text` included), on one line."""
+    keys = ("kind", "verdict", "status", "reason", "text", "summary", "url", "name")
     parts = [f"{k}={data[k]}" for k in keys if data.get(k) not in (None, "")]
     text = " ".join(parts)
     return text if len(text) <= 100 else text[:97] + "..."

@@ -16,7 +16,7 @@ from ..jobs.runner import Outcome
 from ..workflow import controls
 from ..workflow.project import Project, open_project
 from .render import JSON_OPTION, console, emit_json, styled, tokens
-from .runs_cmds import waiting_line
+from .runs_cmds import event_detail, waiting_line
 
 WAIT_OPTION = typer.Option(False, "--wait", "-w",
                            help="Do the work in this process until the run settles.")
@@ -257,7 +257,9 @@ def render_detail(found: controls.RunDetail) -> None:
     out.print("\nrecent events:")
     for e in found.events:
         where = f"/{e.step:02d}" if e.step is not None else ""
-        out.print(f"  {e.at:%H:%M:%S} {e.type.value}{where} {e.actor}", markup=False)
+        detail = event_detail(e.data)
+        out.print(f"  {e.at:%H:%M:%S} {e.type.value}{where} {e.actor}"
+                  f"{'  ' + detail if detail else ''}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

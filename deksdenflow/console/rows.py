@@ -103,7 +103,7 @@ def step_cells(step: StepRun) -> tuple[Any, ...]:
     )
 
 
-_DETAIL_KEYS = ("kind", "verdict", "status", "reason", "summary", "error", "url", "name")
+_DETAIL_KEYS = ("kind", "verdict", "status", "reason", "text", "summary", "error", "url", "name")
 
 
 def event_detail(data: dict[str, Any], width: int = 60) -> str:

@@ -33,21 +33,24 @@ MIGRATIONS: dict[str, dict[int, Migration]] = {kind: {} for kind in CURRENT_VERS
 M = TypeVar("M", bound=BaseModel)
 
 
-def upgrade(kind: str, doc: dict[str, Any], path: str) -> dict[str, Any]:
-    """Bring `doc` to the current schema version, or refuse a version from the future."""
+def upgrade(kind: str, doc: dict[str, Any], where: str) -> dict[str, Any]:
+    """Bring `doc` to the current schema version, or refuse a version from the future.
+
+    `where` names the document fully (e.g. "meta.json on refs/deksdenflow/state" or
+    "user config ~/.config/dflow/config.toml"); it is used as is in every message."""
     current = CURRENT_VERSIONS[kind]
     version = doc.get("schema_version", 1)
     if not isinstance(version, int):
-        raise StateCorrupt(f"{path} on {STATE_REF} has a non-integer schema_version")
+        raise StateCorrupt(f"{where} has a non-integer schema_version")
     if version > current:
         raise NewerSchema(
-            f"{path} on {STATE_REF} was written by a newer dflow (schema {version}, this dflow "
+            f"{where} was written by a newer dflow (schema {version}, this dflow "
             f"knows {current}); upgrade dflow before using this repository"
         )
     while version < current:
         step = MIGRATIONS[kind].get(version)
         if step is None:
-            raise StateCorrupt(f"{path}: no migration from {kind} schema {version}")
+            raise StateCorrupt(f"{where}: no migration from {kind} schema {version}")
         doc = step(dict(doc))
         version += 1
         doc["schema_version"] = version
@@ -79,7 +82,7 @@ def _validate(model: type[M], kind: str, data: bytes, path: str) -> M:
             return model.model_validate_json(data)
         except ValidationError:
             pass  # re-parsed below for the precise error message
-    doc = upgrade(kind, load_json(data, path), path)
+    doc = upgrade(kind, load_json(data, path), f"{path} on {STATE_REF}")
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
@@ -100,7 +103,7 @@ def load_snapshot(data: bytes, path: str) -> RunSnapshot:
 
 
 def load_job(data: bytes, path: str) -> Job:
-    doc = upgrade("job", load_json(data, path), path)
+    doc = upgrade("job", load_json(data, path), f"{path} on {STATE_REF}")
     doc.pop("schema_version", None)
     try:
         return Job.model_validate(doc)
@@ -118,7 +121,7 @@ def dump_meta(lamport: int) -> bytes:
 
 
 def load_meta(data: bytes, path: str) -> int:
-    doc = upgrade("meta", load_json(data, path), path)
+    doc = upgrade("meta", load_json(data, path), f"{path} on {STATE_REF}")
     lamport = doc.get("lamport", 0)
     if not isinstance(lamport, int):
         raise StateCorrupt(f"{path} on {STATE_REF} has a non-integer lamport clock")

@@ -23,6 +23,7 @@ from .layout import (
     EVENT_BUCKET_CHARS,
     META_FILE,
     ROOT_EVENTS_DIR,
+    RUN_BUCKET_CHARS,
     RUNS_DIR,
     event_path,
     open_job_path,
@@ -191,7 +192,7 @@ class _Merger:
     def snapshot(self, runs: Entry, uid: str) -> RunSnapshot | None:
         if uid in self.snapshots:
             return self.snapshots[uid]
-        blob = _get(runs, f"{uid[:5]}/{uid}/run.json")
+        blob = _get(runs, f"{uid[:RUN_BUCKET_CHARS]}/{uid}/run.json")
         if not isinstance(blob, pygit2.Blob):
             return None
         snap = codec.load_snapshot(blob.data, run_snapshot_path(uid))
@@ -264,7 +265,8 @@ class _Merger:
         return lamport
 
     def _created(self, runs: Entry, uid: str) -> Event:
-        blob = _get(runs, f"{uid[:5]}/{uid}/events/{uid[:EVENT_BUCKET_CHARS]}/{uid}.json")
+        bucket = f"{uid[:RUN_BUCKET_CHARS]}/{uid}/events/{uid[:EVENT_BUCKET_CHARS]}"
+        blob = _get(runs, f"{bucket}/{uid}.json")
         assert isinstance(blob, pygit2.Blob), f"run {uid} has no run.created event"
         return codec.load_event(blob.data, event_path(uid, uid))
 
@@ -273,7 +275,7 @@ class _Merger:
         claimed: int,
     ) -> int:
         uid = snap.run.uid
-        events_tree = _get(runs, f"{uid[:5]}/{uid}/events")
+        events_tree = _get(runs, f"{uid[:RUN_BUCKET_CHARS]}/{uid}/events")
         events = self._events(events_tree, uid)
         desired = renumber_event(created, wanted) if wanted != claimed else None
         kept = [e for e in events if e.type != EventType.RUN_RENUMBERED]
@@ -363,7 +365,7 @@ def edit_tree(edit: TreeEdit, path: str) -> Entry:
 
 
 def _snapshot_at(runs: Entry, uid: str) -> RunSnapshot | None:
-    blob = _get(runs, f"{uid[:5]}/{uid}/run.json")
+    blob = _get(runs, f"{uid[:RUN_BUCKET_CHARS]}/{uid}/run.json")
     if not isinstance(blob, pygit2.Blob):
         return None
     return codec.load_snapshot(blob.data, run_snapshot_path(uid))

@@ -130,3 +130,13 @@ def test_the_tokens_of_a_fix_count_against_the_run_budget() -> None:
                                                "usage": {"input_tokens": 70, "output_tokens": 5}}),
                  event(3, EventType.RUN_NOTE, {"text": "plain note"})])
     assert snap is not None and snap.run.usage.total == 75 and not snap.rejected
+
+
+@pytest.mark.parametrize(("mode", "fix_requested"), [("strict", False), ("warn", True),
+                                                     ("off", True)])
+def test_a_ci_report_follows_the_budget_mode(done_run: tuple[Project, str], mode: str,
+                                             fix_requested: bool) -> None:
+    a, run_id = done_run
+    configure(a, {"ci.fix": "auto", "budget.tokens": 1, "budget.mode": mode})
+    result = ci.report(a.root, status="failure", branch=run_id)
+    assert result.fix_requested is fix_requested
