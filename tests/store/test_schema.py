@@ -142,7 +142,8 @@ def test_a_missing_migration_is_a_clear_error(store: Store, repo: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     uid = add_run(store)
     monkeypatch.setitem(codec.CURRENT_VERSIONS, "snapshot", 2)
-    with pytest.raises(StateCorrupt, match=rf"{run_snapshot_path(uid)}: no migration from "
+    with pytest.raises(StateCorrupt, match=rf"{run_snapshot_path(uid)} on refs/deksdenflow/state: "
+                                           r"no migration from "
                                            r"snapshot schema 1"):
         store.read().run(uid)
 
