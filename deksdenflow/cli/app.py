@@ -11,13 +11,8 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..domain.redaction import redact, secret_values, strip_controls
 from ..errors import DflowError
-
-
-def safe_text(text: str) -> str:
-    """An error may quote agent output: no secret and no escape sequence reaches the terminal."""
-    return strip_controls(redact(text, secret_values()))
+from .render import safe_text
 
 
 class DflowGroup(TyperGroup):

@@ -11,6 +11,8 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
+from ..domain.redaction import redact, secret_values, strip_controls
+
 STATUS_STYLE = {
     "pending": "dim",
     "planning": "cyan",
@@ -72,3 +74,9 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
 
 def tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def safe_text(text: str) -> str:
+    """Text that may quote agent or engine output (an error, a job's failure): no secret and
+    no escape sequence reaches the terminal (docs/decisions/0700)."""
+    return strip_controls(redact(text, secret_values()))

@@ -12,7 +12,7 @@ from ..errors import DflowError, UsageError
 from ..jobs import pool
 from ..jobs.worker import Transition, WorkerOptions
 from ..workflow.project import Project, open_project
-from .render import JSON_OPTION, ago, console, emit_json, is_plain
+from .render import JSON_OPTION, ago, console, emit_json, is_plain, safe_text
 
 EVENT_STYLE = {"finished": "green", "failed": "red", "retry": "yellow", "recovered": "yellow",
                "released": "yellow", "claimed": "cyan", "running": "blue"}
@@ -82,7 +82,7 @@ def _remote_worker(project: Project, remote: str, kinds: set[JobKind] | None,
 
     def show(o: leases.RemoteOutcome) -> None:
         typer.echo(f"{me} {'finished' if o.ok else 'failed':<9} {o.kind} {o.job}"
-                   + (f"  {o.error}" if o.error else ""))
+                   + (f"  {safe_text(o.error)}" if o.error else ""))
 
     done = leases.work(project, remote, me, kinds=kinds, burst=burst, sink=show)
     typer.echo(f"{me}: {done} job(s) run through '{remote}'")

@@ -15,7 +15,7 @@ from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
 from ..workflow import controls
 from ..workflow.project import Project, open_project
-from .render import JSON_OPTION, console, emit_json, styled, tokens
+from .render import JSON_OPTION, console, emit_json, safe_text, styled, tokens
 from .runs_cmds import event_detail, waiting_line
 
 WAIT_OPTION = typer.Option(False, "--wait", "-w",
@@ -33,7 +33,7 @@ def outcome_line(project: Project, outcome: Outcome) -> str:
     what = job.kind.value if job.step is None else f"step {job.step:02d} {job.kind.value}"
     if not outcome.ok:
         retry = "gave up" if outcome.final else "will retry"
-        return f"{what}: failed ({retry}): {outcome.error}"
+        return f"{what}: failed ({retry}): {safe_text(outcome.error)}"
     snap = project.view().run(job.run or "")
     step = snap.step(job.step) if snap and job.step is not None else None
     if job.kind.value == "qa" and step is not None and step.qa is not None:
@@ -252,8 +252,6 @@ def render_detail(found: controls.RunDetail) -> None:
         if s.qa and s.qa.verdict == "FAIL":
             out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.qa.findings),
                       markup=False)
-        elif s.status.value in ("blocked", "failed") and s.reason:
-            out.print(f"step {s.index:02d} {s.status.value}: {s.reason}", markup=False)
     out.print("\nrecent events:")
     for e in found.events:
         where = f"/{e.step:02d}" if e.step is not None else ""

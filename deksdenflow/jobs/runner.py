@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..domain.models import Job, JobKind, JobStatus
+from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
 from ..store import Tx
@@ -95,7 +96,18 @@ def attempt(project: Project, job: Job, worker: str) -> Attempt:
     try:
         return Attempt(job, hook=handler.run(project, job, worker))
     except DflowError as exc:
-        return Attempt(job, error=str(exc) or type(exc).__name__, permanent=exc.permanent)
+        return Attempt(job, error=safe_error(project, str(exc) or type(exc).__name__),
+                       permanent=exc.permanent)
+
+
+def safe_error(project: Project, text: str) -> str:
+    """A job's error may quote agent or engine output: secrets masked and control sequences
+    removed here, before it is printed (`run --wait`, `worker`) or stored (decision 0700)."""
+    try:
+        names = project.settings().secret_env_names()
+    except DflowError:
+        names = []
+    return strip_controls(redact(text, secret_values(names)))
 
 
 def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection) -> Outcome:

@@ -68,3 +68,22 @@ def test_no_planted_secret_reaches_the_ref_or_the_terminal(
     assert not any("\x1b]" in out or "\x1b[2J" in out for out in printed)
     fsck(repo)
 
+
+
+def test_no_planted_secret_is_printed_by_run_wait(
+    project: Project, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", ENV_SECRET)
+    codex = install_fake("codex", tmp_path, monkeypatch)
+    codex.script(queue=_hostile_script())
+    configure(project, {"phases.default": '"codex"', "retry.max_attempts": 1,
+                        "qa.auto_retry": 1})
+    runs.create_run(project, "x", "add a greeting", plan=False)
+
+    waited = cli("run", "1", "--wait", cwd=repo)  # every job's outcome line is printed
+
+    needles = [needle(name) for name in FORMATS] + [ENV_SECRET]
+    assert "failed" in waited.output  # type: ignore[attr-defined]
+    assert leaks([waited.output], needles) == []  # type: ignore[attr-defined]
+    assert "\x1b]" not in waited.output  # type: ignore[attr-defined]
+    assert leaks(reachable_blobs(repo), needles) == []
