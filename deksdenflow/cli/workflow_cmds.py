@@ -20,6 +20,8 @@ from .runs_cmds import event_detail, waiting_line
 
 WAIT_OPTION = typer.Option(False, "--wait", "-w",
                            help="Do the work in this process until the run settles.")
+ENGINE_OPTION = typer.Option(None, "--engine", help="Use this engine from now on.")
+MODEL_OPTION = typer.Option(None, "--model", help="Use this model from now on.")
 step_app = typer.Typer(help="Approve or retry one step of a run.", no_args_is_help=True)
 
 
@@ -93,12 +95,15 @@ def _report(snap: RunSnapshot, json_: bool) -> None:
 
 
 def plan(run: str = typer.Argument(..., help="A run id, number or name."),
-         wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION) -> None:
+         wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION,
+         engine: Optional[str] = ENGINE_OPTION, model: Optional[str] = MODEL_OPTION,  # noqa: UP045
+         ) -> None:
     """Request the plan of a run (again, after a failed plan).
 
-    Example: dflow plan 0001-add-login --wait
+    Example: dflow plan 0001-add-login --wait --engine claude
     """
     project = open_project()
+    controls.set_engine(project, run, engine, model)
     _finish(project, run, wait, json_, [controls.request_plan(project, run)])
 
 
@@ -108,12 +113,15 @@ def run(
     all_: bool = typer.Option(False, "--all", help="Run every remaining step (chained)."),
     step: Optional[int] = typer.Option(None, "--step", min=0, help="Run this step only."),  # noqa: UP045
     json_: bool = JSON_OPTION,
+    engine: Optional[str] = ENGINE_OPTION,  # noqa: UP045
+    model: Optional[str] = MODEL_OPTION,  # noqa: UP045
 ) -> None:
     """Request the next step (or all, per the loop policy); plans first when needed.
 
-    Example: dflow run 0001-add-login --wait
+    Example: dflow run 0001-add-login --wait --engine codex --model gpt-5
     """
     project = open_project()
+    controls.set_engine(project, run, engine, model)
     chain = True if all_ else (False if step is not None else None)
     if step is not None:
         jobs = controls.request_step(project, run, step, all_steps=False)
@@ -157,13 +165,18 @@ def step_retry(run: str = typer.Argument(..., help="A run id, number or name."),
                clean: bool = typer.Option(
                    False, "--clean", help="First set aside every uncommitted change in the "
                    "run's worktree (kept in `git stash`)."),
-               wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION) -> None:
+               wait: bool = WAIT_OPTION, json_: bool = JSON_OPTION,
+               engine: Optional[str] = typer.Option(  # noqa: UP045
+                   None, "--engine", help="Use this engine for this attempt."),
+               model: Optional[str] = typer.Option(  # noqa: UP045
+                   None, "--model", help="Use this model for this attempt.")) -> None:
     """Run a failed or blocked step again (its QA findings go into the prompt).
 
-    Example: dflow step retry 0001-add-login 2 --clean --wait
+    Example: dflow step retry 0001-add-login 2 --clean --wait --engine claude --model sonnet
     """
     project = open_project()
-    _finish(project, run, wait, json_, controls.retry_step(project, run, step, clean))
+    jobs = controls.retry_step(project, run, step, clean, engine, model)
+    _finish(project, run, wait, json_, jobs)
 
 
 def _state_change(snap: RunSnapshot, verb: str, json_: bool) -> None:

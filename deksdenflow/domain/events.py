@@ -30,6 +30,7 @@ class EventType(StrEnum):
     RUN_CI_REPORTED = "run.ci_reported"
     RUN_NOTE = "run.note"
     RUN_INTENT = "run.intent"
+    RUN_ENGINE_CHOSEN = "run.engine_chosen"
 
     STEP_STARTED = "step.started"
     STEP_FINISHED = "step.finished"

@@ -280,6 +280,15 @@ def _intent(snap: RunSnapshot, event: Event) -> None:
     snap.run.step_credit = max(0, credit) if mode == "step" else 0
 
 
+def _engine_chosen(snap: RunSnapshot, event: Event) -> None:
+    engine = str(event.data.get("engine") or "")
+    if not engine:
+        raise NotApplicable("no engine named")
+    _not_terminal(snap, "choose an engine")
+    snap.run.engine = engine
+    snap.run.model = str(event.data.get("model") or "") or None
+
+
 def _note(snap: RunSnapshot, event: Event) -> None:
     # A note may carry the tokens of work outside any step (a fix-CI attempt, say), so the
     # run's budget sees them; a note without usage changes nothing.
@@ -562,6 +571,7 @@ _HANDLERS: dict[EventType, Callable[[RunSnapshot, Event], None]] = {
     EventType.RUN_CI_REPORTED: _ci_reported,
     EventType.RUN_NOTE: _note,
     EventType.RUN_INTENT: _intent,
+    EventType.RUN_ENGINE_CHOSEN: _engine_chosen,
     EventType.STEP_STARTED: _step_started,
     EventType.STEP_FINISHED: _step_finished,
     EventType.STEP_FAILED: _step_failed,

@@ -157,6 +157,7 @@ class ProtocolRun(BaseModel):
     base: str = ""
     worktree: str = ""
     engine: str | None = None
+    model: str | None = Field(default=None, description="model chosen with `--model`")
     status: RunStatus = RunStatus.PENDING
     plan_started: bool = False
     planned: bool = False

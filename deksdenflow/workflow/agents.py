@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..domain.models import RunSnapshot
+from ..domain.models import Job, RunSnapshot
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..engines import registry
@@ -43,9 +43,20 @@ class AgentCall:
         }
 
 
-def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str) -> str:
-    """The run's own engine (`dflow new --engine`) wins over the project's per-phase choice."""
-    return snap.run.engine or settings.phases.engine_for(phase)
+def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str,
+                job: Job | None = None) -> str:
+    """The attempt's engine (`step retry --engine`) wins over the run's (`dflow new|run
+    --engine`), which wins over the project's per-phase choice."""
+    chosen = job.payload.get("engine") if job is not None else None
+    return str(chosen or snap.run.engine or settings.phases.engine_for(phase))
+
+
+def model_of(snap: RunSnapshot, settings: ProjectSettings, name: str,
+             job: Job | None = None) -> str:
+    """The attempt's model, else the run's (when it chose this engine), else the engine's."""
+    chosen = job.payload.get("model") if job is not None else None
+    run_model = snap.run.model if snap.run.engine == name else None
+    return str(chosen or run_model or settings.engine(name).model)
 
 
 def worktree_of(snap: RunSnapshot) -> Path:
@@ -59,10 +70,11 @@ def worktree_of(snap: RunSnapshot) -> Path:
 
 
 def invoke(snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: Prompt,
-           schema: dict[str, Any] | None = None) -> AgentCall:
+           schema: dict[str, Any] | None = None, job: Job | None = None) -> AgentCall:
     """Run the phase's engine in the run's worktree; EngineError on any failure."""
-    name = engine_name(snap, settings, phase)
+    name = engine_name(snap, settings, phase, job)
     config = settings.engine(name)
+    config = config.model_copy(update={"model": model_of(snap, settings, name, job)})
     try:
         engine = registry.get_engine(name, config)
     except EngineError as exc:

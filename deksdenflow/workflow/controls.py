@@ -20,7 +20,7 @@ from ..jobs.recovery import recover_dead_claims
 from ..jobs.runner import Outcome
 from ..jobs.waiting import settle
 from ..store import Tx
-from . import budget, changes, scheduling
+from . import budget, changes, config, scheduling
 from .detail import RunDetail, detail
 from .project import Project
 from .review import REVIEWABLE
@@ -56,10 +56,34 @@ def _mode(settings: ProjectSettings, all_steps: bool | None) -> str:
     return "all" if all_steps else "step"
 
 
-def request_plan(project: Project, run_ref: str) -> Job:
+def choose_engine(tx: Tx, uid: str, settings: ProjectSettings, engine: str | None,
+                  model: str | None) -> None:
+    """`--engine E [--model M]`: this run's later attempts use E (with M)."""
+    if engine is None and model is None:
+        return
+    name = engine or tx.run(uid).run.engine or settings.phases.engine_for("execute")
+    config.check_engine_name(settings, name)
+    tx.emit(EventType.RUN_ENGINE_CHOSEN, run=uid, data={"engine": name, "model": model})
+
+
+def set_engine(project: Project, run_ref: str, engine: str | None,
+               model: str | None) -> None:
+    """`dflow plan|run RUN --engine E [--model M]`: switch engines without starting over."""
+    _in_tx(project, run_ref, lambda tx, uid, s: choose_engine(tx, uid, s, engine, model))
+
+
+def _choice(settings: ProjectSettings, engine: str | None, model: str | None) -> dict[str, Any]:
+    if engine is not None:
+        config.check_engine_name(settings, engine)
+    return {k: v for k, v in (("engine", engine), ("model", model)) if v}
+
+
+def request_plan(project: Project, run_ref: str, engine: str | None = None,
+                 model: str | None = None) -> Job:
     """Ask for the run to be planned (again, after a failed plan)."""
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> Job:
+        choose_engine(tx, uid, settings, engine, model)
         snap = tx.run(uid)
         open_plan = [j for j in snap.open_jobs if j.kind == JobKind.PLAN]
         if open_plan:
@@ -74,7 +98,8 @@ def request_plan(project: Project, run_ref: str) -> Job:
     return _in_tx(project, run_ref, body)
 
 
-def request_next(project: Project, run_ref: str, all_steps: bool | None = None) -> list[Job]:
+def request_next(project: Project, run_ref: str, all_steps: bool | None = None,
+                 engine: str | None = None, model: str | None = None) -> list[Job]:
     """Record the intent (`all`, or one more `step`) and let the reconciler request the work;
     raise with the reason the run waits when nothing can run."""
 
@@ -83,6 +108,7 @@ def request_next(project: Project, run_ref: str, all_steps: bool | None = None) 
         if snap.run.status in TERMINAL_RUN_STATUSES:
             raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}; nothing left "
                                     "to run")
+        choose_engine(tx, uid, settings, engine, model)
         scheduling.set_intent(tx, uid, _mode(settings, all_steps))
         result = scheduling.reconcile(tx, uid, settings)
         jobs = tx.run(uid).open_jobs
@@ -150,7 +176,8 @@ def approve_step(project: Project, run_ref: str, step: int) -> RunSnapshot:
     return _in_tx(project, run_ref, body)
 
 
-def retry_step(project: Project, run_ref: str, step: int, clean: bool = False) -> list[Job]:
+def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
+               engine: str | None = None, model: str | None = None) -> list[Job]:
     """Run a failed, blocked or unreviewed step again (its QA findings go into the prompt).
     `clean` first sets aside every uncommitted change in the worktree (into `git stash`)."""
     if clean:
@@ -167,8 +194,9 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False) -
         queued = [j for j in snap.open_jobs if j.step == step]
         if queued:
             return queued
-        tx.emit(EventType.STEP_RETRIED, run=uid, step=step)
-        return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step)]
+        choice = _choice(settings, engine, model)  # recorded on this attempt only
+        tx.emit(EventType.STEP_RETRIED, run=uid, step=step, data=choice)
+        return [queue.request(tx, JobKind.EXECUTE, run=uid, step=step, payload=choice)]
 
     return _in_tx(project, run_ref, body)
 
@@ -252,8 +280,9 @@ def wait(project: Project, run_ref: str, worker: str,
 
 
 def run_until_settled(project: Project, run_ref: str, worker: str, all_steps: bool | None = None,
-                      on_outcome: Callable[[Outcome], None] | None = None) -> RunSnapshot:
+                      on_outcome: Callable[[Outcome], None] | None = None,
+                      engine: str | None = None, model: str | None = None) -> RunSnapshot:
     """`dflow run --wait`: record the intent, then do the run's jobs here (or watch the pool
     do them) until it waits for a person or is done; the reconciler chains the jobs."""
-    request_next(project, run_ref, all_steps)
+    request_next(project, run_ref, all_steps, engine, model)
     return wait(project, run_ref, worker, on_outcome)

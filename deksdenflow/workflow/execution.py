@@ -49,9 +49,10 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
             return None
         if step.status in STARTABLE:
             settings = project.settings(tx.view)
-            name = agents.engine_name(snap, settings, "execute")
+            name = agents.engine_name(snap, settings, "execute", job)
             tx.emit(EventType.STEP_STARTED, run=snap.run.uid, step=step.index, data={
-                "engine": name, "model": settings.engine(name).model, "job": job.id})
+                "engine": name, "model": agents.model_of(snap, settings, name, job),
+                "job": job.id})
         elif step.status != StepStatus.RUNNING:
             return None  # approved or blocked meanwhile: nothing to do
         snap = tx.run(snap.run.uid)  # the transaction ends here; nobody else holds this copy
@@ -99,7 +100,8 @@ class ExecuteHandler:
         begin = changes.head(worktree)
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(snap, settings, "execute", _prompt(project, snap, step, worktree))
+            call = agents.invoke(snap, settings, "execute", _prompt(project, snap, step, worktree),
+                                 job=job)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
             # The next attempt starts from the step's start commit; `git stash list` keeps this.

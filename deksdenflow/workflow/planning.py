@@ -117,7 +117,7 @@ class PlanHandler:
         begin = changes.head(worktree)
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"))
+            call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"), job)
             plan = parse_plan(call.result.output, snap)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)

@@ -56,7 +56,7 @@ class QaHandler:
         })
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(snap, settings, "qa", prompt, schema_for("qa"))
+            call = agents.invoke(snap, settings, "qa", prompt, schema_for("qa"), job)
             verdict = parse_verdict(call.result.output, snap, step.index)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
