@@ -46,13 +46,37 @@ def require_clean(worktree: Path, run_id: str, step: int | None) -> None:
                         f"commit them yourself, or set them aside with {fix}")
 
 
+JOB_TRAILER = "Dflow-Job"
+
+
 def prepare(worktree: Path, job: Job, run_id: str) -> None:
     """Before an attempt touches the worktree: a first attempt needs it clean; a later one
     sets aside what its predecessor (killed, or failed before it could) left behind."""
     if job.attempts > 1:
+        clear_stale_index_lock(worktree)
         set_aside(worktree, f"dflow: leftovers before attempt {job.attempts} of job {job.id}")
     else:
         require_clean(worktree, run_id, job.step)
+
+
+def clear_stale_index_lock(worktree: Path) -> Path | None:
+    """A later attempt holds the job's lock, so no dflow process works in this worktree: an
+    `index.lock` there was left by its predecessor's killed `git add`/`commit`. Remove it."""
+    found = runner.run(worktree, "rev-parse", "--git-path", "index.lock").stdout.strip()
+    lock = Path(found) if Path(found).is_absolute() else worktree / found
+    if not lock.exists():
+        return None
+    lock.unlink(missing_ok=True)
+    return lock
+
+
+def adoptable(worktree: Path, job_id: str) -> str | None:
+    """The commit an earlier attempt of this job made before it died (its trailer names the
+    job), if it is the branch tip: the retry adopts it instead of running the agent again."""
+    done = runner.run(worktree, "log", "-1", f"--format=%H%n%(trailers:key={JOB_TRAILER},"
+                      "valueonly)", check=False)
+    lines = done.stdout.split()
+    return lines[0] if done.returncode == 0 and len(lines) > 1 and lines[1] == job_id else None
 
 
 def head(worktree: Path) -> str:

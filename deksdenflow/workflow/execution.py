@@ -83,6 +83,16 @@ def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.Age
     })
 
 
+def _record_adopted(tx: Tx, snap: RunSnapshot, step: StepRun, commit: str,
+                    settings: ProjectSettings) -> None:
+    """An earlier attempt of this job committed, then its worker died before recording it."""
+    if tx.run(snap.run.uid).run.cancelled:
+        return
+    tx.emit(EventType.STEP_FINISHED, run=snap.run.uid, step=step.index, data={
+        "commit": commit, "next": scheduling.finished_next(settings).value,
+        "summary": "(adopted the commit an earlier, interrupted attempt of this job made)"})
+
+
 class ExecuteHandler:
     """JobKind.EXECUTE."""
 
@@ -96,6 +106,10 @@ class ExecuteHandler:
         snap, step = started
         settings = project.settings()
         worktree = agents.worktree_of(snap)
+        adopted = changes.adoptable(worktree, job.id) if job.attempts > 1 else None
+        if adopted is not None:
+            changes.clear_stale_index_lock(worktree)
+            return lambda tx: _record_adopted(tx, snap, step, adopted, settings)
         changes.prepare(worktree, job, snap.run.id)
         begin = changes.head(worktree)
         call: agents.AgentCall | None = None
@@ -109,7 +123,8 @@ class ExecuteHandler:
                               begin)
             raise
         message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
-                   f"[protocol-{snap.run.number:04d}/{step.index:02d}]")
+                   f"[protocol-{snap.run.number:04d}/{step.index:02d}]\n\n"
+                   f"{changes.JOB_TRAILER}: {job.id}")
         commit = changes.commit(worktree, message, settings, begin)
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
