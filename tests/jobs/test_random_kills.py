@@ -1,0 +1,67 @@
+"""Random SIGKILLs of a `worker -j 2` pool never wedge a run: every run completes, no job is
+finished twice, `git fsck` is clean. CI runs a short version; DFLOW_KILLS / DFLOW_KILL_RUNS
+raise it (the issue's figure: 50 kills over 12 runs)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deksdenflow.domain.events import EventType
+from deksdenflow.workflow.project import open_project
+from tests.conftest import git
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.slow
+KILLS = int(os.environ.get("DFLOW_KILLS", "6"))
+RUNS = int(os.environ.get("DFLOW_KILL_RUNS", "3"))
+
+
+def _pool(repo: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "deksdenflow.cli.main", "worker", *args],
+                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def test_random_sigkills_of_a_pool_never_wedge_a_run(
+    repo: Path, cli: Callable[..., Any], pool_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(int(os.environ.get("DFLOW_KILL_SEED", "11")))
+    assert cli("init", "--engine", "demo", cwd=repo).exit_code == 0
+    for i in range(RUNS):
+        assert cli("new", f"r{i}", "--task", f"task {i}", cwd=repo).exit_code == 0
+    project = open_project(repo)
+    started = time.monotonic()
+    for _ in range(KILLS):
+        pool = _pool(repo, "-j", "2")
+        time.sleep(rng.uniform(0.3, 1.5))
+        os.killpg(pool.pid, signal.SIGKILL)
+        pool.wait()
+    final = _pool(repo, "-j", "2")
+    try:
+        wait_for(lambda: {s.run.status.value for s in project.view().runs()} == {"completed"},
+                 timeout=180, what="every run completed after the kills")
+    finally:
+        os.killpg(final.pid, signal.SIGKILL)
+        final.wait()
+    view = project.view()
+    finished = Counter(e.data["job"] for s in view.runs() for e in view.run_events(s.run.uid)
+                       if e.type == EventType.JOB_FINISHED)
+    assert finished and max(finished.values()) == 1
+    assert subprocess.run(["git", "fsck", "--no-progress"], cwd=repo, capture_output=True,
+                          text=True).returncode == 0
+    assert git("rev-parse", "HEAD", cwd=repo)
+    with capsys.disabled():
+        print(f"\nrandom kills: {KILLS} kills over {RUNS} runs, "
+              f"{time.monotonic() - started:.1f} s")
