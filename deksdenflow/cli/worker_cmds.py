@@ -49,6 +49,9 @@ def worker(
     remote: Optional[str] = typer.Option(  # noqa: UP045
         None, "--remote", help="Claim through this git remote with leases (a CI runner, say)."
     ),
+    all_projects: bool = typer.Option(
+        False, "--all-projects", help="Serve every registered project's queue, in turn."
+    ),
 ) -> None:
     """Run a pool of local workers that claim and run the jobs on the state ref.
 
@@ -58,14 +61,38 @@ def worker(
     With --remote NAME it is one worker that claims through that git remote with a
     time-bounded lease (for CI runners and other machines).
 
+    With --all-projects one pool serves every registered project (`dflow projects`), taking
+    one job from each in turn.
+
     Example: dflow worker -j 2 --burst
     """
+    if all_projects:
+        if remote is not None:
+            raise UsageError("--all-projects serves local queues; drop --remote")
+        _run_local(_registered_projects(), jobs, WorkerOptions(
+            kinds=_kinds(queue), burst=burst, grace_s=grace))
+        return
     project = open_project()
     if remote is not None:
         _remote_worker(project, remote, _kinds(queue), burst)
         return
-    options = WorkerOptions(kinds=_kinds(queue), burst=burst, grace_s=grace)
-    result = pool.run_pool(project, jobs, options=options, sink=print_transition)
+    _run_local([project], jobs, WorkerOptions(kinds=_kinds(queue), burst=burst, grace_s=grace))
+
+
+def _registered_projects() -> list[Project]:
+    from ..projects import registry
+
+    found = []
+    for entry in registry.load().projects.values():
+        try:
+            found.append(open_project(entry.path))
+        except DflowError as exc:
+            typer.echo(f"warning: skipping project '{entry.name}': {exc}", err=True)
+    return found
+
+
+def _run_local(projects: list[Project], jobs: int | None, options: WorkerOptions) -> None:
+    result = pool.run_pool(projects, jobs, options=options, sink=print_transition)
     if result.error:
         raise DflowError(result.error)
     if result.killed or result.interrupted:

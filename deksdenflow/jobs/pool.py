@@ -91,17 +91,22 @@ class PoolResult:
     error: str = ""
 
 
-def _worker_main(root: str, options: WorkerOptions, sink: TransitionSink | None,
+def _worker_main(roots: list[str], options: WorkerOptions, sink: TransitionSink | None,
                  results: multiprocessing.SimpleQueue) -> None:  # type: ignore[type-arg]
     load_handlers()
-    done = Worker(open_project(root), options, sink).serve()
+    if len(roots) == 1:
+        done = Worker(open_project(roots[0]), options, sink).serve()
+    else:
+        from .projects import ProjectsWorker
+
+        done = ProjectsWorker([open_project(r) for r in roots], options, sink).serve()
     results.put(done)
 
 
 class _Supervisor:
-    def __init__(self, project: Project, size: int, options: WorkerOptions,
+    def __init__(self, projects: list[Project], size: int, options: WorkerOptions,
                  sink: TransitionSink | None, grace_s: float) -> None:
-        self.root = str(project.root)
+        self.roots = [str(p.root) for p in projects]
         self.size = size
         self.options = options
         self.sink = sink
@@ -130,7 +135,7 @@ class _Supervisor:
 
     def _start(self) -> None:
         proc = self.ctx.Process(target=_worker_main, name="dflow-worker", daemon=False,
-                                args=(self.root, self.options, self.sink, self.results))
+                                args=(self.roots, self.options, self.sink, self.results))
         proc.start()
         self.started[proc.pid] = time.monotonic()
         self.procs.append(proc)
@@ -183,13 +188,17 @@ class _Supervisor:
 
 
 def run_pool(
-    project: Project,
+    project: Project | list[Project],
     size: int | None = None,
     *,
     options: WorkerOptions | None = None,
     sink: TransitionSink | None = None,
 ) -> PoolResult:
-    """Run `size` workers (default: the CPU count) until stopped, or drained with burst."""
+    """Run `size` workers (default: the CPU count) until stopped, or drained with burst.
+    Given several projects, every worker serves all of them in turn."""
+    projects = project if isinstance(project, list) else [project]
+    if not projects:
+        raise UsageError("no projects to serve; `dflow projects add PATH|URL` registers one")
     size = size or os.cpu_count() or 1
     if size < 1:
         raise UsageError("-j must be at least 1")
@@ -197,6 +206,7 @@ def run_pool(
     options = options or WorkerOptions()
     options.pool_size = size
     options.parent_pid = os.getpid()
-    grace = options.grace_s if options.grace_s is not None else project.settings().worker.grace_s
-    return _Supervisor(project, size, options, sink, grace).run()
+    grace = (options.grace_s if options.grace_s is not None
+             else max(p.settings().worker.grace_s for p in projects))
+    return _Supervisor(projects, size, options, sink, grace).run()
 

@@ -104,6 +104,7 @@ class Worker:
         self._avg_s: float | None = None
         self._last_scan = 0.0
         self._nap = options.poll_s
+        self.prefetch = True  # claim the next job in the commit that closes one
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -124,6 +125,23 @@ class Worker:
             self._shutdown()
         return self.done_count
 
+    def work_once(self) -> bool:
+        """Claim and run one job (one batch when jobs are fast); False when none was ready.
+        For a pool that serves several projects in turn (jobs/projects.py)."""
+        if not self.flight.queued:
+            self.flight.queued = self._claim()
+        if not self.flight.queued:
+            return False
+        self._run_batch()
+        return True
+
+    def drained(self) -> bool:
+        """Nothing left to do (after recovering dead claims), as `--burst` means it."""
+        jobs = self.open.of(self.store.read())
+        if self._scan(jobs, force=self.options.burst):
+            return False
+        return not has_work(jobs, self.options.kinds)
+
     def _should_stop(self) -> bool:
         parent = self.options.parent_pid
         if parent is not None and os.getppid() != parent and not self.stopping:
@@ -136,7 +154,7 @@ class Worker:
         return self._avg_s is not None and self._avg_s < FAST_JOB_S
 
     def _claim(self) -> list[Job]:
-        limit = self._prelock(self.options.batch_cap if self.is_fast else 1)
+        limit = self._prelock(self.options.batch_cap if self.is_fast and self.prefetch else 1)
         if limit == 0:
             return []
         claimed = self.store.transact(lambda tx: self._claim_in(tx, limit))
@@ -220,7 +238,7 @@ class Worker:
         except GraceExpired:
             flight.interrupted = flight.queued.pop(0)
         finally:
-            self._close_done(claim_next=not self.stopping)
+            self._close_done(claim_next=self.prefetch and not self.stopping)
 
     def _attempt(self, job: Job, announce: bool) -> runner.Attempt:
         if announce:
