@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from ..workflow import cleaning, diffs, landing
+from ..workflow import cleaning, diffs, facts, landing
 from ..workflow.project import open_project
 from ..workflow.replay import STRATEGIES
 from .render import JSON_OPTION, emit_json
@@ -121,7 +121,31 @@ def clean(
             typer.echo(f"{item.run}: nothing left to remove")
 
 
+def logs(
+    run: str = typer.Argument(..., help="A run id, number or name."),
+    step: Optional[int] = typer.Argument(None, help="Step number (default: the run's plan "  # noqa: UP045
+                                         "and fix-CI transcripts)."),
+    attempt: Optional[int] = typer.Option(None, "--attempt", "-a", min=1,  # noqa: UP045
+                                          help="Which attempt (default: the last)."),
+    qa: bool = typer.Option(False, "--qa", help="The step's QA transcript, not its execution."),
+) -> None:
+    """Print an agent transcript (redacted) as stored on the state ref.
+
+    `dflow show RUN` lists every transcript with the command that prints it.
+
+    Example: dflow logs 0001-add-login 2 --attempt 1
+    """
+    project = open_project()
+    view = project.view()
+    snap = view.find_run(run)
+    found = facts.pick(facts.transcripts(snap, view.artifact_names(snap.run.uid)), step, qa,
+                       attempt)
+    text = view.artifact(snap.run.uid, found.name) or b""
+    typer.echo(f"# {found.name}")
+    typer.echo(text.decode("utf-8", errors="replace"), nl=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    for command in (diff, land, clean):
+    for command in (diff, land, clean, logs):
         app.command()(command)

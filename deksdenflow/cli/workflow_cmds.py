@@ -15,6 +15,7 @@ from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
 from ..workflow import controls
 from ..workflow.project import Project, open_project
+from .facts_render import render_facts
 from .render import JSON_OPTION, console, emit_json, safe_text, styled, tokens
 from .runs_cmds import event_detail, waiting_line
 
@@ -265,6 +266,7 @@ def render_detail(found: controls.RunDetail) -> None:
         if s.qa and s.qa.verdict == "FAIL":
             out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.qa.findings),
                       markup=False)
+    render_facts(out, found)
     out.print("\nrecent events:")
     for e in found.events:
         where = f"/{e.step:02d}" if e.step is not None else ""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pygit2
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
+from .facts import RunFacts, gather
 from .planning import folder
 from .project import Project
 from .runs import RunLine, run_line
@@ -24,6 +25,7 @@ class RunDetail(BaseModel):
     steps: list[StepRun]
     events: list[Event]
     artifacts: list[str]
+    facts: RunFacts = Field(default_factory=RunFacts)
 
 
 def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
@@ -41,7 +43,6 @@ def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
     return path, blob.data.decode("utf-8", errors="replace")
 
 
-
 def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
     path, text = plan_text(project, snap)
     return RunDetail(
@@ -51,4 +52,5 @@ def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
         steps=snap.steps,
         events=view.run_events(snap.run.uid)[-RECENT_EVENTS:],
         artifacts=view.artifact_names(snap.run.uid),
+        facts=gather(project, view, snap),
     )
