@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Install dflow into ./.venv. `./install.sh --dev` adds the test tools. Safe to run again.
+# Install dflow into ./.venv. `./install.sh --dev` adds the test tools; `--link` also puts
+# `dflow` on PATH as a symlink in ~/.local/bin (or $DFLOW_LINK_DIR). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 extras=""
+link=""
 for arg in "$@"; do
   case "$arg" in
     --dev) extras="[dev]" ;;
-    -h|--help) echo "usage: ./install.sh [--dev]"; exit 0 ;;
-    *) echo "install.sh: unknown option '$arg' (use --dev or nothing)" >&2; exit 2 ;;
+    --link) link=1 ;;
+    -h|--help) echo "usage: ./install.sh [--dev] [--link]"; exit 0 ;;
+    *) echo "install.sh: unknown option '$arg' (use --dev, --link or nothing)" >&2; exit 2 ;;
   esac
 done
 
@@ -46,3 +49,15 @@ quiet="-q"
 .venv/bin/python -m pip install $quiet --disable-pip-version-check --upgrade "pip>=24"
 .venv/bin/python -m pip install $quiet --disable-pip-version-check -e ".${extras}"
 echo "dflow installed: .venv/bin/dflow ($(.venv/bin/dflow --version))"
+link_dir=${DFLOW_LINK_DIR:-$HOME/.local/bin}
+if [ -n "$link" ]; then
+  mkdir -p "$link_dir"
+  ln -sf "$PWD/.venv/bin/dflow" "$link_dir/dflow"
+  echo "linked $link_dir/dflow -> $PWD/.venv/bin/dflow"
+  case ":$PATH:" in
+    *":$link_dir:"*) ;;
+    *) echo "add $link_dir to PATH: export PATH=\"$link_dir:\$PATH\"" ;;
+  esac
+elif ! command -v dflow >/dev/null 2>&1; then
+  echo "dflow is not on PATH: run ./install.sh --link (a symlink in $link_dir), or pipx install . / uv tool install ."
+fi

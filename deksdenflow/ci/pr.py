@@ -49,7 +49,7 @@ def open_pr(project: Project, run_ref: str) -> str:
                      f"refs/heads/{run.branch}", project.settings(), f"push {run.branch}")
         transport.push_branch(project.root, project.store, remote, run.branch)
     tool = provider(project, remote, settings.ci.provider)
-    url = _create(project.root, tool, run, title, body)
+    url = _create(project.root, tool, run, title, body, plan_file(project, run), remote)
     project.store.transact(lambda tx: tx.emit(EventType.RUN_PR_OPENED, run=run.uid,
                                               data={"url": url, "tool": tool}))
     return url
@@ -87,20 +87,35 @@ def command(tool: str, run: ProtocolRun, title: str, body_file: str) -> list[str
             "--yes"]
 
 
-def _create(cwd: Path, tool: str, run: ProtocolRun, title: str, body: str) -> str:
+def plan_file(project: Project, run: ProtocolRun) -> str:
+    """Where the plan is on disk (the run's worktree), for the command printed to the user."""
+    for folder in dict.fromkeys((run.branch, run.id)):
+        for root in (Path(run.worktree) if run.worktree else None, project.root):
+            path = root / ".protocols" / folder / "plan.md" if root is not None else None
+            if path is not None and path.is_file():
+                return str(path)
+    return f".protocols/{run.branch}/plan.md"
+
+
+def _create(cwd: Path, tool: str, run: ProtocolRun, title: str, body: str, plan: str,
+            remote: str) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as f:
         f.write(body)
-    by_hand = shlex.join(command(tool, run, title, "PLAN.md"))
+    quoted = shlex.quote(f"$(cat {plan})")  # glab takes the text: keep $(cat) expandable
+    by_hand = shlex.join(command(tool, run, title, plan)).replace(
+        quoted, f'"$(cat {shlex.quote(plan)})"')
+    pushed = f"branch {run.branch} is already pushed to {remote}; "
     try:
-        return _invoke(cwd, tool, command(tool, run, title, f.name), body, by_hand)
+        return _invoke(cwd, tool, command(tool, run, title, f.name), body, by_hand, pushed)
     finally:
         Path(f.name).unlink(missing_ok=True)
 
 
-def _invoke(cwd: Path, tool: str, argv: list[str], body: str, by_hand: str) -> str:
+def _invoke(cwd: Path, tool: str, argv: list[str], body: str, by_hand: str,
+            pushed: str = "") -> str:
     if shutil.which(tool) is None:
-        raise PrToolMissing(f"`{tool}` is not installed; install it, or open the draft by hand "
-                            f"with the plan as its description: {by_hand}")
+        raise PrToolMissing(f"{pushed}`{tool}` is not installed; install it, or open the draft "
+                            f"by hand with the plan as its description: {by_hand}")
     if tool == "glab":
         argv = [a if not a.startswith("$(cat ") else body for a in argv]
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
@@ -109,8 +124,8 @@ def _invoke(cwd: Path, tool: str, argv: list[str], body: str, by_hand: str) -> s
         why = (done.stderr or done.stdout).strip().splitlines()
         hint = f"`{tool} auth login`, then " if "auth" in done.stderr.lower() or \
             "log in" in done.stderr.lower() or "login" in done.stderr.lower() else ""
-        raise PrToolMissing(f"`{tool}` could not open the draft ({why[-1] if why else 'failed'});"
-                            f" run {hint}`{by_hand}` by hand")
+        raise PrToolMissing(f"{pushed}`{tool}` could not open the draft "
+                            f"({why[-1] if why else 'failed'}); run {hint}`{by_hand}` by hand")
     urls = [w for w in done.stdout.split() if w.startswith("http")]
     if not urls:
         raise PrToolMissing(f"`{tool}` printed no URL; check with `{tool} pr list`")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from ..errors import UsageError
-from ..workflow.project import Project
+from pydantic import BaseModel
 
-# How CI installs dflow; override with DFLOW_INSTALL in the CI settings (a wheel URL, say).
-INSTALL = 'pip install "${DFLOW_INSTALL:-deksdenflow}"'
+from ..errors import UsageError
+from ..store import Tx
+from ..workflow import config
+from ..workflow.project import Project
+from . import install
+
+# How CI installs dflow: ci.install (set by `dflow init --ci`); DFLOW_INSTALL in the CI
+# settings overrides it. Without either the job stops with a sentence saying what to set.
+INSTALL = 'pip install "${{DFLOW_INSTALL:-{requirement}}}"'
+NO_INSTALL = ('if [ -z "$DFLOW_INSTALL" ]; then echo "set ci.install (dflow config set '
+              'ci.install REQUIREMENT) or the CI variable DFLOW_INSTALL"; exit 1; fi; '
+              'pip install "$DFLOW_INSTALL"')
 
 GITHUB = """\
 # Written by `dflow init --ci github`: runs the checks, then reports the result to the
@@ -87,9 +97,15 @@ def detect_checks(root: Path) -> str:
     return 'echo "set your checks with: dflow init --ci PROVIDER --checks CMD" && false'
 
 
-def render(provider: str, checks: str, base: str) -> str:
+def install_line(requirement: str) -> str:
+    if not requirement:
+        return NO_INSTALL
+    return INSTALL.format(requirement=requirement.replace('"', '\\"'))
+
+
+def render(provider: str, checks: str, base: str, requirement: str = "") -> str:
     template = GITHUB if provider == "github" else GITLAB
-    return template.format(install=INSTALL, checks=checks, base=base)
+    return template.format(install=install_line(requirement), checks=checks, base=base)
 
 
 def target(root: Path, provider: str) -> Path:
@@ -108,6 +124,46 @@ def write(project: Project, provider: str, checks: str | None = None) -> list[Pa
     if path.exists():
         raise UsageError(f"{path} exists; remove it or edit it by hand (docs/ci.md shows it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    base = project.settings().project.base_branch
-    path.write_text(render(provider, checks or detect_checks(root), base))
+    settings = project.settings()
+    path.write_text(render(provider, checks or detect_checks(root), settings.project.base_branch,
+                           settings.ci.install))
     return [path]
+
+
+SECRET_HINT = {
+    "github": "the workflow pushes the state with GITHUB_TOKEN: allow it to write (Settings > "
+              "Actions > General > Workflow permissions: Read and write)",
+    "gitlab": "add a masked CI/CD variable DFLOW_PUSH_TOKEN holding a project access token with "
+              "write_repository (Settings > CI/CD > Variables)",
+}
+
+
+class CiSetup(BaseModel):
+    paths: list[Path]
+    provider: str
+    install: str = ""
+    why_no_install: str = ""
+    secret: str = ""
+
+
+def setup(project: Project, provider: str, checks: str | None = None) -> CiSetup:
+    """`dflow init --ci`: ci.provider and ci.install on the ref (one commit), then the workflow."""
+    if provider not in ("github", "gitlab"):
+        raise UsageError(f"--ci takes github or gitlab, not '{provider}'")
+    path = target(project.root, provider)
+    if path.exists():
+        raise UsageError(f"{path} exists; remove it or edit it by hand (docs/ci.md shows it)")
+    found = install.detect()
+    current = project.settings().ci.install
+
+    def change(tx: Tx) -> None:
+        text = config.set_in_project_text(tx.view.project_text(), "ci.provider", provider)
+        if found.requirement and not current:
+            text = config.set_in_project_text(text, "ci.install", json.dumps(found.requirement))
+        tx.set_project_text(text)
+
+    project.store.transact(change, message=f"dflow: init --ci {provider}")
+    paths = write(project, provider, checks)
+    chosen = project.settings().ci.install
+    return CiSetup(paths=paths, provider=provider, install=chosen,
+                   why_no_install="" if chosen else found.why_not, secret=SECRET_HINT[provider])

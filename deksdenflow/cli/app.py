@@ -8,6 +8,7 @@ import traceback
 from typing import Any, Optional
 
 import typer
+from typer import _click as click
 from typer.core import TyperGroup
 
 from .. import __version__
@@ -15,7 +16,21 @@ from ..errors import DflowError
 from .render import safe_text
 
 
-class DflowGroup(TyperGroup):
+class FullHelpGroup(TyperGroup):
+    """Lists every command with its whole first docstring line, never cut with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class DflowGroup(FullHelpGroup):
     """Turns every error into one line and an exit code (traceback only with --debug)."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
@@ -100,6 +115,9 @@ def _register() -> None:
     for module in (setup_cmds, runs_cmds, workflow_cmds, worker_cmds, sync_cmds, console_cmds,
                    demo_cmds, project_cmds, land_cmds, projects_cmds):
         module.register(app)
+    for group in app.registered_groups:  # `dflow step --help` lists whole summaries too
+        if group.typer_instance is not None:
+            group.typer_instance.info.cls = FullHelpGroup
 
 
 _register()

@@ -29,14 +29,17 @@ def project_show(json_: bool = JSON_OPTION) -> None:
                    "sources": resolved.sources, "state_tip": view.tip})
         return
     out = console()
-    out.print(f"# {config.PROJECT_SOURCE} (tip {str(view.tip)[:12]})", markup=False)
-    out.print(view.project_text().rstrip(), markup=False, highlight=False)
+    # TOML is never wrapped (soft_wrap): `dflow project show | tomllib` must parse.
+    out.print(f"# {config.PROJECT_SOURCE} (tip {str(view.tip)[:12]})", markup=False,
+              soft_wrap=True)
+    out.print(view.project_text().rstrip(), markup=False, highlight=False, soft_wrap=True)
     overridden = {k: v for k, v in resolved.sources.items() if v != config.PROJECT_SOURCE}
     if overridden:
         out.print("\n# overridden here:", markup=False)
         for key, source in sorted(overridden.items()):
             value = config.get_value(resolved.settings, key)
-            out.print(f"{key} = {json.dumps(value)}  # from {source}", markup=False)
+            out.print(f"# {key} = {json.dumps(value)}  (from {source})", markup=False,
+                      soft_wrap=True)
 
 
 @config_app.command("get")

@@ -45,10 +45,20 @@ def init(
     if report.refspec_added:
         typer.echo(f"`git fetch {report.remote}` now brings its dflow state too")
     if ci is not None:
-        from ..ci.templates import write as write_ci
+        from ..ci import templates
 
-        for path in write_ci(project, ci, checks):
-            typer.echo(f"wrote {path}; see docs/ci.md for the token it needs")
+        done = templates.setup(project, ci, checks)
+        for path in done.paths:
+            shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+            typer.echo(f"wrote {shown} and set ci.provider = {done.provider}; commit it: "
+                       f"git add {shown} && git commit -m 'ci: dflow reports'")
+        if done.install:
+            typer.echo(f"CI installs dflow with: pip install \"{done.install}\" (ci.install)")
+        else:
+            typer.echo(f"ci.install is not set: {done.why_no_install}; set it with "
+                       "`dflow config set ci.install 'deksdenflow @ git+https://...'` or the CI "
+                       "variable DFLOW_INSTALL, or the CI job stops saying so")
+        typer.echo(f"secret: {done.secret}")
 
 
 def _register(project: Project) -> None:

@@ -76,6 +76,7 @@ class LoopSection(_Section):
 
 class CiSection(_Section):
     provider: Literal["none", "github", "gitlab"] = "none"
+    install: str = Field(default="", description="the pip requirement CI installs dflow from")
     fix: Literal["off", "auto"] = "off"
     max_fix_attempts: int = Field(default=2, ge=0)
 

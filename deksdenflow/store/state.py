@@ -164,11 +164,13 @@ class StateView:
         direct = self.run(ref) if len(ref) == 26 else None
         if direct is not None:
             return direct
-        matches = [s for s in self.runs() if _matches(s, ref)]
+        every = self.runs()
+        matches = [s for s in every if _matches(s, ref)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise RunNotFound(f"no protocol run '{ref}'; `dflow status` lists them")
+            raise RunNotFound(f"no protocol run '{ref}'{_did_you_mean(ref, every)}; "
+                              "`dflow status` lists them")
         ids = ", ".join(s.run.id for s in matches)
         raise UsageError(f"'{ref}' names several protocol runs ({ids}); use the full id")
 
@@ -243,3 +245,12 @@ def _walk_names(tree: pygit2.Tree, prefix: str) -> list[str]:
         else:
             names.append(f"{prefix}{entry.name}")
     return names
+
+
+def _did_you_mean(ref: str, snaps: list[RunSnapshot]) -> str:
+    """` (did you mean 0001-add-login?)` for a near miss of a run's id or name."""
+    import difflib
+
+    names = {s.run.id: s.run.id for s in snaps} | {s.run.name: s.run.id for s in snaps}
+    close = difflib.get_close_matches(ref.lower(), list(names), n=1, cutoff=0.6)
+    return f" (did you mean {names[close[0]]}?)" if close else ""

@@ -1,0 +1,101 @@
+"""Small frictions a new user meets: near misses, `dflow pr` without gh, piped TOML, `init --ci`,
+whole command summaries in --help."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from deksdenflow.ci import install, templates
+from tests.conftest import git
+from tests.sync.conftest import make_remote
+
+
+def test_a_mistyped_run_name_or_command_gets_a_suggestion(repo: Path, cli) -> None:
+    cli("init", "--engine", "demo", cwd=repo)
+    cli("new", "add-login", "--task", "t", "--no-plan", cwd=repo)
+    result = cli("show", "add-logn", cwd=repo)
+    assert result.exit_code == 1
+    assert "no protocol run 'add-logn' (did you mean 0001-add-login?)" in result.output
+    assert "Did you mean 'status'?" in cli("stauts", cwd=repo).output
+
+
+def test_pr_without_gh_names_the_real_plan_and_says_the_branch_is_pushed(
+        tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    bare = make_remote(tmp_path)
+    work = tmp_path / "work"
+    git("clone", "-q", bare.as_uri(), str(work), cwd=tmp_path)
+    cli("init", "--engine", "demo", cwd=work)
+    cli("new", "x", "--task", "t", cwd=work)
+    cli("run", "x", "--wait", cwd=work)
+    (tmp_path / "empty").mkdir()
+    git_dir = Path(os.popen("command -v git").read().strip()).parent
+    monkeypatch.setenv("PATH", f"{tmp_path / 'empty'}{os.pathsep}{git_dir}")
+    result = cli("pr", "x", cwd=work)
+    assert result.exit_code == 1
+    plan = work.parent / "work.worktrees" / "0001-x" / ".protocols" / "0001-x" / "plan.md"
+    assert "branch 0001-x is already pushed to origin; `gh` is not installed" in result.output
+    assert f"--body-file {plan} --head 0001-x --base main" in result.output
+    assert "PLAN.md" not in result.output
+    assert git("rev-parse", "0001-x", cwd=bare) == git("rev-parse", "0001-x", cwd=work)
+
+
+def test_project_show_is_toml_that_parses_even_on_a_narrow_terminal(
+        repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli("init", "--engine", "demo", cwd=repo)
+    long = "x" * 150
+    assert cli("config", "set", "project.worktree_root", long, cwd=repo).exit_code == 0
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("DFLOW_QA_POLICY", "end")
+    out = cli("project", "show", cwd=repo).output
+    doc = tomllib.loads(out)
+    assert doc["project"]["worktree_root"] == long
+    assert '# qa.policy = "end"  (from environment DFLOW_QA_POLICY)' in out
+
+
+def test_help_lists_whole_command_summaries(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = cli("--help").output
+    commands = out[out.index("Commands:"):]
+    assert "..." not in commands and "…" not in commands
+    assert "Set up dflow in this repository (creates the state ref; safe to run" in commands
+    step = cli("step", "--help").output
+    assert "..." not in step[step.index("Commands:"):]
+
+
+def test_init_ci_sets_the_provider_and_says_what_to_commit_and_which_secret(repo: Path,
+                                                                          cli) -> None:
+    result = cli("init", "--engine", "demo", "--ci", "github", cwd=repo)
+    assert result.exit_code == 0, result.output
+    assert "git add .github/workflows/dflow.yml && git commit" in result.output
+    assert "GITHUB_TOKEN" in result.output
+    # This test's dflow is an editable install: CI cannot reach it, and init says so.
+    assert "ci.install is not set: dflow was installed from" in result.output
+    assert cli("config", "get", "ci.provider", cwd=repo).output.strip() == "github"
+    text = (repo / ".github" / "workflows" / "dflow.yml").read_text()
+    assert "set ci.install" in text and "pip install deksdenflow" not in text
+
+
+@pytest.mark.parametrize(("direct_url", "expected"), [
+    ({"url": "https://github.com/o/dflow.git",
+      "vcs_info": {"vcs": "git", "commit_id": "abc123"}},
+     "deksdenflow @ git+https://github.com/o/dflow.git@abc123"),
+    (None, "deksdenflow==0.1.0"),
+    ({"url": "https://example.com/deksdenflow-0.1.0.whl", "archive_info": {}},
+     "deksdenflow @ https://example.com/deksdenflow-0.1.0.whl"),
+    ({"url": "file:///home/me/dflow", "dir_info": {"editable": True}}, ""),
+])
+def test_ci_install_comes_from_how_dflow_was_installed(direct_url, expected: str) -> None:
+    found = install.requirement_from(direct_url, "0.1.0")
+    assert found.requirement == expected
+    assert bool(found.why_not) == (not expected)
+
+
+def test_the_workflow_installs_from_ci_install() -> None:
+    text = templates.render("github", "make check", "main", "deksdenflow @ git+https://h/o/r@v1")
+    assert 'run: pip install "${DFLOW_INSTALL:-deksdenflow @ git+https://h/o/r@v1}"' in text
+    gitlab = templates.render("gitlab", "make check", "main", "deksdenflow==0.1.0")
+    assert '- pip install "${DFLOW_INSTALL:-deksdenflow==0.1.0}"' in gitlab
