@@ -11,8 +11,12 @@ import re
 
 from ..domain.models import RunSnapshot, StepRun
 from ..domain.redaction import strip_controls
+from ..errors import DflowError
 from ..store import StateView, Store
 from ..store.peek import committed_file
+from ..workflow import diffs
+from ..workflow.diffs import Diff
+from ..workflow.project import Project
 
 PROTOCOLS_DIR = ".protocols"
 
@@ -76,3 +80,19 @@ def search_lines(text: str, query: str, limit: int = 2000) -> list[tuple[int, st
             if len(found) >= limit:
                 break
     return found
+
+
+def diff_for(project: Project, snap: RunSnapshot, step: int | None = None
+             ) -> tuple[Diff | None, str]:
+    """The run's (or a step's) change for the Diff tab, or the sentence saying why there is none."""
+    try:
+        return diffs.diff(project, snap, step), ""
+    except DflowError as exc:
+        return None, str(exc)
+
+
+def findings_for(snap: RunSnapshot, step: int | None = None) -> list[str]:
+    """QA findings to read beside the diff: one step's, or every step's with its number."""
+    chosen = [s for s in snap.steps if step is None or s.index == step]
+    return [f"{s.index:02d} {s.qa.verdict}: {f}" if step is None else f"{s.qa.verdict}: {f}"
+            for s in chosen if s.qa is not None for f in s.qa.findings]

@@ -39,6 +39,18 @@ def status_text(status: str, paused: bool = False) -> Text:
     return text
 
 
+def stage_text(snap: RunSnapshot) -> Text:
+    """`ready` (every step passed) and `merged` (on the base) in place of `completed`
+    (docs/decisions/1000-ready-and-merged.md)."""
+    run = snap.run
+    if run.status.value != "completed":
+        return status_text(run.status.value, run.paused)
+    text = Text("merged" if run.merged else "ready", style=STATUS_STYLE.get("completed", ""))
+    if run.paused:
+        text.append(" (paused)", style="yellow")
+    return text
+
+
 def plain(value: str) -> Text:
     """A cell as literal text: what a run or an agent wrote is never read as Rich markup."""
     return Text(value)
@@ -62,7 +74,7 @@ def run_cells(snap: RunSnapshot, now: datetime, engine: str = "-") -> tuple[Any,
     run = snap.run
     return (
         plain(run.id),
-        status_text(run.status.value, run.paused),
+        stage_text(snap),
         plain(f"{snap.steps_done}/{len(snap.steps)}"),
         plain(run.engine or engine),
         plain(money(run.cost)),

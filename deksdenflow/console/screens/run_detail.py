@@ -12,6 +12,7 @@ from ...domain.models import RunSnapshot, StepStatus
 from ...domain.reconcile import waiting
 from .. import documents, rows
 from ..watch import Change
+from ..widgets.diff_view import DiffView
 from .base import StateScreen
 
 EVENTS_SHOWN = 500
@@ -23,6 +24,7 @@ class RunDetailScreen(StateScreen):
         Binding("1", "tab('steps')", "Steps", show=False),
         Binding("2", "tab('plan')", "Plan", show=False),
         Binding("3", "tab('timeline')", "Timeline", show=False),
+        Binding("4", "tab('diff')", "Diff", show=False),
     ]
 
     def __init__(self, uid: str) -> None:
@@ -48,6 +50,8 @@ class RunDetailScreen(StateScreen):
                 for name in rows.EVENT_COLUMNS:
                     events.add_column(name, key=name)
                 yield events
+            with TabPane("Diff [4]", id="diff"):
+                yield DiffView(id="diff-view")
         yield Footer()
 
     @property
@@ -72,6 +76,13 @@ class RunDetailScreen(StateScreen):
         self.show_steps(snap)
         self.show_plan(snap)
         self.show_events()
+        if self.query_one(TabbedContent).active == "diff":
+            self.show_diff(snap)
+
+    def show_diff(self, snap: RunSnapshot) -> None:
+        """The run against its merge base, with every step's QA findings beside it."""
+        found, why = documents.diff_for(self.console.project, snap)
+        self.query_one(DiffView).show(found, why, documents.findings_for(snap))
 
     def show_steps(self, snap: RunSnapshot) -> None:
         table = self.query_one("#step-table", DataTable)
@@ -118,8 +129,14 @@ class RunDetailScreen(StateScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        focus = {"steps": "#step-table", "plan": "#plan-scroll", "timeline": "#event-table"}
+        focus = {"steps": "#step-table", "plan": "#plan-scroll", "timeline": "#event-table",
+                 "diff": "#diff-files"}
         self.query_one(focus[tab]).focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        snap = self.snap
+        if event.pane.id == "diff" and snap is not None:
+            self.show_diff(snap)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from .step_detail import StepDetailScreen

@@ -21,6 +21,7 @@ from textual.widgets import (
 from ...domain.models import RunSnapshot, StepRun
 from .. import documents, rows
 from ..watch import Change
+from ..widgets.diff_view import DiffView
 from .base import StateScreen
 
 
@@ -31,6 +32,7 @@ class StepDetailScreen(StateScreen):
         Binding("1", "tab('summary')", "Summary", show=False),
         Binding("2", "tab('file')", "Step file", show=False),
         Binding("3", "tab('logs')", "Logs", show=False),
+        Binding("4", "tab('diff')", "Diff", show=False),
     ]
 
     def __init__(self, uid: str, index: int) -> None:
@@ -54,6 +56,8 @@ class StepDetailScreen(StateScreen):
                 with Vertical():
                     yield Input(placeholder="/ search this log", id="search")
                     yield Log(id="artifact-log", highlight=False)
+            with TabPane("Diff [4]", id="diff"):
+                yield DiffView(id="diff-view")
         yield Footer()
 
     def parts(self) -> tuple[RunSnapshot, StepRun] | None:
@@ -84,6 +88,17 @@ class StepDetailScreen(StateScreen):
             if names and self.artifact not in names:
                 self.artifact = names[0]
         self.show_artifact()
+        if self.query_one(TabbedContent).active == "diff":
+            self.show_diff()
+
+    def show_diff(self) -> None:
+        """This step's commit, with its QA findings beside it."""
+        found = self.parts()
+        if found is None:
+            return
+        snap, step = found
+        diff, why = documents.diff_for(self.console.project, snap, step.index)
+        self.query_one(DiffView).show(diff, why, documents.findings_for(snap, step.index))
 
     def show_artifact(self) -> None:
         found = self.parts()
@@ -110,8 +125,13 @@ class StepDetailScreen(StateScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        focus = {"summary": "#summary-scroll", "file": "#file-scroll", "logs": "#artifacts"}
+        focus = {"summary": "#summary-scroll", "file": "#file-scroll", "logs": "#artifacts",
+                 "diff": "#diff-files"}
         self.query_one(focus[tab]).focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "diff":
+            self.show_diff()
 
     def action_search(self) -> None:
         self.action_tab("logs")
