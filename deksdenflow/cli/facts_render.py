@@ -12,9 +12,6 @@ EXCERPT_LINES = 15
 
 def render_facts(out: Console, found: RunDetail) -> None:
     facts = found.facts
-    waiting = getattr(found.run, "waiting", None)  # the reconciler's reason, when it is there
-    if waiting:
-        out.print(f"\nwaiting for: {waiting}", markup=False, soft_wrap=True)
     _ci(out, facts)
     if facts.notes:
         out.print("\nnotes:")

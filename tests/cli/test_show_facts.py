@@ -23,7 +23,7 @@ options = { command = "sh -c 'echo the fixer fell over >&2; exit 3'" }
 
 def facts_of(output: str, *paths: Path) -> str:
     """The part of `dflow show` after the step table, without the event list."""
-    start = min(i for i in (output.find("\nwaiting for:"), output.find("\nCI:"),
+    start = min(i for i in (output.find("\nCI:"),
                             output.find("\nnotes:"), output.find("\nfailures:"),
                             output.find("\nattempts")) if i >= 0)
     text = output[start:output.index("\nrecent events:")]
