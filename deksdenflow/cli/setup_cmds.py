@@ -76,12 +76,20 @@ def _register(project: Project) -> None:
 
 def doctor(json_: bool = JSON_OPTION,
            repair: bool = typer.Option(False, "--repair",
-                                       help="Give every stuck run the job it needs.")) -> None:
+                                       help="Put the state ref back on its last good state "
+                                       "(the tip found is kept under a quarantine ref), "
+                                       "then give every stuck run the job it needs.")) -> None:
     """Check git, pygit2, the state ref, runs, engines, the lock and optional tools.
 
     Example: dflow doctor --json
     """
     if repair:
+        fixed = doctor_service.repair(".")
+        if fixed.changed:
+            typer.echo(f"restored {STATE_REF} to {fixed.restored[:12]}; the tip found "
+                       f"({fixed.found[:12]}) is kept as {fixed.quarantined}")
+        else:
+            typer.echo(f"{STATE_REF} at {fixed.restored[:12]} is good; nothing to repair")
         from ..workflow import doctor_runs
         from ..workflow.project import open_project
 

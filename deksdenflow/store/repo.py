@@ -15,7 +15,7 @@ import filelock
 import pygit2
 
 from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
-from . import codec, maintenance
+from . import codec, maintenance, trust
 from .layout import META_FILE, PROJECT_FILE, STATE_REF
 from .state import StateView
 from .tree import TreeEdit
@@ -102,7 +102,16 @@ class Store:
             raise NotInitialized(
                 f"dflow is not set up in {self.workdir or self.git_dir}; run `dflow init` first"
             )
+        self.check_trusted(str(ref.target))
         return StateView(self.repo, self._commit(ref))
+
+    def check_trusted(self, tip: str) -> None:
+        """Refuse a tip dflow did not write or that fails validation (store/trust.py)."""
+        known = trust.read(self.data_dir)
+        if known == tip:
+            return
+        trust.verify(self.repo, known, tip)
+        trust.remember(self.data_dir, tip)
 
     def view_at(self, commit_id: str) -> StateView:
         commit = self.repo.get(commit_id)
@@ -138,6 +147,7 @@ class Store:
                 self.repo.references.create(STATE_REF, commit)
             except pygit2.AlreadyExistsError:
                 return False
+            trust.remember(self.data_dir, str(commit))
             return True
 
     def transact(self, fn: Callable[[Tx], T], message: str | None = None) -> T:
@@ -151,6 +161,7 @@ class Store:
                 ref = self.repo.references.get(STATE_REF)
                 if ref is None:
                     raise NotInitialized("dflow is not set up here; run `dflow init` first")
+                self.check_trusted(str(ref.target))
                 view = StateView(self.repo, self._commit(ref))
                 view.check_versions()
                 tx = Tx(view, self.actor)
@@ -164,6 +175,7 @@ class Store:
                 tx.build(edit)
                 commit = self._write_commit(edit.write(), [view.commit.id], message or tx.summary())
                 if self._publish(ref, commit):
+                    trust.remember(self.data_dir, str(commit))
                     maintenance.after_commit(self.git_dir)
                     return result
             raise StateCorrupt(
@@ -171,19 +183,47 @@ class Store:
             )
 
     def publish_commit(self, expected_tip: str | None, commit: pygit2.Oid) -> bool:
-        """CAS the ref from `expected_tip` to `commit` (for merges built by the sync service)."""
+        """CAS the ref from `expected_tip` to `commit` (for merges built by the sync service,
+        and a remote's state adopted by `dflow init`): what it brings is validated first, so a
+        remote's corrupt or foreign state never becomes ours."""
         ref = self.repo.references.get(STATE_REF)
+        if (str(ref.target) if ref is not None else None) != expected_tip:
+            return False
+        if expected_tip is not None:
+            self.check_trusted(expected_tip)
+        trust.verify(self.repo, expected_tip, str(commit))
         if ref is None:
-            if expected_tip is not None:
-                return False
             try:
                 self.repo.references.create(STATE_REF, commit)
             except pygit2.AlreadyExistsError:
                 return False
-            return True
-        if str(ref.target) != expected_tip:
+        elif not self._publish(ref, commit):
             return False
-        return self._publish(ref, commit)
+        trust.remember(self.data_dir, str(commit))
+        return True
+
+    def repair(self) -> tuple[str, str, str | None]:
+        """Put the state ref back on the last good state; the other tip is kept under a
+        quarantine ref. Returns (restored tip, tip found, quarantine ref or None)."""
+        with self._locked():
+            ref = self.repo.references.get(STATE_REF)
+            if ref is None:
+                raise NotInitialized("dflow is not set up here; run `dflow init` first")
+            found = str(ref.target)
+            known = trust.read(self.data_dir)
+            good = trust.last_good(self.repo, known, found)
+            if good is None:
+                raise trust.StateUntrusted(
+                    f"no good state of {STATE_REF} is left to restore in this clone; fetch "
+                    "one from a remote (`git fetch origin refs/deksdenflow/state`) and run "
+                    "`dflow init` in a fresh clone")
+            if good == found:
+                trust.remember(self.data_dir, good)
+                return good, found, None
+            kept = trust.quarantine(self.repo, found)
+            self.repo.references.create(STATE_REF, pygit2.Oid(hex=good), force=True)
+            trust.remember(self.data_dir, good)
+            return good, found, kept
 
     def write_commit(self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str) -> pygit2.Oid:
         return self._write_commit(tree, parents, message)

@@ -11,8 +11,8 @@ import filelock
 import pygit2
 from pydantic import BaseModel
 
-from ..errors import DflowError
-from ..store import STATE_REF
+from ..errors import DflowError, NewerSchema
+from ..store import STATE_REF, trust
 from ..store.repo import open_store
 
 Level = Literal["ok", "warn", "fail"]
@@ -78,6 +78,22 @@ def run_checks(path: str = ".") -> DoctorReport:
     return DoctorReport(checks=checks)
 
 
+class Repair(BaseModel):
+    restored: str
+    found: str
+    quarantined: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.quarantined is not None
+
+
+def repair(path: str = ".") -> Repair:
+    """Restore the last good state of the ref (`dflow doctor --repair`)."""
+    restored, found, kept = open_store(path).repair()
+    return Repair(restored=restored, found=found, quarantined=kept)
+
+
 def _state_checks(path: str) -> list[Check]:
     try:
         store = open_store(path)
@@ -92,13 +108,19 @@ def _state_checks(path: str) -> list[Check]:
     try:
         view = store.read()
         view.check_versions()
+        assert view.commit is not None
+        trust.validate_tree(store.repo, view.commit.tree, None)  # every file, not a diff
         runs = view.runs()
         view.open_jobs()
         checks.append(Check(name="state ref", level="ok",
                             detail=f"{STATE_REF} at {str(view.tip)[:12]}, {len(runs)} runs"))
+    except NewerSchema as exc:
+        checks.append(Check(name="state ref", level="fail", detail=str(exc),
+                            fix="upgrade dflow"))
     except DflowError as exc:
         checks.append(Check(name="state ref", level="fail", detail=str(exc),
-                            fix="see `git log -p refs/deksdenflow/state`; restore the file"))
+                            fix="run `dflow doctor --repair` (the current tip is kept under "
+                                "refs/deksdenflow/quarantine/)"))
     checks.extend(_run_and_engine_checks(path))
     lock = store.lock(timeout=2)
     try:

@@ -104,9 +104,10 @@ def test_errors_are_one_line_and_leave_the_ref_alone(project: Project, repo: Pat
         _invoke(cli, repo, scrubber, "events", "--limit", "0"),
     ]
     doc = json.loads(git("show", f"refs/deksdenflow/state:{run_snapshot_path(uid)}", cwd=repo))
-    commit_file(repo, run_snapshot_path(uid), json.dumps({**doc, "steps": "many"}).encode())
+    commit_file(repo, run_snapshot_path(uid), json.dumps({**doc, "steps": "many"}).encode(),
+                author="dflow")
     outputs.append(_invoke(cli, repo, scrubber, "status"))
-    commit_file(repo, META_FILE, b'{"schema_version": 2, "lamport": 1}')
+    commit_file(repo, META_FILE, b'{"schema_version": 2, "lamport": 1}', author="dflow")
     tip = git("rev-parse", "refs/deksdenflow/state", cwd=repo)
     outputs.append(_invoke(cli, repo, scrubber, "new", "more", "--task", "t", "--no-plan"))
     assert git("rev-parse", "refs/deksdenflow/state", cwd=repo) == tip

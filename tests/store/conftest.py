@@ -36,11 +36,15 @@ def add_run(store: Store, name: str = "demo", steps: int = 2) -> str:
     return store.transact(create)
 
 
-def commit_file(repo: Path, path: str, data: bytes, message: str = "edit by hand") -> str:
+def commit_file(repo: Path, path: str, data: bytes, message: str = "edit by hand",
+                author: str | None = "dflow") -> str:
     """Put `data` at `path` in a new commit on the state ref with git plumbing only (what
-    a user fixing, or breaking, the ref by hand would do). Returns the new tip."""
+    a user fixing, or breaking, the ref by hand would do; with `author="dflow"`, what another
+    dflow would write). Returns the new tip."""
     tip = git("rev-parse", STATE_REF, cwd=repo)
     env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "dflow-test-index")}
+    if author is not None:
+        env["GIT_AUTHOR_NAME"] = author
 
     def plumb(*args: str, stdin: bytes | None = None) -> str:
         out = subprocess.run(["git", *args], cwd=repo, env=env, input=stdin,

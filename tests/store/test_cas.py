@@ -14,7 +14,7 @@ from deksdenflow.domain.events import EventType
 from deksdenflow.errors import IllegalTransition, LockTimeout
 from deksdenflow.store import STATE_REF, Store, Tx
 from deksdenflow.store import repo as store_repo
-from deksdenflow.store.layout import run_snapshot_path
+from deksdenflow.store.layout import artifact_path, run_snapshot_path
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
 
@@ -48,14 +48,15 @@ def test_transact_rereads_and_reapplies_when_the_ref_moved_under_it(store: Store
     def note(tx: Tx) -> int:
         calls.append(tx.view.tip)
         if len(calls) == 1:  # a writer that ignores our lock moves the ref mid-transaction
-            moved.append(commit_file(repo, "note.txt", b"written elsewhere\n"))
+            moved.append(commit_file(repo, artifact_path(uid, "note.txt"), b"written elsewhere\n"))
         return tx.emit(EventType.RUN_NOTE, run=uid, data={"text": "ours"}).lamport
 
     lamport = store.transact(note)
     assert calls[1] == moved[0] != calls[0]
     tip = git("rev-parse", STATE_REF, cwd=repo)
     assert git("rev-parse", f"{tip}^", cwd=repo) == moved[0]
-    assert git("show", f"{STATE_REF}:note.txt", cwd=repo) == "written elsewhere"
+    assert git("show", f"{STATE_REF}:{artifact_path(uid, 'note.txt')}",
+               cwd=repo) == "written elsewhere"
     snap = store.read().run(uid)
     assert snap is not None and snap.event_count == 3 and snap.last_lamport == lamport
 

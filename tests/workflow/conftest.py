@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from deksdenflow.domain.models import RunSnapshot
+from deksdenflow.jobs.liveness import new_worker_id
 from deksdenflow.store import Tx
 from deksdenflow.workflow import config, controls, runs
 from deksdenflow.workflow.project import Project
@@ -25,7 +26,8 @@ def configure(project: Project, settings: dict[str, Any]) -> None:
 
 
 def settle(project: Project, ref: str = "1", all_steps: bool | None = True) -> RunSnapshot:
-    return controls.run_until_settled(project, ref, "w-test", all_steps)
+    return controls.run_until_settled(project, ref, new_worker_id(project.store, "test"),
+                                      all_steps)
 
 
 @pytest.fixture

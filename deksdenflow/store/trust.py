@@ -1,0 +1,206 @@
+"""The state ref defends itself: the store remembers the last tip it wrote or checked, and a tip
+that does not descend from it, or brings files that fail validation, is never read or built
+upon (docs/decisions/0740-the-state-ref-defends-itself.md).
+
+The remembered tip lives in `<git dir>/deksdenflow/trusted-tip`, written after every commit the
+store publishes. Checking it costs one small file read when the ref has not moved behind our
+back; when it has (a `git fetch` into the ref, another dflow version), only the files that
+changed since are validated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pygit2
+
+from ..domain.events import EventType
+from ..errors import ConfigError, NewerSchema, StateCorrupt
+from . import codec
+from .layout import META_FILE, OPEN_JOBS_DIR, PROJECT_FILE, STATE_REF
+
+TRUSTED_FILE = "trusted-tip"
+QUARANTINE_PREFIX = "refs/deksdenflow/quarantine/"
+AUTHOR = "dflow"
+MAX_NEW_COMMITS = 100_000
+REPAIR = "run `dflow doctor --repair` to restore the last good state (the other tip is kept)"
+
+_ULID = r"[0-9A-HJKMNP-TV-Z]{26}"
+_EVENT = re.compile(rf"(?:runs/\w+/({_ULID})/)?events/\w+/({_ULID})\.json")
+_SNAPSHOT = re.compile(rf"runs/\w+/({_ULID})/run\.json")
+_ARTIFACT = re.compile(rf"runs/\w+/{_ULID}/artifacts/.+")
+_OPEN_JOB = re.compile(rf"{OPEN_JOBS_DIR}/({_ULID})\.json")
+
+
+class StateUntrusted(StateCorrupt):
+    """The state ref holds something dflow did not write, or that fails validation."""
+
+
+def read(data_dir: Path) -> str | None:
+    try:
+        text = (data_dir / TRUSTED_FILE).read_text().strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def remember(data_dir: Path, tip: str) -> None:
+    """Record `tip` as good (atomically: a reader never sees half an id)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir / f"{TRUSTED_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(tip + "\n")
+    os.replace(tmp, data_dir / TRUSTED_FILE)
+
+
+def verify(repo: pygit2.Repository, known: str | None, tip: str) -> None:
+    """Raise StateUntrusted unless `tip` is a good successor of `known` (or, with nothing
+    known yet, a wholly valid state)."""
+    commit = _commit(repo, tip)
+    if known is None or repo.get(known) is None:
+        validate_tree(repo, commit.tree, None)
+        return
+    if known == tip:
+        return
+    if not repo.descendant_of(commit.id, pygit2.Oid(hex=known)):
+        raise StateUntrusted(
+            f"{STATE_REF} was moved to {tip[:12]}, which does not descend from the last state "
+            f"dflow wrote ({known[:12]}): something other than dflow moved it; {REPAIR}")
+    _check_authors(repo, commit, known)
+    validate_tree(repo, commit.tree, _commit(repo, known).tree)
+
+
+def _commit(repo: pygit2.Repository, tip: str) -> pygit2.Commit:
+    obj = repo.get(tip)
+    if not isinstance(obj, pygit2.Commit):
+        raise StateUntrusted(f"{STATE_REF} does not point at a commit; {REPAIR}")
+    return obj
+
+
+def _check_authors(repo: pygit2.Repository, tip: pygit2.Commit, known: str) -> None:
+    """Every commit since the known tip was made by a dflow (this clone's or another's)."""
+    walker = repo.walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL)
+    walker.hide(pygit2.Oid(hex=known))
+    for n, commit in enumerate(walker):
+        if commit.author.name != AUTHOR or n > MAX_NEW_COMMITS:
+            raise StateUntrusted(
+                f"{STATE_REF} holds commit {str(commit.id)[:12]} by "
+                f"'{commit.author.name}', which dflow did not write; {REPAIR}")
+
+
+def validate_tree(repo: pygit2.Repository, tree: pygit2.Tree, base: pygit2.Tree | None,
+                  ) -> None:
+    """Every file that differs from `base` (all of them without one) is one dflow writes and
+    passes its model; nothing dflow never deletes is gone."""
+    for name in (PROJECT_FILE, META_FILE):
+        if name not in tree:
+            raise StateUntrusted(f"{name} is missing from {STATE_REF}; {REPAIR}")
+    if base is None:
+        changes = [(path, blob, False) for path, blob in _walk(tree, "")]
+    else:
+        changes = _changed(repo, tree, base)
+    for path, blob, deleted in changes:
+        if deleted:
+            if not _may_delete(path, blob):
+                raise StateUntrusted(f"{path} was deleted from {STATE_REF}, which dflow never "
+                                     f"does (events are kept for good); {REPAIR}")
+            continue
+        _validate_file(path, blob)
+
+
+def _may_delete(path: str, blob: pygit2.Blob | None) -> bool:
+    """Open-job index entries come and go; a merge drops derived `run.renumbered` events
+    (docs/decisions/0401). Every other file, once written, stays."""
+    if _OPEN_JOB.fullmatch(path):
+        return True
+    if _EVENT.fullmatch(path) and isinstance(blob, pygit2.Blob):
+        try:
+            return codec.load_event(blob.data, path).type == EventType.RUN_RENUMBERED
+        except (StateCorrupt, ValueError):
+            return True  # a broken file going away is no loss
+    return False
+
+
+def _walk(tree: pygit2.Tree, prefix: str) -> list[tuple[str, pygit2.Blob]]:
+    found = []
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if isinstance(entry, pygit2.Tree):
+            found += _walk(entry, f"{path}/")
+        elif isinstance(entry, pygit2.Blob):
+            found.append((path, entry))
+        else:
+            raise StateUntrusted(f"{path} on {STATE_REF} is not a file or folder; {REPAIR}")
+    return found
+
+
+def _changed(repo: pygit2.Repository, tree: pygit2.Tree, base: pygit2.Tree,
+             ) -> list[tuple[str, pygit2.Blob, bool]]:
+    diff = base.diff_to_tree(tree)
+    out = []
+    for delta in diff.deltas:
+        if delta.status == pygit2.enums.DeltaStatus.DELETED:
+            out.append((delta.old_file.path, repo.get(delta.old_file.id), True))
+            continue
+        blob = repo.get(delta.new_file.id)
+        if not isinstance(blob, pygit2.Blob):
+            raise StateUntrusted(f"{delta.new_file.path} on {STATE_REF} is not a file; {REPAIR}")
+        out.append((delta.new_file.path, blob, False))
+    return out  # type: ignore[return-value]
+
+
+def _validate_file(path: str, blob: pygit2.Blob) -> None:
+    data = blob.data
+    try:
+        if path == PROJECT_FILE:
+            codec.load_settings(data.decode(), f"{PROJECT_FILE} on {STATE_REF}")
+        elif path == META_FILE:
+            codec.load_meta(data, path)
+        elif found := _EVENT.fullmatch(path):
+            event = codec.load_event(data, path)
+            if event.id != found.group(2) or (event.run or None) != found.group(1):
+                raise StateCorrupt(f"{path} on {STATE_REF} holds event {event.id} of run "
+                                   f"{event.run}, not the one its path names")
+        elif _SNAPSHOT.fullmatch(path):
+            codec.load_snapshot(data, path)
+        elif _OPEN_JOB.fullmatch(path):
+            codec.load_job(data, path)
+        elif not _ARTIFACT.fullmatch(path):
+            raise StateCorrupt(f"{path} on {STATE_REF} is no file dflow writes")
+    except NewerSchema:
+        raise
+    except StateUntrusted:
+        raise
+    except (StateCorrupt, ConfigError, UnicodeDecodeError, ValueError) as exc:
+        why = str(exc).rstrip(".").removesuffix("; run `dflow doctor`")
+        raise StateUntrusted(f"{why}: the state fails validation, so dflow will not build on "
+                             f"it; {REPAIR}") from exc
+
+
+def last_good(repo: pygit2.Repository, known: str | None, tip: str,
+              limit: int = 1000) -> str | None:
+    """The state to restore: the remembered tip when it is a wholly valid state, else the
+    newest commit on the tip's first-parent line that is dflow's and wholly valid."""
+    candidates = [known] if known is not None and repo.get(known) is not None else []
+    commit = repo.get(tip)
+    while isinstance(commit, pygit2.Commit) and len(candidates) < limit:
+        if commit.author.name == AUTHOR:
+            candidates.append(str(commit.id))
+        commit = commit.parents[0] if commit.parents else None
+    for candidate in candidates:
+        try:
+            validate_tree(repo, _commit(repo, candidate).tree, None)
+        except (StateCorrupt, NewerSchema):
+            continue
+        return candidate
+    return None
+
+
+def quarantine(repo: pygit2.Repository, tip: str) -> str:
+    """Keep `tip` reachable under a quarantine ref; returns the ref's name."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"{QUARANTINE_PREFIX}{stamp}"
+    repo.references.create(name, pygit2.Oid(hex=tip))
+    return name
