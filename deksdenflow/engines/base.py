@@ -30,6 +30,9 @@ class EngineRequest(BaseModel):
         default=None, description="JSON schema the final output must satisfy, when given"
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    tmp_dir: Path | None = Field(
+        default=None, description="the agent's private temp dir (TMPDIR), inside the worktree's "
+        "ignored area, so the system temp dir can stay outside its sandbox")
 
 
 class EngineResult(BaseModel):
@@ -86,6 +89,14 @@ class ConfiguredEngine:
                 f"[engines.{self.name}] options.{key} in project.toml must be true or false"
             )
         return value
+
+    def agent_env(self, request: EngineRequest, options: dict[str, Any]) -> dict[str, str]:
+        """The agent's environment, with TMPDIR on its private temp dir when it has one."""
+        env = self.env_option(options)
+        if request.tmp_dir is not None:
+            env.update(TMPDIR=str(request.tmp_dir), TMP=str(request.tmp_dir),
+                       TEMP=str(request.tmp_dir))
+        return env
 
     def env_option(self, options: dict[str, Any]) -> dict[str, str]:
         """The agent's environment: ours plus the `env` option's table."""

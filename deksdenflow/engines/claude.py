@@ -49,7 +49,7 @@ class ClaudeEngine(ConfiguredEngine):
             cwd=request.cwd,
             timeout_s=request.timeout_s,
             stdin=self.prompt(request),
-            env=self.env_option(options),
+            env=self.agent_env(request, options),
             check=False,
         )
         return self.result(request, done)

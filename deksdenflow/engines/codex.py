@@ -36,7 +36,7 @@ class CodexEngine(ConfiguredEngine):
                     cwd=request.cwd,
                     timeout_s=request.timeout_s,
                     stdin=request.prompt,
-                    env=self.env_option(options),
+                    env=self.agent_env(request, options),
                     check=False,
                 )
             except EngineTimeout as exc:
@@ -52,6 +52,11 @@ class CodexEngine(ConfiguredEngine):
         if model:
             argv += ["-m", model]
         argv += ["--sandbox", request.sandbox, "--cd", str(request.cwd)]
+        if request.sandbox == "workspace-write":
+            # Codex keeps /tmp and $TMPDIR writable by default; a repository (and so its git
+            # dir and dflow's state ref) under them would be writable too (docs/security.md).
+            argv += ["-c", "sandbox_workspace_write.exclude_slash_tmp=true",
+                     "-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true"]
         # dflow's worktrees are git checkouts, but Codex's trust check would refuse a plain
         # directory (a command-engine style setup, tests); dflow already chose where to run.
         argv += ["--skip-git-repo-check", "--output-last-message", str(last)]

@@ -41,7 +41,7 @@ class CommandEngine(ConfiguredEngine):
                 timeout_s=request.timeout_s,
                 # The prompt goes on stdin unless the command reads it from its file.
                 stdin=None if "prompt_file" in used else request.prompt,
-                env=self.env_option(options),
+                env=self.agent_env(request, options),
             )
             output = self.read_output(files["output_file"], done, "output_file" in used)
         transcript = done.transcript()

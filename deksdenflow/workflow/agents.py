@@ -14,6 +14,7 @@ from ..engines import registry
 from ..engines.base import EngineRequest, EngineResult, Phase, Sandbox
 from ..errors import EngineError, EngineNotFound, GitOperationError
 from ..store import Tx
+from . import worktrees
 from .prompts import Prompt
 
 DEMO_HINT = "use --engine demo to try dflow without an agent"
@@ -79,9 +80,12 @@ def invoke(snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: P
         engine = registry.get_engine(name, config)
     except EngineError as exc:
         raise _with_hint(exc) from exc
-    request = EngineRequest(prompt=prompt.text, cwd=worktree_of(snap), sandbox=SANDBOX[phase],
+    cwd = worktree_of(snap)
+    writable = SANDBOX[phase] == "workspace-write"
+    request = EngineRequest(prompt=prompt.text, cwd=cwd, sandbox=SANDBOX[phase],
                             phase=phase, model=config.model, timeout_s=config.timeout,
-                            output_schema=schema, options=dict(config.options))
+                            output_schema=schema, options=dict(config.options),
+                            tmp_dir=worktrees.agent_tmp(cwd) if writable else None)
     started = time.monotonic()
     try:
         result = engine.run(request)

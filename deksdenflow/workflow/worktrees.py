@@ -102,6 +102,29 @@ def remove(project: Project, branch: str, path: Path) -> None:
     git(project.root, "branch", "-D", branch, check=False)
 
 
+AGENT_TMP = ".dflow-tmp"
+
+
+def agent_tmp(worktree: Path) -> Path:
+    """The agent's private temp dir inside its worktree, ignored through the repository's
+    `info/exclude` (never committed, never shown as a change): the system temp dir can then
+    stay outside the agent's sandbox."""
+    common = Path(git(worktree, "rev-parse", "--git-common-dir").stdout.strip())
+    exclude = (common if common.is_absolute() else worktree / common) / "info" / "exclude"
+    line = f"/{AGENT_TMP}/"
+    try:
+        present = line in exclude.read_text().splitlines()
+    except OSError:
+        present = False
+    if not present:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a") as out:
+            out.write(f"\n# dflow: agents' private temp dirs\n{line}\n")
+    path = worktree / AGENT_TMP
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def show_commit(worktree: Path, commit: str | None, limit: int = 20_000) -> str:
     """`git show --stat -p` of a commit, cut to `limit` characters (for the QA prompt)."""
     if not commit:

@@ -64,3 +64,29 @@ def test_an_agent_edited_tracked_hook_is_never_run_by_dflow(
     else:
         assert not marker.exists()
         assert not (tmp_path / "outside" / "tracked-hook-ran").exists()
+
+
+def test_codex_executes_with_the_system_temp_dirs_outside_its_sandbox(
+    project: Project, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codex = install_fake("codex", tmp_path, monkeypatch)
+    calls = [{"message": json.dumps(demo_plan("0001-x"))}]
+    for n in range(3):
+        calls += [{"shell": ['echo "$TMPDIR" > tmpdir.txt && touch "$TMPDIR/scratch"'],
+                   "write": {f"f{n}.txt": "x\n"}, "message": "done"}, {"message": PASS}]
+    codex.script(queue=calls)
+    configure(project, {"phases.default": '"codex"'})
+    runs.create_run(project, "x", "add a greeting")
+
+    done = settle(project)
+
+    assert [s.status for s in done.steps] == [StepStatus.COMPLETED] * 3
+    execute = [c["argv"] for c in codex.calls() if "workspace-write" in c["argv"]]
+    assert len(execute) == 3
+    for argv in execute:
+        assert "sandbox_workspace_write.exclude_slash_tmp=true" in argv
+        assert "sandbox_workspace_write.exclude_tmpdir_env_var=true" in argv
+    tmpdir = git("show", "0001-x:tmpdir.txt", cwd=repo)
+    assert tmpdir.endswith("/.dflow-tmp")  # private, inside the worktree
+    files = git("ls-tree", "-r", "--name-only", "0001-x", cwd=repo).splitlines()
+    assert not any(f.startswith(".dflow-tmp") for f in files)  # and never committed
