@@ -6,13 +6,29 @@ accepted by OpenAI-style strict structured output (and by `codex exec --output-s
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STEP_FILE = re.compile(r"^(\d{2})-[a-z0-9][a-z0-9-]{0,60}\.md$")
+STEP_FILE = re.compile(r"(\d{2})-[a-z0-9][a-z0-9-]{0,60}\.md")  # always with fullmatch
 CONTRACT_FILES = ("plan.md", "context.md", "log.md")
+
+
+def strict_json(text: str) -> Any:
+    """Agent JSON, refusing what a lenient parser would quietly resolve: a key given twice
+    (`"verdict": "FAIL", ..., "verdict": "PASS"` must not read as PASS)."""
+    return json.loads(text, object_pairs_hook=_no_duplicates)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice")
+        seen[key] = value
+    return seen
 
 
 class _Strict(BaseModel):

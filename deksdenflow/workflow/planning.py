@@ -3,14 +3,13 @@ and commits them on the run's branch, then records one step run per step file.""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput
+from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput, strict_json
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot
 from ..domain.schemas import schema_for
@@ -20,8 +19,9 @@ from ..store import Tx
 from . import agents, changes, prompts, worktrees
 from .project import Project
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
 MAX_FILE_BYTES = 200_000
+MAX_PLAN_BYTES = 1_000_000
 
 
 def folder(snap: RunSnapshot) -> str:
@@ -33,19 +33,28 @@ def folder(snap: RunSnapshot) -> str:
 def parse_plan(output: str, snap: RunSnapshot) -> PlanOutput:
     """Untrusted planner output -> a PlanOutput whose files all stay in the protocol folder."""
     try:
-        plan = PlanOutput.model_validate(json.loads(output))
+        plan = PlanOutput.model_validate(strict_json(output))
     except (ValueError, ValidationError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AgentOutputError(f"the plan for {snap.run.id} does not match the plan schema "
                                f"({first})") from exc
     where = folder(snap)
     names = [f.path for f in plan.files]
-    for name in names:
-        if not SAFE_NAME.match(name) or ".." in name:
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise AgentOutputError(f"the planner proposed {', '.join(map(repr, twice))} more than "
+                               "once; rejected the plan")
+    for item in plan.files:
+        name = item.path
+        if not SAFE_NAME.fullmatch(name) or ".." in name:
             raise AgentOutputError(f"the planner proposed the file name {name!r}, which is "
                                    f"not a plain file name inside {where}/; rejected the plan")
-        if len(plan.files[names.index(name)].content.encode()) > MAX_FILE_BYTES:
+        if len(item.content.encode()) > MAX_FILE_BYTES:
             raise AgentOutputError(f"the planner's {name} is over {MAX_FILE_BYTES} bytes")
+    total = sum(len(f.content.encode()) for f in plan.files)
+    if total > MAX_PLAN_BYTES:
+        raise AgentOutputError(f"the plan's files add up to {total:,} bytes, over "
+                               f"{MAX_PLAN_BYTES:,}; rejected the plan")
     _check_steps(plan, set(names), where)
     return plan
 
@@ -58,7 +67,7 @@ def _check_steps(plan: PlanOutput, names: set[str], where: str) -> None:
         raise AgentOutputError("the plan has no steps")
     seen: set[int] = set()
     for step in plan.steps:
-        found = STEP_FILE.match(step.file)
+        found = STEP_FILE.fullmatch(step.file)
         if found is None or int(found.group(1)) != step.index or step.file not in names:
             raise AgentOutputError(f"plan step {step.index} names the file {step.file!r}; it "
                                    "must be NN-short-name.md with NN = the step's index, "

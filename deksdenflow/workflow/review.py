@@ -3,12 +3,11 @@ never a PASS; FAIL blocks the step with its findings (and may re-run it, per qa.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from ..domain.agent_output import QaVerdict
+from ..domain.agent_output import QaVerdict, strict_json
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.schemas import schema_for
@@ -24,7 +23,7 @@ REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
 
 def parse_verdict(output: str, snap: RunSnapshot, step: int) -> QaVerdict:
     try:
-        return QaVerdict.model_validate(json.loads(output))
+        return QaVerdict.model_validate(strict_json(output))
     except (ValueError, ValidationError) as exc:
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
