@@ -107,6 +107,12 @@ class WorktreeDirty(DflowError):
     permanent = True
 
 
+class UnsafePath(DflowError):
+    """A protocol path is a symbolic link: dflow never reads or writes through one."""
+
+    permanent = True
+
+
 class CommitRefused(DflowError):
     """A file the agent left must never be committed (secret-looking, oversized, a gitlink)."""
 

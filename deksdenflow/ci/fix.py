@@ -12,8 +12,7 @@ from ..domain.settings import ProjectSettings
 from ..errors import DflowError
 from ..store import Tx
 from ..sync import transport
-from ..workflow import agents, budget, changes, prompts
-from ..workflow.execution import read_text
+from ..workflow import agents, budget, changes, contract, prompts
 from ..workflow.planning import folder
 from ..workflow.project import Project
 
@@ -36,7 +35,7 @@ class FixCiHandler:
             "protocol": snap.run.id, "branch": snap.run.branch, "worktree": str(worktree),
             "url": str(job.payload.get("url") or "no URL"), "attempt": str(attempt),
             "excerpt": str(job.payload.get("excerpt") or "(no log excerpt was reported)"),
-            "plan_text": read_text(worktree / folder(snap) / "plan.md"),
+            "plan_text": contract.read(snap, worktree, folder(snap), "plan.md"),
         })
         begin = changes.head(worktree)
         try:

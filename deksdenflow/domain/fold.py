@@ -189,6 +189,8 @@ def _planned(snap: RunSnapshot, event: Event) -> None:
     snap.run.planned = True
     snap.run.plan_started = True
     snap.run.plan_prompt_hash = event.data.get("prompt_hash")
+    commit = event.data.get("commit")
+    snap.run.plan_commit = str(commit) if commit else None
     snap.run.blocks.pop("plan", None)
     _charge(snap, spend)
 

@@ -171,6 +171,8 @@ class ProtocolRun(BaseModel):
     pr_url: str | None = None
     ci: CiResult | None = None
     plan_prompt_hash: str | None = None
+    plan_commit: str | None = Field(
+        default=None, description="the commit that wrote the contract: steps and QA read it")
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
     created_at: datetime | None = None

@@ -10,15 +10,11 @@ from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.settings import ProjectSettings
 from ..errors import EngineError
 from ..store import Tx
-from . import agents, changes, prompts, scheduling
+from . import agents, changes, contract, prompts, scheduling
 from .planning import folder
 from .project import Project
 
 STARTABLE = {StepStatus.PENDING, StepStatus.FAILED}
-
-
-def read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8") if path.is_file() else "(missing)"
 
 
 def findings_section(step: StepRun) -> str:
@@ -31,11 +27,10 @@ def findings_section(step: StepRun) -> str:
 
 def step_values(snap: RunSnapshot, step: StepRun, worktree: Path) -> dict[str, str]:
     """Placeholders shared by the execute and QA prompts."""
-    base = worktree / folder(snap)
     return {
         "protocol": snap.run.id, "step": f"{step.index:02d}", "branch": snap.run.branch,
         "worktree": str(worktree), "step_file": f"{folder(snap)}/{step.file}",
-        "step_text": read_text(base / step.file),
+        "step_text": contract.read(snap, worktree, folder(snap), step.file),
     }
 
 
@@ -62,10 +57,11 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
 
 
 def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) -> prompts.Prompt:
-    base = worktree / folder(snap)
+    where = folder(snap)
     return prompts.render("execute", project.root, {
         **step_values(snap, step, worktree), "findings": findings_section(step),
-        "plan_text": read_text(base / "plan.md"), "context_text": read_text(base / "context.md"),
+        "plan_text": contract.read(snap, worktree, where, "plan.md"),
+        "context_text": contract.read(snap, worktree, where, "context.md"),
     })
 
 

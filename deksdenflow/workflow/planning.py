@@ -16,7 +16,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, changes, prompts, worktrees
+from . import agents, changes, contract, prompts, worktrees
 from .project import Project
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
@@ -80,10 +80,9 @@ def _check_steps(plan: PlanOutput, names: set[str], where: str) -> None:
 def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
                settings: ProjectSettings, start: str | None = None) -> str | None:
     """Write the files under .protocols/NNNN-name/ and commit them on the run's branch."""
-    target = worktree / folder(snap)
-    target.mkdir(parents=True, exist_ok=True)
+    target = contract.safe_folder(worktree, folder(snap))
     for item in plan.files:
-        (target / item.path).write_text(item.content, encoding="utf-8")
+        contract.write_file(target / item.path, item.content)
     run = snap.run
     message = f"feat(protocol): add plan for {run.id} [protocol-{run.number:04d}/00]"
     return changes.commit(worktree, message, settings, start)
