@@ -169,8 +169,9 @@ def _validate_file(path: str, blob: pygit2.Blob) -> None:
             codec.load_job(data, path)
         elif not _ARTIFACT.fullmatch(path):
             raise StateCorrupt(f"{path} on {STATE_REF} is no file dflow writes")
-    except NewerSchema:
-        raise
+    except NewerSchema as exc:  # the fix is an upgrade, unless no newer dflow wrote it
+        raise NewerSchema(f"{exc} (or, if no newer dflow wrote it, "
+                          "`dflow doctor --repair`)") from exc
     except StateUntrusted:
         raise
     except (StateCorrupt, ConfigError, UnicodeDecodeError, ValueError) as exc:
