@@ -58,10 +58,10 @@ def plan(project: Project, ref: str) -> Outcome:
     return Outcome(f"planning of {snap.run.id} requested", snap.run.uid, True)
 
 
-def run_steps(project: Project, ref: str, all_steps: bool) -> Outcome:
+def run_steps(project: Project, ref: str, all_steps: bool | None) -> Outcome:
     snap = _snap(project, ref)
     jobs = _controls().request_next(project, snap.run.id, all_steps=all_steps)
-    what = "all steps" if all_steps else "the next step"
+    what = {True: "all steps", False: "the next step", None: "the run"}[all_steps]
     count = len(jobs) if isinstance(jobs, list) else 1
     return Outcome(f"{snap.run.id}: {what} requested ({count} job(s))", snap.run.uid, True)
 

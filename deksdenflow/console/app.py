@@ -150,7 +150,7 @@ class DflowConsole(App[None]):
         self._on_run(actions.plan)
 
     def action_run_next(self) -> None:
-        self._on_run(actions.run_steps, False)
+        self._on_run(actions.run_steps, None)  # as `dflow run`: the project's loop.mode
 
     def action_run_all(self) -> None:
         self._on_run(actions.run_steps, True)

@@ -19,7 +19,7 @@ KEYS = [
     ("Workflow", [
         ("n", "new run (name, task)", "dflow new"),
         ("p", "plan the run", "dflow plan"),
-        ("r", "run the next step", "dflow run"),
+        ("r", "run (per loop.mode)", "dflow run"),
         ("R", "run all steps", "dflow run --all"),
         ("v", "QA the step", "dflow qa"),
         ("a", "approve the step", "dflow step approve"),
