@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deksdenflow.engines import demo as demo_engine  # noqa: E402
-from deksdenflow.workflow import controls, runs, worktrees  # noqa: E402
+from deksdenflow.git import runner as git_runner  # noqa: E402
+from deksdenflow.workflow import controls, runs  # noqa: E402
 from deksdenflow.workflow import demo as demo_repo  # noqa: E402
 from deksdenflow.workflow.project import init_project  # noqa: E402
 
@@ -56,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     engine, git = Clock(), Clock()
     demo_engine.DemoEngine.run = engine.wrap(demo_engine.DemoEngine.run)  # type: ignore[method-assign]
-    worktrees.git = git.wrap(worktrees.git)  # type: ignore[assignment]
+    git_runner.execute = git.wrap(git_runner.execute)  # type: ignore[assignment]
     with tempfile.TemporaryDirectory(prefix="dflow-bench-") as tmp:
         repo = demo_repo.make_repo(Path(tmp))
         project, _ = init_project(repo, engine="demo")

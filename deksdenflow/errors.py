@@ -93,6 +93,26 @@ class GitOperationError(DflowError):
     pass
 
 
+class GitCommandFailed(GitOperationError):
+    """A git command dflow ran exited non-zero; `stderr` is all git said (unredacted)."""
+
+    def __init__(self, message: str, *, args: tuple[str, ...] = (), returncode: int = 1,
+                 stderr: str = "", timeout_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.git_args = args
+        self.returncode = returncode
+        self.stderr = stderr
+        self.timeout_s = timeout_s
+
+
+class GitTimeout(GitCommandFailed):
+    """A git command ran past its timeout; it was killed with its children."""
+
+
+class GitNotFound(GitOperationError):
+    """git is not installed or not on PATH."""
+
+
 class AgentOutputError(EngineOutputInvalid):
     """An agent's output broke its contract (schema, file names, verdict)."""
 

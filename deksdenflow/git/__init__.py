@@ -1,5 +1,5 @@
 """The one door to the git CLI for work on code branches, worktrees and remotes."""
 
-from .runner import SAFE_CONFIG, run
+from .runner import SAFE_CONFIG, clean_env, command, run, run_bytes, spawn_detached, version
 
-__all__ = ["SAFE_CONFIG", "run"]
+__all__ = ["SAFE_CONFIG", "clean_env", "command", "run", "run_bytes", "spawn_detached", "version"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
+
+from ..git import runner
 
 # git's own heuristic: ~gc.auto (6700) loose objects estimated from one fan-out dir.
 LOOSE_SAMPLE_THRESHOLD = int(os.environ.get("DFLOW_GC_SAMPLE", "27"))
@@ -30,12 +31,6 @@ def after_commit(git_dir: Path) -> None:
     try:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.touch()
-        subprocess.Popen(
-            ["git", f"--git-dir={git_dir}", "gc", "--auto", "--quiet"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        runner.spawn_detached(git_dir, "gc", "--auto", "--quiet")
     except OSError:
         pass  # packing is an optimisation; never fail a write over it

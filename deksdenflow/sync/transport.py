@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from ..errors import DflowError, GitOperationError
+from ..errors import DflowError, GitOperationError, GitTimeout
 from ..git import runner
 from ..store import Store
 from ..store.integrate import tracking_ref
@@ -47,11 +47,8 @@ class NoRemote(DflowError):
 def git(store: Store, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     limit = timeout or _timeout.get() or GIT_TIMEOUT_S
     try:
-        return runner.run(None, *args, check=False, timeout=limit, git_dir=store.git_dir,
-                          env={"LC_ALL": "C"})
-    except GitOperationError as exc:
-        if "did not finish" not in str(exc):
-            raise
+        return runner.run(None, *args, check=False, timeout=limit, git_dir=store.git_dir)
+    except GitTimeout as exc:
         raise RemoteUnreachable(f"`git {args[0]}` got no answer within {limit:g}s "
                                 "(offline?)") from exc
 

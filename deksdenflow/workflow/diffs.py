@@ -86,8 +86,9 @@ def diff(project: Project, snap: RunSnapshot, step: int | None = None,
 def page(project: Project, found: Diff, stat: bool) -> int:
     """Hand the terminal to `git diff` itself: its pager, its colours, the user's settings
     (the runner's safe options too; only the standard streams are the terminal's)."""
-    argv = ["git", *runner.SAFE_CONFIG, "diff", "--no-renames"]
+    argv = runner.command(["diff", "--no-renames"])
     if stat:
         argv.append("--stat")
-    done = subprocess.run([*argv, found.base, found.head], cwd=Path(project.root))
+    done = subprocess.run([*argv, found.base, found.head], cwd=Path(project.root),
+                          env=runner.clean_env(english=False))
     return done.returncode

@@ -12,6 +12,7 @@ import pygit2
 from pydantic import BaseModel
 
 from ..errors import DflowError, NewerSchema
+from ..git import runner
 from ..store import STATE_REF, trust
 from ..store.repo import open_store
 
@@ -57,7 +58,7 @@ def _pygit2_version() -> str:
 
 def run_checks(path: str = ".") -> DoctorReport:
     checks: list[Check] = []
-    git = _version_of(["git", "--version"])
+    git = runner.version()
     checks.append(
         Check(name="git", level="ok", detail=git)
         if git

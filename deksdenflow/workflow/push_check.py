@@ -5,7 +5,6 @@ is still in the history that would be pushed."""
 
 from __future__ import annotations
 
-import subprocess
 from functools import partial
 from pathlib import Path
 
@@ -60,8 +59,8 @@ def _batch(cwd: Path, blobs: list[str], mode: str) -> dict[str, bytes]:
     """`git cat-file --batch-check`: blob id -> its size, as bytes."""
     if not blobs:
         return {}
-    done = subprocess.run(["git", *runner.SAFE_CONFIG, "cat-file", mode], cwd=cwd,
-                          input="\n".join(blobs).encode() + b"\n", capture_output=True)
+    done = runner.run_bytes(cwd, "cat-file", mode, input="\n".join(blobs).encode() + b"\n",
+                            check=False)
     out = {}
     for line in done.stdout.splitlines():
         fields = line.split()
@@ -71,8 +70,7 @@ def _batch(cwd: Path, blobs: list[str], mode: str) -> dict[str, bytes]:
 
 
 def _text(cwd: Path, blob: str) -> str:
-    done = subprocess.run(["git", *runner.SAFE_CONFIG, "cat-file", "blob", blob], cwd=cwd,
-                          capture_output=True)
+    done = runner.run_bytes(cwd, "cat-file", "blob", blob, check=False)
     return done.stdout.decode("utf-8", errors="replace")
 
 
