@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .exit_codes import ExitCode
+
 
 class DflowError(Exception):
     """Something the user can act on; the CLI prints it as one line and exits 1."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILED
     # A job that fails with a permanent error is not retried: the step waits for a person.
     permanent = False
 
@@ -14,7 +16,7 @@ class DflowError(Exception):
 class UsageError(DflowError):
     """The command line itself is wrong (exit 2)."""
 
-    exit_code = 2
+    exit_code: int = ExitCode.USAGE
 
 
 class NotAGitRepository(DflowError):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
 import sys
 import traceback
@@ -13,6 +16,8 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import DflowError
+from ..exit_codes import ExitCode
+from .crash import write_crash_log
 from .render import safe_text
 
 
@@ -31,33 +36,58 @@ class FullHelpGroup(TyperGroup):
 
 
 class DflowGroup(FullHelpGroup):
-    """Turns every error into one line and an exit code (traceback only with --debug)."""
+    """Turns every error into one line and an exit code (traceback only with --debug).
+
+    The codes are `ExitCode` (docs/exit-codes.md); a bug's traceback always goes to the crash
+    log and the message says where; `--json` commands also print the error as JSON on stdout."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         debug = bool(ctx.params.get("debug")) or os.environ.get("DFLOW_DEBUG") == "1"
+        # The subcommand's arguments are not parsed yet; a `--json` among them asks for JSON.
+        as_json = "--json" in [*getattr(ctx, "_protected_args", []), *getattr(ctx, "args", [])]
         try:
             return super().invoke(ctx)
-        except DflowError as exc:
-            if debug:
-                traceback.print_exc()
-            typer.echo(f"error: {safe_text(str(exc))}", err=True)
-            ctx.exit(exc.exit_code)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
+        except BrokenPipeError:
+            _quiet_pipe()
+            ctx.exit(int(ExitCode.OK))  # the reader (`| head`) had enough
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
-            ctx.exit(130)
-        except Exception as exc:  # a bug in dflow: say so, keep the user's terminal clean
-            if debug:
-                traceback.print_exc()
-            else:
-                typer.echo(
-                    f"error: dflow hit an internal error ({type(exc).__name__}: "
-                    f"{safe_text(str(exc))}); "
-                    "run again with --debug for the traceback and report it",
-                    err=True,
-                )
-            ctx.exit(3)
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except Exception as exc:
+            message, code = _describe(exc, debug)
+            if as_json:
+                typer.echo(json.dumps({"error": {"message": message, "code": int(code)}}))
+            typer.echo(f"error: {message}", err=True)
+            ctx.exit(int(code))
+
+
+_DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+                errno.EDQUOT: "the disk quota is used up", errno.EACCES: "permission denied"}
+
+
+def _describe(exc: Exception, debug: bool) -> tuple[str, ExitCode]:
+    """The one sentence for an error, and its exit code (a bug also gets its crash log)."""
+    if debug:
+        traceback.print_exc()
+    if isinstance(exc, DflowError):
+        return safe_text(str(exc)), ExitCode(exc.exit_code)
+    if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return (f"cannot write{where}: {_DISK_ERRORS[exc.errno]}; free space or fix the "
+                "permissions and run again", ExitCode.FAILED)
+    log = write_crash_log(exc)
+    where = f"the traceback is in {log}" if log else "run again with --debug for the traceback"
+    what = f"{type(exc).__name__}: {safe_text(str(exc))}"
+    return f"dflow hit an internal error ({what}); {where}; please report it", ExitCode.INTERNAL
+
+
+def _quiet_pipe() -> None:
+    # Python would complain again when it flushes stdout at exit; point it at /dev/null.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # no real descriptor (the test runner)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 app = typer.Typer(

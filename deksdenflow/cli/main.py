@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
+    try:
+        _main()
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        # `dflow status | head`: the reader had enough. Exit quietly (decision 0900).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+
+
+def _main() -> None:
     from .status_json import print_cached
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from ..domain.models import Job, RunSnapshot
+from ..exit_codes import ExitCode
 from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
 from ..workflow import controls
@@ -63,8 +64,10 @@ def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job]
         else:
             snap = controls.wait(project, run, me, printer)
     _report(snap, json_)
-    if snap.run.status.value in ("blocked", "failed"):
-        raise typer.Exit(1)  # scripts see that a person has to act
+    if snap.run.status.value == "failed":
+        raise typer.Exit(int(ExitCode.FAILED))
+    if snap.run.status.value == "blocked":
+        raise typer.Exit(int(ExitCode.WAITING))  # scripts see that a person has to act (0900)
 
 
 @contextmanager

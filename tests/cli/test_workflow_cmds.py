@@ -160,13 +160,13 @@ def test_every_workflow_command_has_help_and_an_example(command) -> None:
     assert doc.strip() and "Example: dflow " in doc
 
 
-def test_run_wait_exits_1_and_says_why_when_the_run_ends_blocked(repo: Path, cli) -> None:
+def test_run_wait_exits_4_and_says_why_when_the_run_ends_blocked(repo: Path, cli) -> None:
     cli("init", "--engine", "demo", cwd=repo)
     cli("config", "set", "engines.demo.kind", "demo", cwd=repo)
     cli("config", "set", "engines.demo.options", "{ bug = true }", cwd=repo)
     cli("new", "x", "--task", "t", cwd=repo)
     result = cli("run", "x", "--wait", cwd=repo)
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # ExitCode.WAITING: a person has to act
     assert "step 01 qa: FAIL" in result.output
     assert "0001-x: blocked, 0/3 steps done" in result.output
     retried = cli("step", "retry", "x", "1", "--wait", cwd=repo)
