@@ -15,9 +15,9 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..crash import write_crash_log
 from ..errors import DflowError
 from ..exit_codes import ExitCode
-from .crash import write_crash_log
 from .render import safe_text
 
 

@@ -11,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
+from ..crash import write_crash_log
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
 from ..workflow.project import Project, open_project
@@ -214,5 +215,7 @@ class DflowConsole(App[None]):
 
 
 def _internal(exc: Exception) -> str:
-    return (f"dflow hit an internal error ({type(exc).__name__}: {exc}); "
-            "run `dflow --debug console` for the traceback and report it")
+    # A screen cannot show --debug: the traceback goes to the crash log, named here (0900).
+    log = write_crash_log(exc)
+    where = f"the traceback is in {log}" if log else "the crash log could not be written"
+    return f"dflow hit an internal error ({type(exc).__name__}: {exc}); {where}; please report it"

@@ -168,7 +168,7 @@ def test_a_malformed_verdict_from_real_codex_blocks_the_step(
 
     done = dflow("run", RUN, "--wait", cwd=repo, ok=False)
 
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 4, done.stderr  # blocked: waits for a person
     assert codex_setup.server.pending() == []
     (step,) = show(cli, repo)["steps"]
     assert step["status"] == "blocked"
@@ -196,7 +196,7 @@ def test_the_openai_engine_runs_a_whole_protocol_against_the_same_server(
 
     done = dflow("run", RUN, "--wait", cwd=repo, ok=False)
 
-    assert done.returncode == 1, done.stderr  # QA said FAIL: the step is blocked
+    assert done.returncode == 4, done.stderr  # QA said FAIL: the step waits for a person
     assert server.pending() == [] and server.errors == []
     assert git("show", f"{RUN}:{FOLDER}/01-add-greet.md", cwd=repo) == "# Add greet()\n\nDo it."
     (step,) = show(cli, repo)["steps"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .. import __version__
+from . import __version__
 
 
 def crash_dir() -> Path:
