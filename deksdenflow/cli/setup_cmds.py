@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import sys
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
 from ..errors import DflowError, UsageError
+from ..projects.onboarding import init_repo
 from ..store import STATE_REF
-from ..sync import setup as sync_setup
 from ..workflow import doctor as doctor_service
-from ..workflow.project import Project
-from .render import JSON_OPTION, emit_json
+from ..workflow.project import Project, open_project
+from . import init_wizard
+from .render import JSON_OPTION, console, emit_json, is_plain
 
 
-def init(
-    base: Optional[str] = typer.Option(None, "--base", help="Base branch (default: current)."),  # noqa: UP045
-    engine: Optional[str] = typer.Option(None, "--engine", help="Default engine for every phase."),  # noqa: UP045
+def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
+    base: Optional[str] = typer.Option(None, "--base", help="Base branch (default: the remote's HEAD, else the current branch)."),  # noqa: UP045, E501
+    engine: Optional[str] = typer.Option(None, "--engine", help="Default engine for every phase (default: the first agent CLI on PATH, else codex)."),  # noqa: UP045, E501
+    model: Optional[str] = typer.Option(None, "--model", help="Model for that engine (default: the engine's own)."),  # noqa: UP045, E501
+    ci_provider: Optional[str] = typer.Option(None, "--ci-provider", help="none, github or gitlab (default: detected from the remote's URL)."),  # noqa: UP045, E501
+    qa_policy: Optional[str] = typer.Option(None, "--qa-policy", help="each_step, end or never (default: each_step)."),  # noqa: UP045, E501
+    budget_tokens: Optional[int] = typer.Option(None, "--budget-tokens", min=0, help="Token budget per run; 0: none (default)."),  # noqa: UP045, E501
+    budget_mode: Optional[str] = typer.Option(None, "--budget-mode", help="strict, warn or off (default: off)."),  # noqa: UP045, E501
     ci: Optional[str] = typer.Option(  # noqa: UP045
         None, "--ci", help="Also write a CI workflow that reports back: github or gitlab."
     ),
     checks: Optional[str] = typer.Option(  # noqa: UP045
         None, "--checks", help="The command CI runs as the project's checks (with --ci)."
     ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Ask nothing: detected defaults and flags."),  # noqa: E501
 ) -> None:
     """Set up dflow in this repository (creates the state ref; safe to run again).
 
+    On a terminal it asks a few questions (base branch, CI provider, engine and model, QA
+    policy, budget), each defaulting to what it detected; every answer is also a flag, and
+    with --yes, in CI or in a pipe it asks nothing and gives the same result.
     In a clone of a repository that already uses dflow, this adopts the remote's state,
     and `git fetch` is set up to bring the remote's state from then on.
 
@@ -33,7 +45,15 @@ def init(
     """
     if ci is not None and ci not in ("github", "gitlab"):
         raise UsageError(f"--ci takes github or gitlab, not '{ci}'")
-    project, report = sync_setup.init(".", base=base, engine=engine)
+    given: dict[str, Any] = {
+        "base": base, "engine": engine, "model": model, "ci": ci_provider or ci,
+        "qa_policy": qa_policy, "budget_tokens": budget_tokens, "budget_mode": budget_mode}
+    open_project(".")  # outside a repository: one clear sentence, before any question
+    root = Path(".")
+    wizard = None if yes or not _is_terminal() else (
+        lambda detected: init_wizard.ask(detected, console(), given))
+    result = init_repo(root, ask=wizard, **given)
+    report, project = result.report, open_project(root)
     tip = str(report.tip)[:12]
     if report.adopted:
         typer.echo(f"adopted the state of '{report.remote}': {STATE_REF} at {tip}")
@@ -59,6 +79,10 @@ def init(
                        "`dflow config set ci.install 'deksdenflow @ git+https://...'` or the CI "
                        "variable DFLOW_INSTALL, or the CI job stops saying so")
         typer.echo(f"secret: {done.secret}")
+
+
+def _is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty() and not is_plain()
 
 
 def _register(project: Project) -> None:

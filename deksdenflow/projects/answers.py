@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from ..errors import UsageError
 from ..workflow import config
 from .detect import CiProvider, Detected
 
@@ -26,8 +27,14 @@ class InitAnswers(BaseModel):
 
 def defaults(detected: Detected, **given: Any) -> InitAnswers:
     """The detected defaults, overridden by every answer given (None: not given)."""
-    start = InitAnswers(base=detected.base, ci=detected.ci, engine=detected.engine)
-    return start.model_copy(update={k: v for k, v in given.items() if v is not None})
+    values = {"base": detected.base, "ci": detected.ci, "engine": detected.engine}
+    values.update({k: v for k, v in given.items() if v is not None})
+    try:
+        return InitAnswers.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        flag = "--" + str(first["loc"][0]).replace("_", "-")
+        raise UsageError(f"{flag}: {first['msg']}") from exc
 
 
 def apply(project_text: str, answers: InitAnswers) -> str:

@@ -73,7 +73,7 @@ def remote_head(root: Path, remote: str = "origin") -> str | None:
 
 
 def detect(root: Path, remote: str = "origin", path: str | None = None) -> Detected:
-    repo = pygit2.Repository(str(root))
+    repo = pygit2.Repository(pygit2.discover_repository(str(root)) or str(root))
     url = remote_url(repo, remote)
     base = (remote_head(root, remote) if url else None) or detect_base_branch(repo)
     found = engines_on_path(path)

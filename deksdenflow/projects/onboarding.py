@@ -22,7 +22,7 @@ from ..sync import setup as sync_setup
 from ..workflow.project import Project, open_project
 from . import registry
 from .answers import InitAnswers, apply, defaults
-from .detect import detect, remote_url
+from .detect import Detected, detect, remote_url
 from .registry import ProjectEntry
 
 StepName = Literal["clone", "init", "ci"]
@@ -69,7 +69,7 @@ def add(source: str, *, name: str | None = None, ci_template: bool = False,
     try:
         if entry.managed:
             run.step("clone", lambda: _clone(source, Path(entry.path)))
-        answers = run.step("init", lambda: init_repo(Path(entry.path), **given))
+        answers = run.step("init", lambda: init_repo(Path(entry.path), **given).answers)
         if ci_template:
             run.step("ci", lambda: _ci(Path(entry.path), answers))
     except DflowError as exc:
@@ -132,18 +132,24 @@ def _clone(url: str, dest: Path) -> str:
     return str(dest)
 
 
-def init_repo(root: Path, **given: Any) -> InitAnswers:
-    """`dflow init` with the detected defaults and the given answers; the answers used."""
-    answers = defaults(detect(root), **given)
-    project, report = sync_setup.init(root, base=answers.base, engine=answers.engine)
-    if report.created:
-        def change(tx):  # type: ignore[no-untyped-def]
-            tx.set_project_text(apply(tx.view.project_text(), answers))
+class InitResult(BaseModel):
+    answers: InitAnswers
+    report: sync_setup.InitReport
 
-        project.store.transact(change, message="dflow: init settings")
+
+Ask = Callable[[Detected], InitAnswers]
+
+
+def init_repo(root: Path, ask: Ask | None = None, **given: Any) -> InitResult:
+    """`dflow init`: the given answers, the rest detected (or asked through `ask` when the
+    state is new); the same answers give the same project.toml either way."""
+    detected = detect(root)
+    fresh = not open_project(root).store.is_initialized
+    answers = ask(detected) if ask is not None and fresh else defaults(detected, **given)
+    project, report = sync_setup.init(root, base=answers.base, engine=answers.engine,
+                                      edit=lambda text: apply(text, answers))
     project.settings()  # every later command reads them: fail here, naming the bad key
-    register(project, answers.base)
-    return answers
+    return InitResult(answers=answers, report=report)
 
 
 def register(project: Project, base: str = "") -> tuple[ProjectEntry, bool]:

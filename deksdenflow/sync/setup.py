@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
@@ -41,7 +42,8 @@ def add_fetch_refspec(store: Store, remote: str) -> bool:
 
 
 def init(path: str | os.PathLike[str] = ".", *, base: str | None = None,
-         engine: str | None = None, remote: str | None = None) -> tuple[Project, InitReport]:
+         engine: str | None = None, remote: str | None = None,
+         edit: Callable[[str], str] | None = None) -> tuple[Project, InitReport]:
     """Set up dflow: adopt the remote's state when it has one, else create a new state."""
     project = open_project(path)
     name = remote or "origin"
@@ -49,7 +51,7 @@ def init(path: str | os.PathLike[str] = ".", *, base: str | None = None,
     report = InitReport(created=False, remote=name if has_remote else None)
     if has_remote and not project.store.is_initialized:
         report.adopted, report.offline = adopt(project, name)
-    project, report.created = init_project(path, base=base, engine=engine)
+    project, report.created = init_project(path, base=base, engine=engine, edit=edit)
     if has_remote:
         report.refspec_added = add_fetch_refspec(project.store, name)
         if report.created and not report.offline:

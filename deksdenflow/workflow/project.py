@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,8 @@ def detect_base_branch(repo: pygit2.Repository) -> str:
 
 
 def init_project(path: str | os.PathLike[str] = ".", base: str | None = None,
-                 engine: str | None = None) -> tuple[Project, bool]:
+                 engine: str | None = None,
+                 edit: Callable[[str], str] | None = None) -> tuple[Project, bool]:
     """Create the state ref (idempotent). Returns the project and whether it was created."""
     try:
         project = open_project(path)
@@ -148,5 +150,6 @@ def init_project(path: str | os.PathLike[str] = ".", base: str | None = None,
     repo = project.repo
     name = Path(repo.workdir or project.store.git_dir).resolve().name
     text = default_project_text(name, base or detect_base_branch(repo), engine or "codex")
+    text = edit(text) if edit is not None else text  # `dflow init`'s other answers
     created = project.store.initialize(text)
     return project, created
