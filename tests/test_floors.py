@@ -17,7 +17,8 @@ ALLOWED: dict[str, set[str]] = {
     "errors": {"exit_codes"},
     "domain": {"errors", "exit_codes"},
     "git": {"errors", "exit_codes", "domain"},
-    "store": {"errors", "exit_codes", "domain", "__init__"},
+    # store starts git's background gc through the one git runner (decision 0720).
+    "store": {"errors", "exit_codes", "domain", "git", "__init__"},
     "engines": {"errors", "exit_codes", "domain"},
 }
 

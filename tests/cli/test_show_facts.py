@@ -70,7 +70,7 @@ def test_show_with_a_malformed_verdict_has_its_reason(demo: Path, cli, snapshot)
     configure(open_project(demo), {"engines.demo.kind": '"demo"', "retry.max_attempts": 1,
                                  "engines.demo.options": "{ qa_reply = 'Looks good to me!' }"})
     cli("new", "x", "--task", "add a greeting", cwd=demo)
-    assert cli("run", "x", "--wait", cwd=demo).exit_code == 1
+    assert cli("run", "x", "--wait", cwd=demo).exit_code == 4  # blocked: waits for a person
     out = cli("show", "x", cwd=demo).output
     assert "no valid verdict" in out
     assert facts_of(out, demo.parent) == snapshot
