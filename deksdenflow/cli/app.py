@@ -133,6 +133,7 @@ def _register() -> None:
         console_cmds,
         demo_cmds,
         land_cmds,
+        observe_cmds,
         project_cmds,
         projects_cmds,
         runs_cmds,
@@ -143,7 +144,7 @@ def _register() -> None:
     )
 
     for module in (setup_cmds, runs_cmds, workflow_cmds, worker_cmds, sync_cmds, console_cmds,
-                   demo_cmds, project_cmds, land_cmds, projects_cmds):
+                   demo_cmds, project_cmds, land_cmds, projects_cmds, observe_cmds):
         module.register(app)
     for group in app.registered_groups:  # `dflow step --help` lists whole summaries too
         if group.typer_instance is not None:

@@ -1,0 +1,1 @@
+"""Observability services: figures from the state ref (metrics, report), logs, traces."""
