@@ -10,6 +10,7 @@ import typer
 
 from ..errors import UsageError
 from ..workflow.project import Project, open_project
+from .render import JSON_OPTION, console, emit_json
 
 if TYPE_CHECKING:
     from ..observe.ledger import Ledger
@@ -64,5 +65,26 @@ def metrics(
     typer.echo(exposition.exposition(book).decode(), nl=False)
 
 
+def report(
+    since: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--since", help="Only what happened in this span (30d, 12h, 2w) or since a date."),
+    by: str = typer.Option("model", "--by", help="Group by engine, model, variant or step-type."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Tokens, cost, durations, QA pass rate and errors, as tables and terminal charts.
+
+    Example: dflow report --since 30d --by engine
+    """
+    from ..observe import report as reporting
+    from .report_render import render
+
+    found = reporting.build(_ledger(open_project()), by, reporting.parse_since(since))
+    if json_:
+        emit_json(found)
+        return
+    render(console(), found)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(metrics)
+    app.command()(report)

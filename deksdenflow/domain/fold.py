@@ -352,6 +352,7 @@ def _step_failed(snap: RunSnapshot, event: Event) -> None:
     _expect(step, {StepStatus.RUNNING}, "fail")
     duration, spend = float(event.data.get("duration_s", 0.0)), _spend(event.data)
     step.status = StepStatus.FAILED
+    step.failures += 1
     step.reason = str(event.data.get("reason", ""))
     step.final_failure = bool(event.data.get("final", False))
     step.duration_s += duration
@@ -376,7 +377,9 @@ def _qa_verdict(snap: RunSnapshot, event: Event) -> None:
     if verdict == "PASS":
         step.status = StepStatus.COMPLETED
         step.reason = ""
+        step.qa_passes += 1
     else:
+        step.qa_fails += 1
         step.status = StepStatus.BLOCKED
         step.reason = "QA failed: " + (qa.summary or "; ".join(qa.findings))
     step.updated_at = event.at

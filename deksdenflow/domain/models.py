@@ -98,6 +98,9 @@ class StepRun(BaseModel):
     file: str = ""
     status: StepStatus = StepStatus.PENDING
     attempts: int = 0
+    failures: int = Field(default=0, description="attempts that ended in step.failed")
+    qa_passes: int = 0
+    qa_fails: int = 0
     final_failure: bool = False
     engine: str | None = None
     model: str | None = None

@@ -31,7 +31,9 @@ class SpendFact:
     cost: float
     duration_s: float
     status: str
-    verdict: str = ""
+    failures: int = 0
+    qa_passes: int = 0
+    qa_fails: int = 0
 
     @property
     def tokens(self) -> int:
@@ -110,7 +112,7 @@ def _add_run(out: Ledger, snap: RunSnapshot) -> None:
             attempts=step.attempts, input_tokens=step.usage.input_tokens,
             output_tokens=step.usage.output_tokens, cost=step.cost or 0.0,
             duration_s=step.duration_s, status=step.status.value,
-            verdict=step.qa.verdict if step.qa else "",
+            failures=step.failures, qa_passes=step.qa_passes, qa_fails=step.qa_fails,
         ))
     rest_in, rest_out = run.usage.input_tokens - in_steps, run.usage.output_tokens - out_steps
     rest_cost = run.cost - cost_steps

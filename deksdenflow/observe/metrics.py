@@ -124,10 +124,12 @@ def _spend(book: Ledger) -> Iterator[Metric]:
                   _sum((k, s.cost) for k, s in rows))
     yield _family("counter", "dflow_step_attempts", "Step attempts.", SPEND_LABELS,
                   _sum((k, s.attempts) for k, s in rows if s.attempts))
-    yield _family("counter", "dflow_qa_verdicts", "QA verdicts standing on steps.",
-                  ["project", "engine", "model", "variant", "verdict"],
-                  _sum(((p, s.engine, s.model, s.variant, s.verdict), 1)
-                       for s in book.spends if s.verdict))
+    yield _family("counter", "dflow_step_errors", "Step attempts that failed.", SPEND_LABELS,
+                  _sum((k, s.failures) for k, s in rows if s.failures))
+    verdicts = [((*k, "PASS"), s.qa_passes) for k, s in rows if s.qa_passes]
+    verdicts += [((*k, "FAIL"), s.qa_fails) for k, s in rows if s.qa_fails]
+    yield _family("counter", "dflow_qa_verdicts", "QA verdicts on steps.",
+                  [*SPEND_LABELS, "verdict"], _sum(verdicts))
 
 
 def _durations(book: Ledger) -> Iterator[Metric]:

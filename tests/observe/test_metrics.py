@@ -52,6 +52,8 @@ def test_metrics_parse_and_match_the_events(project: Project, history, cli) -> N
     assert total(m["dflow_step_attempts_total"], model="m2") == 3
     assert total(m["dflow_qa_verdicts_total"], verdict="PASS") == 2
     assert total(m["dflow_qa_verdicts_total"], verdict="FAIL", model="m2") == 1
+    errors = m["dflow_step_errors_total"]
+    assert total(errors) == total(errors, model="m2") == 2
     assert total(m["dflow_runs"], status="completed") == 1
     assert total(m["dflow_runs"], status="failed") == 1
     assert total(m["dflow_step_duration_seconds_count"]) == 3
