@@ -21,7 +21,7 @@ def _ledger(project: Project) -> Ledger:
 
     view = project.view()
     name = project_label(view.settings().project.name, project.root.name)
-    return ledger(name, view.runs())
+    return ledger(name, view.snapshot_docs())
 
 
 def _address(addr: str) -> tuple[str, int]:

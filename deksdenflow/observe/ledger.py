@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from ..domain.models import RunSnapshot, StepRun
-
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
 OTHER = "plan+qa"  # what a run spent outside its steps' own attempts (planning, QA, fix-CI)
 
 
@@ -77,56 +77,71 @@ class Ledger:
     jobs: list[JobFact] = field(default_factory=list)
 
 
-def ledger(project: str, snaps: list[RunSnapshot]) -> Ledger:
-    """Every fact of every run (one pass over the snapshots)."""
+def ledger(project: str, docs: list[dict[str, Any]]) -> Ledger:
+    """Every fact of every run, in one pass over the snapshots as plain JSON
+    (`StateView.snapshot_docs`: building models would cost more than the figures)."""
     out = Ledger(project=project)
-    for snap in snaps:
-        _add_run(out, snap)
+    for doc in docs:
+        _add_run(out, doc)
     return out
 
 
-def _variant(snap: RunSnapshot, step: StepRun | None = None) -> str:
-    chosen = getattr(step, "variant", None) if step is not None else None
-    return str(chosen or getattr(snap.run, "variant", "") or "")
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
-def _add_run(out: Ledger, snap: RunSnapshot) -> None:
-    run = snap.run
-    engine = run.engine or ""
+def _usage(doc: dict[str, Any]) -> tuple[int, int]:
+    usage = doc.get("usage") or {}
+    return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+
+
+def _add_run(out: Ledger, doc: dict[str, Any]) -> None:
+    run = doc["run"]
+    engine, variant = run.get("engine") or "", run.get("variant") or ""
+    run_id, status = f"{int(run['number']):04d}-{run['name']}", str(run["status"])
+    run_in, run_out = _usage(run)
     out.runs.append(RunFact(
-        id=run.id, status=run.status.value, engine=engine, variant=_variant(snap),
-        created_at=run.created_at, updated_at=run.updated_at,
-        terminal=run.status.value in ("completed", "failed", "cancelled"),
-        tokens=run.usage.total, cost=run.cost,
+        id=run_id, status=status, engine=engine, variant=variant,
+        created_at=_when(run.get("created_at")), updated_at=_when(run.get("updated_at")),
+        terminal=status in TERMINAL, tokens=run_in + run_out, cost=float(run.get("cost") or 0),
     ))
-    in_steps, out_steps, cost_steps = 0, 0, 0.0
-    for step in snap.steps:
-        if step.attempts == 0 and step.usage.total == 0:
+    spent_in, spent_out, spent_cost = 0, 0, 0.0
+    models: dict[int, tuple[str, str]] = {}
+    for step in doc.get("steps", ()):
+        fact = _step_fact(run_id, engine, variant, step)
+        models[int(step["index"])] = (fact.engine, fact.model)
+        if fact.attempts == 0 and fact.tokens == 0:
             continue
-        in_steps += step.usage.input_tokens
-        out_steps += step.usage.output_tokens
-        cost_steps += step.cost or 0.0
-        out.spends.append(SpendFact(
-            run=run.id, at=step.updated_at, step_type=step.type.value,
-            engine=step.engine or engine, model=step.model or "", variant=_variant(snap, step),
-            attempts=step.attempts, input_tokens=step.usage.input_tokens,
-            output_tokens=step.usage.output_tokens, cost=step.cost or 0.0,
-            duration_s=step.duration_s, status=step.status.value,
-            failures=step.failures, qa_passes=step.qa_passes, qa_fails=step.qa_fails,
-        ))
-    rest_in, rest_out = run.usage.input_tokens - in_steps, run.usage.output_tokens - out_steps
-    rest_cost = run.cost - cost_steps
+        spent_in, spent_out = spent_in + fact.input_tokens, spent_out + fact.output_tokens
+        spent_cost += fact.cost
+        out.spends.append(fact)
+    rest_in, rest_out = run_in - spent_in, run_out - spent_out
+    rest_cost = float(run.get("cost") or 0) - spent_cost
     if rest_in or rest_out or abs(rest_cost) > 1e-12:
         out.spends.append(SpendFact(
-            run=run.id, at=run.updated_at, step_type=OTHER, engine=engine, model="",
-            variant=_variant(snap), attempts=0, input_tokens=rest_in, output_tokens=rest_out,
-            cost=rest_cost, duration_s=0.0, status=run.status.value,
+            run=run_id, at=_when(run.get("updated_at")), step_type=OTHER, engine=engine,
+            model="", variant=variant, attempts=0, input_tokens=rest_in, output_tokens=rest_out,
+            cost=rest_cost, duration_s=0.0, status=status,
         ))
-    models = {s.index: (s.engine or engine, s.model or "") for s in snap.steps}
-    for job in snap.jobs:
-        eng, model = models.get(job.step, (engine, "")) if job.step is not None else (engine, "")
-        out.jobs.append(JobFact(kind=job.kind.value, status=job.status.value, engine=eng,
-                                model=model, attempts=job.attempts, failures=job.failures))
+    for job in doc.get("jobs", ()):
+        step = job.get("step")
+        eng, model = models.get(step, (engine, "")) if step is not None else (engine, "")
+        out.jobs.append(JobFact(kind=str(job["kind"]), status=str(job["status"]), engine=eng,
+                                model=model, attempts=int(job.get("attempts", 0)),
+                                failures=int(job.get("failures", 0))))
+
+
+def _step_fact(run_id: str, engine: str, variant: str, step: dict[str, Any]) -> SpendFact:
+    tokens_in, tokens_out = _usage(step)
+    return SpendFact(
+        run=run_id, at=_when(step.get("updated_at")), step_type=str(step.get("type", "work")),
+        engine=step.get("engine") or engine, model=step.get("model") or "",
+        variant=step.get("variant") or variant, attempts=int(step.get("attempts", 0)),
+        input_tokens=tokens_in, output_tokens=tokens_out, cost=float(step.get("cost") or 0),
+        duration_s=float(step.get("duration_s", 0)), status=str(step.get("status", "")),
+        failures=int(step.get("failures", 0)), qa_passes=int(step.get("qa_passes", 0)),
+        qa_fails=int(step.get("qa_fails", 0)),
+    )
 
 
 def project_label(name: str, root_name: str) -> str:

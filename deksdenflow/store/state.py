@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pygit2
 
@@ -155,6 +156,22 @@ class StateView:
                     if snap is not None:
                         snaps.append(snap)
         return sorted(snaps, key=lambda s: (s.run.number, s.run.uid))
+
+    def snapshot_docs(self) -> list[dict[str, Any]]:
+        """Every run's snapshot as plain JSON (migrated on read, not built into models): for
+        aggregate reads (`dflow metrics`, `dflow report`), where validating 1,000 models
+        costs far more than the figures drawn from them."""
+        runs = self.subtree(RUNS_DIR)
+        docs = []
+        for bucket in runs or ():
+            if not isinstance(bucket, pygit2.Tree):
+                continue
+            for entry in bucket:
+                blob = entry["run.json"] if isinstance(entry, pygit2.Tree) else None
+                if isinstance(blob, pygit2.Blob) and entry.name:
+                    path = run_snapshot_path(entry.name)
+                    docs.append(codec.upgrade("snapshot", codec.load_json(blob.data, path), path))
+        return docs
 
     def find_run(self, ref: str) -> RunSnapshot:
         """Resolve what a user typed: `0001-name`, `1`, `name`, a branch, or a uid."""
