@@ -26,6 +26,10 @@ STATUS_STYLE = {
 }
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+LOG_FORMAT_OPTION = typer.Option(
+    None, "--log-format", metavar="text|json",
+    help="Log lines as text or one JSON object per line with correlation ids "
+    "(default: DFLOW_LOG_FORMAT, else text).")
 
 
 def is_plain() -> bool:

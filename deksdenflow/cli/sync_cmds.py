@@ -12,7 +12,7 @@ import typer
 from ..sync import auto, numbers, service
 from ..workflow import runs
 from ..workflow.project import open_project
-from .render import JSON_OPTION, emit_json
+from .render import JSON_OPTION, LOG_FORMAT_OPTION, emit_json
 
 
 def sync(
@@ -53,18 +53,35 @@ def ci_report(
     log: Optional[Path] = typer.Option(None, "--log", help="Log file; its redacted tail is kept."),  # noqa: UP045, B008
     remote: Optional[str] = typer.Option(None, "--remote", help="Remote with the state."),  # noqa: UP045
     json_: bool = JSON_OPTION,
+    log_format: Optional[str] = LOG_FORMAT_OPTION,  # noqa: UP045
 ) -> None:
     """Record a CI result on the run of this branch and push it (GitHub/GitLab env is read).
 
     Example: dflow ci report --status failure --log checks.log
     """
     from ..ci import report as ci_service
+    from ..observe.logs import json_line
+    from ..observe.logs import log_format as chosen_format
 
+    as_lines = chosen_format(log_format) == "json"
     result = ci_service.report(".", status=status, branch=branch, url=url, log=log, remote=remote)
     if json_:
         emit_json(result)
-        return
-    typer.echo(result.message, err=result.run is None)
+    elif as_lines:
+        typer.echo(json_line(result.message, "info" if result.run else "warning",
+                             project=Path.cwd().name, run=result.run, worker=_ci_actor(),
+                             status=result.status, branch=result.branch, url=result.url or None,
+                             pushed=result.pushed))
+    else:
+        typer.echo(result.message, err=result.run is None)
+
+
+def _ci_actor() -> str:
+    """The CI job as the worker of a report (the same actor the event records)."""
+    from ..ci.env import detect
+
+    found = detect()
+    return f"ci:{found.provider}:{found.job}" if found.job else f"ci:{found.provider}"
 
 
 def pr(

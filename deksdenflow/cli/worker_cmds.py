@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Optional
 
 import typer
@@ -12,17 +13,38 @@ from ..errors import DflowError, UsageError
 from ..jobs import pool
 from ..jobs.worker import Transition, WorkerOptions
 from ..workflow.project import Project, open_project
-from .render import JSON_OPTION, ago, console, emit_json, is_plain, safe_text
+from .render import (
+    JSON_OPTION,
+    LOG_FORMAT_OPTION,
+    ago,
+    console,
+    emit_json,
+    is_plain,
+    safe_text,
+)
 
 EVENT_STYLE = {"finished": "green", "failed": "red", "retry": "yellow", "recovered": "yellow",
                "released": "yellow", "claimed": "cyan", "running": "blue"}
 
 
+def print_transition_json(t: Transition) -> None:
+    """One JSON object per transition, with every correlation id (picklable, like below)."""
+    from ..observe.logs import json_line
+
+    level = {"failed": "error", "retry": "warning", "recovered": "warning", "lost": "error"}
+    message = f"{t.event} {t.kind} {t.run_id or ''}".strip() if t.kind else t.event
+    print(json_line(message, level.get(t.event, "info"), t.at, project=t.project or None,
+                    run=t.run_id, step=t.step, job=t.job, attempt=t.attempt, worker=t.worker,
+                    event=t.event, kind=t.kind, detail=safe_text(t.detail) or None), flush=True)
+
+
 def print_transition(t: Transition) -> None:
     """One line per job transition (runs in each worker process: keep it picklable)."""
-    what = f"{t.kind} {t.job}" if t.job else ""
+    what = f"{t.kind} {t.run_id or t.run or ''}".rstrip() if t.job else ""
     if t.step is not None:
         what += f" step {t.step:02d}"
+    if t.job:
+        what += f" (job {t.job})"
     text = f"{t.at:%H:%M:%S} {t.worker:<22} {t.event:<9} {what}"
     if t.detail:
         text += f"  {t.detail}"
@@ -52,6 +74,7 @@ def worker(
     all_projects: bool = typer.Option(
         False, "--all-projects", help="Serve every registered project's queue, in turn."
     ),
+    log_format: Optional[str] = LOG_FORMAT_OPTION,  # noqa: UP045
 ) -> None:
     """Run a pool of local workers that claim and run the jobs on the state ref.
 
@@ -66,17 +89,21 @@ def worker(
 
     Example: dflow worker -j 2 --burst
     """
+    from ..observe.logs import log_format as chosen_format
+
+    sink = print_transition_json if chosen_format(log_format) == "json" else print_transition
     if all_projects:
         if remote is not None:
             raise UsageError("--all-projects serves local queues; drop --remote")
         _run_local(_registered_projects(), jobs, WorkerOptions(
-            kinds=_kinds(queue), burst=burst, grace_s=grace))
+            kinds=_kinds(queue), burst=burst, grace_s=grace), sink)
         return
     project = open_project()
     if remote is not None:
         _remote_worker(project, remote, _kinds(queue), burst)
         return
-    _run_local([project], jobs, WorkerOptions(kinds=_kinds(queue), burst=burst, grace_s=grace))
+    _run_local([project], jobs, WorkerOptions(kinds=_kinds(queue), burst=burst, grace_s=grace),
+               sink)
 
 
 def _registered_projects() -> list[Project]:
@@ -91,8 +118,9 @@ def _registered_projects() -> list[Project]:
     return found
 
 
-def _run_local(projects: list[Project], jobs: int | None, options: WorkerOptions) -> None:
-    result = pool.run_pool(projects, jobs, options=options, sink=print_transition)
+def _run_local(projects: list[Project], jobs: int | None, options: WorkerOptions,
+               sink: Callable[[Transition], None]) -> None:
+    result = pool.run_pool(projects, jobs, options=options, sink=sink)
     if result.error:
         raise DflowError(result.error)
     if result.killed or result.interrupted:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Optional
 
@@ -17,7 +17,15 @@ from ..jobs.runner import Outcome
 from ..workflow import controls
 from ..workflow.project import Project, open_project
 from .facts_render import render_facts
-from .render import JSON_OPTION, console, emit_json, safe_text, styled, tokens
+from .render import (
+    JSON_OPTION,
+    LOG_FORMAT_OPTION,
+    console,
+    emit_json,
+    safe_text,
+    styled,
+    tokens,
+)
 from .runs_cmds import event_detail, waiting_line
 
 WAIT_OPTION = typer.Option(False, "--wait", "-w",
@@ -47,8 +55,28 @@ def outcome_line(project: Project, outcome: Outcome) -> str:
     return f"{what}: {snap.run.status.value if snap else 'done'}"
 
 
+def _printer(project: Project, worker: str,
+             log_format: str | None) -> Callable[[Outcome], None]:
+    from ..observe.logs import json_line
+    from ..observe.logs import log_format as chosen_format
+
+    if chosen_format(log_format) == "text":
+        return lambda o: typer.echo(outcome_line(project, o))
+
+    def as_json(o: Outcome) -> None:
+        snap = project.view().run(o.job.run or "")
+        level = "info" if o.ok else ("error" if o.final else "warning")
+        typer.echo(json_line(outcome_line(project, o), level, project=project.root.name,
+                             run=snap.run.id if snap else o.job.run, step=o.job.step,
+                             job=o.job.id, attempt=o.job.attempts, worker=worker,
+                             kind=o.job.kind.value, ok=o.ok))
+
+    return as_json
+
+
 def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job],
-            all_steps: bool | None = None, settle: bool = False) -> None:
+            all_steps: bool | None = None, settle: bool = False,
+            log_format: str | None = None) -> None:
     if not wait:
         if json_:
             emit_json(jobs)
@@ -56,8 +84,8 @@ def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job]
             typer.echo(f"requested {_jobs_line(jobs)}; `--wait` does it here, or run "
                        "`dflow worker`")
         return
-    printer = None if json_ else (lambda o: typer.echo(outcome_line(project, o)))
     me = new_worker_id(project.store, "cli")
+    printer = None if json_ else _printer(project, me, log_format)
     with interrupts_as_keyboard():
         if settle:
             snap = controls.run_until_settled(project, run, me, all_steps, printer)
@@ -119,6 +147,7 @@ def run(
     json_: bool = JSON_OPTION,
     engine: Optional[str] = ENGINE_OPTION,  # noqa: UP045
     model: Optional[str] = MODEL_OPTION,  # noqa: UP045
+    log_format: Optional[str] = LOG_FORMAT_OPTION,  # noqa: UP045
 ) -> None:
     """Request the next step (or all, per the loop policy); plans first when needed.
 
@@ -129,10 +158,11 @@ def run(
     chain = True if all_ else (False if step is not None else None)
     if step is not None:
         jobs = controls.request_step(project, run, step, all_steps=False)
-        _finish(project, run, wait, json_, jobs)
+        _finish(project, run, wait, json_, jobs, log_format=log_format)
         return
     if wait:
-        _finish(project, run, True, json_, [], all_steps=chain, settle=True)
+        _finish(project, run, True, json_, [], all_steps=chain, settle=True,
+                log_format=log_format)
         return
     _finish(project, run, False, json_, controls.request_next(project, run, chain))
 

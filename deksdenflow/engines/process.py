@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineFailed, EngineNotFound, EngineTimeout
+from ..observe import correlation
 
 TRY_DEMO = "use --engine demo to try dflow without an agent"
 KILL_GRACE_S = 5.0  # time between SIGTERM and SIGKILL, so an agent can stop its own children
@@ -75,6 +76,9 @@ def run_process(
 ) -> Completed:
     """Run argv to completion; EngineTimeout after `timeout_s`, EngineFailed on a non-zero exit."""
     argv = list(argv)
+    ids = correlation.env()  # DFLOW_JOB_ID and friends: the agent's logs can be joined
+    if ids:
+        env = {**(env if env is not None else os.environ), **ids}
     argv[0] = resolve_binary(argv[0], engine, path=(env or os.environ).get("PATH"))
     if not cwd.is_dir():
         raise EngineFailed(f"engine '{engine}' cannot run in {cwd}: no such directory")

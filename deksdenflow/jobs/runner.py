@@ -15,6 +15,7 @@ from ..domain.models import Job, JobKind, JobStatus
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
+from ..observe import correlation
 from ..store import Tx
 from ..workflow.project import Project
 from . import queue
@@ -94,7 +95,8 @@ def attempt(project: Project, job: Job, worker: str) -> Attempt:
     if handler is None:
         return Attempt(job, error=f"no handler for job kind '{job.kind.value}' in this dflow")
     try:
-        return Attempt(job, hook=handler.run(project, job, worker))
+        with correlation.bound(**job_ids(project, job, worker)):
+            return Attempt(job, hook=handler.run(project, job, worker))
     except DflowError as exc:
         return Attempt(job, error=safe_error(project, str(exc) or type(exc).__name__),
                        permanent=exc.permanent)
@@ -108,6 +110,14 @@ def safe_error(project: Project, text: str) -> str:
     except DflowError:
         names = []
     return strip_controls(redact(text, secret_values(names)))
+
+
+def job_ids(project: Project, job: Job, worker: str) -> dict[str, object]:
+    """The correlation ids of a job: the run's id as users see it (NNNN-name), never only
+    the job's internal id."""
+    snap = project.view().run(job.run) if job.run else None
+    return {"project": project.root.name, "run": snap.run.id if snap else job.run,
+            "step": job.step, "job": job.id, "attempt": job.attempts, "worker": worker}
 
 
 def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection) -> Outcome:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import partial
 from types import FrameType
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..domain.events import EventType
 from ..domain.models import Job, JobKind
@@ -56,7 +56,10 @@ class Transition(BaseModel):
     job: str | None = None
     kind: str | None = None
     run: str | None = None
+    run_id: str | None = Field(default=None, description="NNNN-name, as users see the run")
     step: int | None = None
+    attempt: int | None = None
+    project: str = ""
     detail: str = ""
 
 
@@ -105,6 +108,7 @@ class Worker:
         self._last_scan = 0.0
         self._nap = options.poll_s
         self.prefetch = True  # claim the next job in the commit that closes one
+        self._run_ids: dict[str, str] = {}
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -360,5 +364,17 @@ class Worker:
         self.on_transition(Transition(
             at=datetime.now(UTC), worker=self.id, event=event,
             job=job.id if job else None, kind=job.kind.value if job else None,
-            run=job.run if job else None, step=job.step if job else None, detail=detail,
+            run=job.run if job else None, run_id=self._run_id(job), step=job.step if job else None,
+            attempt=job.attempts if job else None, project=self.project.root.name,
+            detail=detail,
         ))
+
+    def _run_id(self, job: Job | None) -> str | None:
+        """NNNN-name of the job's run (cached per uid; a renumbered run shows its new number
+        from the next worker on)."""
+        if job is None or job.run is None:
+            return None
+        if job.run not in self._run_ids:
+            snap = self.store.read().run(job.run)
+            self._run_ids[job.run] = snap.run.id if snap else job.run
+        return self._run_ids[job.run]
