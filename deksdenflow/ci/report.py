@@ -100,11 +100,10 @@ def _request_fix(tx: Tx, uid: str, result: CiReport, excerpt: str, commit: str,
         return False
     previous = [int(j.payload.get("attempt", 0)) for j in snap.jobs if j.kind == JobKind.FIX_CI]
     attempt = (max(previous, default=0) if streak else 0) + 1
-    # The one budget rule (workflow/budget.py): only `strict` stops new work; `warn` and `off`
-    # let the fix run.
-    over_budget = settings.budget.mode == "strict" and budget.exceeded(snap, settings) is not None
+    # The one budget rule (workflow/budget.py): only `strict` stops new work.
+    over_budget = budget.stops(snap, settings)
     if attempt > settings.ci.max_fix_attempts or over_budget:
-        why = "token budget used up" if over_budget else f"{attempt - 1} fix attempts used"
+        why = over_budget or f"{attempt - 1} fix attempts used"
         tx.emit(EventType.RUN_NOTE, run=uid, data={"text": f"no CI fix requested: {why}"})
         return False
     queue.request(tx, JobKind.FIX_CI, run=uid, payload={

@@ -67,7 +67,23 @@ class RetrySection(_Section):
 
 class BudgetSection(_Section):
     tokens: int = Field(default=0, ge=0, description="per-run token budget; 0 means none")
+    cost: float = Field(default=0.0, ge=0, description="per-run cost budget (as the engines "
+                        "report it, USD); 0 means none")
     mode: Literal["strict", "warn", "off"] = "off"
+
+
+class ModelsSection(_Section):
+    allowed: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="engine name -> the models it may use; an engine not named may use any")
+
+    def refusal(self, engine: str, model: str) -> str | None:
+        """Why `model` may not run on `engine`, or None."""
+        allowed = self.allowed.get(engine)
+        if not allowed or model in allowed:
+            return None
+        return (f"model '{model or '(the engine default)'}' is not allowed for engine "
+                f"'{engine}' by models.allowed in project.toml; allowed: {', '.join(allowed)}")
 
 
 class LoopSection(_Section):
@@ -123,6 +139,7 @@ class ProjectSettings(_Section):
     qa: QaSection = Field(default_factory=QaSection)
     retry: RetrySection = Field(default_factory=RetrySection)
     budget: BudgetSection = Field(default_factory=BudgetSection)
+    models: ModelsSection = Field(default_factory=ModelsSection)
     loop: LoopSection = Field(default_factory=LoopSection)
     ci: CiSection = Field(default_factory=CiSection)
     secrets: SecretsSection = Field(default_factory=SecretsSection)

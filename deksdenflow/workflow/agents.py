@@ -12,7 +12,7 @@ from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..engines import registry
 from ..engines.base import EngineRequest, EngineResult, Phase, Sandbox
-from ..errors import EngineError, EngineNotFound, GitOperationError
+from ..errors import ConfigError, EngineError, EngineNotFound, GitOperationError
 from ..store import Tx
 from . import worktrees
 from .prompts import Prompt
@@ -76,6 +76,9 @@ def invoke(snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: P
     name = engine_name(snap, settings, phase, job)
     config = settings.engine(name)
     config = config.model_copy(update={"model": model_of(snap, settings, name, job)})
+    refused = settings.models.refusal(name, config.model)
+    if refused is not None:
+        raise ConfigError(refused)
     try:
         engine = registry.get_engine(name, config)
     except EngineError as exc:

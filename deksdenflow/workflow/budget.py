@@ -11,13 +11,25 @@ KEY = "budget"
 
 
 def exceeded(snap: RunSnapshot, settings: ProjectSettings) -> str | None:
-    """Why the run is over its budget, or None."""
+    """Why the run is over its budget (tokens or cost), or None. Pure: the one place that
+    decides budget checks, for the reconciler, the fix-CI job and `ci report` alike."""
     budget = settings.budget
-    used = snap.run.usage.total
-    if budget.mode == "off" or budget.tokens <= 0 or used < budget.tokens:
+    if budget.mode == "off":
         return None
-    return (f"{snap.run.id} used {used} tokens of its budget of {budget.tokens}; raise it with "
-            "`dflow config set budget.tokens N` (or set budget.mode to warn)")
+    used = snap.run.usage.total
+    if 0 < budget.tokens <= used:
+        return (f"{snap.run.id} used {used} tokens of its budget of {budget.tokens}; raise it "
+                "with `dflow config set budget.tokens N` (or set budget.mode to warn)")
+    if 0 < budget.cost <= snap.run.cost:
+        return (f"{snap.run.id} cost ${snap.run.cost:.4f} of its budget of ${budget.cost:.4f}; "
+                "raise it with `dflow config set budget.cost N` (or set budget.mode to warn)")
+    return None
+
+
+def stops(snap: RunSnapshot, settings: ProjectSettings) -> str | None:
+    """Why no further attempt may start (strict mode over a budget), or None: the reconciler's
+    waiting reason and what every other requester of work asks."""
+    return exceeded(snap, settings) if settings.budget.mode == "strict" else None
 
 
 def gate(tx: Tx, uid: str, settings: ProjectSettings) -> bool:
