@@ -105,6 +105,7 @@ def test_a_job_attempt_binds_its_ids(project: Project, monkeypatch: pytest.Monke
         def on_failure(self, *args: object) -> None:
             return None
 
+    runner.load_builtin_handlers()  # else the first attempt registers the real plan handler
     monkeypatch.setitem(runner.HANDLERS, JobKind.PLAN, Capture())
     job = next(j for j in project.view().run(snap.run.uid).jobs if j.kind == JobKind.PLAN)
     runner.attempt(project, job, "w-test")
