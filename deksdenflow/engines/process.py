@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..domain import correlation
 from ..errors import EngineFailed, EngineNotFound, EngineTimeout
-from ..observe import correlation
 
 TRY_DEMO = "use --engine demo to try dflow without an agent"
 KILL_GRACE_S = 5.0  # time between SIGTERM and SIGKILL, so an agent can stop its own children

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from ..domain import correlation
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
-from ..observe import correlation
 from ..store import Tx
 from ..workflow.project import Project
 from . import queue

@@ -7,8 +7,8 @@ import os
 from datetime import UTC, datetime
 from typing import Literal
 
+from ..domain import correlation
 from ..errors import UsageError
-from . import correlation
 
 LogFormat = Literal["text", "json"]
 FORMATS = ("text", "json")

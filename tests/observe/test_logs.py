@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.cli.worker_cmds import print_transition
+from deksdenflow.domain import correlation
 from deksdenflow.domain.models import JobKind
 from deksdenflow.domain.settings import EngineConfig
 from deksdenflow.engines.base import EngineRequest
 from deksdenflow.engines.registry import get_engine
 from deksdenflow.jobs import runner
 from deksdenflow.jobs.worker import Transition
-from deksdenflow.observe import correlation
 from deksdenflow.workflow import runs
 from deksdenflow.workflow.project import Project
 
