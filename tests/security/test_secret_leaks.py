@@ -12,7 +12,7 @@ import pytest
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.workflow import runs
 from deksdenflow.workflow.project import Project
-from tests.engines.conftest import install_fake
+from tests.engines.conftest import FakeAgent, install_fake
 from tests.workflow.conftest import configure, settle
 
 from .conftest import fsck, leaks, reachable_blobs
@@ -43,14 +43,21 @@ def _hostile_script() -> list[dict[str, Any]]:
     return calls
 
 
-def test_no_planted_secret_reaches_the_ref_or_the_terminal(
-    project: Project, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
-) -> None:
+def _hostile_codex(project: Project, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
+    """The hostile fake Codex for every phase, with a secret in the environment too."""
     monkeypatch.setenv("SOME_SERVICE_TOKEN", ENV_SECRET)
     codex = install_fake("codex", tmp_path, monkeypatch)
     codex.script(queue=_hostile_script())
     configure(project, {"phases.default": '"codex"', "retry.max_attempts": 1,
-                       "qa.auto_retry": 1})
+                        "qa.auto_retry": 1})
+    return codex
+
+
+def test_no_planted_secret_reaches_the_ref_or_the_terminal(
+    project: Project, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    codex = _hostile_codex(project, tmp_path, monkeypatch)
     runs.create_run(project, "x", "add a greeting")
 
     settle(project)
@@ -69,15 +76,10 @@ def test_no_planted_secret_reaches_the_ref_or_the_terminal(
     fsck(repo)
 
 
-
 def test_no_planted_secret_is_printed_by_run_wait(
     project: Project, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
 ) -> None:
-    monkeypatch.setenv("SOME_SERVICE_TOKEN", ENV_SECRET)
-    codex = install_fake("codex", tmp_path, monkeypatch)
-    codex.script(queue=_hostile_script())
-    configure(project, {"phases.default": '"codex"', "retry.max_attempts": 1,
-                        "qa.auto_retry": 1})
+    _hostile_codex(project, tmp_path, monkeypatch)
     runs.create_run(project, "x", "add a greeting", plan=False)
 
     waited = cli("run", "1", "--wait", cwd=repo)  # every job's outcome line is printed
