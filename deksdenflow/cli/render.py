@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,7 +81,8 @@ def tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
-def safe_text(text: str) -> str:
+def safe_text(text: str, secret_names: Iterable[str] = ()) -> str:
     """Text that may quote agent or engine output (an error, a job's failure): no secret and
-    no escape sequence reaches the terminal (docs/decisions/0700)."""
-    return strip_controls(redact(text, secret_values()))
+    no escape sequence reaches the terminal (docs/decisions/0700). Pass the project's
+    `secret_env_names()` where a project is at hand, so `[secrets] env` is masked too."""
+    return strip_controls(redact(text, secret_values(secret_names)))

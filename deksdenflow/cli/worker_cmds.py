@@ -134,10 +134,11 @@ def _remote_worker(project: Project, remote: str, kinds: set[JobKind] | None,
     from ..sync import leases
 
     me = worker_id("remote-")
+    names = project.settings().secret_env_names()
 
     def show(o: leases.RemoteOutcome) -> None:
         typer.echo(f"{me} {'finished' if o.ok else 'failed':<9} {o.kind} {o.job}"
-                   + (f"  {safe_text(o.error)}" if o.error else ""))
+                   + (f"  {safe_text(o.error, names)}" if o.error else ""))
 
     done = leases.work(project, remote, me, kinds=kinds, burst=burst, sink=show)
     typer.echo(f"{me}: {done} job(s) run through '{remote}'")

@@ -45,7 +45,8 @@ def outcome_line(project: Project, outcome: Outcome) -> str:
     what = job.kind.value if job.step is None else f"step {job.step:02d} {job.kind.value}"
     if not outcome.ok:
         retry = "gave up" if outcome.final else "will retry"
-        return f"{what}: failed ({retry}): {safe_text(outcome.error)}"
+        names = project.settings().secret_env_names()
+        return f"{what}: failed ({retry}): {safe_text(outcome.error, names)}"
     snap = project.view().run(job.run or "")
     step = snap.step(job.step) if snap and job.step is not None else None
     if job.kind.value == "qa" and step is not None and step.qa is not None:

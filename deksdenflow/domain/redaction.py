@@ -1,19 +1,23 @@
 """Redaction: every string that came from outside dflow passes here before it is kept or shown.
 
 Patterns are matched on the text as written *and* on a copy in which JSON/C escape sequences
-(`\\n`, `\\t`, `\\"`, `\\u001b`, ...) are blanked to spaces of the same length, so a token that
-follows an escaped newline inside a JSON-encoded transcript line is found too (the `n` of `\\n`
-would otherwise glue onto it as a word character). Secret *values* (configured variables, the
-engines' key variables, every exported `*_TOKEN`/`*_KEY`/`*_SECRET`/`*_PASSWORD`) are masked
+are decoded (`\\u0067` is `g`, at any depth of escaping) and escaped whitespace (`\\n`, `\\t`,
+`\\u001b`, ...) becomes a space, so a token that follows an escaped newline inside a JSON-encoded
+transcript line is found (the `n` of `\\n` would otherwise glue onto it as a word character), and
+so is a token spelled with escaped letters; what is found there is masked in the text as
+written. Secret *values* (configured variables, the engines' key variables, every exported
+`*_TOKEN`/`*_KEY`/`*_SECRET`/`*_PASSWORD`) are masked
 as written, JSON-escaped, URL-encoded and base64-encoded. See docs/decisions/0700.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import os
 import re
+import sys
 import urllib.parse
 from collections.abc import Iterable, Mapping
 
@@ -92,6 +96,9 @@ MIN_SECRET_LEN = 8  # shorter values would mask ordinary words
 # A run of backslashes and what it escapes: JSON encoded twice (a transcript line holding JSON)
 # writes `\\\\n` for a newline.
 _ESCAPE = re.compile(r"\\+(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv0\"'/])?")
+# An escape spelling a printable ASCII character: no JSON encoder writes these for letters, so
+# the (slower) decoding pass runs only on text that has them.
+_ESCAPED_PRINTABLE = re.compile(r"\\+(?:u00[2-7][0-9a-fA-F]|x[2-7][0-9a-fA-F])")
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
                       r"|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 
@@ -125,21 +132,67 @@ def encoded_forms(value: str) -> set[str]:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known token shapes and the given secret values, in plain or escaped text."""
-    for value in secrets:
-        if value:
-            for form in sorted(encoded_forms(value), key=len, reverse=True):
-                text = text.replace(form, MASK)
-    return _mask(text, _all_spans(text, (*TOKEN_PATTERNS, *ASSIGNMENT_PATTERNS)))
+    values = [value for value in secrets if value]
+    for value in values:
+        for form in sorted(encoded_forms(value), key=len, reverse=True):
+            text = text.replace(form, MASK)
+    return _mask(text, _all_spans(text, (*TOKEN_PATTERNS, *ASSIGNMENT_PATTERNS), values))
 
 
-def _all_spans(text: str, patterns: tuple[_Row, ...]) -> list[tuple[int, int]]:
+def _all_spans(text: str, patterns: tuple[_Row, ...],
+               values: list[str] | None = None) -> list[tuple[int, int]]:
     rows = _triggered(text, patterns)
-    if not rows:
-        return []
     spans = _spans(text, rows)
-    if "\\" in text:
+    if rows and "\\" in text:  # a token after an escaped newline: blank the escapes
         spans += _spans(_ESCAPE.sub(lambda m: " " * len(m.group(0)), text), rows)
+    if _escapes_printable(text):  # a token spelled with escaped letters: decode them
+        decoded, marks = _decoded(text)
+        found = _spans(decoded, _triggered(decoded, patterns))
+        found += [(at, at + len(v)) for v in values or () for at in _finds(decoded, v)]
+        spans += [(_in_text(marks, start), _in_text(marks, end)) for start, end in found]
     return spans
+
+
+def _escapes_printable(text: str) -> bool:
+    return ("\\u00" in text or "\\x" in text) and bool(_ESCAPED_PRINTABLE.search(text))
+
+
+def _decoded(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with every escape run decoded: `\\u0067` (at any depth of escaping) becomes `g`,
+    so a token spelled with escaped letters is seen; escapes of whitespace and control
+    characters become one space, so `\\n` never glues onto the token after it. The marks
+    pair offsets in the decoded text with offsets in `text` (after each escape)."""
+    parts, marks, pos, size = [], [(0, 0)], 0, 0
+    for found in _ESCAPE.finditer(text):
+        parts += [text[pos:found.start()], _escaped_char(found.group(0))]
+        size += found.start() - pos + 1
+        pos = found.end()
+        marks.append((size, pos))
+    parts.append(text[pos:])
+    return "".join(parts), marks
+
+
+def _escaped_char(escape: str) -> str:
+    code = escape.lstrip("\\")
+    if code[:1] in ("u", "x") and len(code) > 1:
+        char = chr(int(code[1:], 16))
+        return char if char.isprintable() and not char.isspace() else " "
+    return code if code in ("\"", "'", "/") else " "
+
+
+def _in_text(marks: list[tuple[int, int]], offset: int) -> int:
+    """Where `offset` of the decoded text lies in the original text."""
+    at = bisect.bisect_right(marks, (offset, sys.maxsize)) - 1
+    decoded, original = marks[at]
+    return original + offset - decoded
+
+
+def _finds(text: str, value: str) -> list[int]:
+    found, at = [], text.find(value)
+    while at >= 0:
+        found.append(at)
+        at = text.find(value, at + 1)
+    return found
 
 
 def _spans(text: str, rows: list[_Row]) -> list[tuple[int, int]]:

@@ -39,11 +39,16 @@ def require_clean(worktree: Path, run_id: str, step: int | None) -> None:
     if not files:
         return
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-    where = f"{run_id} {step}" if step is not None else run_id
-    fix = (f"`dflow step retry {where} --clean`" if step is not None
-           else f"`git -C {worktree} stash -u` and `dflow plan {run_id}`")
     raise WorktreeDirty(f"the worktree {worktree} holds changes no agent made ({shown}); "
-                        f"commit them yourself, or set them aside with {fix}")
+                        f"commit them yourself, or set them aside with "
+                        f"{retry_hint(worktree, run_id, step)}")
+
+
+def retry_hint(worktree: Path, run_id: str, step: int | None) -> str:
+    """The command that sets the worktree's changes aside and tries again."""
+    if step is not None:
+        return f"`dflow step retry {run_id} {step} --clean`"
+    return f"`git -C {worktree} stash -u` and `dflow plan {run_id}`"
 
 
 JOB_TRAILER = "Dflow-Job"
@@ -103,7 +108,7 @@ def set_aside(worktree: Path, label: str, start: str | None = None) -> bool:
 
 
 def commit(worktree: Path, message: str, settings: ProjectSettings,
-           start: str | None = None) -> str | None:
+           start: str | None = None, retry: str | None = None) -> str | None:
     """Stage everything since `start` (the attempt's start commit: commits the agent made
     itself are folded in and checked too), refuse what must not be committed, commit; the new
     id or None. A refusal leaves the branch at `start` and the files uncommitted."""
@@ -118,8 +123,8 @@ def commit(worktree: Path, message: str, settings: ProjectSettings,
         runner.run(worktree, "reset", "-q", check=False)
         raise CommitRefused(
             f"dflow will not commit {'; '.join(problems[:5])}; the files stay uncommitted in "
-            f"{worktree}: remove them (or add them to .gitignore) and retry the step with "
-            "`dflow step retry RUN STEP --clean`")
+            f"{worktree}: remove them (or add them to .gitignore), then retry"
+            + (f" with {retry}" if retry else ""))
     runner.run(worktree, *_identity(worktree), "commit", "--quiet", "-m",
                message, hooks=hooks)
     return runner.run(worktree, "rev-parse", "HEAD").stdout.strip()

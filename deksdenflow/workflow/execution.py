@@ -121,7 +121,8 @@ class ExecuteHandler:
         message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
                    f"[protocol-{snap.run.number:04d}/{step.index:02d}]\n\n"
                    f"{changes.JOB_TRAILER}: {job.id}")
-        commit = changes.commit(worktree, message, settings, begin)
+        commit = changes.commit(worktree, message, settings, begin, changes.retry_hint(
+            worktree, snap.run.id, step.index))
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

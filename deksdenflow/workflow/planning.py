@@ -85,7 +85,8 @@ def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
         contract.write_file(target / item.path, item.content)
     run = snap.run
     message = f"feat(protocol): add plan for {run.id} [protocol-{run.number:04d}/00]"
-    return changes.commit(worktree, message, settings, start)
+    return changes.commit(worktree, message, settings, start,
+                          changes.retry_hint(worktree, run.id, None))
 
 
 def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: PlanOutput,

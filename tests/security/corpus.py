@@ -72,6 +72,8 @@ def contexts(secret: str) -> dict[str, str]:
         "after tab": f"key:\t{secret}",
         "json escaped": json.dumps({"text": f"a\n{secret}\tb"}),
         "json after escaped newline": json.dumps("a\n" + secret),
+        "letters unicode-escaped": '{"text": "a ' + "".join(
+            f"\\u{ord(c):04x}" if i % 3 == 0 else c for i, c in enumerate(secret)) + '"}',
         "in a title": f"Step 2: rotate {secret}",
         "in an error": f"error: invalid value {secret!r} for --token",
         "in a verdict": json.dumps({"verdict": "FAIL", "summary": f"saw\t{secret}",

@@ -79,6 +79,7 @@ def test_a_file_that_must_not_be_committed_blocks_the_step_at_once(
     step = done.steps[0]
     assert step.status in (StepStatus.FAILED, StepStatus.BLOCKED), step
     assert named in step.reason and "will not commit" in step.reason
+    assert f"`dflow step retry {done.run.id} 1 --clean`" in step.reason  # what to type, exactly
     assert len(codex.calls()) == 2  # the planner and one execute attempt: no retry
     assert named not in _branch_files(repo)
     fsck(repo)

@@ -44,3 +44,14 @@ def test_ordinary_text_survives() -> None:
 def test_terminal_control_sequences_are_stripped() -> None:
     text = "title\x1b[2J\x1b]0;pwned\x07 \x9b31m done\r\n\tok"
     assert strip_controls(text) == "title 31m done\n\tok"
+
+
+def test_the_terminal_masks_the_projects_configured_secret_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deksdenflow.cli.render import safe_text
+
+    value = "value-of-a-variable-only-the-project-names"
+    monkeypatch.setenv("DEPLOY_HOOK", value)  # no secret-looking suffix: only `[secrets] env`
+    assert value in safe_text(f"error: {value}")
+    assert value not in safe_text(f"error: {value}", ["DEPLOY_HOOK"])
