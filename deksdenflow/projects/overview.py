@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from ..domain import reconcile
 from ..domain.models import RunSnapshot, RunStatus
 from ..errors import DflowError
 from ..workflow import runs
@@ -28,7 +29,7 @@ class ProjectSummary(BaseModel):
     runs_active: int = 0
     runs_ready: int = 0
     runs_failed: int = 0
-    waiting: int = 0  # runs that wait for a person (blocked or paused)
+    waiting: int = 0  # runs that wait for a person: the reconciler's waiting reason
     last_activity: datetime | None = None
     managed: bool = False
     setup: str = "done"
@@ -82,16 +83,9 @@ def fill(line: ProjectSummary, project: Project, snaps: list[RunSnapshot]) -> No
         line.runs_active += run.status in ACTIVE and not run.paused
         line.runs_ready += runs.is_ready(snap)
         line.runs_failed += run.status == RunStatus.FAILED
-        line.waiting += is_waiting(snap)
+        line.waiting += reconcile.waiting(snap, settings) is not None
         if run.updated_at and (line.last_activity is None or run.updated_at > line.last_activity):
             line.last_activity = run.updated_at
-
-
-def is_waiting(snap: RunSnapshot) -> bool:
-    """The run needs a person: it is blocked, or paused before its end."""
-    run = snap.run
-    return run.status == RunStatus.BLOCKED or (run.paused and run.status not in (
-        RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED))
 
 
 def status_all(reg: registry.Registry | None = None, only: str | None = None) -> AllStatus:

@@ -42,5 +42,8 @@ def test_status_all_lists_every_projects_runs_with_its_project(cli: Any,
     assert {k: v for k, v in listed["runs"][1].items() if k != "project"} == alone
     table = cli("status", "--all", cwd=tmp_path).output
     assert "first" in table and "0002-c" in table
+    assert cli("run", "0002-c", cwd=second).exit_code == 0  # c now moves on its own
     counts = json.loads(cli("projects", "--json").output)
-    assert [(p["name"], p["runs_active"]) for p in counts] == [("first", 1), ("second", 2)]
+    # Waiting for you is what the reconciler says: a hands-off run waits for `dflow run`.
+    assert [(p["name"], p["runs_active"], p["waiting"]) for p in counts] == [
+        ("first", 1, 1), ("second", 2, 1)]
