@@ -4,12 +4,13 @@ proved alive by a time-bounded lease instead of a local file lock.
 A claim is a `job.claimed` with `lease_until`, pushed like any state change. Two workers
 that claim one job on two machines both push; the merge folds both claims and the earlier
 by (lamport, id) wins, so the loser sees someone else's name on the job after its sync and
-simply looks for other work. A job whose lease ran out counts a failed attempt (retried with
-backoff per the policy), which makes it claimable again.
+simply looks for other work. A job whose lease ran out counts a lost attempt (retried with
+backoff, up to `retry.max_lost`), which makes it claimable again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -54,7 +55,8 @@ class RemoteOutcome(BaseModel):
 
 
 def expire_leases(tx: Tx, jobs: list[Job], policy: RetrySection, now: datetime) -> list[Job]:
-    """Count a failed attempt for each claim whose lease ran out (its worker is gone)."""
+    """Count a lost attempt for each claim whose lease ran out: its worker is gone, which is
+    an infrastructure loss charged to `retry.max_lost`, not an agent failure (decision 0801)."""
     expired = []
     for job in jobs:
         if job.status != JobStatus.CLAIMED or job.lease_until is None or job.lease_until > now:
@@ -65,9 +67,11 @@ def expire_leases(tx: Tx, jobs: list[Job], policy: RetrySection, now: datetime) 
         def failed(tx: Tx, final: bool, job: Job = job, error: str = error,
                    handler: runner.JobHandler | None = handler) -> None:
             if handler is not None:
-                handler.on_failure(tx, job, error, final)
+                # the worker may have died before the handler recorded its start
+                with contextlib.suppress(IllegalTransition):
+                    handler.on_failure(tx, job, error, final)
 
-        queue.record_failure(tx, job, job.claimed_by or "", error, policy, failed)
+        queue.record_failure(tx, job, job.claimed_by or "", error, policy, failed, lost=True)
         expired.append(job)
     return expired
 

@@ -56,8 +56,26 @@ def test_an_expired_lease_makes_the_job_claimable_again(clone: Clone) -> None:
     assert gone is not None
     b = clone("b")
     taken = leases.claim(b, "origin", "remote-b", kinds={JobKind.NOOP})
-    assert taken is not None and taken.id == gone.id and taken.failures == 1
+    assert taken is not None and taken.id == gone.id
+    assert (taken.lost, taken.failures) == (1, 0)  # the worker vanished, not the agent failed
     assert "lease of gone-worker ran out" in taken.error
+
+
+def test_expired_leases_are_lost_attempts_not_agent_failures(clone: Clone) -> None:
+    """Remote workers that vanish more often than `retry.max_attempts` do not fail the job:
+    each expired lease is charged to `retry.max_lost` (issue 11 item 8)."""
+    a = clone("a")
+    noop_jobs(a, 1)
+    configure_retry(a)
+    b = clone("b")
+    for i in range(4):  # one more than max_attempts (3)
+        gone = leases.claim(b, "origin", f"gone-{i}", kinds={JobKind.NOOP}, lease_s=0.001)
+        assert gone is not None, f"expired lease {i} did not make the job claimable again"
+    taken = leases.claim(b, "origin", "remote-b", kinds={JobKind.NOOP})
+    assert taken is not None and (taken.lost, taken.failures) == (4, 0)
+    for event in b.view().root_events():
+        if event.type == "job.failed":
+            assert event.data.get("lost") is True and event.data["final"] is False
 
 
 def test_remote_worker_runs_jobs_and_publishes_their_end(clone: Clone) -> None:
