@@ -87,6 +87,13 @@ class EngineFailed(EngineError):
     """The engine exited non-zero or reported an error."""
 
 
+class EngineRefused(EngineFailed):
+    """The engine refused the request itself (its output schema, key or model): the same
+    request is refused again, so the attempt is not retried (decision 0830)."""
+
+    permanent = True
+
+
 class EngineOutputInvalid(EngineError):
     """The engine's final output is missing or fails the requested schema."""
 

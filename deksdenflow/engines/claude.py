@@ -10,10 +10,11 @@ import json
 from typing import Any
 
 from ..domain.models import Usage
-from ..errors import EngineFailed, EngineOutputInvalid
+from ..errors import EngineFailed, EngineOutputInvalid, EngineRefused
 from .base import ConfiguredEngine, EngineRequest, EngineResult, Sandbox
 from .output import validate_output
 from .process import Completed, exit_message, run_process
+from .refusals import unknown_flag
 
 READ_TOOLS = ("Read", "Glob", "Grep", "LS")
 WRITE_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
@@ -79,6 +80,11 @@ class ClaudeEngine(ConfiguredEngine):
         transcript = done.transcript()
         reply = _reply(done.stdout)
         if done.returncode != 0 or reply.get("is_error") or reply.get("subtype") != "success":
+            if unknown_flag(done.stderr, "--json-schema"):
+                raise EngineRefused(
+                    f"engine '{self.name}' is a Claude Code that does not know --json-schema; "
+                    f"upgrade it, or set [engines.{self.name}] options.native_schema = false",
+                    transcript=transcript)
             raise EngineFailed(
                 exit_message(self.name, done, _error_text(reply)), transcript=transcript
             )

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.models import Usage
-from ..errors import EngineFailed, EngineTimeout
+from ..errors import EngineFailed, EngineRefused, EngineTimeout
 from .base import ConfiguredEngine, EngineRequest, EngineResult
 from .output import validate_output
 from .process import Completed, exit_message, run_process
+from .refusals import mentions_schema, schema_refusal, unknown_flag
 
 
 class CodexEngine(ConfiguredEngine):
@@ -70,6 +71,8 @@ class CodexEngine(ConfiguredEngine):
         transcript = done.transcript()
         if done.returncode != 0 or events.failure:
             detail = events.failure or events.error
+            if request.output_schema is not None:
+                _refused(self.name, done, detail, transcript)
             raise EngineFailed(exit_message(self.name, done, detail), transcript=transcript)
         output = final or events.last_message
         return EngineResult(
@@ -109,6 +112,22 @@ def parse_events(stdout: str) -> CodexEvents:
         elif kind == "error":
             found.error = _failure_text(event)
     return found
+
+
+def _refused(engine: str, done: Completed, detail: str, transcript: str) -> None:
+    """Raise EngineRefused when Codex (or the API behind it) refused `--output-schema`:
+    every retry would be refused the same way (docs/decisions/0830)."""
+    if unknown_flag(done.stderr, "--output-schema"):
+        raise EngineRefused(
+            f"engine '{engine}' is a Codex CLI that does not know --output-schema; upgrade it "
+            f"(npm install -g @openai/codex) or set [engines.{engine}] options.binary to a "
+            "newer one",
+            transcript=transcript,
+        )
+    if detail and mentions_schema(detail):
+        fix = (f"choose a model that supports structured output ([engines.{engine}] model, "
+               "or --model)")
+        raise EngineRefused(schema_refusal(engine, detail, fix), transcript=transcript)
 
 
 def _explained(exc: EngineTimeout) -> EngineTimeout:

@@ -14,10 +14,18 @@ from typing import Any
 import httpx
 
 from ..domain.models import Usage
-from ..errors import ConfigError, EngineFailed, EngineNotFound, EngineOutputInvalid, EngineTimeout
+from ..errors import (
+    ConfigError,
+    EngineFailed,
+    EngineNotFound,
+    EngineOutputInvalid,
+    EngineRefused,
+    EngineTimeout,
+)
 from .base import ConfiguredEngine, EngineRequest, EngineResult
 from .output import validate_output
 from .process import TRY_DEMO
+from .refusals import REFUSED_STATUSES, mentions_schema, schema_refusal
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 BASE_URL_ENV = "DFLOW_OPENAI_BASE_URL"
@@ -36,7 +44,7 @@ class OpenAIEngine(ConfiguredEngine):
         body = self.body(request, options)
         response = self.post(url, body, options, request.timeout_s)
         transcript = _transcript(url, body, response)
-        reply = self.reply(response, options, transcript)
+        reply = self.reply(response, options, transcript, "response_format" in body)
         output = _message_text(reply, self.name, transcript)
         return EngineResult(
             output=validate_output(output, request.output_schema, self.name, transcript=transcript),
@@ -110,10 +118,11 @@ class OpenAIEngine(ConfiguredEngine):
             ) from None
 
     def reply(
-        self, response: httpx.Response, options: dict[str, Any], transcript: str
+        self, response: httpx.Response, options: dict[str, Any], transcript: str,
+        with_schema: bool = False,
     ) -> dict[str, Any]:
         if response.status_code >= 400:
-            raise EngineFailed(self.http_error(response, options), transcript=transcript)
+            raise self.http_failure(response, options, transcript, with_schema)
         try:
             reply = response.json()
         except ValueError:
@@ -125,6 +134,21 @@ class OpenAIEngine(ConfiguredEngine):
                 transcript=transcript,
             )
         return reply
+
+    def http_failure(self, response: httpx.Response, options: dict[str, Any], transcript: str,
+                     with_schema: bool) -> EngineFailed:
+        """A 4xx that the same request gets again is permanent (`EngineRefused`); a refused
+        response schema says how to do without it. 408, 429 and 5xx are worth a retry."""
+        status = response.status_code
+        if status not in REFUSED_STATUSES:
+            return EngineFailed(self.http_error(response, options), transcript=transcript)
+        said = _error_message(response)
+        if with_schema and status in (400, 422) and mentions_schema(said):
+            fix = (f"set [engines.{self.name}] options.strict = false, choose a model this "
+                   "server can constrain to a JSON schema")
+            what = f"HTTP {status} from {response.request.url}: {said}"
+            return EngineRefused(schema_refusal(self.name, what, fix), transcript=transcript)
+        return EngineRefused(self.http_error(response, options), transcript=transcript)
 
     def http_error(self, response: httpx.Response, options: dict[str, Any]) -> str:
         said = _error_message(response)

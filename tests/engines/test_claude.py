@@ -125,3 +125,17 @@ def test_claude_timeout(workdir: Path, tmp_path: Path) -> None:
 
     with pytest.raises(EngineTimeout, match=r"within 0.5 s"):
         claude(options={"binary": str(slow)}).run(request(workdir, timeout_s=0.5))  # type: ignore[attr-defined]
+
+
+def test_a_claude_without_json_schema_is_permanent_and_names_the_option(
+    tmp_path: Path, workdir: Path
+) -> None:
+    old = tmp_path / "old-claude"
+    old.write_text("#!/bin/sh\necho \"error: unknown option '--json-schema'\" >&2\nexit 1\n")
+    old.chmod(0o755)
+    engine = claude(options={"binary": str(old), "native_schema": True})
+
+    with pytest.raises(EngineFailed) as exc:
+        engine.run(request(workdir, output_schema=VERDICT_SCHEMA))  # type: ignore[attr-defined]
+
+    assert exc.value.permanent and "native_schema = false" in str(exc.value)

@@ -188,3 +188,46 @@ def test_an_unknown_flag_fails_like_the_real_cli(fake_codex: FakeAgent, workdir:
     # Keeps the fake honest: a flag Codex would reject must not pass silently here either.
     with pytest.raises(EngineFailed, match=r"status 2: .*unexpected argument"):
         codex(options={"extra_args": ["--no-such-flag"]}).run(request(workdir))  # type: ignore[attr-defined]
+
+
+def test_codex_schema_refused_by_the_api_is_permanent_with_the_fix(
+    fake_codex: FakeAgent, workdir: Path
+) -> None:
+    """What Codex prints when the API refuses `--output-schema` (HTTP 400 invalid_json_schema):
+    the same schema is refused every time, so the attempt is not retried."""
+    fake_codex.script(fail="Invalid schema for response_format 'codex_output_schema': In "
+                      "context=(), 'additionalProperties' is required to be supplied and to "
+                      "be false.")
+
+    with pytest.raises(EngineFailed) as exc:
+        codex().run(request(workdir, output_schema=VERDICT_SCHEMA))  # type: ignore[attr-defined]
+
+    assert exc.value.permanent
+    assert "refused the output schema" in str(exc.value)
+    assert "codex_output_schema" in str(exc.value) and "--engine" in str(exc.value)
+
+
+def test_a_codex_without_output_schema_is_permanent_and_says_upgrade(
+    tmp_path: Path, workdir: Path
+) -> None:
+    old = tmp_path / "old-codex"
+    old.write_text("#!/bin/sh\necho \"error: unexpected argument '--output-schema' found\" >&2\n"
+                   "exit 2\n")
+    old.chmod(0o755)
+
+    with pytest.raises(EngineFailed) as exc:
+        codex(options={"binary": str(old)}).run(  # type: ignore[attr-defined]
+            request(workdir, output_schema=VERDICT_SCHEMA))
+
+    assert exc.value.permanent and "upgrade" in str(exc.value)
+
+
+def test_a_codex_turn_that_fails_otherwise_stays_transient(
+    fake_codex: FakeAgent, workdir: Path
+) -> None:
+    fake_codex.script(fail="stream disconnected before completion")
+
+    with pytest.raises(EngineFailed) as exc:
+        codex().run(request(workdir, output_schema=VERDICT_SCHEMA))  # type: ignore[attr-defined]
+
+    assert not exc.value.permanent

@@ -217,3 +217,35 @@ def test_openai_strict_must_be_a_boolean(workdir: Path) -> None:
         openai(base_url="http://127.0.0.1:9/v1", strict="no").run(
             request(workdir, output_schema=VERDICT_SCHEMA)
         )
+
+
+def test_openai_schema_refused_by_the_server_is_permanent_with_the_fix(
+    server: ChatServer, workdir: Path
+) -> None:
+    """vLLM, llama.cpp or an older model answering 400 to `response_format` never will accept
+    it: retrying is pointless, so the error is permanent and says what to change."""
+    said = ("Invalid schema for response_format 'output': In context=(), 'additionalProperties' "
+            "is required to be supplied and to be false")
+    server.replies.append(Reply(400, {"error": {"message": said, "type": "invalid_request_error",
+                                                "code": "invalid_json_schema"}}))
+
+    with pytest.raises(EngineFailed) as exc:
+        openai(server).run(request(workdir, output_schema=VERDICT_SCHEMA))
+
+    assert exc.value.permanent
+    message = str(exc.value)
+    assert "refused the output schema" in message and "additionalProperties" in message
+    assert "options.strict = false" in message and "--engine" in message
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(400, True), (404, True), (401, True),
+                                                   (429, False), (500, False), (503, False)])
+def test_openai_errors_the_same_request_repeats_are_permanent(
+    server: ChatServer, workdir: Path, status: int, permanent: bool
+) -> None:
+    server.replies.append(Reply(status, {"error": {"message": "no"}}))
+
+    with pytest.raises(EngineFailed) as exc:
+        openai(server).run(request(workdir))
+
+    assert exc.value.permanent is permanent

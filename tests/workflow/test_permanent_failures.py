@@ -68,3 +68,24 @@ def test_doctor_lists_and_repair_heals_a_run_with_no_job_and_no_reason(project: 
     assert "repaired 0001-lost" in repaired.output
     assert doctor_runs.stuck_runs(project) == []
     assert project.view().run(uid).open_jobs[0].kind == JobKind.PLAN  # type: ignore[union-attr]
+
+
+def test_a_schema_the_engine_refuses_fails_planning_once_with_the_fix(
+    project: Project, new_run, tmp_path: Path, monkeypatch
+) -> None:
+    from tests.engines.conftest import install_fake
+
+    codex = install_fake("codex", tmp_path, monkeypatch)
+    refusal = {"fail": "Invalid schema for response_format 'codex_output_schema': In "
+                       "context=(), 'additionalProperties' is required to be supplied and "
+                       "to be false."}
+    codex.script(queue=[refusal] * 4)
+    configure(project, {"phases.default": '"codex"', "retry.backoff_base_s": 0})
+    new_run()
+    snap = settle(project)
+    plans = [(j.failures, j.status.value) for j in snap.jobs if j.kind == JobKind.PLAN]
+    assert plans == [(1, "failed")]  # refused once; never asked again
+    assert len(codex.calls()) == 1
+    why = waiting(snap)
+    assert why is not None and "refused the output schema" in why.reason
+    assert why.command.startswith("fix the cause, then dflow plan")
