@@ -42,13 +42,28 @@ class PlanFile(_Strict):
     content: str = Field(description="the full Markdown text of the file")
 
 
+def _every_key_required(schema: dict[str, Any]) -> None:
+    """Strict structured output wants every key listed as required (and no defaults): an
+    agent always sends `depends_on`, while a plan written by hand or an older agent may
+    leave it out (it then means "after the step before")."""
+    schema["required"] = list(schema.get("properties", {}))
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
 class PlanStep(_Strict):
     """One numbered step; its instructions are the step file of the same number."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_every_key_required)
 
     index: int = Field(description="step number 0-99; 0 is setup, work starts at 1")
     type: Literal["setup", "work", "qa", "finalize"]
     title: str = Field(description="short imperative title")
     file: str = Field(description="the step file's name, NN-short-name.md")
+    depends_on: list[int] | None = Field(
+        default=None,
+        description="indexes of the steps this one needs finished first; [] for none, null "
+        "for the step before it")
 
 
 class PlanOutput(_Strict):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from . import graph
 from .events import Event, EventType, ordered
 from .models import (
     CLOSED_JOBS_KEPT,
@@ -184,7 +185,15 @@ def _planned(snap: RunSnapshot, event: Event) -> None:
                 updated_at=event.at,
             )
         )
+    given = {int(r["index"]): r.get("depends_on") for r in event.data.get("steps", [])}
+    try:  # from before dependencies (none recorded): each step needs the one before
+        deps = graph.resolve([s.index for s in steps], given)
+    except graph.GraphError as exc:
+        raise NotApplicable(str(exc)) from exc
+    for step in steps:
+        step.depends_on = deps[step.index]
     spend = _spend(event.data)
+    snap.run.parallel = bool(event.data.get("parallel", False))
     snap.steps = sorted(steps, key=lambda s: s.index)
     snap.run.planned = True
     snap.run.plan_started = True

@@ -96,6 +96,9 @@ class StepRun(BaseModel):
     type: StepType = StepType.WORK
     title: str = ""
     file: str = ""
+    depends_on: list[int] = Field(
+        default_factory=list, description="steps that must be finished (and, in a parallel "
+        "run, merged into the run branch) before this one starts")
     status: StepStatus = StepStatus.PENDING
     attempts: int = 0
     failures: int = Field(default=0, description="attempts that ended in step.failed")
@@ -165,6 +168,8 @@ class ProtocolRun(BaseModel):
     plan_started: bool = False
     planned: bool = False
     paused: bool = False
+    parallel: bool = Field(default=False, description="planned with plan.parallel: steps "
+                           "run in their own worktrees and are merged by the integrator")
     cancelled: bool = False
     failed: bool = False
     merged: bool = False

@@ -116,6 +116,19 @@ class LimitsSection(_Section):
     max_file_bytes: int = Field(
         default=5_000_000, ge=1,
         description="a file larger than this is never committed on a run branch")
+    max_parallel_steps: int = Field(
+        default=4, ge=1, description="steps of one run that run at once (plan.parallel)")
+    max_agents: int = Field(
+        default=0, ge=0,
+        description="agent jobs (plan, execute, QA) that run at once on this machine, over "
+        "every pool; 0 means only the pools' -j limits them")
+
+
+class PlanSection(_Section):
+    parallel: bool = Field(
+        default=False,
+        description="plans are dependency graphs: independent steps run at once, each in its "
+        "own worktree, and are merged into the run branch by one integrator")
 
 
 class GitSection(_Section):
@@ -141,6 +154,7 @@ class ProjectSettings(_Section):
     budget: BudgetSection = Field(default_factory=BudgetSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
     loop: LoopSection = Field(default_factory=LoopSection)
+    plan: PlanSection = Field(default_factory=PlanSection)
     ci: CiSection = Field(default_factory=CiSection)
     secrets: SecretsSection = Field(default_factory=SecretsSection)
     artifacts: ArtifactsSection = Field(default_factory=ArtifactsSection)

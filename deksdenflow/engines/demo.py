@@ -1,8 +1,9 @@
 """The demo engine: deterministic, offline, no AI. It plans three steps that really change
 files (a module, its test, a README section) and reviews by really running checks.
 
-It reads what it needs from the prompt (`Protocol:` and `Step file:` lines, which the shipped
-templates carry), just as an agent would. Options for tests and demos (`[engines.demo.options]`):
+It reads what it needs from the prompt (`Protocol:`, `Parallel steps:` and `Step file:`
+lines, which the shipped templates carry), just as an agent would; with parallel steps it
+plans a diamond (01 → 02 and 03 → 04). Options for tests and demos (`[engines.demo.options]`):
 `bug = true` writes a wrong module until the prompt carries QA findings; `plan_reply` /
 `qa_reply` replace the final message verbatim, to play a misbehaving agent; `delay_s` makes
 each call take that long, to play a slow agent.
@@ -25,7 +26,8 @@ from .output import check_schema
 
 PROTOCOL_LINE = re.compile(r"^Protocol: (\d{4}-[a-z0-9-]+)\s*$", re.M)
 STEP_FILE_LINE = re.compile(r"^Step file: (\S+)\s*$", re.M)
-DIRECTIVE = re.compile(r"<!-- dflow-demo: (module|test|readme) (\S+) -->")
+DIRECTIVE = re.compile(r"<!-- dflow-demo: (module|test|readme|notes) (\S+) -->")
+PARALLEL_LINE = "Parallel steps: yes."
 FINDINGS_MARK = "## Findings from the last QA"
 
 
@@ -69,7 +71,8 @@ class DemoEngine:
         if "plan_reply" in self.options:
             return str(self.options["plan_reply"])
         protocol = _match(PROTOCOL_LINE, request.prompt, "a 'Protocol: NNNN-name' line")
-        return json.dumps(demo_files.plan(protocol), indent=2)
+        parallel = PARALLEL_LINE in request.prompt
+        return json.dumps(demo_files.plan(protocol, parallel), indent=2)
 
     def _execute(self, request: EngineRequest) -> str:
         protocol, action, target = self._directive(request)

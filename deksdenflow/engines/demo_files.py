@@ -57,14 +57,79 @@ README_CHECK = (
 )
 
 
+NOTES = """# {module}
+
+Written by dflow protocol {protocol}: `{module}.py` (the module), `tests/test_{module}.py`
+(its test) and the `## {module}` section of README.md (its documentation).
+"""
+
+# The notes step's check: every file it names exists, and the module's test passes.
+NOTES_CHECK = (
+    "import os, subprocess, sys; missing = [p for p in sys.argv[1:] if not os.path.exists(p)]; "
+    "print('missing: ' + ', '.join(missing)) if missing else None; "
+    "sys.exit(1 if missing else subprocess.call([sys.executable, '-m', 'unittest', "
+    "'discover', '-s', 'tests', '-p', os.path.basename(sys.argv[3])]))"
+)
+
+
 def module_name(protocol: str) -> str:
     return "demo_" + protocol.split("-", 1)[1].replace("-", "_")
 
 
-def plan(protocol: str) -> dict[str, Any]:
-    """The plan output for `protocol` (NNNN-name), shaped like PlanOutput."""
+def plan(protocol: str, parallel: bool = False) -> dict[str, Any]:
+    """The plan output for `protocol` (NNNN-name), shaped like PlanOutput: three steps in a
+    row, or with `parallel` a diamond (01 → 02 and 03 at once → 04; 02 and 03 touch
+    different files)."""
     module = module_name(protocol)
-    steps = [
+    steps = _steps(module)
+    deps: dict[int, list[int] | None] = {1: None, 2: None, 3: None}
+    if parallel:
+        steps.append(_notes_step(module))
+        deps = {1: [], 2: [1], 3: [1], 4: [2, 3]}
+    files = [
+        {"path": "plan.md", "content": _plan_md(protocol, module, steps)},
+        {
+            "path": "context.md",
+            "content": f"# Context for {protocol}\n\nA demo: plain Python "
+            "3 standard library, no dependencies. Checks run with `python -m`.\n",
+        },
+        {"path": "log.md", "content": f"# Log for {protocol}\n"},
+    ]
+    for index, slug, title, action, target, goal, check in steps:
+        files.append(
+            {
+                "path": f"{index:02d}-{slug}.md",
+                "content": (
+                    f"# Step {index:02d}: {title}\n\n<!-- dflow-demo: {action} {target} -->\n\n"
+                    f"## Goal\n\n{goal}\n\n## Check\n\n{check}\n"
+                ),
+            }
+        )
+    return {
+        "summary": f"Add a tiny `{module}` module, its test and a README section.",
+        "files": files,
+        "steps": [
+            {"index": i, "type": "work", "title": t, "file": f"{i:02d}-{s}.md",
+             "depends_on": deps[i]}
+            for i, s, t, *_ in steps
+        ],
+    }
+
+
+def _notes_step(module: str) -> tuple[Any, ...]:
+    return (
+        4,
+        "write-notes",
+        f"Write the notes for {module}",
+        "notes",
+        f"docs/{module}.md",
+        f"Write `docs/{module}.md` naming the module, its test and its README section.",
+        "The module's test passes and every file the notes name exists.",
+    )
+
+
+def _steps(module: str) -> list[tuple[Any, ...]]:
+    return [
         (
             1,
             "add-module",
@@ -93,33 +158,6 @@ def plan(protocol: str) -> dict[str, Any]:
             "The section's doctest passes.",
         ),
     ]
-    files = [
-        {"path": "plan.md", "content": _plan_md(protocol, module, steps)},
-        {
-            "path": "context.md",
-            "content": f"# Context for {protocol}\n\nA demo: plain Python "
-            "3 standard library, no dependencies. Checks run with `python -m`.\n",
-        },
-        {"path": "log.md", "content": f"# Log for {protocol}\n"},
-    ]
-    for index, slug, title, action, target, goal, check in steps:
-        files.append(
-            {
-                "path": f"{index:02d}-{slug}.md",
-                "content": (
-                    f"# Step {index:02d}: {title}\n\n<!-- dflow-demo: {action} {target} -->\n\n"
-                    f"## Goal\n\n{goal}\n\n## Check\n\n{check}\n"
-                ),
-            }
-        )
-    return {
-        "summary": f"Add a tiny `{module}` module, its test and a README section.",
-        "files": files,
-        "steps": [
-            {"index": i, "type": "work", "title": t, "file": f"{i:02d}-{s}.md"}
-            for i, s, t, *_ in steps
-        ],
-    }
 
 
 def _plan_md(protocol: str, module: str, steps: list[tuple[Any, ...]]) -> str:
@@ -143,6 +181,8 @@ def apply(cwd: Path, protocol: str, action: str, target: str, *, buggy: bool = F
     if action == "module":
         body = '"Hello " + name' if buggy else 'f"Hello, {name}!"'
         path.write_text(MODULE.format(protocol=protocol, body=body))
+    elif action == "notes":
+        path.write_text(NOTES.format(module=module, protocol=protocol))
     elif action == "test":
         path.write_text(TEST.format(module=module))
     else:
@@ -164,6 +204,13 @@ def check_command(protocol: str, action: str, target: str) -> tuple[str, list[st
         return (
             f"python -m unittest discover -s {folder} -p {name}",
             [py, "-m", "unittest", "discover", "-s", folder, "-p", name],
+        )
+    if action == "notes":
+        module = module_name(protocol)
+        return (
+            f"the notes' files exist and python -m unittest tests/test_{module}.py",
+            [py, "-c", NOTES_CHECK, target, f"{module}.py", f"tests/test_{module}.py",
+             "README.md"],
         )
     section = f"## {module_name(protocol)}\n"
     return (

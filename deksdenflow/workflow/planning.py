@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..domain import graph
 from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput, strict_json
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot
@@ -22,6 +23,10 @@ from .project import Project
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
 MAX_FILE_BYTES = 200_000
 MAX_PLAN_BYTES = 1_000_000
+PARALLEL_NOTE = ("Parallel steps: yes. Steps whose `depends_on` are finished run at the same "
+                 "time, each in its own worktree, and are merged into the run branch in "
+                 "dependency order.")
+SERIAL_NOTE = "Parallel steps: no. Steps run one after another in the order of their numbers."
 
 
 def folder(snap: RunSnapshot) -> str:
@@ -75,6 +80,20 @@ def _check_steps(plan: PlanOutput, names: set[str], where: str) -> None:
         if step.index in seen:
             raise AgentOutputError(f"the plan has two steps numbered {step.index}")
         seen.add(step.index)
+    try:
+        graph.resolve(sorted(seen), {s.index: s.depends_on for s in plan.steps})
+    except graph.GraphError as exc:
+        raise AgentOutputError(f"the plan's dependencies cannot run: {exc}; rejected the "
+                               "plan") from exc
+
+
+def step_records(plan: PlanOutput) -> list[dict[str, object]]:
+    """The steps as run.planned records them: dependencies explicit (none given = the step
+    before), so nothing downstream guesses."""
+    steps = sorted(plan.steps, key=lambda s: s.index)
+    deps = graph.resolve([s.index for s in steps], {s.index: s.depends_on for s in steps})
+    return [{**s.model_dump(exclude={"depends_on"}), "depends_on": deps[s.index]}
+            for s in steps]
 
 
 def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
@@ -99,7 +118,7 @@ def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: P
     tx.emit(EventType.RUN_PLANNED, run=uid, data={
         **call.figures(), "commit": commit,
         "summary": agents.clean(plan.summary, settings, 2000),
-        "steps": [s.model_dump() for s in sorted(plan.steps, key=lambda s: s.index)],
+        "steps": step_records(plan), "parallel": settings.plan.parallel,
     })
 
 
@@ -120,6 +139,7 @@ class PlanHandler:
         prompt = prompts.render("plan", project.root, {
             "protocol": snap.run.id, "folder": folder(snap), "task": snap.run.task,
             "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,
+            "parallel": PARALLEL_NOTE if settings.plan.parallel else SERIAL_NOTE,
         })
         worktree = agents.worktree_of(snap)
         changes.prepare(worktree, job, snap.run.id)

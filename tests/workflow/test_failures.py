@@ -202,3 +202,22 @@ def test_secrets_in_agent_output_never_reach_the_state_ref(project: Project, new
     dump = git("log", "-p", "refs/deksdenflow/state", cwd=repo)
     assert secret not in dump and "sk-proj-abcdefghij" not in dump
     assert "[REDACTED]" in dump
+
+
+@pytest.mark.parametrize(("deps", "named"), [
+    ({1: [2], 2: [1]}, "cycle: 01 → 02 → 01"),
+    ({1: [1], 2: None}, "step 01 depends on itself"),
+    ({1: [], 2: [9]}, "depends on step 09, which the plan does not have"),
+])
+def test_a_plan_whose_dependencies_cannot_run_is_refused_naming_them(
+        project: Project, new_run, deps: dict[int, list[int] | None], named: str) -> None:
+    plan = {"summary": "s", "steps": [{"index": i, "type": "work", "title": "t",
+                                       "file": f"0{i}-a.md", "depends_on": d}
+                                      for i, d in deps.items()],
+            "files": [{"path": n, "content": "x"} for n in
+                      ("plan.md", "context.md", "log.md", "01-a.md", "02-a.md")]}
+    _demo_options(project, {"plan_reply": json.dumps(plan)})
+    configure(project, ONE_ATTEMPT)
+    new_run()
+    snap = controls.wait(project, "1", "w-test")
+    assert not snap.run.planned and named in snap.run.blocks["plan"]
