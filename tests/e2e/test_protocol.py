@@ -54,7 +54,8 @@ def plan(*steps: tuple[str, str]) -> str:
     for index, (slug, title) in enumerate(steps, start=1):
         name = f"{index:02d}-{slug}.md"
         files.append({"path": name, "content": f"# {title}\n\nDo it.\n"})
-        entries.append({"index": index, "type": "work", "title": title, "file": name})
+        entries.append({"index": index, "type": "work", "title": title, "file": name,
+                        "depends_on": None})
     return json.dumps({"summary": "Two small steps.", "files": files, "steps": entries})
 
 
