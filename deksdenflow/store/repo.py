@@ -14,6 +14,7 @@ from typing import TypeVar
 import filelock
 import pygit2
 
+from ..domain.settings import ProjectSettings
 from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
 from . import codec, maintenance, trust
 from .layout import META_FILE, PROJECT_FILE, STATE_REF
@@ -74,6 +75,7 @@ class Store:
         # Run inside every transaction that changed something, after its own changes and in
         # the same commit: the workflow's reconciler (docs/decisions/0800).
         self.after: Callable[[Tx], None] | None = None
+        self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
         if os.environ.get("DFLOW_FSYNC") == "1":
             pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
         # Every object a store commit references was written by the same transaction a moment
@@ -103,7 +105,7 @@ class Store:
                 f"dflow is not set up in {self.workdir or self.git_dir}; run `dflow init` first"
             )
         self.check_trusted(str(ref.target))
-        return StateView(self.repo, self._commit(ref))
+        return StateView(self.repo, self._commit(ref), self._parsed)
 
     def check_trusted(self, tip: str) -> None:
         """Refuse a tip dflow did not write or that fails validation (store/trust.py)."""
@@ -117,7 +119,7 @@ class Store:
         commit = self.repo.get(commit_id)
         if not isinstance(commit, pygit2.Commit):
             raise StateCorrupt(f"{commit_id} is not a commit")
-        return StateView(self.repo, commit)
+        return StateView(self.repo, commit, self._parsed)
 
     def _commit(self, ref: pygit2.Reference) -> pygit2.Commit:
         obj = self.repo.get(ref.target)
@@ -162,7 +164,7 @@ class Store:
                 if ref is None:
                     raise NotInitialized("dflow is not set up here; run `dflow init` first")
                 self.check_trusted(str(ref.target))
-                view = StateView(self.repo, self._commit(ref))
+                view = StateView(self.repo, self._commit(ref), self._parsed)
                 view.check_versions()
                 tx = Tx(view, self.actor)
                 result = fn(tx)

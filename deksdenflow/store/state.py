@@ -32,11 +32,15 @@ _CHECKED: set[str] = set()
 class StateView:
     """The state as of one commit on the state ref (or an empty state before init)."""
 
-    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit | None) -> None:
+    def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit | None,
+                 parsed: dict[str, ProjectSettings] | None = None) -> None:
         self.repo = repo
         self.commit = commit
         self.tree: pygit2.Tree | None = commit.tree if commit is not None else None
         self._settings: ProjectSettings | None = None
+        # project.toml settings by blob id, shared by the views of one store: tomlkit takes
+        # ~4 ms per parse, and every write reads the settings (redaction's secret names).
+        self._parsed = parsed if parsed is not None else {}
         self._subtrees: dict[str, pygit2.Tree | None] = {}
 
     @property
@@ -108,12 +112,17 @@ class StateView:
     def settings(self) -> ProjectSettings:
         """Project settings from project.toml alone (no env, no user config)."""
         if self._settings is None:
-            text = self.project_text()
-            self._settings = (
-                codec.load_settings(text, f"{PROJECT_FILE} on {STATE_REF}")
-                if text
-                else ProjectSettings()
-            )
+            key = self._blob_id(PROJECT_FILE)
+            cached = self._parsed.get(key) if key is not None else None
+            if cached is None:
+                text = self.project_text()
+                cached = (codec.load_settings(text, f"{PROJECT_FILE} on {STATE_REF}")
+                          if text else ProjectSettings())
+                if key is not None:
+                    if len(self._parsed) > 64:
+                        self._parsed.clear()
+                    self._parsed[key] = cached
+            self._settings = cached  # shared: read-only, like Project.settings()
         return self._settings
 
     # --- runs -----------------------------------------------------------------------------
