@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,11 +20,14 @@ from ..domain.settings import ProjectSettings
 from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
 from . import codec, maintenance, trust
 from .layout import META_FILE, PROJECT_FILE, STATE_REF
+from .pack import PackWriter, RollUp
 from .state import StateView
 from .tree import TreeEdit
 from .writer import Tx
 
 T = TypeVar("T")
+
+OBJ_COMMIT = 1
 
 LOCK_TIMEOUT_S = float(os.environ.get("DFLOW_LOCK_TIMEOUT", "120"))
 CAS_RETRIES = 50
@@ -76,8 +81,10 @@ class Store:
         # the same commit: the workflow's reconciler (docs/decisions/0800).
         self.after: Callable[[Tx], None] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
-        if os.environ.get("DFLOW_FSYNC") == "1":
+        self.fsync = os.environ.get("DFLOW_FSYNC") == "1"
+        if self.fsync:
             pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
+        self._rollup = RollUp(self.git_dir / "objects", self.data_dir)
         # Every object a store commit references was written by the same transaction a moment
         # before, or is in the tree it started from: libgit2's lookup of each one on insert is
         # pure cost on the write path (docs/state-ref.md, "Writing").
@@ -141,10 +148,11 @@ class Store:
         with self._locked():
             if self.is_initialized:
                 return False
-            edit = TreeEdit(self.repo, None)
+            pack = PackWriter()
+            edit = TreeEdit(self.repo, None, pack)
             edit.put(PROJECT_FILE, project_text.encode())
             edit.put(META_FILE, codec.dump_meta(0))
-            commit = self._write_commit(edit.write(), [], "dflow: init")
+            commit = self._pack_commit(pack, edit.write(), [], "dflow: init")
             try:
                 self.repo.references.create(STATE_REF, commit)
             except pygit2.AlreadyExistsError:
@@ -173,12 +181,14 @@ class Store:
                 if not tx.has_changes:
                     return result
                 assert view.commit is not None and view.tree is not None
-                edit = TreeEdit(self.repo, view.tree)
+                pack = PackWriter()
+                edit = TreeEdit(self.repo, view.tree, pack)
                 tx.build(edit)
-                commit = self._write_commit(edit.write(), [view.commit.id], message or tx.summary())
+                commit = self._pack_commit(pack, edit.write(), [view.commit.id],
+                                           message or tx.summary())
                 if self._publish(ref, commit):
                     trust.remember(self.data_dir, str(commit))
-                    maintenance.after_commit(self.git_dir)
+                    self._after_commit()
                     return result
             raise StateCorrupt(
                 f"{STATE_REF} kept moving under the lock; is another tool writing it?"
@@ -230,11 +240,33 @@ class Store:
     def write_commit(self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str) -> pygit2.Oid:
         return self._write_commit(tree, parents, message)
 
+    def _signature(self) -> pygit2.Signature:
+        email = self.actor if "@" in self.actor else f"{self.actor}@dflow"
+        return pygit2.Signature("dflow", " ".join(email.split()))
+
     def _write_commit(
         self, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str
     ) -> pygit2.Oid:
-        sig = pygit2.Signature("dflow", self.actor if "@" in self.actor else f"{self.actor}@dflow")
+        sig = self._signature()
         return self.repo.create_commit(None, sig, sig, message, tree, parents)
+
+    def _pack_commit(self, pack: PackWriter, tree: pygit2.Oid, parents: list[pygit2.Oid],
+                     message: str) -> pygit2.Oid:
+        """The commit joins its trees and blobs in one pack, written before the ref can move
+        to it (docs/decisions/1320-one-pack-per-state-commit.md)."""
+        commit = pack.add(OBJ_COMMIT, commit_bytes(tree, parents, self._signature(), message))
+        try:
+            pack.write(self.git_dir / "objects", self.fsync)
+        except OSError as exc:
+            raise StateCorrupt(f"could not write the state commit's objects: {exc}") from exc
+        return commit
+
+    def _after_commit(self) -> None:
+        """Keep reads fast: roll up small packs (under our lock), pack loose objects."""
+        # Packing is an optimisation; never fail a published write over it.
+        with contextlib.suppress(OSError, ValueError, struct.error):
+            self._rollup.maybe(self.fsync)
+        maintenance.after_commit(self.git_dir)
 
     def _publish(self, ref: pygit2.Reference, commit: pygit2.Oid) -> bool:
         """Compare-and-swap the ref; False when it moved since `ref` was read.
@@ -291,6 +323,17 @@ class Store:
             yield
         finally:
             lock.release()
+
+
+def commit_bytes(tree: pygit2.Oid, parents: list[pygit2.Oid], sig: pygit2.Signature,
+                 message: str) -> bytes:
+    """A commit object's content, as libgit2's create_commit writes it."""
+    offset = sig.offset
+    zone = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+    who = f"{sig.name} <{sig.email}> {sig.time} {zone}"
+    head = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {who}",
+            f"committer {who}"]
+    return ("\n".join(head) + "\n\n" + message).encode()
 
 
 def open_store(path: str | os.PathLike[str] = ".", actor: str | None = None) -> Store:

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
+import pygit2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from deksdenflow.domain.events import EventType
-from deksdenflow.store import Store, Tx
+from deksdenflow.domain.models import StepStatus
+from deksdenflow.store import STATE_REF, Store, Tx, pack
+from deksdenflow.store.layout import artifact_path
+from deksdenflow.store.pack import PackWriter
+from deksdenflow.store.tree import TreeEdit
+from tests.conftest import git
 from tests.store.conftest import add_run
 
 
@@ -23,3 +36,107 @@ def test_settings_are_parsed_once_per_project_toml_version_and_follow_an_edit(
     store.transact(edit)
     changed = store.read().settings()
     assert changed is not first and changed.artifacts.max_bytes == 4096
+
+
+def _loose(repo: Path) -> set[str]:
+    objects = repo / ".git" / "objects"
+    return {f"{d.name}{f.name}" for d in objects.iterdir() if len(d.name) == 2
+            for f in d.iterdir()}
+
+
+def _packs(repo: Path) -> set[str]:
+    return {p.name for p in (repo / ".git" / "objects" / "pack").glob("pack-*.idx")}
+
+
+def _fsck(repo: Path) -> None:
+    out = subprocess.run(["git", "fsck", "--full", "--strict", "--no-dangling"], cwd=repo,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and not out.stderr.strip(), out.stdout + out.stderr
+
+
+def test_a_state_commit_is_one_pack_that_git_verifies_and_no_loose_object(
+        store: Store, repo: Path) -> None:
+    uid = add_run(store, steps=2)
+    loose, packs = _loose(repo), _packs(repo)
+
+    def note(tx: Tx) -> None:
+        tx.emit(EventType.STEP_STARTED, run=uid, step=1)
+        tx.put_artifact(uid, "notes/a.txt", b"x" * 5000)
+
+    store.transact(note)
+    assert _loose(repo) == loose
+    (new,) = _packs(repo) - packs
+    pack_dir = repo / ".git" / "objects" / "pack"
+    verified = git("verify-pack", "-v", str(pack_dir / new), cwd=repo)
+    tip = git("rev-parse", STATE_REF, cwd=repo)
+    assert tip in verified and "chain length" not in verified  # whole objects, no deltas
+    assert git("show", f"{STATE_REF}:{artifact_path(uid, 'notes/a.txt')}", cwd=repo) == "x" * 5000
+    _fsck(repo)
+    assert store.read().run(uid).step(1).status == StepStatus.RUNNING  # type: ignore[union-attr]
+
+
+def test_small_packs_are_rolled_up_and_every_state_stays_readable(
+        store: Store, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uid = add_run(store, steps=0)
+    for n in range(3 * pack.ROLL_UP_AT):
+        store.transact(lambda tx, n=n: tx.emit(EventType.RUN_NOTE, run=uid, data={"n": n})
+                       and None)
+    assert len(_packs(repo)) < pack.ROLL_UP_AT
+    retired = (store.data_dir / "retired-packs").read_text().split()
+    assert retired and all((repo / ".git/objects/pack" / name).exists()
+                           for name in retired[1::2])  # data kept a while for readers
+    _fsck(repo)
+    tips = git("rev-list", STATE_REF, cwd=repo).split()
+    for tip in tips:  # every commit's whole tree, through git
+        git("ls-tree", "-r", tip, cwd=repo)
+    notes = [e.data["n"] for e in store.read().run_events(uid) if e.type == EventType.RUN_NOTE]
+    assert sorted(notes) == list(range(3 * pack.ROLL_UP_AT))
+    monkeypatch.setattr(pack.RollUp, "RETIRE_AFTER_S", -1.0)
+    for n in range(pack.ROLL_UP_AT):
+        store.transact(lambda tx, n=n: tx.emit(EventType.RUN_NOTE, run=uid, data={"m": n})
+                       and None)
+    gone = [name for name in retired[1::2] if not (repo / ".git/objects/pack" / name).exists()]
+    assert gone == retired[1::2]
+    _fsck(repo)
+
+
+_NAMES = st.sampled_from(["a", "b.json", "events", "01JABCDEFGHJKMNPQRSTVWXYZ0",
+                          "01JABCDEFGHJKMNPQRSTVWXYZ1.json", "run.json", "a-b", "da.json",
+                          "da-b", "da0"])
+_PATHS = st.lists(_NAMES, min_size=1, max_size=3).map(
+    lambda parts: "/".join([*(f"d{p}" for p in parts[:-1]), parts[-1]]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(base=st.dictionaries(_PATHS, st.binary(max_size=8), max_size=12),
+       edits=st.lists(st.tuples(_PATHS, st.none() | st.binary(max_size=8)), max_size=8))
+def test_trees_are_the_ones_git_builds(store: Store, base: dict[str, bytes],
+                                       edits: list[tuple[str, bytes | None]]) -> None:
+    repo = store.repo
+    base_tree = _index_tree(repo, base)
+    ours = TreeEdit(repo, base_tree, PackWriter())
+    expected = dict(base)
+    touched = set(base)
+    for path, data in edits:
+        if any(p.startswith(f"{path}/") or path.startswith(f"{p}/") for p in touched):
+            continue  # a file where a folder is (or the reverse): not an edit dflow makes
+        touched.add(path)
+        if data is None:
+            ours.delete(path)
+            expected.pop(path, None)
+        else:
+            ours.put(path, data)
+            expected[path] = data
+    assert ours.write() == _index_tree(repo, expected).id
+
+
+def _index_tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Tree:
+    index = pygit2.Index()
+    for path, data in files.items():
+        if any(p.startswith(f"{path}/") for p in files):
+            continue
+        index.add(pygit2.IndexEntry(path, repo.create_blob(data), pygit2.enums.FileMode.BLOB))
+    tree = repo.get(index.write_tree(repo))
+    assert isinstance(tree, pygit2.Tree)
+    return tree
