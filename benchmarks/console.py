@@ -22,10 +22,11 @@ from textual.widgets import DataTable
 
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.runs import RunsScreen
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.store import Tx
+from deksdenflow.wiring import init_project, open_project
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project, init_project, open_project
 
 SIZE = (120, 40)
 

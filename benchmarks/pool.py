@@ -136,7 +136,7 @@ def bench_dflow(workdir: Path, jobs: int, workers: int) -> Result:
     from deksdenflow.domain.events import EventType
     from deksdenflow.domain.models import JobKind
     from deksdenflow.jobs import queue
-    from deksdenflow.workflow.project import init_project
+    from deksdenflow.wiring import init_project
 
     repo = workdir / "repo"
     repo.mkdir()

@@ -33,7 +33,7 @@ from deksdenflow.domain import ids
 from deksdenflow.domain.events import EventType
 from deksdenflow.store import STATE_REF, Store, Tx, codec, trust, writer
 from deksdenflow.store.layout import META_FILE, event_path, run_snapshot_path
-from deksdenflow.workflow.project import init_project
+from deksdenflow.wiring import init_project
 
 BIN = Path(sys.executable).parent
 EVENTS_PER_RUN = 20

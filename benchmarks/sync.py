@@ -20,10 +20,11 @@ from pathlib import Path
 
 os.environ.setdefault("DFLOW_ACTOR", "bench@localhost")
 
+from deksdenflow.context.project import Project  # noqa: E402
 from deksdenflow.domain.events import EventType  # noqa: E402
 from deksdenflow.store import STATE_REF, Tx  # noqa: E402
 from deksdenflow.sync import service, setup  # noqa: E402
-from deksdenflow.workflow.project import Project  # noqa: E402
+from deksdenflow.wiring import Wiring  # noqa: E402
 from deksdenflow.workflow.runs import record_run  # noqa: E402
 
 RUNS = 20
@@ -67,9 +68,9 @@ def one_round(root: Path, events: int) -> tuple[float, float, int]:
     remote = make_remote(root, "remote.git")
     a_path, b_path = root / "a", root / "b"
     git("clone", "-q", remote.as_uri(), str(a_path), cwd=root)
-    a, _ = setup.init(a_path, engine="demo")
+    a, _ = setup.init(Wiring(), a_path, engine="demo")
     git("clone", "-q", remote.as_uri(), str(b_path), cwd=root)
-    b, _ = setup.init(b_path)
+    b, _ = setup.init(Wiring(), b_path)
     fill(a, "a", events)
     fill(b, "b", events)
     # The baseline moves the very same objects with plain git (copies of both clones).

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from deksdenflow.cli.app import app
-from deksdenflow.workflow.project import Project, init_project
+from deksdenflow.context.project import Project
+from deksdenflow.wiring import init_project
 
 
 def git(*args: str, cwd: Path | str) -> str:

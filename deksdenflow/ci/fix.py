@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..context.project import Project
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot
 from ..domain.settings import ProjectSettings
@@ -14,7 +15,6 @@ from ..store import Tx
 from ..sync import transport
 from ..workflow import agents, budget, changes, contract, prompts
 from ..workflow.planning import folder
-from ..workflow.project import Project
 
 
 class FixCiHandler:
@@ -39,7 +39,7 @@ class FixCiHandler:
         })
         begin = changes.head(worktree)
         try:
-            call = agents.invoke(snap, settings, "execute", prompt)
+            call = agents.invoke(project.parts, snap, settings, "execute", prompt)
         except DflowError:
             changes.set_aside(worktree, f"dflow: failed fix-CI attempt {attempt}", begin)
             raise

@@ -1,13 +1,13 @@
-"""Registers the CI area's job handlers: fix-CI and open-PR (imported by jobs.runner)."""
+"""The CI area's job handlers, fix-CI and open-PR, for the composition root's registry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..context.parts import JobHandler
+from ..context.project import Project
 from ..domain.models import Job, JobKind
-from ..jobs.runner import register
 from ..store import Tx
-from ..workflow.project import Project
 from . import pr
 from .fix import FixCiHandler
 
@@ -23,9 +23,5 @@ class OpenPrHandler:
         return None
 
 
-def install() -> None:
-    register(JobKind.FIX_CI, FixCiHandler())
-    register(JobKind.OPEN_PR, OpenPrHandler())
-
-
-install()
+def handlers() -> dict[JobKind, JobHandler]:
+    return {JobKind.FIX_CI: FixCiHandler(), JobKind.OPEN_PR: OpenPrHandler()}

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..context.project import Project
 from ..domain.events import EventType
 from ..domain.models import ProtocolRun
 from ..domain.redaction import redact, secret_values
@@ -17,7 +18,6 @@ from ..sync import transport
 from ..sync.completion import record_merged
 from ..workflow import worktrees
 from ..workflow.landing import LandResult, check_landable, remote_of
-from ..workflow.project import Project
 from ..workflow.push_check import check_branch
 from ..workflow.replay import STRATEGIES
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..context.parts import Parts
+from ..context.project import Project
 from ..domain.events import EventType
 from ..domain.models import JobKind, RunSnapshot, StepStatus
 from ..domain.redaction import redact, secret_values
@@ -22,7 +24,6 @@ from ..jobs import queue
 from ..store import Tx
 from ..sync import service, transport
 from ..workflow import budget
-from ..workflow.project import Project, open_project
 from . import env as ci_env
 
 STATUSES = ("running", "success", "failure")
@@ -41,14 +42,14 @@ class CiReport(BaseModel):
     qa_requested: int = 0
 
 
-def report(path: str | os.PathLike[str] = ".", *, status: str, branch: str | None = None,
-           url: str | None = None, log: Path | None = None,
+def report(parts: Parts, path: str | os.PathLike[str] = ".", *, status: str,
+           branch: str | None = None, url: str | None = None, log: Path | None = None,
            remote: str | None = None) -> CiReport:
     """Record `status` for the branch's run and push it (retried; see sync.service)."""
     if status not in STATUSES:
         raise UsageError(f"--status takes {', '.join(STATUSES)}, not '{status}'")
     ctx = ci_env.detect()
-    project = open_project(path)
+    project = parts.open_project(path)
     branch = branch or ctx.branch or _current_branch(project)
     if not branch:
         raise UsageError("could not tell the branch (detached HEAD, no CI variables); "

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..context import config
+from ..context.project import Project
 from ..errors import UsageError
 from ..store import Tx
-from ..workflow import config
-from ..workflow.project import Project
 from . import install
 
 # How CI installs dflow: ci.install (set by `dflow init --ci`); DFLOW_INSTALL in the CI
@@ -157,9 +157,11 @@ def setup(project: Project, provider: str, checks: str | None = None) -> CiSetup
     current = project.settings().ci.install
 
     def change(tx: Tx) -> None:
-        text = config.set_in_project_text(tx.view.project_text(), "ci.provider", provider)
+        text = config.set_in_project_text(tx.view.project_text(), "ci.provider", provider,
+                                          kinds=project.parts.engine_kinds())
         if found.requirement and not current:
-            text = config.set_in_project_text(text, "ci.install", json.dumps(found.requirement))
+            text = config.set_in_project_text(text, "ci.install", json.dumps(found.requirement),
+                                              kinds=())
         tx.set_project_text(text)
 
     project.store.transact(change, message=f"dflow: init --ci {provider}")

@@ -46,7 +46,10 @@ class DflowGroup(FullHelpGroup):
         # The subcommand's arguments are not parsed yet; a `--json` among them asks for JSON.
         as_json = "--json" in [*getattr(ctx, "_protected_args", []), *getattr(ctx, "args", [])]
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if ctx.obj is not None:  # the root callback's implicit sync (decision 0403)
+                ctx.obj.after_command()
+            return result
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except BrokenPipeError:
@@ -108,6 +111,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
@@ -125,6 +129,11 @@ def _root(
         from .projects_cmds import resolve_place
 
         os.chdir(resolve_place(place))
+    from ..wiring import Wiring
+
+    # The composition root builds the command's sync policy; the result callback uses it.
+    ctx.obj = Wiring().auto_sync()
+    ctx.obj.before_command(ctx.invoked_subcommand)
 
 
 def _register() -> None:

@@ -14,7 +14,7 @@ def console() -> None:
     Example: dflow console
     """
     from ..console.app import DflowConsole
-    from ..workflow.project import open_project
+    from ..wiring import open_project
 
     open_project(".").view()  # errors (no repo, not initialized) print like every command's
     app = DflowConsole(".")

@@ -11,12 +11,13 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
+from ..context.project import Project
 from ..git import runner
 from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
 from ..store import STATE_REF
+from ..wiring import init_project
 from ..workflow import controls, demo, runs
-from ..workflow.project import Project, init_project
 from .render import console, is_plain
 from .runs_cmds import render_status
 from .workflow_cmds import outcome_line

@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
+from ..wiring import open_project
 from ..workflow import cleaning, diffs, facts, landing
-from ..workflow.project import open_project
 from ..workflow.replay import STRATEGIES
 from .render import JSON_OPTION, emit_json
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from ..context.project import Project
 from ..errors import UsageError
-from ..workflow.project import Project, open_project
+from ..wiring import open_project
 from .render import JSON_OPTION, console, emit_json
 
 if TYPE_CHECKING:

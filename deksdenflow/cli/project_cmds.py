@@ -6,8 +6,8 @@ import json
 
 import typer
 
-from ..workflow import config
-from ..workflow.project import open_project
+from ..context import config
+from ..wiring import open_project
 from .render import JSON_OPTION, console, emit_json
 
 project_app = typer.Typer(help="The project's settings on the state ref.", no_args_is_help=True)
@@ -67,7 +67,8 @@ def config_set(key: str = typer.Argument(..., help="Dotted key, e.g. qa.policy."
     project = open_project()
 
     def change(tx):  # type: ignore[no-untyped-def]
-        tx.set_project_text(config.set_in_project_text(tx.view.project_text(), key, value))
+        tx.set_project_text(config.set_in_project_text(tx.view.project_text(), key, value,
+                                                         kinds=project.parts.engine_kinds()))
 
     project.store.transact(change, message=f"dflow: config set {key}")
     typer.echo(f"{key} = {json.dumps(config.get_value(project.settings(), key))}")

@@ -13,6 +13,7 @@ from rich.table import Table
 from ..errors import UsageError
 from ..projects import onboarding, overview, registry
 from ..projects.onboarding import SetupEvent
+from ..wiring import Wiring
 from .render import JSON_OPTION, ago, console, emit_json, is_plain
 
 projects_app = typer.Typer(help="Every repository you work on, from one place.",
@@ -27,7 +28,7 @@ def projects(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    found = overview.summaries()
+    found = overview.summaries(Wiring())
     if json_:
         emit_json(found)
         return
@@ -64,7 +65,7 @@ def add(
     """
     show = _Progress(quiet=json_)
     try:
-        result = onboarding.add(source, name=name, ci_template=ci, sink=show, base=base,
+        result = onboarding.add(Wiring(), source, name=name, ci_template=ci, sink=show, base=base,
                                 engine=engine)
     finally:
         show.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -13,18 +12,9 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from ..domain.redaction import redact, secret_values, strip_controls
+from ..wording import STATUS_STYLE, ago, tokens
 
-STATUS_STYLE = {
-    "pending": "dim",
-    "planning": "cyan",
-    "planned": "cyan",
-    "running": "blue",
-    "needs_qa": "magenta",
-    "completed": "green",
-    "blocked": "yellow",
-    "failed": "red",
-    "cancelled": "dim",
-}
+__all__ = ["STATUS_STYLE", "ago", "tokens"]  # shared with the console (wording.py)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 LOG_FORMAT_OPTION = typer.Option(
@@ -62,23 +52,6 @@ def emit_json(data: BaseModel | list[Any] | dict[str, Any]) -> None:
 def styled(status: str) -> str:
     style = STATUS_STYLE.get(status, "")
     return f"[{style}]{status}[/]" if style and not is_plain() else status
-
-
-def ago(when: datetime | None, now: datetime | None = None) -> str:
-    if when is None:
-        return "-"
-    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    return when.strftime("%Y-%m-%d")
-
-
-def tokens(n: int) -> str:
-    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
 def safe_text(text: str, secret_names: Iterable[str] = ()) -> str:

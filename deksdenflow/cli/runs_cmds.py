@@ -9,8 +9,8 @@ from rich.table import Table
 
 from ..domain.reconcile import Waiting
 from ..errors import UsageError
+from ..wiring import Wiring, open_project
 from ..workflow import runs
-from ..workflow.project import open_project
 from . import status_json
 from .render import JSON_OPTION, ago, console, emit_json, styled, tokens
 
@@ -81,7 +81,7 @@ def status(
 def _status_all(only: str | None, json_: bool) -> None:
     from ..projects import overview
 
-    report = overview.status_all(only=only)
+    report = overview.status_all(Wiring(), only=only)
     if json_:
         emit_json(report)
         return

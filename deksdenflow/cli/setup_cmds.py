@@ -8,11 +8,12 @@ from typing import Any, Optional
 
 import typer
 
+from ..context.project import Project
 from ..errors import DflowError, UsageError
 from ..projects.onboarding import init_repo
 from ..store import STATE_REF
+from ..wiring import Wiring, open_project
 from ..workflow import doctor as doctor_service
-from ..workflow.project import Project, open_project
 from . import init_wizard
 from .render import JSON_OPTION, console, emit_json, is_plain
 
@@ -52,7 +53,7 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
     root = Path(".")
     wizard = None if yes or not _is_terminal() else (
         lambda detected: init_wizard.ask(detected, console(), given))
-    result = init_repo(root, ask=wizard, **given)
+    result = init_repo(Wiring(), root, ask=wizard, **given)
     report, project = result.report, open_project(root)
     tip = str(report.tip)[:12]
     if report.adopted:
@@ -114,12 +115,12 @@ def doctor(json_: bool = JSON_OPTION,
                        f"({fixed.found[:12]}) is kept as {fixed.quarantined}")
         else:
             typer.echo(f"{STATE_REF} at {fixed.restored[:12]} is good; nothing to repair")
+        from ..wiring import open_project
         from ..workflow import doctor_runs
-        from ..workflow.project import open_project
 
         for run_id in doctor_runs.repair(open_project()):
             typer.echo(f"repaired {run_id}: requested what it needs")
-    report = doctor_service.run_checks(".")
+    report = doctor_service.run_checks(Wiring(), ".")
     if json_:
         emit_json({"ok": report.ok, **report.model_dump(mode="json")})
     else:

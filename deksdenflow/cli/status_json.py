@@ -15,8 +15,8 @@ from ..store import cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the hit path imports nothing beyond the standard library's core
+    from ..context.project import Project
     from ..store import StateView
-    from ..workflow.project import Project
 
 LISTING = "status.json"
 PER_RUN = "status-runs.json"

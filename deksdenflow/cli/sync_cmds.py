@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
-from ..sync import auto, numbers, service
-from ..workflow import runs
-from ..workflow.project import open_project
+from ..sync import service
+from ..wiring import Wiring, open_project
 from .render import JSON_OPTION, LOG_FORMAT_OPTION, emit_json
 
 
@@ -64,7 +61,8 @@ def ci_report(
     from ..observe.logs import log_format as chosen_format
 
     as_lines = chosen_format(log_format) == "json"
-    result = ci_service.report(".", status=status, branch=branch, url=url, log=log, remote=remote)
+    result = ci_service.report(Wiring(), ".", status=status, branch=branch, url=url, log=log,
+                               remote=remote)
     if json_:
         emit_json(result)
     elif as_lines:
@@ -101,34 +99,8 @@ def pr(
         typer.echo(url)
 
 
-def _wrap_root(app: typer.Typer) -> None:
-    """Run the implicit sync around every command without touching app.py."""
-    info = app.registered_callback
-    if info is None or info.callback is None:
-        return
-    original = info.callback
-
-    @functools.wraps(original)
-    def root(dflow_ctx: typer.Context, *args: Any, **kwargs: Any) -> None:
-        original(*args, **kwargs)
-        auto.before_command(dflow_ctx.invoked_subcommand)
-
-    # Typer reads parameters from the signature: the original's plus the context.
-    sig = inspect.signature(original)
-    ctx_param = inspect.Parameter("dflow_ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                  annotation=typer.Context)
-    root.__signature__ = sig.replace(  # type: ignore[attr-defined]
-        parameters=[ctx_param, *sig.parameters.values()])
-    root.__annotations__ = {**original.__annotations__, "dflow_ctx": typer.Context}
-    info.callback = root
-    app.info.result_callback = lambda *a, **k: auto.after_command()
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command()(sync)
     app.command()(pr)
     app.add_typer(ci_app, name="ci")
-    _wrap_root(app)
-    # The CLI (not the library) claims protocol numbers on the remote: see decision 0401.
-    runs.number_allocator = numbers.claim_number

@@ -8,11 +8,12 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..context.project import Project
 from ..domain.models import JobKind
 from ..errors import DflowError, UsageError
 from ..jobs import pool
 from ..jobs.worker import Transition, WorkerOptions
-from ..workflow.project import Project, open_project
+from ..wiring import open_project
 from .render import (
     JSON_OPTION,
     LOG_FORMAT_OPTION,

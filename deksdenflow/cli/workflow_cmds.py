@@ -10,12 +10,13 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..context.project import Project
 from ..domain.models import Job, RunSnapshot
 from ..exit_codes import ExitCode
 from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
+from ..wiring import open_project
 from ..workflow import controls
-from ..workflow.project import Project, open_project
 from .facts_render import render_facts
 from .render import (
     JSON_OPTION,

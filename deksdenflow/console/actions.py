@@ -7,16 +7,17 @@ very sentence the CLI would print after `error:`.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
 
+from ..ci import pr
+from ..context.project import Project
 from ..domain.models import RunSnapshot, StepStatus
 from ..errors import DflowError
-from ..workflow import runs
-from ..workflow.project import Project
+from ..jobs import pool
+from ..jobs.workers import WorkerInfo
+from ..sync import service as sync_service
+from ..workflow import controls, runs
 
 
 @dataclass(frozen=True)
@@ -24,20 +25,6 @@ class Outcome:
     message: str
     run_uid: str | None = None
     requested_jobs: bool = False
-
-
-def service(name: str) -> ModuleType:
-    """Import a service module late: `dflow status` never pays for what the console uses."""
-    try:
-        return importlib.import_module(f"deksdenflow.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("deksdenflow"):
-            raise DflowError(f"this dflow has no {name} module; update dflow") from exc
-        raise
-
-
-def _controls() -> Any:
-    return service("workflow.controls")
 
 
 def _snap(project: Project, ref: str) -> RunSnapshot:
@@ -54,13 +41,13 @@ def new_run(project: Project, name: str, task: str, plan: bool = True) -> Outcom
 
 def plan(project: Project, ref: str) -> Outcome:
     snap = _snap(project, ref)
-    _controls().request_plan(project, snap.run.id)
+    controls.request_plan(project, snap.run.id)
     return Outcome(f"planning of {snap.run.id} requested", snap.run.uid, True)
 
 
 def run_steps(project: Project, ref: str, all_steps: bool | None) -> Outcome:
     snap = _snap(project, ref)
-    jobs = _controls().request_next(project, snap.run.id, all_steps=all_steps)
+    jobs = controls.request_next(project, snap.run.id, all_steps=all_steps)
     what = {True: "all steps", False: "the next step", None: "the run"}[all_steps]
     count = len(jobs) if isinstance(jobs, list) else 1
     return Outcome(f"{snap.run.id}: {what} requested ({count} job(s))", snap.run.uid, True)
@@ -68,7 +55,7 @@ def run_steps(project: Project, ref: str, all_steps: bool | None) -> Outcome:
 
 def qa(project: Project, ref: str, step: int | None) -> Outcome:
     snap = _snap(project, ref)
-    _controls().request_qa(project, snap.run.id, step)
+    controls.request_qa(project, snap.run.id, step)
     where = f" of step {step:02d}" if step is not None else ""
     return Outcome(f"{snap.run.id}: QA{where} requested", snap.run.uid, True)
 
@@ -76,42 +63,42 @@ def qa(project: Project, ref: str, step: int | None) -> Outcome:
 def approve(project: Project, ref: str, step: int | None) -> Outcome:
     snap = _snap(project, ref)
     index = step if step is not None else pick_step(snap, APPROVABLE, "approve")
-    _controls().approve_step(project, snap.run.id, index)
+    controls.approve_step(project, snap.run.id, index)
     return Outcome(f"{snap.run.id}: step {index:02d} approved", snap.run.uid)
 
 
 def retry(project: Project, ref: str, step: int | None) -> Outcome:
     snap = _snap(project, ref)
     index = step if step is not None else pick_step(snap, RETRYABLE, "retry")
-    _controls().retry_step(project, snap.run.id, index)
+    controls.retry_step(project, snap.run.id, index)
     return Outcome(f"{snap.run.id}: step {index:02d} will run again", snap.run.uid, True)
 
 
 def toggle_pause(project: Project, ref: str) -> Outcome:
     snap = _snap(project, ref)
     if snap.run.paused:
-        _controls().resume(project, snap.run.id)
+        controls.resume(project, snap.run.id)
         return Outcome(f"{snap.run.id} resumed", snap.run.uid, True)
-    _controls().pause(project, snap.run.id)
+    controls.pause(project, snap.run.id)
     return Outcome(f"{snap.run.id} paused", snap.run.uid)
 
 
 def cancel(project: Project, ref: str) -> Outcome:
     snap = _snap(project, ref)
-    _controls().cancel(project, snap.run.id, reason="cancelled from dflow console")
+    controls.cancel(project, snap.run.id, reason="cancelled from dflow console")
     return Outcome(f"{snap.run.id} cancelled", snap.run.uid)
 
 
 def open_pr(project: Project, ref: str) -> Outcome:
     snap = _snap(project, ref)
-    url = service("ci.pr").open_pr(project, snap.run.id)
+    url = pr.open_pr(project, snap.run.id)
     return Outcome(f"{snap.run.id}: PR {url}" if url else f"{snap.run.id}: PR requested",
                    snap.run.uid, not url)
 
 
 def sync(project: Project) -> Outcome:
     """`dflow sync`: fetch, merge and push the state ref; the same line the CLI prints."""
-    report = service("sync.service").sync(project)
+    report = sync_service.sync(project)
     pushed = ", pushed" if report.pushed else ""
     line = f"{report.remote}: {report.outcome}{pushed} (state at {str(report.tip)[:12]})"
     notes = [f"renumbered {r.old_id} -> {r.new_id}" for r in report.renumbered]
@@ -137,13 +124,9 @@ def pick_step(snap: RunSnapshot, statuses: tuple[StepStatus, ...], verb: str) ->
 # --- who does the work ----------------------------------------------------------------------
 
 
-def live_workers(project: Project) -> list[Any]:
-    """The pool's live workers on this machine; none when this dflow has no pool."""
-    try:
-        pool = service("jobs.pool")
-    except DflowError:
-        return []
-    return list(pool.live_workers(project))
+def live_workers(project: Project) -> list[WorkerInfo]:
+    """The pool's live workers on this machine."""
+    return pool.live_workers(project)
 
 
 class Stopped(Exception):
@@ -161,6 +144,6 @@ def process(project: Project, run_uid: str, worker: str,
             raise Stopped
 
     try:
-        _controls().wait(project, run_uid, worker, on_outcome=after_each)
+        controls.wait(project, run_uid, worker, on_outcome=after_each)
     except Stopped:
         return

@@ -11,10 +11,11 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
+from ..context.project import Project
 from ..crash import write_crash_log
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
-from ..workflow.project import Project, open_project
+from ..wiring import open_project
 from . import actions
 from .rows import Clock, now_utc
 from .screens.base import StateScreen

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..context.project import Project
 from ..domain.models import RunSnapshot, StepRun
 from ..domain.redaction import strip_controls
 from ..errors import DflowError
@@ -16,7 +17,6 @@ from ..store import StateView, Store
 from ..store.peek import committed_file
 from ..workflow import diffs
 from ..workflow.diffs import Diff
-from ..workflow.project import Project
 
 PROTOCOLS_DIR = ".protocols"
 

@@ -1,8 +1,8 @@
 """Snapshots -> table cells for the console (Rich text, no textual).
 
 The CLI's status table and the console show the same figures from the same snapshots; the
-colours come from the CLI's STATUS_STYLE, and a status is always spelled out in words so
-that nothing depends on colour (NO_COLOR).
+colours come from STATUS_STYLE (wording.py, shared with the CLI), and a status is always
+spelled out in words so that nothing depends on colour (NO_COLOR).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from rich.text import Text
 
-from ..cli.render import STATUS_STYLE, ago, tokens
 from ..domain.events import Event
 from ..domain.models import Job, RunSnapshot, StepRun
+from ..wording import STATUS_STYLE, ago, tokens
 
 Clock = Callable[[], datetime]
 

@@ -1,7 +1,7 @@
 """Correlation ids of the job in hand: for log lines and for the engine process's environment.
 
 A context variable, not os.environ: the settings cache is keyed on the DFLOW_* environment
-(workflow/project.py), and a per-job variable there would miss it on every job.
+(context/project.py), and a per-job variable there would miss it on every job.
 """
 
 from __future__ import annotations

@@ -1,58 +1,16 @@
-"""The one small interface every engine implements."""
+"""What the built-in engines share (the interface itself is domain/engine.py)."""
 
 from __future__ import annotations
 
 import os
 import shlex
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from ..domain.models import Usage
+from ..domain.engine import Engine, EngineRequest, EngineResult, Phase, Sandbox
 from ..domain.settings import EngineConfig
 from ..errors import ConfigError
 
-Sandbox = Literal["read-only", "workspace-write"]
-Phase = Literal["plan", "execute", "qa"]
-
-
-class EngineRequest(BaseModel):
-    """Everything an engine gets: planning and QA run read-only, execution workspace-write."""
-
-    prompt: str
-    cwd: Path
-    sandbox: Sandbox
-    phase: Phase
-    model: str = ""
-    timeout_s: float = 1800.0
-    output_schema: dict[str, Any] | None = Field(
-        default=None, description="JSON schema the final output must satisfy, when given"
-    )
-    options: dict[str, Any] = Field(default_factory=dict)
-    tmp_dir: Path | None = Field(
-        default=None, description="the agent's private temp dir (TMPDIR), inside the worktree's "
-        "ignored area, so the system temp dir can stay outside its sandbox")
-
-
-class EngineResult(BaseModel):
-    """What came back. `output` is validated against the request's schema when one was given."""
-
-    output: str = Field(description="the final message (JSON text when a schema was given)")
-    usage: Usage = Field(default_factory=Usage)
-    cost: float | None = None
-    exit_status: int = 0
-    transcript: str = Field(default="", description="raw engine log; redacted before storing")
-    model: str = ""
-
-
-class Engine(Protocol):
-    name: str
-
-    def run(self, request: EngineRequest) -> EngineResult:
-        """Do the work or raise EngineError (missing binary, timeout, bad exit, bad output)."""
-        ...
-
+__all__ = ["ConfiguredEngine", "Engine", "EngineRequest", "EngineResult", "Phase", "Sandbox"]
 
 class ConfiguredEngine:
     """What the built-in engines share: their name, their config, and option lookup."""

@@ -8,7 +8,6 @@ replaced. Workers are separate processes started with `spawn`: each opens its ow
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import signal
@@ -22,16 +21,16 @@ from types import FrameType
 
 from pydantic import BaseModel
 
-from ..domain.models import JobStatus
+from ..context.parts import Parts
+from ..context.project import Project
+from ..domain.models import JobKind, JobStatus
 from ..errors import UsageError
-from ..workflow.project import Project, open_project
-from . import runner, workers
+from . import workers
 from .worker import Transition, Worker, WorkerOptions
 from .workers import WorkerInfo
 
 __all__ = ["PoolResult", "QueueSummary", "WorkerInfo", "live_workers", "queue_summary", "run_pool"]
 
-HANDLER_MODULES_ENV = "DFLOW_JOB_HANDLERS"
 KILL_MARGIN_S = 5.0  # after the grace period, how long before a stuck worker is killed
 QUICK_CRASH_S = 5.0  # a worker that dies this soon after starting ...
 QUICK_CRASHES_MAX = 3  # ... this many times in a row stops the pool
@@ -68,18 +67,10 @@ def queue_summary(project: Project) -> QueueSummary:
     return summary
 
 
-def load_handlers() -> None:
-    """Import the modules that register job handlers: the built-ins, then those named in
-    DFLOW_JOB_HANDLERS (comma-separated), which may replace a built-in kind's handler."""
-    runner.load_builtin_handlers()
-    extra = [m.strip() for m in os.environ.get(HANDLER_MODULES_ENV, "").split(",") if m.strip()]
-    for name in extra:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise UsageError(
-                f"cannot import job handler module '{name}' ({exc}); fix {HANDLER_MODULES_ENV}"
-            ) from exc
+def _load_handlers(parts: Parts) -> None:
+    """Build the job-handler registry now (it is built on first use): a bad
+    DFLOW_JOB_HANDLERS module fails the pool, or a worker, as it starts."""
+    parts.handler(JobKind.NOOP)
 
 
 @dataclass
@@ -91,15 +82,16 @@ class PoolResult:
     error: str = ""
 
 
-def _worker_main(roots: list[str], options: WorkerOptions, sink: TransitionSink | None,
+def _worker_main(parts: Parts, roots: list[str], options: WorkerOptions,
+                 sink: TransitionSink | None,
                  results: multiprocessing.SimpleQueue) -> None:  # type: ignore[type-arg]
-    load_handlers()
+    _load_handlers(parts)
     if len(roots) == 1:
-        done = Worker(open_project(roots[0]), options, sink).serve()
+        done = Worker(parts.open_project(roots[0]), options, sink).serve()
     else:
         from .projects import ProjectsWorker
 
-        done = ProjectsWorker([open_project(r) for r in roots], options, sink).serve()
+        done = ProjectsWorker([parts.open_project(r) for r in roots], options, sink).serve()
     results.put(done)
 
 
@@ -107,6 +99,7 @@ class _Supervisor:
     def __init__(self, projects: list[Project], size: int, options: WorkerOptions,
                  sink: TransitionSink | None, grace_s: float) -> None:
         self.roots = [str(p.root) for p in projects]
+        self.parts = projects[0].parts  # a copy goes to each worker process (spawn)
         self.size = size
         self.options = options
         self.sink = sink
@@ -135,7 +128,8 @@ class _Supervisor:
 
     def _start(self) -> None:
         proc = self.ctx.Process(target=_worker_main, name="dflow-worker", daemon=False,
-                                args=(self.roots, self.options, self.sink, self.results))
+                                args=(self.parts, self.roots, self.options, self.sink,
+                                      self.results))
         proc.start()
         self.started[proc.pid] = time.monotonic()
         self.procs.append(proc)
@@ -202,7 +196,7 @@ def run_pool(
     size = size or os.cpu_count() or 1
     if size < 1:
         raise UsageError("-j must be at least 1")
-    load_handlers()  # fail here, with a clear message, rather than in every worker
+    _load_handlers(projects[0].parts)  # fail here, with a clear message, not in every worker
     options = options or WorkerOptions()
     options.pool_size = size
     options.parent_pid = os.getpid()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from ..workflow.project import Project
+from ..context.project import Project
 from .worker import Transition, Worker, WorkerOptions
 
 IDLE_NAP_MAX_S = 0.2

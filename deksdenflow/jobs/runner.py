@@ -9,39 +9,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from ..context.parts import JobHandler
+from ..context.project import Project
 from ..domain import correlation
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
 from ..store import Tx
-from ..workflow.project import Project
 from . import queue
 from .claims import LocalClaims, OpenJobs, claim_batch, open_in
 from .liveness import JobLocks
 from .queue import TxHook
 
 
-class JobHandler(Protocol):
-    """What a job kind does. `run` does the (long) work outside the state lock and returns a
-    hook that records its results in the commit that finishes the job. `on_failure` records
-    what a failed attempt means for the run, in the commit that records the failure."""
-
-    def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None: ...
-
-    def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None: ...
-
-
-HANDLERS: dict[JobKind, JobHandler] = {}
-
-
-def register(kind: JobKind, handler: JobHandler) -> None:
-    HANDLERS[kind] = handler
-
-
-class _Noop:
+class Noop:
     """A job that does nothing: what the pool benchmark measures."""
 
     def run(self, project: Project, job: Job, worker: str) -> None:
@@ -49,9 +33,6 @@ class _Noop:
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         return None
-
-
-register(JobKind.NOOP, _Noop())
 
 
 def worker_id(prefix: str = "w") -> str:
@@ -81,17 +62,9 @@ class Attempt:
         return self.error is None
 
 
-def load_builtin_handlers() -> None:
-    """The workflow's plan/execute/QA and the CI area's fix-CI/open-PR handlers register
-    themselves when imported."""
-    from ..ci import handlers as ci_handlers  # noqa: F401
-    from ..workflow import handlers  # noqa: F401  (import cycle: handlers import this module)
-
-
 def attempt(project: Project, job: Job, worker: str) -> Attempt:
     """Run the job's handler (outside the state lock); a DflowError is a failed attempt."""
-    load_builtin_handlers()
-    handler = HANDLERS.get(job.kind)
+    handler = project.parts.handler(job.kind)
     if handler is None:
         return Attempt(job, error=f"no handler for job kind '{job.kind.value}' in this dflow")
     try:
@@ -120,15 +93,14 @@ def job_ids(project: Project, job: Job, worker: str) -> dict[str, object]:
             "step": job.step, "job": job.id, "attempt": job.attempts, "worker": worker}
 
 
-def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection) -> Outcome:
+def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection,
+           handler: JobHandler | None) -> Outcome:
     """Stage finished (with the handler's results) or failed (with retry per the policy)."""
     job = done.job
     if done.error is None:
         queue.record_finish(tx, job, worker, done.hook)
         return Outcome(job, True)
     error = done.error
-    load_builtin_handlers()
-    handler = HANDLERS.get(job.kind)
 
     def failed(tx: Tx, final: bool) -> None:
         if handler is not None:
@@ -149,7 +121,7 @@ def execute(
     policy = project.settings().retry
 
     def close(tx: Tx) -> Outcome:
-        outcome = record(tx, done, worker, policy)
+        outcome = record(tx, done, worker, policy, project.parts.handler(job.kind))
         outcome.after = then(tx) if then is not None else None
         return outcome
 

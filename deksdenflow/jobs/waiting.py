@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..context.project import Project
 from ..domain.models import Job, JobStatus
-from ..workflow.project import Project
 from . import runner, workers
 from .runner import Outcome
 

@@ -20,11 +20,11 @@ from types import FrameType
 
 from pydantic import BaseModel, Field
 
+from ..context.project import Project
 from ..domain.events import EventType
 from ..domain.models import Job, JobKind
 from ..errors import DflowError, IllegalTransition
 from ..store import Tx
-from ..workflow.project import Project
 from . import liveness, recovery, runner
 from .claims import (
     LocalClaims,
@@ -222,7 +222,7 @@ class Worker:
         if not force and now - self._last_scan < SCAN_S:
             return False
         self._last_scan = now
-        recovered = recovery.recover(self.store, self.locks, jobs, self.policy)
+        recovered = recovery.recover(self.project, self.locks, jobs, self.policy)
         for job, final in recovered:
             what = "failed for good" if final else "will be retried"
             self._log("recovered", job, f"its worker {job.claimed_by} died; {what}")
@@ -281,7 +281,9 @@ class Worker:
     def _close_in(
         self, tx: Tx, done: list[runner.Attempt], limit: int
     ) -> tuple[list[runner.Outcome], list[Job]]:
-        outcomes = [runner.record(tx, attempt, self.id, self.policy) for attempt in done]
+        outcomes = [runner.record(tx, attempt, self.id, self.policy,
+                                  self.project.parts.handler(attempt.job.kind))
+                    for attempt in done]
         return outcomes, self._claim_in(tx, max(limit, 1)) if limit > 0 else []
 
     def _close_one_by_one(self, done: list[runner.Attempt]) -> list[runner.Outcome]:
@@ -299,7 +301,8 @@ class Worker:
 
     def _close_alone(self, done: runner.Attempt) -> runner.Outcome:
         return self.store.transact(
-            partial(runner.record, done=done, worker=self.id, policy=self.policy))
+            partial(runner.record, done=done, worker=self.id, policy=self.policy,
+                    handler=self.project.parts.handler(done.job.kind)))
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -323,7 +326,7 @@ class Worker:
     def _release_in(self, tx: Tx, jobs: list[Job]) -> None:
         for job in jobs:
             if job is self.flight.interrupted:
-                handler = runner.HANDLERS.get(job.kind)
+                handler = self.project.parts.handler(job.kind)
                 # the handler may not have recorded a start yet: nothing to undo then
                 with contextlib.suppress(IllegalTransition):
                     if handler is not None:

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from ..context import config
 from ..errors import UsageError
-from ..workflow import config
 from .detect import CiProvider, Detected
 
 QaPolicy = Literal["each_step", "end", "never"]
@@ -37,7 +37,7 @@ def defaults(detected: Detected, **given: Any) -> InitAnswers:
         raise UsageError(f"{flag}: {first['msg']}") from exc
 
 
-def apply(project_text: str, answers: InitAnswers) -> str:
+def apply(project_text: str, answers: InitAnswers, kinds: list[str]) -> str:
     """project.toml with the answers set (comments kept)."""
     values: dict[str, str] = {
         "project.base_branch": answers.base,
@@ -52,5 +52,5 @@ def apply(project_text: str, answers: InitAnswers) -> str:
     text = project_text
     for key, value in values.items():
         raw = value if key in ("budget.tokens",) or value.startswith('"') else f'"{value}"'
-        text = config.set_in_project_text(text, key, raw)
+        text = config.set_in_project_text(text, key, raw, kinds=kinds)
     return text

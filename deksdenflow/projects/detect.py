@@ -12,7 +12,7 @@ import pygit2
 from pydantic import BaseModel
 
 from ..git import runner as git
-from ..workflow.project import detect_base_branch
+from ..store.repo import head_branch as detect_base_branch
 
 CiProvider = Literal["none", "github", "gitlab"]
 # engine name -> the command it runs; the first one found on PATH is the default engine

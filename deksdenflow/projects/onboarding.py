@@ -15,11 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ..context.parts import Parts
+from ..context.project import Project
 from ..domain.events import EventType
 from ..errors import DflowError, GitOperationError, NotAGitRepository, UsageError
 from ..git import runner as git
 from ..sync import setup as sync_setup
-from ..workflow.project import Project, open_project
 from . import registry
 from .answers import InitAnswers, apply, defaults
 from .detect import Detected, detect, remote_url
@@ -60,23 +61,23 @@ def name_of(source: str) -> str:
     return tail.removesuffix(".git") or "project"
 
 
-def add(source: str, *, name: str | None = None, ci_template: bool = False,
+def add(parts: Parts, source: str, *, name: str | None = None, ci_template: bool = False,
         sink: Sink | None = None, **given: Any) -> AddResult:
     """Register `source` (a path or a URL to clone) and set dflow up in it."""
-    entry = _entry_for(source, name, given.get("base"))
+    entry = _entry_for(parts, source, name, given.get("base"))
     registry.put(entry.model_copy(update={"setup": entry.setup}))
     run = _Steps(entry.name, sink)
     try:
         if entry.managed:
             run.step("clone", lambda: _clone(source, Path(entry.path)))
-        answers = run.step("init", lambda: init_repo(Path(entry.path), **given).answers)
+        answers = run.step("init", lambda: init_repo(parts, Path(entry.path), **given).answers)
         if ci_template:
-            run.step("ci", lambda: _ci(Path(entry.path), answers))
+            run.step("ci", lambda: _ci(parts, Path(entry.path), answers))
     except DflowError as exc:
         registry.put(entry.model_copy(update={"setup": run.current}))
         raise SetupFailed(f"setting up '{entry.name}' stopped at {run.current}: {exc}; run the "
                           f"same `dflow projects add` again to resume") from exc
-    project = open_project(entry.path)
+    project = parts.open_project(entry.path)
     record(project, run.events)
     entry.base = answers.base
     entry.remote = entry.remote or remote_url(project.repo)
@@ -85,14 +86,14 @@ def add(source: str, *, name: str | None = None, ci_template: bool = False,
     return AddResult(entry=entry, steps=run.events, answers=answers)
 
 
-def _entry_for(source: str, name: str | None, base: str | None) -> ProjectEntry:
+def _entry_for(parts: Parts, source: str, name: str | None, base: str | None) -> ProjectEntry:
     current = registry.load()
     if is_url(source) and not Path(source).exists():
         name = name or name_of(source)
         path = str((registry.clone_dir(current) / name).resolve())
         entry = ProjectEntry(name=name, path=path, remote=source, managed=True, setup="clone")
     else:
-        root = _repo_root(Path(source))
+        root = _repo_root(parts, Path(source))
         name = name or root.name
         entry = ProjectEntry(name=name, path=str(root), setup="init")
     old = current.projects.get(entry.name)
@@ -105,12 +106,12 @@ def _entry_for(source: str, name: str | None, base: str | None) -> ProjectEntry:
     return entry
 
 
-def _repo_root(path: Path) -> Path:
+def _repo_root(parts: Parts, path: Path) -> Path:
     if not path.exists():
         raise UsageError(f"{path} is neither a directory nor a git URL; give a repository's "
                          "path or URL")
     try:
-        return open_project(path).root.resolve()
+        return parts.open_project(path).root.resolve()
     except NotAGitRepository as exc:
         raise UsageError(f"{path} is not a git repository; `git init` it first or give a "
                          "repository's URL") from exc
@@ -140,14 +141,15 @@ class InitResult(BaseModel):
 Ask = Callable[[Detected], InitAnswers]
 
 
-def init_repo(root: Path, ask: Ask | None = None, **given: Any) -> InitResult:
+def init_repo(parts: Parts, root: Path, ask: Ask | None = None, **given: Any) -> InitResult:
     """`dflow init`: the given answers, the rest detected (or asked through `ask` when the
     state is new); the same answers give the same project.toml either way."""
     detected = detect(root)
-    fresh = not open_project(root).store.is_initialized
+    fresh = not parts.open_project(root).store.is_initialized
     answers = ask(detected) if ask is not None and fresh else defaults(detected, **given)
-    project, report = sync_setup.init(root, base=answers.base, engine=answers.engine,
-                                      edit=lambda text: apply(text, answers))
+    project, report = sync_setup.init(parts, root, base=answers.base, engine=answers.engine,
+                                      edit=lambda text: apply(text, answers,
+                                                                parts.engine_kinds()))
     project.settings()  # every later command reads them: fail here, naming the bad key
     return InitResult(answers=answers, report=report)
 
@@ -173,14 +175,14 @@ def register(project: Project, base: str = "") -> tuple[ProjectEntry, bool]:
     return result
 
 
-def _ci(root: Path, answers: InitAnswers) -> str:
+def _ci(parts: Parts, root: Path, answers: InitAnswers) -> str:
     from ..ci.templates import target, write
 
     if answers.ci == "none":
         raise UsageError("no CI provider was detected from the remote; pass --ci github|gitlab")
     if target(root, answers.ci).exists():
         return "skipped: the workflow exists"
-    return " ".join(str(p) for p in write(open_project(root), answers.ci))
+    return " ".join(str(p) for p in write(parts.open_project(root), answers.ci))
 
 
 def record(project: Project, events: list[SetupEvent]) -> None:

@@ -6,11 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from ..context.parts import Parts
+from ..context.project import Project
 from ..domain import reconcile
 from ..domain.models import RunSnapshot, RunStatus
 from ..errors import DflowError
 from ..workflow import runs
-from ..workflow.project import Project, open_project
 from . import registry
 from .registry import ProjectEntry
 
@@ -52,16 +53,16 @@ class AllStatus(BaseModel):
     errors: list[ProjectError] = []
 
 
-def summaries(reg: registry.Registry | None = None) -> list[ProjectSummary]:
+def summaries(parts: Parts, reg: registry.Registry | None = None) -> list[ProjectSummary]:
     reg = reg or registry.load()
-    return [summary(entry) for _, entry in sorted(reg.projects.items())]
+    return [summary(parts, entry) for _, entry in sorted(reg.projects.items())]
 
 
-def summary(entry: ProjectEntry) -> ProjectSummary:
+def summary(parts: Parts, entry: ProjectEntry) -> ProjectSummary:
     line = ProjectSummary(name=entry.name, path=entry.path, remote=entry.remote, base=entry.base,
                           ci="", engines=[], managed=entry.managed, setup=entry.setup)
     try:
-        project = open_project(entry.path)
+        project = parts.open_project(entry.path)
         view = project.view()
         if view.tip is None:
             raise DflowError("dflow is not set up there; `dflow projects add` it again")
@@ -88,12 +89,13 @@ def fill(line: ProjectSummary, project: Project, snaps: list[RunSnapshot]) -> No
             line.last_activity = run.updated_at
 
 
-def status_all(reg: registry.Registry | None = None, only: str | None = None) -> AllStatus:
+def status_all(parts: Parts, reg: registry.Registry | None = None,
+               only: str | None = None) -> AllStatus:
     reg = reg or registry.load()
     out = AllStatus(runs=[])
     for name, entry in sorted(reg.projects.items()):
         try:
-            report = runs.status(open_project(entry.path), only=only)
+            report = runs.status(parts.open_project(entry.path), only=only)
         except DflowError as exc:
             out.errors.append(ProjectError(project=name, error=str(exc)))
             continue

@@ -60,6 +60,17 @@ def open_repository(path: str | os.PathLike[str] = ".") -> pygit2.Repository:
     return pygit2.Repository(found)
 
 
+def head_branch(repo: pygit2.Repository) -> str:
+    """The branch HEAD points at (even before its first commit), else 'main'."""
+    try:
+        target = repo.lookup_reference("HEAD").target
+    except (KeyError, pygit2.GitError):
+        return "main"
+    if isinstance(target, str) and target.startswith("refs/heads/"):
+        return target.removeprefix("refs/heads/")
+    return "main"
+
+
 def common_dir(repo: pygit2.Repository) -> Path:
     """The git dir shared by all worktrees (where refs, objects and our lock live)."""
     gitdir = Path(repo.path)
@@ -93,6 +104,10 @@ class Store:
     @property
     def workdir(self) -> Path | None:
         return Path(self.repo.workdir) if self.repo.workdir else None
+
+    def head_branch(self) -> str:
+        """The branch HEAD points at (even before its first commit), else 'main'."""
+        return head_branch(self.repo)
 
     # --- reading ----------------------------------------------------------------------------
 

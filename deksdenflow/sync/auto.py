@@ -5,11 +5,11 @@ error here: say so on stderr and keep working locally."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
 
+from ..context.project import Project
 from ..errors import DflowError
 from ..store.integrate import integrate, tracking_tip
-from ..workflow.project import Project, open_project
 from . import completion, service, transport
 
 # Commands that manage sync themselves, or must work without (or before) any state.
@@ -18,53 +18,64 @@ SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", 
 READS = frozenset({"status", "show", "events"})
 
 
-@dataclass
-class _Seen:
-    project: Project | None = None
-    tip: str | None = None
-    remote: str = ""
+class AutoSync:
+    """The implicit sync around one command; the composition root builds one per command
+    (deksdenflow/wiring.py), so nothing about a command outlives it."""
 
+    def __init__(self, open_project: Callable[[], Project]) -> None:
+        self._open = open_project
+        self.project: Project | None = None
+        self.tip: str | None = None
+        self.remote = ""
 
-_seen = _Seen()
+    def before_command(self, command: str | None) -> None:
+        """Merge the tracking ref if `git fetch` moved it; note the tip to see if we change it."""
+        if not command or command in SKIP:
+            return
+        project = self._auto_project()
+        if project is None:
+            return
+        remote = service.remote_name(project)
+        theirs = tracking_tip(project.store, remote)
+        try:
+            if theirs is not None and theirs != project.store.tip():
+                integrate(project.store, theirs, remote)
+            if command in READS:
+                completion.record_merged(project, remote)
+        except DflowError as exc:
+            _warn(f"could not merge the state fetched from '{remote}': {exc}")
+        self.project, self.tip, self.remote = project, project.store.tip(), remote
 
+    def after_command(self) -> None:
+        """Push (through a full sync) when the command moved the state ref."""
+        project, remote = self.project, self.remote
+        if project is None or project.store.tip() == self.tip:
+            return
+        if remote not in project.repo.remotes.names():
+            return
+        try:
+            with transport.time_limit(transport.IMPLICIT_TIMEOUT_S):
+                report = service.sync(project, remote)
+        except transport.RemoteUnreachable as exc:
+            _warn(f"{exc}; the change is kept locally, run `dflow sync` when online")
+        except DflowError as exc:
+            _warn(f"could not sync with '{remote}': {exc}; run `dflow sync` to retry")
+        else:
+            tell(report)
 
-def before_command(command: str | None) -> None:
-    """Merge the tracking ref if `git fetch` moved it; note the tip to see if we change it."""
-    global _seen
-    _seen = _Seen()
-    if not command or command in SKIP:
-        return
-    project = _auto_project()
-    if project is None:
-        return
-    remote = service.remote_name(project)
-    theirs = tracking_tip(project.store, remote)
-    try:
-        if theirs is not None and theirs != project.store.tip():
-            integrate(project.store, theirs, remote)
-        if command in READS:
-            completion.record_merged(project, remote)
-    except DflowError as exc:
-        _warn(f"could not merge the state fetched from '{remote}': {exc}")
-    _seen = _Seen(project, project.store.tip(), remote)
-
-
-def after_command() -> None:
-    """Push (through a full sync) when the command moved the state ref."""
-    project, remote = _seen.project, _seen.remote
-    if project is None or project.store.tip() == _seen.tip:
-        return
-    if remote not in project.repo.remotes.names():
-        return
-    try:
-        with transport.time_limit(transport.IMPLICIT_TIMEOUT_S):
-            report = service.sync(project, remote)
-    except transport.RemoteUnreachable as exc:
-        _warn(f"{exc}; the change is kept locally, run `dflow sync` when online")
-    except DflowError as exc:
-        _warn(f"could not sync with '{remote}': {exc}; run `dflow sync` to retry")
-    else:
-        tell(report)
+    def _auto_project(self) -> Project | None:
+        try:
+            project = self._open()
+            if not project.store.is_initialized:
+                return None
+            settings = project.settings()
+        except DflowError:
+            return None
+        if settings.project.sync != "auto":
+            return None
+        if settings.project.remote not in project.repo.remotes.names():
+            return None
+        return project
 
 
 def tell(report: service.SyncReport) -> None:
@@ -74,21 +85,6 @@ def tell(report: service.SyncReport) -> None:
               f"(its branch stays {r.branch})", file=sys.stderr)
     for run_id in report.completed:
         print(f"note: {run_id} is merged: its branch is on the base branch", file=sys.stderr)
-
-
-def _auto_project() -> Project | None:
-    try:
-        project = open_project()
-        if not project.store.is_initialized:
-            return None
-        settings = project.settings()
-    except DflowError:
-        return None
-    if settings.project.sync != "auto":
-        return None
-    if settings.project.remote not in project.repo.remotes.names():
-        return None
-    return project
 
 
 def _warn(text: str) -> None:

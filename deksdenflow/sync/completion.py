@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pygit2
 
+from ..context.project import Project
 from ..domain.events import EventType
 from ..domain.models import ProtocolRun
 from ..store import Tx
-from ..workflow.project import Project
 
 PROTOCOLS_DIR = ".protocols"
 

@@ -18,13 +18,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..context.parts import JobHandler
+from ..context.project import Project
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.settings import RetrySection
 from ..errors import IllegalTransition
 from ..jobs import queue, runner
 from ..jobs.claims import OpenJobs, claim_batch, open_in
 from ..store import Tx
-from ..workflow.project import Project
 from . import service
 
 CLAIM_TRIES = 5
@@ -54,18 +55,19 @@ class RemoteOutcome(BaseModel):
     error: str = ""
 
 
-def expire_leases(tx: Tx, jobs: list[Job], policy: RetrySection, now: datetime) -> list[Job]:
+def expire_leases(project: Project, tx: Tx, jobs: list[Job], policy: RetrySection,
+                  now: datetime) -> list[Job]:
     """Count a lost attempt for each claim whose lease ran out: its worker is gone, which is
     an infrastructure loss charged to `retry.max_lost`, not an agent failure (decision 0801)."""
     expired = []
     for job in jobs:
         if job.status != JobStatus.CLAIMED or job.lease_until is None or job.lease_until > now:
             continue
-        handler = runner.HANDLERS.get(job.kind)
+        handler = project.parts.handler(job.kind)
         error = f"the lease of {job.claimed_by} ran out at {job.lease_until.isoformat()}"
 
         def failed(tx: Tx, final: bool, job: Job = job, error: str = error,
-                   handler: runner.JobHandler | None = handler) -> None:
+                   handler: JobHandler | None = handler) -> None:
             if handler is not None:
                 # the worker may have died before the handler recorded its start
                 with contextlib.suppress(IllegalTransition):
@@ -88,7 +90,7 @@ def claim(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | N
 
         def pick(tx: Tx) -> list[Job]:
             jobs = open_in(tx, cache)
-            expire_leases(tx, jobs, settings.retry, datetime.now(UTC))
+            expire_leases(project, tx, jobs, settings.retry, datetime.now(UTC))
             return claim_batch(tx, worker, strategy, open_in(tx, cache), kinds=kinds, limit=1)
 
         claimed = project.store.transact(pick)
@@ -111,7 +113,6 @@ def work(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | No
          burst: bool = True, poll_s: float = 10.0,
          sink: Callable[[RemoteOutcome], None] | None = None) -> int:
     """Claim, run and record jobs through the remote until none is left (or forever)."""
-    runner.load_builtin_handlers()
     done = 0
     while True:
         job = claim(project, remote, worker, kinds=kinds)
@@ -130,7 +131,8 @@ def run_one(project: Project, remote: str, job: Job, worker: str) -> RemoteOutco
     attempt = runner.attempt(project, job, worker)
     policy = project.settings().retry
     try:
-        project.store.transact(lambda tx: runner.record(tx, attempt, worker, policy))
+        project.store.transact(lambda tx: runner.record(
+            tx, attempt, worker, policy, project.parts.handler(job.kind)))
     except IllegalTransition as exc:
         # The lease ran out and another worker took the job: our result does not count.
         return RemoteOutcome(job=job.id, kind=job.kind.value, ok=False,

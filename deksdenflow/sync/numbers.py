@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 
+from ..context.project import Project
 from ..domain.ids import new_id
 from ..store.integrate import claim_commit
-from ..workflow.project import Project
 from . import transport
 
 MAX_TRIES = 20

@@ -7,9 +7,9 @@ import time
 
 from pydantic import BaseModel, Field
 
+from ..context.project import Project
 from ..errors import DflowError, NotInitialized
 from ..store.integrate import Integration, Outcome, integrate, set_tracking
-from ..workflow.project import Project
 from . import completion, setup, transport
 
 PUSH_ATTEMPTS = 8

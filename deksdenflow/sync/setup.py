@@ -13,9 +13,10 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from ..context.parts import Parts
+from ..context.project import Project, initialize
 from ..store import Store
 from ..store.integrate import TRACKING_PREFIX, integrate
-from ..workflow.project import Project, init_project, open_project
 from . import transport
 
 
@@ -41,17 +42,17 @@ def add_fetch_refspec(store: Store, remote: str) -> bool:
     return True
 
 
-def init(path: str | os.PathLike[str] = ".", *, base: str | None = None,
+def init(parts: Parts, path: str | os.PathLike[str] = ".", *, base: str | None = None,
          engine: str | None = None, remote: str | None = None,
          edit: Callable[[str], str] | None = None) -> tuple[Project, InitReport]:
     """Set up dflow: adopt the remote's state when it has one, else create a new state."""
-    project = open_project(path)
+    project = parts.open_project(path)
     name = remote or "origin"
     has_remote = name in project.repo.remotes.names()
     report = InitReport(created=False, remote=name if has_remote else None)
     if has_remote and not project.store.is_initialized:
         report.adopted, report.offline = adopt(project, name)
-    project, report.created = init_project(path, base=base, engine=engine, edit=edit)
+    report.created = initialize(project, base=base, engine=engine, edit=edit)
     if has_remote:
         report.refspec_added = add_fetch_refspec(project.store, name)
         if report.created and not report.offline:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..context.parts import Parts
+from ..domain.engine import EngineRequest, EngineResult, Phase, Sandbox
 from ..domain.models import Job, RunSnapshot
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
-from ..engines import registry
-from ..engines.base import EngineRequest, EngineResult, Phase, Sandbox
 from ..errors import ConfigError, EngineError, EngineNotFound, GitOperationError
 from ..store import Tx
 from . import worktrees
@@ -70,7 +70,7 @@ def worktree_of(snap: RunSnapshot) -> Path:
     return path
 
 
-def invoke(snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: Prompt,
+def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: Prompt,
            schema: dict[str, Any] | None = None, job: Job | None = None) -> AgentCall:
     """Run the phase's engine in the run's worktree; EngineError on any failure."""
     name = engine_name(snap, settings, phase, job)
@@ -80,7 +80,7 @@ def invoke(snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: P
     if refused is not None:
         raise ConfigError(refused)
     try:
-        engine = registry.get_engine(name, config)
+        engine = parts.engine(name, config)
     except EngineError as exc:
         raise _with_hint(exc) from exc
     cwd = worktree_of(snap)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..context.project import Project
 from ..domain.models import RunSnapshot
-from .project import Project
 from .worktrees import git
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..context import config
+from ..context.project import Project
 from ..domain.events import EventType
 from ..domain.models import TERMINAL_RUN_STATUSES, Job, JobKind, JobStatus, RunSnapshot, StepRun
 from ..domain.settings import ProjectSettings
@@ -20,9 +22,8 @@ from ..jobs.recovery import recover_dead_claims
 from ..jobs.runner import Outcome
 from ..jobs.waiting import settle
 from ..store import Tx
-from . import budget, changes, config, scheduling
+from . import budget, changes, scheduling
 from .detail import RunDetail, detail
-from .project import Project
 from .review import REVIEWABLE
 from .runs import RunLine, run_line
 
@@ -57,24 +58,26 @@ def _mode(settings: ProjectSettings, all_steps: bool | None) -> str:
 
 
 def choose_engine(tx: Tx, uid: str, settings: ProjectSettings, engine: str | None,
-                  model: str | None) -> None:
+                  model: str | None, kinds: list[str]) -> None:
     """`--engine E [--model M]`: this run's later attempts use E (with M)."""
     if engine is None and model is None:
         return
     name = engine or tx.run(uid).run.engine or settings.phases.engine_for("execute")
-    config.check_engine_name(settings, name)
+    config.check_engine_name(settings, name, kinds)
     tx.emit(EventType.RUN_ENGINE_CHOSEN, run=uid, data={"engine": name, "model": model})
 
 
 def set_engine(project: Project, run_ref: str, engine: str | None,
                model: str | None) -> None:
     """`dflow plan|run RUN --engine E [--model M]`: switch engines without starting over."""
-    _in_tx(project, run_ref, lambda tx, uid, s: choose_engine(tx, uid, s, engine, model))
+    _in_tx(project, run_ref, lambda tx, uid, s: choose_engine(tx, uid, s, engine, model,
+                                                                project.parts.engine_kinds()))
 
 
-def _choice(settings: ProjectSettings, engine: str | None, model: str | None) -> dict[str, Any]:
+def _choice(settings: ProjectSettings, engine: str | None, model: str | None,
+            kinds: list[str]) -> dict[str, Any]:
     if engine is not None:
-        config.check_engine_name(settings, engine)
+        config.check_engine_name(settings, engine, kinds)
     return {k: v for k, v in (("engine", engine), ("model", model)) if v}
 
 
@@ -83,7 +86,7 @@ def request_plan(project: Project, run_ref: str, engine: str | None = None,
     """Ask for the run to be planned (again, after a failed plan)."""
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> Job:
-        choose_engine(tx, uid, settings, engine, model)
+        choose_engine(tx, uid, settings, engine, model, project.parts.engine_kinds())
         snap = tx.run(uid)
         open_plan = [j for j in snap.open_jobs if j.kind == JobKind.PLAN]
         if open_plan:
@@ -108,7 +111,7 @@ def request_next(project: Project, run_ref: str, all_steps: bool | None = None,
         if snap.run.status in TERMINAL_RUN_STATUSES:
             raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}; nothing left "
                                     "to run")
-        choose_engine(tx, uid, settings, engine, model)
+        choose_engine(tx, uid, settings, engine, model, project.parts.engine_kinds())
         scheduling.set_intent(tx, uid, _mode(settings, all_steps))
         result = scheduling.reconcile(tx, uid, settings)
         jobs = tx.run(uid).open_jobs
@@ -194,7 +197,8 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
         queued = [j for j in snap.open_jobs if j.step == step]
         if queued:
             return queued
-        choice = _choice(settings, engine, model)  # recorded on this attempt only
+        # recorded on this attempt only
+        choice = _choice(settings, engine, model, project.parts.engine_kinds())
         tx.emit(EventType.STEP_RETRIED, run=uid, step=step, data=choice)
         return [queue.request(tx, JobKind.EXECUTE, run=uid, step=step, payload=choice)]
 
@@ -272,7 +276,7 @@ def wait(project: Project, run_ref: str, worker: str,
     """Until this run has no job left: run them in this process, or wait for the worker
     pool when one is running (docs/decisions/0302-wait-for-a-live-pool.md)."""
     uid = project.view().find_run(run_ref).run.uid
-    recover_dead_claims(project.store, project.settings().retry, run=uid)
+    recover_dead_claims(project, run=uid)
     settle(project, worker, run=uid, on_outcome=on_outcome)  # waits for a live pool
     snap = project.view().run(uid)
     assert snap is not None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pygit2
 from pydantic import BaseModel, Field
 
+from ..context.project import Project
 from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
 from .facts import RunFacts, gather
 from .planning import folder
-from .project import Project
 from .runs import RunLine, run_line
 
 RECENT_EVENTS = 20

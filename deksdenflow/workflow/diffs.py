@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ..context.project import Project
 from ..domain.models import RunSnapshot
 from ..errors import DflowError, GitOperationError
 from ..git import runner
-from .project import Project
 from .worktrees import git
 
 

@@ -11,6 +11,7 @@ import filelock
 import pygit2
 from pydantic import BaseModel
 
+from ..context.parts import Parts
 from ..errors import DflowError, NewerSchema
 from ..git import runner
 from ..store import STATE_REF, trust
@@ -56,7 +57,7 @@ def _pygit2_version() -> str:
         return "unknown"
 
 
-def run_checks(path: str = ".") -> DoctorReport:
+def run_checks(parts: Parts, path: str = ".") -> DoctorReport:
     checks: list[Check] = []
     git = runner.version()
     checks.append(
@@ -67,7 +68,7 @@ def run_checks(path: str = ".") -> DoctorReport:
     )
     checks.append(Check(name="pygit2", level="ok",
                         detail=f"pygit2 {_pygit2_version()}, libgit2 {pygit2.LIBGIT2_VERSION}"))
-    checks.extend(_state_checks(path))
+    checks.extend(_state_checks(parts, path))
     for tool, fix in OPTIONAL_TOOLS.items():
         found = shutil.which(tool)
         version = _version_of([tool, "--version"]) if found else None
@@ -95,7 +96,7 @@ def repair(path: str = ".") -> Repair:
     return Repair(restored=restored, found=found, quarantined=kept)
 
 
-def _state_checks(path: str) -> list[Check]:
+def _state_checks(parts: Parts, path: str) -> list[Check]:
     try:
         store = open_store(path)
     except DflowError as exc:
@@ -122,7 +123,7 @@ def _state_checks(path: str) -> list[Check]:
         checks.append(Check(name="state ref", level="fail", detail=str(exc),
                             fix="run `dflow doctor --repair` (the current tip is kept under "
                                 "refs/deksdenflow/quarantine/)"))
-    checks.extend(_run_and_engine_checks(path))
+    checks.extend(_run_and_engine_checks(parts, path))
     lock = store.lock(timeout=2)
     try:
         with lock:
@@ -133,13 +134,13 @@ def _state_checks(path: str) -> list[Check]:
     return checks
 
 
-def _run_and_engine_checks(path: str) -> list[Check]:
+def _run_and_engine_checks(parts: Parts, path: str) -> list[Check]:
     from . import doctor_runs
-    from .project import open_project
 
     try:
-        project = open_project(path)
+        project = parts.open_project(path)
         return [*doctor_runs.run_checks(project),
-                *doctor_runs.engine_checks(project.settings())]
+                *doctor_runs.engine_checks(project.settings(),
+                                            project.parts.engine_kinds())]
     except DflowError as exc:
         return [Check(name="runs", level="fail", detail=str(exc))]

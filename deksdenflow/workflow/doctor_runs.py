@@ -7,12 +7,12 @@ from __future__ import annotations
 import shlex
 import shutil
 
+from ..context.project import Project
 from ..domain.models import RunSnapshot
 from ..domain.reconcile import needs
 from ..domain.settings import ProjectSettings
 from ..store import Tx
 from .doctor import OPTIONAL_TOOLS, Check
-from .project import Project
 
 BINARY_KINDS = ("codex", "claude")
 CHECK_NAMES = {"plan": "planner", "execute": "executor", "qa": "reviewer"}
@@ -35,16 +35,14 @@ def run_checks(project: Project) -> list[Check]:
                   fix="dflow doctor --repair")]
 
 
-def engine_checks(settings: ProjectSettings) -> list[Check]:
+def engine_checks(settings: ProjectSettings, kinds: list[str]) -> list[Check]:
     """Every phase's engine resolves to a known kind, and its binary is on PATH."""
-    from ..engines import registry
-
     checks = []
     for phase in ("plan", "execute", "qa"):
         name = settings.phases.engine_for(phase)
         config = settings.engine(name)
         binary = _binary(config.kind, config.options)
-        if config.kind not in registry.kinds():
+        if config.kind not in kinds:
             checks.append(Check(name=CHECK_NAMES[phase], level="fail",
                                 detail=f"'{name}' has the unknown kind '{config.kind}'",
                                 fix=f"dflow config set phases.{phase} demo (or another engine)"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..context.project import Project
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.settings import ProjectSettings
@@ -12,7 +13,6 @@ from ..errors import EngineError
 from ..store import Tx
 from . import agents, changes, contract, prompts, scheduling
 from .planning import folder
-from .project import Project
 
 STARTABLE = {StepStatus.PENDING, StepStatus.FAILED}
 
@@ -110,8 +110,8 @@ class ExecuteHandler:
         begin = changes.head(worktree)
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(snap, settings, "execute", _prompt(project, snap, step, worktree),
-                                 job=job)
+            prompt = _prompt(project, snap, step, worktree)
+            call = agents.invoke(project.parts, snap, settings, "execute", prompt, job=job)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
             # The next attempt starts from the step's start commit; `git stash list` keeps this.

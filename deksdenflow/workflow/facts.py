@@ -10,12 +10,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from ..context.project import Project
 from ..domain.events import Event, EventType
 from ..domain.models import CiResult, RunSnapshot
 from ..errors import DflowError
 from ..store import StateView
 from . import diffs
-from .project import Project
 
 _TRANSCRIPT = re.compile(
     r"^transcripts/(?:(?P<step>\d+)-(?P<kind>execute|qa)|(?P<other>[a-z-]+?))"

@@ -1,18 +1,14 @@
-"""Registers the workflow's job handlers with the runner (imported by jobs.runner on use)."""
+"""The workflow's job handlers, for the composition root's registry (deksdenflow/wiring.py)."""
 
 from __future__ import annotations
 
+from ..context.parts import JobHandler
 from ..domain.models import JobKind
-from ..jobs.runner import register
 from .execution import ExecuteHandler
 from .planning import PlanHandler
 from .review import QaHandler
 
 
-def install() -> None:
-    register(JobKind.PLAN, PlanHandler())
-    register(JobKind.EXECUTE, ExecuteHandler())
-    register(JobKind.QA, QaHandler())
-
-
-install()
+def handlers() -> dict[JobKind, JobHandler]:
+    return {JobKind.PLAN: PlanHandler(), JobKind.EXECUTE: ExecuteHandler(),
+            JobKind.QA: QaHandler()}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..context.project import Project
 from ..domain.models import ProtocolRun, RunSnapshot, RunStatus
 from ..errors import DflowError, GitOperationError
 from ..sync import completion, transport
 from . import replay
-from .project import Project
 from .push_check import check_branch
 from .worktrees import git
 

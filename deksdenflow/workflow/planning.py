@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..context.project import Project
 from ..domain import graph
 from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput, strict_json
 from ..domain.events import EventType
@@ -18,7 +19,6 @@ from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
 from . import agents, changes, contract, prompts, worktrees
-from .project import Project
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
 MAX_FILE_BYTES = 200_000
@@ -146,7 +146,8 @@ class PlanHandler:
         begin = changes.head(worktree)
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(snap, settings, "plan", prompt, schema_for("plan"), job)
+            call = agents.invoke(project.parts, snap, settings, "plan", prompt,
+                                 schema_for("plan"), job)
             plan = parse_plan(call.result.output, snap)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from ..context.project import Project
 from ..domain.agent_output import QaVerdict, strict_json
 from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
@@ -16,7 +17,6 @@ from ..errors import AgentOutputError, EngineError
 from ..store import Tx
 from . import agents, prompts, worktrees
 from .execution import step_values
-from .project import Project
 
 REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
 
@@ -55,7 +55,7 @@ class QaHandler:
         })
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(snap, settings, "qa", prompt, schema_for("qa"), job)
+            call = agents.invoke(project.parts, snap, settings, "qa", prompt, schema_for("qa"), job)
             verdict = parse_verdict(call.result.output, snap, step.index)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)

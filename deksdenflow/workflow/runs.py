@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..context.project import Project
 from ..domain.events import Event, EventType
 from ..domain.models import RunSnapshot, RunStatus
 from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
-from ..engines import registry
 from ..errors import InvalidName, NameClash, UsageError
 from ..store import StateView, Tx
 from . import scheduling, worktrees
-from .project import Project
 
 MAX_NAME = 48
 
@@ -39,18 +37,14 @@ def valid_name(name: str) -> str:
     return slug
 
 
-# Set by the CLI (deksdenflow.sync.numbers.claim_number): claims a number on the remote
-# when one is configured and returns it, else 0 (allocate locally).
-number_allocator: Callable[[Project], int] | None = None
-
-
 def next_number(tx: Tx, floor: int = 0) -> int:
     """The next free number, at least `floor` (a number claimed on the remote)."""
     return max(max((s.run.number for s in tx.runs()), default=0) + 1, floor)
 
 
 def claimed_floor(project: Project) -> int:
-    return number_allocator(project) if number_allocator is not None else 0
+    """A number claimed on the remote when one is configured, else 0 (decision 0401)."""
+    return project.parts.claim_number(project)
 
 
 def check_name_free(tx: Tx, slug: str) -> None:
@@ -91,7 +85,7 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
     if not task.strip():
         raise InvalidName("the task is empty; say what the agent should do with --task")
     settings = project.settings()
-    check_engine(settings, engine)
+    check_engine(settings, engine, project.parts.engine_kinds())
     base = settings.project.base_branch
     worktrees.check_clean(project)
     # A repository whose base has no commit yet can still record runs (`--no-plan`); their
@@ -127,12 +121,12 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
         raise
 
 
-def check_engine(settings: ProjectSettings, engine: str | None) -> None:
+def check_engine(settings: ProjectSettings, engine: str | None, kinds: list[str]) -> None:
     if engine is None:
         return
     kind = settings.engine(engine).kind
-    if kind not in registry.kinds():
-        raise UsageError(f"unknown engine '{engine}' (known: {', '.join(registry.kinds())}); "
+    if kind not in kinds:
+        raise UsageError(f"unknown engine '{engine}' (known: {', '.join(kinds)}); "
                          "try --engine demo")
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from ..context.project import Project
 from ..errors import GitOperationError
 from ..git import runner
-from .project import Project
 
 COMMIT_IDENTITY = ("-c", "user.name=dflow", "-c", "user.email=dflow@localhost")
 

@@ -10,11 +10,12 @@ import pytest
 
 from deksdenflow.ci import pr
 from deksdenflow.ci import report as ci
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind, RunStatus
 from deksdenflow.jobs import runner
 from deksdenflow.sync import service
+from deksdenflow.wiring import Wiring
 from deksdenflow.workflow import controls, runs
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.sync.conftest import Clone
 from tests.workflow.conftest import configure
@@ -53,7 +54,7 @@ def test_a_ci_failure_with_fix_auto_runs_a_fix_job_that_pushes_the_branch(
     a, run_id = done_run
     a.store.transact(lambda tx: tx.set_project_text(tx.view.project_text() + FIXER))
     configure(a, {"ci.fix": "auto", "ci.max_fix_attempts": 1, "phases.execute": "fixer"})
-    result = ci.report(a.root, status="failure", branch=run_id)
+    result = ci.report(Wiring(), a.root, status="failure", branch=run_id)
     assert result.fix_requested
     outcomes = []
     runner.drain(a, "w-fix", kinds={JobKind.FIX_CI}, on_outcome=outcomes.append)
@@ -62,7 +63,7 @@ def test_a_ci_failure_with_fix_auto_runs_a_fix_job_that_pushes_the_branch(
     assert not snap.open_jobs
     log = git("log", "--format=%s", "-1", f"refs/heads/{run_id}", cwd=remote)
     assert "[dflow fix-ci]" in log  # committed and pushed to the remote
-    again = ci.report(a.root, status="failure", branch=run_id)
+    again = ci.report(Wiring(), a.root, status="failure", branch=run_id)
     assert not again.fix_requested  # max_fix_attempts = 1
 
 
@@ -102,7 +103,7 @@ def test_a_run_whose_branch_is_merged_becomes_completed_on_every_clone(
     a, run_id = done_run
     b = clone("b")
     configure(a, {"ci.fix": "off"})
-    ci.report(a.root, status="failure", branch=run_id)  # blocked until merged
+    ci.report(Wiring(), a.root, status="failure", branch=run_id)  # blocked until merged
     assert a.view().find_run(run_id).run.status == RunStatus.BLOCKED
     git("merge", "-q", "--no-ff", "-m", "merge", run_id, cwd=a.root)
     git("push", "-q", "origin", "main", cwd=a.root)
@@ -138,5 +139,5 @@ def test_a_ci_report_follows_the_budget_mode(done_run: tuple[Project, str], mode
                                              fix_requested: bool) -> None:
     a, run_id = done_run
     configure(a, {"ci.fix": "auto", "budget.tokens": 1, "budget.mode": mode})
-    result = ci.report(a.root, status="failure", branch=run_id)
+    result = ci.report(Wiring(), a.root, status="failure", branch=run_id)
     assert result.fix_requested is fix_requested

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.ci import report as ci
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind, RunStatus
 from deksdenflow.store import STATE_REF, Tx
 from deksdenflow.sync import service
-from deksdenflow.workflow.project import Project
+from deksdenflow.wiring import Wiring
 from deksdenflow.workflow.runs import record_run
 from tests.conftest import git
 from tests.sync.conftest import Clone
@@ -77,7 +78,7 @@ def test_success_after_failure_clears_the_block(
     for key, value in GITHUB_ENV.items():
         monkeypatch.setenv(key, value)
     for status in ("failure", "success"):
-        assert ci.report(runner, status=status).run == run_id
+        assert ci.report(Wiring(), runner, status=status).run == run_id
     service.sync(a)
     assert "ci" not in a.view().find_run(run_id).run.blocks
 
@@ -95,7 +96,7 @@ def test_a_branch_of_no_run_is_a_notice_and_exit_0(clone: Clone, remote: Path,
 
 def test_a_repository_without_dflow_is_a_notice(remote: Path, tmp_path: Path) -> None:
     runner = ci_checkout(remote, tmp_path / "runner")
-    done = ci.report(runner, status="success", branch="main")
+    done = ci.report(Wiring(), runner, status="success", branch="main")
     assert done.run is None and "no dflow state" in done.message
 
 
@@ -114,7 +115,7 @@ def test_gitlab_variables_name_the_branch_and_pipeline(
            "CI_PIPELINE_URL": "https://gitlab.example/team/app/-/pipelines/7"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    assert ci.report(runner, status="running").run == run_id
+    assert ci.report(Wiring(), runner, status="running").run == run_id
     service.sync(a)
     result = a.view().find_run(run_id).run.ci
     assert result is not None and result.status == "running"
@@ -157,7 +158,7 @@ def test_a_secret_in_the_ci_log_is_in_no_blob_of_the_state_history(
     service.sync(a)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    assert ci.report(runner, status="failure", log=log).pushed
+    assert ci.report(Wiring(), runner, status="failure", log=log).pushed
     service.sync(a)
     assert "[REDACTED]" in (a.view().find_run(run_id).run.ci.excerpt or "")  # type: ignore[union-attr]
     blobs = all_blobs(a.root, STATE_REF)
@@ -183,9 +184,9 @@ def test_fix_ci_jobs_are_requested_up_to_the_limit(clone: Clone, cli: object) ->
     a, run_id = shared_run(clone)
     cli("config", "set", "ci.fix", "auto", cwd=a.root)  # type: ignore[operator]
     cli("config", "set", "ci.max_fix_attempts", "1", cwd=a.root)  # type: ignore[operator]
-    first = ci.report(a.root, status="failure", branch=run_id)
+    first = ci.report(Wiring(), a.root, status="failure", branch=run_id)
     assert first.fix_requested
     jobs = a.view().find_run(run_id).open_jobs
     assert [j.kind for j in jobs] == [JobKind.FIX_CI] and jobs[0].payload["attempt"] == 1
-    second = ci.report(a.root, status="failure", branch=run_id)
+    second = ci.report(Wiring(), a.root, status="failure", branch=run_id)
     assert not second.fix_requested  # one is still open

@@ -9,6 +9,7 @@ from deksdenflow.domain.models import JobKind
 from deksdenflow.jobs import runner
 from deksdenflow.store import STATE_REF
 from deksdenflow.sync import service
+from deksdenflow.wiring import Wiring
 from deksdenflow.workflow import controls, runs
 from tests.ci.test_report import all_blobs
 from tests.sync.conftest import Clone
@@ -34,7 +35,7 @@ def test_engine_output_of_a_fix_job_is_redacted_before_it_is_stored(
     a.store.transact(lambda tx: tx.set_project_text(
         tx.view.project_text() + LEAKER + '\n[secrets]\nenv = ["DB_PASSWORD"]\n'))
     configure(a, {"ci.fix": "auto", "phases.execute": "leaker"})  # a configured engine
-    assert ci.report(a.root, status="failure", branch=snap.run.id).fix_requested
+    assert ci.report(Wiring(), a.root, status="failure", branch=snap.run.id).fix_requested
     outcomes: list[runner.Outcome] = []
     runner.drain(a, "w-fix", kinds={JobKind.FIX_CI}, on_outcome=outcomes.append)
     assert outcomes and all(o.ok for o in outcomes), outcomes

@@ -10,7 +10,7 @@ import pytest
 
 from deksdenflow.domain.models import JobKind
 from deksdenflow.jobs import runner
-from deksdenflow.workflow.project import open_project
+from deksdenflow.wiring import open_project
 from tests.conftest import scrub
 from tests.workflow.conftest import configure
 

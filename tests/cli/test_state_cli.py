@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context import config
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
 from deksdenflow.store.layout import META_FILE, run_snapshot_path
-from deksdenflow.workflow import config
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.cli import status_json
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.store import STATE_REF, Store, cache
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.store.conftest import add_run
 

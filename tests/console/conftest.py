@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.store import Tx
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project
 
 from ..conftest import git
 

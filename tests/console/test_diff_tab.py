@@ -9,8 +9,8 @@ from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.console.screens.step_detail import StepDetailScreen
 from deksdenflow.console.widgets.diff_view import DiffView
+from deksdenflow.context.project import Project
 from deksdenflow.workflow import controls, runs
-from deksdenflow.workflow.project import Project
 
 from .conftest import FIXED_NOW
 from .test_snapshots import SIZE, app_for

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from deksdenflow.console.app import DflowConsole
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind, RunSnapshot
-from deksdenflow.workflow.project import Project
 
 from .conftest import FIXED_NOW
 from .test_navigation import press

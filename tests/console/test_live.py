@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.console.watch import StateWatcher
 from deksdenflow.domain.events import EventType
-from deksdenflow.workflow.project import open_project
+from deksdenflow.wiring import open_project
 
 from ..conftest import git
 from .test_navigation import app_for, cell_texts, press
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 def other_process(repo: Path, code: str) -> None:
     """Change the state from a separate Python process, as another terminal would."""
-    script = "from deksdenflow.workflow.project import open_project\n" \
+    script = "from deksdenflow.wiring import open_project\n" \
              "from deksdenflow.workflow import runs\n" \
              "from deksdenflow.domain.events import EventType\n" \
              "project = open_project('.')\n" + code

@@ -9,7 +9,7 @@ from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.console.screens.runs import RunsScreen
 from deksdenflow.console.screens.step_detail import StepDetailScreen
-from deksdenflow.workflow.project import Project
+from deksdenflow.context.project import Project
 
 from .conftest import FIXED_NOW
 

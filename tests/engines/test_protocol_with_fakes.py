@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus, StepStatus
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import Job, JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
 

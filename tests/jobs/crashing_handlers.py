@@ -7,3 +7,5 @@ import os
 
 if multiprocessing.current_process().name == "dflow-worker":
     os._exit(3)
+
+HANDLERS: dict[object, object] = {}  # the pool process reads it (and adds nothing)

@@ -1,4 +1,4 @@
-"""A test job handler, loaded into worker processes through DFLOW_JOB_HANDLERS.
+"""A test job handler, given to worker processes through DFLOW_JOB_HANDLERS.
 
 It replaces the `noop` kind's handler: it records its start (job id and pid) in
 `payload["started"]`, optionally sleeps (the first attempt only, with `sleep_once`),
@@ -14,12 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import Job, JobKind
 from deksdenflow.errors import EngineError
-from deksdenflow.jobs.runner import register
 from deksdenflow.store import Tx
-from deksdenflow.workflow.project import Project
 
 
 def _append(path: str, line: str) -> None:
@@ -57,4 +56,4 @@ class AppendHandler:
                     data={"reason": error, "final": final})
 
 
-register(JobKind.NOOP, AppendHandler())
+HANDLERS = {JobKind.NOOP: AppendHandler()}  # read by the composition root (wiring.py)

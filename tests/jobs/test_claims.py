@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind, JobStatus
 from deksdenflow.domain.settings import RetrySection
@@ -13,7 +14,7 @@ from deksdenflow.jobs.claims import LocalClaims, OpenJobs, claim_batch, fair_sha
 from deksdenflow.jobs.liveness import JobLocks, new_worker_id
 from deksdenflow.jobs.recovery import recover
 from deksdenflow.store import Tx
-from deksdenflow.workflow.project import Project, open_project
+from deksdenflow.wiring import open_project
 
 from .conftest import planned_run, request
 
@@ -73,10 +74,10 @@ def test_a_claim_whose_lock_is_free_is_recovered_with_backoff(project: Project) 
     _claim(project, holder)
     policy = RetrySection(max_attempts=3, backoff_base_s=10, backoff_max_s=10)
     scanner = JobLocks(project.store)
-    assert recover(project.store, scanner, project.view().open_jobs(), policy) == []
+    assert recover(project, scanner, project.view().open_jobs(), policy) == []
 
     holder.keep_only(set())  # the worker is gone: the OS dropped its lock
-    recovered = recover(project.store, scanner, project.view().open_jobs(), policy)
+    recovered = recover(project, scanner, project.view().open_jobs(), policy)
     assert [(j.id, final) for j, final in recovered] == [(job.id, False)]
     again = project.view().open_job(job.id)
     assert again is not None
@@ -92,7 +93,7 @@ def test_claims_of_other_clones_or_with_leases_are_left_alone(project: Project) 
     _claim(project, holder, worker="w1-abcdef@elsewhere")
     holder.keep_only(set())
     policy = RetrySection()
-    assert recover(project.store, JobLocks(project.store), project.view().open_jobs(),
+    assert recover(project, JobLocks(project.store), project.view().open_jobs(),
                    policy) == []
 
 
@@ -103,7 +104,7 @@ def test_recovery_after_the_last_attempt_is_final(project: Project) -> None:
     _claim(project, holder)
     holder.keep_only(set())
     project.store.transact(lambda tx: tx.emit(EventType.STEP_STARTED, run=uid, step=1))
-    recovered = recover(project.store, JobLocks(project.store), project.view().open_jobs(),
+    recovered = recover(project, JobLocks(project.store), project.view().open_jobs(),
                         RetrySection(max_lost=1))
     assert [final for _, final in recovered] == [True]
     snap = project.view().run(uid)

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind, JobStatus
-from deksdenflow.workflow.project import Project, open_project
+from deksdenflow.wiring import open_project
 from tests.workflow.conftest import configure
 
 from .conftest import wait_for

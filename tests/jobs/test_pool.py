@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind, JobStatus, StepStatus
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.pool import live_workers
-from deksdenflow.workflow.project import Project
 
 from .conftest import Pool, lines, planned_run, request, wait_for
 

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import tomlkit
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobStatus
 from deksdenflow.domain.reconcile import waiting
 from deksdenflow.store import Tx
-from deksdenflow.workflow.project import Project, open_project
+from deksdenflow.wiring import open_project
 
 from .conftest import Pool, wait_for
 

@@ -12,7 +12,7 @@ import pytest
 from deksdenflow.domain.events import EventType
 from deksdenflow.jobs.liveness import is_local_worker
 from deksdenflow.jobs.pool import live_workers
-from deksdenflow.workflow.project import open_project
+from deksdenflow.wiring import open_project
 
 from .conftest import Pool, wait_for
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from deksdenflow.domain.events import EventType
-from deksdenflow.workflow.project import open_project
+from deksdenflow.wiring import open_project
 from tests.conftest import git
 
 from .conftest import wait_for

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.store import Tx
-from deksdenflow.workflow.project import Project
 
 
 def add_run(project: Project, number: int, steps: list[dict[str, object]],

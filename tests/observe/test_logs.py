@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.cli.worker_cmds import print_transition
+from deksdenflow.context.project import Project
 from deksdenflow.domain import correlation
 from deksdenflow.domain.models import JobKind
 from deksdenflow.domain.settings import EngineConfig
@@ -18,8 +19,8 @@ from deksdenflow.engines.base import EngineRequest
 from deksdenflow.engines.registry import get_engine
 from deksdenflow.jobs import runner
 from deksdenflow.jobs.worker import Transition
+from deksdenflow.wiring import Wiring
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project
 
 IDS = ("project", "run", "step", "job", "attempt", "worker")
 
@@ -105,10 +106,9 @@ def test_a_job_attempt_binds_its_ids(project: Project, monkeypatch: pytest.Monke
         def on_failure(self, *args: object) -> None:
             return None
 
-    runner.load_builtin_handlers()  # else the first attempt registers the real plan handler
-    monkeypatch.setitem(runner.HANDLERS, JobKind.PLAN, Capture())
     job = next(j for j in project.view().run(snap.run.uid).jobs if j.kind == JobKind.PLAN)
-    runner.attempt(project, job, "w-test")
+    capturing = Wiring(handlers={JobKind.PLAN: Capture()}).open_project(project.root)
+    runner.attempt(capturing, job, "w-test")
     assert seen == {"project": "repo", "run": "0001-greet", "job": job.id, "attempt": "0",
                     "worker": "w-test"}
     assert correlation.ids() == {}

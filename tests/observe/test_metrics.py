@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from deksdenflow.workflow.project import Project
+from deksdenflow.context.project import Project
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

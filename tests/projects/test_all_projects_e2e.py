@@ -12,7 +12,7 @@ import pytest
 
 from deksdenflow.domain.events import EventType
 from deksdenflow.projects import registry
-from deksdenflow.workflow.project import open_project
+from deksdenflow.wiring import open_project
 from tests.conftest import make_repo
 from tests.projects.test_onboarding import make_bare
 

@@ -12,7 +12,7 @@ import pexpect
 import pytest
 
 from deksdenflow.projects.detect import ci_provider
-from deksdenflow.workflow.project import open_project
+from deksdenflow.wiring import open_project
 from tests.conftest import make_repo
 
 SOURCE_ROOT = str(Path(__file__).resolve().parents[2])

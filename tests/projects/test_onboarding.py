@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from deksdenflow.projects import registry
-from deksdenflow.workflow.project import open_project
+from deksdenflow.wiring import open_project
 from tests.conftest import git, make_repo
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.errors import AgentOutputError
 from deksdenflow.workflow import runs
 from deksdenflow.workflow.planning import MAX_FILE_BYTES, parse_plan
-from deksdenflow.workflow.project import Project
 from deksdenflow.workflow.review import parse_verdict
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind, RunStatus, StepStatus
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.jobs.runner import drain
 from deksdenflow.workflow import controls, runs
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.engines.conftest import FakeAgent, install_fake
 from tests.workflow.conftest import configure, settle

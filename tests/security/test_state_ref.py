@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.store.layout import (
     PROJECT_FILE,
@@ -20,7 +21,6 @@ from deksdenflow.store.layout import (
     open_job_path,
 )
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.store.conftest import commit_file

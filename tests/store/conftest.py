@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.store import STATE_REF, Store, Tx
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 
 

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind
 from deksdenflow.errors import LockTimeout
 from deksdenflow.jobs import queue
 from deksdenflow.store.layout import STATE_REF
-from deksdenflow.workflow.project import Project
 
 
 def _note(project: Project) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.sync import setup
-from deksdenflow.workflow.project import Project, open_project
+from deksdenflow.wiring import Wiring, open_project
 from tests.conftest import git
 
 Clone = Callable[[str], Project]
@@ -33,7 +34,7 @@ def make_remote(root: Path, name: str = "remote.git") -> Path:
 def clone_of(url: str, path: Path, init: bool = True) -> Project:
     git("clone", "-q", url, str(path), cwd=path.parent)
     if init:
-        project, _ = setup.init(path, engine="demo")
+        project, _ = setup.init(Wiring(), path, engine="demo")
         return project
     return open_project(path)
 

@@ -10,13 +10,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
 from deksdenflow.store.integrate import integrate
 from deksdenflow.sync import service, transport
-from deksdenflow.workflow.project import Project, open_project
+from deksdenflow.wiring import open_project
 from deksdenflow.workflow.runs import record_run
 from tests.conftest import git
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
 from deksdenflow.sync import leases, service
-from deksdenflow.workflow.project import Project
 from deksdenflow.workflow.runs import record_run
 
 from .conftest import Clone

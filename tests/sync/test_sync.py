@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind
 from deksdenflow.jobs import queue
@@ -13,7 +14,7 @@ from deksdenflow.store import STATE_REF, Tx
 from deksdenflow.store.integrate import integrate
 from deksdenflow.store.merge import merge_trees
 from deksdenflow.sync import service, setup, transport
-from deksdenflow.workflow.project import Project
+from deksdenflow.wiring import Wiring
 from deksdenflow.workflow.runs import record_run
 from tests.conftest import git
 
@@ -170,7 +171,7 @@ def test_sync_over_a_real_git_daemon(tmp_path: Path, daemon: str) -> None:
 
 def test_init_adds_the_fetch_refspec_once(clone: Clone) -> None:
     a = clone("a")
-    _, report = setup.init(a.root)
+    _, report = setup.init(Wiring(), a.root)
     specs = git("config", "--get-all", "remote.origin.fetch", cwd=a.root).splitlines()
     assert specs.count(setup.fetch_refspec("origin")) == 1 and not report.refspec_added
 

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from deksdenflow.context import config
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunSnapshot
 from deksdenflow.jobs.liveness import new_worker_id
 from deksdenflow.store import Tx
-from deksdenflow.workflow import config, controls, runs
-from deksdenflow.workflow.project import Project
+from deksdenflow.workflow import controls, runs
 
 
 def configure(project: Project, settings: dict[str, Any]) -> None:
@@ -19,7 +20,8 @@ def configure(project: Project, settings: dict[str, Any]) -> None:
     def body(tx: Tx) -> None:
         text = tx.view.project_text()
         for key, value in settings.items():
-            text = config.set_in_project_text(text, key, str(value))
+            text = config.set_in_project_text(text, key, str(value),
+                                              kinds=project.parts.engine_kinds())
         tx.set_project_text(text)
 
     project.store.transact(body)

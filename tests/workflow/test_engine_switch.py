@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.errors import ConfigError
 from deksdenflow.workflow import controls
-from deksdenflow.workflow.project import Project
 from tests.workflow.conftest import configure, settle
 from tests.workflow.test_failures import _demo_options
 

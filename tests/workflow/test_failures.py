@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import tomlkit
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus, StepStatus
 from deksdenflow.errors import BudgetExceeded, IllegalTransition, StepNotFound
 from deksdenflow.workflow import controls
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle

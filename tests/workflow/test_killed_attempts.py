@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import Job, JobKind
 from deksdenflow.jobs import queue, recovery
 from deksdenflow.workflow import controls, execution
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 
@@ -29,8 +29,9 @@ def _claimed_step(project: Project, new_run) -> tuple[Job, Path]:  # type: ignor
 def _worker_died(project: Project, job: Job) -> None:
     policy = project.settings().retry
     seen = project.view().find_run("1").job(job.id)
-    assert project.store.transact(partial(recovery._fail_abandoned, seen=seen, policy=policy))\
-        is False
+    handler = project.parts.handler(job.kind)
+    assert project.store.transact(partial(recovery._fail_abandoned, seen=seen, policy=policy,
+                                          handler=handler)) is False
 
 
 def test_a_retry_adopts_the_commit_a_killed_attempt_made(project: Project, new_run) -> None:

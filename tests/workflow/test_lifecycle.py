@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus, StepStatus
 from deksdenflow.workflow import controls
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 

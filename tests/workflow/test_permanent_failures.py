@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind
 from deksdenflow.domain.reconcile import waiting
 from deksdenflow.workflow import doctor_runs, runs, scheduling
-from deksdenflow.workflow.project import Project
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 
@@ -37,7 +37,8 @@ def test_an_unknown_engine_kind_blocks_the_step_once(project: Project, new_run) 
     assert snap.run.status.value == "blocked"
     assert _execute_jobs(project) == [(1, "failed")]
     assert "unknown engine kind 'nope'" in snap.steps[0].reason
-    checks = {c.name: c for c in doctor_runs.engine_checks(project.settings())}
+    checks = {c.name: c for c in doctor_runs.engine_checks(project.settings(),
+                                                        project.parts.engine_kinds())}
     assert checks["executor"].level == "fail" and checks["planner"].level == "ok"
 
 

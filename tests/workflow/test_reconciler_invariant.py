@@ -20,15 +20,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import deksdenflow.workflow.handlers  # noqa: F401  (registers the job handlers)
+from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import Job, JobKind, JobStatus
 from deksdenflow.domain.reconcile import needs
 from deksdenflow.errors import DflowError
 from deksdenflow.jobs import queue, recovery
-from deksdenflow.jobs.runner import HANDLERS
 from deksdenflow.store import Tx
+from deksdenflow.wiring import init_project
 from deksdenflow.workflow import controls, runs, scheduling
-from deksdenflow.workflow.project import Project, init_project
 from tests.conftest import make_repo
 from tests.workflow.conftest import configure
 
@@ -182,7 +182,8 @@ def _pass(project: Project, job: Job, verdict: str, steps: int) -> None:
 
 def _recover(project: Project, job: Job) -> None:
     policy = project.settings().retry
-    project.store.transact(partial(recovery._fail_abandoned, seen=job, policy=policy))
+    project.store.transact(partial(recovery._fail_abandoned, seen=job, policy=policy,
+                                   handler=project.parts.handler(job.kind)))
 
 
 def _start(project: Project, job: Job) -> bool:
@@ -195,7 +196,8 @@ def _fail(project: Project, job: Job, error: str, final: bool) -> None:
     policy = project.settings().retry
     if final:
         policy = policy.model_copy(update={"max_attempts": 1})
-    handler = HANDLERS[job.kind]
+    handler = project.parts.handler(job.kind)
+    assert handler is not None
     if job.kind == JobKind.EXECUTE:
         _start(project, job)
     project.store.transact(lambda tx: queue.record_failure(

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
+from ...context import config
 from ...errors import DflowError
-from ...workflow import config
 from ..watch import Change
 from .base import StateScreen
 

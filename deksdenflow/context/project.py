@@ -6,6 +6,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +14,36 @@ import pygit2
 import tomlkit
 
 from ..domain.settings import ProjectSettings
-from ..errors import NotAGitRepository
-from ..store import StateView, Store, Tx, open_store
+from ..store import StateView, Store, Tx
 from . import config
+from .parts import Parts
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class Project:
+    """One repository dflow manages: its store, effective settings, paths and clock, and the
+    parts the composition root wired in (context/parts.py). Build it through
+    `deksdenflow.house.open_project`, never by hand in a service."""
+
     store: Store
+    parts: Parts
     flags: dict[str, Any] = field(default_factory=dict)
+    clock: Callable[[], datetime] = _now
+    _resolved: dict[tuple[str, str, tuple[Any, ...]], config.ResolvedSettings] = field(
+        default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.store.after = self._reconcile
 
     def _reconcile(self, tx: Tx) -> None:
         """After every transaction: what each touched run needs now (docs/decisions/0800)."""
-        from . import scheduling  # scheduling -> jobs -> ... imports this module
-
         staged = tx.staged_project_text
         settings = self.settings_of(staged) if staged is not None else self.settings(tx.view)
-        scheduling.reconcile_touched(tx, settings, every_run=staged is not None)
+        self.parts.reconcile(tx, settings, staged is not None)
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -57,20 +68,17 @@ class Project:
 
     def _resolved_text(self, text: str) -> config.ResolvedSettings:
         key = (text, repr(sorted(self.flags.items())), _env_stamp())
-        cached = _RESOLVED.get(key)
+        cached = self._resolved.get(key)
         if cached is None:
             # Parsing TOML on every job showed in the workflow benchmark; inputs are the key.
             cached = config.resolve(text, flags=self.flags)
-            if len(_RESOLVED) > 64:
-                _RESOLVED.clear()
-            _RESOLVED[key] = cached
+            if len(self._resolved) > 64:
+                self._resolved.clear()
+            self._resolved[key] = cached
         return cached  # shared: treat as read-only (settings change through project.toml)
 
     def settings(self, view: StateView | None = None) -> ProjectSettings:
         return self.resolved(view).settings
-
-
-_RESOLVED: dict[tuple[str, str, tuple[Any, ...]], config.ResolvedSettings] = {}
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,10 +95,6 @@ def _env_stamp() -> tuple[Any, ...]:
         return env, str(path), stat.st_mtime_ns, stat.st_size
     except OSError:
         return env, str(path)
-
-
-def open_project(path: str | os.PathLike[str] = ".", **flags: Any) -> Project:
-    return Project(open_store(path), {k: v for k, v in flags.items() if v is not None})
 
 
 def default_project_text(name: str, base_branch: str, engine: str) -> str:
@@ -128,28 +132,11 @@ def default_project_text(name: str, base_branch: str, engine: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def detect_base_branch(repo: pygit2.Repository) -> str:
-    """The branch HEAD points at (even before its first commit), else 'main'."""
-    try:
-        target = repo.lookup_reference("HEAD").target
-    except (KeyError, pygit2.GitError):
-        return "main"
-    if isinstance(target, str) and target.startswith("refs/heads/"):
-        return target.removeprefix("refs/heads/")
-    return "main"
-
-
-def init_project(path: str | os.PathLike[str] = ".", base: str | None = None,
-                 engine: str | None = None,
-                 edit: Callable[[str], str] | None = None) -> tuple[Project, bool]:
-    """Create the state ref (idempotent). Returns the project and whether it was created."""
-    try:
-        project = open_project(path)
-    except NotAGitRepository:
-        raise
-    repo = project.repo
-    name = Path(repo.workdir or project.store.git_dir).resolve().name
-    text = default_project_text(name, base or detect_base_branch(repo), engine or "codex")
+def initialize(project: Project, base: str | None = None, engine: str | None = None,
+               edit: Callable[[str], str] | None = None) -> bool:
+    """Create the state ref (idempotent); whether it was created now."""
+    store = project.store
+    name = Path(store.workdir or store.git_dir).resolve().name
+    text = default_project_text(name, base or store.head_branch(), engine or "codex")
     text = edit(text) if edit is not None else text  # `dflow init`'s other answers
-    created = project.store.initialize(text)
-    return project, created
+    return store.initialize(text)

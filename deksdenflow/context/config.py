@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,9 @@ def get_value(settings: ProjectSettings, key: str) -> Any:
     return node
 
 
-def set_in_project_text(project_text: str, key: str, raw: str) -> str:
-    """Return project.toml with `key` set to `raw` (typed by the model); comments kept."""
+def set_in_project_text(project_text: str, key: str, raw: str, *, kinds: Sequence[str]) -> str:
+    """Return project.toml with `key` set to `raw` (typed by the model); comments kept.
+    An engine a phase names must be configured or one of the `kinds` this dflow knows."""
     parts = key.split(".")
     if parts[0] == "schema_version" or not _is_settable(parts):
         raise ConfigError(
@@ -107,22 +108,20 @@ def set_in_project_text(project_text: str, key: str, raw: str) -> str:
         raise ConfigError(codec.describe_validation(exc, PROJECT_SOURCE)) from exc
     value = get_value(validated, key)
     if parts[0] == "phases" and value:
-        check_engine_name(validated, str(value))
+        check_engine_name(validated, str(value), kinds)
     if seeded:
         _set_nested_toml(doc, [*parts[:2], "kind"], parts[1])
     _set_nested_toml(doc, parts, value)
     return tomlkit.dumps(doc)
 
 
-def check_engine_name(settings: ProjectSettings, name: str) -> None:
+def check_engine_name(settings: ProjectSettings, name: str, kinds: Sequence[str]) -> None:
     """An engine a phase names must be configured in [engines] or be a known kind."""
-    from ..engines import registry  # the engines import nothing from here
-
-    if name in settings.engines or name in registry.kinds():
+    if name in settings.engines or name in kinds:
         return
     configured = ", ".join(sorted(settings.engines)) or "none"
     raise ConfigError(f"no engine '{name}': configure it first (`dflow config set "
-                      f"engines.{name}.kind KIND`, kinds: {', '.join(registry.kinds())}) "
+                      f"engines.{name}.kind KIND`, kinds: {', '.join(kinds)}) "
                       f"or name one of: {configured}")
 
 

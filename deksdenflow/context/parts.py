@@ -1,0 +1,54 @@
+"""What the composition root (`deksdenflow/house.py`) hands every service through the project.
+
+Services depend on these protocols, never on the root itself: the root imports every floor,
+so a service importing it would close a cycle (tests/test_floors.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..domain.engine import Engine
+    from ..domain.models import Job, JobKind
+    from ..domain.settings import EngineConfig, ProjectSettings
+    from ..store import Tx
+    from .project import Project
+
+
+class JobHandler(Protocol):
+    """What a job kind does. `run` does the (long) work outside the state lock and returns a
+    hook that records its results in the commit that finishes the job. `on_failure` records
+    what a failed attempt means for the run, in the commit that records the failure."""
+
+    def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None: ...
+
+    def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None: ...
+
+
+class Parts(Protocol):
+    """The wiring a service may use: built once by the composition root, lazily."""
+
+    def reconcile(self, tx: Tx, settings: ProjectSettings, every_run: bool) -> None:
+        """After every transaction: what each touched run needs now (decision 0800)."""
+        ...
+
+    def handler(self, kind: JobKind) -> JobHandler | None:
+        """The handler of a job kind; None when this dflow has none."""
+        ...
+
+    def claim_number(self, project: Project) -> int:
+        """A protocol number claimed on the remote, or 0 to number locally (decision 0401)."""
+        ...
+
+    def engine(self, name: str, config: EngineConfig) -> Engine:
+        """The engine called `name`, built from its config (EngineNotFound when unknown)."""
+        ...
+
+    def engine_kinds(self) -> list[str]:
+        """The engine kinds this dflow knows: the built-ins and the plug-ins."""
+        ...
+
+    def open_project(self, path: Any = ".", **flags: Any) -> Project:
+        """Another project (the pool serves several), wired the same way."""
+        ...

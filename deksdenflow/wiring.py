@@ -1,0 +1,134 @@
+"""The composition root: the one place that builds the job-handler registry, the number
+allocator, the sync policy and the engines, and hands them to the CLI, the console, the pool
+and the tests (docs/architecture.md).
+
+Everything is built on first use: `dflow status` opens a project through here without
+importing a job handler or an engine. Nothing registers itself on import and nothing here is
+module-level state: a `Wiring` is an object its caller owns."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .context.parts import JobHandler
+from .context.project import Project, initialize
+from .errors import UsageError
+from .store import open_store
+
+if TYPE_CHECKING:
+    from .domain.engine import Engine
+    from .domain.models import JobKind
+    from .domain.settings import EngineConfig, ProjectSettings
+    from .store import Tx
+    from .sync.auto import AutoSync
+
+HANDLER_MODULES_ENV = "DFLOW_JOB_HANDLERS"
+
+
+class Wiring:
+    """What services receive through `Project.parts` (context/parts.py)."""
+
+    def __init__(self, handlers: Mapping[JobKind, JobHandler] | None = None,
+                 handler_modules: tuple[str, ...] | None = None) -> None:
+        self._overrides = dict(handlers or {})
+        self._modules = handler_modules
+        self._registry: dict[JobKind, JobHandler] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The pool's worker processes get a copy (spawn): they build their own registry.
+        return {**self.__dict__, "_registry": None}
+
+    # --- projects -----------------------------------------------------------------------------
+
+    def open_project(self, path: str | os.PathLike[str] = ".", **flags: Any) -> Project:
+        return Project(open_store(path), self, {k: v for k, v in flags.items() if v is not None})
+
+    def init_project(self, path: str | os.PathLike[str] = ".", base: str | None = None,
+                     engine: str | None = None, edit: Callable[[str], str] | None = None,
+                     ) -> tuple[Project, bool]:
+        """Create the state ref (idempotent). Returns the project and whether it was created."""
+        project = self.open_project(path)
+        return project, initialize(project, base, engine, edit)
+
+    # --- the parts (context/parts.py) -----------------------------------------------------------
+
+    def reconcile(self, tx: Tx, settings: ProjectSettings, every_run: bool) -> None:
+        from .workflow import scheduling
+
+        scheduling.reconcile_touched(tx, settings, every_run=every_run)
+
+    def handler(self, kind: JobKind) -> JobHandler | None:
+        if self._registry is None:
+            self._registry = self._build_registry()
+        return self._registry.get(kind)
+
+    def claim_number(self, project: Project) -> int:
+        from .sync import numbers
+
+        return numbers.claim_number(project)
+
+    def engine(self, name: str, config: EngineConfig) -> Engine:
+        from .engines import registry
+
+        return registry.get_engine(name, config)
+
+    def engine_kinds(self) -> list[str]:
+        from .engines import registry
+
+        return registry.kinds()
+
+    def auto_sync(self) -> AutoSync:
+        """The implicit sync around one CLI command (decision 0403)."""
+        from .sync.auto import AutoSync
+
+        return AutoSync(self.open_project)
+
+    def _build_registry(self) -> dict[JobKind, JobHandler]:
+        from .ci.handlers import handlers as ci_handlers
+        from .domain.models import JobKind
+        from .jobs.runner import Noop
+        from .workflow.handlers import handlers as workflow_handlers
+
+        registry: dict[JobKind, JobHandler] = {JobKind.NOOP: Noop()}
+        registry.update(workflow_handlers())
+        registry.update(ci_handlers())
+        for name in self._handler_modules():
+            registry.update(_plugin_handlers(name))
+        registry.update(self._overrides)
+        return registry
+
+    def _handler_modules(self) -> tuple[str, ...]:
+        if self._modules is not None:
+            return self._modules
+        raw = os.environ.get(HANDLER_MODULES_ENV, "")
+        return tuple(m.strip() for m in raw.split(",") if m.strip())
+
+
+def _plugin_handlers(name: str) -> Mapping[JobKind, JobHandler]:
+    """A module named in DFLOW_JOB_HANDLERS declares `HANDLERS` (kind -> handler); it may
+    replace a built-in kind's handler (the pool tests' stand-in handler does)."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise UsageError(
+            f"cannot import job handler module '{name}' ({exc}); fix {HANDLER_MODULES_ENV}"
+        ) from exc
+    found = getattr(module, "HANDLERS", None)
+    if not isinstance(found, Mapping):
+        raise UsageError(f"job handler module '{name}' has no HANDLERS mapping; fix "
+                         f"{HANDLER_MODULES_ENV}")
+    return found
+
+
+def open_project(path: str | os.PathLike[str] = ".", **flags: Any) -> Project:
+    """A project wired with a fresh composition root (what the CLI and console use)."""
+    return Wiring().open_project(path, **flags)
+
+
+def init_project(path: str | os.PathLike[str] = ".", base: str | None = None,
+                 engine: str | None = None, edit: Callable[[str], str] | None = None,
+                 ) -> tuple[Project, bool]:
+    return Wiring().init_project(path, base, engine, edit)
