@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from store import EVENTS_PER_RUN, make_state  # noqa: E402  (benchmarks/store.py)
 
-from deksdenflow.domain.events import EventType  # noqa: E402
+from deksdenflow.domain.payloads import RunNote
 from deksdenflow.store import Store  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -33,8 +33,7 @@ BIN = Path(sys.executable).parent
 
 def _move_ref(store: Store, uid: str) -> Callable[[], None]:
     def move() -> None:
-        store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid,
-                                          data={"reason": "bench"}) and None)
+        store.transact(lambda tx: tx.emit(RunNote(text="bench"), run=uid) and None)
     return move
 
 

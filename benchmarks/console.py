@@ -23,7 +23,15 @@ from textual.widgets import DataTable
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.runs import RunsScreen
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.models import StepStatus, Usage
+from deksdenflow.domain.payloads import (
+    PlannedStep,
+    RunPaused,
+    RunPlanned,
+    RunResumed,
+    StepFinished,
+    StepStarted,
+)
 from deksdenflow.store import Tx
 from deksdenflow.wiring import init_project, open_project
 from deksdenflow.workflow import runs
@@ -47,16 +55,16 @@ def make_repo(root: Path, count: int) -> Path:
 
 def _fill(tx: Tx, count: int) -> None:
     """`count` runs, each planned with 3 steps, some of them started and finished."""
-    steps = [{"index": i, "title": f"step {i}", "file": f"{i:02d}-s.md"} for i in range(3)]
+    steps = [PlannedStep(index=i, title=f"step {i}", file=f"{i:02d}-s.md") for i in range(3)]
     for n in range(count):
         snap = runs.record_run(tx, f"task-{n}", f"benchmark task {n}", base="main")
         uid = snap.run.uid
-        tx.emit(EventType.RUN_PLANNED, run=uid, data={"steps": steps})
+        tx.emit(RunPlanned(steps=steps), run=uid)
         for i in range(n % 4):
             if i < 3:
-                tx.emit(EventType.STEP_STARTED, run=uid, step=i)
-                tx.emit(EventType.STEP_FINISHED, run=uid, step=i,
-                        data={"next": "completed", "usage": {"input_tokens": 100}})
+                tx.emit(StepStarted(), run=uid, step=i)
+                tx.emit(StepFinished(next=StepStatus.COMPLETED, usage=Usage(input_tokens=100)),
+                        run=uid, step=i)
 
 
 async def first_paint(repo: Path, count: int) -> tuple[float, float, float]:
@@ -98,7 +106,7 @@ async def ref_moves(repo: Path, count: int, moves: int) -> list[float]:
 def _toggle_pause(project: Project, uid: str) -> None:
     def flip(tx: Tx) -> None:
         paused = tx.run(uid).run.paused
-        tx.emit(EventType.RUN_RESUMED if paused else EventType.RUN_PAUSED, run=uid)
+        tx.emit(RunResumed() if paused else RunPaused(), run=uid)
 
     project.store.transact(flip)
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from deksdenflow.domain import ids
 from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import PlannedStep, RunCreated, RunPlanned, payload_of
 from deksdenflow.store import STATE_REF, Store, Tx, codec, trust, writer
 from deksdenflow.store.layout import META_FILE, event_path, run_snapshot_path
 from deksdenflow.wiring import init_project
@@ -87,21 +88,21 @@ def _clock(at_ms: int | None) -> Iterator[None]:
 
 
 def _fill_run(tx: Tx, number: int) -> str:
-    uid = tx.emit(EventType.RUN_CREATED, data={"number": number, "name": f"run-{number}",
-                                               "task": "benchmark"}).run
+    uid = tx.emit(RunCreated(number=number, name=f"run-{number}", task="benchmark")).run
     assert uid is not None
-    steps = [{"index": i, "type": "work", "title": f"step {i}"} for i in range(1, 8)]
-    tx.emit(EventType.RUN_PLANNED, run=uid, data={"steps": steps})
+    steps = [PlannedStep(index=i, title=f"step {i}") for i in range(1, 8)]
+    tx.emit(RunPlanned(steps=steps), run=uid)
     cycle = [EventType.STEP_STARTED, EventType.STEP_FINISHED, EventType.STEP_QA_VERDICT]
     for k in range(EVENTS_PER_RUN - 2):
         data = {"verdict": "PASS"} if cycle[k % 3] == EventType.STEP_QA_VERDICT else {}
-        tx.emit(cycle[k % 3], run=uid, step=k // 3 + 1, data=data)
+        tx.emit(payload_of(cycle[k % 3], data), run=uid, step=k // 3 + 1)
     return uid
 
 
 def _step_event(uid: str, n: int) -> Callable[[Tx], None]:
     kind = EventType.STEP_STARTED if n % 2 == 0 else EventType.STEP_FAILED
-    return lambda tx: tx.emit(kind, run=uid, step=7, data={"reason": "bench"}) and None
+    data = {} if kind == EventType.STEP_STARTED else {"reason": "bench"}
+    return lambda tx: tx.emit(payload_of(kind, data), run=uid, step=7) and None
 
 
 def bench_dflow(store: Store, uid: str, samples: int, first: int = 0) -> list[float]:

@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("DFLOW_ACTOR", "bench@localhost")
 
 from deksdenflow.context.project import Project  # noqa: E402
-from deksdenflow.domain.events import EventType  # noqa: E402
+from deksdenflow.domain.payloads import RunNote
 from deksdenflow.store import STATE_REF, Tx  # noqa: E402
 from deksdenflow.sync import service, setup  # noqa: E402
 from deksdenflow.wiring import Wiring  # noqa: E402
@@ -54,7 +54,7 @@ def fill(project: Project, prefix: str, events: int) -> None:
     def batch(tx: Tx, index: int) -> None:
         uid = record_run(tx, f"{prefix}-{index}", "bench", base="main").run.uid
         for i in range(per_run - 1):
-            tx.emit(EventType.RUN_NOTE, run=uid, data={"text": f"note {i}"})
+            tx.emit(RunNote(text=f"note {i}"), run=uid)
 
     for index in range(RUNS):
         project.store.transact(lambda tx, i=index: batch(tx, i))

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot
+from ..domain.payloads import RunNote
 from ..domain.settings import ProjectSettings
 from ..errors import DflowError
 from ..store import Tx
@@ -53,8 +53,7 @@ class FixCiHandler:
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is not None and final:
-            tx.emit(EventType.RUN_NOTE, run=job.run,
-                    data={"level": "warning", "text": f"fix-CI gave up: {error[:500]}"})
+            tx.emit(RunNote(level="warning", text=f"fix-CI gave up: {error[:500]}"), run=job.run)
 
 
 def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, commit: str | None,
@@ -62,7 +61,7 @@ def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, commit:
     name = f"fix-ci-{job.id}"
     agents.save_transcript(tx, snap, settings, name, call)
     summary = agents.clean(call.result.output.strip(), settings, 2000)
-    tx.emit(EventType.RUN_NOTE, run=snap.run.uid, data={
-        "text": f"fix-CI attempt {job.payload.get('attempt', 1)}: "
-                + ("pushed " + commit[:12] if commit else "the engine changed nothing"),
-        "summary": summary, "commit": commit, **call.figures()})
+    done = "pushed " + commit[:12] if commit else "the engine changed nothing"
+    tx.emit(RunNote(text=f"fix-CI attempt {job.payload.get('attempt', 1)}: {done}",
+                    summary=summary, commit=commit, **call.figures().fields()),
+            run=snap.run.uid)

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import ProtocolRun
+from ..domain.payloads import RunPrOpened
 from ..domain.redaction import redact, secret_values
 from ..errors import DflowError, GitOperationError
 from ..store.peek import committed_file
@@ -50,8 +50,7 @@ def open_pr(project: Project, run_ref: str) -> str:
         transport.push_branch(project.root, project.store, remote, run.branch)
     tool = provider(project, remote, settings.ci.provider)
     url = _create(project.root, tool, run, title, body, plan_file(project, run), remote)
-    project.store.transact(lambda tx: tx.emit(EventType.RUN_PR_OPENED, run=run.uid,
-                                              data={"url": url, "tool": tool}))
+    project.store.transact(lambda tx: tx.emit(RunPrOpened(url=url, tool=tool), run=run.uid))
     return url
 
 

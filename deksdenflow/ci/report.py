@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from ..context.parts import Parts
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import JobKind, RunSnapshot, StepStatus
+from ..domain.payloads import JobPayload, RunCiReported, RunNote
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..errors import NotInitialized, RunNotFound, UsageError
@@ -82,9 +82,8 @@ def _record(tx: Tx, snap: RunSnapshot, result: CiReport, commit: str, excerpt: s
     uid = snap.run.uid
     before = tx.run(uid)
     streak = before.run.ci is not None and before.run.ci.status == "failure"
-    tx.emit(EventType.RUN_CI_REPORTED, run=uid, actor=actor, strict=False,
-            data={"status": result.status, "url": result.url, "branch": result.branch,
-                  "commit": commit, "excerpt": excerpt})
+    tx.emit(RunCiReported(status=result.status, url=result.url, branch=result.branch,
+                          commit=commit, excerpt=excerpt), run=uid, actor=actor, strict=False)
     if result.status == "failure":
         result.fix_requested = _request_fix(tx, uid, result, excerpt, commit, settings, streak)
     elif result.status == "success":
@@ -105,10 +104,10 @@ def _request_fix(tx: Tx, uid: str, result: CiReport, excerpt: str, commit: str,
     over_budget = budget.stops(snap, settings)
     if attempt > settings.ci.max_fix_attempts or over_budget:
         why = over_budget or f"{attempt - 1} fix attempts used"
-        tx.emit(EventType.RUN_NOTE, run=uid, data={"text": f"no CI fix requested: {why}"})
+        tx.emit(RunNote(text=f"no CI fix requested: {why}"), run=uid)
         return False
-    queue.request(tx, JobKind.FIX_CI, run=uid, payload={
-        "attempt": attempt, "excerpt": excerpt, "url": result.url, "commit": commit})
+    queue.request(tx, JobKind.FIX_CI, run=uid, payload=JobPayload(
+        attempt=attempt, excerpt=excerpt, url=result.url, commit=commit))
     return True
 
 

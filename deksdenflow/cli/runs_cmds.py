@@ -171,7 +171,7 @@ def events(
         where = names.get(e.run or "", "-")
         if e.step is not None:
             where += f"/{e.step:02d}"
-        detail = event_detail(e.data)
+        detail = event_detail(e.data.model_dump(mode="json"))
         typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.lamport:>5}  {where:<24} {e.type.value:<18} "
                    f"{e.actor}{'  ' + detail if detail else ''}")
 

@@ -305,7 +305,7 @@ def render_detail(found: controls.RunDetail) -> None:
     out.print("\nrecent events:")
     for e in found.events:
         where = f"/{e.step:02d}" if e.step is not None else ""
-        detail = event_detail(e.data)
+        detail = event_detail(e.data.model_dump(mode="json"))
         out.print(f"  {e.at:%H:%M:%S} {e.type.value}{where} {e.actor}"
                   f"{'  ' + detail if detail else ''}", markup=False)
 

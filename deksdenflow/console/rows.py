@@ -130,7 +130,7 @@ def event_cells(event: Event) -> tuple[Any, ...]:
         plain(f"{event.step:02d}" if event.step is not None else "-"),
         Text(event.type.value, style=_event_style(event.type.value)),
         plain(event.actor),
-        plain(event_detail(event.data)),
+        plain(event_detail(event.data.model_dump(mode="json"))),
     )
 
 

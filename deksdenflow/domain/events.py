@@ -1,53 +1,27 @@
-"""Events: the immutable facts that every status in dflow is derived from."""
+"""Events: the immutable facts that every status in dflow is derived from.
+
+An event's `data` is the payload model of its `type` (domain/payloads.py): a union
+discriminated by `type`, chosen when the event is built or read, so data of the wrong shape
+never gets past `Event(...)` / `Event.model_validate_json(...)`.
+"""
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-EVENT_SCHEMA_VERSION = 1
+from .event_types import EventType
+from .payloads import PAYLOADS, AnyPayload, Payload
 
+# 2: typed payloads; run.note says `text` (schema 1 also wrote `reason`), store/codec.py.
+EVENT_SCHEMA_VERSION = 2
 
-class EventType(StrEnum):
-    """The closed set of things that can happen. Adding one is a schema change."""
+P = TypeVar("P", bound=Payload)
 
-    RUN_CREATED = "run.created"
-    RUN_RENUMBERED = "run.renumbered"
-    RUN_PLAN_STARTED = "run.plan_started"
-    RUN_PLANNED = "run.planned"
-    RUN_PLAN_FAILED = "run.plan_failed"
-    RUN_PAUSED = "run.paused"
-    RUN_RESUMED = "run.resumed"
-    RUN_CANCELLED = "run.cancelled"
-    RUN_FAILED = "run.failed"
-    RUN_BLOCKED = "run.blocked"
-    RUN_UNBLOCKED = "run.unblocked"
-    RUN_MERGED = "run.merged"
-    RUN_PR_OPENED = "run.pr_opened"
-    RUN_CI_REPORTED = "run.ci_reported"
-    RUN_NOTE = "run.note"
-    RUN_INTENT = "run.intent"
-    RUN_ENGINE_CHOSEN = "run.engine_chosen"
-
-    STEP_STARTED = "step.started"
-    STEP_FINISHED = "step.finished"
-    STEP_FAILED = "step.failed"
-    STEP_QA_VERDICT = "step.qa_verdict"
-    STEP_APPROVED = "step.approved"
-    STEP_RETRIED = "step.retried"
-    STEP_BLOCKED = "step.blocked"
-
-    JOB_REQUESTED = "job.requested"
-    JOB_CLAIMED = "job.claimed"
-    JOB_FINISHED = "job.finished"
-    JOB_FAILED = "job.failed"
-    JOB_RELEASED = "job.released"
-    JOB_CANCELLED = "job.cancelled"
-
-    PROJECT_SETUP = "project.setup"  # one setup step of `dflow projects add` (no run, no job)
+__all__ = ["EVENT_SCHEMA_VERSION", "Event", "EventType", "ordered"]
 
 
 class Event(BaseModel):
@@ -63,11 +37,36 @@ class Event(BaseModel):
     run: str | None = Field(default=None, description="uid of the protocol run, if any")
     step: int | None = Field(default=None, description="step index within the run, if any")
     type: EventType
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: AnyPayload = Field(description="the payload model of `type` (domain/payloads.py)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _payload_of_its_type(cls, value: Any) -> Any:
+        """Pick `data`'s model by `type`: the discriminator lives beside the payload."""
+        if not isinstance(value, dict) or "type" not in value:
+            return value
+        try:
+            model = PAYLOADS[EventType(value["type"])]
+        except ValueError:
+            return value  # the field check names the unknown type
+        data = value.get("data", {})
+        if isinstance(data, Payload) and not isinstance(data, model):
+            name = builtins.type(data).__name__
+            raise ValueError(f"{name} is not the data of a {value['type']} event")
+        if not isinstance(data, Payload):
+            data = model.model_validate(data)
+        return {**value, "data": data}
 
     @property
     def order_key(self) -> tuple[int, str]:
         return (self.lamport, self.id)
+
+    def payload(self, model: builtins.type[P]) -> P:
+        """`data` as the model the caller expects (a mismatch is a bug, not bad data)."""
+        if not isinstance(self.data, model):
+            raise TypeError(f"{self.type.value} carries {builtins.type(self.data).__name__}, "
+                            f"not {model.__name__}")
+        return self.data
 
 
 def ordered(events: list[Event]) -> list[Event]:

@@ -1,4 +1,5 @@
-"""JSON schemas for agent output, generated from the pydantic models.
+"""JSON schemas for agent output and for the events on the state ref, generated from the
+pydantic models.
 
 `python -m deksdenflow.domain.schemas [DIR]` rewrites `schemas/*.schema.json`; a test fails
 when the committed files differ from what the models generate.
@@ -9,18 +10,35 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter, create_model
 
 from .agent_output import PlanOutput, QaVerdict
+from .events import Event
+from .payloads import PAYLOADS
 
 SCHEMAS: dict[str, type[BaseModel]] = {"plan": PlanOutput, "qa": QaVerdict}
+STATE_SCHEMAS = ("event",)  # what dflow itself stores; not agent output
 
 
 def schema_for(name: str) -> dict[str, Any]:
-    """The JSON schema of one agent output kind ('plan' or 'qa')."""
+    """The JSON schema of one agent output kind ('plan' or 'qa'), or of an event."""
+    if name == "event":
+        return event_schema()
     return SCHEMAS[name].model_json_schema()
+
+
+def event_schema() -> dict[str, Any]:
+    """An event file on the state ref: one variant per type, discriminated by `type`, each
+    with its payload model as `data`."""
+    variants = tuple(
+        create_model(f"{model.__name__}Event", __base__=Event,
+                     type=(Literal[kind], ...), data=(model, ...))  # type: ignore[arg-type]
+        for kind, model in PAYLOADS.items())
+    union = Annotated[Union[variants], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+    schema: dict[str, Any] = TypeAdapter(union).json_schema()
+    return {"title": "Event", "description": Event.__doc__, **schema}
 
 
 def render(name: str) -> str:
@@ -30,7 +48,7 @@ def render(name: str) -> str:
 def write_all(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in SCHEMAS:
+    for name in (*SCHEMAS, *STATE_SCHEMAS):
         path = directory / f"{name}.schema.json"
         path.write_text(render(name))
         written.append(path)

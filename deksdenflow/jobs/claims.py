@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import pygit2
 
-from ..domain.events import EventType
 from ..domain.models import Job, JobKind, JobStatus
+from ..domain.payloads import JobClaimed
 from ..errors import IllegalTransition
 from ..store import StateView, Tx, codec
 from ..store.layout import OPEN_JOBS_DIR
@@ -28,8 +28,8 @@ class ClaimStrategy(Protocol):
         """Take what makes a claim ours *before* the claim is visible; False: someone has it."""
         ...
 
-    def claim_data(self, job: Job) -> dict[str, Any]:
-        """Extra data for the job.claimed event (a remote worker puts its lease here)."""
+    def lease_until(self, job: Job) -> datetime | None:
+        """Until when the claim holds (a remote worker's lease), or None (a local lock)."""
         ...
 
     def let_go(self, job: Job) -> None:
@@ -46,8 +46,8 @@ class LocalClaims:
     def hold(self, job: Job) -> bool:
         return self.locks.hold(job.id)
 
-    def claim_data(self, job: Job) -> dict[str, Any]:
-        return {}
+    def lease_until(self, job: Job) -> datetime | None:
+        return None
 
     def let_go(self, job: Job) -> None:
         self.locks.let_go(job.id)
@@ -108,8 +108,8 @@ def claim_batch(
         if not strategy.hold(job):
             continue
         try:
-            tx.emit(EventType.JOB_CLAIMED, run=job.run, step=job.step,
-                    data={"job": job.id, "worker": worker, **strategy.claim_data(job)})
+            tx.emit(JobClaimed(job=job.id, worker=worker, lease_until=strategy.lease_until(job)),
+                    run=job.run, step=job.step)
         except IllegalTransition:
             strategy.let_go(job)
             continue

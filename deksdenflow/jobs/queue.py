@@ -5,10 +5,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from ..domain.events import EventType
 from ..domain.models import Job, JobKind, JobStatus
+from ..domain.payloads import (
+    JobClaimed,
+    JobFailed,
+    JobFinished,
+    JobPayload,
+    JobReleased,
+    JobRequested,
+)
 from ..domain.settings import RetrySection
 from ..store import Store, Tx
 
@@ -21,19 +27,14 @@ def request(
     *,
     run: str | None,
     step: int | None = None,
-    payload: dict[str, Any] | None = None,
+    payload: JobPayload | None = None,
     not_before: datetime | None = None,
 ) -> Job:
     """Stage a job.requested event; the job's id is that event's id."""
     event = tx.emit(
-        EventType.JOB_REQUESTED,
+        JobRequested(kind=kind, payload=payload or JobPayload(), not_before=not_before),
         run=run,
         step=step,
-        data={
-            "kind": kind.value,
-            "payload": payload or {},
-            "not_before": not_before.isoformat() if not_before else None,
-        },
     )
     job = tx.job(event.id, run)
     assert job is not None
@@ -77,13 +78,9 @@ def claim(
         for job in claimable(jobs, now, kinds):
             if skip and job.id in skip:
                 continue
-            lease = (now + timedelta(seconds=lease_s)).isoformat() if lease_s else None
-            tx.emit(
-                EventType.JOB_CLAIMED,
-                run=job.run,
-                step=job.step,
-                data={"job": job.id, "worker": worker, "lease_until": lease},
-            )
+            lease = now + timedelta(seconds=lease_s) if lease_s else None
+            tx.emit(JobClaimed(job=job.id, worker=worker, lease_until=lease),
+                    run=job.run, step=job.step)
             return tx.job(job.id, job.run)
         return None
 
@@ -99,8 +96,7 @@ def record_finish(tx: Tx, job: Job, worker: str, hook: TxHook | None = None) -> 
     """Stage the hook's events and the job.finished event."""
     if hook is not None:
         hook(tx)
-    tx.emit(EventType.JOB_FINISHED, run=job.run, step=job.step,
-            data={"job": job.id, "worker": worker})
+    tx.emit(JobFinished(job=job.id, worker=worker), run=job.run, step=job.step)
 
 
 def backoff(failures: int, policy: RetrySection, rng: random.Random | None = None) -> float:
@@ -145,16 +141,15 @@ def record_failure(
     retry_at = None
     if not final:
         delay = backoff((current.lost if lost else current.failures) + 1, policy)
-        retry_at = (datetime.now(UTC) + timedelta(seconds=delay)).isoformat()
+        retry_at = datetime.now(UTC) + timedelta(seconds=delay)
     if hook is not None:
         hook(tx, final)
-    tx.emit(EventType.JOB_FAILED, run=job.run, step=job.step,
-            data={"job": job.id, "worker": worker, "error": error[:2000],
-                  "final": final, "retry_at": retry_at, **({"lost": True} if lost else {})})
+    tx.emit(JobFailed(job=job.id, worker=worker, error=error[:2000], final=final,
+                      retry_at=retry_at, lost=lost), run=job.run, step=job.step)
     return final
 
 
 def release(store: Store, job: Job, worker: str) -> None:
     """Give a claimed job back untouched (a graceful stop), so another worker can take it."""
-    store.transact(lambda tx: tx.emit(EventType.JOB_RELEASED, run=job.run, step=job.step,
-                                      data={"job": job.id, "worker": worker}))
+    store.transact(lambda tx: tx.emit(JobReleased(job=job.id, worker=worker),
+                                      run=job.run, step=job.step))

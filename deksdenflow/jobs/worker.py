@@ -21,8 +21,8 @@ from types import FrameType
 from pydantic import BaseModel, Field
 
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import Job, JobKind
+from ..domain.payloads import JobReleased
 from ..errors import DflowError, IllegalTransition
 from ..store import Tx
 from . import liveness, recovery, runner
@@ -331,8 +331,7 @@ class Worker:
                 with contextlib.suppress(IllegalTransition):
                     if handler is not None:
                         handler.on_failure(tx, job, "interrupted: the worker was stopped", False)
-            tx.emit(EventType.JOB_RELEASED, run=job.run, step=job.step,
-                    data={"job": job.id, "worker": self.id})
+            tx.emit(JobReleased(job=job.id, worker=self.id), run=job.run, step=job.step)
 
     def _install_signals(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool process owns Ctrl-C

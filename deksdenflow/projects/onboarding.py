@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from ..context.parts import Parts
 from ..context.project import Project
-from ..domain.events import EventType
+from ..domain.payloads import ProjectSetup
 from ..errors import DflowError, GitOperationError, NotAGitRepository, UsageError
 from ..git import runner as git
 from ..sync import setup as sync_setup
@@ -29,14 +29,7 @@ from .registry import ProjectEntry
 StepName = Literal["clone", "init", "ci"]
 
 
-class SetupEvent(BaseModel):
-    """One step of a setup changed state."""
-
-    project: str
-    step: StepName
-    status: Literal["started", "done", "skipped", "failed"]
-    detail: str = ""
-    seconds: float = 0.0
+SetupEvent = ProjectSetup  # one step of a setup changed state; recorded as is
 
 
 class AddResult(BaseModel):
@@ -190,7 +183,7 @@ def record(project: Project, events: list[SetupEvent]) -> None:
     def change(tx):  # type: ignore[no-untyped-def]
         for e in events:
             if e.status != "started":
-                tx.emit(EventType.PROJECT_SETUP, data=e.model_dump(mode="json"))
+                tx.emit(e)
 
     project.store.transact(change, message="dflow: project setup")
 

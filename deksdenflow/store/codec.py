@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 import tomlkit
 from pydantic import BaseModel, ValidationError
 
-from ..domain.events import EVENT_SCHEMA_VERSION, Event
+from ..domain.events import EVENT_SCHEMA_VERSION, Event, EventType
 from ..domain.models import SNAPSHOT_SCHEMA_VERSION, Job, RunSnapshot
+from ..domain.payloads import PAYLOADS
 from ..domain.settings import SETTINGS_SCHEMA_VERSION, ProjectSettings
 from ..errors import ConfigError, NewerSchema, StateCorrupt
 from .layout import STATE_REF
+from .migrations import event_v1_to_v2
 
 META_SCHEMA_VERSION = 1
 
@@ -29,6 +31,7 @@ Migration = Callable[[dict[str, Any]], dict[str, Any]]
 # MIGRATIONS[kind][n] turns a version-n document into a version-(n+1) one. Each entry
 # must come with a test that feeds it a real document of the old version.
 MIGRATIONS: dict[str, dict[int, Migration]] = {kind: {} for kind in CURRENT_VERSIONS}
+MIGRATIONS["event"][1] = event_v1_to_v2
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -95,7 +98,31 @@ def _validate(model: type[M], kind: str, data: bytes, path: str) -> M:
 
 
 def load_event(data: bytes, path: str) -> Event:
-    return _validate(Event, "event", data, path)
+    """One stored event; data that fails its type's payload model is StateCorrupt."""
+    try:
+        return _validate(Event, "event", data, path)
+    except StateCorrupt as exc:
+        if isinstance(exc.__cause__, ValidationError):
+            raise StateCorrupt(_bad_event(data, path, exc.__cause__)) from exc.__cause__
+        raise
+
+
+def _bad_event(data: bytes, path: str, exc: ValidationError) -> str:
+    """One sentence naming the event, its type and the first field its model refuses."""
+    doc = json.loads(data)
+    name = f"event {doc.get('id') or path.rsplit('/', 1)[-1].removesuffix('.json')}"
+    kind = doc.get("type")
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    if isinstance(kind, str) and kind in PAYLOADS:
+        name = f"{kind} {name}"
+        try:
+            PAYLOADS[EventType(kind)].model_validate(doc.get("data", {}))
+        except ValidationError as bad:  # the payload is what is wrong: name its field
+            first = bad.errors()[0]
+            where = ".".join(["data", *(str(p) for p in first["loc"])])
+    return (f"{name} ({path} on {STATE_REF}) does not match its schema "
+            f"({where or 'data'}: {first['msg'][:120]}); run `dflow doctor`")
 
 
 def load_snapshot(data: bytes, path: str) -> RunSnapshot:

@@ -18,6 +18,7 @@ from ..domain import fold
 from ..domain.events import Event, EventType
 from ..domain.ids import encode
 from ..domain.models import Job, RunSnapshot
+from ..domain.payloads import RunCreated, RunRenumbered
 from . import codec
 from .layout import (
     EVENT_BUCKET_CHARS,
@@ -299,10 +300,7 @@ class _Merger:
 
 def claimed_number(created: Event) -> int:
     """The number a run was allocated where it was created (what its run.created says)."""
-    try:
-        return int(created.data.get("number", 0))
-    except (TypeError, ValueError):
-        return 0
+    return created.payload(RunCreated).number
 
 
 def assign_numbers(claims: list[tuple[int, tuple[int, str], str]]) -> dict[str, int]:
@@ -344,7 +342,7 @@ def renumber_event(created: Event, number: int) -> Event:
         at=created.at,
         run=created.run or created.id,
         type=EventType.RUN_RENUMBERED,
-        data={"number": number},
+        data=RunRenumbered(number=number),
     )
 
 
@@ -354,7 +352,7 @@ def fold_job(events: list[Event]) -> Job | None:
     for event in sorted(events, key=lambda e: e.order_key):
         try:
             job = fold.apply_job(job, event)
-        except (fold.NotApplicable, *fold.MALFORMED):
+        except fold.NotApplicable:
             continue
     return job
 
@@ -381,7 +379,7 @@ def _run_uids(runs: Entry) -> list[str]:
 
 
 def _job_of(event: Event) -> str:
-    return str(event.data.get("job") or event.id)
+    return fold.job_id(event)
 
 
 def _lamport(tree: pygit2.Tree) -> int:

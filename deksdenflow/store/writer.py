@@ -10,6 +10,7 @@ from ..domain import fold
 from ..domain.events import Event, EventType
 from ..domain.ids import new_id
 from ..domain.models import Job, RunSnapshot
+from ..domain.payloads import Payload
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..errors import IllegalTransition, RunNotFound, UsageError
 from . import codec
@@ -86,18 +87,18 @@ class Tx:
 
     def emit(
         self,
-        type: EventType,
+        payload: Payload,
         *,
         run: str | None = None,
         step: int | None = None,
-        data: dict[str, Any] | None = None,
         strict: bool = True,
         actor: str | None = None,
     ) -> Event:
-        """Record one event; with `strict`, an event the state machine rejects raises."""
+        """Record one event, its type that of `payload`; with `strict`, an event the state
+        machine rejects raises IllegalTransition."""
         self.clock += 1
         event_id = new_id()
-        if type == EventType.RUN_CREATED:
+        if payload.TYPE == EventType.RUN_CREATED:
             run = event_id
         event = Event(
             id=event_id,
@@ -106,12 +107,12 @@ class Tx:
             at=datetime.now(UTC),
             run=run,
             step=step,
-            type=type,
-            data=self.scrub(data or {}),
+            type=payload.TYPE,
+            data=self.scrub(payload.model_dump(mode="json")),
         )
         if run is not None:
             self._apply_to_run(event, strict)
-        elif type != EventType.PROJECT_SETUP:  # a project fact: nothing to fold
+        elif payload.TYPE != EventType.PROJECT_SETUP:  # a project fact: nothing to fold
             self._apply_to_job(event)
         self.events.append(event)
         return event
@@ -171,10 +172,10 @@ class Tx:
             raise IllegalTransition(f"{snap.run.id}: {reason}")
 
     def _apply_to_job(self, event: Event) -> None:
-        job_id = str(event.data.get("job") or event.id)
+        job_id = fold.job_id(event)
         try:
             self._jobs[job_id] = fold.apply_job(self.job(job_id), event)
-        except (fold.NotApplicable, *fold.MALFORMED) as exc:
+        except fold.NotApplicable as exc:
             self.clock -= 1
             raise IllegalTransition(str(exc)) from exc
 

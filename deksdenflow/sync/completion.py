@@ -10,8 +10,8 @@ from __future__ import annotations
 import pygit2
 
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import ProtocolRun
+from ..domain.payloads import RunMerged
 from ..store import Tx
 
 PROTOCOLS_DIR = ".protocols"
@@ -46,8 +46,7 @@ def record_merged(project: Project, remote: str | None = None) -> list[str]:
         for run in found:
             if tx.run(run.uid).run.merged:
                 continue
-            tx.emit(EventType.RUN_MERGED, run=run.uid,
-                    data={"branch": run.branch, "base": run.base}, strict=False)
+            tx.emit(RunMerged(branch=run.branch, base=run.base), run=run.uid, strict=False)
             done.append(tx.run(run.uid).run.id)
         return done
 

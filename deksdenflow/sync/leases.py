@@ -14,7 +14,6 @@ import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -40,9 +39,8 @@ class LeaseClaims:
     def hold(self, job: Job) -> bool:
         return True
 
-    def claim_data(self, job: Job) -> dict[str, Any]:
-        until = datetime.now(UTC) + timedelta(seconds=self.lease_s)
-        return {"lease_until": until.isoformat()}
+    def lease_until(self, job: Job) -> datetime | None:
+        return datetime.now(UTC) + timedelta(seconds=self.lease_s)
 
     def let_go(self, job: Job) -> None:
         return None

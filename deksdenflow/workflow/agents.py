@@ -10,6 +10,7 @@ from typing import Any
 from ..context.parts import Parts
 from ..domain.engine import EngineRequest, EngineResult, Phase, Sandbox
 from ..domain.models import Job, RunSnapshot
+from ..domain.payloads import Figures
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..errors import ConfigError, EngineError, EngineNotFound, GitOperationError
@@ -32,16 +33,11 @@ class AgentCall:
     result: EngineResult
     duration_s: float
 
-    def figures(self) -> dict[str, Any]:
-        """Event data every phase records: engine, model, prompt hash, usage, cost, time."""
-        return {
-            "engine": self.engine,
-            "model": self.result.model or self.model,
-            "prompt_hash": self.prompt.sha256,
-            "usage": self.result.usage.model_dump(),
-            "cost": self.result.cost,
-            "duration_s": round(self.duration_s, 3),
-        }
+    def figures(self) -> Figures:
+        """What every phase records: engine, model, prompt hash, usage, cost, time."""
+        return Figures(engine=self.engine, model=self.result.model or self.model,
+                       prompt_hash=self.prompt.sha256, usage=self.result.usage,
+                       cost=self.result.cost, duration_s=round(self.duration_s, 3))
 
 
 def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..domain.events import EventType
 from ..domain.models import RunSnapshot
+from ..domain.payloads import RunBlocked, RunNote, RunUnblocked
 from ..domain.settings import ProjectSettings
 from ..store import Tx
 
@@ -38,11 +38,11 @@ def gate(tx: Tx, uid: str, settings: ProjectSettings) -> bool:
     why = exceeded(snap, settings)
     if why is None:
         if KEY in snap.run.blocks:
-            tx.emit(EventType.RUN_UNBLOCKED, run=uid, data={"key": KEY})
+            tx.emit(RunUnblocked(key=KEY), run=uid)
         return True
     if settings.budget.mode == "strict":
         if KEY not in snap.run.blocks:
-            tx.emit(EventType.RUN_BLOCKED, run=uid, data={"key": KEY, "reason": why})
+            tx.emit(RunBlocked(key=KEY, reason=why), run=uid)
         return False
-    tx.emit(EventType.RUN_NOTE, run=uid, data={"level": "warning", "reason": why})
+    tx.emit(RunNote(level="warning", text=why), run=uid)
     return True

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..context import config
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import TERMINAL_RUN_STATUSES, Job, JobKind, JobStatus, RunSnapshot, StepRun
+from ..domain.payloads import (
+    IntentMode,
+    JobCancelled,
+    JobPayload,
+    RunCancelled,
+    RunEngineChosen,
+    RunPaused,
+    RunResumed,
+    StepApproved,
+    StepRetried,
+    WaitingJob,
+)
 from ..domain.settings import ProjectSettings
 from ..errors import BudgetExceeded, IllegalTransition, StepNotFound
 from ..jobs import queue
@@ -28,7 +39,6 @@ from .review import REVIEWABLE
 from .runs import RunLine, run_line
 
 T = TypeVar("T")
-RESUMABLE_KEY = "interrupted"
 
 __all__ = [
     "RunDetail", "approve_step", "cancel", "pause", "request_next", "request_plan",
@@ -50,7 +60,7 @@ def _step(snap: RunSnapshot, index: int) -> StepRun:
     return step
 
 
-def _mode(settings: ProjectSettings, all_steps: bool | None) -> str:
+def _mode(settings: ProjectSettings, all_steps: bool | None) -> IntentMode:
     """`dflow run` (and the console's `r`): the project's loop mode; --all / one step."""
     if all_steps is None:
         return settings.loop.mode
@@ -64,7 +74,7 @@ def choose_engine(tx: Tx, uid: str, settings: ProjectSettings, engine: str | Non
         return
     name = engine or tx.run(uid).run.engine or settings.phases.engine_for("execute")
     config.check_engine_name(settings, name, kinds)
-    tx.emit(EventType.RUN_ENGINE_CHOSEN, run=uid, data={"engine": name, "model": model})
+    tx.emit(RunEngineChosen(engine=name, model=model), run=uid)
 
 
 def set_engine(project: Project, run_ref: str, engine: str | None,
@@ -75,10 +85,10 @@ def set_engine(project: Project, run_ref: str, engine: str | None,
 
 
 def _choice(settings: ProjectSettings, engine: str | None, model: str | None,
-            kinds: list[str]) -> dict[str, Any]:
+            kinds: list[str]) -> JobPayload:
     if engine is not None:
         config.check_engine_name(settings, engine, kinds)
-    return {k: v for k, v in (("engine", engine), ("model", model)) if v}
+    return JobPayload(engine=engine or None, model=model or None)
 
 
 def request_plan(project: Project, run_ref: str, engine: str | None = None,
@@ -172,7 +182,7 @@ def approve_step(project: Project, run_ref: str, step: int) -> RunSnapshot:
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> RunSnapshot:
         _step(tx.run(uid), step)
-        tx.emit(EventType.STEP_APPROVED, run=uid, step=step)
+        tx.emit(StepApproved(), run=uid, step=step)
         _cancel_requested(tx, uid, lambda j: j.step == step)
         return tx.run(uid)
 
@@ -199,7 +209,7 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
             return queued
         # recorded on this attempt only
         choice = _choice(settings, engine, model, project.parts.engine_kinds())
-        tx.emit(EventType.STEP_RETRIED, run=uid, step=step, data=choice)
+        tx.emit(StepRetried(engine=choice.engine, model=choice.model), run=uid, step=step)
         return [queue.request(tx, JobKind.EXECUTE, run=uid, step=step, payload=choice)]
 
     return _in_tx(project, run_ref, body)
@@ -210,7 +220,7 @@ def _cancel_requested(tx: Tx, uid: str, which: Callable[[Job], bool]) -> list[Jo
     cancelled = []
     for job in list(tx.run(uid).open_jobs):
         if job.status == JobStatus.REQUESTED and which(job):
-            tx.emit(EventType.JOB_CANCELLED, run=uid, step=job.step, data={"job": job.id})
+            tx.emit(JobCancelled(job=job.id), run=uid, step=job.step)
             cancelled.append(job)
     return cancelled
 
@@ -222,9 +232,9 @@ def pause(project: Project, run_ref: str) -> RunSnapshot:
         snap = tx.run(uid)
         if snap.run.paused:
             raise IllegalTransition(f"{snap.run.id} is already paused")
-        waiting = [{"kind": j.kind.value, "step": j.step, "payload": j.payload}
+        waiting = [WaitingJob(kind=j.kind, step=j.step, payload=JobPayload(**j.payload))
                    for j in snap.open_jobs if j.status == JobStatus.REQUESTED]
-        tx.emit(EventType.RUN_PAUSED, run=uid, data={RESUMABLE_KEY: waiting})
+        tx.emit(RunPaused(interrupted=waiting), run=uid)
         _cancel_requested(tx, uid, lambda j: True)
         return tx.run(uid)
 
@@ -236,25 +246,24 @@ def resume(project: Project, run_ref: str) -> RunSnapshot:
         snap = tx.run(uid)
         if not snap.run.paused:
             raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}, not paused")
-        tx.emit(EventType.RUN_RESUMED, run=uid)
+        tx.emit(RunResumed(), run=uid)
         for waiting in _interrupted(tx, uid):
-            queue.request(tx, JobKind(waiting["kind"]), run=uid, step=waiting.get("step"),
-                          payload=dict(waiting.get("payload") or {}))
+            queue.request(tx, waiting.kind, run=uid, step=waiting.step, payload=waiting.payload)
         return tx.run(uid)
 
     return _in_tx(project, run_ref, body)
 
 
-def _interrupted(tx: Tx, uid: str) -> list[dict[str, Any]]:
-    paused = [e for e in tx.view.run_events(uid) if e.type == EventType.RUN_PAUSED]
-    return list(paused[-1].data.get(RESUMABLE_KEY, [])) if paused else []
+def _interrupted(tx: Tx, uid: str) -> list[WaitingJob]:
+    paused = [e.data for e in tx.view.run_events(uid) if isinstance(e.data, RunPaused)]
+    return list(paused[-1].interrupted) if paused else []
 
 
 def cancel(project: Project, run_ref: str, reason: str = "") -> RunSnapshot:
     """Cancel the run (terminal); its branch and worktree stay for you to inspect."""
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> RunSnapshot:
-        tx.emit(EventType.RUN_CANCELLED, run=uid, data={"reason": reason})
+        tx.emit(RunCancelled(reason=reason), run=uid)
         _cancel_requested(tx, uid, lambda j: True)
         return tx.run(uid)
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
+from ..domain.payloads import StepBlocked, StepFailed, StepFinished, StepStarted
 from ..domain.settings import ProjectSettings
 from ..errors import EngineError
 from ..store import Tx
@@ -45,9 +45,8 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
         if step.status in STARTABLE:
             settings = project.settings(tx.view)
             name = agents.engine_name(snap, settings, "execute", job)
-            tx.emit(EventType.STEP_STARTED, run=snap.run.uid, step=step.index, data={
-                "engine": name, "model": agents.model_of(snap, settings, name, job),
-                "job": job.id})
+            tx.emit(StepStarted(engine=name, model=agents.model_of(snap, settings, name, job),
+                                job=job.id), run=snap.run.uid, step=step.index)
         elif step.status != StepStatus.RUNNING:
             return None  # approved or blocked meanwhile: nothing to do
         snap = tx.run(snap.run.uid)  # the transaction ends here; nobody else holds this copy
@@ -73,10 +72,9 @@ def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.Age
         return
     name = f"{step.index:02d}-execute-{job.id}-{step.attempts}"
     agents.save_transcript(tx, snap, settings, name, call)
-    tx.emit(EventType.STEP_FINISHED, run=uid, step=step.index, data={
-        **call.figures(), "commit": commit, "next": scheduling.finished_next(settings).value,
-        "summary": agents.clean(call.result.output.strip(), settings, 2000),
-    })
+    tx.emit(StepFinished(commit=commit, next=scheduling.finished_next(settings),
+                         summary=agents.clean(call.result.output.strip(), settings, 2000),
+                         **call.figures().fields()), run=uid, step=step.index)
 
 
 def _record_adopted(tx: Tx, snap: RunSnapshot, step: StepRun, commit: str,
@@ -84,9 +82,10 @@ def _record_adopted(tx: Tx, snap: RunSnapshot, step: StepRun, commit: str,
     """An earlier attempt of this job committed, then its worker died before recording it."""
     if tx.run(snap.run.uid).run.cancelled:
         return
-    tx.emit(EventType.STEP_FINISHED, run=snap.run.uid, step=step.index, data={
-        "commit": commit, "next": scheduling.finished_next(settings).value,
-        "summary": "(adopted the commit an earlier, interrupted attempt of this job made)"})
+    tx.emit(StepFinished(
+        commit=commit, next=scheduling.finished_next(settings),
+        summary="(adopted the commit an earlier, interrupted attempt of this job made)"),
+        run=snap.run.uid, step=step.index)
 
 
 class ExecuteHandler:
@@ -132,7 +131,6 @@ class ExecuteHandler:
                          f"{job.step:02d}-execute-{job.id}-failed-{job.attempts}")
         step = tx.run(job.run).step(job.step)
         if step is not None and step.status == StepStatus.RUNNING:
-            tx.emit(EventType.STEP_FAILED, run=job.run, step=job.step,
-                    data={"reason": error, "final": final})
+            tx.emit(StepFailed(reason=error, final=final), run=job.run, step=job.step)
         elif step is not None and final and step.status == StepStatus.PENDING:
-            tx.emit(EventType.STEP_BLOCKED, run=job.run, step=job.step, data={"reason": error})
+            tx.emit(StepBlocked(reason=error), run=job.run, step=job.step)

@@ -11,8 +11,16 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from ..context.project import Project
-from ..domain.events import Event, EventType
+from ..domain.events import Event
 from ..domain.models import CiResult, RunSnapshot
+from ..domain.payloads import (
+    JobFailed,
+    JobRequested,
+    RunNote,
+    StepFailed,
+    StepFinished,
+    StepQaVerdict,
+)
 from ..errors import DflowError
 from ..store import StateView
 from . import diffs
@@ -68,18 +76,12 @@ class RunFacts(BaseModel):
     changes: list[StepChange] = Field(default_factory=list)
 
 
-def note_text(data: dict[str, object]) -> str:
-    """A run.note's words: ci/ writes `text`, the budget writes `reason`; both are shown."""
-    parts = [str(data[k]) for k in ("text", "reason") if data.get(k)]
-    return " — ".join(dict.fromkeys(parts))
-
-
 def gather(project: Project, view: StateView, snap: RunSnapshot) -> RunFacts:
     events = view.run_events(snap.run.uid)
     return RunFacts(
         ci=snap.run.ci,
-        notes=[Note(at=e.at, level=str(e.data.get("level") or "info"), text=note_text(e.data))
-               for e in events if e.type == EventType.RUN_NOTE and note_text(e.data)],
+        notes=[Note(at=e.at, level=e.data.level, text=e.data.text)
+               for e in events if isinstance(e.data, RunNote) and e.data.text],
         failures=_failures(events),
         attempts=_attempts(events),
         transcripts=transcripts(snap, view.artifact_names(snap.run.uid)),
@@ -88,30 +90,31 @@ def gather(project: Project, view: StateView, snap: RunSnapshot) -> RunFacts:
 
 
 def _failures(events: list[Event]) -> list[Failure]:
-    kinds = {str(e.data.get("job") or e.id): (str(e.data.get("kind", "")), e.step)
-             for e in events if e.type == EventType.JOB_REQUESTED}
+    kinds = {e.id: (e.data.kind.value, e.step)
+             for e in events if isinstance(e.data, JobRequested)}
     found = []
     for e in events:
-        if e.type == EventType.JOB_FAILED:
-            kind, step = kinds.get(str(e.data.get("job", "")), ("", e.step))
-            found.append(Failure(at=e.at, kind=kind, step=step, error=str(e.data.get("error"))))
-        elif e.type == EventType.STEP_FAILED and e.data.get("reason"):
-            found.append(Failure(at=e.at, kind="execute", step=e.step,
-                                 error=str(e.data["reason"])))
+        if isinstance(e.data, JobFailed):
+            kind, step = kinds.get(e.data.job, ("", e.step))
+            found.append(Failure(at=e.at, kind=kind, step=step, error=e.data.error))
+        elif isinstance(e.data, StepFailed) and e.data.reason:
+            found.append(Failure(at=e.at, kind="execute", step=e.step, error=e.data.reason))
     return found
 
 
 def _attempts(events: list[Event]) -> list[Attempt]:
-    outcome = {EventType.STEP_FINISHED: ("execute", "finished"),
-               EventType.STEP_FAILED: ("execute", "failed"),
-               EventType.STEP_QA_VERDICT: ("qa", "")}
     found = []
     for e in events:
-        if e.type in outcome and e.step is not None:
-            kind, result = outcome[e.type]
-            found.append(Attempt(step=e.step, kind=kind,
-                                 outcome=result or str(e.data.get("verdict", "")),
-                                 engine=e.data.get("engine"), model=e.data.get("model")))
+        if e.step is None:
+            continue
+        d = e.data
+        if isinstance(d, StepFinished | StepQaVerdict):
+            kind, outcome = ("qa", d.verdict) if isinstance(d, StepQaVerdict) else (
+                "execute", "finished")
+            found.append(Attempt(step=e.step, kind=kind, outcome=outcome, engine=d.engine,
+                                 model=d.model))
+        elif isinstance(d, StepFailed):
+            found.append(Attempt(step=e.step, kind="execute", outcome="failed"))
     return found
 
 

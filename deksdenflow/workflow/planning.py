@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from ..context.project import Project
 from ..domain import graph
 from ..domain.agent_output import CONTRACT_FILES, STEP_FILE, PlanOutput, strict_json
-from ..domain.events import EventType
-from ..domain.models import Job, RunSnapshot
+from ..domain.models import Job, RunSnapshot, StepType
+from ..domain.payloads import PlannedStep, RunPlanFailed, RunPlanned
 from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
@@ -87,13 +87,13 @@ def _check_steps(plan: PlanOutput, names: set[str], where: str) -> None:
                                "plan") from exc
 
 
-def step_records(plan: PlanOutput) -> list[dict[str, object]]:
+def step_records(plan: PlanOutput) -> list[PlannedStep]:
     """The steps as run.planned records them: dependencies explicit (none given = the step
     before), so nothing downstream guesses."""
     steps = sorted(plan.steps, key=lambda s: s.index)
     deps = graph.resolve([s.index for s in steps], {s.index: s.depends_on for s in steps})
-    return [{**s.model_dump(exclude={"depends_on"}), "depends_on": deps[s.index]}
-            for s in steps]
+    return [PlannedStep(index=s.index, type=StepType(s.type), title=s.title, file=s.file,
+                        depends_on=deps[s.index]) for s in steps]
 
 
 def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
@@ -115,11 +115,9 @@ def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: P
     if tx.run(uid).run.cancelled:
         return
     agents.save_transcript(tx, snap, settings, f"plan-{job.id}", call)
-    tx.emit(EventType.RUN_PLANNED, run=uid, data={
-        **call.figures(), "commit": commit,
-        "summary": agents.clean(plan.summary, settings, 2000),
-        "steps": step_records(plan), "parallel": settings.plan.parallel,
-    })
+    tx.emit(RunPlanned(commit=commit, summary=agents.clean(plan.summary, settings, 2000),
+                       steps=step_records(plan), parallel=settings.plan.parallel,
+                       **call.figures().fields()), run=uid)
 
 
 class PlanHandler:
@@ -159,4 +157,4 @@ class PlanHandler:
         if job.run is None or tx.run(job.run).run.planned:
             return
         self.failed.save(tx, job.id, job.run, f"plan-{job.id}-failed-{job.attempts}")
-        tx.emit(EventType.RUN_PLAN_FAILED, run=job.run, data={"reason": error, "final": final})
+        tx.emit(RunPlanFailed(reason=error, final=final), run=job.run)

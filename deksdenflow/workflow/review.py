@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from ..context.project import Project
 from ..domain.agent_output import QaVerdict, strict_json
-from ..domain.events import EventType
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
+from ..domain.payloads import StepBlocked, StepQaVerdict, StepRetried
 from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
@@ -68,17 +68,14 @@ class QaHandler:
         if tx.run(uid).run.cancelled:
             return
         agents.save_transcript(tx, snap, settings, f"{step.index:02d}-qa-{job.id}", call)
-        figures = call.figures()
-        tx.emit(EventType.STEP_QA_VERDICT, run=uid, step=step.index, data={
-            "verdict": verdict.verdict, "engine": figures["engine"], "model": figures["model"],
-            "prompt_hash": figures["prompt_hash"], "usage": figures["usage"],
-            "cost": figures["cost"], "summary": agents.clean(verdict.summary, settings, 2000),
-            "findings": [agents.clean(f, settings, 500) for f in verdict.findings[:50]],
-        })
+        tx.emit(StepQaVerdict(
+            verdict=verdict.verdict, summary=agents.clean(verdict.summary, settings, 2000),
+            findings=[agents.clean(f, settings, 500) for f in verdict.findings[:50]],
+            **call.figures().fields()), run=uid, step=step.index)
         current = tx.run(uid).step(step.index)
         if verdict.verdict == "FAIL" and current and _may_auto_retry(current, settings):
-            tx.emit(EventType.STEP_RETRIED, run=uid, step=step.index,
-                    data={"reason": "QA FAIL; re-running with the findings"})
+            tx.emit(StepRetried(reason="QA FAIL; re-running with the findings"),
+                    run=uid, step=step.index)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or job.step is None:
@@ -88,4 +85,4 @@ class QaHandler:
             return
         step = tx.run(job.run).step(job.step)
         if step is not None and step.status == StepStatus.NEEDS_QA:
-            tx.emit(EventType.STEP_BLOCKED, run=job.run, step=job.step, data={"reason": error})
+            tx.emit(StepBlocked(reason=error), run=job.run, step=job.step)

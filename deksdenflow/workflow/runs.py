@@ -10,8 +10,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ..context.project import Project
-from ..domain.events import Event, EventType
+from ..domain.events import Event
 from ..domain.models import RunSnapshot, RunStatus
+from ..domain.payloads import RunCreated
 from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
 from ..errors import InvalidName, NameClash, UsageError
@@ -60,18 +61,9 @@ def record_run(tx: Tx, slug: str, task: str, *, base: str, engine: str | None = 
     """Stage a run.created event with the next protocol number; returns the new snapshot."""
     check_name_free(tx, slug)
     number = next_number(tx, floor)
-    event = tx.emit(
-        EventType.RUN_CREATED,
-        data={
-            "number": number,
-            "name": slug,
-            "task": task,
-            "branch": f"{number:04d}-{slug}",
-            "base": base,
-            "engine": engine,
-            "worktree": worktree,
-        },
-    )
+    event = tx.emit(RunCreated(number=number, name=slug, task=task,
+                               branch=f"{number:04d}-{slug}", base=base, engine=engine,
+                               worktree=worktree))
     assert event.run is not None
     return tx.run(event.run)
 

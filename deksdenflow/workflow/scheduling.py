@@ -7,8 +7,8 @@ commit is written; controls call `reconcile` to learn the result for the user.
 
 from __future__ import annotations
 
-from ..domain.events import EventType
 from ..domain.models import Job, JobKind, RunSnapshot, StepStatus
+from ..domain.payloads import IntentMode, RunIntent, RunPlanStarted
 from ..domain.reconcile import Needs, needs
 from ..domain.settings import ProjectSettings
 from ..jobs import queue
@@ -18,7 +18,7 @@ from . import budget
 
 def request_plan(tx: Tx, uid: str) -> Job:
     """Stage run.plan_started and the plan job."""
-    tx.emit(EventType.RUN_PLAN_STARTED, run=uid)
+    tx.emit(RunPlanStarted(), run=uid)
     return queue.request(tx, JobKind.PLAN, run=uid)
 
 
@@ -26,12 +26,9 @@ def request_step(tx: Tx, uid: str, kind: JobKind, step: int) -> Job:
     return queue.request(tx, kind, run=uid, step=step)
 
 
-def set_intent(tx: Tx, uid: str, mode: str, steps: int = 1) -> None:
+def set_intent(tx: Tx, uid: str, mode: IntentMode, steps: int = 1) -> None:
     """Record what the user asked for: `all`, `step` (`steps` more steps) or `manual`."""
-    data: dict[str, object] = {"mode": mode}
-    if mode == "step":
-        data["steps"] = steps
-    tx.emit(EventType.RUN_INTENT, run=uid, data=data)
+    tx.emit(RunIntent(mode=mode, steps=steps), run=uid)
 
 
 def reconcile(tx: Tx, uid: str, settings: ProjectSettings) -> Needs:

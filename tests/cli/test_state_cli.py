@@ -12,8 +12,8 @@ import pytest
 
 from deksdenflow.context import config
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.models import JobKind, Usage
+from deksdenflow.domain.payloads import StepFinished, StepQaVerdict, StepStarted
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
 from deksdenflow.store.layout import META_FILE, run_snapshot_path
@@ -26,15 +26,13 @@ def _busy_run(project: Project) -> str:
     uid = add_run(project.store, name="add-login", steps=3)
 
     def work(tx: Tx) -> None:
-        tx.emit(EventType.STEP_STARTED, run=uid, step=1, data={"engine": "demo"})
-        tx.emit(EventType.STEP_FINISHED, run=uid, step=1,
-                data={"summary": "form added", "usage": {"input_tokens": 1200,
-                                                         "output_tokens": 300}})
-        tx.emit(EventType.STEP_QA_VERDICT, run=uid, step=1, data={"verdict": "PASS"})
-        tx.emit(EventType.STEP_STARTED, run=uid, step=2)
-        tx.emit(EventType.STEP_FINISHED, run=uid, step=2, data={"summary": "tests"})
-        tx.emit(EventType.STEP_QA_VERDICT, run=uid, step=2,
-                data={"verdict": "FAIL", "summary": "tests do not run"})
+        tx.emit(StepStarted(engine="demo"), run=uid, step=1)
+        tx.emit(StepFinished(summary="form added",
+                             usage=Usage(input_tokens=1200, output_tokens=300)), run=uid, step=1)
+        tx.emit(StepQaVerdict(verdict="PASS"), run=uid, step=1)
+        tx.emit(StepStarted(), run=uid, step=2)
+        tx.emit(StepFinished(summary="tests"), run=uid, step=2)
+        tx.emit(StepQaVerdict(verdict="FAIL", summary="tests do not run"), run=uid, step=2)
         queue.request(tx, JobKind.EXECUTE, run=uid, step=2)
 
     project.store.transact(work)

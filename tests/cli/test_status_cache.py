@@ -11,7 +11,7 @@ import pytest
 
 from deksdenflow.cli import status_json
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import RunPaused, RunResumed
 from deksdenflow.store import STATE_REF, Store, cache
 from deksdenflow.workflow import runs
 from tests.conftest import git
@@ -36,7 +36,7 @@ def _cache_file(repo: Path, name: str = status_json.LISTING) -> Path:
 
 
 def _note(store: Store, uid: str) -> None:
-    store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uid))
+    store.transact(lambda tx: tx.emit(RunPaused(), run=uid))
 
 
 def test_a_hit_prints_exactly_what_a_fresh_computation_prints(project: Project,
@@ -65,7 +65,7 @@ def test_the_listing_follows_the_ref_wherever_it_moves(project: Project, repo: P
     git("pack-refs", "--all", cwd=repo)  # the ref now lives only in packed-refs
     assert not (repo / ".git" / STATE_REF).exists()
     assert cache.read_tip(str(repo / ".git")) == after
-    project.store.transact(lambda tx: tx.emit(EventType.RUN_RESUMED, run=uid))
+    project.store.transact(lambda tx: tx.emit(RunResumed(), run=uid))
     assert json.loads(_status(repo))["runs"][0]["paused"] is False
     assert _status(repo) == _uncached(project)
 

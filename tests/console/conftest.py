@@ -11,6 +11,7 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import payload_of
 from deksdenflow.store import Tx
 from deksdenflow.workflow import runs
 
@@ -61,7 +62,7 @@ def emit_all(project: Project, uid: str, events: list[tuple[EventType, int | Non
              ) -> None:
     def record(tx: Tx) -> None:
         for kind, step, data in events:
-            tx.emit(kind, run=uid, step=step, data=data)
+            tx.emit(payload_of(kind, data), run=uid, step=step)
 
     project.store.transact(record)
 

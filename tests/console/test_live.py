@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.console.watch import StateWatcher
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import RunPaused
 from deksdenflow.wiring import open_project
 
 from ..conftest import git
@@ -24,7 +24,7 @@ def other_process(repo: Path, code: str) -> None:
     """Change the state from a separate Python process, as another terminal would."""
     script = "from deksdenflow.wiring import open_project\n" \
              "from deksdenflow.workflow import runs\n" \
-             "from deksdenflow.domain.events import EventType\n" \
+             "from deksdenflow.domain.payloads import StepQaVerdict\n" \
              "project = open_project('.')\n" + code
     subprocess.run([sys.executable, "-c", script], cwd=repo, check=True, timeout=60)
 
@@ -58,8 +58,8 @@ async def test_the_open_run_detail_follows_a_step_finishing_elsewhere(  # type: 
         steps = screen.query_one("#step-table", DataTable)
         events = screen.query_one("#event-table", DataTable)
         before = events.row_count
-        other_process(repo, f"project.store.transact(lambda tx: tx.emit(EventType.STEP_QA_VERDICT, "
-                            f"run='{uids['login']}', step=1, data={{'verdict': 'PASS'}}))")
+        other_process(repo, "project.store.transact(lambda tx: tx.emit(StepQaVerdict("
+                            f"verdict='PASS'), run='{uids['login']}', step=1))")
         await wait_until(pilot, lambda: cell_texts(steps, 1)[3] == "completed")
         assert events.row_count == before + 1
         assert "step.qa_verdict" in cell_texts(events, events.row_count - 1)[2]
@@ -71,7 +71,7 @@ def test_watcher_rereads_only_the_runs_whose_snapshot_changed(runs_repo) -> None
     first = watcher.poll()
     assert first is not None and first.runs == set(uids.values())
     assert watcher.poll() is None  # nothing moved: one ref read, no tree walk
-    project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uids["docs"]))
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=uids["docs"]))
     change = watcher.poll()
     assert change is not None and change.runs == {uids["docs"]} and not change.settings
     assert watcher.run(uids["docs"]).run.paused  # type: ignore[union-attr]
@@ -96,7 +96,7 @@ def test_watcher_notices_a_fetch_that_brings_another_clones_state(  # type: igno
     git("clone", "-q", str(remote), str(clone), cwd=tmp_path)
     git("fetch", "-q", "origin", f"{state}:{state}", cwd=clone)
     other = open_project(clone)
-    other.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uids["docs"]))
+    other.store.transact(lambda tx: tx.emit(RunPaused(), run=uids["docs"]))
     git("push", "-q", "origin", f"{state}:{state}", cwd=clone)
     git(*fetch, cwd=repo)
     change = watcher.poll()

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from deksdenflow.domain import fold
 from deksdenflow.domain.events import Event, EventType, ordered
 from deksdenflow.domain.ids import new_id
-from deksdenflow.domain.models import RunSnapshot, RunStatus, StepStatus
+from deksdenflow.domain.models import RunSnapshot, RunStatus
+from deksdenflow.domain.payloads import PAYLOADS, RunNote
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RUN = new_id(1_700_000_000_000)
@@ -45,17 +48,22 @@ RUN_OPS: list[tuple[EventType, dict[str, Any]]] = [
     (EventType.RUN_RENUMBERED, {"number": 7}),
     (EventType.RUN_PLAN_FAILED, {"reason": "no plan", "final": True}),
 ]
-# Data of the wrong shape, as an older/newer/buggy dflow on another machine might write it.
+# Data of the wrong shape, as an older/newer/buggy dflow on another machine might write it:
+# it cannot even become an Event (the store reads it as StateCorrupt, tests/store/).
 MALFORMED_OPS: list[tuple[EventType, dict[str, Any]]] = [
     (EventType.STEP_FINISHED, {"next": "sideways"}),
     (EventType.STEP_FINISHED, {"duration_s": "long", "usage": {"input_tokens": 1}}),
     (EventType.STEP_FAILED, {"usage": ["not", "a", "dict"]}),
     (EventType.STEP_QA_VERDICT, {"verdict": "PASS", "findings": 3}),
+    (EventType.STEP_QA_VERDICT, {"verdict": "MAYBE"}),
     (EventType.RUN_RENUMBERED, {}),
     (EventType.RUN_PLANNED, {"steps": [{"index": "one"}]}),
     (EventType.RUN_PLANNED, {"steps": [{"index": 9, "type": "dance"}]}),
+    (EventType.RUN_INTENT, {"mode": "sometimes"}),
+    (EventType.RUN_NOTE, {"writer": "an unknown key"}),
     (EventType.JOB_REQUESTED, {"kind": "teleport"}),
     (EventType.JOB_REQUESTED, {"kind": "qa", "not_before": "tomorrow"}),
+    (EventType.JOB_FAILED, {"error": "no job named"}),
     (EventType.RUN_PLAN_FAILED, {"cost": "free"}),
 ]
 JOB_OPS = [EventType.JOB_CLAIMED, EventType.JOB_FINISHED, EventType.JOB_FAILED,
@@ -64,7 +72,6 @@ JOB_OPS = [EventType.JOB_CLAIMED, EventType.JOB_FINISHED, EventType.JOB_FAILED,
 op = st.one_of(
     st.tuples(st.just("step"), st.integers(1, 4), st.sampled_from(STEP_OPS)),
     st.tuples(st.just("run"), st.just(0), st.sampled_from(RUN_OPS)),
-    st.tuples(st.just("bad"), st.integers(0, 3), st.sampled_from(MALFORMED_OPS)),
     st.tuples(st.just("job"), st.integers(0, 3), st.sampled_from(JOB_OPS)),
     st.tuples(st.just("request"), st.integers(0, 3), st.sampled_from(["execute", "qa"])),
 )
@@ -90,10 +97,12 @@ class Replica:
             return e
         if kind == "job":
             job = self.jobs[n % len(self.jobs)] if self.jobs else "missing-job"
-            data = {"job": job, "worker": f"w-{self.name}", "final": n == 3}
+            data: dict[str, Any] = {"job": job, "worker": f"w-{self.name}"}
+            if template == EventType.JOB_FAILED:
+                data["final"] = n == 3
             return self.event(template, data=data)
         type_, data = template
-        step = n if kind in ("step", "bad") and type_.value.startswith("step.") else None
+        step = n if kind == "step" and type_.value.startswith("step.") else None
         return self.event(type_, step=step, data=data)
 
 
@@ -184,16 +193,33 @@ def test_a_step_failed_elsewhere_after_it_finished_is_rejected_with_a_reason() -
     assert snap.rejected_count == 1
 
 
-def test_malformed_data_is_rejected_and_changes_nothing() -> None:
-    base = [_created(), _ev(2, EventType.RUN_PLANNED, steps=[{"index": 1}]),
-            _ev(3, EventType.STEP_STARTED, 1)]
-    before = fold.fold(base)
-    bad = _ev(4, EventType.STEP_FINISHED, 1, duration_s="long", cost=1.0)
-    after = fold.fold([*base, bad])
-    assert before is not None and after is not None
-    assert after.steps == before.steps and after.run.cost == 0.0
-    assert after.rejected[-1].reason.startswith("malformed step.finished data: ValueError")
-    assert after.step(1) is not None and after.step(1).status == StepStatus.RUNNING  # type: ignore[union-attr]
+@pytest.mark.parametrize(("type_", "data"), MALFORMED_OPS)
+def test_data_of_the_wrong_shape_never_becomes_an_event(type_: EventType,
+                                                       data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        _ev(4, type_, 1, **data)
+
+
+def test_a_payload_of_another_type_is_refused() -> None:
+    with pytest.raises(ValidationError, match="RunNote is not the data of a step.finished"):
+        Event(id=new_id(), lamport=2, actor="a@h", at=T0, run=RUN, step=1,
+              type=EventType.STEP_FINISHED, data=RunNote(text="hi"))
+
+
+def test_a_bug_in_a_handler_is_raised_not_recorded_as_a_rejection(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only NotApplicable (a business rule) becomes a Rejected record; a TypeError is a bug."""
+    def buggy(snap: RunSnapshot, event: Event) -> None:
+        return None + 1  # type: ignore[operator]
+
+    monkeypatch.setitem(fold._HANDLERS, EventType.RUN_NOTE, buggy)
+    with pytest.raises(TypeError):
+        fold.fold([_created(), _ev(2, EventType.RUN_NOTE, text="hello")])
+
+
+def test_every_event_type_has_one_payload_model() -> None:
+    assert set(PAYLOADS) == set(EventType)
+    assert all(t == PAYLOADS[t].TYPE for t in EventType)
 
 
 def test_a_created_event_without_a_number_still_folds() -> None:

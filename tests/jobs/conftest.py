@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import Job, JobKind
+from deksdenflow.domain.payloads import PlannedStep, RunPlanned
 from deksdenflow.jobs import queue
 from deksdenflow.workflow import runs
 
@@ -97,8 +97,8 @@ def planned_run(project: Project, name: str = "a", steps: int = 1) -> str:
 
     def make(tx: Any) -> str:
         snap = runs.record_run(tx, name, "a task", base="main")
-        tx.emit(EventType.RUN_PLANNED, run=snap.run.uid,
-                data={"steps": [{"index": i, "title": f"step {i}"} for i in range(1, steps + 1)]})
+        tx.emit(RunPlanned(steps=[PlannedStep(index=i, title=f"step {i}")
+                                  for i in range(1, steps + 1)]), run=snap.run.uid)
         return snap.run.uid
 
     return project.store.transact(make)

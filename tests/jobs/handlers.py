@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.models import Job, JobKind
+from deksdenflow.domain.models import Job, JobKind, StepStatus
+from deksdenflow.domain.payloads import StepFailed, StepFinished, StepStarted
 from deksdenflow.errors import EngineError
 from deksdenflow.store import Tx
 
@@ -35,7 +35,7 @@ class AppendHandler:
         p = job.payload
         if job.run is not None and job.step is not None:
             project.store.transact(
-                lambda tx: tx.emit(EventType.STEP_STARTED, run=job.run, step=job.step))
+                lambda tx: tx.emit(StepStarted(), run=job.run, step=job.step))
         first = True
         if p.get("started"):  # written once the start is on the ref: tests act on it
             first = not Path(p["started"]).exists() or not Path(p["started"]).read_text()
@@ -47,13 +47,12 @@ class AppendHandler:
         _append(p["file"], job.id)
         if job.run is None or job.step is None:
             return None
-        return lambda tx: tx.emit(EventType.STEP_FINISHED, run=job.run, step=job.step,
-                                  data={"next": "completed", "summary": "appended"})
+        return lambda tx: tx.emit(StepFinished(next=StepStatus.COMPLETED, summary="appended"),
+                                  run=job.run, step=job.step)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is not None and job.step is not None:
-            tx.emit(EventType.STEP_FAILED, run=job.run, step=job.step,
-                    data={"reason": error, "final": final})
+            tx.emit(StepFailed(reason=error, final=final), run=job.run, step=job.step)
 
 
 HANDLERS = {JobKind.NOOP: AppendHandler()}  # read by the composition root (wiring.py)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind, JobStatus
+from deksdenflow.domain.payloads import StepStarted
 from deksdenflow.domain.settings import RetrySection
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.claims import LocalClaims, OpenJobs, claim_batch, fair_share, open_in
@@ -103,7 +103,7 @@ def test_recovery_after_the_last_attempt_is_final(project: Project) -> None:
     holder = JobLocks(project.store)
     _claim(project, holder)
     holder.keep_only(set())
-    project.store.transact(lambda tx: tx.emit(EventType.STEP_STARTED, run=uid, step=1))
+    project.store.transact(lambda tx: tx.emit(StepStarted(), run=uid, step=1))
     recovered = recover(project, JobLocks(project.store), project.view().open_jobs(),
                         RetrySection(max_lost=1))
     assert [final for _, final in recovered] == [True]

@@ -12,8 +12,8 @@ import pytest
 import tomlkit
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobStatus
+from deksdenflow.domain.payloads import RunCiReported
 from deksdenflow.domain.reconcile import waiting
 from deksdenflow.store import Tx
 from deksdenflow.wiring import open_project
@@ -104,7 +104,7 @@ def test_ci_failure_then_success_ends_completed_under_the_pool(
 
     def ci(status: str) -> None:
         project.store.transact(lambda tx: tx.emit(
-            EventType.RUN_CI_REPORTED, run=uid, data={"status": status, "url": "https://ci/7"}))
+            RunCiReported(status=status, url="https://ci/7"), run=uid))
 
     ci("failure")
     start_pool("-j", "1")

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.models import StepType, Usage
+from deksdenflow.domain.payloads import (
+    PlannedStep,
+    RunCreated,
+    RunFailed,
+    RunMerged,
+    RunPlanned,
+    StepFailed,
+    StepFinished,
+    StepQaVerdict,
+    StepStarted,
+)
 from deksdenflow.store import Tx
 
 
@@ -17,37 +29,36 @@ def add_run(project: Project, number: int, steps: list[dict[str, object]],
     verdict, fails}; `status` "merged" or "failed" ends it."""
 
     def body(tx: Tx) -> str:
-        uid = tx.emit(EventType.RUN_CREATED, data={"number": number, "name": f"r{number}",
-                                                   "task": "t", "engine": "codex"}).run
+        uid = tx.emit(RunCreated(number=number, name=f"r{number}", task="t",
+                                 engine="codex")).run
         assert uid is not None
-        plan = [{"index": i + 1, "type": str(s.get("type", "work"))} for i, s in enumerate(steps)]
-        tx.emit(EventType.RUN_PLANNED, run=uid, data={
-            "steps": plan, "usage": {"input_tokens": plan_usage, "output_tokens": 0}})
+        plan = [PlannedStep(index=i + 1, type=StepType(str(s.get("type", "work"))))
+                for i, s in enumerate(steps)]
+        tx.emit(RunPlanned(steps=plan, usage=Usage(input_tokens=plan_usage)), run=uid)
         for i, s in enumerate(steps, start=1):
             _step(tx, uid, i, s)
         if status == "merged":
-            tx.emit(EventType.RUN_MERGED, run=uid)
+            tx.emit(RunMerged(), run=uid)
         elif status == "failed":
-            tx.emit(EventType.RUN_FAILED, run=uid, data={"reason": "given up"})
+            tx.emit(RunFailed(reason="given up"), run=uid)
         return uid
 
     return project.store.transact(body)
 
 
 def _step(tx: Tx, uid: str, i: int, s: dict[str, object]) -> None:
-    who = {"engine": s.get("engine", "codex"), "model": s.get("model", "m1")}
+    who: dict[str, Any] = {"engine": s.get("engine", "codex"), "model": s.get("model", "m1")}
     for _ in range(int(s.get("fails", 0))):  # type: ignore[call-overload]
-        tx.emit(EventType.STEP_STARTED, run=uid, step=i, data=who)
-        tx.emit(EventType.STEP_FAILED, run=uid, step=i, data={
-            "reason": "boom", "duration_s": 1.0,
-            "usage": {"input_tokens": 10, "output_tokens": 0}})
-    tx.emit(EventType.STEP_STARTED, run=uid, step=i, data=who)
-    tx.emit(EventType.STEP_FINISHED, run=uid, step=i, data={
-        **who, "duration_s": s.get("secs", 2.0), "cost": s.get("cost"),
-        "usage": {"input_tokens": s.get("in", 0), "output_tokens": s.get("out", 0)}})
+        tx.emit(StepStarted(**who), run=uid, step=i)
+        tx.emit(StepFailed(reason="boom", duration_s=1.0, usage=Usage(input_tokens=10)),
+                run=uid, step=i)
+    tx.emit(StepStarted(**who), run=uid, step=i)
+    tx.emit(StepFinished(**who, duration_s=s.get("secs", 2.0), cost=s.get("cost"),
+                         usage=Usage(input_tokens=s.get("in", 0), output_tokens=s.get("out", 0))),
+            run=uid, step=i)
     if s.get("verdict"):
-        tx.emit(EventType.STEP_QA_VERDICT, run=uid, step=i, data={
-            "verdict": s["verdict"], "usage": {"input_tokens": 5, "output_tokens": 1}})
+        tx.emit(StepQaVerdict(verdict=s["verdict"], usage=Usage(input_tokens=5, output_tokens=1)),
+                run=uid, step=i)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import PlannedStep, RunCreated, RunPlanned
 from deksdenflow.store import STATE_REF, Store, Tx
 from tests.conftest import git
 
@@ -24,13 +24,11 @@ def add_run(store: Store, name: str = "demo", steps: int = 2) -> str:
 
     def create(tx: Tx) -> str:
         number = max((s.run.number for s in tx.runs()), default=0) + 1
-        uid = tx.emit(EventType.RUN_CREATED, data={"number": number, "name": name,
-                                                   "task": f"do {name}"}).run
+        uid = tx.emit(RunCreated(number=number, name=name, task=f"do {name}")).run
         assert uid is not None
         if steps:
-            plan = [{"index": i, "type": "work", "title": f"step {i}"}
-                    for i in range(1, steps + 1)]
-            tx.emit(EventType.RUN_PLANNED, run=uid, data={"steps": plan})
+            plan = [PlannedStep(index=i, title=f"step {i}") for i in range(1, steps + 1)]
+            tx.emit(RunPlanned(steps=plan), run=uid)
         return uid
 
     return store.transact(create)

@@ -11,6 +11,7 @@ import pytest
 
 from deksdenflow.domain import fold
 from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import RunNote, StepFinished, payload_of
 from deksdenflow.errors import IllegalTransition, LockTimeout
 from deksdenflow.store import STATE_REF, Store, Tx
 from deksdenflow.store import repo as store_repo
@@ -49,7 +50,7 @@ def test_transact_rereads_and_reapplies_when_the_ref_moved_under_it(store: Store
         calls.append(tx.view.tip)
         if len(calls) == 1:  # a writer that ignores our lock moves the ref mid-transaction
             moved.append(commit_file(repo, artifact_path(uid, "note.txt"), b"written elsewhere\n"))
-        return tx.emit(EventType.RUN_NOTE, run=uid, data={"text": "ours"}).lamport
+        return tx.emit(RunNote(text="ours"), run=uid).lamport
 
     lamport = store.transact(note)
     assert calls[1] == moved[0] != calls[0]
@@ -74,7 +75,7 @@ def test_an_illegal_transition_raises_and_leaves_the_ref_unchanged(store: Store)
     uid = add_run(store)
     before = store.tip()
     with pytest.raises(IllegalTransition, match="cannot finish step 1: it is pending"):
-        store.transact(lambda tx: tx.emit(EventType.STEP_FINISHED, run=uid, step=1))
+        store.transact(lambda tx: tx.emit(StepFinished(), run=uid, step=1))
     assert store.tip() == before
 
 
@@ -83,7 +84,7 @@ def test_a_failing_transaction_function_writes_nothing(store: Store) -> None:
     before = store.tip()
 
     def boom(tx: Tx) -> None:
-        tx.emit(EventType.RUN_NOTE, run=uid)
+        tx.emit(RunNote(), run=uid)
         raise RuntimeError("caller changed its mind")
 
     with pytest.raises(RuntimeError):
@@ -106,7 +107,7 @@ def test_every_transaction_is_one_commit_and_the_stored_snapshot_is_a_refold(
         def apply(tx: Tx, batch: list[tuple[EventType, int]] = batch) -> None:
             for type_, step in batch:
                 data = {"verdict": rng.choice(["PASS", "FAIL"])} if "qa" in type_ else {}
-                tx.emit(type_, run=uid, step=step, data=data, strict=False)
+                tx.emit(payload_of(type_, data), run=uid, step=step, strict=False)
 
         store.transact(apply)
     view = store.read()
@@ -128,7 +129,7 @@ def test_a_ref_locked_by_git_for_a_moment_is_waited_out(store: Store, repo: Path
     timer = threading.Timer(0.3, lock.unlink)
     timer.start()
     try:
-        store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid))
+        store.transact(lambda tx: tx.emit(RunNote(), run=uid))
     finally:
         timer.join()
     snap = store.read().run(uid)
@@ -143,5 +144,5 @@ def test_a_stale_ref_lock_is_a_clear_error_and_changes_nothing(
     (repo / ".git" / "refs" / "deksdenflow" / "state.lock").write_bytes(b"")
     with pytest.raises(LockTimeout, match=r"state.lock has been held for 0s; if no git process "
                                           r"is running, delete it"):
-        store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid))
+        store.transact(lambda tx: tx.emit(RunNote(), run=uid))
     assert store.tip() == before

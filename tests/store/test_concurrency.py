@@ -13,6 +13,7 @@ import pytest
 
 from deksdenflow.domain import fold
 from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import RunNote
 from deksdenflow.store import STATE_REF, Store
 from tests.conftest import git
 from tests.store.conftest import add_run
@@ -48,8 +49,8 @@ def test_eight_processes_times_250_mutations_lose_nothing(store: Store, repo: Pa
     view = store.read()
     notes = [e for e in view.run_events(uid) if e.type == EventType.RUN_NOTE]
     assert len(notes) == PROCESSES * MUTATIONS
-    assert {(e.data["writer"], e.data["n"]) for e in notes} == {
-        (f"p{i}", n) for i in range(PROCESSES) for n in range(MUTATIONS)}
+    assert {e.payload(RunNote).text for e in notes} == {
+        f"p{i} {n}" for i in range(PROCESSES) for n in range(MUTATIONS)}
     # Every mutation saw the one before it: Lamport times are 1..N with no gaps or repeats.
     lamports = sorted(e.lamport for e in view.run_events(uid))
     assert lamports == list(range(1, PROCESSES * MUTATIONS + 2))
@@ -82,5 +83,5 @@ def test_a_writer_killed_with_sigkill_leaves_a_valid_ref(store: Store, repo: Pat
         assert snap is not None and refold is not None
         assert snap.model_dump(mode="json") == refold.model_dump(mode="json")
         # The kernel dropped the dead writer's lock: the next write goes through.
-        after = {"after": round_}
-        store.transact(lambda tx, after=after: tx.emit(EventType.RUN_NOTE, run=uid, data=after))
+        after = RunNote(text=f"after {round_}")
+        store.transact(lambda tx, after=after: tx.emit(after, run=uid))

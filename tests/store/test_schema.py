@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.payloads import RunNote, StepFinished, StepStarted
 from deksdenflow.errors import NewerSchema, StateCorrupt
 from deksdenflow.jobs import queue
 from deksdenflow.store import Store, codec
@@ -22,7 +23,7 @@ from tests.store.conftest import add_run, commit_file
 
 
 def _note(store: Store, uid: str) -> None:
-    store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid))
+    store.transact(lambda tx: tx.emit(RunNote(), run=uid))
 
 
 def test_a_newer_meta_schema_is_refused_before_any_write(store: Store, repo: Path) -> None:
@@ -87,16 +88,20 @@ def test_corrupt_json_on_the_ref_is_one_line_and_exit_1_from_the_real_cli(
 Seen = dict[str, list[dict[str, Any]]]
 
 
+CURRENT = dict(codec.CURRENT_VERSIONS)
+
+
 @pytest.fixture
 def bump_to_v2(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Seen]:
-    """Make this dflow know version 2 of events, snapshots and jobs, with a migration from 1
-    that records each document it was given (so a test sees what was migrated)."""
+    """Make this dflow know the next version of events, snapshots and jobs, with a migration
+    from today's that records each document it was given (so a test sees what was migrated)."""
 
     def bump() -> Seen:
         seen: Seen = {"event": [], "snapshot": [], "job": []}
         for kind in seen:
-            monkeypatch.setitem(codec.CURRENT_VERSIONS, kind, 2)
-            monkeypatch.setitem(codec.MIGRATIONS, kind, {1: _to_v2(kind, seen[kind])})
+            monkeypatch.setitem(codec.CURRENT_VERSIONS, kind, CURRENT[kind] + 1)
+            monkeypatch.setitem(codec.MIGRATIONS, kind,
+                                {CURRENT[kind]: _to_v2(kind, seen[kind])})
         return seen
 
     return bump
@@ -106,7 +111,7 @@ def _to_v2(kind: str, seen: list[dict[str, Any]]) -> codec.Migration:
     def migrate(doc: dict[str, Any]) -> dict[str, Any]:
         seen.append(dict(doc))
         if kind == "event":
-            doc["data"] = {**doc.get("data", {}), "migrated": True}
+            doc["actor"] += " (migrated)"
         elif kind == "snapshot":
             doc["run"] = {**doc["run"], "task": doc["run"]["task"] + " (migrated)"}
         else:
@@ -122,20 +127,24 @@ def test_old_documents_are_migrated_on_read(store: Store, bump_to_v2: Callable[[
     seen = bump_to_v2()
     view = store.read()
     snap = view.run(uid)
-    assert snap is not None and snap.schema_version == 2 and snap.run.task.endswith("(migrated)")
+    assert snap is not None and snap.schema_version == CURRENT["snapshot"] + 1
+    assert snap.run.task.endswith("(migrated)")
     events = view.run_events(uid)
-    assert all(e.schema_version == 2 and e.data["migrated"] for e in events)
+    assert all(e.schema_version == CURRENT["event"] + 1 and e.actor.endswith("(migrated)")
+               for e in events)
     assert [j.error for j in view.open_jobs()] == ["migrated"]
-    assert {d["schema_version"] for kind in seen for d in seen[kind]} == {1}
+    assert {kind: {d["schema_version"] for d in seen[kind]} for kind in seen} == {
+        kind: {CURRENT[kind]} for kind in seen}
 
 
 def test_a_write_after_a_migration_stores_the_new_version(
         store: Store, repo: Path, bump_to_v2: Callable[[], Seen]) -> None:
     uid = add_run(store)
     bump_to_v2()
-    store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid))
+    store.transact(lambda tx: tx.emit(RunNote(), run=uid))
     raw = json.loads(git("show", f"refs/deksdenflow/state:{run_snapshot_path(uid)}", cwd=repo))
-    assert raw["schema_version"] == 2 and raw["run"]["task"].endswith("(migrated)")
+    assert raw["schema_version"] == CURRENT["snapshot"] + 1
+    assert raw["run"]["task"].endswith("(migrated)")
 
 
 def test_a_missing_migration_is_a_clear_error(store: Store, repo: Path,
@@ -153,3 +162,65 @@ def test_open_job_index_is_written_with_its_schema_version(store: Store, repo: P
     job = store.transact(lambda tx: queue.request(tx, JobKind.EXECUTE, run=uid, step=1))
     raw = json.loads(git("show", f"refs/deksdenflow/state:{open_job_path(job.id)}", cwd=repo))
     assert raw["schema_version"] == 1 and raw["kind"] == "execute"
+
+
+# --- typed event payloads -------------------------------------------------------------------
+
+
+def _rewrite_last_event(store: Store, repo: Path, uid: str, change: Callable[[dict[str, Any]],
+                        None]) -> tuple[str, str]:
+    event = store.read().run_events(uid)[-1]
+    path = event_path(uid, event.id)
+    doc = json.loads(git("show", f"refs/deksdenflow/state:{path}", cwd=repo))
+    change(doc)
+    return path, commit_file(repo, path, json.dumps(doc).encode())
+
+
+def test_a_stored_event_that_fails_its_model_is_one_clear_line_from_the_real_cli(
+        store: Store, repo: Path) -> None:
+    """Hostile: another clone (or a hand edit) stored a step.finished whose duration is text."""
+    uid = add_run(store)
+    store.transact(lambda tx: tx.emit(StepStarted(), run=uid, step=1))
+    store.transact(lambda tx: tx.emit(StepFinished(summary="done"), run=uid, step=1))
+    path, tip = _rewrite_last_event(store, repo, uid,
+                                    lambda doc: doc["data"].update(duration_s="long"))
+    event_id = path.rsplit("/", 1)[-1].removesuffix(".json")
+    dflow = Path(sys.executable).with_name("dflow")
+    out = subprocess.run([str(dflow), "events"], cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.startswith(
+        f"error: step.finished event {event_id} ({path} on refs/deksdenflow/state) does not "
+        "match its schema (data.duration_s: Input should be a valid number")
+    assert "run `dflow doctor" in out.stderr  # --repair: the trust check saw it first
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert store.tip() == tip
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    (lambda doc: doc["data"].update(surprise=1), "data.surprise: Extra inputs"),
+    (lambda doc: doc.update(type="run.teleported"), "type: Input should be"),
+    (lambda doc: doc["data"].update(level="loud"), "data.level: Input should be"),
+])
+def test_a_bad_stored_event_is_state_corrupt_naming_the_field(
+        store: Store, repo: Path, change: Callable[[dict[str, Any]], None], where: str) -> None:
+    uid = add_run(store)
+    store.transact(lambda tx: tx.emit(RunNote(text="hello"), run=uid))
+    _rewrite_last_event(store, repo, uid, change)
+    with pytest.raises(StateCorrupt, match=r"does not match its schema \(" + re.escape(where)):
+        store.read().run_events(uid)
+
+
+def test_a_schema_1_run_note_keeps_its_words_under_text(store: Store, repo: Path) -> None:
+    """Schema 1 wrote a note's words as `text` (ci/) or `reason` (the budget); 2 says `text`."""
+    uid = add_run(store)
+    store.transact(lambda tx: tx.emit(RunNote(text="fix-CI gave up"), run=uid))
+
+    def as_schema_1(doc: dict[str, Any]) -> None:
+        doc["schema_version"] = 1
+        doc["data"] = {"level": "warning", "reason": "over budget", "text": "fix-CI gave up"}
+
+    _rewrite_last_event(store, repo, uid, as_schema_1)
+    note = store.read().run_events(uid)[-1]
+    assert note.schema_version == 2
+    assert note.payload(RunNote).text == "fix-CI gave up — over budget"
+    assert note.payload(RunNote).level == "warning"

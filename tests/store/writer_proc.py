@@ -13,7 +13,7 @@ import itertools
 import os
 import sys
 
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import RunNote
 from deksdenflow.store import Tx, open_store
 
 
@@ -23,7 +23,7 @@ def main(repo: str, uid: str, name: str, count: int, artifact_bytes: int = 0) ->
     for n in numbers:
 
         def note(tx: Tx, n: int = n) -> None:
-            tx.emit(EventType.RUN_NOTE, run=uid, data={"writer": name, "n": n})
+            tx.emit(RunNote(text=f"{name} {n}"), run=uid)
             if artifact_bytes:
                 tx.put_artifact(uid, f"{name}/{n % 50}.log", os.urandom(artifact_bytes),
                                 cap=artifact_bytes)

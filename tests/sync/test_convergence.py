@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.payloads import PlannedStep, RunPlanned
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
 from deksdenflow.store.integrate import integrate
@@ -71,8 +71,7 @@ def apply(replicas: list[Project], action: tuple[object, ...], counter: list[int
 
 def _touch(tx: Tx, uid: str, kind: str) -> None:
     if kind == "plan":
-        plan = [{"index": 1, "type": "work", "title": "one"}]
-        tx.emit(EventType.RUN_PLANNED, run=uid, data={"steps": plan}, strict=False)
+        tx.emit(RunPlanned(steps=[PlannedStep(index=1, title="one")]), run=uid, strict=False)
     else:
         queue.request(tx, JobKind.NOOP, run=uid)
 

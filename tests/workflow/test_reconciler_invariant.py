@@ -21,8 +21,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import deksdenflow.workflow.handlers  # noqa: F401  (registers the job handlers)
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.models import Job, JobKind, JobStatus
+from deksdenflow.domain.models import Job, JobKind, JobStatus, Usage
+from deksdenflow.domain.payloads import (
+    PlannedStep,
+    RunCiReported,
+    RunPlanned,
+    StepFinished,
+    StepQaVerdict,
+    StepRetried,
+)
 from deksdenflow.domain.reconcile import needs
 from deksdenflow.errors import DflowError
 from deksdenflow.jobs import queue, recovery
@@ -97,8 +104,7 @@ class Runs(RuleBasedStateMachine):
     def ci(self, i: int, status: str) -> None:
         def body(project: Project, ref: str) -> None:
             project.store.transact(lambda tx: tx.emit(
-                EventType.RUN_CI_REPORTED, run=tx.find_run(ref).run.uid,
-                data={"status": status, "url": "https://ci/1"}))
+                RunCiReported(status=status, url="https://ci/1"), run=tx.find_run(ref).run.uid))
         self._act(body, self.names[i % len(self.names)])
 
     @rule(tokens=st.sampled_from([0, 50, 100_000]), mode=st.sampled_from(["strict", "warn"]))
@@ -162,19 +168,18 @@ def _pass(project: Project, job: Job, verdict: str, steps: int) -> None:
         if snap.run.cancelled:
             pass
         elif job.kind == JobKind.PLAN and not snap.run.planned:
-            tx.emit(EventType.RUN_PLANNED, run=snap.run.uid, data={"steps": [
-                {"index": i, "title": f"s{i}", "file": f"0{i}-s.md"} for i in range(1, steps + 1)],
-                "usage": {"input_tokens": 40}})
+            tx.emit(RunPlanned(steps=[PlannedStep(index=i, title=f"s{i}", file=f"0{i}-s.md")
+                                      for i in range(1, steps + 1)],
+                               usage=Usage(input_tokens=40)), run=snap.run.uid)
         elif job.kind == JobKind.EXECUTE and step is not None and step.status.value == "running":
-            tx.emit(EventType.STEP_FINISHED, run=snap.run.uid, step=step.index, data={
-                "next": scheduling.finished_next(settings_).value,
-                "usage": {"input_tokens": 40}})
+            tx.emit(StepFinished(next=scheduling.finished_next(settings_),
+                                 usage=Usage(input_tokens=40)), run=snap.run.uid, step=step.index)
         elif job.kind == JobKind.QA and step is not None and step.status.value in (
                 "needs_qa", "completed", "blocked"):
-            tx.emit(EventType.STEP_QA_VERDICT, run=snap.run.uid, step=step.index,
-                    data={"verdict": verdict, "summary": "looked"})
+            tx.emit(StepQaVerdict(verdict=verdict, summary="looked"), run=snap.run.uid,
+                    step=step.index)
             if verdict == "FAIL" and step.attempts <= settings_.qa.auto_retry:
-                tx.emit(EventType.STEP_RETRIED, run=snap.run.uid, step=step.index)
+                tx.emit(StepRetried(), run=snap.run.uid, step=step.index)
         queue.record_finish(tx, job, WORKER)
 
     project.store.transact(body)

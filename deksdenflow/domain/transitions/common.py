@@ -1,0 +1,58 @@
+"""What every transition shares: the rejection signal, the derived run status, charging."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import RunSnapshot, RunStatus, StepRun, StepStatus
+from ..payloads import Spend
+
+
+class NotApplicable(Exception):
+    """Raised inside a transition before it changes anything; the fold records it as Rejected."""
+
+
+def derive_status(snap: RunSnapshot) -> RunStatus:
+    run = snap.run
+    if run.cancelled:
+        return RunStatus.CANCELLED
+    if run.merged:
+        return RunStatus.COMPLETED
+    if run.failed:
+        return RunStatus.FAILED
+    if not run.planned:
+        if run.blocks:
+            return RunStatus.BLOCKED
+        return RunStatus.PLANNING if run.plan_started else RunStatus.PENDING
+    steps = snap.steps
+    if run.blocks or any(
+        s.status == StepStatus.BLOCKED or (s.status == StepStatus.FAILED and s.final_failure)
+        for s in steps
+    ):
+        return RunStatus.BLOCKED
+    if steps and all(s.status == StepStatus.COMPLETED for s in steps):
+        return RunStatus.COMPLETED
+    if any(s.status != StepStatus.PENDING for s in steps):
+        return RunStatus.RUNNING
+    return RunStatus.PLANNED
+
+
+def not_terminal(snap: RunSnapshot, what: str) -> None:
+    run = snap.run
+    if run.cancelled or run.failed or run.merged:
+        raise NotApplicable(f"cannot {what}: run is {derive_status(snap).value}")
+
+
+def charge(snap: RunSnapshot, spend: Spend, step: StepRun | None = None) -> None:
+    """Add the tokens and cost an event records to the run (and to its step)."""
+    snap.run.usage = snap.run.usage + spend.usage
+    if spend.cost is not None:
+        snap.run.cost += spend.cost
+    if step is not None:
+        step.usage = step.usage + spend.usage
+        if spend.cost is not None:
+            step.cost = (step.cost or 0.0) + spend.cost
+
+
+def later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a

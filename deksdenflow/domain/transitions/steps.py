@@ -1,0 +1,120 @@
+"""Step transitions: one handler per step.* event type, each checking before it changes."""
+
+from __future__ import annotations
+
+from ..events import Event
+from ..models import QaResult, RunSnapshot, StepRun, StepStatus
+from ..payloads import (
+    Payload,
+    StepBlocked,
+    StepFailed,
+    StepFinished,
+    StepQaVerdict,
+    StepStarted,
+)
+from .common import NotApplicable, charge, not_terminal
+
+
+def _step(snap: RunSnapshot, event: Event) -> StepRun:
+    if event.step is None:
+        raise NotApplicable("event names no step")
+    step = snap.step(event.step)
+    if step is None:
+        raise NotApplicable(f"run has no step {event.step}")
+    return step
+
+
+def _expect(step: StepRun, allowed: set[StepStatus], what: str) -> None:
+    if step.status not in allowed:
+        raise NotApplicable(f"cannot {what} step {step.index}: it is {step.status.value}")
+
+
+def started(snap: RunSnapshot, event: Event, d: StepStarted) -> None:
+    not_terminal(snap, "start a step")
+    step = _step(snap, event)
+    _expect(step, {StepStatus.PENDING, StepStatus.FAILED}, "start")
+    step.status = StepStatus.RUNNING
+    snap.run.step_credit = max(0, snap.run.step_credit - 1)
+    step.attempts += 1
+    step.final_failure = False
+    step.reason = ""
+    step.engine = d.engine
+    step.model = d.model
+    step.updated_at = event.at
+
+
+def finished(snap: RunSnapshot, event: Event, d: StepFinished) -> None:
+    step = _step(snap, event)
+    _expect(step, {StepStatus.RUNNING}, "finish")
+    if d.next not in (StepStatus.NEEDS_QA, StepStatus.COMPLETED):
+        raise NotApplicable(f"a finished step goes to needs_qa or completed, not {d.next.value}")
+    step.status = d.next
+    step.summary = d.summary
+    # No engine named (a commit adopted from an interrupted attempt): the start's stays.
+    step.prompt_hash = d.prompt_hash or step.prompt_hash
+    step.engine = d.engine or step.engine
+    step.model = d.model or step.model
+    step.commit = d.commit
+    step.duration_s += d.duration_s
+    step.updated_at = event.at
+    charge(snap, d, step)
+
+
+def failed(snap: RunSnapshot, event: Event, d: StepFailed) -> None:
+    step = _step(snap, event)
+    _expect(step, {StepStatus.RUNNING}, "fail")
+    step.status = StepStatus.FAILED
+    step.failures += 1
+    step.reason = d.reason
+    step.final_failure = d.final
+    step.duration_s += d.duration_s
+    step.updated_at = event.at
+    charge(snap, d, step)
+
+
+def qa_verdict(snap: RunSnapshot, event: Event, d: StepQaVerdict) -> None:
+    step = _step(snap, event)
+    _expect(step, {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}, "review")
+    step.qa = QaResult(verdict=d.verdict, summary=d.summary, findings=list(d.findings))
+    if d.verdict == "PASS":
+        step.status = StepStatus.COMPLETED
+        step.reason = ""
+        step.qa_passes += 1
+    else:
+        step.qa_fails += 1
+        step.status = StepStatus.BLOCKED
+        step.reason = "QA failed: " + (d.summary or "; ".join(d.findings))
+    step.updated_at = event.at
+    charge(snap, d)
+
+
+def approved(snap: RunSnapshot, event: Event, d: Payload) -> None:
+    step = _step(snap, event)
+    if step.status == StepStatus.COMPLETED:
+        raise NotApplicable(f"step {step.index} is already completed")
+    step.status = StepStatus.COMPLETED
+    step.final_failure = False
+    step.reason = f"approved by {event.actor}"
+    step.updated_at = event.at
+
+
+def retried(snap: RunSnapshot, event: Event, d: Payload) -> None:
+    not_terminal(snap, "retry a step")
+    step = _step(snap, event)
+    _expect(step, {StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.NEEDS_QA}, "retry")
+    step.status = StepStatus.PENDING
+    step.final_failure = False
+    step.updated_at = event.at
+    if snap.run.intent == "step":
+        snap.run.step_credit = max(snap.run.step_credit, 1)  # a retry is that step's go
+
+
+def blocked(snap: RunSnapshot, event: Event, d: StepBlocked) -> None:
+    step = _step(snap, event)
+    _expect(
+        step, {StepStatus.PENDING, StepStatus.RUNNING, StepStatus.NEEDS_QA, StepStatus.FAILED},
+        "block",
+    )
+    step.status = StepStatus.BLOCKED
+    step.reason = d.reason
+    step.updated_at = event.at
