@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .event_types import EventType
-from .payloads import PAYLOADS, AnyPayload, Payload
+from .payloads import PAYLOADS, EventData, Payload
 
 # 2: typed payloads; run.note says `text` (schema 1 also wrote `reason`), store/codec.py.
 EVENT_SCHEMA_VERSION = 2
@@ -37,7 +37,7 @@ class Event(BaseModel):
     run: str | None = Field(default=None, description="uid of the protocol run, if any")
     step: int | None = Field(default=None, description="step index within the run, if any")
     type: EventType
-    data: AnyPayload = Field(description="the payload model of `type` (domain/payloads.py)")
+    data: EventData = Field(description="the payload model of `type` (domain/payloads.py)")
 
     @model_validator(mode="before")
     @classmethod

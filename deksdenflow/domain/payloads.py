@@ -11,9 +11,9 @@ stored event of that time reads the same; `store/codec.py` migrates what changed
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .event_types import EventType
 from .models import JobKind, StepStatus, StepType, Usage
@@ -315,6 +315,17 @@ PAYLOADS: dict[EventType, type[Payload]] = {
 }
 
 
-def payload_of(type: EventType, data: dict[str, Any] | None = None) -> Payload:
-    """The payload of an event of `type` from plain data (validated, so bad data raises)."""
-    return PAYLOADS[type].model_validate(data or {})
+def _tag(value: Any) -> str | None:
+    return value.TYPE.value if isinstance(value, Payload) else None
+
+
+# What `Event.data` is: the union of the payloads. At run time pydantic dispatches it by each
+# payload's type, so an instance is checked against its own model only (a plain union tries
+# them all); `Event` has already turned raw data into its type's model by then.
+if TYPE_CHECKING:
+    EventData = AnyPayload
+else:
+    EventData = Annotated[
+        Union[tuple(Annotated[cls, Tag(kind.value)] for kind, cls in PAYLOADS.items())],  # noqa: UP007
+        Discriminator(_tag),
+    ]

@@ -14,6 +14,7 @@ import pytest
 from deksdenflow.context.project import Project
 from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import JobKind, JobStatus, StepStatus
+from deksdenflow.domain.payloads import JobFailed
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.pool import live_workers
 
@@ -62,7 +63,7 @@ def test_sigkilled_worker_job_is_retried_and_completed_once(
         EventType.JOB_FINISHED,
     ]
     failed = next(e for e in project.view().run_events(uid) if e.type == EventType.JOB_FAILED)
-    assert "stopped while running the job" in failed.data["error"]
+    assert "stopped while running the job" in failed.payload(JobFailed).error
     assert f"exited with -{signal.SIGKILL}" in pool.output()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import JobClaimed
 from deksdenflow.jobs.liveness import is_local_worker
 from deksdenflow.jobs.pool import live_workers
 from deksdenflow.wiring import open_project
@@ -59,6 +59,6 @@ def test_run_wait_waits_for_a_live_pool_instead_of_running_jobs_itself(
     assert lines[0] == "plan: planned"  # the pool's outcomes, reported as they land
     assert lines[-1].startswith("0001-a: completed, 3/3 steps done")
     uid = project.view().runs()[0].run.uid
-    claimers = {e.data["worker"] for e in project.view().run_events(uid)
-                if e.type == EventType.JOB_CLAIMED}
+    claimers = {e.data.worker for e in project.view().run_events(uid)
+                if isinstance(e.data, JobClaimed)}
     assert claimers and all(is_local_worker(w, project.store) for w in claimers)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import JobFinished
 from deksdenflow.wiring import open_project
 from tests.conftest import git
 
@@ -56,8 +56,8 @@ def test_random_sigkills_of_a_pool_never_wedge_a_run(
         os.killpg(final.pid, signal.SIGKILL)
         final.wait()
     view = project.view()
-    finished = Counter(e.data["job"] for s in view.runs() for e in view.run_events(s.run.uid)
-                       if e.type == EventType.JOB_FINISHED)
+    finished = Counter(e.data.job for s in view.runs() for e in view.run_events(s.run.uid)
+                       if isinstance(e.data, JobFinished))
     assert finished and max(finished.values()) == 1
     assert subprocess.run(["git", "fsck", "--no-progress"], cwd=repo, capture_output=True,
                           text=True).returncode == 0

@@ -15,6 +15,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from deksdenflow.context.project import Project
+from deksdenflow.domain.payloads import Spend
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -34,8 +35,8 @@ def event_tokens(project: Project) -> int:
     n = 0
     for uid in view.run_uids():
         for event in view.run_events(uid):
-            usage = event.data.get("usage") or {}
-            n += int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+            if isinstance(event.data, Spend):
+                n += event.data.usage.input_tokens + event.data.usage.output_tokens
     return n
 
 

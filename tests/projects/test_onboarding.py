@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from deksdenflow.domain.payloads import ProjectSetup
 from deksdenflow.projects import registry
 from deksdenflow.wiring import open_project
 from tests.conftest import git, make_repo
@@ -27,8 +28,8 @@ def test_add_a_local_path_registers_and_initializes_it(cli: Any, repo: Path) -> 
     assert (entry.path, entry.managed, entry.base) == (str(repo.resolve()), False, "main")
     project = open_project(repo)
     assert project.settings().phases.default == "demo"
-    setup = [e for e in project.view().root_events() if e.type.value == "project.setup"]
-    assert [(e.data["step"], e.data["status"]) for e in setup] == [("init", "done")]
+    setup = [e.data for e in project.view().root_events() if isinstance(e.data, ProjectSetup)]
+    assert [(d.step, d.status) for d in setup] == [("init", "done")]
     listed = json.loads(cli("projects", "--json").output)
     assert [(p["name"], p["base"], p["engines"], p["runs_active"]) for p in listed] == [
         ("repo", "main", ["demo"], 0)]
@@ -43,8 +44,8 @@ def test_add_a_file_url_clones_it_into_the_data_dir(cli: Any, tmp_path: Path,
     assert entry.managed and entry.remote == f"file://{bare}"
     assert Path(entry.path) == isolated_env / ".local/share/dflow/projects/second"
     assert (Path(entry.path) / "app.py").exists()
-    steps = [e.data["step"] for e in open_project(entry.path).view().root_events()
-             if e.type.value == "project.setup"]
+    steps = [e.data.step for e in open_project(entry.path).view().root_events()
+             if isinstance(e.data, ProjectSetup)]
     assert steps == ["clone", "init"]
     removed = cli("projects", "remove", "second", "--delete-clone")
     assert removed.exit_code == 0 and not Path(entry.path).exists()

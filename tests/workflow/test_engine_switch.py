@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import StepStarted
 from deksdenflow.errors import ConfigError
 from deksdenflow.workflow import controls
 from tests.workflow.conftest import configure, settle
@@ -15,8 +15,8 @@ from tests.workflow.test_failures import _demo_options
 
 def _started(project: Project, step: int) -> list[tuple[str, str]]:
     uid = project.view().find_run("1").run.uid
-    return [(e.data["engine"], e.data["model"]) for e in project.view().run_events(uid)
-            if e.type == EventType.STEP_STARTED and e.step == step]
+    return [(e.data.engine or "", e.data.model or "") for e in project.view().run_events(uid)
+            if isinstance(e.data, StepStarted) and e.step == step]
 
 
 def test_step_retry_with_another_engine_and_model_records_them_on_that_attempt(

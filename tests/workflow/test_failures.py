@@ -11,6 +11,7 @@ import tomlkit
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus, StepStatus
+from deksdenflow.domain.payloads import RunNote
 from deksdenflow.errors import BudgetExceeded, IllegalTransition, StepNotFound
 from deksdenflow.workflow import controls
 from tests.conftest import git
@@ -139,8 +140,9 @@ def test_a_warn_budget_notes_and_carries_on(project: Project, new_run) -> None:
     new_run()
     snap = settle(project)
     assert snap.run.status == RunStatus.COMPLETED
-    notes = [e for e in project.view().run_events(snap.run.uid) if e.type.value == "run.note"]
-    assert notes and "budget of 100" in notes[0].data["reason"]
+    notes = [e.data for e in project.view().run_events(snap.run.uid)
+             if isinstance(e.data, RunNote)]
+    assert notes and "budget of 100" in notes[0].text and notes[0].level == "warning"
 
 
 def test_illegal_transitions_name_the_current_status(project: Project, new_run) -> None:

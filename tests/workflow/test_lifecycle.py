@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus, StepStatus
+from deksdenflow.domain.payloads import JobCancelled, JobRequested
 from deksdenflow.workflow import controls
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
@@ -91,9 +92,9 @@ def test_qa_policy_end_reviews_every_step_after_the_last_one_ran(project: Projec
     assert snap.run.status == RunStatus.COMPLETED
     events = project.view().run_events(snap.run.uid)
     # `dflow run` replaces the plan job `dflow new` queued by one that goes on to the steps
-    replaced = {e.data["job"] for e in events if e.type.value == "job.cancelled"}
-    kinds = [e.data.get("kind") for e in events
-             if e.type.value == "job.requested" and e.id not in replaced]
+    replaced = {e.data.job for e in events if isinstance(e.data, JobCancelled)}
+    kinds = [e.data.kind.value for e in events
+             if isinstance(e.data, JobRequested) and e.id not in replaced]
     assert kinds == ["plan", "execute", "execute", "execute", "qa", "qa", "qa"]
 
 
