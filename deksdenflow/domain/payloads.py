@@ -329,3 +329,8 @@ else:
         Union[tuple(Annotated[cls, Tag(kind.value)] for kind, cls in PAYLOADS.items())],  # noqa: UP007
         Discriminator(_tag),
     ]
+
+
+def payload_of(type: EventType, data: dict[str, Any] | None = None) -> Payload:
+    """The payload of an event of `type` from plain data (validated, so bad data raises)."""
+    return PAYLOADS[type].model_validate(data or {})

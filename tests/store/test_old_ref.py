@@ -62,7 +62,7 @@ def test_a_ref_written_by_b21a015_takes_new_writes(old_repo: Path, cli) -> None:
 
 
 # What the fold learnt to derive after each fixture's dflow (its snapshots lack them).
-NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes"}, "fbd0f61": set()}
+NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes", "depends_on"}, "fbd0f61": {"depends_on"}}
 
 
 def _without(doc: object, names: set[str]) -> object:

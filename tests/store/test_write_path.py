@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deksdenflow.domain.events import EventType
 from deksdenflow.domain.models import StepStatus
+from deksdenflow.domain.payloads import RunNote, StepStarted
 from deksdenflow.store import STATE_REF, Store, Tx, pack
 from deksdenflow.store.layout import artifact_path
 from deksdenflow.store.pack import PackWriter
@@ -24,7 +24,7 @@ def test_settings_are_parsed_once_per_project_toml_version_and_follow_an_edit(
         store: Store) -> None:
     uid = add_run(store, steps=0)
     first = store.read().settings()
-    store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uid, data={"n": 1}) and None)
+    store.transact(lambda tx: tx.emit(RunNote(text="1"), run=uid) and None)
     assert store.read().settings() is first  # same project.toml blob: not parsed again
     text = store.read().project_text().replace("max_bytes = 262144", "max_bytes = 4096")
     if text == store.read().project_text():
@@ -60,7 +60,7 @@ def test_a_state_commit_is_one_pack_that_git_verifies_and_no_loose_object(
     loose, packs = _loose(repo), _packs(repo)
 
     def note(tx: Tx) -> None:
-        tx.emit(EventType.STEP_STARTED, run=uid, step=1)
+        tx.emit(StepStarted(), run=uid, step=1)
         tx.put_artifact(uid, "notes/a.txt", b"x" * 5000)
 
     store.transact(note)
@@ -79,7 +79,7 @@ def test_small_packs_are_rolled_up_and_every_state_stays_readable(
         store: Store, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     uid = add_run(store, steps=0)
     for n in range(3 * pack.ROLL_UP_AT):
-        store.transact(lambda tx, n=n: tx.emit(EventType.RUN_NOTE, run=uid, data={"n": n})
+        store.transact(lambda tx, n=n: tx.emit(RunNote(text=str(n)), run=uid)
                        and None)
     assert len(_packs(repo)) < pack.ROLL_UP_AT
     retired = (store.data_dir / "retired-packs").read_text().split()
@@ -89,11 +89,11 @@ def test_small_packs_are_rolled_up_and_every_state_stays_readable(
     tips = git("rev-list", STATE_REF, cwd=repo).split()
     for tip in tips:  # every commit's whole tree, through git
         git("ls-tree", "-r", tip, cwd=repo)
-    notes = [e.data["n"] for e in store.read().run_events(uid) if e.type == EventType.RUN_NOTE]
+    notes = [int(e.data.text) for e in store.read().run_events(uid) if isinstance(e.data, RunNote)]
     assert sorted(notes) == list(range(3 * pack.ROLL_UP_AT))
     monkeypatch.setattr(pack.RollUp, "RETIRE_AFTER_S", -1.0)
     for n in range(pack.ROLL_UP_AT):
-        store.transact(lambda tx, n=n: tx.emit(EventType.RUN_NOTE, run=uid, data={"m": n})
+        store.transact(lambda tx, n=n: tx.emit(RunNote(text=f"m{n}"), run=uid)
                        and None)
     gone = [name for name in retired[1::2] if not (repo / ".git/objects/pack" / name).exists()]
     assert gone == retired[1::2]

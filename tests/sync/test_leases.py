@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.payloads import JobFailed
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
 from deksdenflow.sync import leases, service
@@ -74,8 +75,8 @@ def test_expired_leases_are_lost_attempts_not_agent_failures(clone: Clone) -> No
     taken = leases.claim(b, "origin", "remote-b", kinds={JobKind.NOOP})
     assert taken is not None and (taken.lost, taken.failures) == (4, 0)
     for event in b.view().root_events():
-        if event.type == "job.failed":
-            assert event.data.get("lost") is True and event.data["final"] is False
+        if isinstance(event.data, JobFailed):
+            assert event.data.lost is True and event.data.final is False
 
 
 def test_remote_worker_runs_jobs_and_publishes_their_end(clone: Clone) -> None:
