@@ -134,6 +134,7 @@ def bench_rq(url: str, jobs: int, workers: int, worker_class: str, name: str) ->
 
 def bench_dflow(workdir: Path, jobs: int, workers: int) -> Result:
     from deksdenflow.domain.events import EventType
+    from deksdenflow.domain.fold import job_id
     from deksdenflow.domain.models import JobKind
     from deksdenflow.jobs import queue
     from deksdenflow.wiring import init_project
@@ -154,7 +155,7 @@ def bench_dflow(workdir: Path, jobs: int, workers: int) -> Result:
     events = project.view().root_events()
     at: dict[EventType, dict[str, datetime]] = {t: {} for t in EventType}
     for e in events:
-        at[e.type][str(e.data.get("job") or e.id)] = e.at
+        at[e.type][job_id(e)] = e.at
     requested, claimed = at[EventType.JOB_REQUESTED], at[EventType.JOB_CLAIMED]
     finished = at[EventType.JOB_FINISHED]
     if len(finished) != jobs:
