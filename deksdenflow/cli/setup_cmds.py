@@ -118,6 +118,9 @@ def doctor(json_: bool = JSON_OPTION,
         from ..wiring import open_project
         from ..workflow import doctor_runs
 
+        for branch in doctor_runs.undo_killed_creations(open_project()):
+            typer.echo(f"removed branch and worktree {branch}: a killed dflow new made them "
+                       "and never recorded its run")
         for run_id in doctor_runs.repair(open_project()):
             typer.echo(f"repaired {run_id}: requested what it needs")
     report = doctor_service.run_checks(Wiring(), ".")

@@ -25,6 +25,7 @@ from ..domain.models import Job, JobKind
 from ..domain.payloads import JobReleased
 from ..errors import DflowError, IllegalTransition
 from ..store import Tx
+from ..workflow import creation
 from . import liveness, recovery, runner
 from .claims import (
     LocalClaims,
@@ -117,6 +118,7 @@ class Worker:
         self._install_signals()
         self.record.open()
         self._log("started", detail=f"pid {os.getpid()}")
+        self._undo_killed_creations()
         try:
             while not self._should_stop():
                 if not self.flight.queued:
@@ -222,11 +224,19 @@ class Worker:
         if not force and now - self._last_scan < SCAN_S:
             return False
         self._last_scan = now
+        self._undo_killed_creations()
         recovered = recovery.recover(self.project, self.locks, jobs, self.policy)
         for job, final in recovered:
             what = "failed for good" if final else "will be retried"
             self._log("recovered", job, f"its worker {job.claimed_by} died; {what}")
         return bool(recovered)
+
+    def _undo_killed_creations(self) -> None:
+        """A `dflow new` killed while this pool runs: remove its branch and worktree if its
+        run was never recorded (docs/decisions/0831-a-killed-new-is-undone.md)."""
+        for branch in creation.recover(self.project):
+            self._log("recovered", detail=f"removed branch and worktree {branch} of a killed "
+                      "dflow new (its run was never recorded)")
 
     # --- running ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from ..domain.models import RunSnapshot
 from ..domain.reconcile import needs
 from ..domain.settings import ProjectSettings
 from ..store import Tx
+from . import creation
 from .doctor import OPTIONAL_TOOLS, Check
 
 BINARY_KINDS = ("codex", "claude")
@@ -26,13 +27,32 @@ def stuck_runs(project: Project) -> list[RunSnapshot]:
 
 
 def run_checks(project: Project) -> list[Check]:
+    return [_stuck_check(project), *_creation_checks(project)]
+
+
+def _stuck_check(project: Project) -> Check:
     stuck = stuck_runs(project)
     if not stuck:
-        return [Check(name="runs", level="ok", detail="every unfinished run has a job or a "
-                      "reason to wait")]
+        return Check(name="runs", level="ok", detail="every unfinished run has a job or a "
+                     "reason to wait")
     ids = ", ".join(s.run.id for s in stuck)
-    return [Check(name="runs", level="fail", detail=f"no job and no reason to wait: {ids}",
-                  fix="dflow doctor --repair")]
+    return Check(name="runs", level="fail", detail=f"no job and no reason to wait: {ids}",
+                 fix="dflow doctor --repair")
+
+
+def _creation_checks(project: Project) -> list[Check]:
+    left = creation.interrupted(project)
+    if not left:
+        return []
+    return [Check(name="new", level="warn",
+                  detail=f"branch and worktree of a killed dflow new, never recorded as a run: "
+                         f"{', '.join(left)}",
+                  fix="dflow doctor --repair (or any dflow new / dflow worker) removes them")]
+
+
+def undo_killed_creations(project: Project) -> list[str]:
+    """`doctor --repair`: remove what killed `dflow new`s made and never recorded."""
+    return creation.recover(project)
 
 
 def engine_checks(settings: ProjectSettings, kinds: list[str]) -> list[Check]:

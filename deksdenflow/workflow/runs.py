@@ -17,7 +17,7 @@ from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
 from ..errors import InvalidName, NameClash, UsageError
 from ..store import StateView, Tx
-from . import scheduling, worktrees
+from . import creation, scheduling, worktrees
 
 MAX_NAME = 48
 
@@ -86,6 +86,8 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
     start = "" if deferred else worktrees.start_point(project, base)
     root = worktrees.worktree_root(project)
     made: list[tuple[str, Path]] = []
+    creation.recover(project)  # what a killed `dflow new` left (decision 0831)
+    markers = creation.Markers(project)
     floor = claimed_floor(project)
 
     def body(tx: Tx) -> RunSnapshot:
@@ -95,10 +97,14 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
             worktrees.check_free(project, branch, root / branch)
         elif not made or made[-1][0] != branch:  # a retried transaction may pick a new number
             while made:
-                worktrees.remove(project, *made.pop())
+                worktrees.remove(project, *made[-1])
+                markers.end(made.pop()[0])
             worktrees.check_free(project, branch, root / branch)
+            markers.begin(branch, root / branch)
+            creation.pause_point("new.before-worktree")
             worktrees.create(project, branch, root / branch, start)
             made.append((branch, root / branch))
+            creation.pause_point("new.worktree-made")
         snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch),
                           floor=floor)
         # What `dflow new` asks for is the project's loop mode; `--no-plan` is hands-off.
@@ -106,11 +112,15 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
         return tx.run(snap.run.uid)
 
     try:
-        return project.store.transact(body)
+        created = project.store.transact(body)
+        creation.pause_point("new.recorded")
+        return created
     except BaseException:
         for branch, path in made:
-            worktrees.remove(project, branch, path)
+            creation.undo(project, branch, path)
         raise
+    finally:
+        markers.end_all()
 
 
 def check_engine(settings: ProjectSettings, engine: str | None, kinds: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -96,8 +97,13 @@ def create(project: Project, branch: str, path: Path, start: str) -> None:
 
 
 def remove(project: Project, branch: str, path: Path) -> None:
-    """Undo `create` (used when recording the run fails): nothing half-made is left."""
-    git(project.root, "worktree", "remove", "--force", str(path), check=False)
+    """Undo `create` (recording the run failed, or its process was killed): nothing
+    half-made is left, also a worktree git left locked ("initializing") or half checked out.
+    Only for a branch and path `create` made (the path was free before: `check_free`)."""
+    git(project.root, "worktree", "unlock", str(path), check=False)
+    git(project.root, "worktree", "remove", "--force", "--force", str(path), check=False)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
     git(project.root, "worktree", "prune", check=False)
     git(project.root, "branch", "-D", branch, check=False)
 
