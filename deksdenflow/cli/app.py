@@ -1,13 +1,17 @@
-"""The Typer app: the global options, the error handler, and the command groups."""
+"""The Typer app: the global options, the error handler, and the commands, each module
+imported when its command runs (`commands.COMMANDS` says which)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import importlib
 import json
 import os
 import sys
 import traceback
+from collections.abc import Iterator, MutableMapping
 from typing import Any, Optional
 
 import typer
@@ -18,6 +22,15 @@ from .. import __version__
 from ..crash import write_crash_log
 from ..errors import DflowError
 from ..exit_codes import ExitCode
+from .commands import (
+    COMMANDS,
+    DEBUG_HELP,
+    MODULE_OF,
+    PLACE_HELP,
+    PLACE_METAVAR,
+    ROOT_HELP,
+    VERSION_HELP,
+)
 from .render import safe_text
 
 
@@ -93,9 +106,63 @@ def _quiet_pipe() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+class LazyGroup(DflowGroup):
+    """The root: a command's module is imported when that command runs, not before.
+
+    `dflow --help` lists the summaries from `commands.COMMANDS`; a typo still gets Typer's
+    "did you mean" from the table's names."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, _, summary in COMMANDS])
+
+
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """The root's commands by name, each module imported on first lookup (a command added
+    with `add_command` is kept as it is)."""
+
+    def __init__(self) -> None:
+        self._added: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name in self._added:
+            return self._added[name]
+        return _module_commands(MODULE_OF[name])[name]  # KeyError: no such command
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._added[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._added[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*MODULE_OF, *(n for n in self._added if n not in MODULE_OF)])
+
+    def __len__(self) -> int:
+        return len(set(MODULE_OF) | set(self._added))
+
+
+@functools.cache
+def _module_commands(module: str) -> dict[str, click.Command]:
+    """The click commands one `*_cmds` module registers (its `register(app)`)."""
+    holder = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    importlib.import_module(f"{__package__}.{module}").register(holder)
+    for group in holder.registered_groups:  # `dflow step --help` lists whole summaries too
+        if group.typer_instance is not None:
+            group.typer_instance.info.cls = FullHelpGroup
+    return dict(typer.main.get_group(holder).commands)
+
+
 app = typer.Typer(
-    cls=DflowGroup,
-    help="dflow runs AI coding agents through protocols, with all state in git.",
+    cls=LazyGroup,
+    help=ROOT_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -112,13 +179,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "--version", callback=_version, is_eager=True, help=VERSION_HELP
     ),
     place: Optional[str] = typer.Option(  # noqa: UP045
-        None, "-C", metavar="NAME|PATH",
-        help="Act on this registered project (or directory) as if dflow was started there.",
+        None, "-C", metavar=PLACE_METAVAR, help=PLACE_HELP,
     ),
 ) -> None:
     """dflow runs AI coding agents through protocols, with all state in git.
@@ -134,33 +200,6 @@ def _root(
     # The composition root builds the command's sync policy; the result callback uses it.
     ctx.obj = Wiring().auto_sync()
     ctx.obj.before_command(ctx.invoked_subcommand)
-
-
-def _register() -> None:
-    # One module per command group; each owns its registration so groups never collide.
-    from . import (
-        console_cmds,
-        demo_cmds,
-        land_cmds,
-        observe_cmds,
-        project_cmds,
-        projects_cmds,
-        runs_cmds,
-        setup_cmds,
-        sync_cmds,
-        worker_cmds,
-        workflow_cmds,
-    )
-
-    for module in (setup_cmds, runs_cmds, workflow_cmds, worker_cmds, sync_cmds, console_cmds,
-                   demo_cmds, project_cmds, land_cmds, projects_cmds, observe_cmds):
-        module.register(app)
-    for group in app.registered_groups:  # `dflow step --help` lists whole summaries too
-        if group.typer_instance is not None:
-            group.typer_instance.info.cls = FullHelpGroup
-
-
-_register()
 
 
 def run() -> None:

@@ -17,6 +17,10 @@ def main() -> None:
 
 
 def _main() -> None:
+    from .commands import print_fast
+
+    if print_fast(sys.argv[1:]):  # --version, --help: no need to load Typer
+        return
     from .status_json import print_cached
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all

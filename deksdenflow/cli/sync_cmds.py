@@ -1,4 +1,5 @@
-"""`dflow sync`, `dflow ci report`, `dflow pr`; and the implicit sync around other commands."""
+"""`dflow sync`, `dflow ci report`, `dflow pr` (the implicit sync around other commands is
+cli/app.py's root callback)."""
 
 from __future__ import annotations
 
