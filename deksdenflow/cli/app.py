@@ -31,7 +31,6 @@ from .commands import (
     ROOT_HELP,
     VERSION_HELP,
 )
-from .render import safe_text
 
 
 class FullHelpGroup(TyperGroup):
@@ -85,6 +84,8 @@ _DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system 
 
 def _describe(exc: Exception, debug: bool) -> tuple[str, ExitCode]:
     """The one sentence for an error, and its exit code (a bug also gets its crash log)."""
+    from .render import safe_text
+
     if debug:
         traceback.print_exc()
     if isinstance(exc, DflowError):

@@ -25,6 +25,10 @@ def _main() -> None:
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all
         return
+    from .status_lines import print_fast as print_status
+
+    if print_status(sys.argv[1:]):  # `dflow status [--json]`: only changed runs are read
+        return
     from .app import app
 
     app(prog_name="dflow")

@@ -11,8 +11,9 @@ from ..domain.reconcile import Waiting
 from ..errors import UsageError
 from ..wiring import Wiring, open_project
 from ..workflow import runs
-from . import status_json
+from . import status_json, status_lines
 from .render import JSON_OPTION, ago, console, emit_json, styled, tokens
+from .table import print_table
 
 
 def new(
@@ -66,8 +67,11 @@ def status(
             raise UsageError("--all lists every project's runs; drop RUN, or use -C PROJECT")
         _status_all(only, json_)
         return
-    if json_ and not run and only is None:
-        typer.echo(status_json.render(open_project()))
+    if not run and only is None:  # every run: through the per-run cache (status_lines)
+        if json_:
+            typer.echo(status_json.render(open_project()))
+        else:
+            status_lines.print_listing(status_json.listed(open_project()))
         return
     report = runs.status(open_project(), run, only=only)
     if json_:
@@ -102,9 +106,7 @@ def _status_all(only: str | None, json_: bool) -> None:
 
 def _stage(line: runs.RunLine) -> str:
     """`ready to land` / `merged` in place of `completed` (decision 1000)."""
-    if line.stage and line.stage != line.status:
-        return styled(line.status).replace(line.status, line.stage)
-    return styled(line.status)
+    return status_lines.stage_markup(line.status, line.stage)
 
 
 def render_status(report: runs.StatusReport, single: bool = False,
@@ -120,34 +122,19 @@ def render_status(report: runs.StatusReport, single: bool = False,
             out.print(f"blocked by {key}: {why}", markup=False)
         if line.waiting is not None:
             out.print(waiting_line(line.waiting), markup=False)
-        table = Table("step", "type", "title", "status", "attempts", "tokens", box=None)
-        for s in line.steps:
-            table.add_row(f"{s.index:02d}", s.type, s.title, styled(s.status), str(s.attempts),
-                          tokens(s.tokens))
+        rows = [[f"{s.index:02d}", s.type, s.title, styled(s.status), str(s.attempts),
+                 tokens(s.tokens)] for s in line.steps]
         if line.steps:
-            out.print(table)
+            print_table(out, ("step", "type", "title", "status", "attempts", "tokens"), rows)
         else:
             out.print("no steps yet")
         return
-    if not report.runs:
-        out.print(empty)
-        return
-    table = Table("id", "status", "steps", "jobs", "tokens", "updated", box=None)
-    for line in report.runs:
-        state = _stage(line) + (" (paused)" if line.paused else "")
-        jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
-        table.add_row(line.id, state, f"{line.steps_done}/{line.steps_total}", jobs,
-                      tokens(line.tokens), ago(line.updated))
-    out.print(table)
-    for line in report.runs:
-        if line.waiting is not None:
-            out.print(f"{line.id} {waiting_line(line.waiting)}", markup=False)
+    status_lines.print_listing([status_lines.of_run_line(line) for line in report.runs], empty)
 
 
 def waiting_line(waiting: Waiting) -> str:
     """`waits: <reason> — <command>`, as status, show and the console print it."""
-    command = waiting.command if "`" in waiting.command else f"`{waiting.command}`"
-    return f"waits: {waiting.reason} — {command}"
+    return status_lines.waiting_line(waiting.reason, waiting.command)
 
 
 def events(

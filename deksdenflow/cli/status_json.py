@@ -2,8 +2,8 @@
 
 A hit (the tip has not moved since the last listing) prints the stored bytes from `main`
 before Typer, pydantic or pygit2 are imported. A miss re-renders only the runs whose tree
-changed since the last listing (docs/decisions/0012-status-cache.md); the text is
-byte-for-byte what `emit_json(runs.status(...))` prints.
+changed since the last listing (docs/decisions/0012-status-cache.md, cli/status_lines.py); the
+text is byte-for-byte what `emit_json(runs.status(...))` prints.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the hit path imports nothing beyond the standard library's core
     from ..context.project import Project
     from ..store import StateView
+    from . import status_lines
 
 LISTING = "status.json"
-PER_RUN = "status-runs.json"
-PER_RUN_KEY = "by-run-tree"  # entries are keyed by run tree ids, valid at any tip
 
 
 # The refs as this process first saw them, before the implicit sync ran (see render).
@@ -51,56 +50,28 @@ def print_cached(argv: list[str]) -> bool:
     return True
 
 
+def listed(project: Project, view: StateView | None = None) -> list[status_lines.Line]:
+    """Every run's line at the tip `project` reads now (verified by the store)."""
+    from ..store.lite import LiteView
+    from . import status_lines
+
+    view = view or project.view()
+    if view.tip is None:
+        return []
+    return status_lines.lines(str(project.store.git_dir), LiteView(project.repo, view.tip),
+                              lambda: project.settings(view))
+
+
 def render(project: Project) -> str:
     """The listing's JSON text for the tip `project` reads now; stores it for the next call."""
-    import json
-
     common = str(project.store.git_dir)
-    # Keyed by the refs as they were before the implicit sync (cli/sync_cmds) ran: if a fetch
+    # Keyed by the refs as they were before the implicit sync (cli/app.py) ran: if a fetch
     # moved a tracking ref since, the key no longer matches and nothing is stored.
     refs = refs_at_start if refs_at_start is not None else cache.refs_key(common)
+    from .status_lines import listing_json
+
     view = project.view()
-    versions = view.run_versions()
-    known = _load_per_run(common)
-    lines = {version: known[version] for version in versions.values() if version in known}
-    for uid, version in versions.items():
-        if version not in lines:
-            lines[version] = _line(view, uid)
-    ordered = sorted(lines.values(), key=lambda line: (line[0], line[1]))
-    text = _assemble([fragment for _, _, fragment in ordered])
+    text = listing_json(listed(project, view))
     if view.tip is not None and cache.refs_key(common) == refs:
         cache.save(common, LISTING, f"{view.tip} {refs}", (text + "\n").encode())
-        if lines != known:
-            cache.save(common, PER_RUN, PER_RUN_KEY, json.dumps(lines).encode())
     return text
-
-
-def _line(view: StateView, uid: str) -> tuple[int, str, str]:
-    from ..workflow import runs
-
-    snap = view.run(uid)
-    assert snap is not None  # the uid was just listed from this view's tree
-    return snap.run.number, uid, runs.run_line(snap, view.settings()).model_dump_json(indent=2)
-
-
-def _assemble(fragments: list[str]) -> str:
-    """What pydantic prints for StatusReport(runs=[...]) with indent=2, built from the runs'
-    own indented texts."""
-    if not fragments:
-        return '{\n  "runs": []\n}'
-    body = ",\n".join("    " + fragment.replace("\n", "\n    ") for fragment in fragments)
-    return '{\n  "runs": [\n' + body + "\n  ]\n}"
-
-
-def _load_per_run(common: str) -> dict[str, tuple[int, str, str]]:
-    import json
-
-    raw = cache.load(common, PER_RUN, PER_RUN_KEY)
-    if raw is None:
-        return {}
-    try:
-        doc = json.loads(raw)
-        return {version: (int(n), str(uid), str(text)) for version, (n, uid, text) in doc.items()}
-    except (ValueError, TypeError):
-        return {}  # a damaged cache is rebuilt, never trusted
-

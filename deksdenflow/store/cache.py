@@ -80,6 +80,14 @@ def _packed_tip(common: str) -> str | None:
     return None
 
 
+def trusted_tip(common: str) -> str | None:
+    """The tip the store last wrote or verified (store/trust.py keeps it); None if unknown."""
+    try:
+        return _read(os.path.join(common, "deksdenflow", "trusted-tip")).strip().decode() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def refs_key(common: str) -> str:
     """Every branch, remote-tracking and dflow ref except the state ref itself, plus the
     identity of packed-refs: what the implicit sync around `status` (a merge of a fetched

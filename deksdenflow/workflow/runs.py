@@ -17,7 +17,6 @@ from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
 from ..errors import InvalidName, NameClash, UsageError
 from ..store import StateView, Tx
-from . import creation, scheduling, worktrees
 
 MAX_NAME = 48
 
@@ -73,6 +72,10 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
     """Record a run with its branch `NNNN-name` and worktree; request its plan unless told not.
 
     Nothing is half-made: a failure after the worktree exists removes it and the branch."""
+    # Here, not at the top: the status listing imports this module for `run_line`, and must
+    # not load the job machinery behind scheduling (docs/decisions/1301).
+    from . import creation, scheduling, worktrees
+
     slug = valid_name(name)
     if not task.strip():
         raise InvalidName("the task is empty; say what the agent should do with --task")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.cli import status_json
+from deksdenflow.cli import status_json, status_lines
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunPaused, RunResumed
 from deksdenflow.store import STATE_REF, Store, cache
@@ -74,8 +74,8 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(project: Project, repo: Path) ->
     add_run(project.store, "one")
     good = _status(repo)
     _cache_file(repo).write_bytes(b"garbage")
-    _cache_file(repo, status_json.PER_RUN).write_bytes(_cache_file(repo, status_json.PER_RUN)
-                                                        .read_bytes()[:-20])
+    _cache_file(repo, status_lines.LINES).write_bytes(_cache_file(repo, status_lines.LINES)
+                                                       .read_bytes()[:-20])
     assert _status(repo) == good
     assert _status(repo) == good
 
@@ -84,13 +84,9 @@ def test_only_runs_whose_tree_changed_are_rendered_again(project: Project, repo:
     """Prove the incremental rebuild: an entry planted for an unchanged run is reused."""
     kept, changed = add_run(project.store, "kept"), add_run(project.store, "changed")
     status_json.render(project)
-    per_run = _cache_file(repo, status_json.PER_RUN)
-    header, _, body = per_run.read_bytes().partition(b"\n")
-    doc = json.loads(body)
-    for entry in doc.values():
-        if entry[1] == kept:
-            entry[2] = entry[2].replace('"task": "do kept"', '"task": "planted"')
-    per_run.write_bytes(header + b"\n" + json.dumps(doc).encode())
+    per_run = _cache_file(repo, status_lines.LINES)
+    # Same length, so the record's offsets still hold.
+    per_run.write_bytes(per_run.read_bytes().replace(b'"task": "do kept"', b'"task": "planted"'))
     _note(project.store, changed)
     listed = {r["name"]: r for r in json.loads(status_json.render(project))["runs"]}
     assert listed["kept"]["task"] == "planted"

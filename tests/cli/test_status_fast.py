@@ -1,0 +1,55 @@
+"""`dflow status [--json]` answered before Typer loads: same text, only changed runs parsed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from deksdenflow.domain.events import EventType
+from deksdenflow.workflow.project import Project
+from tests.cli.test_lazy_cli import heavy_in, loaded_by
+from tests.store.conftest import add_run
+
+DFLOW = str(Path(sys.executable).with_name("dflow"))
+
+
+def _dflow(cwd: Path, *args: str) -> str:
+    """The output, with `4s ago` (the last column) made independent of the clock."""
+    out = subprocess.run([DFLOW, *args], cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "120"})
+    assert out.returncode == 0, out.stderr
+    return "\n".join(re.sub(r"\d+[smh] ago\s*$", "<AGO>", line)
+                     for line in out.stdout.split("\n"))
+
+
+def test_the_fast_listing_is_what_the_command_prints(project: Project, repo: Path) -> None:
+    uids = [add_run(project.store, name) for name in ("one", "twö", "three")]
+    project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uids[1]))
+    for args in (["status"], ["status", "--json"]):
+        fast = _dflow(repo, *args)
+        assert fast == _dflow(repo, "--debug", *args)  # --debug: through Typer
+        assert fast == _dflow(repo, *args)  # from the per-run cache this time
+    assert "(paused)" in _dflow(repo, "status")
+
+
+def test_after_a_move_only_the_changed_run_is_parsed(project: Project, repo: Path) -> None:
+    first, _ = add_run(project.store, "one"), add_run(project.store, "two")
+    _dflow(repo, "status")  # fills the per-run cache
+    modules = loaded_by(["status"], cwd=repo)
+    assert "typer" not in modules and "pydantic" not in modules  # nothing changed: no model
+    project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=first))
+    modules = loaded_by(["status"], cwd=repo)
+    assert "typer" not in modules and heavy_in(modules) == []
+    assert "(paused)" in _dflow(repo, "status")
+
+
+def test_a_tip_the_store_has_not_verified_goes_through_the_command(project: Project,
+                                                                   repo: Path) -> None:
+    add_run(project.store, "one")
+    (repo / ".git" / "deksdenflow" / "trusted-tip").unlink()
+    modules = loaded_by(["status"], cwd=repo)
+    assert "typer" in modules  # Store.read verifies the tip before anything is shown
+    assert "0001-one" in _dflow(repo, "status")
