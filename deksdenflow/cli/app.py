@@ -22,6 +22,7 @@ from .. import __version__
 from ..crash import write_crash_log
 from ..errors import DflowError
 from ..exit_codes import ExitCode
+from ..store import cache
 from .commands import (
     COMMANDS,
     DEBUG_HELP,
@@ -196,11 +197,14 @@ def _root(
         from .projects_cmds import resolve_place
 
         os.chdir(resolve_place(place))
-    from ..wiring import Wiring
-
     # The composition root builds the command's sync policy; the result callback uses it.
-    ctx.obj = Wiring().auto_sync()
-    ctx.obj.before_command(ctx.invoked_subcommand)
+    # Without a remote in the git config there is nothing to sync: skip loading it.
+    common = cache.common_dir_of(os.getcwd())
+    if common is None or cache.may_have_remote(common):
+        from ..wiring import Wiring
+
+        ctx.obj = Wiring().auto_sync()
+        ctx.obj.before_command(ctx.invoked_subcommand)
 
 
 def run() -> None:

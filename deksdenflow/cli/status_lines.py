@@ -207,11 +207,12 @@ def print_fast(argv: list[str]) -> bool:
     if common is None:
         return False
     refs = cache.refs_key(common)  # as before the implicit sync, like status_json's key
-    syncs = has_remote(common)
-    if syncs:
-        from ..sync import auto
+    sync = None
+    if cache.may_have_remote(common):  # as cli/app.py's root callback does
+        from ..wiring import Wiring
 
-        auto.before_command("status")
+        sync = Wiring().auto_sync()
+        sync.before_command("status")
     text = _listing(common, as_json)
     if text is None:
         return False
@@ -222,10 +223,8 @@ def print_fast(argv: list[str]) -> bool:
             from .status_json import LISTING
 
             cache.save(common, LISTING, f"{tip} {refs}", (text + "\n").encode())
-    if syncs:
-        from ..sync import auto
-
-        auto.after_command()
+    if sync is not None:
+        sync.after_command()
     return True
 
 
@@ -250,7 +249,7 @@ def _listing(common: str, as_json: bool) -> str | None:
 
 
 def _settings(view: LiteView) -> ProjectSettings:
-    from ..workflow import config
+    from ..context import config
 
     data = view.blob("project.toml")
     return config.resolve(data.decode() if data is not None else "").settings
@@ -259,15 +258,3 @@ def _settings(view: LiteView) -> ProjectSettings:
 def _print(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-def has_remote(common: str) -> bool:
-    """Whether the repository's git config could name a remote (then the implicit sync may
-    have work to do); includes are followed by git, not here, so they count as a yes."""
-    try:
-        with open(os.path.join(common, "config"), "rb") as f:
-            text = f.read().decode(errors="replace")
-    except OSError:
-        return True
-    heads = (line.strip().lower() for line in text.splitlines())
-    return any(h.startswith(("[remote", "[include")) for h in heads)

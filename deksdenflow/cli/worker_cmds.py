@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from ..context.project import Project
 from ..domain.models import JobKind
@@ -15,11 +14,8 @@ from ..jobs import pool
 from ..jobs.worker import Transition, WorkerOptions
 from ..wiring import open_project
 from .render import (
-    JSON_OPTION,
     LOG_FORMAT_OPTION,
-    ago,
     console,
-    emit_json,
     is_plain,
     safe_text,
 )
@@ -155,31 +151,5 @@ def _kinds(names: list[str] | None) -> set[JobKind] | None:
     return {known[n] for n in names}
 
 
-def workers(json_: bool = JSON_OPTION) -> None:
-    """List the live workers of this repository and the job each one runs.
-
-    Example: dflow workers --json
-    """
-    project = open_project()
-    found = pool.live_workers(project)
-    if json_:
-        emit_json(found)
-        return
-    q = pool.queue_summary(project)
-    waiting = f" ({q.delayed} waiting to retry)" if q.delayed else ""
-    queue_line = f"queue: {q.requested} requested{waiting}, {q.claimed} claimed"
-    if not found:
-        typer.echo(f"no workers running; start some with `dflow worker`\n{queue_line}")
-        return
-    table = Table("worker", "pid", "host", "job", "kind", "run", "since", box=None)
-    for w in found:
-        run = (w.run_id or w.run or "-") + (f"/{w.step:02d}" if w.step is not None else "")
-        table.add_row(w.worker, str(w.pid), w.host, w.job or "idle", w.kind or "-", run,
-                      ago(w.since))
-    console().print(table)
-    typer.echo(queue_line)
-
-
 def register(app: typer.Typer) -> None:
     app.command()(worker)
-    app.command()(workers)

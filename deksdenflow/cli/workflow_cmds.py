@@ -1,4 +1,4 @@
-"""`dflow plan|run|qa|show|pause|resume|cancel` and `dflow step approve|retry`."""
+"""`dflow plan|run|qa|pause|resume|cancel` and `dflow step approve|retry` (show: show_cmds)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from ..context.project import Project
 from ..domain.models import Job, RunSnapshot
@@ -17,17 +16,14 @@ from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
 from ..wiring import open_project
 from ..workflow import controls
-from .facts_render import render_facts
 from .render import (
     JSON_OPTION,
     LOG_FORMAT_OPTION,
-    console,
     emit_json,
     safe_text,
-    styled,
     tokens,
 )
-from .runs_cmds import event_detail, waiting_line
+from .runs_cmds import waiting_line
 
 WAIT_OPTION = typer.Option(False, "--wait", "-w",
                            help="Do the work in this process until the run settles.")
@@ -251,67 +247,8 @@ def cancel(run: str = typer.Argument(..., help="A run id, number or name."),
     _state_change(controls.cancel(open_project(), run, reason), "cancelled", json_)
 
 
-def show(run: str = typer.Argument(..., help="A run id, number or name."),
-         json_: bool = JSON_OPTION) -> None:
-    """Show a run: its plan, its steps with their figures, and its recent events.
-
-    Example: dflow show 0001-add-login --json
-    """
-    found = controls.show(open_project(), run)
-    if json_:
-        emit_json(found)
-        return
-    render_detail(found)
-
-
-def render_detail(found: controls.RunDetail) -> None:
-    out = console()
-    line = found.run
-    out.print(f"{line.id}  {styled(line.status)}{'  (paused)' if line.paused else ''}  "
-              f"branch {line.branch}  engine {line.engine or 'project default'}")
-    if line.waiting is not None:
-        out.print(waiting_line(line.waiting), markup=False)
-    out.print(f"task: {line.task}")
-    for key, why in line.blocks.items():
-        out.print(f"blocked by {key}: {why}", markup=False)
-    out.print(f"\n--- {found.plan_path} ---" if found.plan else "\nno plan yet")
-    if found.plan:
-        out.print(found.plan.rstrip(), markup=False)
-    headers = ("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
-               "commit", "qa")
-    rows = [
-        (f"{s.index:02d}", s.title, s.status.value, str(s.attempts), tokens(s.usage.total),
-         "-" if s.cost is None else f"${s.cost:.4f}", f"{s.duration_s:.1f}s",
-         f"{s.engine or '-'}", (s.commit or "-")[:9], s.qa.verdict if s.qa else "-")
-        for s in found.steps
-    ]
-    table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False)
-    widths = [max([len(name), *(len(r[i]) for r in rows)]) for i, name in enumerate(headers)]
-    # The title gives way on a narrow terminal; the figures keep their full width.
-    room = out.width - (sum(widths) - widths[1]) - len(headers)
-    for i, name in enumerate(headers):
-        width = max(10, min(widths[1], room)) if name == "title" else widths[i]
-        table.add_column(name, no_wrap=True, overflow="ellipsis", width=width)
-    for row in rows:
-        table.add_row(*row[:2], styled(row[2]), *row[3:])
-    if found.steps:
-        out.print()
-        out.print(table)
-    for s in found.steps:
-        if s.qa and s.qa.verdict == "FAIL":
-            out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.qa.findings),
-                      markup=False)
-    render_facts(out, found)
-    out.print("\nrecent events:")
-    for e in found.events:
-        where = f"/{e.step:02d}" if e.step is not None else ""
-        detail = event_detail(e.data.model_dump(mode="json"))
-        out.print(f"  {e.at:%H:%M:%S} {e.type.value}{where} {e.actor}"
-                  f"{'  ' + detail if detail else ''}", markup=False)
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    for command in (plan, run, qa, show, pause, resume, cancel):
+    for command in (plan, run, qa, pause, resume, cancel):
         app.command()(command)
     app.add_typer(step_app, name="step")

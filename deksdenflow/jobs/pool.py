@@ -19,15 +19,12 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from pydantic import BaseModel
-
 from ..context.parts import Parts
 from ..context.project import Project
-from ..domain.models import JobKind, JobStatus
+from ..domain.models import JobKind
 from ..errors import UsageError
-from . import workers
 from .worker import Transition, Worker, WorkerOptions
-from .workers import WorkerInfo
+from .workers import QueueSummary, WorkerInfo, live_workers, queue_summary
 
 __all__ = ["PoolResult", "QueueSummary", "WorkerInfo", "live_workers", "queue_summary", "run_pool"]
 
@@ -36,35 +33,6 @@ QUICK_CRASH_S = 5.0  # a worker that dies this soon after starting ...
 QUICK_CRASHES_MAX = 3  # ... this many times in a row stops the pool
 
 TransitionSink = Callable[[Transition], None]
-
-
-def live_workers(project: Project) -> list[WorkerInfo]:
-    """The live worker processes of this clone (from their lock files, not the state ref)."""
-    found = workers.scan(project.store)
-    if found:
-        names = {s.run.uid: s.run.id for s in project.view().runs()}
-        for info in found:
-            info.run_id = names.get(info.run or "")
-    return found
-
-
-class QueueSummary(BaseModel):
-    """The open jobs on the state ref, by state."""
-
-    requested: int = 0
-    delayed: int = 0  # requested, but waiting out a retry backoff
-    claimed: int = 0
-
-
-def queue_summary(project: Project) -> QueueSummary:
-    now, summary = datetime.now(UTC), QueueSummary()
-    for job in project.view().open_jobs():
-        if job.status == JobStatus.CLAIMED:
-            summary.claimed += 1
-        else:
-            summary.requested += 1
-            summary.delayed += bool(job.not_before and job.not_before > now)
-    return summary
 
 
 def _load_handlers(parts: Parts) -> None:

@@ -2,7 +2,8 @@
 
 Each worker process holds `<git dir>/deksdenflow/workers/<worker-id>.lock` for its life and
 rewrites `<worker-id>.json` at each job transition. A record whose lock is free belongs to a
-dead process and is removed by whoever lists the workers. None of this touches the state ref.
+dead process and is removed by whoever lists the workers. None of this touches the state ref
+but `live_workers` (run names) and `queue_summary` (open jobs), which read it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
-from ..domain.models import Job
+from ..domain.models import Job, JobStatus
 from ..store import Store
 from .liveness import WORKERS_DIR, host, try_lock, unlock
+
+if TYPE_CHECKING:
+    from ..context.project import Project
 
 
 class WorkerInfo(BaseModel):
@@ -107,3 +112,32 @@ def _read(path: Path) -> WorkerInfo | None:
         return WorkerInfo.model_validate(json.loads(path.read_text()))
     except (OSError, ValueError, ValidationError):
         return None  # removed or being replaced while we looked
+
+
+def live_workers(project: Project) -> list[WorkerInfo]:
+    """The live worker processes of this clone (from their lock files, not the state ref)."""
+    found = scan(project.store)
+    if found:
+        names = {s.run.uid: s.run.id for s in project.view().runs()}
+        for info in found:
+            info.run_id = names.get(info.run or "")
+    return found
+
+
+class QueueSummary(BaseModel):
+    """The open jobs on the state ref, by state."""
+
+    requested: int = 0
+    delayed: int = 0  # requested, but waiting out a retry backoff
+    claimed: int = 0
+
+
+def queue_summary(project: Project) -> QueueSummary:
+    now, summary = datetime.now(UTC), QueueSummary()
+    for job in project.view().open_jobs():
+        if job.status == JobStatus.CLAIMED:
+            summary.claimed += 1
+        else:
+            summary.requested += 1
+            summary.delayed += bool(job.not_before and job.not_before > now)
+    return summary

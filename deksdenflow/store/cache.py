@@ -88,6 +88,17 @@ def trusted_tip(common: str) -> str | None:
         return None
 
 
+def may_have_remote(common: str) -> bool:
+    """Whether the repository's git config could name a remote (the implicit sync has work
+    only then); an include is followed by git, not here, so it counts as a yes."""
+    try:
+        text = _read(os.path.join(common, "config")).decode(errors="replace")
+    except OSError:
+        return True
+    heads = (line.strip().lower() for line in text.splitlines())
+    return any(h.startswith(("[remote", "[include")) for h in heads)
+
+
 def refs_key(common: str) -> str:
     """Every branch, remote-tracking and dflow ref except the state ref itself, plus the
     identity of packed-refs: what the implicit sync around `status` (a merge of a fetched

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -190,15 +192,52 @@ class StateView:
         direct = self.run(ref) if len(ref) == 26 else None
         if direct is not None:
             return direct
-        every = self.runs()
-        matches = [s for s in every if _matches(s, ref)]
+        # Only snapshots whose bytes could name `ref` are validated into models (a superset
+        # of the matches: name, branch and uid appear in run.json as JSON strings, an id's or
+        # a plain number as `"number":N`); a miss reads them all, for the suggestion.
+        matches = [s for s in self._snapshots_mentioning(ref) if _matches(s, ref)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
+            every = self.runs()
             raise RunNotFound(f"no protocol run '{ref}'{_did_you_mean(ref, every)}; "
                               "`dflow status` lists them")
         ids = ", ".join(s.run.id for s in matches)
         raise UsageError(f"'{ref}' names several protocol runs ({ids}); use the full id")
+
+    def _snapshots_mentioning(self, ref: str) -> list[RunSnapshot]:
+        quoted = json.dumps(ref, ensure_ascii=False).encode()  # a whole JSON string value
+        number = _NUMBER_OF_ID.match(ref)
+        digits = number.group(1) if number else ref if ref.isdigit() else None
+        pattern = re.compile(rb'"number"\s*:\s*%d\b' % int(digits)) if digits else None
+        found = []
+        for uid, data in self._snapshot_blobs():
+            if quoted in data or (pattern is not None and pattern.search(data)):
+                found.append(codec.load_snapshot(data, run_snapshot_path(uid)))
+        return found
+
+    def _snapshot_blobs(self) -> Iterator[tuple[str, bytes]]:
+        for bucket in self.subtree(RUNS_DIR) or ():
+            if not isinstance(bucket, pygit2.Tree):
+                continue
+            for entry in bucket:
+                blob = entry["run.json"] if isinstance(entry, pygit2.Tree) else None
+                if isinstance(blob, pygit2.Blob) and entry.name:
+                    yield entry.name, blob.data
+
+    def newest_events(self, limit: int) -> list[Event]:
+        """The newest `limit` events of the whole state, oldest first, reading only the runs
+        that can hold one: a run's snapshot records the highest Lamport time among its events
+        (`last_lamport`), so runs are read newest first until the next cannot beat the
+        `limit`-th newest event found so far."""
+        found = ordered(self.root_events())[-limit:]
+        runs = sorted(((_last_lamport(data), uid) for uid, data in self._snapshot_blobs()),
+                      reverse=True)
+        for last, uid in runs:
+            if len(found) >= limit and last < found[0].lamport:
+                break
+            found = ordered([*found, *self.run_events(uid)])[-limit:]
+        return found
 
     def run_events(self, uid: str) -> list[Event]:
         return self._events_under(events_dir(uid))
@@ -254,6 +293,17 @@ def _snapshot_in(bucket: pygit2.Tree, uid: str) -> RunSnapshot | None:
     if not isinstance(blob, pygit2.Blob):
         return None
     return codec.load_snapshot(blob.data, run_snapshot_path(uid))
+
+
+# `0001-add-login`: a run's id, its number and name (the id itself is not stored).
+_NUMBER_OF_ID = re.compile(r"(\d+)-.")
+_LAST_LAMPORT = re.compile(rb'"last_lamport"\s*:\s*(\d+)')
+
+
+def _last_lamport(data: bytes) -> float:
+    """The snapshot's `last_lamport` read from its bytes; unknown counts as the newest."""
+    found = _LAST_LAMPORT.search(data, max(0, len(data) - 200)) or _LAST_LAMPORT.search(data)
+    return int(found.group(1)) if found else float("inf")
 
 
 def _matches(snap: RunSnapshot, ref: str) -> bool:

@@ -34,7 +34,8 @@ from ..jobs.runner import Outcome
 from ..jobs.waiting import settle
 from ..store import Tx
 from . import budget, changes, scheduling
-from .detail import RunDetail, detail
+from .detail import RunDetail
+from .detail import show as detail_of_run
 from .review import REVIEWABLE
 from .runs import RunLine, run_line
 
@@ -276,8 +277,7 @@ def show_snapshot(snap: RunSnapshot) -> RunLine:
 
 
 def show(project: Project, run_ref: str) -> RunDetail:
-    view = project.view()
-    return detail(project, view, view.find_run(run_ref))
+    return detail_of_run(project, run_ref)
 
 
 def wait(project: Project, run_ref: str, worker: str,

@@ -43,6 +43,12 @@ def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
     return path, blob.data.decode("utf-8", errors="replace")
 
 
+def show(project: Project, run_ref: str) -> RunDetail:
+    """Everything about one run, as `dflow show` prints it."""
+    view = project.view()
+    return detail(project, view, view.find_run(run_ref))
+
+
 def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
     path, text = plan_text(project, snap)
     return RunDetail(

@@ -260,6 +260,8 @@ def events(project: Project, ref: str | None = None, limit: int | None = None) -
     view = project.view()
     if ref:
         found = view.run_events(view.find_run(ref).run.uid)
+    elif limit:
+        return view.newest_events(limit)  # reads only the runs that can hold one of them
     else:
         found = list(view.root_events())
         for uid in view.run_uids():

@@ -34,14 +34,14 @@ def test_a_json_command_prints_its_error_as_json_on_stdout(tmp_path: Path, cli) 
 
 def test_a_bug_writes_its_traceback_to_the_crash_log_and_says_where(
         repo: Path, cli, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
-    from deksdenflow.workflow import controls
+    from deksdenflow.workflow import detail
 
     cli("init", cwd=repo)
 
     def broken(*_args: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(controls, "show", broken)
+    monkeypatch.setattr(detail, "show", broken)
     result = cli("show", "1", cwd=repo)
     assert result.exit_code == ExitCode.INTERNAL
     line = result.output.strip().splitlines()[-1]

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from deksdenflow.context.project import Project
+
 from deksdenflow.domain.events import EventType
-from deksdenflow.workflow.project import Project
 from tests.cli.test_lazy_cli import heavy_in, loaded_by
 from tests.store.conftest import add_run
 

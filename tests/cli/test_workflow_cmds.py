@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.cli import demo_cmds, workflow_cmds
+from deksdenflow.cli import demo_cmds, show_cmds, workflow_cmds
 from tests.conftest import git
 
 STATE = "refs/deksdenflow/state"
@@ -153,7 +153,7 @@ def test_demo_refuses_a_non_empty_keep_directory(tmp_path: Path, cli) -> None:
 @pytest.mark.parametrize("command", [workflow_cmds.plan, workflow_cmds.run, workflow_cmds.qa,
                                      workflow_cmds.step_approve, workflow_cmds.step_retry,
                                      workflow_cmds.pause, workflow_cmds.resume,
-                                     workflow_cmds.cancel, workflow_cmds.show,
+                                     workflow_cmds.cancel, show_cmds.show,
                                      demo_cmds.demo_cmd])
 def test_every_workflow_command_has_help_and_an_example(command) -> None:
     doc = command.__doc__ or ""

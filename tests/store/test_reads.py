@@ -1,0 +1,53 @@
+"""Reads that look at only part of the state answer what a read of all of it answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from deksdenflow.domain.events import Event, EventType, ordered
+from deksdenflow.errors import RunNotFound, UsageError
+from deksdenflow.store import StateView, Store
+from tests.store.conftest import add_run
+
+
+def _every_event(view: StateView) -> list[Event]:
+    found = list(view.root_events())
+    for uid in view.run_uids():
+        found.extend(view.run_events(uid))
+    return ordered(found)
+
+
+def test_the_newest_events_are_the_tail_of_the_whole_timeline(store: Store) -> None:
+    uids = [add_run(store, name) for name in ("a", "b", "c", "d")]
+    # Interleave: old runs get new events, a root event lands in between.
+    for uid in (uids[0], uids[2], uids[0], uids[3]):
+        store.transact(lambda tx, uid=uid: tx.emit(EventType.RUN_NOTE, run=uid,
+                                                  data={"text": "x"}) and None)
+    store.transact(lambda tx: tx.emit(EventType.PROJECT_SETUP,
+                                      data={"step": "root", "status": "done"}) and None)
+    store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uids[1],
+                                      data={"text": "y"}) and None)
+    view = store.read()
+    every = _every_event(view)
+    for limit in (1, 2, 3, 5, 8, len(every), len(every) + 5):
+        assert view.newest_events(limit) == every[-limit:], limit
+
+
+def test_a_run_is_found_by_id_number_name_branch_and_uid(store: Store) -> None:
+    uid = add_run(store, "add-login")
+    add_run(store, "7")  # a name that is also a number: run 0002-7
+    add_run(store, "add-logout")
+    view = store.read()
+    for ref in ("0001-add-login", "1", "01", "add-login", uid):
+        assert view.find_run(ref).run.uid == uid, ref
+    assert view.find_run("0002-7").run.name == "7"
+    assert view.find_run("7").run.number == 2  # by name: no run has number 7
+    with pytest.raises(RunNotFound, match="did you mean 0001-add-login"):
+        view.find_run("add-logn")
+
+
+def test_a_ref_naming_two_runs_is_refused(store: Store) -> None:
+    add_run(store, "one")
+    add_run(store, "1")  # number 2, name "1"; `1` is also run 0001's number
+    with pytest.raises(UsageError, match="several protocol runs"):
+        store.read().find_run("1")
