@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-
 from deksdenflow.domain.events import EventType
 from tests.cli.test_lazy_cli import heavy_in, loaded_by
 from tests.store.conftest import add_run
