@@ -6,17 +6,20 @@ import re
 import unicodedata
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from ..context.project import Project
 from ..domain.events import Event
 from ..domain.models import RunSnapshot, RunStatus
 from ..domain.payloads import RunCreated
 from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
 from ..errors import InvalidName, NameClash, UsageError
-from ..store import StateView, Tx
+
+if TYPE_CHECKING:  # the status listing imports this module: no store writer, no git runner
+    from ..context.project import Project
+    from ..store import StateView, Tx
 
 MAX_NAME = 48
 
