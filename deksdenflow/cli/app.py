@@ -19,7 +19,6 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..crash import write_crash_log
 from ..errors import DflowError
 from ..exit_codes import ExitCode
 from ..store import cache
@@ -95,6 +94,8 @@ def _describe(exc: Exception, debug: bool) -> tuple[str, ExitCode]:
         where = f" ({exc.filename})" if exc.filename else ""
         return (f"cannot write{where}: {_DISK_ERRORS[exc.errno]}; free space or fix the "
                 "permissions and run again", ExitCode.FAILED)
+    from ..crash import write_crash_log
+
     log = write_crash_log(exc)
     where = f"the traceback is in {log}" if log else "run again with --debug for the traceback"
     what = f"{type(exc).__name__}: {safe_text(str(exc))}"

@@ -10,8 +10,7 @@ from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
 from .facts import RunFacts, gather
-from .planning import folder
-from .runs import RunLine, run_line
+from .runs import RunLine, folder, run_line
 
 RECENT_EVENTS = 20
 

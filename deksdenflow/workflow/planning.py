@@ -19,6 +19,7 @@ from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
 from . import agents, changes, contract, prompts, worktrees
+from .runs import folder as folder  # re-exported: it lives with the other run reads
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
 MAX_FILE_BYTES = 200_000
@@ -27,12 +28,6 @@ PARALLEL_NOTE = ("Parallel steps: yes. Steps whose `depends_on` are finished run
                  "time, each in its own worktree, and are merged into the run branch in "
                  "dependency order.")
 SERIAL_NOTE = "Parallel steps: no. Steps run one after another in the order of their numbers."
-
-
-def folder(snap: RunSnapshot) -> str:
-    """The protocol folder on the branch; named after the branch, which a renumbering
-    (after a number clash between clones) does not rename."""
-    return f".protocols/{snap.run.branch or snap.run.id}"
 
 
 def parse_plan(output: str, snap: RunSnapshot) -> PlanOutput:

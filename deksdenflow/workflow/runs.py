@@ -129,6 +129,12 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
         markers.end_all()
 
 
+def folder(snap: RunSnapshot) -> str:
+    """The protocol folder on the branch; named after the branch, which a renumbering
+    (after a number clash between clones) does not rename."""
+    return f".protocols/{snap.run.branch or snap.run.id}"
+
+
 def check_engine(settings: ProjectSettings, engine: str | None, kinds: list[str]) -> None:
     if engine is None:
         return
