@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.payloads import RunPaused
 from tests.cli.test_lazy_cli import heavy_in, loaded_by
 from tests.store.conftest import add_run
 
@@ -27,7 +27,7 @@ def _dflow(cwd: Path, *args: str) -> str:
 
 def test_the_fast_listing_is_what_the_command_prints(project: Project, repo: Path) -> None:
     uids = [add_run(project.store, name) for name in ("one", "twö", "three")]
-    project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=uids[1]))
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=uids[1]))
     for args in (["status"], ["status", "--json"]):
         fast = _dflow(repo, *args)
         assert fast == _dflow(repo, "--debug", *args)  # --debug: through Typer
@@ -40,7 +40,7 @@ def test_after_a_move_only_the_changed_run_is_parsed(project: Project, repo: Pat
     _dflow(repo, "status")  # fills the per-run cache
     modules = loaded_by(["status"], cwd=repo)
     assert "typer" not in modules and "pydantic" not in modules  # nothing changed: no model
-    project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, run=first))
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=first))
     modules = loaded_by(["status"], cwd=repo)
     assert "typer" not in modules and heavy_in(modules) == []
     assert "(paused)" in _dflow(repo, "status")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deksdenflow.domain.events import Event, EventType, ordered
+from deksdenflow.domain.events import Event, ordered
+from deksdenflow.domain.payloads import ProjectSetup, RunNote
 from deksdenflow.errors import RunNotFound, UsageError
 from deksdenflow.store import StateView, Store
 from tests.store.conftest import add_run
@@ -21,12 +22,10 @@ def test_the_newest_events_are_the_tail_of_the_whole_timeline(store: Store) -> N
     uids = [add_run(store, name) for name in ("a", "b", "c", "d")]
     # Interleave: old runs get new events, a root event lands in between.
     for uid in (uids[0], uids[2], uids[0], uids[3]):
-        store.transact(lambda tx, uid=uid: tx.emit(EventType.RUN_NOTE, run=uid,
-                                                  data={"text": "x"}) and None)
-    store.transact(lambda tx: tx.emit(EventType.PROJECT_SETUP,
-                                      data={"step": "root", "status": "done"}) and None)
-    store.transact(lambda tx: tx.emit(EventType.RUN_NOTE, run=uids[1],
-                                      data={"text": "y"}) and None)
+        store.transact(lambda tx, uid=uid: tx.emit(RunNote(text="x"), run=uid) and None)
+    store.transact(lambda tx: tx.emit(ProjectSetup(project="p", step="init", status="done"))
+                   and None)
+    store.transact(lambda tx: tx.emit(RunNote(text="y"), run=uids[1]) and None)
     view = store.read()
     every = _every_event(view)
     for limit in (1, 2, 3, 5, 8, len(every), len(every) + 5):
