@@ -19,9 +19,9 @@ def console() -> None:
     open_project(".").view()  # errors (no repo, not initialized) print like every command's
     app = DflowConsole(".")
     app.run()
-    if app.processing:
-        typer.echo("dflow console: finishing the job in progress (Ctrl-C abandons it; "
-                   "it is retried later)", err=True)
+    if app.stopped_work:
+        typer.echo("dflow console: stopped the agent of the job in progress; the job is given "
+                   "back and runs again with the next `dflow run` or worker", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 
 from ..context.project import Project
 from ..crash import write_crash_log
+from ..domain import interrupts
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
 from ..wiring import open_project
@@ -64,6 +65,8 @@ class DflowConsole(App[None]):
         self.process_jobs = process_jobs
         self.processing: set[str] = set()
         self.closing = False
+        self.interrupt = interrupts.Interrupt()  # fired on quit: kills in-process agents
+        self.stopped_work = False  # did quitting stop a job in progress?
         settings = self.project.settings()
         self.sub_title = settings.project.name or self.project.root.name
         self.engine = settings.phases.engine_for("execute")
@@ -118,8 +121,11 @@ class DflowConsole(App[None]):
             return
         self.processing.add(run_uid)
         try:
-            actions.process(project, run_uid, new_worker_id(project.store, "console"),
-                            lambda: self.closing)
+            with interrupts.bound(self.interrupt):
+                actions.process(project, run_uid, new_worker_id(project.store, "console"),
+                                lambda: self.closing)
+        except interrupts.Interrupted:
+            return  # quitting: the agent is dead, the job was given back (decision 0832)
         except DflowError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
         except Exception as exc:
@@ -129,7 +135,9 @@ class DflowConsole(App[None]):
             self.call_from_thread(self.check_state)
 
     async def action_quit(self) -> None:
-        self.closing = True  # in-process work stops after the job in hand
+        self.closing = True  # in-process work stops: its agent is killed, its job given back
+        self.stopped_work = bool(self.processing)
+        self.interrupt.fire()
         self.exit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..domain import correlation
+from ..domain import correlation, interrupts
 from ..errors import EngineFailed, EngineNotFound, EngineTimeout
 
 TRY_DEMO = "use --engine demo to try dflow without an agent"
@@ -84,9 +84,11 @@ def run_process(
         raise EngineFailed(f"engine '{engine}' cannot run in {cwd}: no such directory")
     start = time.monotonic()
     proc: subprocess.Popen[str] | None = None
+    interrupt = interrupts.current()
     try:
         with _interrupts_deferred():  # a Ctrl-C now must not leave an agent nobody kills
             proc = _spawn(argv, cwd, env, stdin, engine)
+        _obey(interrupt, proc)
         stdout, stderr = _wait(proc, stdin, start + timeout_s)
     except subprocess.TimeoutExpired:
         assert proc is not None
@@ -101,10 +103,27 @@ def run_process(
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
         raise
+    finally:
+        if interrupt is not None and proc is not None:
+            interrupt.forget(proc.pid)
+    if interrupt is not None and interrupt.fired:
+        raise interrupts.Interrupted(f"engine '{engine}' was stopped: dflow is closing")
     done = Completed(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
     if check and done.returncode != 0:
         raise EngineFailed(exit_message(engine, done), transcript=done.transcript())
     return done
+
+
+def _obey(interrupt: interrupts.Interrupt | None, proc: subprocess.Popen[str]) -> None:
+    """Let `interrupt` (the console quitting) kill the agent's whole group, now or later."""
+    if interrupt is None:
+        return
+
+    def kill() -> None:
+        _signal_group(proc.pid, signal.SIGKILL)
+
+    if not interrupt.watch(proc.pid, kill):
+        kill()  # it fired while the agent was starting
 
 
 def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str] | None, stdin: str | None,
