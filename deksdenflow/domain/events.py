@@ -27,7 +27,7 @@ __all__ = ["EVENT_SCHEMA_VERSION", "Event", "EventType", "ordered"]
 class Event(BaseModel):
     """One fact. Ordered by (lamport, id) everywhere."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # see payloads
 
     schema_version: int = EVENT_SCHEMA_VERSION
     id: str = Field(description="ULID: sortable and unique across machines")

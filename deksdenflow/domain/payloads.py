@@ -24,7 +24,9 @@ IntentMode = Literal["all", "step", "manual"]
 class Payload(BaseModel):
     """What every payload shares: frozen, and no key it does not declare."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use: a command that never validates an event (`dflow status` after the
+    # ref moved) does not pay for building ~30 payload schemas (docs/decisions/1302).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     TYPE: ClassVar[EventType]
 
 
@@ -100,7 +102,7 @@ class JobPayload(Payload):
     keys are typed here; a handler registered from outside (tests, plugins) may carry its
     own keys, kept as they are."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", defer_build=True)
 
     engine: str | None = Field(default=None, description="this attempt's engine (step retry)")
     model: str | None = Field(default=None, description="this attempt's model (step retry)")
