@@ -146,3 +146,11 @@ class CommitRefused(DflowError):
     """A file the agent left must never be committed (secret-looking, oversized, a gitlink)."""
 
     permanent = True
+
+
+class LandConflict(DflowError):
+    """The base moved under the run in a conflicting way; the files are named."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from .context.parts import JobHandler
 from .context.project import Project, initialize
 from .errors import UsageError
 from .store import open_store
+from .store.repo import configure_libgit2
 
 if TYPE_CHECKING:
     from .domain.engine import Engine
@@ -32,19 +34,23 @@ class Wiring:
     """What services receive through `Project.parts` (context/parts.py)."""
 
     def __init__(self, handlers: Mapping[JobKind, JobHandler] | None = None,
-                 handler_modules: tuple[str, ...] | None = None) -> None:
+                 handler_modules: tuple[str, ...] | None = None,
+                 note: Callable[[str], None] | None = None) -> None:
+        self._note = note
         self._overrides = dict(handlers or {})
         self._modules = handler_modules
         self._registry: dict[JobKind, JobHandler] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # The pool's worker processes get a copy (spawn): they build their own registry.
-        return {**self.__dict__, "_registry": None}
+        return {**self.__dict__, "_registry": None, "_note": None}
 
     # --- projects -----------------------------------------------------------------------------
 
     def open_project(self, path: str | os.PathLike[str] = ".", **flags: Any) -> Project:
-        return Project(open_store(path), self, {k: v for k, v in flags.items() if v is not None})
+        store = open_store(path)
+        configure_libgit2(fsync=os.environ.get("DFLOW_FSYNC") == "1")
+        return Project(store, self, {k: v for k, v in flags.items() if v is not None})
 
     def init_project(self, path: str | os.PathLike[str] = ".", base: str | None = None,
                      engine: str | None = None, edit: Callable[[str], str] | None = None,
@@ -69,6 +75,12 @@ class Wiring:
         from .sync import numbers
 
         return numbers.claim_number(project)
+
+    def note(self, text: str) -> None:
+        if self._note is not None:
+            self._note(text)
+        else:  # the CLI's (and a worker's) default: one line on stderr, like git's warnings
+            sys.stderr.write(f"warning: {text}\n")
 
     def engine(self, name: str, config: EngineConfig) -> Engine:
         from .engines import registry

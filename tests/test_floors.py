@@ -1,8 +1,6 @@
-"""The lower floors of the house import only downward (docs/architecture.md). No exceptions.
-
-The service floors (workflow, jobs, sync, ci) still import each other; issue 12 moves `Project`
-into a context package and adds a composition root, after which this table grows a row per
-floor. Until then a new upward import into the floors below is caught here."""
+"""The floors of the house import only downward (docs/architecture.md), for every package:
+no upward import, no import between two floors that are not ordered, so no cycle. The table
+is the contract; there are no exceptions beside it."""
 
 from __future__ import annotations
 
@@ -11,15 +9,35 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "deksdenflow"
 
+BASE = {"__init__", "exit_codes", "errors"}  # the version, exit codes, user-facing errors
+LOWER = BASE | {"domain", "git", "store"}
+SERVICES = ["jobs", "observe", "sync", "workflow", "ci", "projects"]
+
 # floor -> the floors (and top-level modules) it may import; anything else is upward.
 ALLOWED: dict[str, set[str]] = {
+    "__init__": set(),
     "exit_codes": set(),
     "errors": {"exit_codes"},
+    "crash": {"__init__"},  # the crash log names the version
     "domain": {"errors", "exit_codes"},
     "git": {"errors", "exit_codes", "domain"},
     # store starts git's background gc through the one git runner (decision 0720).
-    "store": {"errors", "exit_codes", "domain", "git", "__init__"},
-    "engines": {"errors", "exit_codes", "domain"},
+    "store": BASE | {"domain", "git"},
+    # engines implement domain/engine.py; the composition root builds them for the services.
+    "engines": BASE | {"domain"},
+    "context": LOWER,
+    # the services, bottom to top: each may use the ones before it, never one after it.
+    "jobs": LOWER | {"context"},
+    "observe": LOWER | {"context"},
+    "sync": LOWER | {"context", "jobs"},
+    "workflow": LOWER | {"context", "jobs", "sync"},
+    "ci": LOWER | {"context", "jobs", "sync", "workflow"},
+    "projects": LOWER | {"context", "jobs", "sync", "workflow", "ci"},
+    "wiring": LOWER | {"context", "engines", *SERVICES},
+    "wording": {"domain"},
+    # the two faces: parse, call, render. Neither imports the other's modules.
+    "cli": LOWER | {"context", "wiring", "wording", "crash", "console", *SERVICES},
+    "console": BASE | {"domain", "context", "wiring", "wording", "crash", *SERVICES},
 }
 
 
@@ -51,22 +69,38 @@ def _imports_of(text: str, rel: tuple[str, ...]) -> set[str]:
     return found
 
 
-def test_the_lower_floors_import_only_downward() -> None:
-    upward = []
+def test_every_floor_imports_only_downward() -> None:
+    upward, unknown = [], []
     for path in sorted(PACKAGE.rglob("*.py")):
         floor = _floor(path)
         if floor not in ALLOWED:
+            unknown.append(floor)
             continue
         for target in _imports(path) - {floor} - ALLOWED[floor]:
             if (PACKAGE / target).is_dir() or (PACKAGE / f"{target}.py").exists():
                 upward.append(f"{path.relative_to(PACKAGE)} imports {target}")
-    assert upward == []
+    assert (upward, unknown) == ([], [])
 
 
-def test_only_store_and_git_import_pygit2_among_the_lower_floors() -> None:
+def test_the_table_has_no_cycle() -> None:
+    seen: dict[str, int] = {}  # 1 = on the path, 2 = done
+
+    def visit(floor: str, path: list[str]) -> None:
+        assert seen.get(floor) != 1, f"cycle: {' -> '.join([*path, floor])}"
+        if seen.get(floor) == 2:
+            return
+        seen[floor] = 1
+        for below in sorted(ALLOWED.get(floor, set())):
+            visit(below, [*path, floor])
+        seen[floor] = 2
+
+    for floor in sorted(ALLOWED):
+        visit(floor, [])
+
+
+def test_only_store_and_git_import_pygit2() -> None:
     found = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-             if _floor(p) in ALLOWED and _floor(p) not in ("store", "git")
-             and "pygit2" in p.read_text()]
+             if _floor(p) not in ("store", "git") and "import pygit2" in p.read_text()]
     assert found == []
 
 

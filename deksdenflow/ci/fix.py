@@ -46,7 +46,7 @@ class FixCiHandler:
         commit = changes.commit(
             worktree, f"fix({snap.run.id}): CI failure, attempt {attempt} [dflow fix-ci]",
             settings, begin)
-        if commit is not None and settings.project.remote in project.repo.remotes.names():
+        if commit is not None and settings.project.remote in project.store.remote_names():
             transport.push_branch(worktree, project.store, settings.project.remote,
                                   snap.run.branch)
         return lambda tx: _record(tx, snap, job, call, commit, settings)

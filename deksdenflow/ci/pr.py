@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from ..context.project import Project
+from ..domain.layout import protocol_folder, protocol_folders
 from ..domain.models import ProtocolRun
 from ..domain.payloads import RunPrOpened
 from ..domain.redaction import redact, secret_values
@@ -36,8 +37,8 @@ def open_pr(project: Project, run_ref: str) -> str:
         return run.pr_url
     settings = project.settings()
     remote = settings.project.remote
-    local = project.repo.references.get(f"refs/heads/{run.branch}") is not None
-    pushed = project.repo.references.get(f"refs/remotes/{remote}/{run.branch}") is not None
+    local = project.store.has_ref(f"refs/heads/{run.branch}")
+    pushed = project.store.has_ref(f"refs/remotes/{remote}/{run.branch}")
     if not local and not pushed:
         raise GitOperationError(
             f"{run.id} has no branch '{run.branch}' here or on '{remote}'; plan it first, or "
@@ -57,8 +58,8 @@ def open_pr(project: Project, run_ref: str) -> str:
 def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
     """Title: the plan's first heading (else the task); body: the plan itself."""
     plan = None
-    for folder in dict.fromkeys((run.branch, run.id)):
-        plan = committed_file(project.store, run.branch, f".protocols/{folder}/plan.md")
+    for folder in protocol_folders(run):
+        plan = committed_file(project.store, run.branch, f"{folder}/plan.md")
         if plan is not None:
             break
     text = plan.decode("utf-8", errors="replace") if plan else ""
@@ -88,12 +89,12 @@ def command(tool: str, run: ProtocolRun, title: str, body_file: str) -> list[str
 
 def plan_file(project: Project, run: ProtocolRun) -> str:
     """Where the plan is on disk (the run's worktree), for the command printed to the user."""
-    for folder in dict.fromkeys((run.branch, run.id)):
+    for folder in protocol_folders(run):
         for root in (Path(run.worktree) if run.worktree else None, project.root):
-            path = root / ".protocols" / folder / "plan.md" if root is not None else None
+            path = root / folder / "plan.md" if root is not None else None
             if path is not None and path.is_file():
                 return str(path)
-    return f".protocols/{run.branch}/plan.md"
+    return f"{protocol_folder(run)}/plan.md"
 
 
 def _create(cwd: Path, tool: str, run: ProtocolRun, title: str, body: str, plan: str,
@@ -173,7 +174,7 @@ def land_via_pr(project: Project, ref: str, strategy: str) -> LandResult:
         transport.fetch_state(project.store, remote,
                               {f"refs/heads/{run.base}": f"refs/remotes/{remote}/{run.base}"})
     merged = run.id in record_merged(project, remote)
-    tracking = project.repo.references.get(f"refs/remotes/{remote}/{run.base}")
+    tracking = project.store.ref_target(f"refs/remotes/{remote}/{run.base}")
     return LandResult(run=run.id, strategy=strategy, base=run.base, remote=remote,
-                      commit=str(tracking.target) if tracking is not None else "", via="pr",
+                      commit=tracking or "", via="pr",
                       merged=merged)

@@ -7,7 +7,6 @@ from the remote, and a branch that maps to no run is a notice, never a red CI jo
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -40,6 +39,7 @@ class CiReport(BaseModel):
     pushed: bool = False
     fix_requested: bool = False
     qa_requested: int = 0
+    warnings: list[str] = []  # for the user (the CLI prints them on stderr)
 
 
 def report(parts: Parts, path: str | os.PathLike[str] = ".", *, status: str,
@@ -56,7 +56,7 @@ def report(parts: Parts, path: str | os.PathLike[str] = ".", *, status: str,
                          "pass --branch NAME")
     result = CiReport(status=status, branch=branch, url=url or ctx.url)
     name = remote or os.environ.get("DFLOW_PROJECT_REMOTE") or _remote(project)
-    _bring_state(project, name)
+    _bring_state(project, name, result)
     if not project.store.is_initialized:
         result.message = f"notice: no dflow state here or on '{name}'; nothing to report"
         return result
@@ -71,7 +71,7 @@ def report(parts: Parts, path: str | os.PathLike[str] = ".", *, status: str,
     project.store.transact(lambda tx: _record(tx, snap, result, ctx.commit, excerpt, actor,
                                               settings))
     result.run = snap.run.id
-    if name in project.repo.remotes.names():
+    if name in project.store.remote_names():
         result.pushed = service.sync(project, name).pushed
     result.message = f"recorded CI {status} for {snap.run.id}" + _extras(result)
     return result
@@ -139,9 +139,9 @@ def excerpt_of(log: Path, settings: ProjectSettings) -> str:
     return text
 
 
-def _bring_state(project: Project, remote: str) -> None:
+def _bring_state(project: Project, remote: str, result: CiReport) -> None:
     """Fetch and merge the remote's state (adopting it in a fresh CI checkout)."""
-    if remote not in project.repo.remotes.names():
+    if remote not in project.store.remote_names():
         return
     try:
         service.sync(project, remote, push=False)
@@ -150,7 +150,7 @@ def _bring_state(project: Project, remote: str) -> None:
     except transport.RemoteUnreachable as exc:
         if not project.store.is_initialized:
             raise
-        print(f"warning: {exc}; reporting on the local state", file=sys.stderr)
+        result.warnings.append(f"{exc}; reporting on the local state")
 
 
 def _remote(project: Project) -> str:

@@ -61,6 +61,7 @@ class DflowGroup(FullHelpGroup):
             result = super().invoke(ctx)
             if ctx.obj is not None:  # the root callback's implicit sync (decision 0403)
                 ctx.obj.after_command()
+                _say_notes(ctx.obj.take_notes())
             return result
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
@@ -206,6 +207,16 @@ def _root(
 
         ctx.obj = Wiring().auto_sync()
         ctx.obj.before_command(ctx.invoked_subcommand)
+        _say_notes(ctx.obj.take_notes())
+
+
+def _say_notes(notes: list[str]) -> None:
+    if not notes:
+        return
+    from .render import safe_text
+
+    for line in notes:
+        typer.echo(safe_text(line), err=True)
 
 
 def run() -> None:

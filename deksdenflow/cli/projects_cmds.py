@@ -14,7 +14,7 @@ from ..errors import UsageError
 from ..projects import onboarding, overview, registry
 from ..projects.onboarding import SetupEvent
 from ..wiring import Wiring
-from .render import JSON_OPTION, ago, console, emit_json, is_plain
+from .render import JSON_OPTION, ago, console, emit_json, is_plain, warn
 
 projects_app = typer.Typer(help="Every repository you work on, from one place.",
                            invoke_without_command=True)
@@ -69,6 +69,7 @@ def add(
                                 engine=engine)
     finally:
         show.stop()
+    warn(result.warnings)
     if json_:
         emit_json(result)
         return

@@ -32,6 +32,12 @@ def emit_json(data: BaseModel | list[Any] | dict[str, Any]) -> None:
     typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
 
 
+def warn(warnings: list[str]) -> None:
+    """A service's warnings, on stderr (they never go into --json's stdout)."""
+    for text in warnings:
+        typer.echo(f"warning: {safe_text(text)}", err=True)
+
+
 def safe_text(text: str, secret_names: Iterable[str] = ()) -> str:
     """Text that may quote agent or engine output (an error, a job's failure): no secret and
     no escape sequence reaches the terminal (docs/decisions/0700). Pass the project's

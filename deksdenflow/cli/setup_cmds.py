@@ -15,7 +15,7 @@ from ..store import STATE_REF
 from ..wiring import Wiring, open_project
 from ..workflow import doctor as doctor_service
 from . import init_wizard
-from .render import JSON_OPTION, console, emit_json, is_plain
+from .render import JSON_OPTION, console, emit_json, is_plain, warn
 
 
 def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
@@ -55,6 +55,7 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
         lambda detected: init_wizard.ask(detected, console(), given))
     result = init_repo(Wiring(), root, ask=wizard, **given)
     report, project = result.report, open_project(root)
+    warn(report.warnings)
     tip = str(report.tip)[:12]
     if report.adopted:
         typer.echo(f"adopted the state of '{report.remote}': {STATE_REF} at {tip}")

@@ -58,7 +58,7 @@ def listed(project: Project, view: StateView | None = None) -> list[status_lines
     view = view or project.view()
     if view.tip is None:
         return []
-    return status_lines.lines(str(project.store.git_dir), LiteView(project.repo, view.tip),
+    return status_lines.lines(str(project.store.git_dir), LiteView(project.store.repo, view.tip),
                               lambda: project.settings(view))
 
 

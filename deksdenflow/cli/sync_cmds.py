@@ -10,7 +10,7 @@ import typer
 
 from ..sync import service
 from ..wiring import Wiring, open_project
-from .render import JSON_OPTION, LOG_FORMAT_OPTION, emit_json
+from .render import JSON_OPTION, LOG_FORMAT_OPTION, emit_json, warn
 
 
 def sync(
@@ -64,6 +64,7 @@ def ci_report(
     as_lines = chosen_format(log_format) == "json"
     result = ci_service.report(Wiring(), ".", status=status, branch=branch, url=url, log=log,
                                remote=remote)
+    warn(result.warnings)
     if json_:
         emit_json(result)
     elif as_lines:

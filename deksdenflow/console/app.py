@@ -16,12 +16,12 @@ from ..crash import write_crash_log
 from ..domain import interrupts
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
-from ..wiring import open_project
+from ..observe.watch import Change, StateWatcher
+from ..wiring import Wiring, open_project
 from . import actions
 from .rows import Clock, now_utc
 from .screens.base import StateScreen
 from .screens.runs import RunsScreen
-from .watch import Change, StateWatcher
 
 POLL_S = 0.1  # an idle poll is one ref read (~15 µs)
 # Keys that act on a run; they wait while a dialog is open.
@@ -59,7 +59,7 @@ class DflowConsole(App[None]):
         self.project: Project = open_project(path)
         self.project.view()  # fail before the screen opens when dflow is not set up here
         self.root = self.project.root
-        self.watcher = StateWatcher(self.project.store)
+        self.watcher = StateWatcher(self.project)
         self.clock = clock
         self.poll_s = poll_s
         self.process_jobs = process_jobs
@@ -101,7 +101,8 @@ class DflowConsole(App[None]):
         self.run_worker(lambda: self._act(fn, *args), thread=True, group="actions")
 
     def _act(self, fn: Callable[..., actions.Outcome], *args: Any) -> None:
-        project = open_project(self.root)  # one repository handle per thread
+        # one repository handle per thread; what a service notes becomes a notification
+        project = Wiring(note=self._note_from_thread).open_project(self.root)
         try:
             outcome = fn(project, *args)
         except DflowError as exc:
@@ -114,6 +115,9 @@ class DflowConsole(App[None]):
         self.call_from_thread(self.notify, outcome.message)
         if outcome.requested_jobs and outcome.run_uid:
             self._process(project, outcome.run_uid)
+
+    def _note_from_thread(self, text: str) -> None:
+        self.call_from_thread(self.notify, text, severity="warning", timeout=8)
 
     def _process(self, project: Project, run_uid: str) -> None:
         """No worker pool running? Then do the run's jobs here, in this thread."""

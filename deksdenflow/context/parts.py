@@ -49,6 +49,11 @@ class Parts(Protocol):
         """The engine kinds this dflow knows: the built-ins and the plug-ins."""
         ...
 
+    def note(self, text: str) -> None:
+        """Tell the user something that is not an error (offline, numbering locally): the CLI
+        prints it on stderr, the console shows a notification. Services never print."""
+        ...
+
     def open_project(self, path: Any = ".", **flags: Any) -> Project:
         """Another project (the pool serves several), wired the same way."""
         ...

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pygit2
 import tomlkit
 
 from ..domain.settings import ProjectSettings
@@ -44,10 +43,6 @@ class Project:
         staged = tx.staged_project_text
         settings = self.settings_of(staged) if staged is not None else self.settings(tx.view)
         self.parts.reconcile(tx, settings, staged is not None)
-
-    @property
-    def repo(self) -> pygit2.Repository:
-        return self.store.repo
 
     @property
     def root(self) -> Path:

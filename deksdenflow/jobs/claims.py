@@ -12,13 +12,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
-import pygit2
-
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.payloads import JobClaimed
 from ..errors import IllegalTransition
-from ..store import StateView, Tx, codec
-from ..store.layout import OPEN_JOBS_DIR
+from ..store import Tx
+from ..store.open_jobs import OpenJobs
 from .liveness import JobLocks
 from .queue import claimable
 
@@ -51,31 +49,6 @@ class LocalClaims:
 
     def let_go(self, job: Job) -> None:
         self.locks.let_go(job.id)
-
-
-class OpenJobs:
-    """Parsed `jobs/open/` of any view, re-parsing only blobs not seen before (they are
-    immutable, so a blob id names its content): reads stay cheap as the queue grows."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, Job] = {}
-
-    def of(self, view: StateView) -> list[Job]:
-        tree = view.subtree(OPEN_JOBS_DIR)
-        if tree is None:
-            self._cache.clear()
-            return []
-        fresh: dict[str, Job] = {}
-        for entry in tree:
-            if not isinstance(entry, pygit2.Blob):
-                continue
-            oid = str(entry.id)
-            job = self._cache.get(oid)
-            if job is None:
-                job = codec.load_job(entry.data, f"{OPEN_JOBS_DIR}/{entry.name}")
-            fresh[oid] = job
-        self._cache = fresh
-        return sorted(fresh.values(), key=lambda j: j.id)
 
 
 def open_in(tx: Tx, cache: OpenJobs) -> list[Job]:

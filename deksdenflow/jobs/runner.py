@@ -19,8 +19,9 @@ from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
 from ..store import Tx
+from ..store.open_jobs import OpenJobs
 from . import queue
-from .claims import LocalClaims, OpenJobs, claim_batch, open_in
+from .claims import LocalClaims, claim_batch, open_in
 from .liveness import JobLocks
 from .queue import TxHook
 

@@ -25,11 +25,11 @@ from ..domain.models import Job, JobKind
 from ..domain.payloads import JobReleased
 from ..errors import DflowError, IllegalTransition
 from ..store import Tx
+from ..store.open_jobs import OpenJobs
 from ..workflow import creation
 from . import liveness, recovery, runner
 from .claims import (
     LocalClaims,
-    OpenJobs,
     claim_batch,
     fair_share,
     has_work,

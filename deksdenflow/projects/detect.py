@@ -8,11 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
-import pygit2
 from pydantic import BaseModel
 
 from ..git import runner as git
-from ..store.repo import head_branch as detect_base_branch
+from ..store import open_store
 
 CiProvider = Literal["none", "github", "gitlab"]
 # engine name -> the command it runs; the first one found on PATH is the default engine
@@ -52,12 +51,6 @@ def engines_on_path(path: str | None = None) -> list[str]:
     return [name for name, cmd in ENGINE_COMMANDS.items() if shutil.which(cmd, path=path)]
 
 
-def remote_url(repo: pygit2.Repository, remote: str = "origin") -> str:
-    try:
-        return str(repo.remotes[remote].url or "")
-    except (KeyError, ValueError):
-        return ""
-
 
 def remote_head(root: Path, remote: str = "origin") -> str | None:
     """The branch the remote's HEAD names (from the clone's refs/remotes/R/HEAD, else by
@@ -73,9 +66,9 @@ def remote_head(root: Path, remote: str = "origin") -> str | None:
 
 
 def detect(root: Path, remote: str = "origin", path: str | None = None) -> Detected:
-    repo = pygit2.Repository(pygit2.discover_repository(str(root)) or str(root))
-    url = remote_url(repo, remote)
-    base = (remote_head(root, remote) if url else None) or detect_base_branch(repo)
+    store = open_store(root)
+    url = store.remote_url(remote)
+    base = (remote_head(root, remote) if url else None) or store.head_branch()
     found = engines_on_path(path)
     return Detected(base=base, remote_url=url, ci=ci_provider(url), engines=found,
                     engine=found[0] if found else FALLBACK_ENGINE)

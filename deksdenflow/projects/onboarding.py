@@ -23,7 +23,7 @@ from ..git import runner as git
 from ..sync import setup as sync_setup
 from . import registry
 from .answers import InitAnswers, apply, defaults
-from .detect import Detected, detect, remote_url
+from .detect import Detected, detect
 from .registry import ProjectEntry
 
 StepName = Literal["clone", "init", "ci"]
@@ -36,6 +36,7 @@ class AddResult(BaseModel):
     entry: ProjectEntry
     steps: list[SetupEvent]
     answers: InitAnswers
+    warnings: list[str] = []  # for the user (the CLI prints them on stderr)
 
 
 Sink = Callable[[SetupEvent], None]
@@ -63,7 +64,8 @@ def add(parts: Parts, source: str, *, name: str | None = None, ci_template: bool
     try:
         if entry.managed:
             run.step("clone", lambda: _clone(source, Path(entry.path)))
-        answers = run.step("init", lambda: init_repo(parts, Path(entry.path), **given).answers)
+        init = run.step("init", lambda: init_repo(parts, Path(entry.path), **given))
+        answers = init.answers
         if ci_template:
             run.step("ci", lambda: _ci(parts, Path(entry.path), answers))
     except DflowError as exc:
@@ -73,10 +75,11 @@ def add(parts: Parts, source: str, *, name: str | None = None, ci_template: bool
     project = parts.open_project(entry.path)
     record(project, run.events)
     entry.base = answers.base
-    entry.remote = entry.remote or remote_url(project.repo)
+    entry.remote = entry.remote or project.store.remote_url()
     entry.setup = "done"
     registry.put(entry)
-    return AddResult(entry=entry, steps=run.events, answers=answers)
+    return AddResult(entry=entry, steps=run.events, answers=answers,
+                     warnings=init.report.warnings)
 
 
 def _entry_for(parts: Parts, source: str, name: str | None, base: str | None) -> ProjectEntry:
@@ -160,7 +163,7 @@ def register(project: Project, base: str = "") -> tuple[ProjectEntry, bool]:
         while name in current.projects:
             n += 1
             name = f"{Path(root).name}-{n}"
-        entry = ProjectEntry(name=name, path=root, remote=remote_url(project.repo), base=base)
+        entry = ProjectEntry(name=name, path=root, remote=project.store.remote_url(), base=base)
         current.projects[name] = entry
         return entry, True
 

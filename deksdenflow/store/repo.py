@@ -60,6 +60,22 @@ def open_repository(path: str | os.PathLike[str] = ".") -> pygit2.Repository:
     return pygit2.Repository(found)
 
 
+def configure_libgit2(*, fsync: bool) -> None:
+    """libgit2's options are process-wide: the composition root sets them once per process
+    (deksdenflow/wiring.py), not every Store it opens."""
+    if fsync:
+        pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
+    # Every object a store commit references was written by the same transaction a moment
+    # before, or is in the tree it started from: libgit2's lookup of each one on insert is
+    # pure cost on the write path (docs/state-ref.md, "Writing").
+    pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, 0)
+
+
+def libgit2_version() -> str:
+    """The libgit2 this dflow writes the state ref with (for `dflow doctor`)."""
+    return str(pygit2.LIBGIT2_VERSION)
+
+
 def head_branch(repo: pygit2.Repository) -> str:
     """The branch HEAD points at (even before its first commit), else 'main'."""
     try:
@@ -92,14 +108,10 @@ class Store:
         # the same commit: the workflow's reconciler (docs/decisions/0800).
         self.after: Callable[[Tx], None] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
+        self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
         self.fsync = os.environ.get("DFLOW_FSYNC") == "1"
-        if self.fsync:
-            pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
         self._rollup = RollUp(self.git_dir / "objects", self.data_dir)
-        # Every object a store commit references was written by the same transaction a moment
-        # before, or is in the tree it started from: libgit2's lookup of each one on insert is
-        # pure cost on the write path (docs/state-ref.md, "Writing").
-        pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, 0)
+        # libgit2's process-wide options are set by the composition root (configure_libgit2).
 
     @property
     def workdir(self) -> Path | None:
@@ -108,6 +120,37 @@ class Store:
     def head_branch(self) -> str:
         """The branch HEAD points at (even before its first commit), else 'main'."""
         return head_branch(self.repo)
+
+    # --- the repository's own refs, for the services (they never see pygit2) --------------
+
+    @property
+    def head_is_unborn(self) -> bool:
+        return bool(self.repo.head_is_unborn)
+
+    def has_ref(self, name: str) -> bool:
+        return self.repo.references.get(name) is not None
+
+    def remote_names(self) -> list[str]:
+        return [name for name in self.repo.remotes.names() if name]
+
+    def ref_target(self, name: str) -> str | None:
+        """The commit id a ref points at; None when there is no such ref."""
+        ref = self.repo.references.get(name)
+        return str(ref.target) if ref is not None else None
+
+    def add_fetch_refspec(self, remote: str, spec: str) -> bool:
+        """Add `spec` to the remote's fetch refspecs; False when it is there already."""
+        if spec in self.repo.remotes[remote].fetch_refspecs:
+            return False
+        self.repo.remotes.add_fetch(remote, spec)
+        return True
+
+    def remote_url(self, remote: str = "origin") -> str:
+        """The remote's URL; empty when there is no such remote."""
+        try:
+            return str(self.repo.remotes[remote].url or "")
+        except (KeyError, ValueError):
+            return ""
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -188,7 +231,7 @@ class Store:
                     raise NotInitialized("dflow is not set up here; run `dflow init` first")
                 self.check_trusted(str(ref.target))
                 view = StateView(self.repo, self._commit(ref), self._parsed)
-                view.check_versions()
+                view.check_versions(self._checked_settings)
                 tx = Tx(view, self.actor)
                 result = fn(tx)
                 if self.after is not None and tx.has_changes:

@@ -27,9 +27,6 @@ from .layout import (
     run_snapshot_path,
 )
 
-# Blob ids of project.toml versions whose schema this process has already checked.
-_CHECKED: set[str] = set()
-
 
 class StateView:
     """The state as of one commit on the state ref (or an empty state before init)."""
@@ -84,20 +81,22 @@ class StateView:
         data = self.blob(META_FILE)
         return codec.load_meta(data, META_FILE) if data is not None else 0
 
-    def check_versions(self) -> None:
+    def check_versions(self, checked: set[str] | None = None) -> None:
         """Raise NewerSchema when the ref was written by a newer dflow (before any write).
 
         meta.json is tiny JSON and changes with every commit: always checked. project.toml
-        rarely changes and tomlkit is slow, so each of its blob ids is parsed once per process;
-        this keeps tomlkit off the write path of every job claim and finish."""
+        rarely changes and tomlkit is slow, so each of its blob ids is parsed once per store
+        (`checked`, the store's own set); this keeps tomlkit off the write path of every job
+        claim and finish."""
         _ = self.lamport
         key = self._blob_id(PROJECT_FILE)
-        if key is None or key in _CHECKED:
+        if key is None or (checked is not None and key in checked):
             return
         codec.settings_doc(self.project_text(), f"{PROJECT_FILE} on {STATE_REF}")
-        if len(_CHECKED) > 1024:
-            _CHECKED.clear()
-        _CHECKED.add(key)
+        if checked is not None:
+            if len(checked) > 1024:
+                checked.clear()
+            checked.add(key)
 
     def _blob_id(self, path: str) -> str | None:
         if self.tree is None:

@@ -14,6 +14,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
 
@@ -21,6 +22,9 @@ from ..domain.events import EventType
 from ..errors import ConfigError, NewerSchema, StateCorrupt
 from . import codec
 from .layout import META_FILE, OPEN_JOBS_DIR, PROJECT_FILE, STATE_REF
+
+if TYPE_CHECKING:
+    from .state import StateView
 
 TRUSTED_FILE = "trusted-tip"
 QUARANTINE_PREFIX = "refs/deksdenflow/quarantine/"
@@ -88,6 +92,12 @@ def _check_authors(repo: pygit2.Repository, tip: pygit2.Commit, known: str) -> N
             raise StateUntrusted(
                 f"{STATE_REF} holds commit {str(commit.id)[:12]} by "
                 f"'{commit.author.name}', which dflow did not write; {REPAIR}")
+
+
+def validate_whole(view: StateView) -> None:
+    """Every file of the view's tree, not only a diff (`dflow doctor`)."""
+    if view.commit is not None:
+        validate_tree(view.repo, view.commit.tree, None)
 
 
 def validate_tree(repo: pygit2.Repository, tree: pygit2.Tree, base: pygit2.Tree | None,

@@ -4,7 +4,6 @@ error here: say so on stderr and keep working locally."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from ..context.project import Project
@@ -27,6 +26,14 @@ class AutoSync:
         self.project: Project | None = None
         self.tip: str | None = None
         self.remote = ""
+        self.notes: list[str] = []  # for the user: the CLI prints them on stderr
+
+    def take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
+
+    def _warn(self, text: str) -> None:
+        self.notes.append(f"warning: {text}")
 
     def before_command(self, command: str | None) -> None:
         """Merge the tracking ref if `git fetch` moved it; note the tip to see if we change it."""
@@ -43,7 +50,7 @@ class AutoSync:
             if command in READS:
                 completion.record_merged(project, remote)
         except DflowError as exc:
-            _warn(f"could not merge the state fetched from '{remote}': {exc}")
+            self._warn(f"could not merge the state fetched from '{remote}': {exc}")
         self.project, self.tip, self.remote = project, project.store.tip(), remote
 
     def after_command(self) -> None:
@@ -51,17 +58,17 @@ class AutoSync:
         project, remote = self.project, self.remote
         if project is None or project.store.tip() == self.tip:
             return
-        if remote not in project.repo.remotes.names():
+        if remote not in project.store.remote_names():
             return
         try:
             with transport.time_limit(transport.IMPLICIT_TIMEOUT_S):
                 report = service.sync(project, remote)
         except transport.RemoteUnreachable as exc:
-            _warn(f"{exc}; the change is kept locally, run `dflow sync` when online")
+            self._warn(f"{exc}; the change is kept locally, run `dflow sync` when online")
         except DflowError as exc:
-            _warn(f"could not sync with '{remote}': {exc}; run `dflow sync` to retry")
+            self._warn(f"could not sync with '{remote}': {exc}; run `dflow sync` to retry")
         else:
-            tell(report)
+            self.notes.extend(notes_of(report))
 
     def _auto_project(self) -> Project | None:
         try:
@@ -73,19 +80,14 @@ class AutoSync:
             return None
         if settings.project.sync != "auto":
             return None
-        if settings.project.remote not in project.repo.remotes.names():
+        if settings.project.remote not in project.store.remote_names():
             return None
         return project
 
 
-def tell(report: service.SyncReport) -> None:
+def notes_of(report: service.SyncReport) -> list[str]:
     """What a user must know after an implicit sync: renumbered runs, completed runs."""
-    for r in report.renumbered:
-        print(f"note: {r.old_id} is now {r.new_id}: another clone took its number "
-              f"(its branch stays {r.branch})", file=sys.stderr)
-    for run_id in report.completed:
-        print(f"note: {run_id} is merged: its branch is on the base branch", file=sys.stderr)
-
-
-def _warn(text: str) -> None:
-    print(f"warning: {text}", file=sys.stderr)
+    return [*(f"note: {r.old_id} is now {r.new_id}: another clone took its number "
+              f"(its branch stays {r.branch})" for r in report.renumbered),
+            *(f"note: {run_id} is merged: its branch is on the base branch"
+              for run_id in report.completed)]

@@ -7,14 +7,12 @@ merges rewrite the commits but carry `.protocols/NNNN-name/` along).
 
 from __future__ import annotations
 
-import pygit2
-
 from ..context.project import Project
+from ..domain.layout import protocol_folders
 from ..domain.models import ProtocolRun
 from ..domain.payloads import RunMerged
 from ..store import Tx
-
-PROTOCOLS_DIR = ".protocols"
+from ..store.branches import is_merged
 
 
 def merged_runs(project: Project, remote: str | None = None) -> list[ProtocolRun]:
@@ -22,15 +20,15 @@ def merged_runs(project: Project, remote: str | None = None) -> list[ProtocolRun
 
     A run whose steps all passed (`completed`, ready to land) is looked at too: landing it is
     what makes it merged (docs/decisions/1000-ready-and-merged.md)."""
-    repo = project.repo
     found = []
     for snap in project.view().runs():
         run = snap.run
         if run.cancelled or run.failed or run.merged or not run.branch:
             continue
-        bases = [_tip(repo, f"refs/remotes/{remote}/{run.base}") if remote else None,
-                 _tip(repo, f"refs/heads/{run.base}")]
-        if any(b is not None and _is_merged(repo, run, b) for b in bases):
+        bases = [f"refs/remotes/{remote}/{run.base}"] if remote else []
+        markers = [f"{folder}/plan.md" for folder in protocol_folders(run)]
+        if any(is_merged(project.store, run.branch, base, markers)
+               for base in [*bases, f"refs/heads/{run.base}"]):
             found.append(run)
     return found
 
@@ -51,37 +49,3 @@ def record_merged(project: Project, remote: str | None = None) -> list[str]:
         return done
 
     return project.store.transact(record)
-
-
-def _is_merged(repo: pygit2.Repository, run: ProtocolRun, base: pygit2.Commit) -> bool:
-    folder = _folder_in(base.tree, run)
-    if folder:
-        return True
-    branch = _tip(repo, f"refs/heads/{run.branch}")
-    if branch is None or branch.id == base.id:
-        return False
-    # A branch with no protocol folder has no work yet: being behind base is not "merged".
-    if _folder_in(branch.tree, run) is None:
-        return False
-    return bool(repo.descendant_of(base.id, branch.id))
-
-
-def _folder_in(tree: pygit2.Tree, run: ProtocolRun) -> str | None:
-    for name in dict.fromkeys((run.branch, run.id)):
-        try:
-            obj = tree[f"{PROTOCOLS_DIR}/{name}/plan.md"]
-        except KeyError:
-            continue
-        if isinstance(obj, pygit2.Blob):
-            return name
-    return None
-
-
-def _tip(repo: pygit2.Repository, name: str) -> pygit2.Commit | None:
-    ref = repo.references.get(name)
-    if ref is None:
-        return None
-    try:
-        return ref.peel(pygit2.Commit)
-    except (pygit2.GitError, ValueError):
-        return None

@@ -23,8 +23,9 @@ from ..domain.models import Job, JobKind, JobStatus
 from ..domain.settings import RetrySection
 from ..errors import IllegalTransition
 from ..jobs import queue, runner
-from ..jobs.claims import OpenJobs, claim_batch, open_in
+from ..jobs.claims import claim_batch, open_in
 from ..store import Tx
+from ..store.open_jobs import OpenJobs
 from . import service
 
 CLAIM_TRIES = 5

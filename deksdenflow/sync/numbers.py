@@ -8,8 +8,6 @@ when the states merge (docs/decisions/0401-number-clash-renumbers-the-later-run.
 
 from __future__ import annotations
 
-import sys
-
 from ..context.project import Project
 from ..domain.ids import new_id
 from ..store.integrate import claim_commit
@@ -23,7 +21,7 @@ def claim_number(project: Project, proposed: int | None = None) -> int:
     is no remote, sync is manual, or the remote cannot be reached."""
     settings = project.settings()
     remote = settings.project.remote
-    if settings.project.sync != "auto" or remote not in project.repo.remotes.names():
+    if settings.project.sync != "auto" or remote not in project.store.remote_names():
         return 0
     store = project.store
     if proposed is None:
@@ -40,6 +38,5 @@ def claim_number(project: Project, proposed: int | None = None) -> int:
                 return number
             number += 1  # another clone has it: a normal race, not an error
     except transport.RemoteUnreachable as exc:
-        print(f"warning: {exc}; numbering locally, a clash is resolved on sync",
-              file=sys.stderr)
+        project.parts.note(f"{exc}; numbering locally, a clash is resolved on sync")
     return 0

@@ -8,7 +8,6 @@ dflow state yet is the common case (docs/decisions/0402-fetch-refspec-is-a-patte
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 
 from pydantic import BaseModel
@@ -27,6 +26,7 @@ class InitReport(BaseModel):
     refspec_added: bool = False
     offline: str = ""
     tip: str | None = None
+    warnings: list[str] = []  # for the user (the CLI prints them on stderr)
 
 
 def fetch_refspec(remote: str) -> str:
@@ -35,11 +35,7 @@ def fetch_refspec(remote: str) -> str:
 
 def add_fetch_refspec(store: Store, remote: str) -> bool:
     """Make `git fetch REMOTE` bring the remote's state; False when it already does."""
-    spec = fetch_refspec(remote)
-    if spec in store.repo.remotes[remote].fetch_refspecs:
-        return False
-    store.repo.remotes.add_fetch(remote, spec)
-    return True
+    return store.add_fetch_refspec(remote, fetch_refspec(remote))
 
 
 def init(parts: Parts, path: str | os.PathLike[str] = ".", *, base: str | None = None,
@@ -48,10 +44,13 @@ def init(parts: Parts, path: str | os.PathLike[str] = ".", *, base: str | None =
     """Set up dflow: adopt the remote's state when it has one, else create a new state."""
     project = parts.open_project(path)
     name = remote or "origin"
-    has_remote = name in project.repo.remotes.names()
+    has_remote = name in project.store.remote_names()
     report = InitReport(created=False, remote=name if has_remote else None)
     if has_remote and not project.store.is_initialized:
         report.adopted, report.offline = adopt(project, name)
+        if report.offline:
+            report.warnings.append(f"{report.offline}; starting a local state, `dflow sync` "
+                                   "merges later")
     report.created = initialize(project, base=base, engine=engine, edit=edit)
     if has_remote:
         report.refspec_added = add_fetch_refspec(project.store, name)
@@ -66,8 +65,6 @@ def adopt(project: Project, remote: str) -> tuple[bool, str]:
     try:
         theirs = transport.fetch_state(project.store, remote)
     except transport.RemoteUnreachable as exc:
-        print(f"warning: {exc}; starting a local state, `dflow sync` merges later",
-              file=sys.stderr)
         return False, str(exc)
     if theirs is None:
         return False, ""
@@ -83,4 +80,4 @@ def share(project: Project, remote: str, report: InitReport) -> None:
         sync(project, remote)
     except transport.RemoteUnreachable as exc:
         report.offline = str(exc)
-        print(f"warning: {exc}; the state stays local until `dflow sync`", file=sys.stderr)
+        report.warnings.append(f"{exc}; the state stays local until `dflow sync`")

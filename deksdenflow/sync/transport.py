@@ -54,7 +54,7 @@ def git(store: Store, *args: str, timeout: float | None = None) -> subprocess.Co
 
 
 def check_remote(store: Store, remote: str) -> None:
-    if remote not in store.repo.remotes.names():
+    if remote not in store.remote_names():
         raise NoRemote(
             f"this repository has no remote '{remote}'; add one with `git remote add {remote} URL` "
             "or name another with --remote"
@@ -63,7 +63,7 @@ def check_remote(store: Store, remote: str) -> None:
 
 def remote_url(store: Store, remote: str) -> str:
     check_remote(store, remote)
-    return str(store.repo.remotes[remote].url or "")
+    return store.remote_url(remote)
 
 
 def fetch_state(store: Store, remote: str, extra: dict[str, str] | None = None) -> str | None:
@@ -82,8 +82,7 @@ def fetch_state(store: Store, remote: str, extra: dict[str, str] | None = None) 
         del specs[missing.group(1)]
     if STATE_REF not in specs:
         return None
-    ref = store.repo.references.get(tracking_ref(remote))
-    return str(ref.target) if ref is not None else None
+    return store.ref_target(tracking_ref(remote))
 
 
 def push_ref(store: Store, remote: str, commit: str, dest: str) -> bool:

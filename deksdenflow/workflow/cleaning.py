@@ -50,8 +50,8 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
     run, root = snap.run, project.root
     path = Path(run.worktree) if run.worktree else None
     has_tree = path is not None and path.is_dir()
-    has_branch = bool(run.branch) and project.repo.references.get(
-        f"refs/heads/{run.branch}") is not None
+    has_branch = bool(run.branch) and project.store.has_ref(
+        f"refs/heads/{run.branch}")
     done = Cleaned(run=run.id, worktree=run.worktree if has_tree else "",
                    branch=run.branch if has_branch else "")
     if not (run.merged or run.cancelled or run.failed) and not force:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pygit2
 from pydantic import BaseModel, Field
 
 from ..context.project import Project
 from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
+from ..store.peek import committed_file
 from .facts import RunFacts, gather
 from .runs import RunLine, folder, run_line
 
@@ -30,16 +30,8 @@ class RunDetail(BaseModel):
 def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
     """plan.md as committed on the run's branch (empty before planning)."""
     path = f"{folder(snap)}/plan.md"
-    ref = project.repo.references.get(f"refs/heads/{snap.run.branch}") if snap.run.branch else None
-    if ref is None:
-        return path, ""
-    try:
-        blob = project.repo[ref.target].peel(pygit2.Commit).tree[path]
-    except (KeyError, ValueError):
-        return path, ""
-    if not isinstance(blob, pygit2.Blob):
-        return path, ""
-    return path, blob.data.decode("utf-8", errors="replace")
+    data = committed_file(project.store, snap.run.branch, path) if snap.run.branch else None
+    return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 
 def show(project: Project, run_ref: str) -> RunDetail:

@@ -39,7 +39,7 @@ def base_ref(project: Project, base: str) -> str:
     """The base branch as the remote last showed it when there is one, else the local branch."""
     remote = project.settings().project.remote
     for ref in (f"refs/remotes/{remote}/{base}", f"refs/heads/{base}"):
-        if project.repo.references.get(ref) is not None:
+        if project.store.has_ref(ref):
             return ref
     raise GitOperationError(f"base branch '{base}' does not exist here; `git fetch` it first")
 
@@ -47,7 +47,7 @@ def base_ref(project: Project, base: str) -> str:
 def change_range(project: Project, snap: RunSnapshot, step: int | None = None) -> tuple[str, str]:
     """(from, to): a step's commit against its parent, or the branch against the merge base."""
     run = snap.run
-    if project.repo.references.get(f"refs/heads/{run.branch}") is None:
+    if not project.store.has_ref(f"refs/heads/{run.branch}"):
         raise GitOperationError(f"{run.id} has no branch '{run.branch}' here; plan it first")
     if step is not None:
         found = snap.step(step)

@@ -8,14 +8,13 @@ from importlib import metadata
 from typing import Literal
 
 import filelock
-import pygit2
 from pydantic import BaseModel
 
 from ..context.parts import Parts
 from ..errors import DflowError, NewerSchema
 from ..git import runner
 from ..store import STATE_REF, trust
-from ..store.repo import open_store
+from ..store.repo import libgit2_version, open_store
 
 Level = Literal["ok", "warn", "fail"]
 OPTIONAL_TOOLS = {
@@ -67,7 +66,7 @@ def run_checks(parts: Parts, path: str = ".") -> DoctorReport:
                    fix="install git (apt-get install git)")
     )
     checks.append(Check(name="pygit2", level="ok",
-                        detail=f"pygit2 {_pygit2_version()}, libgit2 {pygit2.LIBGIT2_VERSION}"))
+                        detail=f"pygit2 {_pygit2_version()}, libgit2 {libgit2_version()}"))
     checks.extend(_state_checks(parts, path))
     for tool, fix in OPTIONAL_TOOLS.items():
         found = shutil.which(tool)
@@ -110,8 +109,7 @@ def _state_checks(parts: Parts, path: str) -> list[Check]:
     try:
         view = store.read()
         view.check_versions()
-        assert view.commit is not None
-        trust.validate_tree(store.repo, view.commit.tree, None)  # every file, not a diff
+        trust.validate_whole(view)  # every file, not a diff
         runs = view.runs()
         view.open_jobs()
         checks.append(Check(name="state ref", level="ok",

@@ -51,7 +51,7 @@ def check_landable(snap: RunSnapshot) -> None:
 def remote_of(project: Project) -> str | None:
     """The project's remote when this repository has it; None makes a local-only landing."""
     name = project.settings().project.remote
-    return name if name in project.repo.remotes.names() else None
+    return name if name in project.store.remote_names() else None
 
 
 def land(project: Project, ref: str, strategy: str = "merge") -> LandResult:
@@ -96,13 +96,13 @@ def _fetch_base(project: Project, run: ProtocolRun, remote: str | None) -> str:
         done = transport.git(project.store, "fetch", "--no-tags", "--quiet", remote,
                              f"+refs/heads/{run.base}:refs/remotes/{remote}/{run.base}")
         tracking = f"refs/remotes/{remote}/{run.base}"
-        if done.returncode == 0 and project.repo.references.get(tracking) is not None:
+        if done.returncode == 0 and project.store.has_ref(tracking):
             return tracking
         if "couldn't find remote ref" not in done.stderr:
             raise transport.RemoteUnreachable(
                 f"could not fetch {run.base} from '{remote}': "
                 f"{(done.stderr.strip().splitlines() or ['no answer'])[-1]}")
-    if project.repo.references.get(f"refs/heads/{run.base}") is None:
+    if not project.store.has_ref(f"refs/heads/{run.base}"):
         raise GitOperationError(f"base branch '{run.base}' does not exist here")
     return f"refs/heads/{run.base}"
 

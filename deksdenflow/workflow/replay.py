@@ -9,20 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pygit2
-
-from ..errors import DflowError
+from ..errors import DflowError, LandConflict
+from ..git.replay import replay_commits
 from .worktrees import COMMIT_IDENTITY, git
 
 STRATEGIES = ("merge", "squash", "rebase")
-
-
-class LandConflict(DflowError):
-    """The base moved under the run in a conflicting way; the files are named."""
-
-    def __init__(self, message: str, files: list[str]) -> None:
-        super().__init__(message)
-        self.files = files
+__all__ = ["STRATEGIES", "LandConflict", "merge_tree"]
 
 
 def merge_tree(root: Path, target: str, head: str) -> tuple[str, list[str]]:
@@ -46,30 +38,8 @@ def build(root: Path, strategy: str, target: str, head: str, tree: str, message:
 
 
 def _replay(root: Path, target: str, head: str) -> str:
-    repo = pygit2.Repository(str(root))
     listed = git(root, "rev-list", "--reverse", "--no-merges", f"{target}..{head}").stdout.split()
-    onto = repo[target].peel(pygit2.Commit)
-    me = _signature(repo)
-    for oid in listed:
-        commit = repo[oid].peel(pygit2.Commit)
-        parent = (commit.parents[0].tree if commit.parents
-                  else repo[repo.TreeBuilder().write()].peel(pygit2.Tree))
-        index = repo.merge_trees(parent, onto.tree, commit.tree)
-        if index.conflicts is not None:
-            files = sorted({e.path for entry in index.conflicts for e in entry if e is not None})
-            raise LandConflict(f"replaying {str(commit.id)[:9]} ({commit.message.strip()[:60]}) "
-                               f"onto the base conflicts in: {', '.join(files)}", files)
-        new_tree = index.write_tree(repo)
-        new = repo.create_commit(None, commit.author, me, commit.message, new_tree, [onto.id])
-        onto = repo[new].peel(pygit2.Commit)
-    return str(onto.id)
-
-
-def _signature(repo: pygit2.Repository) -> pygit2.Signature:
-    try:
-        return repo.default_signature
-    except (KeyError, pygit2.GitError):
-        return pygit2.Signature("dflow", "dflow@localhost")
+    return replay_commits(root, target, listed)
 
 
 def _has_identity(root: Path) -> bool:

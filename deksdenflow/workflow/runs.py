@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from ..domain.events import Event
+from ..domain.layout import protocol_folder
 from ..domain.models import RunSnapshot, RunStatus
 from ..domain.payloads import RunCreated
 from ..domain.reconcile import Waiting, waiting
@@ -132,7 +133,7 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
 def folder(snap: RunSnapshot) -> str:
     """The protocol folder on the branch; named after the branch, which a renumbering
     (after a number clash between clones) does not rename."""
-    return f".protocols/{snap.run.branch or snap.run.id}"
+    return protocol_folder(snap.run)
 
 
 def check_engine(settings: ProjectSettings, engine: str | None, kinds: list[str]) -> None:

@@ -33,9 +33,9 @@ def start_point(project: Project, base: str) -> str:
     """The base's remote-tracking branch when there is one, else the local branch."""
     remote = project.settings().project.remote
     for ref in (f"refs/remotes/{remote}/{base}", f"refs/heads/{base}"):
-        if project.repo.references.get(ref) is not None:
+        if project.store.has_ref(ref):
             return ref
-    if project.repo.head_is_unborn:
+    if project.store.head_is_unborn:
         raise GitOperationError(
             f"base branch '{base}' has no commit yet, so a run cannot branch from it; "
             "commit something first (or use `dflow new --no-plan`)"
@@ -50,8 +50,8 @@ def is_unborn(project: Project, base: str) -> bool:
     """True when the base branch has no commit anywhere yet (a freshly `git init`ed repo)."""
     remote = project.settings().project.remote
     refs = (f"refs/remotes/{remote}/{base}", f"refs/heads/{base}")
-    return all(project.repo.references.get(ref) is None for ref in refs) and (
-        project.repo.head_is_unborn
+    return all(not project.store.has_ref(ref) for ref in refs) and (
+        project.store.head_is_unborn
     )
 
 
@@ -59,7 +59,7 @@ def ensure(project: Project, branch: str, path: Path, base: str) -> Path:
     """The run's worktree, made now if its creation was deferred (base had no commit)."""
     if path.is_dir():
         return path
-    if project.repo.references.get(f"refs/heads/{branch}") is not None:
+    if project.store.has_ref(f"refs/heads/{branch}"):
         raise GitOperationError(
             f"the worktree of branch '{branch}' ({path}) is missing; "
             f"restore it with `git worktree add {path} {branch}`"
@@ -84,7 +84,7 @@ def check_clean(project: Project) -> None:
 
 
 def check_free(project: Project, branch: str, path: Path) -> None:
-    if project.repo.references.get(f"refs/heads/{branch}") is not None:
+    if project.store.has_ref(f"refs/heads/{branch}"):
         raise GitOperationError(f"branch '{branch}' already exists; delete it or pick another name")
     if path.exists():
         raise GitOperationError(f"{path} already exists; remove it or set project.worktree_root")

@@ -126,7 +126,7 @@ async def test_n_creates_a_run_with_its_branch_and_plan_request(runs_repo) -> No
         snap = project.view().find_run("add-search")
         assert snap.run.id == "0004-add-search" and snap.run.task == "Search the docs"
         assert [j.kind.value for j in snap.open_jobs] == [JobKind.PLAN.value]
-        assert project.repo.references.get("refs/heads/0004-add-search") is not None
+        assert project.store.has_ref("refs/heads/0004-add-search")
 
 
 @pytest.mark.slow

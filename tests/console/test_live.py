@@ -10,8 +10,8 @@ import pytest
 from textual.widgets import DataTable
 
 from deksdenflow.console.screens.run_detail import RunDetailScreen
-from deksdenflow.console.watch import StateWatcher
 from deksdenflow.domain.payloads import RunPaused
+from deksdenflow.observe.watch import StateWatcher
 from deksdenflow.wiring import open_project
 
 from ..conftest import git
@@ -67,7 +67,7 @@ async def test_the_open_run_detail_follows_a_step_finishing_elsewhere(  # type: 
 
 def test_watcher_rereads_only_the_runs_whose_snapshot_changed(runs_repo) -> None:  # type: ignore[no-untyped-def]
     project, uids = runs_repo
-    watcher = StateWatcher(open_project(project.root).store)
+    watcher = StateWatcher(open_project(project.root))
     first = watcher.poll()
     assert first is not None and first.runs == set(uids.values())
     assert watcher.poll() is None  # nothing moved: one ref read, no tree walk
@@ -88,7 +88,7 @@ def test_watcher_notices_a_fetch_that_brings_another_clones_state(  # type: igno
     git("push", "-q", "origin", f"{state}:{state}", cwd=repo)
     fetch = ["fetch", "-q", "origin", f"+{state}:refs/deksdenflow/remotes/origin/state"]
     git(*fetch, cwd=repo)
-    watcher = StateWatcher(project.store, remote_every=1)
+    watcher = StateWatcher(project, remote_every=1)
     watcher.poll()
     git(*fetch, cwd=repo)
     assert watcher.poll() is None  # the remote has nothing we lack

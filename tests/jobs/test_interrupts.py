@@ -100,3 +100,29 @@ def test_after_a_sigkill_of_run_wait_the_next_run_wait_recovers_and_completes(
     assert snap.run.status.value == "completed"
     job = next(j for j in snap.jobs if j.kind == JobKind.EXECUTE and j.step == 1)
     assert (job.lost, job.failures) == (1, 0)  # an infrastructure loss, not an agent failure
+
+
+def test_a_dead_in_process_claim_is_recovered_with_its_step_by_a_fresh_process(
+    repo: Path, tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """Issue 12: recovery used the handlers that happened to be imported; a process that
+    imported none left the step `running` under a requested job. The composition root hands
+    every process the same handlers."""
+    project, pid_file, _ = _slow_agent(repo, tmp_path, cli)
+    proc = _run_wait(repo)
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the agent")
+    agent = int(pid_file.read_text())
+    proc.kill()
+    proc.wait(30)
+    os.killpg(agent, signal.SIGKILL)
+    assert project.view().find_run("1").steps[0].status.value == "running"
+    script = ("from deksdenflow.jobs.recovery import recover_dead_claims\n"
+              "from deksdenflow.wiring import open_project\n"
+              "print(len(recover_dead_claims(open_project('.'))))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
+    snap = project.view().find_run("1")
+    job = _execute_job(project)
+    assert (job.status, job.lost, job.failures) == (JobStatus.REQUESTED, 1, 0)
+    assert snap.steps[0].status.value == "failed"  # its attempt recorded, retried by the job

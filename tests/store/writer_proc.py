@@ -15,9 +15,11 @@ import sys
 
 from deksdenflow.domain.payloads import RunNote
 from deksdenflow.store import Tx, open_store
+from deksdenflow.store.repo import configure_libgit2
 
 
 def main(repo: str, uid: str, name: str, count: int, artifact_bytes: int = 0) -> None:
+    configure_libgit2(fsync=False)  # as the composition root does in every dflow process
     store = open_store(repo, actor=f"{name}@test")
     numbers = range(count) if count >= 0 else itertools.count()
     for n in numbers:

@@ -89,4 +89,4 @@ def daemon(tmp_path: Path) -> Iterator[str]:
 def tree_of(project: Project) -> str:
     tip = project.store.tip()
     assert tip is not None
-    return str(project.repo.get(tip).tree.id)
+    return str(project.store.repo.get(tip).tree.id)

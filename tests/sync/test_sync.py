@@ -82,10 +82,10 @@ def test_merge_is_symmetric_at_the_tree_level(clone: Clone) -> None:
     add_run(a, "alpha")
     add_run(b, "beta")
     git("fetch", "-q", str(b.root), f"+{STATE_REF}:refs/peer/state", cwd=a.root)
-    ours = a.repo.get(a.store.tip()).tree
-    theirs = a.repo.get(a.repo.references.get("refs/peer/state").target).tree
-    assert merge_trees(a.repo, ours, theirs, None).tree == merge_trees(
-        a.repo, theirs, ours, None).tree
+    ours = a.store.repo.get(a.store.tip()).tree
+    theirs = a.store.repo.get(a.store.repo.references.get("refs/peer/state").target).tree
+    assert merge_trees(a.store.repo, ours, theirs, None).tree == merge_trees(
+        a.store.repo, theirs, ours, None).tree
 
 
 def test_the_number_clash_renumbers_the_later_run_and_keeps_its_branch(clone: Clone) -> None:
@@ -100,6 +100,32 @@ def test_the_number_clash_renumbers_the_later_run_and_keeps_its_branch(clone: Cl
     late = b.view().find_run("late")
     assert late.run.number == 2 and late.run.branch == "0001-late"
     assert b.view().find_run("0001-late").run.name == "late"  # the branch still finds it
+
+
+def test_after_a_renumber_the_console_and_show_find_the_plan_in_the_same_folder(
+    clone: Clone
+) -> None:
+    """Issue 12: the console looked for `.protocols/<run id>/`, `dflow show` for the branch's
+    folder; after a renumber the console said "not in this clone". One owner now
+    (domain/layout.py)."""
+    from deksdenflow.workflow import detail, documents
+
+    a, b = clone("a"), clone("b")
+    add_run(a, "early")
+    add_run(b, "late")
+    git("checkout", "-q", "-b", "0001-late", cwd=b.root)
+    (b.root / ".protocols" / "0001-late").mkdir(parents=True)
+    (b.root / ".protocols" / "0001-late" / "plan.md").write_text("# The late plan\n")
+    git("add", "-A", cwd=b.root)
+    git("commit", "-q", "-m", "plan", cwd=b.root)
+    git("checkout", "-q", "main", cwd=b.root)
+    service.sync(a)
+    service.sync(b)
+    view = b.view()
+    late = view.find_run("late")
+    assert (late.run.id, late.run.branch) == ("0002-late", "0001-late")
+    shown = documents.plan_markdown(b, view, late)
+    assert shown == detail.plan_text(b, late)[1] == "# The late plan\n"
 
 
 def test_plain_git_fetch_brings_the_state_and_the_next_command_merges_it(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual.screen import Screen
 
-from ..watch import Change, StateWatcher
+from ...observe.watch import Change, StateWatcher
 
 if TYPE_CHECKING:
     from ..app import DflowConsole

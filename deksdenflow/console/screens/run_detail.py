@@ -10,8 +10,9 @@ from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedC
 
 from ...domain.models import RunSnapshot, StepStatus
 from ...domain.reconcile import waiting
-from .. import documents, rows
-from ..watch import Change
+from ...observe.watch import Change
+from ...workflow import documents
+from .. import rows
 from ..widgets.diff_view import DiffView
 from .base import StateScreen
 
@@ -98,7 +99,7 @@ class RunDetailScreen(StateScreen):
                 table.update_cell(str(step.index), column, value)
 
     def show_plan(self, snap: RunSnapshot) -> None:
-        text = documents.plan_markdown(self.console.project.store, self.watcher.view, snap)
+        text = documents.plan_markdown(self.console.project, self.watcher.view, snap)
         if text != self.plan_text:
             self.plan_text = text
             self.query_one("#plan-md", Markdown).update(text)

@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ...domain.models import RunSnapshot
+from ...observe.watch import Change
 from .. import rows
-from ..watch import Change
 from .base import StateScreen
 
 AGES_S = 15.0

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Header, Static
 
 from ...context import config
 from ...errors import DflowError
-from ..watch import Change
+from ...observe.watch import Change
 from .base import StateScreen
 
 

@@ -19,8 +19,9 @@ from textual.widgets import (
 )
 
 from ...domain.models import RunSnapshot, StepRun
-from .. import documents, rows
-from ..watch import Change
+from ...observe.watch import Change
+from ...workflow import documents
+from .. import rows
 from ..widgets.diff_view import DiffView
 from .base import StateScreen
 
@@ -76,8 +77,8 @@ class StepDetailScreen(StateScreen):
         snap, step = found
         self.query_one("#step-head", Static).update(head(snap, step))
         self.query_one("#summary-md", Markdown).update(summary_markdown(step))
-        store, view = self.console.project.store, self.watcher.view
-        step_file = documents.step_markdown(store, view, snap, step)
+        view = self.watcher.view
+        step_file = documents.step_markdown(self.console.project, view, snap, step)
         self.query_one("#file-md", Markdown).update(step_file)
         names = documents.step_artifacts(view, snap, self.index)
         if names != self.names:

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ...observe.watch import Change
 from .. import actions, rows
-from ..watch import Change
 from .base import StateScreen
 
 WORKER_COLUMNS = ("worker", "pid", "host", "job", "run", "step", "since")

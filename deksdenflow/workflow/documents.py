@@ -1,4 +1,4 @@
-"""The texts the console shows: plan and step files, transcripts and logs (no textual here).
+"""The texts the console shows: plan and step files, transcripts and logs (a query API).
 
 Protocol files live in `.protocols/NNNN-name/` on the run's branch, where reviewers see them;
 the console reads them as committed there (a copy stored as an artifact wins, since it is on
@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 
 from ..context.project import Project
+from ..domain.layout import protocol_folder
 from ..domain.models import RunSnapshot, StepRun
 from ..domain.redaction import strip_controls
 from ..errors import DflowError
-from ..store import StateView, Store
+from ..store import StateView
 from ..store.peek import committed_file
-from ..workflow import diffs
-from ..workflow.diffs import Diff
-
-PROTOCOLS_DIR = ".protocols"
+from . import diffs
+from .diffs import Diff
 
 
 def _decode(data: bytes | None) -> str | None:
@@ -26,20 +25,20 @@ def _decode(data: bytes | None) -> str | None:
     return strip_controls(data.decode("utf-8", errors="replace")) if data is not None else None
 
 
-def protocol_file(store: Store, view: StateView | None, snap: RunSnapshot, name: str) -> str | None:
+def protocol_file(project: Project, view: StateView | None, snap: RunSnapshot,
+                  name: str) -> str | None:
     """`name` from the run's protocol folder: the stored artifact, else the branch's copy."""
     if view is not None:
         stored = view.artifact(snap.run.uid, name)
         if stored is not None:
             return _decode(stored)
-    branch = snap.run.branch or snap.run.id
-    # The folder is named after the branch, which a renumbering does not rename.
-    path = name if "/" in name else f"{PROTOCOLS_DIR}/{branch}/{name}"
-    return _decode(committed_file(store, branch, path))
+    # The one owner of the protocol folder's path (a renumbering does not rename it).
+    path = name if "/" in name else f"{protocol_folder(snap.run)}/{name}"
+    return _decode(committed_file(project.store, snap.run.branch or snap.run.id, path))
 
 
-def plan_markdown(store: Store, view: StateView | None, snap: RunSnapshot) -> str:
-    text = protocol_file(store, view, snap, "plan.md")
+def plan_markdown(project: Project, view: StateView | None, snap: RunSnapshot) -> str:
+    text = protocol_file(project, view, snap, "plan.md")
     if text is not None:
         return text
     if not snap.run.planned:
@@ -47,10 +46,11 @@ def plan_markdown(store: Store, view: StateView | None, snap: RunSnapshot) -> st
     return f"# {snap.run.id}\n\nThe plan is on branch `{snap.run.branch}`, not in this clone."
 
 
-def step_markdown(store: Store, view: StateView | None, snap: RunSnapshot, step: StepRun) -> str:
+def step_markdown(project: Project, view: StateView | None, snap: RunSnapshot,
+                  step: StepRun) -> str:
     if not step.file:
         return f"Step {step.index:02d} has no step file."
-    text = protocol_file(store, view, snap, step.file)
+    text = protocol_file(project, view, snap, step.file)
     return text if text is not None else f"`{step.file}` is not in this clone yet."
 
 

@@ -1,4 +1,4 @@
-"""Keeping the console's snapshots current with the state ref (no textual here).
+"""Keeping the console's snapshots current with the state ref: its query API for live state.
 
 The console calls `StateWatcher.poll()` a few times a second. A poll is one ref read; only
 when the tip moved does it compare tree ids bucket by bucket and `run.json` blob ids run by
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..context.project import Project
 from ..domain.models import Job, RunSnapshot
-from ..store import StateView, Store, peek
+from ..store import StateView, peek
 from ..store.layout import OPEN_JOBS_DIR, PROJECT_FILE
 
 REMOTE_EVERY = 5
@@ -32,8 +33,8 @@ class Change:
 class StateWatcher:
     """Holds the snapshots the console shows and keeps them current with the ref."""
 
-    def __init__(self, store: Store, remote_every: int = REMOTE_EVERY) -> None:
-        self.store = store
+    def __init__(self, project: Project, remote_every: int = REMOTE_EVERY) -> None:
+        self.store = project.store
         self.remote_every = remote_every
         self.tip: str | None = None
         self.view: StateView | None = None

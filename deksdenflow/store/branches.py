@@ -1,0 +1,43 @@
+"""What git shows about the code branches, for the services (which never see pygit2)."""
+
+from __future__ import annotations
+
+import pygit2
+
+from .repo import Store
+
+
+def is_merged(store: Store, branch: str, base_ref: str, markers: list[str]) -> bool:
+    """Is `branch`'s work in `base_ref`? Yes when the base holds one of the `markers` (files
+    a squash or rebase merge carries along), or the branch tip — holding a marker, so it has
+    work — is an ancestor of the base."""
+    repo = store.repo
+    base = _tip(repo, base_ref)
+    if base is None:
+        return False
+    if _holds(base.tree, markers):
+        return True
+    tip = _tip(repo, f"refs/heads/{branch}")
+    if tip is None or tip.id == base.id or not _holds(tip.tree, markers):
+        return False  # a branch with no work yet is not "merged" by being behind
+    return bool(repo.descendant_of(base.id, tip.id))
+
+
+def _holds(tree: pygit2.Tree, markers: list[str]) -> bool:
+    for path in markers:
+        try:
+            if isinstance(tree[path], pygit2.Blob):
+                return True
+        except KeyError:
+            continue
+    return False
+
+
+def _tip(repo: pygit2.Repository, name: str) -> pygit2.Commit | None:
+    ref = repo.references.get(name)
+    if ref is None:
+        return None
+    try:
+        return ref.peel(pygit2.Commit)
+    except (pygit2.GitError, ValueError):
+        return None
