@@ -14,11 +14,12 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import environment
 from .context.parts import JobHandler
 from .context.project import Project, initialize
 from .errors import UsageError
 from .store import open_store
-from .store.repo import configure_libgit2
+from .store.libgit2 import configure_libgit2
 
 if TYPE_CHECKING:
     from .domain.engine import Engine
@@ -49,7 +50,7 @@ class Wiring:
 
     def open_project(self, path: str | os.PathLike[str] = ".", **flags: Any) -> Project:
         store = open_store(path)
-        configure_libgit2(fsync=os.environ.get("DFLOW_FSYNC") == "1")
+        configure_libgit2(fsync=environment.flag("DFLOW_FSYNC"))
         return Project(store, self, {k: v for k, v in flags.items() if v is not None})
 
     def init_project(self, path: str | os.PathLike[str] = ".", base: str | None = None,
@@ -115,7 +116,7 @@ class Wiring:
     def _handler_modules(self) -> tuple[str, ...]:
         if self._modules is not None:
             return self._modules
-        raw = os.environ.get(HANDLER_MODULES_ENV, "")
+        raw = environment.text(HANDLER_MODULES_ENV)
         return tuple(m.strip() for m in raw.split(",") if m.strip())
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "deksdenflow"
 
-BASE = {"__init__", "exit_codes", "errors"}  # the version, exit codes, user-facing errors
+# the version, exit codes, user-facing errors, the DFLOW_* variables
+BASE = {"__init__", "exit_codes", "errors", "environment"}
 LOWER = BASE | {"domain", "git", "store"}
 SERVICES = ["jobs", "observe", "sync", "workflow", "ci", "projects"]
 
@@ -18,9 +19,10 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
     "exit_codes": set(),
     "errors": {"exit_codes"},
+    "environment": {"errors", "exit_codes"},
     "crash": {"__init__"},  # the crash log names the version
     "domain": {"errors", "exit_codes"},
-    "git": {"errors", "exit_codes", "domain"},
+    "git": BASE | {"domain"},
     # store starts git's background gc through the one git runner (decision 0720).
     "store": BASE | {"domain", "git"},
     # engines implement domain/engine.py; the composition root builds them for the services.

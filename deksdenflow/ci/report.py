@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .. import environment
 from ..context.parts import Parts
 from ..context.project import Project
 from ..domain.models import JobKind, RunSnapshot, StepStatus
@@ -55,7 +56,7 @@ def report(parts: Parts, path: str | os.PathLike[str] = ".", *, status: str,
         raise UsageError("could not tell the branch (detached HEAD, no CI variables); "
                          "pass --branch NAME")
     result = CiReport(status=status, branch=branch, url=url or ctx.url)
-    name = remote or os.environ.get("DFLOW_PROJECT_REMOTE") or _remote(project)
+    name = remote or environment.text("DFLOW_PROJECT_REMOTE") or _remote(project)
     _bring_state(project, name, result)
     if not project.store.is_initialized:
         result.message = f"notice: no dflow state here or on '{name}'; nothing to report"

@@ -55,6 +55,7 @@ class DflowGroup(FullHelpGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         debug = bool(ctx.params.get("debug")) or os.environ.get("DFLOW_DEBUG") == "1"
+        # (read raw: a bad DFLOW_DEBUG must not hide the error it is about)
         # The subcommand's arguments are not parsed yet; a `--json` among them asks for JSON.
         as_json = "--json" in [*getattr(ctx, "_protected_args", []), *getattr(ctx, "args", [])]
         try:
@@ -199,6 +200,9 @@ def _root(
         from .projects_cmds import resolve_place
 
         os.chdir(resolve_place(place))
+    from .. import environment
+
+    environment.check_all()  # a bad DFLOW_* value fails here, naming the variable
     # The composition root builds the command's sync policy; the result callback uses it.
     # Without a remote in the git config there is nothing to sync: skip loading it.
     common = cache.common_dir_of(os.getcwd())

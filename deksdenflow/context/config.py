@@ -11,6 +11,7 @@ import platformdirs
 import tomlkit
 from pydantic import BaseModel, ValidationError
 
+from .. import environment
 from ..domain.settings import EngineConfig, ProjectSettings
 from ..errors import ConfigError
 from ..store import codec
@@ -29,7 +30,7 @@ class ResolvedSettings(BaseModel):
 
 
 def user_config_path() -> Path:
-    explicit = os.environ.get("DFLOW_CONFIG_FILE")
+    explicit = environment.text("DFLOW_CONFIG_FILE")
     if explicit:
         return Path(explicit)
     return platformdirs.user_config_path("dflow") / "config.toml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ class Project:
     clock: Callable[[], datetime] = _now
     _resolved: dict[tuple[str, str, tuple[Any, ...]], config.ResolvedSettings] = field(
         default_factory=dict, repr=False)
+    _config_paths: dict[tuple[Any, ...], Path] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.store.after = self._reconcile
@@ -62,7 +62,7 @@ class Project:
         return self._resolved_text(project_text).settings
 
     def _resolved_text(self, text: str) -> config.ResolvedSettings:
-        key = (text, repr(sorted(self.flags.items())), _env_stamp())
+        key = (text, repr(sorted(self.flags.items())), self._env_stamp())
         cached = self._resolved.get(key)
         if cached is None:
             # Parsing TOML on every job showed in the workflow benchmark; inputs are the key.
@@ -76,20 +76,18 @@ class Project:
         return self.resolved(view).settings
 
 
-@functools.lru_cache(maxsize=8)
-def _user_config_path(home: str | None, xdg: str | None, env: tuple[Any, ...]) -> Path:
-    return config.user_config_path()
-
-
-def _env_stamp() -> tuple[Any, ...]:
-    """What else settings depend on: DFLOW_* variables and the user config file's identity."""
-    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_")))
-    path = _user_config_path(os.environ.get("HOME"), os.environ.get("XDG_CONFIG_HOME"), env)
-    try:
-        stat = path.stat()
-        return env, str(path), stat.st_mtime_ns, stat.st_size
-    except OSError:
-        return env, str(path)
+    def _env_stamp(self) -> tuple[Any, ...]:
+        """What else settings depend on: DFLOW_* variables and the user config file's identity."""
+        env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_")))
+        where = (os.environ.get("HOME"), os.environ.get("XDG_CONFIG_HOME"), env)
+        path = self._config_paths.get(where)
+        if path is None:
+            path = self._config_paths[where] = config.user_config_path()
+        try:
+            stat = path.stat()
+            return env, str(path), stat.st_mtime_ns, stat.st_size
+        except OSError:
+            return env, str(path)
 
 
 def default_project_text(name: str, base_branch: str, engine: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from .. import environment
 from ..domain.redaction import redact
 from ..errors import GitCommandFailed, GitNotFound, GitTimeout
 
@@ -129,11 +130,7 @@ def clean_env(extra: Mapping[str, str] | None = None, english: bool = True) -> d
 
 def default_timeout() -> float:
     """`DFLOW_GIT_TIMEOUT` seconds when set (read per call, never at import), else 600."""
-    try:
-        value = float(os.environ.get("DFLOW_GIT_TIMEOUT", "") or DEFAULT_TIMEOUT_S)
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
-    return value if value > 0 else DEFAULT_TIMEOUT_S
+    return environment.seconds("DFLOW_GIT_TIMEOUT")
 
 
 def failure(done: subprocess.CompletedProcess[Out], args: Sequence[str],

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import Literal
 
+from .. import environment
 from ..domain import correlation
 from ..errors import UsageError
 
@@ -18,7 +18,7 @@ IDS = ("project", "run", "step", "job", "attempt", "worker")
 
 def log_format(flag: str | None) -> LogFormat:
     """--log-format > DFLOW_LOG_FORMAT > text."""
-    chosen = flag or os.environ.get(ENV) or "text"
+    chosen = flag or environment.text(ENV)
     if chosen == "json":
         return "json"
     if chosen == "text":

@@ -19,6 +19,7 @@ import tomlkit
 from filelock import FileLock
 from pydantic import BaseModel, ValidationError
 
+from .. import environment
 from ..errors import ConfigError, DflowError
 
 REGISTRY_SCHEMA_VERSION = 1
@@ -78,7 +79,7 @@ def default_clone_dir() -> Path:
 def clone_dir(registry: Registry) -> Path:
     """Where a URL is cloned: DFLOW_CLONE_DIR, else `clone_dir` in the registry, else the
     user's data dir."""
-    chosen = os.environ.get("DFLOW_CLONE_DIR") or registry.clone_dir
+    chosen = environment.text("DFLOW_CLONE_DIR") or registry.clone_dir
     return Path(chosen).expanduser() if chosen else default_clone_dir()
 
 

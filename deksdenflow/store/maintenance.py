@@ -6,10 +6,10 @@ import os
 import time
 from pathlib import Path
 
+from .. import environment
 from ..git import runner
 
 # git's own heuristic: ~gc.auto (6700) loose objects estimated from one fan-out dir.
-LOOSE_SAMPLE_THRESHOLD = int(os.environ.get("DFLOW_GC_SAMPLE", "27"))
 MIN_INTERVAL_S = 60.0
 
 
@@ -20,7 +20,7 @@ def after_commit(git_dir: Path) -> None:
         count = len(os.listdir(sample))
     except OSError:
         return
-    if count <= LOOSE_SAMPLE_THRESHOLD:
+    if count <= environment.count("DFLOW_GC_SAMPLE"):
         return
     stamp = git_dir / "deksdenflow" / "gc.stamp"
     try:

@@ -16,6 +16,7 @@ from typing import TypeVar
 import filelock
 import pygit2
 
+from .. import environment
 from ..domain.settings import ProjectSettings
 from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
 from . import codec, maintenance, trust
@@ -29,15 +30,20 @@ T = TypeVar("T")
 
 OBJ_COMMIT = 1
 
-LOCK_TIMEOUT_S = float(os.environ.get("DFLOW_LOCK_TIMEOUT", "120"))
+
 CAS_RETRIES = 50
 LOCK_POLL_S = 0.002
-REF_LOCK_WAIT_S = float(os.environ.get("DFLOW_REF_LOCK_WAIT", "10"))
+
 STALE_REF_LOCK_S = 2.0  # an older <ref>.lock, found under our lock, is a dead writer's
 
 
+def ref_lock_wait_s() -> float:
+    """How long to wait out git's own lock on the state ref (DFLOW_REF_LOCK_WAIT)."""
+    return environment.seconds("DFLOW_REF_LOCK_WAIT")
+
+
 def default_actor() -> str:
-    explicit = os.environ.get("DFLOW_ACTOR")
+    explicit = environment.text("DFLOW_ACTOR")
     if explicit:
         return explicit
     try:
@@ -58,22 +64,6 @@ def open_repository(path: str | os.PathLike[str] = ".") -> pygit2.Repository:
             f"{where} is not inside a git repository; run `git init` first or cd into one"
         )
     return pygit2.Repository(found)
-
-
-def configure_libgit2(*, fsync: bool) -> None:
-    """libgit2's options are process-wide: the composition root sets them once per process
-    (deksdenflow/wiring.py), not every Store it opens."""
-    if fsync:
-        pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
-    # Every object a store commit references was written by the same transaction a moment
-    # before, or is in the tree it started from: libgit2's lookup of each one on insert is
-    # pure cost on the write path (docs/state-ref.md, "Writing").
-    pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, 0)
-
-
-def libgit2_version() -> str:
-    """The libgit2 this dflow writes the state ref with (for `dflow doctor`)."""
-    return str(pygit2.LIBGIT2_VERSION)
 
 
 def head_branch(repo: pygit2.Repository) -> str:
@@ -109,7 +99,7 @@ class Store:
         self.after: Callable[[Tx], None] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
         self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
-        self.fsync = os.environ.get("DFLOW_FSYNC") == "1"
+        self.fsync = environment.flag("DFLOW_FSYNC")
         self._rollup = RollUp(self.git_dir / "objects", self.data_dir)
         # libgit2's process-wide options are set by the composition root (configure_libgit2).
 
@@ -198,7 +188,7 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return filelock.FileLock(
             str(self.data_dir / "state.lock"),
-            timeout=LOCK_TIMEOUT_S if timeout is None else timeout,
+            timeout=environment.seconds("DFLOW_LOCK_TIMEOUT") if timeout is None else timeout,
         )
 
     def initialize(self, project_text: str) -> bool:
@@ -331,7 +321,8 @@ class Store:
 
         git itself (`gc --auto` packing refs, `update-ref`, a fetch) locks the ref with
         `<ref>.lock` for a moment without our file lock: wait that out rather than fail."""
-        deadline = time.monotonic() + REF_LOCK_WAIT_S
+        wait_s = ref_lock_wait_s()
+        deadline = time.monotonic() + wait_s
         nap = 0.001
         while True:
             try:
@@ -347,7 +338,7 @@ class Store:
                 if time.monotonic() > deadline:
                     raise LockTimeout(
                         f"{self.git_dir / STATE_REF}.lock has been held for "
-                        f"{REF_LOCK_WAIT_S:.0f}s; if no git process is running, delete it"
+                        f"{wait_s:.0f}s; if no git process is running, delete it"
                     ) from exc
             time.sleep(nap)
             nap = min(nap * 2, 0.05)

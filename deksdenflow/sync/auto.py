@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import environment
 from ..context.project import Project
 from ..errors import DflowError
 from ..store.integrate import integrate, tracking_tip
@@ -61,7 +62,7 @@ class AutoSync:
         if remote not in project.store.remote_names():
             return
         try:
-            with transport.time_limit(transport.IMPLICIT_TIMEOUT_S):
+            with transport.time_limit(environment.seconds("DFLOW_SYNC_TIMEOUT")):
                 report = service.sync(project, remote)
         except transport.RemoteUnreachable as exc:
             self._warn(f"{exc}; the change is kept locally, run `dflow sync` when online")

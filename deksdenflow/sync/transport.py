@@ -3,7 +3,6 @@ its credential helpers and SSH config), the store does every ref write on our si
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
+from .. import environment
 from ..errors import DflowError, GitOperationError, GitTimeout
 from ..git import runner
 from ..store import Store
@@ -20,9 +20,15 @@ from ..store.layout import STATE_REF
 NUMBERS_PREFIX = "refs/deksdenflow/numbers/"
 _MISSING_REF = re.compile(r"couldn't find remote ref (\S+)")
 _RACE = re.compile(r"cannot lock ref|failed to update ref|incorrect old value|stale info")
-GIT_TIMEOUT_S = float(os.environ.get("DFLOW_GIT_TIMEOUT", "120"))
+GIT_TIMEOUT_S = 120.0  # sync's fetch and push, unless DFLOW_GIT_TIMEOUT says otherwise
+
+
+def git_timeout_s() -> float:
+    if environment.is_set("DFLOW_GIT_TIMEOUT"):
+        return environment.seconds("DFLOW_GIT_TIMEOUT")
+    return GIT_TIMEOUT_S
 # An implicit sync around a command must not hang on a black-holed remote for minutes.
-IMPLICIT_TIMEOUT_S = float(os.environ.get("DFLOW_SYNC_TIMEOUT", "20"))
+
 _timeout: ContextVar[float | None] = ContextVar("dflow_git_timeout", default=None)
 
 
@@ -45,7 +51,7 @@ class NoRemote(DflowError):
 
 
 def git(store: Store, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    limit = timeout or _timeout.get() or GIT_TIMEOUT_S
+    limit = timeout or _timeout.get() or git_timeout_s()
     try:
         return runner.run(None, *args, check=False, timeout=limit, git_dir=store.git_dir)
     except GitTimeout as exc:

@@ -14,7 +14,8 @@ from ..context.parts import Parts
 from ..errors import DflowError, NewerSchema
 from ..git import runner
 from ..store import STATE_REF, trust
-from ..store.repo import libgit2_version, open_store
+from ..store.libgit2 import libgit2_version
+from ..store.repo import open_store
 
 Level = Literal["ok", "warn", "fail"]
 OPTIONAL_TOOLS = {

@@ -14,7 +14,6 @@ from deksdenflow.domain.events import EventType
 from deksdenflow.domain.payloads import RunNote, StepFinished, payload_of
 from deksdenflow.errors import IllegalTransition, LockTimeout
 from deksdenflow.store import STATE_REF, Store, Tx
-from deksdenflow.store import repo as store_repo
 from deksdenflow.store.layout import artifact_path, run_snapshot_path
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
@@ -140,7 +139,7 @@ def test_a_stale_ref_lock_is_a_clear_error_and_changes_nothing(
         store: Store, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     uid = add_run(store)
     before = store.tip()
-    monkeypatch.setattr(store_repo, "REF_LOCK_WAIT_S", 0.2)
+    monkeypatch.setenv("DFLOW_REF_LOCK_WAIT", "0.2")
     (repo / ".git" / "refs" / "deksdenflow" / "state.lock").write_bytes(b"")
     with pytest.raises(LockTimeout, match=r"state.lock has been held for 0s; if no git process "
                                           r"is running, delete it"):

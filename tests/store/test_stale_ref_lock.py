@@ -32,7 +32,7 @@ def test_a_stale_ref_lock_file_is_removed_and_the_write_goes_through(project: Pr
 def test_a_ref_lock_that_is_not_a_file_is_an_error(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("deksdenflow.store.repo.REF_LOCK_WAIT_S", 0.2)
+    monkeypatch.setenv("DFLOW_REF_LOCK_WAIT", "0.2")
     lock = project.store.git_dir / f"{STATE_REF}.lock"
     lock.mkdir()  # libgit2 cannot create its lock file, and it is not ours to remove
     old = time.time() - 60

@@ -15,7 +15,7 @@ import sys
 
 from deksdenflow.domain.payloads import RunNote
 from deksdenflow.store import Tx, open_store
-from deksdenflow.store.repo import configure_libgit2
+from deksdenflow.store.libgit2 import configure_libgit2
 
 
 def main(repo: str, uid: str, name: str, count: int, artifact_bytes: int = 0) -> None:

@@ -296,7 +296,7 @@ def test_an_implicit_sync_gives_up_on_a_silent_remote_and_keeps_working(
     try:
         port = silent.getsockname()[1]
         git("remote", "set-url", "origin", f"git://127.0.0.1:{port}/remote.git", cwd=a.root)
-        monkeypatch.setattr(transport, "IMPLICIT_TIMEOUT_S", 1.0)
+        monkeypatch.setenv("DFLOW_SYNC_TIMEOUT", "1")
         add_run(a, "patient")
         result = cli("pause", "patient", cwd=a.root)  # type: ignore[operator]
         assert result.exit_code == 0

@@ -1,0 +1,113 @@
+"""Every `DFLOW_*` environment variable dflow reads: named, typed, documented and validated in
+one place (the table in docs/environment.md is tested against this one).
+
+Values are read when they are used, never at import, so a long-lived process and a test see
+the current environment; a value that does not parse is a `ConfigError` naming the variable.
+The CLI checks them all before any command (`check_all`), so a typo fails at once, not deep
+inside the one command that happens to read it. Settings overrides (`DFLOW_QA_POLICY`, …)
+are validated with the settings (context/config.py); variables dflow *sets* for the engines
+(`DFLOW_JOB_ID`, …) are domain/correlation.py's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    kind: str  # "seconds" | "count" | "flag" | "text" | "path"
+    default: str
+    help: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("DFLOW_ACTOR", "text", "", "who the state ref's commits and events name "
+             "(default user@host)"),
+    Variable("DFLOW_CLONE_DIR", "path", "", "where `dflow projects add URL` clones (default "
+             "the registry's clone_dir, else the user's data dir)"),
+    Variable("DFLOW_CONFIG_FILE", "path", "", "the user config file (default "
+             "<user config dir>/dflow/config.toml)"),
+    Variable("DFLOW_DEBUG", "flag", "0", "1: tracebacks on stderr, like --debug"),
+    Variable("DFLOW_ENGINE", "text", "", "the engine of every phase (phases.default), like "
+             "--engine"),
+    Variable("DFLOW_FSYNC", "flag", "0", "1: fsync the git dir on every state commit "
+             "(power-loss durability, slower)"),
+    Variable("DFLOW_GC_SAMPLE", "count", "27", "loose objects in one fan-out dir above which "
+             "a background `git gc --auto` starts"),
+    Variable("DFLOW_GIT_TIMEOUT", "seconds", "600", "the time limit of one git command "
+             "(sync's fetch and push: 120 unless set)"),
+    Variable("DFLOW_JOB_HANDLERS", "text", "", "comma-separated modules declaring HANDLERS "
+             "(job kind -> handler) for the pool; for tests and plug-ins"),
+    Variable("DFLOW_LOCK_TIMEOUT", "seconds", "120", "how long to wait for the state lock"),
+    Variable("DFLOW_LOG_FORMAT", "text", "text", "text | json: the worker's, `run --wait`'s "
+             "and `ci report`'s log lines, like --log-format"),
+    Variable("DFLOW_OPENAI_API_KEY", "text", "", "the openai engine's key when "
+             "OPENAI_API_KEY is not set (never stored or shown)"),
+    Variable("DFLOW_OPENAI_BASE_URL", "text", "", "the openai engine's endpoint when the "
+             "engine's base_url option is not set"),
+    Variable("DFLOW_PROJECT_REMOTE", "text", "", "the remote `dflow ci report` pushes to "
+             "(default project.remote)"),
+    Variable("DFLOW_REF_LOCK_WAIT", "seconds", "10", "how long to wait out git's own lock "
+             "on the state ref"),
+    Variable("DFLOW_SYNC_TIMEOUT", "seconds", "20", "the time limit of the implicit sync "
+             "after a command"),
+)
+BY_NAME: Mapping[str, Variable] = MappingProxyType({v.name: v for v in VARIABLES})
+
+
+def text(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The variable's text (its default when unset or empty)."""
+    var = BY_NAME[name]
+    return (environ if environ is not None else os.environ).get(name) or var.default
+
+
+def is_set(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    _ = BY_NAME[name]
+    return bool((environ if environ is not None else os.environ).get(name))
+
+
+def seconds(name: str, environ: Mapping[str, str] | None = None) -> float:
+    """A positive number of seconds."""
+    raw = text(name, environ)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds; set a positive number "
+                          f"like {BY_NAME[name].default} or unset it")
+    return value
+
+
+def count(name: str, environ: Mapping[str, str] | None = None) -> int:
+    """A whole number, zero or more."""
+    raw = text(name, environ)
+    if not raw.strip().isdigit():
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set one like "
+                          f"{BY_NAME[name].default} or unset it")
+    return int(raw)
+
+
+def flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """1/true/yes/on or 0/false/no/off."""
+    raw = text(name, environ).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}={raw!r} is neither 1 nor 0; set 1 to turn it on or unset it")
+
+
+def check_all(environ: Mapping[str, str] | None = None) -> None:
+    """Validate every variable that is set (ConfigError names the first bad one)."""
+    readers = {"seconds": seconds, "count": count, "flag": flag}
+    for var in VARIABLES:
+        reader = readers.get(var.kind)
+        if reader is not None:
+            reader(var.name, environ)
