@@ -77,6 +77,11 @@ class Wiring:
 
         return numbers.claim_number(project)
 
+    def undo_killed_creations(self, project: Project) -> list[str]:
+        from .workflow import creation
+
+        return creation.recover(project)
+
     def note(self, text: str) -> None:
         if self._note is not None:
             self._note(text)

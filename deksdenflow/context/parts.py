@@ -49,6 +49,11 @@ class Parts(Protocol):
         """The engine kinds this dflow knows: the built-ins and the plug-ins."""
         ...
 
+    def undo_killed_creations(self, project: Project) -> list[str]:
+        """Remove what a killed `dflow new` made and never recorded (decision 0831); the
+        branches removed. The pool calls it between jobs."""
+        ...
+
     def note(self, text: str) -> None:
         """Tell the user something that is not an error (offline, numbering locally): the CLI
         prints it on stderr, the console shows a notification. Services never print."""

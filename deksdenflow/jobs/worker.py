@@ -26,7 +26,6 @@ from ..domain.payloads import JobReleased
 from ..errors import DflowError, IllegalTransition
 from ..store import Tx
 from ..store.open_jobs import OpenJobs
-from ..workflow import creation
 from . import liveness, recovery, runner
 from .claims import (
     LocalClaims,
@@ -234,7 +233,7 @@ class Worker:
     def _undo_killed_creations(self) -> None:
         """A `dflow new` killed while this pool runs: remove its branch and worktree if its
         run was never recorded (docs/decisions/0831-a-killed-new-is-undone.md)."""
-        for branch in creation.recover(self.project):
+        for branch in self.project.parts.undo_killed_creations(self.project):
             self._log("recovered", detail=f"removed branch and worktree {branch} of a killed "
                       "dflow new (its run was never recorded)")
 

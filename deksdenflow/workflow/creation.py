@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from .. import environment
 from ..context.project import Project
 from ..errors import GitOperationError
 from ..jobs.liveness import try_lock, unlock
@@ -35,7 +36,7 @@ PAUSE_ENV = "DFLOW_TEST_PAUSE_AT"
 
 def pause_point(name: str) -> None:
     """Test-only: stop here for an hour when DFLOW_TEST_PAUSE_AT names this point."""
-    if os.environ.get(PAUSE_ENV) != name:
+    if environment.text(PAUSE_ENV) != name:
         return
     print(f"paused at {name}", file=sys.stderr, flush=True)
     time.sleep(3600)
