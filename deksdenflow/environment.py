@@ -11,19 +11,23 @@ are validated with the settings (context/config.py); variables dflow *sets* for 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from .errors import ConfigError
 
+TYPE_CHECKING = False  # not typing's: the status fast path reads variables through here
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
-@dataclass(frozen=True)
+
 class Variable:
-    name: str
-    kind: str  # "seconds" | "count" | "flag" | "text" | "path"
-    default: str
-    help: str
+    """One variable: its name, kind ("seconds" | "count" | "flag" | "text" | "path"), the
+    default when unset, and what it does."""
+
+    __slots__ = ("default", "help", "kind", "name")
+
+    def __init__(self, name: str, kind: str, default: str, help: str) -> None:
+        self.name, self.kind, self.default, self.help = name, kind, default, help
 
 
 VARIABLES: tuple[Variable, ...] = (

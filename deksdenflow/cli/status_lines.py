@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import environment
 from ..store import cache
 from .text import ago, console, styled, tokens
 
@@ -69,7 +70,7 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
 def settings_key(view: LiteView) -> str:
     """What the effective settings depend on (as `Project`'s settings cache keys them)."""
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_"))
-    path = os.environ.get("DFLOW_CONFIG_FILE") or _user_config()
+    path = environment.text("DFLOW_CONFIG_FILE") or _user_config()
     try:
         stat = os.stat(path)
         user = f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
