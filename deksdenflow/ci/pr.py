@@ -14,7 +14,7 @@ from ..domain.models import ProtocolRun
 from ..domain.payloads import RunPrOpened
 from ..domain.redaction import redact, secret_values
 from ..errors import DflowError, GitOperationError
-from ..store.peek import committed_file
+from ..store.branches import committed_file
 from ..sync import transport
 from ..sync.completion import record_merged
 from ..workflow import worktrees

@@ -88,22 +88,3 @@ def tracking_tips(store: Store) -> dict[str, str]:
             if ref is not None:
                 tips[name] = str(ref.target)
     return tips
-
-
-def committed_file(store: Store, branch: str, path: str) -> bytes | None:
-    """A file as committed on a local (else remote-tracking) branch; None when absent."""
-    for name in (f"refs/heads/{branch}", *_remote_names(store, branch)):
-        ref = store.repo.references.get(name)
-        if ref is None:
-            continue
-        commit = ref.peel(pygit2.Commit)
-        try:
-            obj = commit.tree[path]
-        except KeyError:
-            return None
-        return obj.data if isinstance(obj, pygit2.Blob) else None
-    return None
-
-
-def _remote_names(store: Store, branch: str) -> list[str]:
-    return [f"refs/remotes/{remote}/{branch}" for remote in store.repo.remotes.names()]

@@ -8,7 +8,7 @@ from ..context.project import Project
 from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
-from ..store.peek import committed_file
+from ..store.branches import committed_file
 from .facts import RunFacts, gather
 from .runs import RunLine, folder, run_line
 

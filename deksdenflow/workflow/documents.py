@@ -15,7 +15,7 @@ from ..domain.models import RunSnapshot, StepRun
 from ..domain.redaction import strip_controls
 from ..errors import DflowError
 from ..store import StateView
-from ..store.peek import committed_file
+from ..store.branches import committed_file
 from . import diffs
 from .diffs import Diff
 
