@@ -11,7 +11,7 @@ import builtins
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .event_types import EventType
 from .payloads import PAYLOADS, EventData, Payload
@@ -37,25 +37,24 @@ class Event(BaseModel):
     run: str | None = Field(default=None, description="uid of the protocol run, if any")
     step: int | None = Field(default=None, description="step index within the run, if any")
     type: EventType
-    data: EventData = Field(description="the payload model of `type` (domain/payloads.py)")
+    data: EventData = Field(default_factory=dict, validate_default=True,
+                            description="the payload model of `type` (domain/payloads.py)")
 
-    @model_validator(mode="before")
+    @field_validator("data", mode="before")
     @classmethod
-    def _payload_of_its_type(cls, value: Any) -> Any:
-        """Pick `data`'s model by `type`: the discriminator lives beside the payload."""
-        if not isinstance(value, dict) or "type" not in value:
-            return value
-        try:
-            model = PAYLOADS[EventType(value["type"])]
-        except ValueError:
-            return value  # the field check names the unknown type
-        data = value.get("data", {})
-        if isinstance(data, Payload) and not isinstance(data, model):
+    def _payload_of_its_type(cls, data: Any, info: ValidationInfo) -> Any:
+        """`data` as the model of the event's `type` (validated just before it): the
+        discriminator lives beside the payload, so files keep their shape."""
+        kind = info.data.get("type")
+        if kind is None:
+            raise ValueError("the event's type is not known, so its data cannot be read")
+        model = PAYLOADS[kind]
+        if isinstance(data, model):
+            return data
+        if isinstance(data, Payload):
             name = builtins.type(data).__name__
-            raise ValueError(f"{name} is not the data of a {value['type']} event")
-        if not isinstance(data, Payload):
-            data = model.model_validate(data)
-        return {**value, "data": data}
+            raise ValueError(f"{name} is not the data of a {kind.value} event")
+        return model.model_validate(data)
 
     @property
     def order_key(self) -> tuple[int, str]:
