@@ -47,6 +47,10 @@ class InvalidName(UsageError):
     pass
 
 
+class NoTerminal(UsageError):
+    """A full-screen command was started without a terminal (a pipe, CI, cron)."""
+
+
 class NameClash(DflowError):
     pass
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+from ..errors import NoTerminal
 
 
 def console() -> None:
@@ -13,6 +17,11 @@ def console() -> None:
 
     Example: dflow console
     """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Textual would write escape codes into the pipe and wait for keys forever.
+        raise NoTerminal("dflow console needs a terminal (standard input and output are not "
+                         "one); run it in a terminal, or use `dflow status` / `dflow show RUN` "
+                         "in scripts")
     from ..console.app import DflowConsole
     from ..wiring import open_project
 

@@ -21,7 +21,7 @@ from ..domain.payloads import ProjectSetup
 from ..errors import DflowError, GitOperationError, NotAGitRepository, UsageError
 from ..git import runner as git
 from ..sync import setup as sync_setup
-from . import registry
+from . import preflight, registry
 from .answers import InitAnswers, apply, defaults
 from .detect import Detected, detect
 from .registry import ProjectEntry
@@ -107,10 +107,12 @@ def _repo_root(parts: Parts, path: Path) -> Path:
         raise UsageError(f"{path} is neither a directory nor a git URL; give a repository's "
                          "path or URL")
     try:
-        return parts.open_project(path).root.resolve()
+        root = parts.open_project(path).root.resolve()
     except NotAGitRepository as exc:
         raise UsageError(f"{path} is not a git repository; `git init` it first or give a "
                          "repository's URL") from exc
+    preflight.refuse_bare(root)  # before the registry names it
+    return root
 
 
 def _clone(url: str, dest: Path) -> str:
@@ -139,10 +141,14 @@ Ask = Callable[[Detected], InitAnswers]
 
 def init_repo(parts: Parts, root: Path, ask: Ask | None = None, **given: Any) -> InitResult:
     """`dflow init`: the given answers, the rest detected (or asked through `ask` when the
-    state is new); the same answers give the same project.toml either way."""
+    state is new); the same answers give the same project.toml either way. Nothing is
+    written when the repository is bare or the base branch does not exist."""
+    preflight.refuse_bare(root)
     detected = detect(root)
     fresh = not parts.open_project(root).store.is_initialized
     answers = ask(detected) if ask is not None and fresh else defaults(detected, **given)
+    if fresh:  # an existing state keeps its base; the answers apply only to a new one
+        preflight.check_base(root, answers.base)
     project, report = sync_setup.init(parts, root, base=answers.base, engine=answers.engine,
                                       edit=lambda text: apply(text, answers,
                                                                 parts.engine_kinds()))

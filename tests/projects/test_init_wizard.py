@@ -13,7 +13,7 @@ import pytest
 
 from deksdenflow.projects.detect import ci_provider
 from deksdenflow.wiring import open_project
-from tests.conftest import make_repo
+from tests.conftest import git, make_repo
 
 SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 QUESTIONS = ["Base branch", "CI provider", "Engine", "Model", "QA policy", "Token budget",
@@ -40,6 +40,8 @@ def _settings(repo: Path) -> str:
 @pytest.mark.slow
 def test_the_wizard_gives_what_the_flags_give(cli: Any, tmp_path: Path) -> None:
     asked, flagged = make_repo(tmp_path / "asked"), make_repo(tmp_path / "flagged")
+    for repo in (asked, flagged):  # the base must exist (init refuses one that does not)
+        git("branch", "trunk", cwd=repo)
     _wizard(asked, ["trunk", "gitlab", "demo", "m-1", "end", "5000", "warn"])
     done = cli("init", "--base", "trunk", "--ci-provider", "gitlab", "--engine", "demo",
                "--model", "m-1", "--qa-policy", "end", "--budget-tokens", "5000",
