@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,12 @@ def _set_nested(doc: dict[str, Any], parts: list[str], value: Any) -> None:
     for part in parts[:-1]:
         doc = doc.setdefault(part, {})
     doc[parts[-1]] = value
+
+
+def changed_settings(before: str, after: str) -> list[tuple[str, Any, Any]]:
+    """(key, value before, value after) for every leaf of project.toml that differs; a key
+    missing on one side has None there."""
+    old = dict(_leaves(tomllib.loads(before), ""))
+    new = dict(_leaves(tomllib.loads(after), ""))
+    return [(k, old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys())
+            if old.get(k) != new.get(k)]

@@ -4,6 +4,7 @@ error here: say so on stderr and keep working locally."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from .. import environment
@@ -91,4 +92,13 @@ def notes_of(report: service.SyncReport) -> list[str]:
     return [*(f"note: {r.old_id} is now {r.new_id}: another clone took its number "
               f"(its branch stays {r.branch})" for r in report.renumbered),
             *(f"note: {run_id} is merged: its branch is on the base branch"
-              for run_id in report.completed)]
+              for run_id in report.completed),
+            *lost_notes(report)]
+
+
+def lost_notes(report: service.SyncReport) -> list[str]:
+    """One note per setting of ours that lost the merge of project.toml (decision 0973)."""
+    return [f"note: another clone changed {service.PROJECT_FILE} at the same time and the merge "
+            f"kept its version: {s.key} is {json.dumps(s.kept)} (yours was "
+            f"{json.dumps(s.ours)}); `dflow config set` it again to keep yours"
+            for s in report.settings_lost]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..context import config
 from ..context.project import Project
 from ..errors import DflowError, NotInitialized
 from ..store.integrate import Integration, Outcome, integrate, set_tracking
+from ..store.layout import PROJECT_FILE
 from . import completion, setup, transport
 
 PUSH_ATTEMPTS = 8
@@ -19,6 +22,14 @@ BACKOFF_MAX_S = 2.0
 
 class SyncConflict(DflowError):
     """The remote kept moving faster than we could merge and push."""
+
+
+class SettingLost(BaseModel):
+    """Both clones changed project.toml and the merge kept the other's version of `key`."""
+
+    key: str
+    ours: Any = None
+    kept: Any = None
 
 
 class RenumberNote(BaseModel):
@@ -40,6 +51,7 @@ class SyncReport(BaseModel):
     renumbered: list[RenumberNote] = Field(default_factory=list)
     conflicts: list[str] = Field(default_factory=list)
     completed: list[str] = Field(default_factory=list)
+    settings_lost: list[SettingLost] = Field(default_factory=list)
 
 
 def remote_name(project: Project, remote: str | None = None) -> str:
@@ -53,6 +65,7 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
     name = remote or _configured_remote(project)
     report = SyncReport(remote=name, outcome=Outcome.UP_TO_DATE.value)
     base = _base_refspec(project, name)
+    ours = _project_text(project)
     for attempt in range(1, attempts + 1):
         report.attempts = attempt
         theirs = transport.fetch_state(store, name, base)
@@ -78,6 +91,8 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
             )
         time.sleep(backoff(attempt))
     report.tip = store.tip()
+    if PROJECT_FILE in report.conflicts and ours is not None:
+        report.settings_lost = _lost(ours, _project_text(project))
     report.completed = completion.record_merged(project, name)
     if report.completed:
         report.tip = _push_after_completion(project, name, report) if push else store.tip()
@@ -91,6 +106,18 @@ def _push_after_completion(project: Project, name: str, report: SyncReport) -> s
         set_tracking(project.store, name, tip)
     # A rejected push here is harmless: the next sync carries the event.
     return tip
+
+
+def _project_text(project: Project) -> str | None:
+    return project.view().project_text() if project.store.is_initialized else None
+
+
+def _lost(ours: str, merged: str | None) -> list[SettingLost]:
+    """The settings whose value here lost the three-way merge of project.toml (decision 0973)."""
+    if merged is None:
+        return []
+    return [SettingLost(key=key, ours=mine, kept=kept)
+            for key, mine, kept in config.changed_settings(ours, merged)]
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
