@@ -11,6 +11,7 @@ from .. import environment
 from ..context.project import Project
 from ..errors import DflowError
 from ..store.integrate import integrate, tracking_tip
+from ..store.layout import PROJECT_FILE
 from . import completion, service, transport
 
 # Commands that manage sync themselves, or must work without (or before) any state.
@@ -98,7 +99,7 @@ def notes_of(report: service.SyncReport) -> list[str]:
 
 def lost_notes(report: service.SyncReport) -> list[str]:
     """One note per setting of ours that lost the merge of project.toml (decision 0973)."""
-    return [f"note: another clone changed {service.PROJECT_FILE} at the same time and the merge "
+    return [f"note: another clone changed {PROJECT_FILE} at the same time and the merge "
             f"kept its version: {s.key} is {json.dumps(s.kept)} (yours was "
             f"{json.dumps(s.ours)}); `dflow config set` it again to keep yours"
             for s in report.settings_lost]
