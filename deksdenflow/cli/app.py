@@ -64,7 +64,7 @@ class DflowGroup(FullHelpGroup):
                 ctx.obj.after_command()
                 _say_notes(ctx.obj.take_notes())
             return result
-        except (typer.Exit, typer.Abort, typer.TyperException):
+        except (typer.Exit, typer.Abort, click.ClickException):
             raise
         except BrokenPipeError:
             _quiet_pipe()
