@@ -21,6 +21,7 @@ from ..wiring import Wiring, open_project
 from . import actions
 from .rows import Clock, now_utc
 from .screens.base import StateScreen
+from .screens.projects import ProjectsScreen
 from .screens.runs import RunsScreen
 
 POLL_S = 0.1  # an idle poll is one ref read (~15 µs)
@@ -56,10 +57,6 @@ class DflowConsole(App[None]):
     def __init__(self, path: str | os.PathLike[str] = ".", *, clock: Clock = now_utc,
                  poll_s: float = POLL_S, process_jobs: bool = True) -> None:
         super().__init__()
-        self.project: Project = open_project(path)
-        self.project.view()  # fail before the screen opens when dflow is not set up here
-        self.root = self.project.root
-        self.watcher = StateWatcher(self.project)
         self.clock = clock
         self.poll_s = poll_s
         self.process_jobs = process_jobs
@@ -67,14 +64,33 @@ class DflowConsole(App[None]):
         self.closing = False
         self.interrupt = interrupts.Interrupt()  # fired on quit: kills in-process agents
         self.stopped_work = False  # did quitting stop a job in progress?
-        settings = self.project.settings()
-        self.sub_title = settings.project.name or self.project.root.name
+        self._bind(open_project(path))
+
+    def _bind(self, project: Project) -> None:
+        """Show `project` from now on (the one started in, or one chosen on the projects
+        screen)."""
+        project.view()  # fail before the screen opens when dflow is not set up there
+        self.project: Project = project
+        self.root = project.root
+        self.watcher = StateWatcher(project)
+        settings = project.settings()
+        self.sub_title = settings.project.name or project.root.name
         self.engine = settings.phases.engine_for("execute")
 
     def on_mount(self) -> None:
         self.watcher.poll()
-        self.push_screen(RunsScreen())
+        self.push_screen(ProjectsScreen() if _several_projects() else RunsScreen())
         self.set_interval(self.poll_s, self.check_state)
+
+    def open_project_at(self, path: Path) -> None:
+        """The projects screen's Enter: this project's runs, on top of the projects list."""
+        try:
+            self._bind(open_project(path))
+        except DflowError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.watcher.poll()
+        self.push_screen(RunsScreen())
 
     # --- live state ---------------------------------------------------------------------------
 
@@ -225,6 +241,16 @@ class DflowConsole(App[None]):
         from .screens.settings import SettingsScreen
 
         self.push_screen(SettingsScreen())
+
+
+def _several_projects() -> bool:
+    """More than one registered project: the console starts on the projects screen."""
+    from ..projects import registry
+
+    try:
+        return len(registry.load().projects) > 1
+    except DflowError:
+        return False  # an unreadable registry must not keep the console from opening
 
 
 def _internal(exc: Exception) -> str:

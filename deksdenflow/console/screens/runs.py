@@ -170,11 +170,21 @@ class RunsScreen(StateScreen):
         self.table.focus()
 
     def action_clear_filter(self) -> None:
+        """Escape: clear the filter; with none, back to the projects screen (if it is below)."""
         box = self.query_one("#filter", Input)
+        if not box.value and not box.display and self._over_projects():
+            self.app.pop_screen()
+            return
         if box.value:
             box.value = ""
         box.display = False
         self.table.focus()
+
+    def _over_projects(self) -> bool:
+        from .projects import ProjectsScreen
+
+        stack = self.app.screen_stack
+        return len(stack) > 1 and isinstance(stack[-2], ProjectsScreen)
 
     def action_sort(self) -> None:
         self.sort = rows.SORTS[(rows.SORTS.index(self.sort) + 1) % len(rows.SORTS)]
