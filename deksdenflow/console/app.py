@@ -52,6 +52,7 @@ class DflowConsole(App[None]):
         Binding("s", "sync", "Sync", show=False),
         Binding("w", "workers", "Workers", show=False),
         Binding("i", "settings", "Settings", show=False),
+        Binding("m", "metrics", "Metrics", show=False),
     ]
 
     def __init__(self, path: str | os.PathLike[str] = ".", *, clock: Clock = now_utc,
@@ -161,7 +162,7 @@ class DflowConsole(App[None]):
         self.exit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in RUN_ACTIONS | {"new_run", "sync", "workers", "settings", "help"}:
+        if action in RUN_ACTIONS | {"new_run", "sync", "workers", "settings", "help", "metrics"}:
             return not isinstance(self.screen, ModalScreen)
         return True
 
@@ -236,6 +237,11 @@ class DflowConsole(App[None]):
         from .screens.workers import WorkersScreen
 
         self.push_screen(WorkersScreen())
+
+    def action_metrics(self) -> None:
+        from .screens.metrics import MetricsScreen
+
+        self.push_screen(MetricsScreen())
 
     def action_settings(self) -> None:
         from .screens.settings import SettingsScreen

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
 from ..errors import UsageError
-from .ledger import Ledger, SpendFact
+from .ledger import Ledger, SpendFact, ledger, project_label
+
+if TYPE_CHECKING:
+    from ..workflow.project import Project
 
 GroupBy = Literal["engine", "model", "variant", "step-type"]
 GROUPINGS: tuple[str, ...] = ("engine", "model", "variant", "step-type")
@@ -77,6 +80,13 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
         raise UsageError(f"--since wants a span like 30d, 12h, 2w or a date like 2026-11-01, "
                          f"not '{text}'") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def for_project(project: Project, by: str = "model", since: datetime | None = None) -> Report:
+    """The report of one project, read from its state ref (`dflow report`, the console)."""
+    view = project.view()
+    name = project_label(view.settings().project.name, project.root.name)
+    return build(ledger(name, view.snapshot_docs()), by, since)
 
 
 def build(book: Ledger, by: str = "model", since: datetime | None = None) -> Report:

@@ -32,6 +32,7 @@ KEYS = [
     ("Views", [
         ("w", "workers and open jobs", "dflow workers"),
         ("i", "project settings", "dflow project show"),
+        ("m", "metrics: tokens, cost, QA, errors", "dflow report"),
         ("?", "this help", ""),
         ("q", "quit", ""),
     ]),
