@@ -79,7 +79,7 @@ def report(
     from ..observe import report as reporting
     from .report_render import render
 
-    found = reporting.build(_ledger(open_project()), by, reporting.parse_since(since))
+    found = reporting.for_project(open_project(), by, reporting.parse_since(since))
     if json_:
         emit_json(found)
         return
