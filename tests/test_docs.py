@@ -106,7 +106,7 @@ def resolve(mention: Mention, root: Group) -> list[str]:
 
 def _config_key(word: str) -> list[str]:
     """`dflow config set KEY ...` in the docs names a real key (engines by any name)."""
-    from deksdenflow.workflow import config
+    from deksdenflow.context import config
 
     if not re.fullmatch(r"[a-z_]+(\.[\w-]+)+", word):
         return []  # a placeholder such as KEY
@@ -168,10 +168,11 @@ def test_every_job_kind_the_docs_name_can_be_done(doc: Path) -> None:
 
 
 def _handled_kinds() -> set[str]:
-    from deksdenflow.jobs import runner
+    from deksdenflow.domain.models import JobKind
+    from deksdenflow.wiring import Wiring
 
-    runner.load_builtin_handlers()
-    return {str(kind) for kind in runner.HANDLERS}
+    wiring = Wiring()
+    return {str(kind) for kind in JobKind if wiring.handler(kind) is not None}
 
 
 def _queue_row(text: str) -> str:
@@ -180,7 +181,7 @@ def _queue_row(text: str) -> str:
 
 
 def test_every_config_key_is_documented() -> None:
-    from deksdenflow.workflow import config
+    from deksdenflow.context import config
 
     text = "\n".join(doc.read_text() for doc in DOCS)
     missing = [key for key in config.leaf_keys() if not _documented_key(key, text)]

@@ -36,7 +36,9 @@ def sync(
                    f"(its branch stays {r.branch})")
     for path in report.conflicts:
         typer.echo(f"note: {path} was changed on both sides; kept one version, check it")
-    for line in auto.lost_notes(report):
+    from ..sync.auto import lost_notes
+
+    for line in lost_notes(report):
         typer.echo(line)
     for run_id in report.completed:
         typer.echo(f"merged {run_id}: its branch is on the base branch")

@@ -11,7 +11,7 @@ from ..errors import UsageError
 from .ledger import Ledger, SpendFact, ledger, project_label
 
 if TYPE_CHECKING:
-    from ..workflow.project import Project
+    from ..context.project import Project
 
 GroupBy = Literal["engine", "model", "variant", "step-type"]
 GROUPINGS: tuple[str, ...] = ("engine", "model", "variant", "step-type")

@@ -13,8 +13,8 @@ from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.projects import ProjectsScreen
 from deksdenflow.console.screens.runs import RunsScreen
 from deksdenflow.projects import onboarding
+from deksdenflow.wiring import init_project
 from deksdenflow.workflow import controls, runs
-from deksdenflow.workflow.project import init_project
 from tests.conftest import make_repo
 
 from .conftest import FIXED_NOW, build_runs

@@ -48,7 +48,7 @@ class ProjectsScreen(StateScreen):
     def reload(self, select: Path | None = None) -> None:
         """Re-read every registered project, keeping the cursor on its project."""
         keep = Path(self.paths[self.table.cursor_row]) if self.paths and select is None else select
-        lines = overview.summaries()
+        lines = overview.summaries(self.console.project.parts)
         now = self.console.clock()
         self.table.clear()
         self.paths = [line.path for line in lines]
