@@ -10,8 +10,8 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from ...observe import report as reporting
 from ...observe.report import Report
+from ...observe.watch import Change
 from .. import rows
-from ..watch import Change
 from .base import StateScreen
 
 GROUP_COLUMNS = ("steps", "attempts", "tokens", "cost", "time", "QA pass", "errors")
