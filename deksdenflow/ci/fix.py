@@ -25,7 +25,7 @@ class FixCiHandler:
         if snap is None or snap.run.cancelled or snap.run.merged:
             return None
         settings = project.settings()
-        why = budget.stops(snap, settings)
+        why = budget.stops(snap, settings, budget.month_for(project.view(), snap, settings))
         if why is not None:
             raise DflowError(f"no CI fix: {why}")
         worktree = agents.worktree_of(snap)

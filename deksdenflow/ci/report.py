@@ -102,7 +102,7 @@ def _request_fix(tx: Tx, uid: str, result: CiReport, excerpt: str, commit: str,
     previous = [int(j.payload.get("attempt", 0)) for j in snap.jobs if j.kind == JobKind.FIX_CI]
     attempt = (max(previous, default=0) if streak else 0) + 1
     # The one budget rule (workflow/budget.py): only `strict` stops new work.
-    over_budget = budget.stops(snap, settings)
+    over_budget = budget.stops(snap, settings, budget.month_for(tx.view, snap, settings))
     if attempt > settings.ci.max_fix_attempts or over_budget:
         why = over_budget or f"{attempt - 1} fix attempts used"
         tx.emit(RunNote(text=f"no CI fix requested: {why}"), run=uid)

@@ -150,13 +150,19 @@ def _set_nested_toml(doc: Any, parts: list[str], value: Any) -> None:
 
 
 def _is_settable(parts: list[str]) -> bool:
+    """A leaf of the settings model: `section.key`, or `section.table.key` for a nested
+    table (`budget.month.max_tokens`); engine tables are open-ended by name."""
     if parts[0] == "engines":
         return len(parts) >= 3 and parts[2] in EngineConfig.model_fields
-    fields = ProjectSettings.model_fields
-    if parts[0] not in fields or len(parts) != 2:
-        return False
-    section = fields[parts[0]].annotation
-    return isinstance(section, type) and parts[1] in getattr(section, "model_fields", {})
+    model: Any = ProjectSettings
+    for i, part in enumerate(parts):
+        fields = getattr(model, "model_fields", None)
+        if not isinstance(fields, dict) or part not in fields:
+            return False
+        model = fields[part].annotation
+        if i > 0 and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return i == len(parts) - 1
+    return False
 
 
 def _parse_raw(raw: str) -> Any:

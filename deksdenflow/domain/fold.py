@@ -50,7 +50,7 @@ from .payloads import (
     StepRetried,
     StepStarted,
 )
-from .transitions import jobs, runs, steps
+from .transitions import jobs, runs, spending, steps
 from .transitions.common import NotApplicable, derive_status, later
 from .transitions.jobs import apply_job, job_id
 
@@ -106,6 +106,7 @@ def _transition(snap: RunSnapshot, event: Event) -> str | None:
         if handler is None:
             raise NotApplicable(f"{event.type} does not belong to a run")
         handler(snap, event)
+        spending.account(snap, event)
     except NotApplicable as exc:
         return str(exc)
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -81,6 +81,25 @@ class Usage(BaseModel):
             output_tokens=self.output_tokens + other.output_tokens,
             cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
         )
+
+
+class Spend(BaseModel):
+    """Tokens and cost, as the limits count them (tokens = input + output)."""
+
+    tokens: int = 0
+    cost: float = 0.0
+
+
+def month_of(at: datetime) -> str:
+    """The calendar month (UTC) a moment falls in, as the month limit keys it."""
+    return (at.astimezone(UTC) if at.tzinfo else at).strftime("%Y-%m")
+
+
+class AttemptSpend(Spend):
+    """What the newest attempt of a run (plan, step, review, fix-CI) spent."""
+
+    what: str = ""
+    event: str = ""
 
 
 class QaResult(BaseModel):
@@ -183,6 +202,11 @@ class ProtocolRun(BaseModel):
         default=None, description="the commit that wrote the contract: steps and QA read it")
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
+    variant: str = Field(default="", description="the prompt/model variant; empty: default")
+    last_attempt: AttemptSpend | None = None
+    month_spend: dict[str, Spend] = Field(
+        default_factory=dict, description="'YYYY-MM' (UTC, of the event) -> what was spent")
+    alerts: list[str] = Field(default_factory=list, description="budget alerts fired, by key")
     created_at: datetime | None = None
     created_by: str = ""
     updated_at: datetime | None = None

@@ -9,6 +9,7 @@ follow-up work. The invariant it serves: a run that is not terminal has an open 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -109,13 +110,18 @@ def _unplanned(snap: RunSnapshot, mode: str) -> Needs:
 
 COMMANDS = {
     "ci": "push a fix, or `dflow config set ci.fix auto`",
-    "budget": "dflow config set budget.tokens N (or budget.mode warn)",
 }
+# The budget's reason ends with the key that sets the limit it hit: `(budget.run.max_tokens)`.
+_LIMIT_KEY = re.compile(r"\((budget\.[a-z_.]+)\)$")
 
 
 def _run_block(snap: RunSnapshot) -> Needs:
     key, why = next(iter(sorted(snap.run.blocks.items())))
     command = COMMANDS.get(key, f"dflow show {snap.run.id}")
+    if key == "budget":
+        found = _LIMIT_KEY.search(why)
+        command = (f"dflow config set {found.group(1) if found else 'budget.tokens'} N "
+                   "(or budget.mode warn)")
     return _wait(f"blocked by {key}: {why}", command)
 
 

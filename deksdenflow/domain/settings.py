@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SETTINGS_SCHEMA_VERSION = 1
 
@@ -65,11 +65,39 @@ class RetrySection(_Section):
     backoff_max_s: float = Field(default=300.0, ge=0)
 
 
+class Limits(_Section):
+    """A token and a cost limit; 0 means none."""
+
+    max_tokens: int = Field(default=0, ge=0, description="tokens (input + output); 0 means none")
+    max_cost: float = Field(default=0.0, ge=0, description="cost as the engines report it "
+                            "(USD); 0 means none")
+
+
 class BudgetSection(_Section):
-    tokens: int = Field(default=0, ge=0, description="per-run token budget; 0 means none")
-    cost: float = Field(default=0.0, ge=0, description="per-run cost budget (as the engines "
-                        "report it, USD); 0 means none")
+    tokens: int = Field(default=0, ge=0, description="per-run token budget (the short "
+                        "spelling of budget.run.max_tokens); 0 means none")
+    cost: float = Field(default=0.0, ge=0, description="per-run cost budget (the short "
+                        "spelling of budget.run.max_cost, USD); 0 means none")
     mode: Literal["strict", "warn", "off"] = "off"
+    attempt: Limits = Field(default_factory=Limits, description="limits of one attempt "
+                            "(a plan, a step attempt, a review, a fix-CI attempt)")
+    run: Limits = Field(default_factory=Limits, description="limits of one run, all attempts")
+    month: Limits = Field(default_factory=Limits, description="limits of the whole project "
+                          "per calendar month (UTC), summed over every run")
+
+    @model_validator(mode="after")
+    def _one_run_limit(self) -> BudgetSection:
+        for short, long in (("tokens", "max_tokens"), ("cost", "max_cost")):
+            a, b = getattr(self, short), getattr(self.run, long)
+            if a and b and a != b:
+                raise ValueError(f"budget.{short} ({a}) and budget.run.{long} ({b}) both set "
+                                 f"the per-run limit; keep one of them")
+        return self
+
+    def run_limits(self) -> Limits:
+        """The per-run limits, whichever spelling set them."""
+        return Limits(max_tokens=self.run.max_tokens or self.tokens,
+                      max_cost=self.run.max_cost or self.cost)
 
 
 class ModelsSection(_Section):

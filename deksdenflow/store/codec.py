@@ -172,4 +172,6 @@ def describe_validation(exc: ValidationError, path: str) -> str:
     key = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"unknown key '{key}' in {path}; `dflow config list` shows the known keys"
-    return f"bad value for '{key}' in {path}: {first['msg']}"
+    # A section's own rule (a model validator) already names its keys in a sentence.
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    return f"bad value for '{key}' in {path}: {msg}"

@@ -149,7 +149,7 @@ def request_step(project: Project, run_ref: str, step: int,
         if queued:
             return queued
         if not budget.gate(tx, uid, settings):
-            raise BudgetExceeded(budget.exceeded(tx.run(uid), settings) or "over budget")
+            raise BudgetExceeded(tx.run(uid).run.blocks.get(budget.KEY) or "over budget")
         if all_steps is False:
             scheduling.set_intent(tx, uid, "step")  # this step only; its credit is spent here
         return [scheduling.request_step(tx, uid, JobKind.EXECUTE, step)]

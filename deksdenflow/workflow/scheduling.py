@@ -32,9 +32,10 @@ def set_intent(tx: Tx, uid: str, mode: IntentMode, steps: int = 1) -> None:
 
 
 def reconcile(tx: Tx, uid: str, settings: ProjectSettings) -> Needs:
-    """Request what the run needs now (gated by the token budget); return the decision."""
+    """Request what the run needs now (gated by the limits, workflow/budget.py); return the
+    decision."""
     result = needs(tx.run(uid), settings)
-    gated = any(n.kind != JobKind.PLAN for n in result.jobs)
+    gated = bool(result.jobs) and settings.budget.mode != "off"
     if gated or budget.KEY in tx.run(uid).run.blocks:
         budget.gate(tx, uid, settings)  # records the block, its lift, or a warning
         result = needs(tx.run(uid), settings)
