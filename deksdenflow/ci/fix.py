@@ -39,7 +39,8 @@ class FixCiHandler:
         })
         begin = changes.head(worktree)
         try:
-            call = agents.invoke(project.parts, snap, settings, "execute", prompt)
+            call = agents.invoke(project.parts, snap, settings, "execute", prompt,
+                                 model_phase="fix_ci")
         except DflowError:
             changes.set_aside(worktree, f"dflow: failed fix-CI attempt {attempt}", begin)
             raise

@@ -101,9 +101,20 @@ class BudgetSection(_Section):
 
 
 class ModelsSection(_Section):
+    """Which models a project may use, and the default model of each phase."""
+
     allowed: dict[str, list[str]] = Field(
         default_factory=dict,
         description="engine name -> the models it may use; an engine not named may use any")
+    plan: str = Field(default="", description="model for planning (with the plan engine)")
+    execute: str = Field(default="", description="model for the steps (with the execute engine)")
+    qa: str = Field(default="", description="model for reviews (with the QA engine)")
+    fix_ci: str = Field(default="", description="model for fix-CI attempts; empty: execute's")
+
+    def for_phase(self, phase: str) -> str:
+        """The phase's default model; fix-CI falls back to the steps' model."""
+        chosen = str(getattr(self, phase, "") or "")
+        return chosen or (self.execute if phase == "fix_ci" else "")
 
     def refusal(self, engine: str, model: str) -> str | None:
         """Why `model` may not run on `engine`, or None."""

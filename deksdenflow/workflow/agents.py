@@ -49,11 +49,21 @@ def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str,
 
 
 def model_of(snap: RunSnapshot, settings: ProjectSettings, name: str,
-             job: Job | None = None) -> str:
-    """The attempt's model, else the run's (when it chose this engine), else the engine's."""
+             job: Job | None = None, phase: str = "") -> str:
+    """The attempt's model (`step retry --model`), else the run's (`--model`, when it chose
+    this engine), else the phase's default (`models.PHASE`, when this is the phase's engine),
+    else the engine's own (decision 1221)."""
     chosen = job.payload.get("model") if job is not None else None
     run_model = snap.run.model if snap.run.engine == name else None
-    return str(chosen or run_model or settings.engine(name).model)
+    return str(chosen or run_model or _phase_model(settings, name, phase)
+               or settings.engine(name).model)
+
+
+def _phase_model(settings: ProjectSettings, name: str, phase: str) -> str:
+    engine_phase = "execute" if phase == "fix_ci" else phase
+    if not phase or settings.phases.engine_for(engine_phase) != name:
+        return ""
+    return settings.models.for_phase(phase)
 
 
 def worktree_of(snap: RunSnapshot) -> Path:
@@ -66,12 +76,15 @@ def worktree_of(snap: RunSnapshot) -> Path:
     return path
 
 
-def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Phase, prompt: Prompt,
-           schema: dict[str, Any] | None = None, job: Job | None = None) -> AgentCall:
-    """Run the phase's engine in the run's worktree; EngineError on any failure."""
+def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Phase,
+           prompt: Prompt, schema: dict[str, Any] | None = None, job: Job | None = None,
+           model_phase: str = "") -> AgentCall:
+    """Run the phase's engine in the run's worktree; EngineError on any failure.
+    `model_phase` names the default model's phase when it is not `phase` (fix-CI)."""
     name = engine_name(snap, settings, phase, job)
     config = settings.engine(name)
-    config = config.model_copy(update={"model": model_of(snap, settings, name, job)})
+    model = model_of(snap, settings, name, job, model_phase or phase)
+    config = config.model_copy(update={"model": model})
     refused = settings.models.refusal(name, config.model)
     if refused is not None:
         raise ConfigError(refused)

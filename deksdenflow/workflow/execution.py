@@ -45,8 +45,9 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
         if step.status in STARTABLE:
             settings = project.settings(tx.view)
             name = agents.engine_name(snap, settings, "execute", job)
-            tx.emit(StepStarted(engine=name, model=agents.model_of(snap, settings, name, job),
-                                job=job.id), run=snap.run.uid, step=step.index)
+            model = agents.model_of(snap, settings, name, job, "execute")
+            tx.emit(StepStarted(engine=name, model=model, job=job.id),
+                    run=snap.run.uid, step=step.index)
         elif step.status != StepStatus.RUNNING:
             return None  # approved or blocked meanwhile: nothing to do
         snap = tx.run(snap.run.uid)  # the transaction ends here; nobody else holds this copy
