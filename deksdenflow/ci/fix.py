@@ -34,7 +34,7 @@ class FixCiHandler:
         prompt = prompts.render("fix-ci", project.root, {
             "protocol": snap.run.id, "branch": snap.run.branch, "worktree": str(worktree),
             "url": str(job.payload.get("url") or "no URL"), "attempt": str(attempt),
-            "excerpt": str(job.payload.get("excerpt") or "(no log excerpt was reported)"),
+            "excerpt": _excerpt(job, settings),
             "plan_text": contract.read(snap, worktree, folder(snap), "plan.md"),
         })
         begin = changes.head(worktree)
@@ -55,6 +55,12 @@ class FixCiHandler:
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is not None and final:
             tx.emit(RunNote(level="warning", text=f"fix-CI gave up: {error[:500]}"), run=job.run)
+
+
+def _excerpt(job: Job, settings: ProjectSettings) -> str:
+    if not settings.retry.feeds_findings("fix_ci"):
+        return "(not fed back: retry.fix_ci.findings is false; read the CI log at the URL)"
+    return str(job.payload.get("excerpt") or "(no log excerpt was reported)")
 
 
 def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, commit: str | None,

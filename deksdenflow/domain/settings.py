@@ -56,6 +56,19 @@ class QaSection(_Section):
     )
 
 
+class StepRetry(_Section):
+    """The retry policy of one step type; an unset figure is [retry]'s."""
+
+    max_attempts: int | None = Field(default=None, ge=1)
+    backoff_base_s: float | None = Field(default=None, ge=0)
+    backoff_max_s: float | None = Field(default=None, ge=0)
+    findings: bool = Field(default=True, description="feed the last QA findings (fix-CI: the "
+                           "CI log excerpt) into the next attempt")
+
+
+RETRY_TYPES = ("setup", "work", "qa", "finalize", "fix_ci")
+
+
 class RetrySection(_Section):
     max_attempts: int = Field(default=3, ge=1)
     max_lost: int = Field(
@@ -63,6 +76,24 @@ class RetrySection(_Section):
     )
     backoff_base_s: float = Field(default=2.0, ge=0)
     backoff_max_s: float = Field(default=300.0, ge=0)
+    setup: StepRetry = Field(default_factory=StepRetry)
+    work: StepRetry = Field(default_factory=StepRetry)
+    qa: StepRetry = Field(default_factory=StepRetry)
+    finalize: StepRetry = Field(default_factory=StepRetry)
+    fix_ci: StepRetry = Field(default_factory=StepRetry)
+
+    def for_type(self, kind: str | None) -> RetrySection:
+        """The policy of a step type (or fix_ci): its own figures over [retry]'s."""
+        own = getattr(self, kind, None) if kind in RETRY_TYPES else None
+        if not isinstance(own, StepRetry):
+            return self
+        update = {k: v for k, v in own.model_dump(exclude={"findings"}).items()
+                  if v is not None}
+        return self.model_copy(update=update) if update else self
+
+    def feeds_findings(self, kind: str | None) -> bool:
+        own = getattr(self, kind, None) if kind in RETRY_TYPES else None
+        return own.findings if isinstance(own, StepRetry) else True
 
 
 class Limits(_Section):

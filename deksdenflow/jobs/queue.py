@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from ..domain.backoff import delay
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.payloads import (
     JobClaimed,
@@ -100,9 +101,8 @@ def record_finish(tx: Tx, job: Job, worker: str, hook: TxHook | None = None) -> 
 
 
 def backoff(failures: int, policy: RetrySection, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(max, base * 2**failures)]."""
-    ceiling = min(policy.backoff_max_s, policy.backoff_base_s * (2 ** max(failures - 1, 0)))
-    return (rng or random).uniform(0, ceiling) if ceiling > 0 else 0.0
+    """The delay before the next attempt, per the policy (domain/backoff.py owns the rule)."""
+    return delay(failures, policy.backoff_base_s, policy.backoff_max_s, rng)
 
 
 def fail(
@@ -131,9 +131,11 @@ def record_failure(
     lost: bool = False,
 ) -> bool:
     """Stage a job.failed (final once the policy's attempts are used up, or at once when
-    `final`); True when final. A `lost` attempt (its worker died, its lease expired) is an
+    `final`); True when final. The policy is the job's step type's (`retry.work`, ...) over
+    [retry]'s. A `lost` attempt (its worker died, its lease expired) is an
     infrastructure loss, counted apart with its own higher limit (`retry.max_lost`)."""
     current = tx.job(job.id, job.run) or job
+    policy = policy.for_type(retry_type(tx, job))
     if lost:
         final = final or current.lost + 1 >= policy.max_lost
     else:
@@ -147,6 +149,17 @@ def record_failure(
     tx.emit(JobFailed(job=job.id, worker=worker, error=error[:2000], final=final,
                       retry_at=retry_at, lost=lost), run=job.run, step=job.step)
     return final
+
+
+def retry_type(tx: Tx, job: Job) -> str | None:
+    """Which per-type policy a job's failures follow: its step's type for an execute job,
+    `fix_ci` for a fix-CI job, none ([retry] itself) for the rest (decision 1222)."""
+    if job.kind == JobKind.FIX_CI:
+        return "fix_ci"
+    if job.kind != JobKind.EXECUTE or job.run is None or job.step is None:
+        return None
+    step = tx.run(job.run).step(job.step)
+    return step.type.value if step is not None else None
 
 
 def release(store: Store, job: Job, worker: str) -> None:

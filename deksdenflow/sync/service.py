@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..context import config
 from ..context.project import Project
+from ..domain.backoff import delay
 from ..errors import DflowError, NotInitialized
 from ..store.integrate import Integration, Outcome, integrate, set_tracking
 from ..store.layout import PROJECT_FILE
@@ -121,8 +122,8 @@ def _lost(ours: str, merged: str | None) -> list[SettingLost]:
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:
-    """Full jitter, bounded: uniform in [0, min(max, base * 2**attempt)]."""
-    return (rng or random).uniform(0, min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt))
+    """Full jitter, bounded: uniform in [0, min(max, base * 2**attempt)] (domain/backoff.py)."""
+    return delay(attempt + 1, BACKOFF_BASE_S, BACKOFF_MAX_S, rng)
 
 
 def _configured_remote(project: Project) -> str:

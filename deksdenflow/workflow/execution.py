@@ -25,6 +25,12 @@ def findings_section(step: StepRun) -> str:
     return f"\n## Findings from the last QA\n\n{step.qa.summary}\n\n{lines}\n"
 
 
+def _findings(project: Project, step: StepRun) -> str:
+    """The findings, unless the step type's retry policy says not to feed them back."""
+    feeds = project.settings().retry.feeds_findings(step.type.value)
+    return findings_section(step) if feeds else ""
+
+
 def step_values(snap: RunSnapshot, step: StepRun, worktree: Path) -> dict[str, str]:
     """Placeholders shared by the execute and QA prompts."""
     return {
@@ -59,7 +65,7 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
 def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) -> prompts.Prompt:
     where = folder(snap)
     return prompts.render("execute", project.root, {
-        **step_values(snap, step, worktree), "findings": findings_section(step),
+        **step_values(snap, step, worktree), "findings": _findings(project, step),
         "plan_text": contract.read(snap, worktree, where, "plan.md"),
         "context_text": contract.read(snap, worktree, where, "context.md"),
     })
