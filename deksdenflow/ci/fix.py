@@ -13,7 +13,7 @@ from ..domain.settings import ProjectSettings
 from ..errors import DflowError
 from ..store import Tx
 from ..sync import transport
-from ..workflow import agents, budget, changes, contract, prompts
+from ..workflow import agents, budget, changes, contract, variants
 from ..workflow.planning import folder
 
 
@@ -31,7 +31,7 @@ class FixCiHandler:
         worktree = agents.worktree_of(snap)
         changes.prepare(worktree, job, snap.run.id)
         attempt = int(job.payload.get("attempt", 1))
-        prompt = prompts.render("fix-ci", project.root, {
+        prompt = variants.render(project.root, snap, settings, "fix-ci", {
             "protocol": snap.run.id, "branch": snap.run.branch, "worktree": str(worktree),
             "url": str(job.payload.get("url") or "no URL"), "attempt": str(attempt),
             "excerpt": _excerpt(job, settings),

@@ -21,6 +21,8 @@ def new(
     task: str = typer.Option(..., "--task", "-t", help="What the agent should do."),
     no_plan: bool = typer.Option(False, "--no-plan", help="Record the run without planning."),
     engine: Optional[str] = typer.Option(None, "--engine", help="Engine for this run."),  # noqa: UP045
+    variant: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--variant", help="Prompt/model variant from [variants] ('default': none)."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Start a protocol run: branch and worktree NNNN-name from the base, then a plan job.
@@ -28,12 +30,15 @@ def new(
     Example: dflow new add-login --task "Add a login page" --engine demo
     """
     project = open_project()
-    snap = runs.create_run(project, name, task, engine=engine, plan=not no_plan)
+    snap = runs.create_run(project, name, task, engine=engine, plan=not no_plan,
+                           variant=variant)
     if json_:
         emit_json(runs.run_line(snap, project.settings()))
         return
     typer.echo(f"created {snap.run.id} ({snap.run.status.value}) on branch {snap.run.branch}")
     typer.echo(f"worktree: {snap.run.worktree}")
+    if snap.run.variant:
+        typer.echo(f"variant: {snap.run.variant}")
     if not no_plan:
         typer.echo(f"plan requested; `dflow run {snap.run.id} --wait` plans and runs it here, "
                    "or start `dflow worker`")

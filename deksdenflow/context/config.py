@@ -13,7 +13,7 @@ import tomlkit
 from pydantic import BaseModel, ValidationError
 
 from .. import environment
-from ..domain.settings import EngineConfig, ProjectSettings
+from ..domain.settings import EngineConfig, ProjectSettings, Variant
 from ..errors import ConfigError
 from ..store import codec
 from ..store.layout import PROJECT_FILE, STATE_REF
@@ -154,6 +154,8 @@ def _is_settable(parts: list[str]) -> bool:
     table (`budget.month.max_tokens`); engine tables are open-ended by name."""
     if parts[0] == "engines":
         return len(parts) >= 3 and parts[2] in EngineConfig.model_fields
+    if parts[0] == "variants":
+        return len(parts) == 3 and parts[2] in Variant.model_fields
     model: Any = ProjectSettings
     for i, part in enumerate(parts):
         fields = getattr(model, "model_fields", None)

@@ -127,6 +127,7 @@ class StepRun(BaseModel):
     engine: str | None = None
     model: str | None = None
     prompt_hash: str | None = None
+    variant: str = ""
     usage: Usage = Field(default_factory=Usage)
     cost: float | None = None
     duration_s: float = 0.0

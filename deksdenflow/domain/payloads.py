@@ -43,6 +43,7 @@ class Figures(Spend):
     engine: str | None = None
     model: str | None = None
     prompt_hash: str | None = None
+    variant: str | None = Field(default=None, description="the run's prompt/model variant")
     duration_s: float = 0.0
 
     def fields(self) -> dict[str, Any]:
@@ -62,6 +63,7 @@ class RunCreated(Payload):
     base: str = ""
     worktree: str = ""
     engine: str | None = None
+    variant: str = Field(default="", description="prompt/model variant; empty: none")
 
 
 class RunRenumbered(Payload):
@@ -207,6 +209,7 @@ class StepStarted(Payload):
     engine: str | None = None
     model: str | None = None
     job: str | None = None
+    variant: str | None = Field(default=None, description="the run's prompt/model variant")
 
 
 class StepFinished(Figures):

@@ -156,6 +156,16 @@ class ModelsSection(_Section):
                 f"'{engine}' by models.allowed in project.toml; allowed: {', '.join(allowed)}")
 
 
+class Variant(_Section):
+    """A named alternative of prompts and model, recorded on every attempt (decision 1223)."""
+
+    prompts: str = Field(default="", description="folder in the repository whose "
+                         "*.prompt.md replace the project's and the shipped templates")
+    model: str = Field(default="", description="model for every phase of the run")
+    share: float = Field(default=0.0, ge=0, le=1, description="share of new runs that get "
+                         "this variant when `dflow new` names none")
+
+
 class LoopSection(_Section):
     mode: Literal["step", "all"] = "all"
 
@@ -223,6 +233,7 @@ class ProjectSettings(_Section):
     retry: RetrySection = Field(default_factory=RetrySection)
     budget: BudgetSection = Field(default_factory=BudgetSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
+    variants: dict[str, Variant] = Field(default_factory=dict)
     loop: LoopSection = Field(default_factory=LoopSection)
     plan: PlanSection = Field(default_factory=PlanSection)
     ci: CiSection = Field(default_factory=CiSection)
@@ -231,6 +242,19 @@ class ProjectSettings(_Section):
     worker: WorkerSection = Field(default_factory=WorkerSection)
     git: GitSection = Field(default_factory=GitSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
+
+    @model_validator(mode="after")
+    def _variant_shares(self) -> ProjectSettings:
+        total = sum(v.share for v in self.variants.values())
+        if total > 1 + 1e-9:
+            raise ValueError(f"the variants' shares (variants.NAME.share) add up to "
+                             f"{total:g}; they may add up to 1 at most (the rest of the runs "
+                             f"get no variant)")
+        for name in self.variants:
+            if name == "default" or not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"variant name '{name}' is not allowed: use letters, digits, "
+                                 f"- and _ (and not 'default', which means no variant)")
+        return self
 
     def secret_env_names(self) -> list[str]:
         """Variables whose values are secret: `[secrets] env` and every engine's key variable

@@ -119,7 +119,7 @@ def build(book: Ledger, by: str = "model", since: datetime | None = None) -> Rep
 def _key(s: SpendFact, by: str) -> str:
     value = {"engine": s.engine, "model": s.model, "variant": s.variant,
              "step-type": s.step_type}[by]
-    return value or "(none)"
+    return value or ("default" if by == "variant" else "(none)")
 
 
 def _add(group: Group, s: SpendFact) -> None:

@@ -32,12 +32,14 @@ class AgentCall:
     prompt: Prompt
     result: EngineResult
     duration_s: float
+    variant: str = ""
 
     def figures(self) -> Figures:
-        """What every phase records: engine, model, prompt hash, usage, cost, time."""
+        """What every phase records: engine, model, prompt hash, variant, usage, cost, time."""
         return Figures(engine=self.engine, model=self.result.model or self.model,
-                       prompt_hash=self.prompt.sha256, usage=self.result.usage,
-                       cost=self.result.cost, duration_s=round(self.duration_s, 3))
+                       prompt_hash=self.prompt.sha256, variant=self.variant or None,
+                       usage=self.result.usage, cost=self.result.cost,
+                       duration_s=round(self.duration_s, 3))
 
 
 def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str,
@@ -51,12 +53,13 @@ def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str,
 def model_of(snap: RunSnapshot, settings: ProjectSettings, name: str,
              job: Job | None = None, phase: str = "") -> str:
     """The attempt's model (`step retry --model`), else the run's (`--model`, when it chose
-    this engine), else the phase's default (`models.PHASE`, when this is the phase's engine),
-    else the engine's own (decision 1221)."""
+    this engine), else its variant's, else the phase's default (`models.PHASE`, when this is
+    the phase's engine), else the engine's own (decision 1221)."""
     chosen = job.payload.get("model") if job is not None else None
     run_model = snap.run.model if snap.run.engine == name else None
-    return str(chosen or run_model or _phase_model(settings, name, phase)
-               or settings.engine(name).model)
+    variant = settings.variants.get(snap.run.variant) if snap.run.variant else None
+    return str(chosen or run_model or (variant.model if variant else "")
+               or _phase_model(settings, name, phase) or settings.engine(name).model)
 
 
 def _phase_model(settings: ProjectSettings, name: str, phase: str) -> str:
@@ -106,7 +109,8 @@ def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Ph
     if result.exit_status != 0:
         raise EngineError(f"engine '{name}' exited with status {result.exit_status} "
                           f"during {phase} of {snap.run.id}")
-    return AgentCall(name, config.model, prompt, result, time.monotonic() - started)
+    return AgentCall(name, config.model, prompt, result, time.monotonic() - started,
+                     snap.run.variant)
 
 
 class FailedTranscripts:

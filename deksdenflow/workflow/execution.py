@@ -11,7 +11,7 @@ from ..domain.payloads import StepBlocked, StepFailed, StepFinished, StepStarted
 from ..domain.settings import ProjectSettings
 from ..errors import EngineError
 from ..store import Tx
-from . import agents, changes, contract, prompts, scheduling
+from . import agents, changes, contract, prompts, scheduling, variants
 from .planning import folder
 
 STARTABLE = {StepStatus.PENDING, StepStatus.FAILED}
@@ -52,7 +52,8 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
             settings = project.settings(tx.view)
             name = agents.engine_name(snap, settings, "execute", job)
             model = agents.model_of(snap, settings, name, job, "execute")
-            tx.emit(StepStarted(engine=name, model=model, job=job.id),
+            tx.emit(StepStarted(engine=name, model=model, job=job.id,
+                                variant=snap.run.variant or None),
                     run=snap.run.uid, step=step.index)
         elif step.status != StepStatus.RUNNING:
             return None  # approved or blocked meanwhile: nothing to do
@@ -64,7 +65,7 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
 
 def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) -> prompts.Prompt:
     where = folder(snap)
-    return prompts.render("execute", project.root, {
+    return variants.render(project.root, snap, project.settings(), "execute", {
         **step_values(snap, step, worktree), "findings": _findings(project, step),
         "plan_text": contract.read(snap, worktree, where, "plan.md"),
         "context_text": contract.read(snap, worktree, where, "context.md"),

@@ -35,19 +35,22 @@ def shipped_dirs() -> list[Path]:
     return [_PACKAGE / "_data" / "prompts", _PACKAGE.parent / "prompts"]
 
 
-def template_path(name: str, repo_root: Path) -> Path:
-    """`<repo>/.dflow/prompts/NAME.prompt.md` when present, else the shipped template."""
+def template_path(name: str, repo_root: Path, first: Path | None = None) -> Path:
+    """`first/NAME.prompt.md` (a variant's folder), else `<repo>/.dflow/prompts/NAME.prompt.md`
+    when present, else the shipped template."""
     filename = f"{name}.prompt.md"
-    for directory in (repo_root / OVERRIDE_DIR, *shipped_dirs()):
+    folders = [first] if first is not None else []
+    for directory in (*folders, repo_root / OVERRIDE_DIR, *shipped_dirs()):
         candidate = directory / filename
         if candidate.is_file():
             return candidate
     raise ConfigError(f"prompt template {filename} is missing from this dflow; reinstall it")
 
 
-def render(name: str, repo_root: Path, values: dict[str, str]) -> Prompt:
+def render(name: str, repo_root: Path, values: dict[str, str],
+           first: Path | None = None) -> Prompt:
     """Fill `{{key}}` placeholders; an unknown key in an override is a clear error."""
-    path = template_path(name, repo_root)
+    path = template_path(name, repo_root, first)
     template = path.read_text(encoding="utf-8")
     unknown = sorted({m.group(1) for m in PLACEHOLDER.finditer(template)} - set(values))
     if unknown:

@@ -15,7 +15,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, prompts, worktrees
+from . import agents, variants, worktrees
 from .execution import step_values
 
 REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
@@ -49,7 +49,7 @@ class QaHandler:
             return None
         settings = project.settings(view)
         worktree = agents.worktree_of(snap)
-        prompt = prompts.render("qa", project.root, {
+        prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
             "diff": worktrees.show_commit(worktree, step.commit),
         })

@@ -60,31 +60,32 @@ def check_name_free(tx: Tx, slug: str) -> None:
 
 
 def record_run(tx: Tx, slug: str, task: str, *, base: str, engine: str | None = None,
-               worktree: str = "", floor: int = 0) -> RunSnapshot:
+               worktree: str = "", floor: int = 0, variant: str = "") -> RunSnapshot:
     """Stage a run.created event with the next protocol number; returns the new snapshot."""
     check_name_free(tx, slug)
     number = next_number(tx, floor)
     event = tx.emit(RunCreated(number=number, name=slug, task=task,
                                branch=f"{number:04d}-{slug}", base=base, engine=engine,
-                               worktree=worktree))
+                               worktree=worktree, variant=variant))
     assert event.run is not None
     return tx.run(event.run)
 
 
 def create_run(project: Project, name: str, task: str, engine: str | None = None,
-               plan: bool = True) -> RunSnapshot:
+               plan: bool = True, variant: str | None = None) -> RunSnapshot:
     """Record a run with its branch `NNNN-name` and worktree; request its plan unless told not.
 
     Nothing is half-made: a failure after the worktree exists removes it and the branch."""
     # Here, not at the top: the status listing imports this module for `run_line`, and must
     # not load the job machinery behind scheduling (docs/decisions/1301).
-    from . import creation, scheduling, worktrees
+    from . import creation, scheduling, variants, worktrees
 
     slug = valid_name(name)
     if not task.strip():
         raise InvalidName("the task is empty; say what the agent should do with --task")
     settings = project.settings()
     check_engine(settings, engine, project.parts.engine_kinds())
+    variants.check(settings, variant)
     base = settings.project.base_branch
     worktrees.check_clean(project)
     # A repository whose base has no commit yet can still record runs (`--no-plan`); their
@@ -113,7 +114,7 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
             made.append((branch, root / branch))
             creation.pause_point("new.worktree-made")
         snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch),
-                          floor=floor)
+                          floor=floor, variant=variants.choose(settings, branch, variant))
         # What `dflow new` asks for is the project's loop mode; `--no-plan` is hands-off.
         scheduling.set_intent(tx, snap.run.uid, settings.loop.mode if plan else "manual", 0)
         return tx.run(snap.run.uid)

@@ -40,6 +40,7 @@ def started(snap: RunSnapshot, event: Event, d: StepStarted) -> None:
     step.reason = ""
     step.engine = d.engine
     step.model = d.model
+    step.variant = d.variant or ""
     step.updated_at = event.at
 
 
