@@ -67,6 +67,14 @@ class Wiring:
 
         scheduling.reconcile_touched(tx, settings, every_run=every_run)
 
+    def published(self, project: Project, tx: Tx) -> None:
+        if not any(e.type == "run.budget_alert" for e in tx.events):
+            return
+        from .workflow import alerts
+
+        settings = project.settings()
+        alerts.deliver(tx.events, settings, settings.project.name or project.root.name)
+
     def handler(self, kind: JobKind) -> JobHandler | None:
         if self._registry is None:
             self._registry = self._build_registry()

@@ -127,6 +127,8 @@ def render_status(report: runs.StatusReport, single: bool = False,
             out.print(f"blocked by {key}: {why}", markup=False)
         if line.waiting is not None:
             out.print(waiting_line(line.waiting), markup=False)
+        for alert in line.alerts:
+            out.print(f"alert: {alert.text}", markup=False)
         rows = [[f"{s.index:02d}", s.type, s.title, styled(s.status), str(s.attempts),
                  tokens(s.tokens)] for s in line.steps]
         if line.steps:

@@ -50,6 +50,7 @@ class Line:
     tokens: int
     updated: str  # ISO time, "" when never
     waits: str  # the `waits: ...` note, "" while the run moves
+    alerts: list[list[object]]  # [budget and period, threshold, text]: the highest of each
     fragment: str  # the run's JSON in the listing, indented as `--json` prints it
 
 
@@ -108,6 +109,7 @@ def of_run_line(line: runs.RunLine) -> Line:
     return Line(line.number, line.uid, line.id, line.status, line.stage, line.paused,
                 line.steps_done, line.steps_total, jobs, line.tokens,
                 line.updated.isoformat() if line.updated else "", waits,
+                [[a.prefix, a.threshold, a.text] for a in line.alerts],
                 line.model_dump_json(indent=2))
 
 
@@ -135,7 +137,7 @@ def _save(common: str, key: str, found: dict[str, Line]) -> None:
 
 def _row(line: Line) -> tuple[object, ...]:
     return (line.number, line.uid, line.id, line.status, line.stage, line.paused, line.done,
-            line.total, line.jobs, line.tokens, line.updated, line.waits)
+            line.total, line.jobs, line.tokens, line.updated, line.waits, line.alerts)
 
 
 def _load(common: str, key: str) -> dict[str, Line]:
@@ -192,7 +194,20 @@ def print_listing(found: list[Line], empty: str = EMPTY) -> None:
              ago(datetime.fromisoformat(line.updated) if line.updated else None)]
             for line in found]
     print_table(out, HEADERS, rows)
-    print_lines(out, [f"{line.id} {line.waits}" for line in found if line.waits])
+    print_lines(out, [f"{line.id} {line.waits}" for line in found if line.waits]
+                + alert_notes(found))
+
+
+def alert_notes(found: list[Line]) -> list[str]:
+    """`<run> alert: <text>`, the highest alert per budget and period: a month's once, though
+    several runs (or clones, before their merge) recorded it (decision 1224)."""
+    best: dict[str, tuple[float, str]] = {}
+    for line in found:
+        for prefix, threshold, text in line.alerts:
+            key, level = str(prefix), float(threshold)  # type: ignore[arg-type]
+            if key not in best or level > best[key][0]:
+                best[key] = (level, f"{line.id} alert: {text}")
+    return [note for _, note in best.values()]
 
 
 # --- the fast path ------------------------------------------------------------------------

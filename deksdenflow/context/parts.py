@@ -33,6 +33,11 @@ class Parts(Protocol):
         """After every transaction: what each touched run needs now (decision 0800)."""
         ...
 
+    def published(self, project: Project, tx: Tx) -> None:
+        """After a transaction's commit is on the ref: deliver what it recorded for the
+        outside (budget alerts to `alerts.command`, decision 1224)."""
+        ...
+
     def handler(self, kind: JobKind) -> JobHandler | None:
         """The handler of a job kind; None when this dflow has none."""
         ...

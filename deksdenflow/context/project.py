@@ -37,12 +37,17 @@ class Project:
 
     def __post_init__(self) -> None:
         self.store.after = self._reconcile
+        self.store.published = self._published
 
     def _reconcile(self, tx: Tx) -> None:
         """After every transaction: what each touched run needs now (docs/decisions/0800)."""
         staged = tx.staged_project_text
         settings = self.settings_of(staged) if staged is not None else self.settings(tx.view)
         self.parts.reconcile(tx, settings, staged is not None)
+
+    def _published(self, tx: Tx) -> None:
+        """After a commit is on the ref (budget alerts are delivered then)."""
+        self.parts.published(self, tx)
 
     @property
     def root(self) -> Path:

@@ -25,6 +25,7 @@ class EventType(StrEnum):
     RUN_NOTE = "run.note"
     RUN_INTENT = "run.intent"
     RUN_ENGINE_CHOSEN = "run.engine_chosen"
+    RUN_BUDGET_ALERT = "run.budget_alert"
 
     STEP_STARTED = "step.started"
     STEP_FINISHED = "step.finished"

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .alerts import BudgetAlert
+
 SNAPSHOT_SCHEMA_VERSION = 1
 
 # Per-entity history stays bounded: snapshots keep this many closed jobs / rejected events.
@@ -207,7 +209,7 @@ class ProtocolRun(BaseModel):
     last_attempt: AttemptSpend | None = None
     month_spend: dict[str, Spend] = Field(
         default_factory=dict, description="'YYYY-MM' (UTC, of the event) -> what was spent")
-    alerts: list[str] = Field(default_factory=list, description="budget alerts fired, by key")
+    alerts: list[BudgetAlert] = Field(default_factory=list, description="budget alerts fired")
     created_at: datetime | None = None
     created_by: str = ""
     updated_at: datetime | None = None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from .alerts import BudgetAlert
 from .event_types import EventType
 from .models import JobKind, StepStatus, StepType, Usage
 
@@ -195,6 +196,16 @@ class RunIntent(Payload):
     steps: int = Field(default=1, description="step mode: how many steps may start")
 
 
+class RunBudgetAlert(BudgetAlert, Payload):
+    """A run's or the month's spend reached a fraction of its limit (decision 1224)."""
+
+    TYPE = EventType.RUN_BUDGET_ALERT
+
+    def alert(self) -> BudgetAlert:
+        """The alert as the run snapshot keeps it."""
+        return BudgetAlert.model_validate(self.model_dump())
+
+
 class RunEngineChosen(Payload):
     TYPE = EventType.RUN_ENGINE_CHOSEN
     engine: str
@@ -308,7 +319,7 @@ class ProjectSetup(Payload):
 AnyPayload = (
     RunCreated | RunRenumbered | RunPlanStarted | RunPlanned | RunPlanFailed | RunPaused
     | RunResumed | RunCancelled | RunFailed | RunBlocked | RunUnblocked | RunMerged
-    | RunPrOpened | RunCiReported | RunNote | RunIntent | RunEngineChosen
+    | RunPrOpened | RunCiReported | RunNote | RunIntent | RunEngineChosen | RunBudgetAlert
     | StepStarted | StepFinished | StepFailed | StepQaVerdict | StepApproved | StepRetried
     | StepBlocked
     | JobRequested | JobClaimed | JobFinished | JobFailed | JobReleased | JobCancelled

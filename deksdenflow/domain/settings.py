@@ -131,6 +131,25 @@ class BudgetSection(_Section):
                       max_cost=self.run.max_cost or self.cost)
 
 
+class AlertsSection(_Section):
+    """Alerts when a run's or the month's spend reaches fractions of its limit (decision 1224)."""
+
+    at: list[float] = Field(default_factory=list, description="fractions of each budget, "
+                            "e.g. [0.5, 0.8, 1.0]; empty: no alerts")
+    command: str = Field(default="", description="shell command run with each alert as JSON "
+                         "on stdin, in a clean environment")
+    timeout_s: float = Field(default=10.0, gt=0, le=600, description="the command is killed "
+                             "after this long")
+
+    @model_validator(mode="after")
+    def _fractions(self) -> AlertsSection:
+        bad = [v for v in self.at if not 0 < v <= 10]
+        if bad:
+            raise ValueError(f"alerts.at takes fractions of a budget above 0 (such as "
+                             f"[0.5, 0.8, 1.0]), not {bad[0]:g}")
+        return self
+
+
 class ModelsSection(_Section):
     """Which models a project may use, and the default model of each phase."""
 
@@ -232,6 +251,7 @@ class ProjectSettings(_Section):
     qa: QaSection = Field(default_factory=QaSection)
     retry: RetrySection = Field(default_factory=RetrySection)
     budget: BudgetSection = Field(default_factory=BudgetSection)
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
     variants: dict[str, Variant] = Field(default_factory=dict)
     loop: LoopSection = Field(default_factory=LoopSection)

@@ -97,6 +97,9 @@ class Store:
         # Run inside every transaction that changed something, after its own changes and in
         # the same commit: the workflow's reconciler (docs/decisions/0800).
         self.after: Callable[[Tx], None] | None = None
+        # Run once a transaction's commit is published (never for one that was not): what
+        # must happen only for facts that are on the ref, such as delivering a budget alert.
+        self.published: Callable[[Tx], None] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
         self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
         self.fsync = environment.flag("DFLOW_FSYNC")
@@ -237,6 +240,8 @@ class Store:
                 if self._publish(ref, commit):
                     trust.remember(self.data_dir, str(commit))
                     self._after_commit()
+                    if self.published is not None:
+                        self.published(tx)
                     return result
             raise StateCorrupt(
                 f"{STATE_REF} kept moving under the lock; is another tool writing it?"

@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ..domain.alerts import BudgetAlert, newest
 from ..domain.events import Event
 from ..domain.layout import protocol_folder
 from ..domain.models import RunSnapshot, RunStatus
@@ -179,6 +180,8 @@ class RunLine(BaseModel):
     ready: bool = False
     stage: str = ""
     waiting: Waiting | None = None
+    alerts: list[BudgetAlert] = Field(default_factory=list,
+                                      description="the highest alert per budget and period")
 
 
 class StatusReport(BaseModel):
@@ -203,6 +206,7 @@ def run_line(snap: RunSnapshot, settings: ProjectSettings | None = None) -> RunL
         tokens=run.usage.total,
         cost=run.cost,
         blocks=run.blocks,
+        alerts=newest(run.alerts),
         open_jobs=[
             {"id": j.id, "kind": j.kind.value, "step": j.step, "status": j.status.value}
             for j in snap.open_jobs

@@ -13,7 +13,7 @@ from ..domain.reconcile import Needs, needs
 from ..domain.settings import ProjectSettings
 from ..jobs import queue
 from ..store import Tx
-from . import budget
+from . import alerts, budget
 
 
 def request_plan(tx: Tx, uid: str) -> Job:
@@ -34,6 +34,7 @@ def set_intent(tx: Tx, uid: str, mode: IntentMode, steps: int = 1) -> None:
 def reconcile(tx: Tx, uid: str, settings: ProjectSettings) -> Needs:
     """Request what the run needs now (gated by the limits, workflow/budget.py); return the
     decision."""
+    alerts.check(tx, uid, settings)  # an alert when this transaction's spend crossed one
     result = needs(tx.run(uid), settings)
     gated = bool(result.jobs) and settings.budget.mode != "off"
     if gated or budget.KEY in tx.run(uid).run.blocks:

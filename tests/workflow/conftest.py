@@ -12,6 +12,7 @@ from deksdenflow.domain.models import RunSnapshot
 from deksdenflow.jobs.liveness import new_worker_id
 from deksdenflow.store import Tx
 from deksdenflow.workflow import controls, runs
+from tests.sync.conftest import clone, remote  # noqa: F401  (shared fixtures: two clones)
 
 
 def configure(project: Project, settings: dict[str, Any]) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus, StepStatus
+from deksdenflow.domain.payloads import RunNote
 from deksdenflow.errors import ConfigError
 from deksdenflow.workflow import budget, runs
-from deksdenflow.workflow.project import Project
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
 from tests.workflow.conftest import configure, settle
@@ -64,9 +65,10 @@ def test_warn_records_a_warning_with_the_figure_and_goes_on(
     new_run()
     snap = settle(project)
     assert snap.run.status == RunStatus.COMPLETED and not snap.run.blocks
-    notes = [e.data for e in project.view().run_events(snap.run.uid) if e.type == "run.note"]
-    assert any("0001-x used 2200 tokens of its budget of 2000 tokens" in n.get("reason", "")
-               and n.get("level") == "warning" for n in notes)
+    notes = [e.data for e in project.view().run_events(snap.run.uid)
+             if isinstance(e.data, RunNote)]
+    assert any("0001-x used 2200 tokens of its budget of 2000 tokens" in n.text
+               and n.level == "warning" for n in notes)
 
 
 def test_the_blocked_run_says_why_in_status_with_the_figure(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context import config
+from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus
 from deksdenflow.domain.settings import ModelsSection
-from deksdenflow.workflow import config
-from deksdenflow.workflow.project import Project
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
 from tests.workflow.conftest import configure, settle
@@ -48,7 +48,7 @@ def test_a_phase_model_is_only_for_the_phase_engine(
     new_run()
     snap = settle(project)
     assert _models(codex.calls()) == ["plan-m"]
-    started = [e.data for e in project.view().run_events(snap.run.uid)
+    started = [e.data.model_dump() for e in project.view().run_events(snap.run.uid)
                if e.type == "step.started"]
     assert {(d["engine"], d["model"]) for d in started} == {("demo", "demo-only")}
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain import backoff
 from deksdenflow.domain.models import RunStatus, StepStatus
 from deksdenflow.domain.settings import RetrySection, StepRetry
 from deksdenflow.jobs import queue
 from deksdenflow.sync import service
-from deksdenflow.workflow.project import Project
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
 from tests.workflow.conftest import configure, settle

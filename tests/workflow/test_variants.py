@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.domain.settings import ProjectSettings, Variant
 from deksdenflow.errors import ConfigError
 from deksdenflow.workflow import prompts, variants
-from deksdenflow.workflow.project import Project
 from tests.workflow.conftest import configure, settle
 
 MARK = "TERSE VARIANT: be brief."
@@ -37,7 +37,7 @@ def test_a_variant_chosen_at_new_is_recorded_on_every_attempt(
     snap = settle(project)
     assert snap.run.status.value == "completed" and snap.run.variant == "terse"
     events = project.view().run_events(snap.run.uid)
-    attempts = [e.data for e in events if e.type in ("run.planned", "step.started",
+    attempts = [e.data.model_dump() for e in events if e.type in ("run.planned", "step.started",
                                                      "step.finished", "step.qa_verdict")]
     assert len(attempts) == 1 + 3 * 3
     assert all(d["variant"] == "terse" for d in attempts)

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
+from ...domain.alerts import newest
 from ...domain.models import RunSnapshot, StepStatus
 from ...domain.reconcile import waiting
 from ...observe.watch import Change
@@ -161,6 +162,7 @@ def head(snap: RunSnapshot) -> Text:
         extra.append(f"PR {run.pr_url}")
     if run.ci is not None:
         extra.append(f"CI {run.ci.status}")
+    extra += [f"alert: {alert.text}" for alert in newest(run.alerts)]
     if extra:
         text.append("\n" + "  ·  ".join(extra), style="yellow")
     return text

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from .. import graph
+from .. import alerts, graph
 from ..events import Event
 from ..models import CiResult, ProtocolRun, RunSnapshot, RunStatus, StepRun
 from ..payloads import (
     Payload,
     RunBlocked,
+    RunBudgetAlert,
     RunCiReported,
     RunCreated,
     RunEngineChosen,
@@ -21,6 +22,8 @@ from ..payloads import (
     RunUnblocked,
 )
 from .common import NotApplicable, charge, not_terminal
+
+ALERTS_KEPT = 50
 
 
 def created(event: Event) -> RunSnapshot:
@@ -153,6 +156,14 @@ def engine_chosen(snap: RunSnapshot, event: Event, d: RunEngineChosen) -> None:
     not_terminal(snap, "choose an engine")
     snap.run.engine = d.engine
     snap.run.model = d.model or None
+
+
+def budget_alert(snap: RunSnapshot, event: Event, d: RunBudgetAlert) -> None:
+    """An alert fires once per budget, period and threshold (or a higher one): a repeat a
+    merge brings in is recorded as rejected, not applied (decision 1224)."""
+    if alerts.fired(snap.run.alerts, d.prefix, d.threshold):
+        raise NotApplicable(f"the {d.threshold:g} alert of {d.prefix} already fired")
+    snap.run.alerts = [*snap.run.alerts, d.alert()][-ALERTS_KEPT:]
 
 
 def note(snap: RunSnapshot, event: Event, d: RunNote) -> None:
