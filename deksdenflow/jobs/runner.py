@@ -18,6 +18,7 @@ from ..domain.models import Job, JobKind, JobStatus
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
+from ..observe import tracing
 from ..store import Tx
 from ..store.open_jobs import OpenJobs
 from . import queue
@@ -69,7 +70,8 @@ def attempt(project: Project, job: Job, worker: str) -> Attempt:
     if handler is None:
         return Attempt(job, error=f"no handler for job kind '{job.kind.value}' in this dflow")
     try:
-        with correlation.bound(**job_ids(project, job, worker)):
+        with correlation.bound(**job_ids(project, job, worker)), \
+                tracing.span(f"dflow.job {job.kind.value}", kind=job.kind.value):
             return Attempt(job, hook=handler.run(project, job, worker))
     except DflowError as exc:
         return Attempt(job, error=safe_error(project, str(exc) or type(exc).__name__),

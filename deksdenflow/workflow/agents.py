@@ -14,6 +14,7 @@ from ..domain.payloads import Figures
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..errors import ConfigError, EngineError, EngineNotFound, GitOperationError
+from ..observe import tracing
 from ..store import Tx
 from . import worktrees
 from .prompts import Prompt
@@ -103,7 +104,9 @@ def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Ph
                             tmp_dir=worktrees.agent_tmp(cwd) if writable else None)
     started = time.monotonic()
     try:
-        result = engine.run(request)
+        with tracing.span(f"dflow.engine {name}", engine=name, model=config.model,
+                          phase=phase, variant=snap.run.variant or None):
+            result = engine.run(request)
     except EngineNotFound as exc:
         raise _with_hint(exc) from exc
     if result.exit_status != 0:
