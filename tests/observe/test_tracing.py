@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context.project import Project
 from deksdenflow.observe import tracing
 from deksdenflow.workflow import runs
-from deksdenflow.workflow.project import Project
 from tests.workflow.conftest import settle
 
 PROBE = """
