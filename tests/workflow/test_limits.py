@@ -13,6 +13,7 @@ from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunStatus, StepStatus
 from deksdenflow.domain.payloads import RunNote
 from deksdenflow.errors import ConfigError
+from deksdenflow.sync import service
 from deksdenflow.workflow import budget, runs
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
@@ -114,3 +115,22 @@ def test_two_spellings_of_the_run_limit_that_disagree_are_refused(project: Proje
     with pytest.raises(ConfigError) as err:
         configure(project, {"budget.run.max_tokens": 200})
     assert "budget.tokens (100) and budget.run.max_tokens (200)" in str(err.value)
+
+
+def test_on_a_fresh_clone_a_run_over_max_tokens_is_blocked_with_the_figure(
+    clone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    a = clone("a")
+    configure(a, {"phases.default": '"codex"', "budget.run.max_tokens": 500,
+                  "budget.mode": '"strict"'})
+    service.sync(a)
+    codex = install_fake("codex", tmp_path, monkeypatch)
+    codex.script(queue=codex_script(3))
+    fresh = clone("b").root  # the policy comes with the state ref
+    assert cli("new", "x", "--task", "add a greeting", cwd=fresh).exit_code == 0
+    ran = cli("run", "x", "--wait", cwd=fresh)
+    assert ran.exit_code == 4, ran.output  # waits for a person
+    assert len(codex.calls()) == 1
+    status = " ".join(cli("status", cwd=fresh).output.split())
+    assert "0001-x waits: blocked by budget: 0001-x used 1100 tokens of its budget of 500 " \
+        "tokens (budget.run.max_tokens)" in status
