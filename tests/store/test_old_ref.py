@@ -62,7 +62,10 @@ def test_a_ref_written_by_b21a015_takes_new_writes(old_repo: Path, cli) -> None:
 
 
 # What the fold learnt to derive after each fixture's dflow (its snapshots lack them).
-NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes", "depends_on"}, "fbd0f61": {"depends_on"}}
+# last_attempt and month_spend: what the limits count (decision 1220).
+SPEND = {"last_attempt", "month_spend"}
+NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes", "depends_on", *SPEND},
+                "fbd0f61": {"depends_on", *SPEND}}
 
 
 def _without(doc: object, names: set[str]) -> object:
