@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..context import tracing
 from ..context.parts import JobHandler
 from ..context.project import Project
 from ..domain import correlation
@@ -18,7 +19,6 @@ from ..domain.models import Job, JobKind, JobStatus
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
-from ..observe import tracing
 from ..store import Tx
 from ..store.open_jobs import OpenJobs
 from . import queue

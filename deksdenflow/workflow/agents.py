@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..context import tracing
 from ..context.parts import Parts
 from ..domain.engine import EngineRequest, EngineResult, Phase, Sandbox
 from ..domain.models import Job, RunSnapshot
@@ -14,7 +15,6 @@ from ..domain.payloads import Figures
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..errors import ConfigError, EngineError, EngineNotFound, GitOperationError
-from ..observe import tracing
 from ..store import Tx
 from . import worktrees
 from .prompts import Prompt

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow.context import tracing
 from deksdenflow.context.project import Project
-from deksdenflow.observe import tracing
 from deksdenflow.workflow import runs
 from tests.workflow.conftest import settle
 
