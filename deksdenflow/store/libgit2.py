@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pygit2
 
+PACK_FILE_LIMIT = 128
+
 
 def configure_libgit2(*, fsync: bool) -> None:
     """libgit2's options are process-wide: the composition root sets them once per process
@@ -15,6 +17,10 @@ def configure_libgit2(*, fsync: bool) -> None:
     # before, or is in the tree it started from: libgit2's lookup of each one on insert is
     # pure cost on the write path (docs/state-ref.md, "Writing").
     pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, 0)
+    # libgit2 keeps every pack it has opened open for the life of the Repository, and each
+    # state commit adds one: without a cap a pool or console process runs out of file
+    # descriptors after ~1,000 commits. With one it closes the least recently used.
+    pygit2.option(pygit2.enums.Option.SET_MWINDOW_FILE_LIMIT, PACK_FILE_LIMIT)
 
 
 def libgit2_version() -> str:

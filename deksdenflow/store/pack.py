@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import tempfile
 import time
 import zlib
 from contextlib import AbstractContextManager, suppress
@@ -115,8 +116,10 @@ def _index(entries: list[Entry], offsets: list[int], checksum: bytes) -> bytes:
 
 
 def _write_file(folder: Path, final: Path, data: bytes, fsync: bool) -> None:
-    tmp = folder / f"tmp_dflow_{os.getpid()}_{final.suffix[1:]}"
-    with open(tmp, "wb") as out:
+    # A fresh name each time (as git's tmp_pack_XXXXXX): a read-only leftover of a killed
+    # writer must not block the next process that happens to get the same pid.
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"tmp_dflow_{final.suffix[1:]}_")
+    with open(fd, "wb") as out:
         out.write(data)
         if fsync:
             out.flush()
@@ -165,7 +168,9 @@ class RollUp:
                 entries.setdefault(entry.oid, entry)
         if len(used) < 2:
             return None
-        merged = write_pack(self.pack_dir, list(entries.values()), fsync)
+        # Always synced: the packs it replaces hold settled history, and their indexes go next;
+        # a power cut must not find the merged pack empty and theirs gone.
+        merged = write_pack(self.pack_dir, list(entries.values()), fsync=True)
         self._retire([p for p in used if p != merged])
         return merged
 
@@ -219,12 +224,15 @@ class RollUp:
 
 def _geometric_prefix(packs: list[tuple[int, Path]]) -> list[Path]:
     """The smallest packs to merge so that each pack left is at least twice the size of all
-    smaller ones together (git's `repack --geometric=2`)."""
-    total, k = packs[0][0], 1
-    while k < len(packs) and packs[k][0] < 2 * total:
-        total += packs[k][0]
-        k += 1
-    return [path for _, path in packs[:k]]
+    smaller ones together (git's `repack --geometric=2`): everything up to the last pack
+    that breaks the progression. (Stopping at the *first* pack that keeps it would merge
+    nothing once one tiny pack sits below the rest, and let the packs pile up.)"""
+    total, cut = 0, 0
+    for i, (size, _) in enumerate(packs):
+        if i and size < 2 * total:
+            cut = i + 1
+        total += size
+    return [path for _, path in packs[:cut]]
 
 
 def _read_entries(pack: Path) -> list[Entry] | None:

@@ -21,9 +21,6 @@ _ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 OBJ_BLOB, OBJ_TREE = 3, 2
-# A " <name>\0" of 21+ bytes cannot lie inside another entry's 20 id bytes, nor span into
-# the next entry (whose mode is followed by a space a name has not): a find is exact.
-_SPLICE_MIN_NAME = 19
 
 
 class TreeEdit:
@@ -90,12 +87,14 @@ class TreeEdit:
 def _splice(raw: bytes, base: pygit2.Tree | None,
             changes: dict[bytes, tuple[bytes, bytes] | None]) -> bytes | None:
     """`raw` with existing entries' ids replaced in place; None when a change is more than
-    that (an entry added, removed, or changing kind), or its name is too short to find."""
+    that (an entry added, removed, or changing kind). Entries are found by walking the tree
+    entry by entry: a name may hold a space, so searching for one could hit another entry."""
     if base is None:
         return None
-    out = raw
+    ids = {m.group(2): m.start(3) for m in _ENTRY.finditer(raw)}
+    out = bytearray(raw)
     for name, change in changes.items():
-        if change is None or len(name) < _SPLICE_MIN_NAME:
+        if change is None or name not in ids:
             return None
         try:
             old = base[name.decode()]
@@ -103,12 +102,9 @@ def _splice(raw: bytes, base: pygit2.Tree | None,
             return None
         if old.filemode != int(change[0], 8):
             return None  # changes kind (or mode): rebuilt
-        at = out.find(b" " + name + b"\0")
-        if at < 0:
-            return None
-        start = at + len(name) + 2
-        out = out[:start] + change[1] + out[start + 20:]
-    return out
+        at = ids[name]
+        out[at:at + 20] = change[1]
+    return bytes(out)
 
 
 def _rebuild(raw: bytes, changes: dict[bytes, tuple[bytes, bytes] | None]) -> bytes:

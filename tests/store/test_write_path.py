@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -140,3 +141,43 @@ def _index_tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Tree
     tree = repo.get(index.write_tree(repo))
     assert isinstance(tree, pygit2.Tree)
     return tree
+
+
+def test_a_changed_entry_is_spliced_even_when_another_name_ends_with_its_name(
+        store: Store) -> None:
+    repo = store.repo
+    name = "y" * 20 + ".log"
+    base = _index_tree(repo, {f"x {name}": b"a", name: b"b"})
+    edit = TreeEdit(repo, base, PackWriter())
+    edit.put(name, b"c")
+    assert edit.write() == _index_tree(repo, {f"x {name}": b"a", name: b"c"}).id
+
+
+@pytest.mark.parametrize("sizes", [[664, 1700, 1700, 1800, 1900], [10] * 16,
+                                   [100, 150, 5000, 5001, 20000, 50000]])
+def test_the_roll_up_leaves_a_geometric_progression(sizes: list[int]) -> None:
+    packs = [(size, Path(f"pack-{n}.pack")) for n, size in enumerate(sizes)]
+    merged = pack._geometric_prefix(packs)
+    assert len(merged) >= 2  # a tiny first pack must not stop it
+    left = sorted([sum(size for size, p in packs if p in merged)]
+                  + [size for size, p in packs if p not in merged])
+    assert all(left[i] >= 2 * sum(left[:i]) for i in range(1, len(left))), left
+
+
+def test_a_long_lived_store_keeps_a_bounded_number_of_pack_files_open(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deksdenflow.store import libgit2
+
+    monkeypatch.setattr(libgit2, "PACK_FILE_LIMIT", 8)
+    libgit2.configure_libgit2(fsync=False)  # as the composition root does, with a small cap
+    try:
+        uid = add_run(store, steps=0)
+        for n in range(40):  # one pack each, every one read back by the next transaction
+            store.transact(lambda tx, n=n: tx.emit(RunNote(text=str(n)), run=uid) and None)
+        assert len(store.read().run_events(uid)) > 40
+        open_packs = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                      if os.path.islink(f"/proc/self/fd/{fd}")]
+        assert sum(p.endswith(".pack") for p in open_packs) <= 8 + 1
+    finally:
+        monkeypatch.undo()
+        libgit2.configure_libgit2(fsync=False)
