@@ -34,6 +34,8 @@ class EventType(StrEnum):
     STEP_APPROVED = "step.approved"
     STEP_RETRIED = "step.retried"
     STEP_BLOCKED = "step.blocked"
+    STEP_INTEGRATED = "step.integrated"  # a parallel step's branch merged into the run branch
+    STEP_CONFLICTED = "step.conflicted"  # ... or it conflicted: the step resolves it next
 
     JOB_REQUESTED = "job.requested"
     JOB_CLAIMED = "job.claimed"

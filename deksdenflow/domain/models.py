@@ -55,6 +55,7 @@ class JobKind(StrEnum):
     FIX_CI = "fix_ci"
     REPORT_CI = "report_ci"
     NOOP = "noop"
+    INTEGRATE = "integrate"
 
 
 class JobStatus(StrEnum):
@@ -135,6 +136,14 @@ class StepRun(BaseModel):
     duration_s: float = 0.0
     summary: str = ""
     commit: str | None = None
+    integrated: str | None = Field(
+        default=None, description="parallel runs: the merge commit that brought the step's "
+        "branch into the run branch")
+    conflict: list[str] = Field(
+        default_factory=list, description="files whose merge into the run branch conflicted; "
+        "the step's next attempt resolves them")
+    conflict_with: list[int] = Field(
+        default_factory=list, description="steps on the other side of that conflict")
     reason: str = ""
     qa: QaResult | None = None
     updated_at: datetime | None = None

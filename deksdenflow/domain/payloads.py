@@ -113,6 +113,8 @@ class JobPayload(Payload):
     excerpt: str | None = Field(default=None, description="fix-CI: the failing log's tail")
     url: str | None = Field(default=None, description="fix-CI: the CI run")
     commit: str | None = Field(default=None, description="fix-CI: the commit CI ran on")
+    lane: str | None = Field(default=None, description="parallel runs: the step worktree "
+                             "the job works in (`step-NN`); none: the run's")
     chain: bool | None = Field(default=None, description="before intents (decision 0100)")
     then: str | None = Field(default=None, description="before intents (decision 0100)")
 
@@ -260,6 +262,23 @@ class StepBlocked(Payload):
     reason: str = ""
 
 
+class StepIntegrated(Payload):
+    """A parallel step's branch merged into the run branch (docs/decisions/1402)."""
+
+    TYPE = EventType.STEP_INTEGRATED
+    commit: str = Field(description="the merge commit on the run branch")
+    branch: str = Field(default="", description="the step branch that was merged")
+
+
+class StepConflicted(Payload):
+    """Merging a parallel step conflicted; its next attempt resolves (docs/decisions/1403)."""
+
+    TYPE = EventType.STEP_CONFLICTED
+    files: list[str] = Field(default_factory=list, description="files left in conflict")
+    against: list[int] = Field(default_factory=list,
+                               description="merged steps on the other side of the conflict")
+
+
 # --- jobs -------------------------------------------------------------------------------
 
 
@@ -321,7 +340,7 @@ AnyPayload = (
     | RunResumed | RunCancelled | RunFailed | RunBlocked | RunUnblocked | RunMerged
     | RunPrOpened | RunCiReported | RunNote | RunIntent | RunEngineChosen | RunBudgetAlert
     | StepStarted | StepFinished | StepFailed | StepQaVerdict | StepApproved | StepRetried
-    | StepBlocked
+    | StepBlocked | StepIntegrated | StepConflicted
     | JobRequested | JobClaimed | JobFinished | JobFailed | JobReleased | JobCancelled
     | ProjectSetup
 )

@@ -10,10 +10,8 @@ follow-up work. The invariant it serves: a run that is not terminal has an open 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from pydantic import BaseModel
-
+from . import parallel
 from .models import (
     TERMINAL_RUN_STATUSES,
     JobKind,
@@ -21,32 +19,13 @@ from .models import (
     StepRun,
     StepStatus,
 )
+from .needs import JobNeed, Needs, Waiting, wait
 from .settings import ProjectSettings
 
 INTENTS = ("all", "step", "manual")
 
 
-class Waiting(BaseModel):
-    """Why a run is not moving, and the command that moves it (`dflow status --json`)."""
-
-    reason: str
-    command: str
-
-
-@dataclass(frozen=True)
-class JobNeed:
-    kind: JobKind
-    step: int | None = None
-
-
-@dataclass(frozen=True)
-class Needs:
-    """Jobs the run should have open (empty: none), or why it waits (None: it is moving or
-    finished)."""
-
-    jobs: tuple[JobNeed, ...] = field(default=())
-    waiting: Waiting | None = None
-    terminal: bool = False
+__all__ = ["JobNeed", "Needs", "Waiting", "intent", "needs", "waiting"]
 
 
 def intent(snap: RunSnapshot) -> str:
@@ -70,6 +49,8 @@ def needs(snap: RunSnapshot, settings: ProjectSettings) -> Needs:
         return Needs(terminal=True)
     if run.paused:
         return _wait("paused", f"dflow resume {run.id}")
+    if run.planned and run.parallel:  # several open jobs: one per runnable step
+        return _blocked(snap) or parallel.needs(snap, settings, intent(snap))
     if snap.open_jobs:
         # One job at a time per run for now (one worktree); parallel steps will add the
         # independent steps here instead of returning early.
@@ -92,8 +73,7 @@ def waiting(snap: RunSnapshot, settings: ProjectSettings | None = None) -> Waiti
     return result.waiting
 
 
-def _wait(reason: str, command: str) -> Needs:
-    return Needs(waiting=Waiting(reason=reason, command=command))
+_wait = wait
 
 
 def _unplanned(snap: RunSnapshot, mode: str) -> Needs:

@@ -26,8 +26,9 @@ from .output import check_schema
 
 PROTOCOL_LINE = re.compile(r"^Protocol: (\d{4}-[a-z0-9-]+)\s*$", re.M)
 STEP_FILE_LINE = re.compile(r"^Step file: (\S+)\s*$", re.M)
-DIRECTIVE = re.compile(r"<!-- dflow-demo: (module|test|readme|notes) (\S+) -->")
+DIRECTIVE = re.compile(r"<!-- dflow-demo: (module|test|readme|notes|line) (\S+) -->")
 PARALLEL_LINE = "Parallel steps: yes."
+RESOLVE_LINE = re.compile(r"^Resolve: (.+)$", re.M)
 FINDINGS_MARK = "## Findings from the last QA"
 
 
@@ -75,9 +76,14 @@ class DemoEngine:
         return json.dumps(demo_files.plan(protocol, parallel), indent=2)
 
     def _execute(self, request: EngineRequest) -> str:
+        resolve = RESOLVE_LINE.search(request.prompt)
+        if resolve is not None:  # a conflict to resolve: keep both sides
+            return demo_files.resolve(request.cwd, resolve.group(1).split(", "))
         protocol, action, target = self._directive(request)
         fixed = FINDINGS_MARK in request.prompt or not self.options.get("bug", False)
-        return demo_files.apply(request.cwd, protocol, action, target, buggy=not fixed)
+        step = _match(STEP_FILE_LINE, request.prompt, "a 'Step file: PATH' line")
+        return demo_files.apply(request.cwd, protocol, action, target, buggy=not fixed,
+                                step=step.rsplit("/", 1)[-1])
 
     def _review(self, request: EngineRequest) -> str:
         if "qa_reply" in self.options:

@@ -72,6 +72,13 @@ NOTES_CHECK = (
 )
 
 
+MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ")
+LINE_CHECK = (
+    "import sys; text = open(sys.argv[1]).read(); "
+    "sys.exit(1 if any(m in text for m in ('<<<<<<< ', '>>>>>>> ')) else 0)"
+)
+
+
 def module_name(protocol: str) -> str:
     return "demo_" + protocol.split("-", 1)[1].replace("-", "_")
 
@@ -173,7 +180,8 @@ def _plan_md(protocol: str, module: str, steps: list[tuple[Any, ...]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apply(cwd: Path, protocol: str, action: str, target: str, *, buggy: bool = False) -> str:
+def apply(cwd: Path, protocol: str, action: str, target: str, *, buggy: bool = False,
+          step: str = "") -> str:
     """Make the step's change in the worktree; returns the executor's summary."""
     module = module_name(protocol)
     path = cwd / target
@@ -183,6 +191,8 @@ def apply(cwd: Path, protocol: str, action: str, target: str, *, buggy: bool = F
         path.write_text(MODULE.format(protocol=protocol, body=body))
     elif action == "notes":
         path.write_text(NOTES.format(module=module, protocol=protocol))
+    elif action == "line":  # one line naming the step: two such steps on one file conflict
+        path.write_text(f"written by {step or 'a step'}\n")
     elif action == "test":
         path.write_text(TEST.format(module=module))
     else:
@@ -194,9 +204,21 @@ def apply(cwd: Path, protocol: str, action: str, target: str, *, buggy: bool = F
     return f"wrote {target} ({action} step of the demo)"
 
 
+def resolve(cwd: Path, files: list[str]) -> str:
+    """A demo resolution: keep both sides of every conflict (drop git's marker lines)."""
+    for name in files:
+        path = cwd / name
+        if path.is_file():
+            lines = path.read_text().splitlines(keepends=True)
+            path.write_text("".join(line for line in lines if not line.startswith(MARKERS)))
+    return f"resolved {', '.join(files)} by keeping both sides"
+
+
 def check_command(protocol: str, action: str, target: str) -> tuple[str, list[str]]:
     """What really checks a step (run by the demo reviewer in the worktree): label, argv."""
     py = sys.executable
+    if action == "line":
+        return f"{target} exists without conflict markers", [py, "-c", LINE_CHECK, target]
     if action == "module":
         return f"python -m doctest {target}", [py, "-m", "doctest", target]
     if action == "test":

@@ -17,6 +17,7 @@ from ..domain.payloads import JobClaimed
 from ..errors import IllegalTransition
 from ..store import Tx
 from ..store.open_jobs import OpenJobs
+from . import liveness
 from .liveness import JobLocks
 from .queue import claimable
 
@@ -75,9 +76,12 @@ def claim_batch(
 
     `jobs` must be the open jobs as `tx` sees them (`open_in`): under the store lock, the tip."""
     claimed: list[Job] = []
+    room = AgentRoom(tx, jobs)
     for job in claimable(jobs, datetime.now(UTC), kinds):
         if len(claimed) >= limit:
             break
+        if not room.take(job):
+            continue
         if not strategy.hold(job):
             continue
         try:
@@ -90,6 +94,32 @@ def claim_batch(
         assert now is not None
         claimed.append(now)
     return claimed
+
+
+AGENT_KINDS = frozenset({JobKind.PLAN, JobKind.EXECUTE, JobKind.QA, JobKind.FIX_CI})
+
+
+class AgentRoom:
+    """`[limits] max_agents`: agent jobs claimed at once on this host, over every pool and
+    project view that shares this state ref (a WIP limit; 0: no limit beyond the pools')."""
+
+    def __init__(self, tx: Tx, jobs: list[Job]) -> None:
+        self.tx, self.jobs = tx, jobs
+        self.left: int | None = None
+
+    def take(self, job: Job) -> bool:
+        if job.kind not in AGENT_KINDS:
+            return True
+        if self.left is None:
+            cap = self.tx.view.settings().limits.max_agents
+            here = f"@{liveness.host()}"
+            running = sum(1 for j in self.jobs if j.status == JobStatus.CLAIMED
+                          and j.kind in AGENT_KINDS and (j.claimed_by or "").endswith(here))
+            self.left = cap - running if cap > 0 else 1 << 30
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
 
 
 def fair_share(ready: int, pool_size: int, cap: int) -> int:

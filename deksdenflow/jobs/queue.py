@@ -42,24 +42,47 @@ def request(
     return job
 
 
+def lane(job: Job) -> tuple[str | None, str]:
+    """Jobs of one lane use one worktree, so they run one at a time and in order: a run's
+    own lane (plan, integration, ...), or a parallel step's (`payload.lane`, its worktree)."""
+    if job.run is None:
+        return None, job.id
+    return job.run, str(job.payload.get("lane", ""))
+
+
 def claimable(jobs: Iterable[Job], now: datetime, kinds: set[JobKind] | None = None) -> list[Job]:
-    """Requested jobs that may start now: per run, only the oldest open job, and only while
-    no other job of that run is claimed (one worktree is used by one job at a time)."""
-    by_run: dict[str | None, list[Job]] = {}
-    for job in sorted(jobs, key=lambda j: j.id):
-        by_run.setdefault(job.run, []).append(job)
+    """Requested jobs that may start now: per lane (a run's worktree, or a parallel step's),
+    only the oldest open job, and only while no other job of that lane is claimed; at most
+    one integration at a time. Runs take turns: each run's first ready job before any run's
+    second (docs/decisions/1402-the-integration-queue.md)."""
+    by_lane: dict[tuple[str | None, str], list[Job]] = {}
+    ordered = sorted(jobs, key=lambda j: j.id)
+    for job in ordered:
+        by_lane.setdefault(lane(job), []).append(job)
+    integrating = any(j.kind == JobKind.INTEGRATE and j.status == JobStatus.CLAIMED
+                      for j in ordered)
     ready: list[Job] = []
-    for run, queue in by_run.items():
-        candidates = queue if run is None else queue[:1]
-        for job in candidates:
-            if job.status != JobStatus.REQUESTED:
-                continue
-            if kinds and job.kind not in kinds:
-                continue
-            if job.not_before and job.not_before > now:
-                continue
-            ready.append(job)
-    return sorted(ready, key=lambda j: j.id)
+    for queue in by_lane.values():
+        job = queue[0]
+        if job.status != JobStatus.REQUESTED or (kinds and job.kind not in kinds):
+            continue
+        if job.not_before and job.not_before > now:
+            continue
+        if job.kind == JobKind.INTEGRATE and integrating:
+            continue
+        ready.append(job)
+    return _take_turns(ready)
+
+
+def _take_turns(ready: list[Job]) -> list[Job]:
+    """Oldest first, but round-robin over runs, so one run's many steps do not starve others."""
+    seen: dict[str | None, int] = {}
+    ranked = []
+    for job in sorted(ready, key=lambda j: j.id):
+        turn = seen.get(job.run, 0) if job.run is not None else 0
+        seen[job.run] = turn + 1
+        ranked.append((turn, job.id, job))
+    return [job for _, _, job in sorted(ranked, key=lambda r: (r[0], r[1]))]
 
 
 def claim(

@@ -21,7 +21,7 @@ from types import FrameType
 from pydantic import BaseModel, Field
 
 from ..context.project import Project
-from ..domain.models import Job, JobKind
+from ..domain.models import Job, JobKind, JobStatus
 from ..domain.payloads import JobReleased
 from ..errors import DflowError, IllegalTransition
 from ..store import Tx
@@ -145,7 +145,7 @@ class Worker:
         jobs = self.open.of(self.store.read())
         if self._scan(jobs, force=self.options.burst):
             return False
-        return not has_work(jobs, self.options.kinds)
+        return not self._more_may_come(jobs)
 
     def _should_stop(self) -> bool:
         parent = self.options.parent_pid
@@ -202,11 +202,18 @@ class Worker:
         jobs = self.open.of(view)
         if self._scan(jobs, force=self.options.burst):
             return False
-        if self.options.burst and not has_work(jobs, self.options.kinds):
+        if self.options.burst and not self._more_may_come(jobs):
             return True
         wait = next_wakeup(jobs, self.options.kinds, datetime.now(UTC))
         self._wait_for_change(view.tip, min(wait if wait is not None else 1.0, 1.0))
         return False
+
+    def _more_may_come(self, jobs: list[Job]) -> bool:
+        """Work is requested, or a job of this clone is running whose result may request
+        more (a parallel run's next steps): a `--burst` worker stays until neither holds."""
+        return has_work(jobs, self.options.kinds) or any(
+            j.status == JobStatus.CLAIMED and liveness.is_local_worker(j.claimed_by, self.store)
+            for j in jobs)
 
     def _wait_for_change(self, tip: str | None, max_s: float) -> None:
         """Poll the ref's tip (a file read): quickly after activity, slower while idle."""

@@ -82,9 +82,10 @@ def worktree_of(snap: RunSnapshot) -> Path:
 
 def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Phase,
            prompt: Prompt, schema: dict[str, Any] | None = None, job: Job | None = None,
-           model_phase: str = "") -> AgentCall:
-    """Run the phase's engine in the run's worktree; EngineError on any failure.
-    `model_phase` names the default model's phase when it is not `phase` (fix-CI)."""
+           model_phase: str = "", cwd: Path | None = None) -> AgentCall:
+    """Run the phase's engine in `cwd` (default: the run's worktree; a parallel step's own
+    worktree otherwise); EngineError on any failure. `model_phase` names the default model's
+    phase when it is not `phase` (fix-CI)."""
     name = engine_name(snap, settings, phase, job)
     config = settings.engine(name)
     model = model_of(snap, settings, name, job, model_phase or phase)
@@ -96,7 +97,7 @@ def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Ph
         engine = parts.engine(name, config)
     except EngineError as exc:
         raise _with_hint(exc) from exc
-    cwd = worktree_of(snap)
+    cwd = cwd or worktree_of(snap)
     writable = SANDBOX[phase] == "workspace-write"
     request = EngineRequest(prompt=prompt.text, cwd=cwd, sandbox=SANDBOX[phase],
                             phase=phase, model=config.model, timeout_s=config.timeout,

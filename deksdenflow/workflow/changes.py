@@ -197,6 +197,11 @@ def _in_gitmodules(worktree: Path, path: str) -> bool:
     return any(line.split(" ", 1)[-1] == path for line in done.stdout.splitlines())
 
 
+def identity(worktree: Path) -> tuple[str, ...]:
+    """`-c` options with a commit identity, when the user has none configured."""
+    return _identity(worktree)
+
+
 def _identity(worktree: Path) -> tuple[str, ...]:
     """A commit identity when the user has none configured (a fresh CI runner)."""
     done = runner.run(worktree, "config", "user.email", check=False)

@@ -11,7 +11,17 @@ from ..domain.payloads import StepBlocked, StepFailed, StepFinished, StepStarted
 from ..domain.settings import ProjectSettings
 from ..errors import EngineError
 from ..store import Tx
-from . import agents, changes, contract, prompts, scheduling, variants
+from . import (
+    agents,
+    changes,
+    contract,
+    integration,
+    prompts,
+    resolving,
+    scheduling,
+    step_worktrees,
+    variants,
+)
 from .planning import folder
 
 STARTABLE = {StepStatus.PENDING, StepStatus.FAILED}
@@ -72,6 +82,14 @@ def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) 
     })
 
 
+def worktree_for(snap: RunSnapshot, step: StepRun) -> Path:
+    """Where a step's agent works: the run's worktree, or in a parallel run the step's own
+    (made now, from the run branch, when it does not exist yet)."""
+    if not snap.run.parallel or step.integrated:
+        return agents.worktree_of(snap)
+    return step_worktrees.ensure(snap, step.index)
+
+
 def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.AgentCall,
             commit: str | None, settings: ProjectSettings) -> None:
     """The finishing commit: transcript and step.finished (the reconciler adds what follows)."""
@@ -108,28 +126,41 @@ class ExecuteHandler:
             return None
         snap, step = started
         settings = project.settings()
-        worktree = agents.worktree_of(snap)
+        worktree = worktree_for(snap, step)
+        if snap.run.parallel:
+            integration.abort_unfinished(worktree)  # a killed resolve attempt's merge
         adopted = changes.adoptable(worktree, job.id) if job.attempts > 1 else None
         if adopted is not None:
             changes.clear_stale_index_lock(worktree)
             return lambda tx: _record_adopted(tx, snap, step, adopted, settings)
         changes.prepare(worktree, job, snap.run.id)
         begin = changes.head(worktree)
+        resolve = snap.run.parallel and bool(step.conflict)
+        tip, files = resolving.begin(worktree, snap) if resolve else ("", [])
+        prompt = (resolving.render(project, snap, step, worktree, files,
+                                   step_values(snap, step, worktree)) if resolve
+                  else _prompt(project, snap, step, worktree))
         call: agents.AgentCall | None = None
         try:
-            prompt = _prompt(project, snap, step, worktree)
-            call = agents.invoke(project.parts, snap, settings, "execute", prompt, job=job)
+            call = agents.invoke(project.parts, snap, settings, "execute", prompt, job=job,
+                                 cwd=worktree)
+            if resolve:
+                resolving.check_resolved(worktree, files)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)
+            integration.abort_unfinished(worktree)
             # The next attempt starts from the step's start commit; `git stash list` keeps this.
             changes.set_aside(worktree, f"dflow: failed attempt {job.attempts} of job {job.id}",
                               begin)
             raise
-        message = (f"feat({snap.run.id}): {step.title or 'step ' + str(step.index)} "
+        what = "resolve the merge of" if resolve else ""
+        message = (f"feat({snap.run.id}): {what + ' ' if what else ''}"
+                   f"{step.title or 'step ' + str(step.index)} "
                    f"[protocol-{snap.run.number:04d}/{step.index:02d}]\n\n"
                    f"{changes.JOB_TRAILER}: {job.id}")
-        commit = changes.commit(worktree, message, settings, begin, changes.retry_hint(
-            worktree, snap.run.id, step.index))
+        retry = changes.retry_hint(worktree, snap.run.id, step.index)
+        commit = (resolving.commit(worktree, begin, tip, message, settings, retry) if resolve
+                  else changes.commit(worktree, message, settings, begin, retry))
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

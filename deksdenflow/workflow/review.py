@@ -16,7 +16,7 @@ from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
 from . import agents, variants, worktrees
-from .execution import step_values
+from .execution import step_values, worktree_for
 
 REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
 
@@ -48,14 +48,15 @@ class QaHandler:
         if snap is None or step is None or snap.run.cancelled or step.status not in REVIEWABLE:
             return None
         settings = project.settings(view)
-        worktree = agents.worktree_of(snap)
+        worktree = worktree_for(snap, step)
         prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
             "diff": worktrees.show_commit(worktree, step.commit),
         })
         call: agents.AgentCall | None = None
         try:
-            call = agents.invoke(project.parts, snap, settings, "qa", prompt, schema_for("qa"), job)
+            call = agents.invoke(project.parts, snap, settings, "qa", prompt, schema_for("qa"), job,
+                                 cwd=worktree)
             verdict = parse_verdict(call.result.output, snap, step.index)
         except EngineError as exc:
             self.failed.keep(job.id, exc, call)

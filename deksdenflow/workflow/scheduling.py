@@ -7,8 +7,9 @@ commit is written; controls call `reconcile` to learn the result for the user.
 
 from __future__ import annotations
 
+from ..domain import parallel
 from ..domain.models import Job, JobKind, RunSnapshot, StepStatus
-from ..domain.payloads import IntentMode, RunIntent, RunPlanStarted
+from ..domain.payloads import IntentMode, JobPayload, RunIntent, RunPlanStarted
 from ..domain.reconcile import Needs, needs
 from ..domain.settings import ProjectSettings
 from ..jobs import queue
@@ -44,7 +45,9 @@ def reconcile(tx: Tx, uid: str, settings: ProjectSettings) -> Needs:
         if need.kind == JobKind.PLAN:
             request_plan(tx, uid)
         else:
-            queue.request(tx, need.kind, run=uid, step=need.step)
+            lane = parallel.lane(tx.run(uid), need.kind, need.step)
+            queue.request(tx, need.kind, run=uid, step=need.step,
+                          payload=JobPayload(lane=lane) if lane else None)
     return result
 
 

@@ -30,7 +30,8 @@ def derive_status(snap: RunSnapshot) -> RunStatus:
         for s in steps
     ):
         return RunStatus.BLOCKED
-    if steps and all(s.status == StepStatus.COMPLETED for s in steps):
+    if steps and all(s.status == StepStatus.COMPLETED and (s.integrated or not run.parallel)
+                     for s in steps):
         return RunStatus.COMPLETED
     if any(s.status != StepStatus.PENDING for s in steps):
         return RunStatus.RUNNING

@@ -7,8 +7,10 @@ from ..models import QaResult, RunSnapshot, StepRun, StepStatus
 from ..payloads import (
     Payload,
     StepBlocked,
+    StepConflicted,
     StepFailed,
     StepFinished,
+    StepIntegrated,
     StepQaVerdict,
     StepStarted,
 )
@@ -56,6 +58,7 @@ def finished(snap: RunSnapshot, event: Event, d: StepFinished) -> None:
     step.engine = d.engine or step.engine
     step.model = d.model or step.model
     step.commit = d.commit
+    step.conflict, step.conflict_with = [], []  # a resolve attempt's merge is committed
     step.duration_s += d.duration_s
     step.updated_at = event.at
     charge(snap, d, step)
@@ -105,6 +108,7 @@ def retried(snap: RunSnapshot, event: Event, d: Payload) -> None:
     _expect(step, {StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.NEEDS_QA}, "retry")
     step.status = StepStatus.PENDING
     step.final_failure = False
+    step.integrated = None  # run again: its new work is merged again
     step.updated_at = event.at
     if snap.run.intent == "step":
         snap.run.step_credit = max(snap.run.step_credit, 1)  # a retry is that step's go
@@ -112,10 +116,33 @@ def retried(snap: RunSnapshot, event: Event, d: Payload) -> None:
 
 def blocked(snap: RunSnapshot, event: Event, d: StepBlocked) -> None:
     step = _step(snap, event)
-    _expect(
-        step, {StepStatus.PENDING, StepStatus.RUNNING, StepStatus.NEEDS_QA, StepStatus.FAILED},
-        "block",
-    )
+    allowed = {StepStatus.PENDING, StepStatus.RUNNING, StepStatus.NEEDS_QA, StepStatus.FAILED}
+    if snap.run.parallel and not step.integrated:
+        allowed.add(StepStatus.COMPLETED)  # its merge into the run branch failed for good
+    _expect(step, allowed, "block")
     step.status = StepStatus.BLOCKED
     step.reason = d.reason
+    step.updated_at = event.at
+
+
+def integrated(snap: RunSnapshot, event: Event, d: StepIntegrated) -> None:
+    step = _step(snap, event)
+    if not snap.run.parallel:
+        raise NotApplicable("only the steps of a parallel run are integrated")
+    if step.integrated:
+        raise NotApplicable(f"step {step.index} is already integrated")
+    _expect(step, {StepStatus.COMPLETED, StepStatus.NEEDS_QA}, "integrate")
+    step.integrated = d.commit
+    step.updated_at = event.at
+
+
+def conflicted(snap: RunSnapshot, event: Event, d: StepConflicted) -> None:
+    not_terminal(snap, "record a conflict")
+    step = _step(snap, event)
+    if step.integrated:
+        raise NotApplicable(f"step {step.index} is already integrated")
+    _expect(step, {StepStatus.COMPLETED, StepStatus.NEEDS_QA}, "send back")
+    step.status = StepStatus.PENDING
+    step.conflict, step.conflict_with = list(d.files), list(d.against)
+    step.reason = "conflict with the run branch in " + ", ".join(d.files[:5])
     step.updated_at = event.at
