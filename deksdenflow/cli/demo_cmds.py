@@ -14,12 +14,16 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from ..context.project import Project
 from ..git import runner
 from ..jobs.liveness import new_worker_id
+from ..jobs.pool import run_pool
 from ..jobs.runner import Outcome
+from ..jobs.worker import WorkerOptions
 from ..store import STATE_REF
 from ..wiring import init_project
 from ..workflow import controls, demo, runs
 from .render import console, is_plain
 from .runs_cmds import render_status
+from .show_cmds import render_graph
+from .worker_cmds import print_transition
 from .workflow_cmds import outcome_line
 
 
@@ -47,9 +51,13 @@ def _progress(project: Project) -> Iterator[Callable[[Outcome], None]]:
 
 
 KEEP_OPTION = typer.Option(None, "--keep", help="Make the scratch repository here; keep it.")
+PARALLEL_OPTION = typer.Option(
+    False, "--parallel", help="Plan a diamond (01, then 02 and 03 at once, then 04) and run it "
+    "with two workers, merging each step into the run branch.")
 
 
-def demo_cmd(keep: Optional[Path] = KEEP_OPTION) -> None:  # noqa: UP045
+def demo_cmd(keep: Optional[Path] = KEEP_OPTION,  # noqa: UP045
+             parallel: bool = PARALLEL_OPTION) -> None:
     """Run a whole protocol with the offline demo engine in a scratch repository.
 
     Example: dflow demo --keep ./dflow-demo
@@ -59,7 +67,7 @@ def demo_cmd(keep: Optional[Path] = KEEP_OPTION) -> None:  # noqa: UP045
     try:
         repo = demo.make_repo(where)
         _say(f"dflow demo in a scratch repository: {repo}")
-        completed = _walk(repo)
+        completed = _walk_parallel(repo) if parallel else _walk(repo)
     finally:
         if keep is None:
             demo.discard(where)
@@ -88,6 +96,26 @@ def _walk(repo: Path) -> bool:
     log = runner.run(repo, "log", "--oneline", STATE_REF).stdout
     _say(log.rstrip())
     return done.run.status.value == "completed"
+
+
+def _walk_parallel(repo: Path) -> bool:
+    _say("\n$ dflow init --engine demo")
+    project, _ = init_project(repo, engine="demo")
+    _say("\n$ dflow config set plan.parallel true")
+    demo.go_parallel(project)
+    _say(f'\n$ dflow new {demo.DEMO_RUN} --task "{demo.DEMO_TASK}"')
+    snap = runs.create_run(project, demo.DEMO_RUN, demo.DEMO_TASK)
+    _say(f"created {snap.run.id} on branch {snap.run.branch}")
+    _say("\n$ dflow worker -j 2 --burst")
+    run_pool(project, 2, options=WorkerOptions(burst=True), sink=print_transition)
+    found = controls.show(project, snap.run.id)
+    _say(f"\n$ dflow show {snap.run.id}   (the step graph)")
+    render_graph(console(), found)
+    _say(f"\n$ git log --graph --oneline {snap.run.branch}")
+    log = runner.run(repo, "log", "--graph", "--oneline", snap.run.branch).stdout
+    _say(log.rstrip())
+    _say(f"{snap.run.id}: {found.run.status}")
+    return str(found.run.status) == "completed"
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from ..wiring import open_project
@@ -62,6 +63,7 @@ def render_detail(found: detail.RunDetail) -> None:
         if s.qa and s.qa.verdict == "FAIL":
             out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.qa.findings),
                       markup=False)
+    render_graph(out, found)
     render_facts(out, found)
     out.print("\nrecent events:")
     for e in found.events:
@@ -69,6 +71,20 @@ def render_detail(found: detail.RunDetail) -> None:
         detail = event_detail(e.data.model_dump(mode="json"))
         out.print(f"  {e.at:%H:%M:%S} {e.type.value}{where} {e.actor}"
                   f"{'  ' + detail if detail else ''}", markup=False)
+
+
+def render_graph(out: Console, found: detail.RunDetail) -> None:
+    """The step graph of a parallel run, and the conflicts seen coming."""
+    if found.graph:
+        out.print("\nstep graph (← what a step waits for):")
+        for line in found.graph:
+            out.print(f"  {line}", markup=False)
+    for risk in found.conflicts:
+        a, b = (f"{i:02d}" for i in risk.steps)
+        verdict = ("git merge-tree: they conflict" if risk.conflict
+                   else "git merge-tree: they merge cleanly so far")
+        out.print(f"conflict ahead? steps {a} and {b} both change {', '.join(risk.files[:5])}"
+                  f" ({verdict})", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,9 @@ import tempfile
 from pathlib import Path
 
 from ..errors import UsageError
-from . import worktrees
+from ..store import Tx
+from . import config, worktrees
+from .project import Project
 
 DEMO_RUN = "greeting"
 DEMO_TASK = "Add a greet() function with a test and a README example"
@@ -34,6 +36,24 @@ def make_repo(where: Path) -> Path:
     worktrees.git(repo, "add", "-A")
     worktrees.git(repo, *worktrees.COMMIT_IDENTITY, "commit", "--quiet", "-m", "initial commit")
     return repo
+
+
+PARALLEL_SETTINGS = {"plan.parallel": "true",
+                     # each demo call takes a moment, so the two branches visibly overlap
+                     "engines.demo.options": "{delay_s = 0.3}"}
+
+
+def go_parallel(project: Project) -> None:
+    """`dflow config set plan.parallel true` (and a slower demo agent) for `dflow demo
+    --parallel`."""
+
+    def body(tx: Tx) -> None:
+        text = tx.view.project_text()
+        for key, value in PARALLEL_SETTINGS.items():
+            text = config.set_in_project_text(text, key, value)
+        tx.set_project_text(text)
+
+    project.store.transact(body)
 
 
 def discard(where: Path) -> None:

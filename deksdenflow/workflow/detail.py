@@ -9,6 +9,8 @@ from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
 from ..store.branches import committed_file
+from . import conflicts
+from .conflicts import ConflictRisk
 from .facts import RunFacts, gather
 from .runs import RunLine, folder, run_line
 
@@ -25,6 +27,11 @@ class RunDetail(BaseModel):
     events: list[Event]
     artifacts: list[str]
     facts: RunFacts = Field(default_factory=RunFacts)
+    graph: list[str] = Field(default_factory=list,
+                             description="parallel runs: the step graph, one line per step")
+    conflicts: list[ConflictRisk] = Field(
+        default_factory=list, description="parallel runs: unmerged steps touching the same "
+        "files, and whether git merge-tree says they conflict")
 
 
 def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
@@ -50,4 +57,6 @@ def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
         events=view.run_events(snap.run.uid)[-RECENT_EVENTS:],
         artifacts=view.artifact_names(snap.run.uid),
         facts=gather(project, view, snap),
+        graph=conflicts.graph_lines(snap) if snap.run.parallel else [],
+        conflicts=conflicts.risks(snap),
     )

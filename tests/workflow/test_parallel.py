@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,8 +78,8 @@ def test_the_diamond_runs_02_and_03_at_once_and_merges_each_step_once(repo: Path
 
 def _line_plan(*deps: list[int]) -> str:
     """Steps that each write `shared.txt` with their own line: independent ones conflict."""
-    steps, files = [], [{"path": n, "content": f"# {n}\n"} for n in
-                        ("plan.md", "context.md", "log.md")]
+    steps: list[dict[str, Any]] = []
+    files = [{"path": n, "content": f"# {n}\n"} for n in ("plan.md", "context.md", "log.md")]
     for i, needs in enumerate(deps, start=1):
         name = f"0{i}-line.md"
         files.append({"path": name, "content": "<!-- dflow-demo: line shared.txt -->\n"})
@@ -176,3 +177,20 @@ def _assert_no_half_merge(project: Project, repo: Path) -> None:
     jobs = [(j.kind.value, j.step, j.status.value, j.attempts, j.lost, j.error[:80])
             for j in snap.jobs[-4:]]
     assert names == integrated, f"a merge the state does not know, or back: {jobs}"
+
+
+def test_show_draws_the_graph_and_sees_the_conflict_coming(project: Project, new_run,
+                                                           cli: Any, repo: Path) -> None:
+    configure(project, PARALLEL)
+    _demo_options(project, {"plan_reply": _line_plan([], [], [1, 2])})
+    new_run("r")
+    controls.request_next(project, "1", True)
+    runner.drain(project, "w-test", kinds={JobKind.PLAN, JobKind.EXECUTE}, max_wait_s=5)
+    found = controls.show(project, "1")
+    assert [r.model_dump() for r in found.conflicts] == [
+        {"steps": [1, 2], "files": ["shared.txt"], "conflict": True}]
+    assert found.graph == ["01 needs_qa   line 1", "02 needs_qa   line 2",
+                           "  03 pending    line 3  ← 01 02"]
+    shown = cli("show", "0001-r", cwd=repo)
+    assert "conflict ahead? steps 01 and 02 both change shared.txt (git merge-tree: they " \
+           "conflict)" in shown.output
