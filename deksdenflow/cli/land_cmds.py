@@ -8,8 +8,9 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
+from ..exit_codes import ExitCode
 from ..wiring import open_project
-from ..workflow import cleaning, diffs, facts, landing
+from ..workflow import cleaning, diffs, facts, land_queue, landing
 from ..workflow.replay import STRATEGIES
 from .render import JSON_OPTION, emit_json
 
@@ -44,20 +45,29 @@ def diff(
 
 
 def land(
-    run: str = typer.Argument(..., help="A run id, number or name."),
+    run: Optional[str] = typer.Argument(None, help="A run id, number or name."),  # noqa: UP045
     strategy: str = typer.Option("merge", "--strategy", "-s",
                                  help="merge (a merge commit), squash (one commit) or rebase."),
     via: Optional[str] = typer.Option(None, "--via", help="pr: merge the open PR/MR with "  # noqa: UP045
                                       "gh/glab instead of locally."),
+    queue: bool = typer.Option(False, "--queue", help="Land every ready run, by number, each "
+                               "against the base the one before produced."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Land a run whose steps all passed on its base branch, and record it merged.
 
     Refuses, changing nothing, when the base (as the remote has it now) conflicts; pushes the
-    base when the project has a remote.
+    base when the project has a remote. With --queue, lands every ready run in order; a run
+    that conflicts is blocked with the files named and the others go on.
 
     Example: dflow land 0001-add-login --strategy squash
     """
+    if queue or run is None:
+        if run is not None or via is not None or not queue:
+            raise UsageError("name one run to land, or --queue (without a run or --via) to "
+                             "land every ready run")
+        _land_queue(strategy, json_)
+        return
     if via not in (None, "pr"):
         raise UsageError(f"--via takes pr, not '{via}'")
     if strategy not in STRATEGIES:
@@ -79,6 +89,24 @@ def land(
         typer.echo(f"updated {result.base} in {result.updated_checkout}")
     typer.echo(f"{result.run} is merged" if result.merged else
                f"{result.run} shows merged once {result.base} has it (`dflow sync`)")
+
+
+def _land_queue(strategy: str, json_: bool) -> None:
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy takes merge, squash or rebase, not '{strategy}'")
+    result = land_queue.land_queue(open_project(), strategy)
+    if json_:
+        emit_json(result)
+    else:
+        if not result.entries:
+            typer.echo("no run is ready to land")
+        for entry in result.entries:
+            if entry.landed:
+                typer.echo(f"landed: {entry.run} is on {result.base} at {entry.commit[:9]}")
+            else:
+                typer.echo(f"blocked: {entry.run}: {entry.blocked}")
+    if result.blocked:
+        raise typer.Exit(ExitCode.WAITING)
 
 
 def clean(

@@ -90,6 +90,7 @@ def _unplanned(snap: RunSnapshot, mode: str) -> Needs:
 
 COMMANDS = {
     "ci": "push a fix, or `dflow config set ci.fix auto`",
+    "land": "merge the base into the run branch, resolve, commit, then dflow land RUN",
 }
 # The budget's reason ends with the key that sets the limit it hit: `(budget.run.max_tokens)`.
 _LIMIT_KEY = re.compile(r"\((budget\.[a-z_.]+)\)$")

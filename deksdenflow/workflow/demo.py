@@ -6,10 +6,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..context.project import Project
 from ..errors import UsageError
 from ..store import Tx
 from . import config, worktrees
-from .project import Project
 
 DEMO_RUN = "greeting"
 DEMO_TASK = "Add a greet() function with a test and a README example"

@@ -234,3 +234,28 @@ def test_done_when_on_a_fresh_clone(tmp_path: Path, cli) -> None:
     trees = work.parent / f"{work.name}.worktrees"
     assert not (trees / run).exists() and (trees / "0002-other").is_dir()
     assert run not in git("branch", cwd=work)
+
+
+def test_land_queue_lands_ready_runs_in_order_and_blocks_a_conflict(local: Path, cli) -> None:
+    first, second = finished_run(cli, local, "a"), finished_run(cli, local, "b")
+    one_step = {"summary": "s", "steps": [{"index": 1, "type": "work", "title": "c",
+                                           "file": "01-c.md", "depends_on": None}],
+                "files": [{"path": n, "content": "<!-- dflow-demo: line c.txt -->\n"}
+                          for n in ("plan.md", "context.md", "log.md", "01-c.md")]}
+    options = json.dumps(json.dumps(one_step))
+    assert cli("config", "set", "engines.demo.options", f"{{plan_reply = {options}}}",
+               cwd=local).exit_code == 0
+    third = finished_run(cli, local, "c")
+
+    result = cli("land", "--queue", "--json", cwd=local)
+    assert result.exit_code == 4, result.output
+    entries = json.loads(result.output)["entries"]
+    assert [(e["run"], e["landed"], e["files"]) for e in entries] == [
+        (first, True, []), (second, False, ["README.md"]), (third, True, [])]
+    files = git("ls-tree", "-r", "--name-only", "main", cwd=local).splitlines()
+    assert {"demo_a.py", "c.txt"} <= set(files) and "demo_b.py" not in files
+    status = json.loads(cli("status", second, "--json", cwd=local).output)["runs"][0]
+    assert status["status"] == "blocked" and "README.md" in json.dumps(status)
+    again = cli("land", "--queue", cwd=local)
+    assert again.exit_code == 4 and f"blocked: {second}" in again.output
+    assert "landed" not in again.output  # the landed runs are merged: not ready any more
