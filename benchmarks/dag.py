@@ -23,9 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from deksdenflow.context import config
 from deksdenflow.context.project import Project
 from deksdenflow.wiring import init_project
-from deksdenflow.workflow import config, controls, runs
+from deksdenflow.workflow import controls, runs
 
 DFLOW = Path(sys.executable).with_name("dflow")
 
@@ -57,7 +58,7 @@ def setup(root: Path, steps: int, delay: float) -> Project:
     def body(tx: Any) -> None:
         text = tx.view.project_text()
         for key, value in values.items():
-            text = config.set_in_project_text(text, key, value)
+            text = config.set_in_project_text(text, key, value, kinds=())
         tx.set_project_text(text)
 
     project.store.transact(body)

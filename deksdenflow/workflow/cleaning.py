@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ..context.project import Project
 from ..domain.models import RunSnapshot
+from . import step_worktrees
 from .worktrees import git
 
 
@@ -66,6 +67,9 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
     if dry_run:
         done.worktree_removed, done.branch_deleted = has_tree, has_branch
         return done
+    if has_tree and (run.merged or force):  # a parallel run's step worktrees and branches
+        for step in snap.steps:
+            step_worktrees.remove(snap, step.index)
     if has_tree and path is not None:
         removed = git(root, "worktree", "remove", *(["--force"] if force else []), str(path),
                       check=False)

@@ -6,10 +6,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..context import config
 from ..context.project import Project
 from ..errors import UsageError
 from ..store import Tx
-from . import config, worktrees
+from . import worktrees
 
 DEMO_RUN = "greeting"
 DEMO_TASK = "Add a greet() function with a test and a README example"
@@ -50,7 +51,7 @@ def go_parallel(project: Project) -> None:
     def body(tx: Tx) -> None:
         text = tx.view.project_text()
         for key, value in PARALLEL_SETTINGS.items():
-            text = config.set_in_project_text(text, key, value)
+            text = config.set_in_project_text(text, key, value, kinds=())
         tx.set_project_text(text)
 
     project.store.transact(body)
