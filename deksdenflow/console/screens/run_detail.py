@@ -13,6 +13,7 @@ from ...domain.models import RunSnapshot, StepStatus
 from ...domain.reconcile import waiting
 from ...observe.watch import Change
 from ...workflow import documents
+from ...workflow.conflicts import graph_lines
 from .. import rows
 from ..widgets.diff_view import DiffView
 from .base import StateScreen
@@ -74,7 +75,10 @@ class RunDetailScreen(StateScreen):
         if snap is None:
             self.query_one("#run-head", Static).update("this run is gone from the state ref")
             return
-        self.query_one("#run-head", Static).update(head(snap))
+        text = head(snap)
+        for line in graph_lines(snap) if snap.run.parallel else []:  # the step graph, live
+            text.append(f"\n  {line}")
+        self.query_one("#run-head", Static).update(text)
         self.show_steps(snap)
         self.show_plan(snap)
         self.show_events()
