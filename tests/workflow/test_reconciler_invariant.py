@@ -26,7 +26,9 @@ from deksdenflow.domain.payloads import (
     PlannedStep,
     RunCiReported,
     RunPlanned,
+    StepConflicted,
     StepFinished,
+    StepIntegrated,
     StepQaVerdict,
     StepRetried,
 )
@@ -72,9 +74,9 @@ class Runs(RuleBasedStateMachine):
     # --- controls ---------------------------------------------------------------------
 
     @precondition(lambda self: len(self.names) < 2)
-    @rule(plan=st.booleans(), mode=st.sampled_from(["all", "step"]))
-    def new(self, plan: bool, mode: str) -> None:
-        configure(self.project, {"loop.mode": mode})
+    @rule(plan=st.booleans(), mode=st.sampled_from(["all", "step"]), parallel=st.booleans())
+    def new(self, plan: bool, mode: str, parallel: bool) -> None:
+        configure(self.project, {"loop.mode": mode, "plan.parallel": str(parallel).lower()})
         name = f"r{len(self.names)}"
         self._act(partial(runs.create_run, plan=plan), name, "a task")
         self.names.append(name)
@@ -168,9 +170,18 @@ def _pass(project: Project, job: Job, verdict: str, steps: int) -> None:
         if snap.run.cancelled:
             pass
         elif job.kind == JobKind.PLAN and not snap.run.planned:
-            tx.emit(RunPlanned(steps=[PlannedStep(index=i, title=f"s{i}", file=f"0{i}-s.md")
+            independent = [] if settings_.plan.parallel else None
+            tx.emit(RunPlanned(steps=[PlannedStep(index=i, title=f"s{i}", file=f"0{i}-s.md",
+                                                  depends_on=independent)
                                       for i in range(1, steps + 1)],
-                               usage=Usage(input_tokens=40)), run=snap.run.uid)
+                               usage=Usage(input_tokens=40), parallel=settings_.plan.parallel),
+                    run=snap.run.uid)
+        elif job.kind == JobKind.INTEGRATE and step is not None and not step.integrated and \
+                step.status.value in ("completed", "needs_qa"):
+            if verdict == "PASS":  # a clean merge; FAIL plays a conflict
+                tx.emit(StepIntegrated(commit="0" * 40), run=snap.run.uid, step=step.index)
+            else:
+                tx.emit(StepConflicted(files=["f.txt"]), run=snap.run.uid, step=step.index)
         elif job.kind == JobKind.EXECUTE and step is not None and step.status.value == "running":
             tx.emit(StepFinished(next=scheduling.finished_next(settings_),
                                  usage=Usage(input_tokens=40)), run=snap.run.uid, step=step.index)
