@@ -25,6 +25,8 @@ from typing import Any
 
 from deksdenflow.context import config
 from deksdenflow.context.project import Project
+from deksdenflow.domain import fold
+from deksdenflow.domain.payloads import JobRequested
 from deksdenflow.wiring import init_project
 from deksdenflow.workflow import controls, runs
 
@@ -86,9 +88,9 @@ def _integrations(events: list[Any]) -> list[float]:
     claimed: dict[str, datetime] = {}
     spans = []
     for e in events:
-        job = str(e.data.get("job") or e.id)
-        if e.type.value == "job.requested":
-            kinds[job] = str(e.data.get("kind"))
+        job = fold.job_id(e)
+        if isinstance(e.data, JobRequested):
+            kinds[job] = e.data.kind.value
         elif e.type.value == "job.claimed" and kinds.get(job) == "integrate":
             claimed[job] = e.at
         elif e.type.value == "job.finished" and job in claimed:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from ..context.project import Project
-from ..domain.events import EventType
 from ..domain.models import RunSnapshot, StepStatus
+from ..domain.payloads import RunBlocked
 from ..errors import DflowError
 from ..store import Tx
 from . import landing, replay
@@ -71,6 +71,6 @@ def land_queue(project: Project, strategy: str = "merge") -> QueueResult:
 def _block(project: Project, snap: RunSnapshot, why: str) -> None:
     def body(tx: Tx) -> None:
         if tx.run(snap.run.uid).run.blocks.get(KEY) != why:
-            tx.emit(EventType.RUN_BLOCKED, run=snap.run.uid, data={"key": KEY, "reason": why})
+            tx.emit(RunBlocked(key=KEY, reason=why), run=snap.run.uid)
 
     project.store.transact(body)

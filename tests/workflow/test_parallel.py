@@ -17,6 +17,7 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind, JobStatus, RunStatus, StepStatus
+from deksdenflow.domain.payloads import StepConflicted
 from deksdenflow.jobs import recovery, runner
 from deksdenflow.workflow import controls
 from tests.conftest import git
@@ -100,7 +101,7 @@ def test_a_conflict_becomes_a_resolve_step_whose_result_lands(project: Project, 
     assert len(conflicted) == 1, "the second of the two steps to merge conflicts, once"
     loser = conflicted[0].step
     assert loser is not None
-    assert conflicted[0].data == {"files": ["shared.txt"], "with": [3 - loser]}
+    assert conflicted[0].data == StepConflicted(files=["shared.txt"], against=[3 - loser])
     resolved = snap.step(loser)
     assert resolved is not None and resolved.integrated and resolved.attempts == 2
     assert sorted(git("show", "0001-c:shared.txt", cwd=repo).splitlines()) == [
