@@ -80,9 +80,7 @@ def claim_batch(
     for job in claimable(jobs, datetime.now(UTC), kinds):
         if len(claimed) >= limit:
             break
-        if not room.take(job):
-            continue
-        if not strategy.hold(job):
+        if not room.fits(job) or not strategy.hold(job):
             continue
         try:
             tx.emit(JobClaimed(job=job.id, worker=worker, lease_until=strategy.lease_until(job)),
@@ -90,6 +88,7 @@ def claim_batch(
         except IllegalTransition:
             strategy.let_go(job)
             continue
+        room.use(job)
         now = tx.job(job.id, job.run)
         assert now is not None
         claimed.append(now)
@@ -107,7 +106,7 @@ class AgentRoom:
         self.tx, self.jobs = tx, jobs
         self.left: int | None = None
 
-    def take(self, job: Job) -> bool:
+    def fits(self, job: Job) -> bool:
         if job.kind not in AGENT_KINDS:
             return True
         if self.left is None:
@@ -116,10 +115,11 @@ class AgentRoom:
             running = sum(1 for j in self.jobs if j.status == JobStatus.CLAIMED
                           and j.kind in AGENT_KINDS and (j.claimed_by or "").endswith(here))
             self.left = cap - running if cap > 0 else 1 << 30
-        if self.left <= 0:
-            return False
-        self.left -= 1
-        return True
+        return self.left > 0
+
+    def use(self, job: Job) -> None:
+        if job.kind in AGENT_KINDS and self.left is not None:
+            self.left -= 1
 
 
 def fair_share(ready: int, pool_size: int, cap: int) -> int:
