@@ -22,6 +22,8 @@ MINIMAL: dict[EventType, dict[str, Any]] = {
         EventType.JOB_CLAIMED, EventType.JOB_FINISHED, EventType.JOB_FAILED,
         EventType.JOB_RELEASED, EventType.JOB_CANCELLED)},
     EventType.PROJECT_SETUP: {"project": "shop", "step": "init", "status": "done"},
+    EventType.STEP_INTEGRATED: {"commit": "0" * 40, "branch": "0001-d.step-02"},
+    EventType.STEP_CONFLICTED: {"files": ["a.txt"], "against": [1]},
 }
 
 
