@@ -193,9 +193,13 @@ def _documented_key(key: str, text: str) -> bool:
     section, _, leaf = key.rpartition(".")
     if key in text:
         return True
-    # an engine's keys are the same for every engine name: any `[engines.X]` example counts
-    table = r"engines\.[\w-]+" if section.startswith("engines.") else re.escape(section)
-    for found in re.finditer(rf"^\[{table}\][^\n]*\n((?:[^\[\n][^\n]*\n|\n)*)", text, re.M):
-        if re.search(rf"^{re.escape(leaf)}\s*=", found.group(1), re.M):
+    # Tables of one shape under a name (every engine, every step type's retry policy): an
+    # example of any `[engines.X]` / `[retry.X]` documents the keys of all of them.
+    family = section.split(".", 1)[0]
+    table = (rf"{family}\.[\w-]+" if family in ("engines", "retry") and "." in section
+             else re.escape(section))
+    for found in re.finditer(rf"^[ \t]*\[{table}\][^\n]*\n((?:[ \t]*[^\[\s][^\n]*\n|\n)*)",
+                             text, re.M):
+        if re.search(rf"^\s*{re.escape(leaf)}\s*=", found.group(1), re.M):
             return True
     return False

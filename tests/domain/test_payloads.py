@@ -24,6 +24,9 @@ MINIMAL: dict[EventType, dict[str, Any]] = {
     EventType.PROJECT_SETUP: {"project": "shop", "step": "init", "status": "done"},
     EventType.STEP_INTEGRATED: {"commit": "0" * 40, "branch": "0001-d.step-02"},
     EventType.STEP_CONFLICTED: {"files": ["a.txt"], "against": [1]},
+    EventType.RUN_BUDGET_ALERT: {"scope": "month", "metric": "cost", "period": "2026-01",
+                                 "threshold": 0.8, "used": 8.0, "limit": 10.0,
+                                 "key": "budget.month.max_cost", "text": "80% of the month"},
 }
 
 
