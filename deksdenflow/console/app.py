@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
+from textual.timer import Timer
 
 from ..context.project import Project
 from ..crash import write_crash_log
@@ -18,13 +20,14 @@ from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
 from ..observe.watch import Change, StateWatcher
 from ..wiring import Wiring, open_project
-from . import actions
+from . import actions, refwatch
 from .rows import Clock, now_utc
 from .screens.base import StateScreen
 from .screens.projects import ProjectsScreen
 from .screens.runs import RunsScreen
 
 POLL_S = 0.1  # an idle poll is one ref read (~15 µs)
+WATCHED_POLL_S = 0.5  # the fallback poll while the ref's files are watched
 # Keys that act on a run; they wait while a dialog is open.
 RUN_ACTIONS = {"plan", "run_next", "run_all", "qa", "approve", "retry", "pause", "cancel",
                "open_pr"}
@@ -65,6 +68,9 @@ class DflowConsole(App[None]):
         self.closing = False
         self.interrupt = interrupts.Interrupt()  # fired on quit: kills in-process agents
         self.stopped_work = False  # did quitting stop a job in progress?
+        self.watching = False
+        self._stop_watching = threading.Event()
+        self._poll_timer: Timer | None = None
         self._bind(open_project(path))
 
     def _bind(self, project: Project) -> None:
@@ -76,12 +82,21 @@ class DflowConsole(App[None]):
         self.watcher = StateWatcher(project)
         settings = project.settings()
         self.sub_title = settings.project.name or project.root.name
+        if self.watching:  # another project: watch its ref files instead
+            self._stop_watching.set()
+            self._stop_watching = threading.Event()
+            self.run_worker(self._follow_ref_files(), group="refwatch", exit_on_error=False)
         self.engine = settings.phases.engine_for("execute")
 
     def on_mount(self) -> None:
         self.watcher.poll()
         self.push_screen(ProjectsScreen() if _several_projects() else RunsScreen())
-        self.set_interval(self.poll_s, self.check_state)
+        self.watching = True
+        self._poll_timer = self.set_interval(max(self.poll_s, WATCHED_POLL_S), self.check_state)
+        self.run_worker(self._follow_ref_files(), group="refwatch", exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        self._stop_watching.set()
 
     def open_project_at(self, path: Path) -> None:
         """The projects screen's Enter: this project's runs, on top of the projects list."""
@@ -95,10 +110,28 @@ class DflowConsole(App[None]):
 
     # --- live state ---------------------------------------------------------------------------
 
-    def check_state(self) -> Change | None:
+    async def _follow_ref_files(self) -> None:
+        """Check the state the moment its ref files change (docs/decisions/1321); when they
+        cannot be watched here, poll at the full rate instead."""
+        try:
+            async for remote in refwatch.ref_changes(self.project.store.git_dir,
+                                                     self._stop_watching):
+                self.check_state(remote=remote)
+        except (ImportError, OSError, RuntimeError):
+            pass
+        if not self._stop_watching.is_set():
+            self._fall_back_to_polling()
+
+    def _fall_back_to_polling(self) -> None:
+        self.watching = False
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_timer = self.set_interval(self.poll_s, self.check_state)
+
+    def check_state(self, remote: bool = False) -> Change | None:
         """One cheap ref read; screens re-read only what changed."""
         try:
-            change = self.watcher.poll()
+            change = self.watcher.poll(remote=remote)
         except DflowError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return None
@@ -159,6 +192,7 @@ class DflowConsole(App[None]):
         self.closing = True  # in-process work stops: its agent is killed, its job given back
         self.stopped_work = bool(self.processing)
         self.interrupt.fire()
+        self._stop_watching.set()
         self.exit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

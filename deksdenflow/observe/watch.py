@@ -45,13 +45,15 @@ class StateWatcher:
         self._remote_tips: dict[str, str] | None = None
         self._polls = 0
 
-    def poll(self) -> Change | None:
-        """Re-read what changed since the last poll; None when nothing moved."""
+    def poll(self, remote: bool = False) -> Change | None:
+        """Re-read what changed since the last poll; None when nothing moved. `remote`: look
+        at the remote-tracking state refs now (their files changed), not every few polls."""
         tip = self.store.tip()
         self._polls += 1
         # Listing refs costs more than reading one (a repo with many runs has many
         # branches), and a fetch may take a second to show: look every few polls.
-        remote = (self._polls - 1) % self.remote_every == 0 and self._remote_moved()
+        look = remote or (self._polls - 1) % self.remote_every == 0
+        remote = look and self._remote_moved()
         if tip == self.tip and not remote:
             return None
         change = Change(tip=tip, remote=remote)

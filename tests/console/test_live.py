@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
+from deksdenflow.console import refwatch
+from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.domain.payloads import RunPaused
 from deksdenflow.observe.watch import StateWatcher
 from deksdenflow.wiring import open_project
 
 from ..conftest import git
+from .conftest import FIXED_NOW
 from .test_navigation import app_for, cell_texts, press
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +104,29 @@ def test_watcher_notices_a_fetch_that_brings_another_clones_state(  # type: igno
     git(*fetch, cwd=repo)
     change = watcher.poll()
     assert change is not None and change.remote and not change.runs
+
+
+async def test_a_ref_move_shows_at_once_through_the_ref_files_not_the_poll(  # type: ignore[no-untyped-def]
+    runs_repo, repo: Path
+) -> None:
+    """The poll is set to a minute: only the watched ref files can bring the change in."""
+    project, uids = runs_repo
+    app = DflowConsole(project.root, clock=lambda: FIXED_NOW, process_jobs=False, poll_s=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = pilot.app.screen.query_one("#runs", DataTable)
+        await pilot.pause(0.3)  # the watch is set up
+        assert pilot.app.watching
+        other_process(repo, f"project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, "
+                            f"run='{uids['docs']}'))")
+        await wait_until(pilot, lambda: any("paused" in " ".join(cell_texts(table, row))
+                                            for row in range(table.row_count)), tries=60)
+
+
+def test_only_files_of_dflows_refs_wake_the_console(tmp_path: Path) -> None:
+    git_dir = tmp_path / ".git"
+    assert refwatch.is_ref_file(str(git_dir / "refs" / "deksdenflow" / "state"))
+    assert refwatch.is_ref_file(str(git_dir / "packed-refs"))
+    assert refwatch.is_ref_file(str(git_dir / "logs" / "refs" / "deksdenflow" / "state"))
+    assert not refwatch.is_ref_file(str(git_dir / "refs" / "deksdenflow" / "state.lock"))
+    assert not refwatch.is_ref_file(str(git_dir / "index"))
+    assert not refwatch.is_ref_file(str(git_dir / "HEAD"))
