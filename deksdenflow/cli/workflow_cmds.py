@@ -50,6 +50,8 @@ def outcome_line(project: Project, outcome: Outcome) -> str:
         return f"{what}: {step.qa.verdict} {step.qa.summary}".rstrip()
     if step is not None:
         return f"{what}: {step.status.value} {step.title}".rstrip()
+    if job.kind.value == "plan" and snap is not None and snap.run.planned:
+        return f"{what}: planned"  # the commit that closed it may have started step 1 already
     return f"{what}: {snap.run.status.value if snap else 'done'}"
 
 

@@ -8,7 +8,7 @@ time-bounded lease instead and implements the same three methods.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -71,8 +71,10 @@ def claim_batch(
     *,
     kinds: set[JobKind] | None = None,
     limit: int = 1,
+    begin: Callable[[Tx, Job], None] | None = None,
 ) -> list[Job]:
-    """Claim up to `limit` claimable jobs in this transaction (group commit).
+    """Claim up to `limit` claimable jobs in this transaction (group commit); `begin(tx, job)`
+    stages what starting each one records (a step's start), in the same commit.
 
     `jobs` must be the open jobs as `tx` sees them (`open_in`): under the store lock, the tip."""
     claimed: list[Job] = []
@@ -89,6 +91,8 @@ def claim_batch(
             strategy.let_go(job)
             continue
         room.use(job)
+        if begin is not None:
+            begin(tx, job)
         now = tx.job(job.id, job.run)
         assert now is not None
         claimed.append(now)

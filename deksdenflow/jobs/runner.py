@@ -78,6 +78,17 @@ def attempt(project: Project, job: Job, worker: str) -> Attempt:
                        permanent=exc.permanent)
 
 
+def on_claim(project: Project, tx: Tx, job: Job) -> None:
+    """What the job's handler records in the commit that claims it (a step's start), so the
+    claim and the start are one commit. Anything it refuses is left to the handler's `run`,
+    which meets it again and fails the attempt as before."""
+    hook = getattr(project.parts.handler(job.kind), "on_claim", None)
+    if hook is None:
+        return
+    with contextlib.suppress(DflowError):  # its one strict event is staged whole or not at all
+        hook(project, tx, job)
+
+
 def safe_error(project: Project, text: str) -> str:
     """A job's error may quote agent or engine output: secrets masked and control sequences
     removed here, before it is printed (`run --wait`, `worker`) or stored (decision 0700)."""
@@ -119,13 +130,17 @@ def execute(
 ) -> Outcome:
     """Run a claimed job and record finished or failed (with retry per the policy).
 
-    `then(tx)` runs inside the commit that closes the job; its result is `Outcome.after`."""
+    `then(tx)` runs inside the commit that closes the job, after the reconciler has staged
+    what comes next (so it can claim it); its result is `Outcome.after`."""
     done = attempt(project, job, worker)
     policy = project.settings().retry
 
     def close(tx: Tx) -> Outcome:
         outcome = record(tx, done, worker, policy, project.parts.handler(job.kind))
-        outcome.after = then(tx) if then is not None else None
+        if then is not None:
+            def after(tx: Tx) -> None:
+                outcome.after = then(tx)
+            tx.defer(after)
         return outcome
 
     return project.store.transact(close)
@@ -149,29 +164,43 @@ def drain(
 
     def pick(tx: Tx) -> list[Job]:
         jobs = [j for j in open_in(tx, cache) if run is None or j.run == run]
-        return claim_batch(tx, worker, strategy, jobs, kinds=kinds, limit=1)
+        return claim_batch(tx, worker, strategy, jobs, kinds=kinds, limit=1,
+                           begin=lambda tx, job: on_claim(project, tx, job))
 
     done = 0
     deadline = time.monotonic() + max_wait_s
+    claimed = project.store.transact(pick)
     while True:
-        claimed = project.store.transact(pick)
         locks.keep_only({j.id for j in claimed})
         if claimed:
-            try:
-                outcome = execute(project, claimed[0], worker)
-            except BaseException:  # interrupted: give the job back, then stop
-                _release_quietly(project, claimed[0], worker)
-                raise
-            finally:
-                locks.keep_only(set())
+            # The commit that closes this job claims (and starts) the next one.
+            claimed = _run_claimed(project, claimed[0], worker, pick, on_outcome)
             done += 1
-            if on_outcome is not None:
-                on_outcome(outcome)
             continue
         wait = _next_wakeup(project, run, kinds)
         if wait is None or time.monotonic() + wait > deadline:
             return done
         time.sleep(max(wait, 0.01))
+        claimed = project.store.transact(pick)
+
+
+def _run_claimed(project: Project, job: Job, worker: str, pick: Callable[[Tx], list[Job]],
+                 on_outcome: Callable[[Outcome], None] | None) -> list[Job]:
+    """Run a claimed job; its closing commit claims what comes next (returned)."""
+    try:
+        outcome = execute(project, job, worker, then=pick)
+    except BaseException:  # interrupted: give the job back, then stop
+        _release_quietly(project, job, worker)
+        raise
+    following: list[Job] = outcome.after or []
+    try:
+        if on_outcome is not None:
+            on_outcome(outcome)
+    except BaseException:
+        for later in following:
+            _release_quietly(project, later, worker)
+        raise
+    return following
 
 
 def _release_quietly(project: Project, job: Job, worker: str) -> None:

@@ -180,7 +180,8 @@ class Worker:
 
     def _claim_in(self, tx: Tx, limit: int) -> list[Job]:
         return claim_batch(tx, self.id, self.strategy, open_in(tx, self.open),
-                           kinds=self.options.kinds, limit=limit)
+                           kinds=self.options.kinds, limit=limit,
+                           begin=partial(runner.on_claim, self.project))
 
     def _claimed(self, claimed: list[Job]) -> None:
         self._prune_locks(claimed)
@@ -300,7 +301,10 @@ class Worker:
         outcomes = [runner.record(tx, attempt, self.id, self.policy,
                                   self.project.parts.handler(attempt.job.kind))
                     for attempt in done]
-        return outcomes, self._claim_in(tx, max(limit, 1)) if limit > 0 else []
+        claimed: list[Job] = []
+        if limit > 0:  # after the reconciler: the jobs these closes call for are claimable
+            tx.defer(lambda tx: claimed.extend(self._claim_in(tx, max(limit, 1))))
+        return outcomes, claimed
 
     def _close_one_by_one(self, done: list[runner.Attempt]) -> list[runner.Outcome]:
         outcomes = []

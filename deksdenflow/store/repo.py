@@ -229,6 +229,8 @@ class Store:
                 result = fn(tx)
                 if self.after is not None and tx.has_changes:
                     self.after(tx)
+                if tx.run_deferred() and self.after is not None:
+                    self.after(tx)  # what the deferred hooks changed is reconciled too
                 if not tx.has_changes:
                     return result
                 assert view.commit is not None and view.tree is not None

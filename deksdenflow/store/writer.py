@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,7 @@ class Tx:
         self._artifacts: dict[str, bytes] = {}
         self._project_text: str | None = None
         self._secrets: list[str] | None = None
+        self._deferred: list[Callable[[Tx], None]] = []
 
     # --- reading through the transaction ---------------------------------------------------
 
@@ -139,6 +141,19 @@ class Tx:
         if isinstance(value, list):
             return [self.scrub(v) for v in value]
         return value
+
+    def defer(self, hook: Callable[[Tx], None]) -> None:
+        """Run `hook(tx)` at the end of this transaction, after the reconciler has staged what
+        the changes so far call for (a claim of the job it just requested, say)."""
+        self._deferred.append(hook)
+
+    def run_deferred(self) -> bool:
+        """Run the deferred hooks (the store calls this); True when they staged events."""
+        before = len(self.events)
+        hooks, self._deferred = self._deferred, []
+        for hook in hooks:
+            hook(self)
+        return len(self.events) != before
 
     def set_project_text(self, text: str) -> None:
         codec.load_settings(text, PROJECT_FILE)  # never write settings we cannot read back

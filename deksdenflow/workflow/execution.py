@@ -50,27 +50,34 @@ def step_values(snap: RunSnapshot, step: StepRun, worktree: Path) -> dict[str, s
     }
 
 
+def begin(project: Project, tx: Tx, job: Job) -> tuple[RunSnapshot, StepRun] | None:
+    """Stage step.started for the job's step, when it may start; the step as it now is."""
+    snap = tx.run(job.run or "")
+    step = snap.step(job.step if job.step is not None else -1)
+    if snap.run.cancelled or snap.run.paused or step is None:
+        return None
+    if step.status in STARTABLE:
+        settings = project.settings(tx.view)
+        name = agents.engine_name(snap, settings, "execute", job)
+        model = agents.model_of(snap, settings, name, job, "execute")
+        tx.emit(StepStarted(engine=name, model=model, job=job.id,
+                            variant=snap.run.variant or None),
+                run=snap.run.uid, step=step.index)
+    elif step.status != StepStatus.RUNNING:
+        return None  # approved or blocked meanwhile: nothing to do
+    snap = tx.run(snap.run.uid)  # the transaction ends here; nobody else holds this copy
+    return snap, snap.step(step.index) or step
+
+
 def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
-    """Record step.started (its own small commit, so the step shows as running)."""
-
-    def begin(tx: Tx) -> tuple[RunSnapshot, StepRun] | None:
-        snap = tx.run(job.run or "")
-        step = snap.step(job.step if job.step is not None else -1)
-        if snap.run.cancelled or snap.run.paused or step is None:
-            return None
-        if step.status in STARTABLE:
-            settings = project.settings(tx.view)
-            name = agents.engine_name(snap, settings, "execute", job)
-            model = agents.model_of(snap, settings, name, job, "execute")
-            tx.emit(StepStarted(engine=name, model=model, job=job.id,
-                                variant=snap.run.variant or None),
-                    run=snap.run.uid, step=step.index)
-        elif step.status != StepStatus.RUNNING:
-            return None  # approved or blocked meanwhile: nothing to do
-        snap = tx.run(snap.run.uid)  # the transaction ends here; nobody else holds this copy
-        return snap, snap.step(step.index) or step
-
-    return project.store.transact(begin)
+    """The step to run: already started by the commit that claimed the job (`on_claim`), or
+    started now in its own small commit (a claim made without the hook)."""
+    snap = project.view().run(job.run or "")
+    step = snap.step(job.step) if snap is not None and job.step is not None else None
+    if (snap is not None and step is not None and step.status == StepStatus.RUNNING
+            and not snap.run.cancelled and not snap.run.paused):
+        return snap, step
+    return project.store.transact(lambda tx: begin(project, tx, job))
 
 
 def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) -> prompts.Prompt:
@@ -162,6 +169,10 @@ class ExecuteHandler:
         commit = (resolving.commit(worktree, begin, tip, message, settings, retry) if resolve
                   else changes.commit(worktree, message, settings, begin, retry))
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
+
+    def on_claim(self, project: Project, tx: Tx, job: Job) -> None:
+        """Record step.started in the commit that claims the job (one commit, not two)."""
+        begin(project, tx, job)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or job.step is None:
