@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 class JobHandler(Protocol):
     """What a job kind does. `run` does the (long) work outside the state lock and returns a
     hook that records its results in the commit that finishes the job. `on_failure` records
-    what a failed attempt means for the run, in the commit that records the failure."""
+    what a failed attempt means for the run, in the commit that records the failure.
+    A handler may also have `on_claim(project, tx, job)`: what it records in the commit that
+    claims the job (the execute handler's step.started; jobs/runner.py `on_claim`)."""
 
     def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None: ...
 
