@@ -59,7 +59,8 @@ class DflowConsole(App[None]):
     ]
 
     def __init__(self, path: str | os.PathLike[str] = ".", *, clock: Clock = now_utc,
-                 poll_s: float = POLL_S, process_jobs: bool = True) -> None:
+                 poll_s: float = POLL_S, process_jobs: bool = True,
+                 watch_files: bool = True) -> None:
         super().__init__()
         self.clock = clock
         self.poll_s = poll_s
@@ -69,6 +70,7 @@ class DflowConsole(App[None]):
         self.interrupt = interrupts.Interrupt()  # fired on quit: kills in-process agents
         self.stopped_work = False  # did quitting stop a job in progress?
         self.watching = False
+        self.watch_files = watch_files  # False: poll only (what the benchmark compares)
         self._stop_watching = threading.Event()
         self._poll_timer: Timer | None = None
         self._bind(open_project(path))
@@ -91,6 +93,9 @@ class DflowConsole(App[None]):
     def on_mount(self) -> None:
         self.watcher.poll()
         self.push_screen(ProjectsScreen() if _several_projects() else RunsScreen())
+        if not self.watch_files:
+            self._poll_timer = self.set_interval(self.poll_s, self.check_state)
+            return
         self.watching = True
         self._poll_timer = self.set_interval(max(self.poll_s, WATCHED_POLL_S), self.check_state)
         self.run_worker(self._follow_ref_files(), group="refwatch", exit_on_error=False)
