@@ -5,7 +5,8 @@
 1. Latency of one mutation (a step event on an existing run: started / failed in turn: lock,
    read the tip, fold, one pack of 3 blobs + 6 trees + the commit, compare-and-swap, unlock),
    at 100 and at 10,000 events on the ref, side by side with the same mutation done through
-   git CLI plumbing (target: dflow >= 10x faster, and t(10k)/t(100) <= 1.5): the same three blobs (event, run snapshot, meta.json; their bytes computed by
+   git CLI plumbing (target: dflow >= 10x faster, and t(10k)/t(100) <= 1.5): the same three
+   blobs (event, run snapshot, meta.json; their bytes computed by
    dflow beforehand, so git is not charged for them) written with `git hash-object -w`, each of
    the six trees on the path read with `git ls-tree` and rebuilt with `git mktree`, then
    `git commit-tree` and `git update-ref REF NEW OLD` (compare-and-swap).
