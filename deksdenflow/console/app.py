@@ -98,7 +98,7 @@ class DflowConsole(App[None]):
             return
         self.watching = True
         self._poll_timer = self.set_interval(max(self.poll_s, WATCHED_POLL_S), self.check_state)
-        self.run_worker(self._follow_ref_files(), group="refwatch", exit_on_error=False)
+        self._follow_ref_files()
 
     def on_unmount(self) -> None:
         self._stop_watching.set()
@@ -115,17 +115,15 @@ class DflowConsole(App[None]):
 
     # --- live state ---------------------------------------------------------------------------
 
-    async def _follow_ref_files(self) -> None:
-        """Check the state the moment its ref files change (docs/decisions/1321); when they
-        cannot be watched here, poll at the full rate instead."""
-        try:
-            async for remote in refwatch.ref_changes(self.project.store.git_dir,
-                                                     self._stop_watching):
-                self.check_state(remote=remote)
-        except (ImportError, OSError, RuntimeError):
-            pass
-        if not self._stop_watching.is_set():
-            self._fall_back_to_polling()
+    def _follow_ref_files(self) -> None:
+        """Check the state the moment its ref files change (docs/decisions/1321), from a
+        daemon thread; when they cannot be watched here, poll at the full rate instead."""
+
+        def changed(remote: bool) -> None:
+            self.call_from_thread(self.check_state, remote)  # RuntimeError once closed
+
+        refwatch.follow(self.project.store.git_dir, self._stop_watching, changed,
+                        lambda: self.call_from_thread(self._fall_back_to_polling))
 
     def _fall_back_to_polling(self) -> None:
         self.watching = False

@@ -10,15 +10,17 @@ See docs/decisions/1321-console-watches-the-ref-files.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from ..store.layout import STATE_REF
 
 STEP_MS = 5  # quiet time after a change before it is reported (git renames in bursts)
 DEBOUNCE_MS = 50
+STOP_CHECK_MS = 200  # how soon the watch thread notices `stop` when nothing changes
 
 
 def watched_dirs(git_dir: Path) -> list[Path]:
@@ -39,16 +41,36 @@ def is_ref_file(path: str) -> bool:
     return name == "packed-refs" or f"{os.sep}deksdenflow" in path
 
 
-async def ref_changes(git_dir: Path, stop: Any) -> AsyncIterator[bool]:
+def ref_changes(git_dir: Path, stop: threading.Event) -> Iterator[bool]:
     """Yield once per burst of changes to the state refs' files (True when a remote-tracking
-    ref's files were among them); returns when `stop` is set. Raises ImportError or OSError
-    when the platform cannot watch (then poll instead)."""
-    from watchfiles import awatch  # imported by the console only, when it starts watching
+    ref's files were among them); returns once `stop` is set. Blocks: run it in a thread.
+    Raises ImportError or OSError when the platform cannot watch (then poll instead)."""
+    from watchfiles import watch  # imported by the console only, when it starts watching
 
     def wanted(_: object, path: str) -> bool:
         return is_ref_file(path)
 
-    async for changes in awatch(*watched_dirs(git_dir), watch_filter=wanted, recursive=False,
-                                step=STEP_MS, debounce=DEBOUNCE_MS, stop_event=stop,
-                                ignore_permission_denied=True):
+    for changes in watch(*watched_dirs(git_dir), watch_filter=wanted, recursive=False,
+                         step=STEP_MS, debounce=DEBOUNCE_MS, stop_event=stop,
+                         rust_timeout=STOP_CHECK_MS, yield_on_timeout=False,
+                         ignore_permission_denied=True, raise_interrupt=False):
         yield any(f"{os.sep}remotes{os.sep}" in path for _, path in changes)
+
+
+def follow(git_dir: Path, stop: threading.Event, on_change: Callable[[bool], None],
+           on_failure: Callable[[], None]) -> threading.Thread:
+    """Call `on_change(remote)` from a daemon thread (it never holds up an exit) until
+    `stop` is set or `on_change` raises; `on_failure()` when files cannot be watched here."""
+
+    def loop() -> None:
+        try:
+            for remote in ref_changes(git_dir, stop):
+                on_change(remote)
+        except (ImportError, OSError, RuntimeError):
+            if not stop.is_set():
+                with contextlib.suppress(RuntimeError):  # the app may be gone already
+                    on_failure()
+
+    thread = threading.Thread(target=loop, name="dflow-refwatch", daemon=True)
+    thread.start()
+    return thread
