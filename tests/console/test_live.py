@@ -27,7 +27,7 @@ def other_process(repo: Path, code: str) -> None:
     """Change the state from a separate Python process, as another terminal would."""
     script = "from deksdenflow.wiring import open_project\n" \
              "from deksdenflow.workflow import runs\n" \
-             "from deksdenflow.domain.payloads import StepQaVerdict\n" \
+             "from deksdenflow.domain.payloads import RunPaused, StepQaVerdict\n" \
              "project = open_project('.')\n" + code
     subprocess.run([sys.executable, "-c", script], cwd=repo, check=True, timeout=60)
 
@@ -116,7 +116,7 @@ async def test_a_ref_move_shows_at_once_through_the_ref_files_not_the_poll(  # t
         table = pilot.app.screen.query_one("#runs", DataTable)
         await pilot.pause(0.3)  # the watch is set up
         assert pilot.app.watching
-        other_process(repo, f"project.store.transact(lambda tx: tx.emit(EventType.RUN_PAUSED, "
+        other_process(repo, f"project.store.transact(lambda tx: tx.emit(RunPaused(), "
                             f"run='{uids['docs']}'))")
         await wait_until(pilot, lambda: any("paused" in " ".join(cell_texts(table, row))
                                             for row in range(table.row_count)), tries=60)
