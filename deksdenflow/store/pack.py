@@ -180,6 +180,8 @@ class RollUp:
             names = {e.name: e for e in os.scandir(self.pack_dir)}
         except OSError:
             return []
+        if "multi-pack-index" in names:
+            return []  # git maintenance indexes these packs: repacking is git's business here
         for name, entry in names.items():
             stem, dot, ext = name.rpartition(".")
             if ext != "pack" or not stem.startswith("pack-") or name in self._foreign:
@@ -211,8 +213,9 @@ class RollUp:
         tmp.write_text("".join(f"{line}\n" for line in keep))
         os.replace(tmp, self.retired)
         for pack in packs:
-            with _quietly():
-                pack.with_suffix(".idx").unlink()
+            for index in (".idx", ".rev"):
+                with _quietly():
+                    pack.with_suffix(index).unlink()
 
     def _retired_lines(self) -> list[str]:
         try:

@@ -181,3 +181,17 @@ def test_a_long_lived_store_keeps_a_bounded_number_of_pack_files_open(
     finally:
         monkeypatch.undo()
         libgit2.configure_libgit2(fsync=False)
+
+
+def test_packs_under_a_multi_pack_index_are_left_to_git(store: Store, repo: Path) -> None:
+    objects = repo / ".git" / "objects"
+    for n in range(pack.ROLL_UP_AT):
+        writer = PackWriter()
+        writer.add(3, f"blob {n}\n".encode())
+        writer.write(objects)
+    git("multi-pack-index", "write", cwd=repo)
+    rollup = pack.RollUp(objects, store.data_dir)
+    assert rollup.maybe() is None  # git maintenance owns these packs
+    (objects / "pack" / "multi-pack-index").unlink()
+    assert rollup.maybe() is not None
+    _fsck(repo)
