@@ -169,19 +169,22 @@ def drain(
 
     done = 0
     deadline = time.monotonic() + max_wait_s
-    claimed = project.store.transact(pick)
-    while True:
-        locks.keep_only({j.id for j in claimed})
-        if claimed:
-            # The commit that closes this job claims (and starts) the next one.
-            claimed = _run_claimed(project, claimed[0], worker, pick, on_outcome)
-            done += 1
-            continue
-        wait = _next_wakeup(project, run, kinds)
-        if wait is None or time.monotonic() + wait > deadline:
-            return done
-        time.sleep(max(wait, 0.01))
+    try:
         claimed = project.store.transact(pick)
+        while True:
+            locks.keep_only({j.id for j in claimed})
+            if claimed:
+                # The commit that closes this job claims (and starts) the next one.
+                claimed = _run_claimed(project, claimed[0], worker, pick, on_outcome)
+                done += 1
+                continue
+            wait = _next_wakeup(project, run, kinds)
+            if wait is None or time.monotonic() + wait > deadline:
+                return done
+            time.sleep(max(wait, 0.01))
+            claimed = project.store.transact(pick)
+    finally:
+        locks.keep_only(set())  # however it ends: no job lock outlives this call
 
 
 def _run_claimed(project: Project, job: Job, worker: str, pick: Callable[[Tx], list[Job]],
