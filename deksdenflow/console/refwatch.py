@@ -16,8 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..store.layout import STATE_REF
-
+REFS = Path("refs/deksdenflow")  # where the state ref and its remote-tracking copies live
 STEP_MS = 5  # quiet time after a change before it is reported (git renames in bursts)
 DEBOUNCE_MS = 50
 STOP_CHECK_MS = 200  # how soon the watch thread notices `stop` when nothing changes
@@ -27,7 +26,7 @@ def watched_dirs(git_dir: Path) -> list[Path]:
     """The git dir itself (packed-refs, not recursively) and every folder of dflow's refs
     and reflogs (a ref update renames `<ref>.lock` over the ref: its folder sees it)."""
     found = [git_dir]
-    for top in (git_dir / Path(STATE_REF).parent, git_dir / "logs" / Path(STATE_REF).parent):
+    for top in (git_dir / REFS, git_dir / "logs" / REFS):
         for folder, _, _ in os.walk(top):
             found.append(Path(folder))
     return found
