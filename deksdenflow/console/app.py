@@ -87,7 +87,7 @@ class DflowConsole(App[None]):
         if self.watching:  # another project: watch its ref files instead
             self._stop_watching.set()
             self._stop_watching = threading.Event()
-            self.run_worker(self._follow_ref_files(), group="refwatch", exit_on_error=False)
+            self._follow_ref_files()
         self.engine = settings.phases.engine_for("execute")
 
     def on_mount(self) -> None:
