@@ -186,6 +186,10 @@ def main() -> None:
     parser.add_argument("--status-runs", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        # A home of its own: the projects registry of the user's own dflow stays untouched,
+        # and the console opens on the runs of the one project it is started in.
+        for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+            os.environ[name] = str(Path(tmp) / "home" / name.lower())
         t = time.perf_counter()
         repo = make_repo(Path(tmp), args.runs)
         print(f"built {args.runs} runs in {time.perf_counter() - t:.1f}s")
