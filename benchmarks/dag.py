@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from deksdenflow.context import config
 from deksdenflow.context.project import Project
 from deksdenflow.domain import fold
 from deksdenflow.domain.payloads import JobRequested
@@ -56,14 +55,7 @@ def setup(root: Path, steps: int, delay: float) -> Project:
     options = f"{{delay_s = {delay}, plan_reply = {json.dumps(plan(steps))}}}"
     values = {"plan.parallel": "true", "engines.demo.options": options,
               "limits.max_parallel_steps": str(steps)}
-
-    def body(tx: Any) -> None:
-        text = tx.view.project_text()
-        for key, value in values.items():
-            text = config.set_in_project_text(text, key, value, kinds=())
-        tx.set_project_text(text)
-
-    project.store.transact(body)
+    project.set_settings(values, kinds=())
     runs.create_run(project, "bench", "eight independent parts")
     return project
 

@@ -65,12 +65,7 @@ def config_set(key: str = typer.Argument(..., help="Dotted key, e.g. qa.policy."
     Example: dflow config set qa.policy end
     """
     project = open_project()
-
-    def change(tx):  # type: ignore[no-untyped-def]
-        tx.set_project_text(config.set_in_project_text(tx.view.project_text(), key, value,
-                                                         kinds=project.parts.engine_kinds()))
-
-    project.store.transact(change, message=f"dflow: config set {key}")
+    project.set_settings({key: value}, message=f"dflow: config set {key}")
     typer.echo(f"{key} = {json.dumps(config.get_value(project.settings(), key))}")
 
 

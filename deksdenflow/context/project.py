@@ -81,6 +81,21 @@ class Project:
         return self.resolved(view).settings
 
 
+    def set_settings(self, values: dict[str, str], message: str = "dflow: config set",
+                     kinds: tuple[str, ...] | None = None) -> None:
+        """Set project.toml keys on the state ref in one commit, as `dflow config set` does
+        (comments kept; an engine a phase names must be configured or one of `kinds`, by
+        default the engines this dflow knows)."""
+        known = self.parts.engine_kinds() if kinds is None else kinds
+
+        def body(tx: Tx) -> None:
+            text = tx.view.project_text()
+            for key, raw in values.items():
+                text = config.set_in_project_text(text, key, raw, kinds=known)
+            tx.set_project_text(text)
+
+        self.store.transact(body, message=message)
+
     def _env_stamp(self) -> tuple[Any, ...]:
         """What else settings depend on: DFLOW_* variables and the user config file's identity."""
         env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_")))

@@ -6,10 +6,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..context import config
 from ..context.project import Project
 from ..errors import UsageError
-from ..store import Tx
 from . import worktrees
 
 DEMO_RUN = "greeting"
@@ -47,14 +45,7 @@ PARALLEL_SETTINGS = {"plan.parallel": "true",
 def go_parallel(project: Project) -> None:
     """`dflow config set plan.parallel true` (and a slower demo agent) for `dflow demo
     --parallel`."""
-
-    def body(tx: Tx) -> None:
-        text = tx.view.project_text()
-        for key, value in PARALLEL_SETTINGS.items():
-            text = config.set_in_project_text(text, key, value, kinds=())
-        tx.set_project_text(text)
-
-    project.store.transact(body)
+    project.set_settings(PARALLEL_SETTINGS, kinds=())
 
 
 def discard(where: Path) -> None:

@@ -6,26 +6,16 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.context import config
 from deksdenflow.context.project import Project
 from deksdenflow.domain.models import RunSnapshot
 from deksdenflow.jobs.liveness import new_worker_id
-from deksdenflow.store import Tx
 from deksdenflow.workflow import controls, runs
 from tests.sync.conftest import clone, remote  # noqa: F401  (shared fixtures: two clones)
 
 
 def configure(project: Project, settings: dict[str, Any]) -> None:
     """Set project.toml keys on the state ref, as `dflow config set` does."""
-
-    def body(tx: Tx) -> None:
-        text = tx.view.project_text()
-        for key, value in settings.items():
-            text = config.set_in_project_text(text, key, str(value),
-                                              kinds=project.parts.engine_kinds())
-        tx.set_project_text(text)
-
-    project.store.transact(body)
+    project.set_settings({key: str(value) for key, value in settings.items()})
 
 
 def settle(project: Project, ref: str = "1", all_steps: bool | None = True) -> RunSnapshot:
