@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import struct
-import tempfile
 import time
 import zlib
 from contextlib import AbstractContextManager, suppress
@@ -88,7 +88,6 @@ def write_pack(pack_dir: Path, entries: list[Entry], fsync: bool = False) -> Pat
     body = b"".join([head, *(e.data for e in entries)])
     checksum = hashlib.sha1(body).digest()
     index = _index(entries, offsets, checksum)
-    pack_dir.mkdir(parents=True, exist_ok=True)
     name = f"pack-{checksum.hex()}"
     final = pack_dir / f"{name}.pack"
     _write_file(pack_dir, final, body + checksum, fsync)
@@ -117,14 +116,25 @@ def _index(entries: list[Entry], offsets: list[int], checksum: bytes) -> bytes:
 
 def _write_file(folder: Path, final: Path, data: bytes, fsync: bool) -> None:
     # A fresh name each time (as git's tmp_pack_XXXXXX): a read-only leftover of a killed
-    # writer must not block the next process that happens to get the same pid.
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"tmp_dflow_{final.suffix[1:]}_")
-    with open(fd, "wb") as out:
-        out.write(data)
+    # writer must not block the next process that happens to get the same pid. Created
+    # read-only (as git leaves packs) in one call: a chmod is one more inode change.
+    while True:
+        tmp = folder / f"tmp_dflow_{final.suffix[1:]}_{os.getpid()}_{secrets.token_hex(4)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            break
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         if fsync:
-            out.flush()
-            os.fsync(out.fileno())
-    os.chmod(tmp, 0o444)  # as git leaves packs
+            os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, final)
 
 
@@ -175,25 +185,30 @@ class RollUp:
         return merged
 
     def _small_packs(self) -> list[tuple[int, Path]]:
-        found = []
+        """Our packs under SMALL_PACK_BYTES, smallest first; none at all while fewer than
+        ROLL_UP_AT packs exist (this runs after every commit: one directory listing, no stat)."""
         try:
-            names = {e.name: e for e in os.scandir(self.pack_dir)}
+            names = set(os.listdir(self.pack_dir))
         except OSError:
             return []
         if "multi-pack-index" in names:
             return []  # git maintenance indexes these packs: repacking is git's business here
-        for name, entry in names.items():
-            stem, dot, ext = name.rpartition(".")
-            if ext != "pack" or not stem.startswith("pack-") or name in self._foreign:
+        stems = [name[:-5] for name in names if name.endswith(".pack") and
+                 name.startswith("pack-") and name not in self._foreign and
+                 f"{name[:-5]}.idx" in names]
+        if len(stems) < ROLL_UP_AT:
+            return []
+        found = []
+        for stem in stems:
+            if any(f"{stem}{x}" in names for x in _NOT_OURS):
                 continue
-            if f"{stem}.idx" not in names or any(f"{stem}{x}" in names for x in _NOT_OURS):
-                continue
+            path = self.pack_dir / f"{stem}.pack"
             try:
-                size = entry.stat().st_size
+                size = path.stat().st_size
             except OSError:
                 continue
             if size < SMALL_PACK_BYTES:
-                found.append((size, Path(entry.path)))
+                found.append((size, path))
         return sorted(found)
 
     def _retire(self, packs: list[Path]) -> None:

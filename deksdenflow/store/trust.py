@@ -2,10 +2,10 @@
 that does not descend from it, or brings files that fail validation, is never read or built
 upon (docs/decisions/0740-the-state-ref-defends-itself.md).
 
-The remembered tip lives in `<git dir>/deksdenflow/trusted-tip`, written after every commit the
-store publishes. Checking it costs one small file read when the ref has not moved behind our
-back; when it has (a `git fetch` into the ref, another dflow version), only the files that
-changed since are validated.
+The remembered tip lives in `<git dir>/deksdenflow/trusted-tip`, rewritten in place after
+every commit the store publishes. Checking it costs one small file read when the ref has not
+moved behind our back; when it has (a `git fetch` into the ref, another dflow version), only
+the files that changed since are validated.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ TRUSTED_FILE = "trusted-tip"
 QUARANTINE_PREFIX = "refs/deksdenflow/quarantine/"
 AUTHOR = "dflow"
 MAX_NEW_COMMITS = 100_000
+READ_TRIES = 50
 REPAIR = "run `dflow doctor --repair` to restore the last good state (the other tip is kept)"
 
 _ULID = r"[0-9A-HJKMNP-TV-Z]{26}"
@@ -44,18 +45,47 @@ class StateUntrusted(StateCorrupt):
 
 
 def read(data_dir: Path) -> str | None:
-    try:
-        text = (data_dir / TRUSTED_FILE).read_text().strip()
-    except OSError:
-        return None
-    return text or None
+    """The remembered tip, or None. The file is rewritten in place (remember): read until two
+    reads in a row agree, so a read that met a write half-done is never believed."""
+    last = None
+    for _ in range(READ_TRIES):
+        try:
+            text = (data_dir / TRUSTED_FILE).read_bytes()
+        except OSError:
+            return None
+        if text == last:
+            return text.decode("ascii", "replace").strip() or None
+        last = text
+    return None
 
 
 def remember(data_dir: Path, tip: str) -> None:
-    """Record `tip` as good (atomically: a reader never sees half an id)."""
+    """Record `tip` as good.
+
+    The file is rewritten in place with one write of the same length: a temporary file and a
+    rename per commit cost as much as the rest of the commit's writing on a busy disk
+    (docs/decisions/1323-trusted-tip-rewritten-in-place.md). A write of 41 bytes at offset 0
+    happens whole or not at all for a killed process; a reader that races it reads again
+    (read). The first record, or one of another length, goes through a rename."""
+    line = f"{tip}\n".encode()
+    path = data_dir / TRUSTED_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    except OSError:
+        _replace(data_dir, line)
+        return
+    try:
+        if os.fstat(fd).st_size == len(line) and os.pwrite(fd, line, 0) == len(line):
+            return
+    finally:
+        os.close(fd)
+    _replace(data_dir, line)
+
+
+def _replace(data_dir: Path, line: bytes) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     tmp = data_dir / f"{TRUSTED_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(tip + "\n")
+    tmp.write_bytes(line)
     os.replace(tmp, data_dir / TRUSTED_FILE)
 
 

@@ -71,6 +71,9 @@ def test_a_state_commit_is_one_pack_that_git_verifies_and_no_loose_object(
     verified = git("verify-pack", "-v", str(pack_dir / new), cwd=repo)
     tip = git("rev-parse", STATE_REF, cwd=repo)
     assert tip in verified and "chain length" not in verified  # whole objects, no deltas
+    for part in (new, new.replace(".idx", ".pack")):  # read-only, as git leaves packs
+        assert (pack_dir / part).stat().st_mode & 0o777 == 0o444
+    assert not list(pack_dir.glob("tmp_*"))
     assert git("show", f"{STATE_REF}:{artifact_path(uid, 'notes/a.txt')}", cwd=repo) == "x" * 5000
     _fsck(repo)
     assert store.read().run(uid).step(1).status == StepStatus.RUNNING  # type: ignore[union-attr]
