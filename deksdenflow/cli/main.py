@@ -25,9 +25,9 @@ def _main() -> None:
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all
         return
-    from .status_lines import print_fast as print_status
+    from .fast import answer
 
-    if print_status(sys.argv[1:]):  # `dflow status [--json]`: only changed runs are read
+    if answer(sys.argv[1:]):  # `dflow status`, `workers`, ...: read before Typer is loaded
         return
     from .app import app
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -223,25 +222,21 @@ def print_fast(argv: list[str]) -> bool:
     if common is None:
         return False
     refs = cache.refs_key(common)  # as before the implicit sync, like status_json's key
-    sync = None
-    if cache.may_have_remote(common):  # as cli/app.py's root callback does
-        from ..wiring import Wiring
 
-        sync = Wiring().auto_sync()
-        sync.before_command("status")
-    text = _listing(common, as_json)
-    if text is None:
-        return False
-    if as_json:
-        _print(text + "\n")
+    def body() -> str | None:
+        text = _listing(common, as_json)
+        if text is None or not as_json:
+            return text
         tip = cache.read_tip(common)
         if tip is not None and cache.refs_key(common) == refs:
             from .status_json import LISTING
 
             cache.save(common, LISTING, f"{tip} {refs}", (text + "\n").encode())
-    if sync is not None:
-        sync.after_command()
-    return True
+        return text + "\n"
+
+    from . import fast
+
+    return fast.run("status", common, body)
 
 
 def _listing(common: str, as_json: bool) -> str | None:
@@ -269,8 +264,3 @@ def _settings(view: LiteView) -> ProjectSettings:
 
     data = view.blob("project.toml")
     return config.resolve(data.decode() if data is not None else "").settings
-
-
-def _print(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()

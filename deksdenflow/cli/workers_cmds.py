@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from ..jobs import workers as live
 from ..wiring import open_project
 from .render import JSON_OPTION, ago, console, emit_json
+from .table import print_table
+from .workers_fast import HEADERS, NO_WORKERS
 
 
 def workers(json_: bool = JSON_OPTION) -> None:
@@ -24,14 +25,14 @@ def workers(json_: bool = JSON_OPTION) -> None:
     waiting = f" ({q.delayed} waiting to retry)" if q.delayed else ""
     queue_line = f"queue: {q.requested} requested{waiting}, {q.claimed} claimed"
     if not found:
-        typer.echo(f"no workers running; start some with `dflow worker`\n{queue_line}")
+        typer.echo(f"{NO_WORKERS}\n{queue_line}")
         return
-    table = Table("worker", "pid", "host", "job", "kind", "run", "since", box=None)
+    rows = []
     for w in found:
         run = (w.run_id or w.run or "-") + (f"/{w.step:02d}" if w.step is not None else "")
-        table.add_row(w.worker, str(w.pid), w.host, w.job or "idle", w.kind or "-", run,
-                      ago(w.since))
-    console().print(table)
+        rows.append([w.worker, str(w.pid), w.host, w.job or "idle", w.kind or "-", run,
+                     ago(w.since)])
+    print_table(console(), HEADERS, rows)  # what Table(*HEADERS, box=None) prints
     typer.echo(queue_line)
 
 

@@ -8,8 +8,6 @@ to a dead worker. See docs/decisions/0300-job-locks-before-claims.md.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import socket
@@ -17,38 +15,10 @@ from pathlib import Path
 
 from ..domain.models import Job, JobStatus
 from ..store import Store
+from .locks import try_lock, unlock
 
 JOB_LOCKS_DIR = "jobs"
 WORKERS_DIR = "workers"
-
-
-def try_lock(path: Path) -> int | None:
-    """An exclusive, non-blocking flock on `path`; the fd, or None when someone holds it.
-
-    Lock files are unlinked on release, so after locking we check that the path still names
-    the inode we locked; otherwise a late opener could "hold" an orphaned file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)
-
-
-def unlock(path: Path, fd: int) -> None:
-    """Remove the lock file, then drop the lock (in that order: see `try_lock`)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    os.close(fd)
 
 
 def clone_token(store: Store) -> str:

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..domain.models import Job, JobStatus
 from ..store import Store
-from .liveness import WORKERS_DIR, host, try_lock, unlock
+from .liveness import WORKERS_DIR, host
+from .locks import try_lock, unlock
 
 if TYPE_CHECKING:
     from ..context.project import Project

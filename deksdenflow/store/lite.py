@@ -47,6 +47,14 @@ class LiteView:
         blob = self._entry(folder, "run.json") if isinstance(folder, pygit2.Tree) else None
         return blob.data if isinstance(blob, pygit2.Blob) else None
 
+    def files(self, path: str) -> dict[str, bytes]:
+        """name -> bytes of every file directly in the folder `path` (none: empty)."""
+        tree = self._entry(self.tree, path)
+        if not isinstance(tree, pygit2.Tree):
+            return {}
+        return {entry.name: entry.data for entry in tree
+                if isinstance(entry, pygit2.Blob) and entry.name}
+
     def blob_id(self, path: str) -> str:
         found = self._entry(self.tree, path)
         return str(found.id) if found is not None else ""

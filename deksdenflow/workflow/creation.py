@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import environment
 from ..context.project import Project
 from ..errors import GitOperationError
-from ..jobs.liveness import try_lock, unlock
+from ..jobs.locks import try_lock, unlock
 from ..store import Store
 from . import worktrees
 

@@ -1,0 +1,101 @@
+"""Read commands answered before Typer is imported: the one door `cli/main.py` asks first.
+
+`answer(argv)` looks the command up in `ROUTES` and asks that module's `print_fast(argv)`,
+which answers only an exact argument list it knows (`dflow workers`, `dflow project show`,
+...) at a tip the store has verified; anything else — another option, `-C`, `--debug`, an
+error, a tip moved behind the store's back — returns False and Typer's command answers,
+byte for byte the same (docs/decisions/1301, 1310).
+
+`run` is what every fast path shares with the root callback of `cli/app.py`: the check of
+the `DFLOW_*` variables, the implicit sync around the command (only when the git config
+names a remote), its notes on stderr, and the fall-back on any error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import DflowError
+from ..store import cache
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# The command's first word -> the module (in this package) whose `print_fast(argv)` may answer.
+ROUTES = {
+    "status": "status_lines",
+    "workers": "workers_fast",
+}
+
+# What a fast path's reading may raise on state it does not expect: the regular command
+# then answers (and words any real problem as one sentence).
+FALLBACK_ERRORS = (DflowError, OSError, ValueError, KeyError, TypeError, IndexError,
+                   AttributeError)
+
+
+def answer(argv: list[str]) -> bool:
+    """True when a fast path printed the answer; False: Typer's command must answer."""
+    module = ROUTES.get(argv[0]) if argv else None
+    if module is None:
+        return False
+    import importlib
+
+    return bool(importlib.import_module(f"{__package__}.{module}").print_fast(argv))
+
+
+def state_dir() -> tuple[str, str] | None:
+    """(the shared git dir, the state ref's tip) when the tip is one the store wrote or
+    verified; None when the regular command must look (not initialised, moved behind the
+    store's back: `Store.read` checks it)."""
+    common = cache.common_dir_of(os.getcwd())
+    if common is None:
+        return None
+    tip = cache.read_tip(common)
+    if tip is None or cache.trusted_tip(common) != tip:
+        return None
+    return common, tip
+
+
+def run(command: str, common: str, body: Callable[[], str | None]) -> bool:
+    """Around `body` what the root callback does around a command; `body` returns the text
+    to print (it may have printed before it, once sure), or None to leave it to Typer."""
+    from .. import environment
+
+    try:
+        environment.check_all()
+    except DflowError:
+        return False  # the root callback says which variable is wrong
+    sync = None
+    if cache.may_have_remote(common):  # as cli/app.py's root callback does
+        from ..wiring import Wiring
+
+        sync = Wiring().auto_sync()
+        sync.before_command(command)
+        _say(sync.take_notes())
+    try:
+        text = body()
+    except FALLBACK_ERRORS:
+        text = None
+    if text is None:
+        return False
+    write(text)
+    if sync is not None:
+        sync.after_command()
+        _say(sync.take_notes())
+    return True
+
+
+def write(text: str) -> None:
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _say(notes: list[str]) -> None:
+    if notes:
+        from ..domain.redaction import redact, secret_values, strip_controls
+
+        for line in notes:
+            sys.stderr.write(strip_controls(redact(line, secret_values(()))) + "\n")
