@@ -120,6 +120,9 @@ async def test_a_ref_move_shows_at_once_through_the_ref_files_not_the_poll(  # t
                             f"run='{uids['docs']}'))")
         await wait_until(pilot, lambda: any("paused" in " ".join(cell_texts(table, row))
                                             for row in range(table.row_count)), tries=60)
+        await pilot.pause()
+        shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
+        assert "blocked (paused)" in shown  # on the screen, not only in the table's data
 
 
 def test_only_files_of_dflows_refs_wake_the_console(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from ...domain.models import RunSnapshot
 from ...observe.watch import Change
 from .. import rows
+from ..widgets.runs_table import RunsTable
 from .base import StateScreen
 
 AGES_S = 15.0
@@ -38,7 +39,7 @@ class RunsScreen(StateScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="filter: words in id, status, engine or task", id="filter")
-        table: DataTable[object] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        table = RunsTable(id="runs", cursor_type="row", zebra_stripes=True)
         for name in rows.RUN_COLUMNS:
             table.add_column(name, key=name)
         yield table
@@ -57,8 +58,8 @@ class RunsScreen(StateScreen):
         self.painted_at, self.painted_cpu = time.perf_counter(), time.process_time()
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#runs", DataTable)
+    def table(self) -> RunsTable:
+        return self.query_one("#runs", RunsTable)
 
     def visible_runs(self) -> list[RunSnapshot]:
         snaps = [s for s in self.watcher.runs() if rows.matches(s, self.query_text)]
@@ -125,8 +126,9 @@ class RunsScreen(StateScreen):
         for uid in sorted(change.runs & loaded):
             snap = self.watcher.run(uid)
             if snap is not None:
-                for column, value in zip(rows.RUN_COLUMNS, self.cells(snap, now), strict=True):
-                    self.table.update_cell(uid, column, value)
+                self.table.set_row(uid, self.cells(snap, now))  # repaints this row only
+        if not new:
+            return
         done = self.is_loaded
         self.shown.extend(s.run.uid for s in self.watcher.runs()[len(self.shown) :])
         if done:  # else the loader reaches the new runs on its own
@@ -135,12 +137,13 @@ class RunsScreen(StateScreen):
 
     def refresh_ages(self) -> None:
         """'updated 3m ago' must age even when nothing moves on the ref."""
-        now = self.console.clock()
+        now, table = self.console.clock(), self.table
         for uid in self.shown[: self.loaded]:
             snap = self.watcher.run(uid)
             if snap is not None:
-                when = rows.plain(rows.ago(snap.run.updated_at, now))
-                self.table.update_cell(uid, "updated", when)
+                when = rows.ago(snap.run.updated_at, now)
+                if str(table.get_cell(uid, "updated")) != when:  # each update repaints all
+                    table.update_cell(uid, "updated", rows.plain(when))
 
     def target(self) -> tuple[str | None, int | None]:
         table = self.table
