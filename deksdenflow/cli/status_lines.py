@@ -242,6 +242,7 @@ def print_fast(argv: list[str]) -> bool:
 def _listing(common: str, as_json: bool) -> str | None:
     """The JSON text (or "" once the table is printed); None: leave it to the command."""
     from ..errors import DflowError
+    from ..store.objects import Unreadable
 
     tip = cache.read_tip(common)
     if tip is None or cache.trusted_tip(common) != tip:
@@ -251,7 +252,7 @@ def _listing(common: str, as_json: bool) -> str | None:
 
         view = LiteView(common, tip)
         found = lines(common, view, lambda: _settings(view))
-    except DflowError:
+    except (DflowError, Unreadable):
         return None  # the command says it properly
     if as_json:
         return listing_json(found)

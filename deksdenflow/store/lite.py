@@ -1,71 +1,126 @@
-"""Reads of one state tree with pygit2 alone: no pydantic, no models, no trust walk.
+"""Reads of one state tree without pydantic, models or the trust walk — and without pygit2.
 
 For the CLI's fast read paths (`dflow status`), which call this only for a tip the store has
 already verified (`cache.trusted_tip`), and which turn bytes into models only for the runs
-whose directory changed (docs/decisions/1301-status-reads-only-what-changed.md).
+whose directory changed (docs/decisions/1301-status-reads-only-what-changed.md). Objects are
+read by the pure-Python reader (store/objects.py); when it gives up (a SHA-256 repository,
+alternates, a damaged pack, ...) the view reads through libgit2 instead, with the same answers
+(docs/decisions/1303-a-pure-python-object-reader.md).
 """
 
 from __future__ import annotations
 
-import pygit2
-
 from .layout import RUN_BUCKET_CHARS, RUNS_DIR
+from .objects import TREE_MODE, ObjectReader, Unreadable, commit_tree, tree_entries
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import pygit2
+
+Entries = dict[str, tuple[bytes, str]]  # name -> (mode, hex id)
+_BLOB_MODES = (b"100644", b"100755", b"120000")
+
+
+class _Libgit2:
+    """The same reads through pygit2: what the view falls back to."""
+
+    def __init__(self, repo: pygit2.Repository | str) -> None:
+        import pygit2
+
+        self.repo = pygit2.Repository(repo) if isinstance(repo, str) else repo
+
+    def read(self, oid: str) -> tuple[str, bytes]:
+        obj = self.repo[oid]
+        return obj.type_str, obj.read_raw()
 
 
 class LiteView:
-    """The tree of one commit on the state ref, with its bucket trees kept once read."""
+    """The tree of one commit on the state ref, with the trees it read kept."""
 
     def __init__(self, repo: pygit2.Repository | str, tip: str) -> None:
-        self.repo = pygit2.Repository(repo) if isinstance(repo, str) else repo
-        commit = self.repo[tip]
-        assert isinstance(commit, pygit2.Commit)
+        self._path = repo if isinstance(repo, str) else ""
+        self._source: ObjectReader | _Libgit2
+        if isinstance(repo, str):
+            try:
+                self._source = ObjectReader(repo)
+            except Unreadable:
+                self._source = _Libgit2(repo)
+        else:
+            self._source = _Libgit2(repo)  # the caller has libgit2 open already
         self.tip = tip
-        self.tree: pygit2.Tree = commit.tree
-        self._buckets: dict[str, pygit2.Tree] = {}
+        kind, data = self._read(tip)
+        if kind != "commit":
+            raise Unreadable(f"the state ref's tip {tip} is a {kind}, not a commit")
+        self.tree_id = commit_tree(data)
+        self._trees: dict[str, Entries] = {}
+
+    @property
+    def uses_libgit2(self) -> bool:
+        return isinstance(self._source, _Libgit2)
 
     def run_dirs(self) -> dict[str, str]:
         """uid -> the id of the run's directory tree (no object but the trees is read)."""
-        runs = self._entry(self.tree, RUNS_DIR)
+        runs = self._entry(RUNS_DIR)
         found: dict[str, str] = {}
-        if not isinstance(runs, pygit2.Tree):
+        if runs is None or runs[0] != TREE_MODE:
             return found
-        for bucket in runs:
-            if isinstance(bucket, pygit2.Tree) and bucket.name:
-                self._buckets[bucket.name] = bucket
-                for entry in bucket:
-                    if isinstance(entry, pygit2.Tree) and entry.name:
-                        found[entry.name] = str(entry.id)
+        for bucket, (mode, oid) in self._tree(runs[1]).items():
+            if mode == TREE_MODE and bucket:
+                for name, (kind, run) in self._tree(oid).items():
+                    if kind == TREE_MODE and name:
+                        found[name] = run
         return found
 
     def snapshot(self, uid: str) -> bytes | None:
         """The bytes of the run's run.json."""
-        bucket = self._buckets.get(uid[:RUN_BUCKET_CHARS])
-        if bucket is None:
-            found = self._entry(self.tree, f"{RUNS_DIR}/{uid[:RUN_BUCKET_CHARS]}")
-            bucket = found if isinstance(found, pygit2.Tree) else None
-        folder = self._entry(bucket, uid) if bucket is not None else None
-        blob = self._entry(folder, "run.json") if isinstance(folder, pygit2.Tree) else None
-        return blob.data if isinstance(blob, pygit2.Blob) else None
+        return self.blob(f"{RUNS_DIR}/{uid[:RUN_BUCKET_CHARS]}/{uid}/run.json")
 
     def files(self, path: str) -> dict[str, bytes]:
         """name -> bytes of every file directly in the folder `path` (none: empty)."""
-        tree = self._entry(self.tree, path)
-        if not isinstance(tree, pygit2.Tree):
+        folder = self._entry(path)
+        if folder is None or folder[0] != TREE_MODE:
             return {}
-        return {entry.name: entry.data for entry in tree
-                if isinstance(entry, pygit2.Blob) and entry.name}
+        found = {}
+        for name, (mode, oid) in self._tree(folder[1]).items():
+            if mode in _BLOB_MODES and name:
+                kind, data = self._read(oid)
+                if kind == "blob":
+                    found[name] = data
+        return found
 
     def blob_id(self, path: str) -> str:
-        found = self._entry(self.tree, path)
-        return str(found.id) if found is not None else ""
+        found = self._entry(path)
+        return found[1] if found is not None else ""
 
     def blob(self, path: str) -> bytes | None:
-        found = self._entry(self.tree, path)
-        return found.data if isinstance(found, pygit2.Blob) else None
-
-    @staticmethod
-    def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
-        try:
-            return tree[path]
-        except KeyError:
+        found = self._entry(path)
+        if found is None or found[0] not in _BLOB_MODES:
             return None
+        kind, data = self._read(found[1])
+        return data if kind == "blob" else None
+
+    def _entry(self, path: str) -> tuple[bytes, str] | None:
+        """(mode, id) of the entry at `path`, or None."""
+        found: tuple[bytes, str] | None = (TREE_MODE, self.tree_id)
+        for name in path.split("/"):
+            if found is None or found[0] != TREE_MODE:
+                return None
+            found = self._tree(found[1]).get(name)
+        return found
+
+    def _tree(self, oid: str) -> Entries:
+        entries = self._trees.get(oid)
+        if entries is None:
+            kind, data = self._read(oid)
+            entries = tree_entries(data) if kind == "tree" else {}
+            self._trees[oid] = entries
+        return entries
+
+    def _read(self, oid: str) -> tuple[str, bytes]:
+        if isinstance(self._source, ObjectReader):
+            try:
+                return self._source.read(oid)
+            except Unreadable:
+                self._source.close()
+                self._source = _Libgit2(self._path)
+        return self._source.read(oid)

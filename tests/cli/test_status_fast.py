@@ -43,6 +43,21 @@ def test_after_a_move_only_the_changed_run_is_parsed(project: Project, repo: Pat
     project.store.transact(lambda tx: tx.emit(RunPaused(), run=first))
     modules = loaded_by(["status"], cwd=repo)
     assert "typer" not in modules and heavy_in(modules) == []
+    assert "pygit2" not in modules  # objects read by store/objects.py (decision 1303)
+    assert "(paused)" in _dflow(repo, "status")
+
+
+def test_an_object_store_the_reader_does_not_know_is_read_through_libgit2(
+        project: Project, repo: Path) -> None:
+    first, _ = add_run(project.store, "one"), add_run(project.store, "two")
+    _dflow(repo, "status")
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=first))
+    alternates = repo / ".git" / "objects" / "info" / "alternates"
+    alternates.parent.mkdir(exist_ok=True)
+    alternates.write_text("")  # borrowed objects: the pure-Python reader gives up
+    modules = loaded_by(["status"], cwd=repo)
+    assert "typer" not in modules and "pygit2" in modules  # still the fast path
+    assert _dflow(repo, "status") == _dflow(repo, "--debug", "status")
     assert "(paused)" in _dflow(repo, "status")
 
 
