@@ -10,7 +10,7 @@ from typing import Any
 import pygit2
 
 from ..domain.events import Event, ordered
-from ..domain.models import Job, RunSnapshot
+from ..domain.models import SNAPSHOT_SCHEMA_VERSION, Job, RunSnapshot
 from ..domain.settings import ProjectSettings
 from ..errors import RunNotFound, UsageError
 from . import codec
@@ -41,6 +41,7 @@ class StateView:
         # ~4 ms per parse, and every write reads the settings (redaction's secret names).
         self._parsed = parsed if parsed is not None else {}
         self._subtrees: dict[str, pygit2.Tree | None] = {}
+        self._run_names: dict[str, tuple[int, str]] | None = None
 
     @property
     def tip(self) -> str | None:
@@ -215,6 +216,25 @@ class StateView:
                 found.append(codec.load_snapshot(data, run_snapshot_path(uid)))
         return found
 
+    def run_names(self) -> dict[str, tuple[int, str]]:
+        """uid -> (number, name) of every run at this tip, read from the snapshots' bytes.
+
+        `dflow new` needs every run's number and name, not 1,000 validated snapshots (~0.15 s
+        each pass): a snapshot in the form this dflow writes (`_RUN_HEAD`) gives them by one
+        anchored match; any other (an older schema, another field order) is validated. Built
+        once per view (a view is one commit)."""
+        if self._run_names is None:
+            found: dict[str, tuple[int, str]] = {}
+            for uid, data in self._snapshot_blobs():
+                head = _RUN_HEAD.match(data)
+                if head is not None and head.group(1).decode() == uid:
+                    found[uid] = (int(head.group(2)), head.group(3).decode())
+                else:
+                    run = codec.load_snapshot(data, run_snapshot_path(uid)).run
+                    found[uid] = (run.number, run.name)
+            self._run_names = found
+        return self._run_names
+
     def _snapshot_blobs(self) -> Iterator[tuple[str, bytes]]:
         for bucket in self.subtree(RUNS_DIR) or ():
             if not isinstance(bucket, pygit2.Tree):
@@ -297,6 +317,11 @@ def _snapshot_in(bucket: pygit2.Tree, uid: str) -> RunSnapshot | None:
 # `0001-add-login`: a run's id, its number and name (the id itself is not stored).
 _NUMBER_OF_ID = re.compile(r"(\d+)-.")
 _LAST_LAMPORT = re.compile(rb'"last_lamport"\s*:\s*(\d+)')
+# The start of a run.json this dflow writes (its schema, pydantic's field order): uid, number
+# and name of the run. A name with an escape in it does not match and is validated instead.
+_RUN_HEAD = re.compile(
+    rb'\{"schema_version":%d,"run":\{"uid":"([0-9A-Za-z]+)","number":(\d+),"name":"([^"\\]*)",'
+    % SNAPSHOT_SCHEMA_VERSION)
 
 
 def _last_lamport(data: bytes) -> float:

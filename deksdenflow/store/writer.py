@@ -69,6 +69,13 @@ class Tx:
         seen.update(self._runs)
         return sorted(seen.values(), key=lambda s: (s.run.number, s.run.uid))
 
+    def run_names(self) -> dict[str, tuple[int, str]]:
+        """uid -> (number, name) of every run as this transaction leaves them, without
+        validating every snapshot (`StateView.run_names`)."""
+        names = dict(self.view.run_names())
+        names.update((uid, (s.run.number, s.run.name)) for uid, s in self._runs.items())
+        return names
+
     def job(self, job_id: str, run_uid: str | None = None) -> Job | None:
         if run_uid is not None:
             return self.run(run_uid).job(job_id)

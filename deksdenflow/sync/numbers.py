@@ -25,7 +25,7 @@ def claim_number(project: Project, proposed: int | None = None) -> int:
         return 0
     store = project.store
     if proposed is None:
-        proposed = max((s.run.number for s in project.view().runs()), default=0) + 1
+        proposed = max((n for n, _ in project.view().run_names().values()), default=0) + 1
     try:
         number = max([proposed, *(n + 1 for n in transport.claimed_numbers(store, remote))])
         for _ in range(MAX_TRIES):

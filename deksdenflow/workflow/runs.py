@@ -44,7 +44,7 @@ def valid_name(name: str) -> str:
 
 def next_number(tx: Tx, floor: int = 0) -> int:
     """The next free number, at least `floor` (a number claimed on the remote)."""
-    return max(max((s.run.number for s in tx.runs()), default=0) + 1, floor)
+    return max(max((n for n, _ in tx.run_names().values()), default=0) + 1, floor)
 
 
 def claimed_floor(project: Project) -> int:
@@ -53,7 +53,9 @@ def claimed_floor(project: Project) -> int:
 
 
 def check_name_free(tx: Tx, slug: str) -> None:
-    for snap in tx.runs():
+    # Only the runs of that name are read whole (1,000 validated snapshots cost ~0.15 s).
+    named = sorted(uid for uid, (_, name) in tx.run_names().items() if name == slug)
+    for snap in (tx.run(uid) for uid in named):
         if snap.run.name == slug and snap.run.status != RunStatus.CANCELLED:
             raise NameClash(
                 f"protocol run {snap.run.id} already uses the name '{slug}'; choose another name"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from deksdenflow.domain.events import Event, ordered
 from deksdenflow.domain.payloads import ProjectSetup, RunNote
 from deksdenflow.errors import RunNotFound, UsageError
 from deksdenflow.store import StateView, Store
-from tests.store.conftest import add_run
+from deksdenflow.store.layout import run_snapshot_path
+from deksdenflow.store.state import _RUN_HEAD
+from tests.store.conftest import add_run, commit_file
 
 
 def _every_event(view: StateView) -> list[Event]:
@@ -50,3 +55,39 @@ def test_a_ref_naming_two_runs_is_refused(store: Store) -> None:
     add_run(store, "1")  # number 2, name "1"; `1` is also run 0001's number
     with pytest.raises(UsageError, match="several protocol runs"):
         store.read().find_run("1")
+
+
+def test_run_numbers_and_names_read_from_bytes_match_the_validated_snapshots(
+        store: Store) -> None:
+    # `dflow new` reads every run's number and name from the snapshots' bytes; a name the
+    # anchored match cannot take (an escape in it) is validated instead, with the same answer.
+    for name in ("add-login", "café", 'say "hi"', "back\\slash", "7"):
+        add_run(store, name, steps=0)
+    view = store.read()
+    validated = {s.run.uid: (s.run.number, s.run.name) for s in view.runs()}
+    assert view.run_names() == validated
+    assert sorted(validated.values())[-1] == (5, "7")
+
+
+def test_a_snapshot_this_dflow_writes_gives_number_and_name_without_validation(
+        store: Store) -> None:
+    # The fast path only pays when what the store writes matches `_RUN_HEAD`; a field added
+    # before `name`, or a reordered model, must fail here rather than silently slow `new`.
+    uid = add_run(store, "add-login", steps=3)
+    blob = store.read().blob(run_snapshot_path(uid))
+    assert blob is not None
+    head = _RUN_HEAD.match(blob)
+    assert head is not None and head.groups() == (uid.encode(), b"1", b"add-login")
+
+
+def test_a_snapshot_in_another_form_is_read_by_validating_it(store: Store) -> None:
+    uid = add_run(store, "add-login", steps=0)
+    view = store.read()
+    data = view.blob(run_snapshot_path(uid))
+    assert data is not None
+    pretty = json.dumps(json.loads(data), indent=2).encode()  # another writer's layout
+    repo = Path(store.workdir or store.git_dir)
+    commit_file(repo, run_snapshot_path(uid), pretty)
+    again = store.read()
+    assert again.blob(run_snapshot_path(uid)) == pretty
+    assert again.run_names() == {uid: (1, "add-login")}
