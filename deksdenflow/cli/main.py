@@ -21,6 +21,10 @@ def _main() -> None:
 
     if print_fast(sys.argv[1:]):  # --version, --help: no need to load Typer
         return
+    from .fast_controls import answer as answer_control
+
+    if answer_control(sys.argv[1:]):  # pause, resume, step approve, new (decision 1315)
+        return
     from .status_json import print_cached
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all

@@ -12,6 +12,7 @@ from ..errors import UsageError
 from ..wiring import Wiring, open_project
 from ..workflow import runs
 from . import status_json, status_lines
+from .fast_controls import created_text, json_text
 from .render import JSON_OPTION, ago, console, emit_json, styled, tokens
 from .table import print_table
 
@@ -32,16 +33,10 @@ def new(
     project = open_project()
     snap = runs.create_run(project, name, task, engine=engine, plan=not no_plan,
                            variant=variant)
-    if json_:
-        emit_json(runs.run_line(snap, project.settings()))
-        return
-    typer.echo(f"created {snap.run.id} ({snap.run.status.value}) on branch {snap.run.branch}")
-    typer.echo(f"worktree: {snap.run.worktree}")
-    if snap.run.variant:
-        typer.echo(f"variant: {snap.run.variant}")
-    if not no_plan:
-        typer.echo(f"plan requested; `dflow run {snap.run.id} --wait` plans and runs it here, "
-                   "or start `dflow worker`")
+    # The same text as `dflow new` answered before Typer (cli/fast_controls.py, 1315).
+    text = (json_text(runs.run_line(snap, project.settings())) if json_
+            else created_text(snap, no_plan))
+    typer.echo(text, nl=False)
 
 
 def status(

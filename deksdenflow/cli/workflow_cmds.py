@@ -16,6 +16,7 @@ from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
 from ..wiring import open_project
 from ..workflow import controls
+from .fast_controls import approved_text, state_change_text
 from .render import (
     JSON_OPTION,
     LOG_FORMAT_OPTION,
@@ -187,10 +188,7 @@ def step_approve(run: str = typer.Argument(..., help="A run id, number or name."
     Example: dflow step approve 0001-add-login 2
     """
     snap = controls.approve_step(open_project(), run, step)
-    if json_:
-        emit_json(controls.show_snapshot(snap))
-    else:
-        typer.echo(f"approved {snap.run.id} step {step:02d}; run is {snap.run.status.value}")
+    typer.echo(approved_text(snap, step, json_), nl=False)  # as the fast path (1315) prints
 
 
 @step_app.command("retry")
@@ -214,11 +212,7 @@ def step_retry(run: str = typer.Argument(..., help="A run id, number or name."),
 
 
 def _state_change(snap: RunSnapshot, verb: str, json_: bool) -> None:
-    if json_:
-        emit_json(controls.show_snapshot(snap))
-    else:
-        typer.echo(f"{verb} {snap.run.id}; it is {snap.run.status.value}"
-                   f"{' (paused)' if snap.run.paused else ''}")
+    typer.echo(state_change_text(snap, verb, json_), nl=False)  # as the fast path prints
 
 
 def pause(run: str = typer.Argument(..., help="A run id, number or name."),

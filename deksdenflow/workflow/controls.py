@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..context import config
 from ..context.project import Project
@@ -29,20 +29,21 @@ from ..domain.payloads import (
 from ..domain.settings import ProjectSettings
 from ..errors import BudgetExceeded, IllegalTransition, StepNotFound
 from ..jobs import queue
-from ..jobs.recovery import recover_dead_claims
-from ..jobs.runner import Outcome
-from ..jobs.waiting import settle
 from ..store import Tx
-from . import budget, changes, scheduling
-from .detail import RunDetail
-from .detail import show as detail_of_run
-from .review import REVIEWABLE
-from .runs import RunLine, run_line
+from . import budget, scheduling
+
+# The controls `dflow pause|resume|step approve` run in a fresh process import only what
+# they use; the job runner, the run's detail, QA and the worktree checks are imported by the
+# functions that need them (docs/decisions/1315-controls-answer-before-typer.md).
+if TYPE_CHECKING:
+    from ..jobs.runner import Outcome
+    from .detail import RunDetail
+    from .runs import RunLine
 
 T = TypeVar("T")
 
 __all__ = [
-    "RunDetail", "approve_step", "cancel", "pause", "request_next", "request_plan",
+    "approve_step", "cancel", "pause", "request_next", "request_plan",
     "request_qa", "request_step", "resume", "retry_step", "run_until_settled", "show",
     "show_snapshot", "wait",
 ]
@@ -159,6 +160,7 @@ def request_step(project: Project, run_ref: str, step: int,
 
 def request_qa(project: Project, run_ref: str, step: int | None = None) -> list[Job]:
     """Request QA of one step, or of every step that awaits it."""
+    from .review import REVIEWABLE
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
         snap = tx.run(uid)
@@ -198,6 +200,8 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
         snap = project.view().find_run(run_ref)
         _step(snap, step)
         if snap.run.worktree and Path(snap.run.worktree).is_dir():
+            from . import changes
+
             changes.set_aside(Path(snap.run.worktree),
                               f"dflow: set aside by `dflow step retry {snap.run.id} {step} "
                               "--clean`")
@@ -273,10 +277,14 @@ def cancel(project: Project, run_ref: str, reason: str = "") -> RunSnapshot:
 
 def show_snapshot(snap: RunSnapshot) -> RunLine:
     """The status line of a snapshot a control returned (what `--json` prints)."""
+    from .runs import run_line
+
     return run_line(snap)
 
 
 def show(project: Project, run_ref: str) -> RunDetail:
+    from .detail import show as detail_of_run
+
     return detail_of_run(project, run_ref)
 
 
@@ -284,6 +292,9 @@ def wait(project: Project, run_ref: str, worker: str,
          on_outcome: Callable[[Outcome], None] | None = None) -> RunSnapshot:
     """Until this run has no job left: run them in this process, or wait for the worker
     pool when one is running (docs/decisions/0302-wait-for-a-live-pool.md)."""
+    from ..jobs.recovery import recover_dead_claims
+    from ..jobs.waiting import settle
+
     uid = project.view().find_run(run_ref).run.uid
     recover_dead_claims(project, run=uid)
     settle(project, worker, run=uid, on_outcome=on_outcome)  # waits for a live pool

@@ -1,0 +1,167 @@
+"""`dflow pause|resume RUN`, `dflow step approve RUN N` and `dflow new NAME --task T
+[--no-plan]` (each with an optional `--json`) answered before Typer is imported
+(docs/decisions/1315-controls-answer-before-typer.md).
+
+The same service calls as the Typer commands, printed by the same functions (the commands in
+`workflow_cmds` and `runs_cmds` use them too), with the same error handling: a DflowError is
+`error: <sentence>` and its exit code, anything else goes through the CLI's own handler. Any
+other spelling (options in other places, `-C`, `--debug`, `--engine`), and a repository whose
+git config may name a remote (the implicit sync runs around commands then), is left to Typer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..domain.models import RunSnapshot
+    from ..workflow.runs import RunLine
+
+Action = Callable[[], tuple[int, str]]  # runs the command; (exit code, what stdout gets)
+
+
+def answer(argv: list[str]) -> bool:
+    """Run one of the control commands above without Typer; False: Typer must answer."""
+    as_json = "--json" in argv
+    args = [a for a in argv if a != "--json"]
+    if argv.count("--json") > 1:
+        return False
+    action = _parse(args, as_json)
+    if action is None:
+        return False
+    from ..store import cache
+
+    common = cache.common_dir_of(os.getcwd())
+    if common is None or cache.may_have_remote(common):
+        return False  # the root callback's implicit sync (decision 0403) runs with Typer
+    code, out, err = _guarded(action, as_json)
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    sys.stderr.write(err)
+    if code:
+        sys.exit(code)
+    return True
+
+
+def _parse(args: list[str], as_json: bool) -> Action | None:
+    match args:
+        case ["pause" | "resume" as verb, run] if _plain(run):
+            return lambda: (0, state_change_text(_control(verb)(run), f"{verb}d", as_json))
+        case ["step", "approve", run, step] if _plain(run) and step.isdigit():
+            return lambda: (0, approved_text(_approve(run, int(step)), int(step), as_json))
+        case ["new", name, *options] if _plain(name):
+            found = _new_options(options)
+            if found is None:
+                return None
+            task, no_plan = found
+            return lambda: (0, _new(name, task, no_plan, as_json))
+    return None
+
+
+def _plain(arg: str) -> bool:
+    """An argument Typer would take as a value (not an option, not `--`)."""
+    return not arg.startswith("-")
+
+
+def _new_options(options: list[str]) -> tuple[str, bool] | None:
+    """`--task T` (or `-t T`) once, `--no-plan` at most once, nothing else."""
+    task: str | None = None
+    no_plan = False
+    rest = list(options)
+    while rest:
+        head = rest.pop(0)
+        if head in ("--task", "-t") and task is None and rest and _plain(rest[0]):
+            task = rest.pop(0)
+        elif head == "--no-plan" and not no_plan:
+            no_plan = True
+        else:
+            return None
+    return (task, no_plan) if task is not None else None
+
+
+def _guarded(action: Action, as_json: bool) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr): the command's output, or its error told exactly as
+    `DflowGroup.invoke` tells it (its `_describe`, loaded only when there is an error)."""
+    from ..exit_codes import ExitCode
+
+    try:
+        from .. import environment
+
+        environment.check_all()  # a bad DFLOW_* value fails here, naming the variable
+        code, out = action()
+        return code, out, ""
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED), "", "interrupted\n"
+    except Exception as exc:
+        from .app import _describe
+
+        message, code = _describe(exc, os.environ.get("DFLOW_DEBUG") == "1")
+        out = json.dumps({"error": {"message": message, "code": int(code)}}) + "\n"
+        return int(code), out if as_json else "", f"error: {message}\n"
+
+
+def _control(verb: str) -> Callable[[str], RunSnapshot]:
+    from ..wiring import open_project
+    from ..workflow import controls
+
+    do = controls.pause if verb == "pause" else controls.resume
+    return lambda run: do(open_project(), run)
+
+
+def _approve(run: str, step: int) -> RunSnapshot:
+    from ..wiring import open_project
+    from ..workflow import controls
+
+    return controls.approve_step(open_project(), run, step)
+
+
+def _new(name: str, task: str, no_plan: bool, as_json: bool) -> str:
+    from ..wiring import open_project
+    from ..workflow import runs
+
+    project = open_project()
+    snap = runs.create_run(project, name, task, plan=not no_plan)
+    if as_json:
+        return json_text(runs.run_line(snap, project.settings()))
+    return created_text(snap, no_plan)
+
+
+def json_text(line: RunLine) -> str:
+    """What `--json` prints for a run's status line (as `render.emit_json` does)."""
+    data: Any = line.model_dump(mode="json")
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def state_change_text(snap: RunSnapshot, verb: str, as_json: bool) -> str:
+    """`dflow pause|resume|cancel`: `paused 0001-x; it is running (paused)`."""
+    if as_json:
+        from ..workflow.runs import run_line
+
+        return json_text(run_line(snap))
+    return (f"{verb} {snap.run.id}; it is {snap.run.status.value}"
+            f"{' (paused)' if snap.run.paused else ''}\n")
+
+
+def approved_text(snap: RunSnapshot, step: int, as_json: bool) -> str:
+    """`dflow step approve`: `approved 0001-x step 02; run is running`."""
+    if as_json:
+        from ..workflow.runs import run_line
+
+        return json_text(run_line(snap))
+    return f"approved {snap.run.id} step {step:02d}; run is {snap.run.status.value}\n"
+
+
+def created_text(snap: RunSnapshot, no_plan: bool) -> str:
+    """`dflow new`: the run, its branch and worktree, its variant, what comes next."""
+    text = f"created {snap.run.id} ({snap.run.status.value}) on branch {snap.run.branch}\n"
+    text += f"worktree: {snap.run.worktree}\n"
+    if snap.run.variant:
+        text += f"variant: {snap.run.variant}\n"
+    if not no_plan:
+        text += (f"plan requested; `dflow run {snap.run.id} --wait` plans and runs it here, "
+                 "or start `dflow worker`\n")
+    return text

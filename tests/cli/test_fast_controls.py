@@ -1,0 +1,152 @@
+"""`dflow pause|resume|step approve|new` answer before Typer, exactly as the Typer commands do
+(docs/decisions/1315-controls-answer-before-typer.md).
+
+Each command runs in a fresh interpreter (the probe below), which reports what it printed,
+its exit code and the modules it loaded; the same command through Typer's runner must print
+the same thing from the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from deksdenflow.context.project import Project
+from tests.conftest import git, scrub
+from tests.store.conftest import add_run
+
+_PROBE = """
+import io, json, sys
+sys.argv = ["dflow", *json.loads(sys.argv[1])]
+from deksdenflow.cli.main import main
+code = 0
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code or 0
+sys.stdout.flush()
+sys.stderr.write("\\nPROBE " + json.dumps([code, sorted(sys.modules)]) + "\\n")
+"""
+
+
+@dataclass
+class Fresh:
+    code: int
+    out: str
+    err: str
+    modules: set[str]
+
+
+def fresh(argv: list[str], cwd: Path) -> Fresh:
+    """`dflow ARGV` in a fresh interpreter: exit code, stdout, stderr, loaded modules."""
+    done = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+    marker = done.stderr.rfind("\nPROBE ")
+    assert marker >= 0, done.stderr
+    code, modules = json.loads(done.stderr[marker + len("\nPROBE "):])
+    return Fresh(code, done.stdout, done.stderr[:marker], set(modules))
+
+
+def answered_fast(found: Fresh) -> bool:
+    """No Typer command module ran (an error still loads the CLI's error handler)."""
+    commands = {"deksdenflow.cli.workflow_cmds", "deksdenflow.cli.runs_cmds"}
+    return "deksdenflow.cli.fast_controls" in found.modules and not commands & found.modules
+
+
+def _same(fast: Fresh, typer_result: object, repo: Path) -> None:
+    assert answered_fast(fast)
+    if fast.code == 0:
+        assert "typer" not in fast.modules and "rich" not in fast.modules
+    assert fast.code == typer_result.exit_code  # type: ignore[attr-defined]
+    assert scrub(fast.out, repo) == scrub(typer_result.stdout, repo)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def run_repo(project: Project, repo: Path, cli: Callable[..., object]) -> Path:
+    cli("new", "first", "--task", "do it", "--no-plan", cwd=repo)
+    return repo
+
+
+def test_pause_and_resume_print_what_the_typer_commands_print(run_repo: Path,
+                                                             cli: Callable[..., object]) -> None:
+    for args in (["pause", "1"], ["pause", "1", "--json"]):
+        fast = fresh(args, run_repo)
+        cli("resume", "1", cwd=run_repo)
+        _same(fast, cli(*args, cwd=run_repo), run_repo)
+        fast = fresh(["resume", *args[1:]], run_repo)
+        cli("pause", "1", cwd=run_repo)
+        _same(fast, cli("resume", *args[1:], cwd=run_repo), run_repo)
+    assert fresh(["pause", "first"], run_repo).out == "paused 0001-first; it is pending (paused)\n"
+
+
+def test_an_error_is_the_same_sentence_code_and_json(run_repo: Path,
+                                                     cli: Callable[..., object]) -> None:
+    before = git("rev-parse", "refs/deksdenflow/state", cwd=run_repo)
+    for args in (["resume", "1"], ["resume", "1", "--json"], ["pause", "9"],
+                 ["step", "approve", "1", "3"]):
+        fast = fresh(args, run_repo)
+        assert fast.code == 1 and fast.err.startswith("error: "), args
+        typer_result = cli(*args, cwd=run_repo)
+        _same(fast, typer_result, run_repo)
+        assert fast.err.strip() in typer_result.output  # type: ignore[attr-defined]
+    assert json.loads(fresh(["pause", "9", "--json"], run_repo).out)["error"]["code"] == 1
+    assert git("rev-parse", "refs/deksdenflow/state", cwd=run_repo) == before
+
+
+def test_new_and_step_approve_answer_before_typer(project: Project, repo: Path,
+                                                  cli: Callable[..., object]) -> None:
+    fast = fresh(["new", "Add Login", "--task", "log in", "--no-plan"], repo)
+    assert fast.code == 0 and "typer" not in fast.modules
+    assert fast.out.startswith("created 0001-add-login (pending) on branch 0001-add-login\n")
+    typer_result = cli("new", "other", "-t", "x", "--no-plan", cwd=repo)
+    assert scrub(fast.out, repo).replace("add-login", "other").replace("0001", "0002") == \
+        scrub(typer_result.stdout, repo)  # type: ignore[attr-defined]
+    clash = fresh(["new", "add-login", "-t", "again", "--no-plan", "--json"], repo)
+    assert clash.code == 1 and "already uses the name 'add-login'" in clash.err
+    assert answered_fast(clash)
+    assert json.loads(clash.out)["error"]["code"] == 1
+    with_plan = fresh(["new", "planned", "--task", "t"], repo)
+    assert "plan requested;" in with_plan.out and "typer" not in with_plan.modules
+
+
+def test_step_approve_prints_what_the_typer_command_prints(project: Project, repo: Path,
+                                                           cli: Callable[..., object]) -> None:
+    for name in ("a", "b", "c", "d"):
+        add_run(project.store, name, steps=2)
+    for fast_args, typer_args in ((["1", "02"], ["2", "2"]),
+                                  (["3", "2", "--json"], ["4", "2", "--json"])):
+        fast = fresh(["step", "approve", *fast_args], repo)
+        typer_result = cli("step", "approve", *typer_args, cwd=repo)
+        assert fast.code == 0 and "typer" not in fast.modules
+        theirs = typer_result.stdout  # type: ignore[attr-defined]
+        if "--json" in fast_args:  # another run: all but its names and number are the same
+            names = ("id", "uid", "number", "name", "task", "branch", "worktree", "updated",
+                     "waiting")
+            mine, other = json.loads(fast.out), json.loads(theirs)
+            assert {k: v for k, v in mine.items() if k not in names} == \
+                {k: v for k, v in other.items() if k not in names}
+            assert fast.out.startswith('{\n  "id": "0003-c",\n')
+        else:
+            assert fast.out.replace("0001-a", "0002-b") == theirs
+
+
+@pytest.mark.parametrize("argv", [
+    ["pause", "--", "1"], ["new", "x", "--task=t"], ["new", "x", "-t", "t", "--engine", "demo"],
+    ["step", "approve", "1", "x2"], ["--debug", "pause", "1"], ["pause", "1", "--json", "--json"],
+])
+def test_any_other_spelling_is_left_to_typer(run_repo: Path, argv: list[str]) -> None:
+    assert not answered_fast(fresh(argv, run_repo))
+
+
+def test_a_repository_with_a_remote_is_left_to_typer_for_the_implicit_sync(
+        run_repo: Path, tmp_path: Path) -> None:
+    git("init", "-q", "--bare", str(tmp_path / "remote.git"), cwd=tmp_path)
+    git("remote", "add", "origin", str(tmp_path / "remote.git"), cwd=run_repo)
+    found = fresh(["pause", "1"], run_repo)
+    assert found.code == 0 and not answered_fast(found)
