@@ -54,8 +54,7 @@ class DflowGroup(FullHelpGroup):
     log and the message says where; `--json` commands also print the error as JSON on stdout."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
-        debug = bool(ctx.params.get("debug")) or os.environ.get("DFLOW_DEBUG") == "1"
-        # (read raw: a bad DFLOW_DEBUG must not hide the error it is about)
+        debug = bool(ctx.params.get("debug")) or debug_from_env()
         # The subcommand's arguments are not parsed yet; a `--json` among them asks for JSON.
         as_json = "--json" in [*getattr(ctx, "_protected_args", []), *getattr(ctx, "args", [])]
         try:
@@ -78,6 +77,11 @@ class DflowGroup(FullHelpGroup):
                 typer.echo(json.dumps({"error": {"message": message, "code": int(code)}}))
             typer.echo(f"error: {message}", err=True)
             ctx.exit(int(code))
+
+
+def debug_from_env() -> bool:
+    """DFLOW_DEBUG=1, read raw: a bad DFLOW_DEBUG must not hide the error it is about."""
+    return os.environ.get("DFLOW_DEBUG") == "1"
 
 
 _DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",

@@ -97,9 +97,9 @@ def _guarded(action: Action, as_json: bool) -> tuple[int, str, str]:
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED), "", "interrupted\n"
     except Exception as exc:
-        from .app import _describe
+        from .app import _describe, debug_from_env
 
-        message, code = _describe(exc, os.environ.get("DFLOW_DEBUG") == "1")
+        message, code = _describe(exc, debug_from_env())
         out = json.dumps({"error": {"message": message, "code": int(code)}}) + "\n"
         return int(code), out if as_json else "", f"error: {message}\n"
 
