@@ -16,6 +16,10 @@ import os
 from .. import __version__
 from .layout import STATE_REF
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 # Plain os.path and no `re`/`pathlib`/`typing`: this module is on the path of a cache hit,
 # where every import counts against the bare start-up time of Python.
 CACHE_FORMAT = 1
@@ -144,21 +148,26 @@ def _header(key: str) -> bytes:
 def load(common: str, name: str, key: str) -> bytes | None:
     """The entry `name` when it was stored under `key` (a tip) by this dflow version."""
     try:
-        data = _read(_path(common, name))
+        with open(_path(common, name), "rb") as f:  # the header is one line: no copy after it
+            return f.read() if f.readline() == _header(key) else None
     except OSError:
         return None
-    header = _header(key)
-    return data[len(header):] if data.startswith(header) else None
 
 
-def save(common: str, name: str, key: str, payload: bytes) -> None:
-    """Replace the entry atomically; a cache that cannot be written is only slower."""
+def save(common: str, name: str, key: str, payload: bytes | Iterable[bytes]) -> None:
+    """Replace the entry atomically; a cache that cannot be written is only slower.
+    `payload` may come in parts, written one after the other (never joined in memory: the
+    per-run lines of 10,000 runs are ~14 MB)."""
     target = _path(common, name)
     temp = f"{target}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(temp, "wb") as f:
-            f.write(_header(key) + payload)
+            f.write(_header(key))
+            if isinstance(payload, bytes):
+                f.write(payload)
+            else:
+                f.writelines(payload)
         os.replace(temp, target)
     except OSError:
         try:  # noqa: SIM105  (contextlib is one more import on the hit path)
