@@ -20,6 +20,7 @@ import secrets
 import struct
 import time
 import zlib
+from collections import deque
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +46,14 @@ class PackWriter:
 
     def __init__(self) -> None:
         self._entries: dict[bytes, Entry] = {}
+        self.objects: dict[bytes, tuple[int, bytes]] = {}  # raw id -> (type, content)
 
     def add(self, kind: int, data: bytes) -> pygit2.Oid:
         oid = hashlib.sha1(b"%s %d\0" % (TYPE_NAMES[kind], len(data)) + data).digest()
         if oid not in self._entries:
             packed = _entry_header(kind, len(data)) + zlib.compress(data, 1)
             self._entries[oid] = Entry(oid, zlib.crc32(packed), packed)
+            self.objects[oid] = (kind, data)
         return pygit2.Oid(raw=oid)
 
     def __len__(self) -> int:
@@ -281,3 +284,69 @@ def _read_entries(pack: Path) -> list[Entry] | None:
 def _quietly() -> AbstractContextManager[None]:
     """Removing a file git may have removed first (its own repack) is not an error."""
     return suppress(FileNotFoundError)
+
+
+class RecentObjects(pygit2.OdbBackend):
+    """The objects of the last commits this process published, served to libgit2 from memory.
+
+    libgit2 finds a pack written after it last listed the pack folder only by listing the
+    folder again (a refresh: a directory read, the new index opened and mapped) the first
+    time it misses an object, and every transaction reads the tip the one before it wrote.
+    Added at the lowest priority, so libgit2's pack and loose backends answer first: this one
+    is asked only for what they do not know yet, and holds only objects already in a pack on
+    disk under a ref (added after the compare-and-swap succeeded), so it never answers for an
+    object the repository lacks (docs/decisions/1324-recent-objects-from-memory.md).
+
+    libgit2 calls these methods back holding the GIL only in pygit2's C functions; a call
+    that releases it (`Repository.walk`'s iteration, the cffi-based merges, `Index`) must run
+    on a Repository of its own (store/trust.py's walk does; a test keeps it so).
+    """
+
+    KEEP_COMMITS = 16
+    MAX_OBJECT_BYTES = 64 << 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._objects: dict[bytes, tuple[int, bytes]] = {}
+        self._commits: deque[list[bytes]] = deque()
+
+    def remember(self, objects: dict[bytes, tuple[int, bytes]]) -> None:
+        kept = [oid for oid, (_, data) in objects.items() if len(data) <= self.MAX_OBJECT_BYTES]
+        for oid in kept:
+            self._objects[oid] = objects[oid]
+        self._commits.append(kept)
+        while len(self._commits) > self.KEEP_COMMITS:
+            newer = {oid for ids in list(self._commits)[1:] for oid in ids}
+            for oid in self._commits.popleft():
+                if oid not in newer:
+                    self._objects.pop(oid, None)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    # libgit2's callbacks (pygit2.OdbBackend): KeyError is "not found".
+    def read_cb(self, oid: pygit2.Oid) -> tuple[int, bytes]:
+        return self._objects[oid.raw]
+
+    def read_prefix_cb(self, hexid: str) -> tuple[int, bytes, pygit2.Oid]:
+        if len(hexid) != 40:
+            raise KeyError(hexid)  # short ids: the disk backends resolve those
+        oid = pygit2.Oid(hex=hexid)
+        kind, data = self._objects[oid.raw]
+        return kind, data, oid
+
+    def read_header_cb(self, oid: pygit2.Oid) -> tuple[int, int]:
+        kind, data = self._objects[oid.raw]
+        return kind, len(data)
+
+    def exists_cb(self, oid: pygit2.Oid) -> bool:
+        return False  # never vouch for an object: a write must reach the disk backends
+
+    def exists_prefix_cb(self, hexid: str) -> pygit2.Oid:
+        raise KeyError(hexid)
+
+    def refresh_cb(self) -> None:
+        return None
+
+    def write_cb(self, oid: pygit2.Oid, data: bytes, kind: int) -> None:
+        raise OSError("dflow's recent-object cache takes no writes")

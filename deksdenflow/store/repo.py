@@ -21,9 +21,9 @@ from ..domain.settings import ProjectSettings
 from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
 from . import codec, maintenance, trust
 from .layout import META_FILE, PROJECT_FILE, STATE_REF
-from .pack import PackWriter, RollUp
+from .pack import PackWriter, RecentObjects, RollUp
 from .state import StateView
-from .tree import TreeEdit
+from .tree import TreeCache, TreeEdit
 from .writer import Tx
 
 T = TypeVar("T")
@@ -104,6 +104,11 @@ class Store:
         self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
         self.fsync = environment.flag("DFLOW_FSYNC")
         self._rollup = RollUp(self.git_dir / "objects", self.data_dir)
+        # What the last commits wrote, so the next transaction reads its tip without
+        # libgit2 listing the pack folder again (store/pack.py, decision 1324).
+        self._recent = RecentObjects()
+        repo.odb.add_backend(self._recent, 0)
+        self._trees = TreeCache()  # the bytes and entry offsets of the trees last edited
         # libgit2's process-wide options are set by the composition root (configure_libgit2).
 
     @property
@@ -235,12 +240,13 @@ class Store:
                     return result
                 assert view.commit is not None and view.tree is not None
                 pack = PackWriter()
-                edit = TreeEdit(self.repo, view.tree, pack)
+                edit = TreeEdit(self.repo, view.tree, pack, self._trees)
                 tx.build(edit)
                 commit = self._pack_commit(pack, edit.write(), [view.commit.id],
                                            message or tx.summary())
                 if self._publish(ref, commit):
                     trust.remember(self.data_dir, str(commit))
+                    self._recent.remember(pack.objects)
                     self._after_commit()
                     if self.published is not None:
                         self.published(tx)

@@ -17,10 +17,38 @@ import pygit2
 from .pack import PackWriter
 
 _Node = dict[str, Union["_Node", pygit2.Oid, None]]
+_Index = dict[bytes, tuple[bytes, int]]  # name -> (mode, offset of its 20-byte id)
 _ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 OBJ_BLOB, OBJ_TREE = 3, 2
+
+
+class TreeCache:
+    """Trees recently read or written, by raw id: their bytes and where each entry's id sits.
+
+    A transaction edits the trees on its paths; the next one edits the same trees again
+    (the root, `runs/`, the run's bucket). Keeping the bytes and entry offsets of the trees
+    the last commits wrote saves reading each from the object database and parsing it again
+    (~1,000 entries in a big bucket). Bounded: the oldest go first."""
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._trees: dict[bytes, tuple[bytes, _Index]] = {}
+
+    def get(self, repo: pygit2.Repository, oid: bytes) -> tuple[bytes, _Index]:
+        hit = self._trees.get(oid)
+        if hit is None:
+            raw = repo.odb.read(pygit2.Oid(raw=oid))[1]
+            hit = raw, {m.group(2): (m.group(1), m.start(3)) for m in _ENTRY.finditer(raw)}
+            self.put(oid, *hit)
+        return hit
+
+    def put(self, oid: bytes, raw: bytes, index: _Index) -> None:
+        if oid not in self._trees and len(self._trees) >= self.LIMIT:
+            del self._trees[next(iter(self._trees))]
+        self._trees[oid] = (raw, index)
 
 
 class TreeEdit:
@@ -32,10 +60,11 @@ class TreeEdit:
     """
 
     def __init__(self, repo: pygit2.Repository, base: pygit2.Tree | None,
-                 pack: PackWriter | None = None) -> None:
+                 pack: PackWriter | None = None, cache: TreeCache | None = None) -> None:
         self._repo = repo
         self._base = base
         self._pack = pack
+        self._cache = cache if cache is not None else TreeCache()
         self._root: _Node = {}
 
     def put(self, path: str, data: bytes) -> None:
@@ -64,63 +93,83 @@ class TreeEdit:
         node[leaf] = value
 
     def write(self) -> pygit2.Oid:
-        oid = self._write_node(self._base, self._root)
+        oid = self._write_node(self._base.id.raw if self._base is not None else None, self._root)
         if oid is None:
-            oid = self._write(OBJ_TREE, b"")
-        return oid
+            return self._write(OBJ_TREE, b"")
+        return pygit2.Oid(raw=oid)
 
-    def _write_node(self, base: pygit2.Tree | None, node: _Node) -> pygit2.Oid | None:
+    def _write_node(self, base: bytes | None, node: _Node) -> bytes | None:
+        raw, index = self._cache.get(self._repo, base) if base is not None else (b"", {})
         changes: dict[bytes, tuple[bytes, bytes] | None] = {}
         for name, value in node.items():
+            key = name.encode()
             if isinstance(value, dict):
-                sub = self._write_node(_subtree(base, name), value)
-                changes[name.encode()] = (TREE_MODE, sub.raw) if sub is not None else None
+                old = index.get(key)
+                sub_base = raw[old[1]:old[1] + 20] if old and old[0] == TREE_MODE else None
+                sub = self._write_node(sub_base, value)
+                changes[key] = (TREE_MODE, sub) if sub is not None else None
             else:
-                changes[name.encode()] = (BLOB_MODE, value.raw) if value is not None else None
-        raw = self._repo.odb.read(base.id)[1] if base is not None else b""
-        body = _splice(raw, base, changes)
-        if body is None:
-            body = _rebuild(raw, changes)
-        return self._write(OBJ_TREE, body) if body else None
+                changes[key] = (BLOB_MODE, value.raw) if value is not None else None
+        body, index = _edit(raw, index, changes)
+        if not body:
+            return None
+        oid = self._write(OBJ_TREE, body).raw
+        self._cache.put(oid, body, index)  # a spliced tree keeps its entries' offsets
+        return oid
 
 
-def _splice(raw: bytes, base: pygit2.Tree | None,
-            changes: dict[bytes, tuple[bytes, bytes] | None]) -> bytes | None:
-    """`raw` with existing entries' ids replaced in place; None when a change is more than
-    that (an entry added, removed, or changing kind). Entries are found by walking the tree
-    entry by entry: a name may hold a space, so searching for one could hit another entry."""
-    if base is None:
-        return None
-    ids = {m.group(2): m.start(3) for m in _ENTRY.finditer(raw)}
+def _edit(raw: bytes, index: _Index, changes: dict[bytes, tuple[bytes, bytes] | None],
+          ) -> tuple[bytes, _Index]:
+    """The tree `raw` with `changes` applied, and its index. Replacing entries' ids (a run's
+    snapshot, a bucket's run) splices 20 bytes in place and keeps the offsets; new names that
+    sort after every entry (events, runs and jobs are named by time-ordered ids) are appended;
+    anything else rebuilds the tree. Entries are found through the index built by walking
+    the tree entry by entry: a name may hold a space, so searching for one could hit another."""
     out = bytearray(raw)
+    added = []
     for name, change in changes.items():
-        if change is None or name not in ids:
-            return None
-        try:
-            old = base[name.decode()]
-        except KeyError:
-            return None
-        if old.filemode != int(change[0], 8):
-            return None  # changes kind (or mode): rebuilt
-        at = ids[name]
-        out[at:at + 20] = change[1]
-    return bytes(out)
+        old = index.get(name)
+        if old is None and change is not None:
+            added.append((_sort_key(name, change[0]), name, change))
+        elif change is None or old is None or old[0] != change[0]:
+            return _rebuild(raw, index, changes)  # removed, or changes kind (or mode)
+        else:
+            out[old[1]:old[1] + 20] = change[1]
+    if not added:
+        return bytes(out), index
+    added.sort()
+    if index:
+        last = next(reversed(index))
+        if added[0][0] <= _sort_key(last, index[last][0]):
+            return _rebuild(raw, index, changes)
+    index = dict(index)
+    for _, name, (mode, oid) in added:
+        head = b"%s %s\0" % (mode, name)
+        index[name] = (mode, len(out) + len(head))
+        out += head + oid
+    return bytes(out), index
 
 
-def _rebuild(raw: bytes, changes: dict[bytes, tuple[bytes, bytes] | None]) -> bytes:
-    entries = {m.group(2): (m.group(1), m.group(3)) for m in _ENTRY.finditer(raw)}
+def _sort_key(name: bytes, mode: bytes) -> bytes:
+    return name + b"/" if mode == TREE_MODE else name
+
+
+def _rebuild(raw: bytes, index: _Index, changes: dict[bytes, tuple[bytes, bytes] | None],
+             ) -> tuple[bytes, _Index]:
+    entries = {name: (mode, raw[at:at + 20]) for name, (mode, at) in index.items()}
     for name, change in changes.items():
         if change is None:
             entries.pop(name, None)
         else:
             entries[name] = change
-    ordered = sorted(entries.items(),
-                     key=lambda item: item[0] + b"/" if item[1][0] == TREE_MODE else item[0])
-    return b"".join(b"%s %s\0%s" % (mode, name, oid) for name, (mode, oid) in ordered)
-
-
-def _subtree(base: pygit2.Tree | None, name: str) -> pygit2.Tree | None:
-    if base is None or name not in base:
-        return None
-    obj = base[name]
-    return obj if isinstance(obj, pygit2.Tree) else None
+    ordered = sorted(entries.items(), key=lambda item: _sort_key(item[0], item[1][0]))
+    parts: list[bytes] = []
+    new_index: _Index = {}
+    at = 0
+    for name, (mode, oid) in ordered:
+        head = b"%s %s\0" % (mode, name)
+        at += len(head)
+        new_index[name] = (mode, at)
+        parts += (head, oid)
+        at += 20
+    return b"".join(parts), new_index

@@ -115,7 +115,9 @@ def _commit(repo: pygit2.Repository, tip: str) -> pygit2.Commit:
 
 def _check_authors(repo: pygit2.Repository, tip: pygit2.Commit, known: str) -> None:
     """Every commit since the known tip was made by a dflow (this clone's or another's)."""
-    walker = repo.walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL)
+    # A Repository of its own: the walk's iteration runs without the GIL, and the store's
+    # repository has a Python object backend (store/pack.py's RecentObjects).
+    walker = pygit2.Repository(repo.path).walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL)
     walker.hide(pygit2.Oid(hex=known))
     for n, commit in enumerate(walker):
         if commit.author.name != AUTHOR or n > MAX_NEW_COMMITS:

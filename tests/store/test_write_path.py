@@ -16,7 +16,7 @@ from deksdenflow.domain.payloads import RunNote, StepStarted
 from deksdenflow.store import STATE_REF, Store, Tx, pack
 from deksdenflow.store.layout import artifact_path
 from deksdenflow.store.pack import PackWriter
-from deksdenflow.store.tree import TreeEdit
+from deksdenflow.store.tree import TreeCache, TreeEdit
 from tests.conftest import git
 from tests.store.conftest import add_run
 
@@ -133,6 +133,40 @@ def test_trees_are_the_ones_git_builds(store: Store, base: dict[str, bytes],
             ours.put(path, data)
             expected[path] = data
     assert ours.write() == _index_tree(repo, expected).id
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(st.tuples(_PATHS, st.none() | st.binary(max_size=8)),
+                                 max_size=5), min_size=2, max_size=5))
+def test_trees_edited_through_the_cache_are_the_ones_git_builds(
+        store: Store, batches: list[list[tuple[str, bytes | None]]]) -> None:
+    """Each edit starts from the trees the one before it wrote, as consecutive transactions
+    do: the cached bytes and entry offsets (spliced, appended, rebuilt) stay right."""
+    repo, cache = store.repo, TreeCache()
+    tree: pygit2.Tree | None = None
+    files: dict[str, bytes] = {}
+    for batch in batches:
+        writer = PackWriter()
+        edit = TreeEdit(repo, tree, writer, cache)
+        touched: set[str] = set()
+        for path, data in batch:
+            if path in touched or any(p.startswith(f"{path}/") or path.startswith(f"{p}/")
+                                      for p in [*files, *touched]):
+                continue  # a file where a folder is (or the reverse): not an edit dflow makes
+            touched.add(path)
+            if data is None:
+                edit.delete(path)
+                files.pop(path, None)
+            else:
+                edit.put(path, data)
+                files[path] = data
+        new = edit.write()
+        writer.write(Path(repo.path) / "objects")
+        assert new == _index_tree(repo, files).id
+        found = repo.get(new)
+        assert isinstance(found, pygit2.Tree)
+        tree = found
 
 
 def _index_tree(repo: pygit2.Repository, files: dict[str, bytes]) -> pygit2.Tree:
