@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 ROUTES = {
     "status": "status_lines",
     "workers": "workers_fast",
+    "project": "project_fast",
+    "events": "events_fast",
 }
 
 # What a fast path's reading may raise on state it does not expect: the regular command
@@ -45,23 +47,22 @@ def answer(argv: list[str]) -> bool:
     return bool(importlib.import_module(f"{__package__}.{module}").print_fast(argv))
 
 
-def state_dir() -> tuple[str, str] | None:
-    """(the shared git dir, the state ref's tip) when the tip is one the store wrote or
-    verified; None when the regular command must look (not initialised, moved behind the
-    store's back: `Store.read` checks it)."""
-    common = cache.common_dir_of(os.getcwd())
-    if common is None:
-        return None
+def trusted_tip(common: str) -> str | None:
+    """The state ref's tip when it is one the store wrote or verified; None when the regular
+    command must look (not initialised, moved behind the store's back: `Store.read` checks)."""
     tip = cache.read_tip(common)
-    if tip is None or cache.trusted_tip(common) != tip:
-        return None
-    return common, tip
+    return tip if tip is not None and cache.trusted_tip(common) == tip else None
 
 
-def run(command: str, common: str, body: Callable[[], str | None]) -> bool:
-    """Around `body` what the root callback does around a command; `body` returns the text
-    to print (it may have printed before it, once sure), or None to leave it to Typer."""
+def run(command: str, body: Callable[[str, str], str | None], common: str | None = None) -> bool:
+    """Around `body` what the root callback does around a command. `body(git dir, tip)` gets
+    the tip as it is after the implicit sync, and returns the text to print (it may have
+    printed before it, once sure), or None to leave the command to Typer."""
     from .. import environment
+
+    common = common or cache.common_dir_of(os.getcwd())
+    if common is None:
+        return False
 
     try:
         environment.check_all()
@@ -74,8 +75,9 @@ def run(command: str, common: str, body: Callable[[], str | None]) -> bool:
         sync = Wiring().auto_sync()
         sync.before_command(command)
         _say(sync.take_notes())
+    tip = trusted_tip(common)
     try:
-        text = body()
+        text = body(common, tip) if tip is not None else None
     except FALLBACK_ERRORS:
         text = None
     if text is None:

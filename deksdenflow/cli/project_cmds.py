@@ -8,6 +8,7 @@ import typer
 
 from ..context import config
 from ..wiring import open_project
+from . import project_fast
 from .render import JSON_OPTION, console, emit_json
 
 project_app = typer.Typer(help="The project's settings on the state ref.", no_args_is_help=True)
@@ -30,16 +31,13 @@ def project_show(json_: bool = JSON_OPTION) -> None:
         return
     out = console()
     # TOML is never wrapped (soft_wrap): `dflow project show | tomllib` must parse.
-    out.print(f"# {config.PROJECT_SOURCE} (tip {str(view.tip)[:12]})", markup=False,
-              soft_wrap=True)
+    out.print(project_fast.header(str(view.tip)), markup=False, soft_wrap=True)
     out.print(view.project_text().rstrip(), markup=False, highlight=False, soft_wrap=True)
-    overridden = {k: v for k, v in resolved.sources.items() if v != config.PROJECT_SOURCE}
+    overridden = project_fast.override_lines(resolved)
     if overridden:
-        out.print("\n# overridden here:", markup=False)
-        for key, source in sorted(overridden.items()):
-            value = config.get_value(resolved.settings, key)
-            out.print(f"# {key} = {json.dumps(value)}  (from {source})", markup=False,
-                      soft_wrap=True)
+        out.print("\n" + project_fast.OVERRIDDEN, markup=False)
+        for line in overridden:
+            out.print(line, markup=False, soft_wrap=True)
 
 
 @config_app.command("get")

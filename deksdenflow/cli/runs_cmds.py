@@ -15,6 +15,7 @@ from . import status_json, status_lines
 from .fast_controls import created_text, json_text
 from .render import JSON_OPTION, ago, console, emit_json, styled, tokens
 from .table import print_table
+from .text import event_detail
 
 
 def new(
@@ -163,14 +164,6 @@ def events(
         detail = event_detail(e.data.model_dump(mode="json"))
         typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.lamport:>5}  {where:<24} {e.type.value:<18} "
                    f"{e.actor}{'  ' + detail if detail else ''}")
-
-
-def event_detail(data: dict[str, object]) -> str:
-    """The facts of an event worth a glance (a note's `text` included), on one line."""
-    keys = ("kind", "verdict", "status", "reason", "text", "summary", "url", "name")
-    parts = [f"{k}={data[k]}" for k in keys if data.get(k) not in (None, "")]
-    text = " ".join(parts)
-    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def register(app: typer.Typer) -> None:

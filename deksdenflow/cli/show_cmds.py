@@ -10,7 +10,8 @@ from ..wiring import open_project
 from ..workflow import detail
 from .facts_render import render_facts
 from .render import JSON_OPTION, console, emit_json, styled, tokens
-from .runs_cmds import event_detail, waiting_line
+from .runs_cmds import waiting_line
+from .text import event_detail
 
 
 def show(run: str = typer.Argument(..., help="A run id, number or name."),

@@ -229,7 +229,7 @@ def print_fast(argv: list[str]) -> bool:
         return False
     refs = cache.refs_key(common)  # as before the implicit sync, like status_json's key
 
-    def body() -> str | None:
+    def body(common: str, _tip: str) -> str | None:
         text = _listing(common, as_json)
         if text is None or not as_json:
             return text
@@ -242,7 +242,7 @@ def print_fast(argv: list[str]) -> bool:
 
     from . import fast
 
-    return fast.run("status", common, body)
+    return fast.run("status", body, common)
 
 
 def _listing(common: str, as_json: bool) -> str | None:

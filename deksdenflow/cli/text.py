@@ -6,7 +6,9 @@ import os
 
 from ..wording import STATUS_STYLE, ago, tokens
 
-__all__ = ["STATUS_STYLE", "ago", "console", "is_plain", "styled", "tokens"]
+__all__ = ["STATUS_STYLE", "ago", "console", "event_detail", "is_plain", "styled", "tokens"]
+
+DETAIL_KEYS = ("kind", "verdict", "status", "reason", "text", "summary", "url", "name")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,3 +36,10 @@ def console() -> Console:
 def styled(status: str) -> str:
     style = STATUS_STYLE.get(status, "")
     return f"[{style}]{status}[/]" if style and not is_plain() else status
+
+
+def event_detail(data: dict[str, object]) -> str:
+    """The facts of an event worth a glance (a note's `text` included), on one line."""
+    parts = [f"{k}={data[k]}" for k in DETAIL_KEYS if data.get(k) not in (None, "")]
+    text = " ".join(parts)
+    return text if len(text) <= 100 else text[:97] + "..."

@@ -33,11 +33,7 @@ def print_fast(argv: list[str]) -> bool:
     """`dflow workers` (exactly); False when the command must answer."""
     if argv != ["workers"]:
         return False
-    place = fast.state_dir()
-    if place is None:
-        return False
-    common, tip = place
-    return fast.run("workers", common, lambda: _answer(common, tip))
+    return fast.run("workers", _answer)
 
 
 def _answer(common: str, tip: str) -> str | None:

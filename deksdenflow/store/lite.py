@@ -88,6 +88,14 @@ class LiteView:
                     found[name] = data
         return found
 
+    def nested_files(self, path: str) -> list[bytes]:
+        """The bytes of every file one folder below `path` (its buckets), in tree order."""
+        tree = self._entry(self.tree, path)
+        if not isinstance(tree, pygit2.Tree):
+            return []
+        return [entry.data for bucket in tree if isinstance(bucket, pygit2.Tree)
+                for entry in bucket if isinstance(entry, pygit2.Blob)]
+
     def blob_id(self, path: str) -> str:
         found = self._entry(path)
         return found[1] if found is not None else ""

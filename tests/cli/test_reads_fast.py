@@ -13,14 +13,26 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from deksdenflow.cli.text import DETAIL_KEYS
 from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.payloads import (
+    RunBlocked,
+    RunNote,
+    StepFinished,
+    StepQaVerdict,
+    StepStarted,
+)
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.workers import WorkerRecord
-from deksdenflow.store import codec
+from deksdenflow.store import Tx, codec
 from deksdenflow.store.layout import OPEN_JOBS_DIR
+from deksdenflow.store.migrations import event_v1_to_v2
+from deksdenflow.sync.service import sync
 from tests.cli.test_lazy_cli import heavy_in, loaded_by
+from tests.conftest import git
 from tests.store.conftest import add_run
+from tests.sync.conftest import clone_of, make_remote
 
 DFLOW = str(Path(sys.executable).with_name("dflow"))
 
@@ -99,3 +111,122 @@ def test_an_unusual_worker_record_goes_through_the_command(project: Project,
     assert not answered_fast(repo, "workers")
     same_both_ways(repo, "workers")
     record.close()
+
+
+def test_project_show_is_what_the_command_prints(project: Project, repo: Path,
+                                                 tmp_path: Path) -> None:
+    text = same_both_ways(repo, "project", "show")
+    assert text.startswith("# project.toml on refs/deksdenflow/state (tip ")
+    assert answered_fast(repo, "project", "show")
+    # Overridden by the environment and by a user config file: both ways again, then from
+    # the cache (the second call), then after project.toml changed.
+    config = tmp_path / "user.toml"
+    config.write_text('[qa]\npolicy = "end"\n')
+    env = {"DFLOW_CONFIG_FILE": str(config), "DFLOW_BUDGET_TOKENS": "500"}
+    text = same_both_ways(repo, "project", "show", **env)
+    assert "# overridden here:\n" in text and "# budget.tokens = 500  (from environment" in text
+    assert same_both_ways(repo, "project", "show", **env) == text
+    project.set_settings({"qa.policy": "never"})
+    changed = same_both_ways(repo, "project", "show", **env)
+    assert changed != text and 'policy = "never"' in changed
+
+
+def test_project_show_leaves_text_rich_would_change_to_the_command(project: Project,
+                                                                  repo: Path) -> None:
+    project.store.transact(lambda tx: tx.set_project_text(
+        tx.view.project_text() + "# a\ttab\n"))
+    assert not answered_fast(repo, "project", "show")
+    assert "tab" in same_both_ways(repo, "project", "show")
+
+
+def test_project_show_on_a_narrow_console_goes_through_the_command(project: Project,
+                                                                   repo: Path) -> None:
+    env = {"DFLOW_BUDGET_TOKENS": "500", "COLUMNS": "12"}  # Rich wraps `# overridden here:`
+    assert "# overridden\nhere:" in same_both_ways(repo, "project", "show", **env)
+
+
+def _history(project: Project) -> list[str]:
+    """Runs with notes, verdicts, failures, requested jobs and a detail over 100 characters."""
+    uids = [add_run(project.store, name) for name in ("one", "twö", "three")]
+
+    def record(tx: Tx) -> None:
+        tx.emit(StepStarted(), run=uids[0], step=1)
+        tx.emit(StepFinished(summary="done"), run=uids[0], step=1)
+        tx.emit(StepQaVerdict(verdict="FAIL", summary="no tests", findings=["x"]),
+                run=uids[0], step=1)
+        tx.emit(RunNote(text="a long note " * 12), run=uids[1])
+        tx.emit(RunBlocked(reason="waiting for a person"), run=uids[2])
+
+    project.store.transact(record)
+    project.store.transact(lambda tx: queue.request(tx, JobKind.NOOP, run=uids[1], step=2)
+                           and None)
+    return uids
+
+
+def test_events_newest_is_what_the_command_prints(project: Project, repo: Path) -> None:
+    uids = _history(project)
+    for limit in ("1", "3", "20", "1000"):
+        same_both_ways(repo, "events", "--limit", limit)
+    assert answered_fast(repo, "events", "--limit", "20")
+    text = same_both_ways(repo, "events", "-n", "3")
+    assert "verdict=FAIL summary=no tests" not in text  # older than the three newest
+    assert "job.requested" in text and "kind=noop" in text and "..." in text
+    project.store.transact(lambda tx: tx.emit(RunNote(text="moved"), run=uids[0]) and None)
+    assert same_both_ways(repo, "events", "-n", "1").endswith("0001-one                 "
+                                                              "run.note           "
+                                                              f"{project.store.actor}  "
+                                                              "text=moved\n")
+
+
+def test_events_with_nothing_yet_and_odd_limits(project: Project, repo: Path) -> None:
+    assert same_both_ways(repo, "events", "--limit", "5") == "no events yet\n"
+    add_run(project.store, "one")
+    for odd in (["--limit", "0"], ["--limit", "x"], ["--limit", "٣"]):
+        out = subprocess.run([DFLOW, "events", *odd], cwd=repo, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, odd
+
+
+def test_every_read_matches_after_a_sync_from_another_clone(tmp_path: Path) -> None:
+    url = make_remote(tmp_path).as_uri()
+    here, there = clone_of(url, tmp_path / "a"), clone_of(url, tmp_path / "b")
+    _history(here)
+    sync(here)
+    sync(there)  # brings a's runs
+    add_run(there.store, "from-b")
+    sync(there)
+    repo = tmp_path / "a"
+    git("fetch", "-q", "origin", cwd=repo)  # the implicit sync merges what the fetch brought
+    for argv in (["events", "--limit", "20"], ["project", "show"], ["workers"]):
+        text = same_both_ways(repo, *argv)
+        assert answered_fast(repo, *argv), argv
+    assert "0004-from-b" in same_both_ways(repo, "events", "-n", "3")
+    assert text.startswith("no workers running")
+
+
+def test_the_events_detail_table_is_the_payload_models() -> None:
+    from deksdenflow.cli import events_fast
+    from deksdenflow.domain.events import EVENT_SCHEMA_VERSION
+    from deksdenflow.domain.payloads import PAYLOADS
+
+    expected = {}
+    for kind, model in PAYLOADS.items():
+        fields = {key: model.model_fields[key] for key in DETAIL_KEYS if key in model.model_fields}
+        if fields:
+            expected[kind.value] = {key: None if f.is_required() else f.get_default(
+                call_default_factory=True) for key, f in fields.items()}
+            assert all(f.annotation is str or "Literal" in str(f.annotation)
+                       or f.annotation is JobKind for f in fields.values()), kind
+    assert expected == events_fast.DETAIL_FIELDS
+    assert (EVENT_SCHEMA_VERSION, codec.CURRENT_VERSIONS["snapshot"]) == (
+        events_fast.EVENT_SCHEMA, events_fast.SNAPSHOT_SCHEMA)
+    assert codec.MIGRATIONS["event"] == {1: event_v1_to_v2}
+
+
+def test_the_project_show_constants_are_the_store_s() -> None:
+    from deksdenflow.cli import project_fast
+    from deksdenflow.context.config import PROJECT_SOURCE
+    from deksdenflow.store.layout import PROJECT_FILE
+
+    assert (project_fast.PROJECT_SOURCE, project_fast.PROJECT_FILE) == (PROJECT_SOURCE,
+                                                                        PROJECT_FILE)
