@@ -90,11 +90,19 @@ class LiteView:
 
     def nested_files(self, path: str) -> list[bytes]:
         """The bytes of every file one folder below `path` (its buckets), in tree order."""
-        tree = self._entry(self.tree, path)
-        if not isinstance(tree, pygit2.Tree):
+        folder = self._entry(path)
+        if folder is None or folder[0] != TREE_MODE:
             return []
-        return [entry.data for bucket in tree if isinstance(bucket, pygit2.Tree)
-                for entry in bucket if isinstance(entry, pygit2.Blob)]
+        found = []
+        for mode, bucket in self._tree(folder[1]).values():
+            if mode != TREE_MODE:
+                continue
+            for kind_of_entry, oid in self._tree(bucket).values():
+                if kind_of_entry in _BLOB_MODES:
+                    kind, data = self._read(oid)
+                    if kind == "blob":
+                        found.append(data)
+        return found
 
     def blob_id(self, path: str) -> str:
         found = self._entry(path)
