@@ -12,7 +12,7 @@ from ..domain.models import Job
 from ..domain.redaction import holds_secret, secret_values
 from ..domain.settings import ProjectSettings
 from ..errors import CommitRefused, WorktreeDirty
-from ..git import runner
+from ..git import local, runner
 
 # Names that hold credentials by convention; matched against the file's base name.
 SECRET_NAMES = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks",
@@ -85,8 +85,10 @@ def adoptable(worktree: Path, job_id: str) -> str | None:
 
 
 def head(worktree: Path) -> str:
-    """The commit an attempt starts from (the branch tip before its agent runs)."""
-    return runner.run(worktree, "rev-parse", "--verify", "HEAD").stdout.strip()
+    """The commit an attempt starts from (the branch tip before its agent runs): read
+    in-process; git answers (or fails) only where libgit2 cannot."""
+    return (local.head(worktree)
+            or runner.run(worktree, "rev-parse", "--verify", "HEAD").stdout.strip())
 
 
 def take_back_commits(worktree: Path, start: str | None) -> None:
@@ -125,9 +127,30 @@ def commit(worktree: Path, message: str, settings: ProjectSettings,
             f"dflow will not commit {'; '.join(problems[:5])}; the files stay uncommitted in "
             f"{worktree}: remove them (or add them to .gitignore), then retry"
             + (f" with {retry}" if retry else ""))
-    runner.run(worktree, *_identity(worktree), "commit", "--quiet", "-m",
-               message, hooks=hooks)
-    return runner.run(worktree, "rev-parse", "HEAD").stdout.strip()
+    _commit_index(worktree, message, hooks)
+    return head(worktree)
+
+
+# Our commits on a run branch do not start git's auto maintenance (a second git process per
+# commit): the store's own after-commit check packs the loose objects both of them make
+# (docs/decisions/1331-step-commits-one-git-process.md).
+NO_AUTO_MAINTENANCE = ("-c", "maintenance.auto=false")
+NO_IDENTITY = "auto-detection is disabled"
+
+
+def _commit_index(worktree: Path, message: str, hooks: bool) -> None:
+    """`git commit` of the index. Without hooks, the identity check is folded into the commit:
+    `user.useConfigOnly` makes git fail, before it writes anything, exactly where `_identity`
+    would have supplied dflow's; only then is the config read and the commit made as before."""
+    argv = ("commit", "--quiet", "-m", message)
+    if not hooks:
+        done = runner.run(worktree, "-c", "user.useConfigOnly=true", *NO_AUTO_MAINTENANCE,
+                          *argv, check=False)
+        if done.returncode == 0:
+            return
+        if NO_IDENTITY not in done.stderr:
+            raise runner.failure(done, argv, worktree)
+    runner.run(worktree, *_identity(worktree), *NO_AUTO_MAINTENANCE, *argv, hooks=hooks)
 
 
 def _staged(worktree: Path) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..domain.models import RunSnapshot
 from ..errors import UnsafePath
-from ..git import runner
+from ..git import local, runner
 
 MISSING = "(missing from the plan commit)"
 
@@ -47,6 +47,9 @@ def read(snap: RunSnapshot, worktree: Path, folder: str, name: str) -> str:
     name, never as the file it points to). Runs planned before dflow recorded the plan
     commit read the worktree's copy, refusing a symbolic link."""
     if snap.run.plan_commit:
+        text = local.blob_text(worktree, snap.run.plan_commit, f"{folder}/{name}")
+        if text is not None:
+            return text
         done = runner.run(worktree, "cat-file", "blob", f"{snap.run.plan_commit}:{folder}/{name}",
                           check=False)
         return done.stdout if done.returncode == 0 else MISSING

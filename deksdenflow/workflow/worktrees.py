@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..context.project import Project
 from ..errors import GitOperationError
-from ..git import runner
+from ..git import local, runner
 
 COMMIT_IDENTITY = ("-c", "user.name=dflow", "-c", "user.email=dflow@localhost")
 
@@ -115,7 +115,8 @@ def agent_tmp(worktree: Path) -> Path:
     """The agent's private temp dir inside its worktree, ignored through the repository's
     `info/exclude` (never committed, never shown as a change): the system temp dir can then
     stay outside the agent's sandbox."""
-    common = Path(git(worktree, "rev-parse", "--git-common-dir").stdout.strip())
+    common = (local.common_dir(worktree)
+              or Path(git(worktree, "rev-parse", "--git-common-dir").stdout.strip()))
     exclude = (common if common.is_absolute() else worktree / common) / "info" / "exclude"
     line = f"/{AGENT_TMP}/"
     try:

@@ -1,0 +1,85 @@
+"""Reads of a worktree's HEAD, its common git dir and a committed file, in-process through
+libgit2 instead of a git process each (docs/decisions/1330-step-reads-in-process.md).
+
+libgit2 runs no hooks, no fsmonitor and no other program the repository names, and reads no
+GIT_* environment when it opens a repository, so these answer what `git rev-parse` /
+`git cat-file` would in the clean environment of `runner`. Whatever libgit2 cannot open or
+resolve returns None, and the caller asks the git CLI, whose error (or answer) stands.
+pygit2 is imported on first use: commands that never read a worktree do not pay for it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pygit2
+
+
+def _open(path: Path) -> pygit2.Repository | None:
+    import pygit2
+
+    try:
+        return pygit2.Repository(str(path))
+    except (pygit2.GitError, KeyError, OSError, ValueError):
+        return None
+
+
+def head(worktree: Path) -> str | None:
+    """The commit `git rev-parse --verify HEAD` names in `worktree` (None: ask git)."""
+    import pygit2
+
+    repo = _open(worktree)
+    if repo is None:
+        return None
+    try:
+        target = repo.head.target
+    except (pygit2.GitError, KeyError, ValueError):
+        return None  # unborn, broken: git says what is wrong
+    return str(target) if isinstance(target, pygit2.Oid) and target in repo else None
+
+
+def common_dir(worktree: Path) -> Path | None:
+    """`git rev-parse --git-common-dir` of `worktree`, absolute (None: ask git): a linked
+    worktree's git dir names the main one in its `commondir` file."""
+    repo = _open(worktree)
+    if repo is None:
+        return None
+    git_dir = Path(repo.path)
+    try:
+        named = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return git_dir
+    except OSError:
+        return None
+    return (git_dir / named).resolve() if named else None
+
+
+def blob_text(cwd: Path, commit: str, path: str) -> str | None:
+    """The text `git cat-file blob COMMIT:PATH` prints (decoded as the runner decodes git's
+    output), or None when libgit2 cannot tell (git then answers). A full commit id names the
+    same tree forever, so the answer is cached: a step's execute and QA read the same files."""
+    if len(commit) != 40 or not all(c in "0123456789abcdef" for c in commit):
+        return None  # only a full id is immutable; a name is for git to resolve
+    return _blob(str(cwd), commit, path)
+
+
+@lru_cache(maxsize=256)
+def _blob(cwd: str, commit: str, path: str) -> str | None:
+    import pygit2
+
+    repo = _open(Path(cwd))
+    if repo is None:
+        return None
+    try:
+        tree = repo[commit].peel(pygit2.Commit).tree
+        obj = tree[path] if path else None
+    except (KeyError, ValueError, TypeError, pygit2.GitError):
+        return None
+    if not isinstance(obj, pygit2.Blob):
+        return None
+    # subprocess's text mode: utf-8 with replacement, then universal newlines.
+    text = obj.data.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,0 +1,127 @@
+"""The git work of a step (issue 16): reads answered in-process say what git says, the commit
+folds its identity check, and a step runs only the git processes it needs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deksdenflow.context.project import Project
+from deksdenflow.git import local, runner
+from deksdenflow.workflow import changes
+from tests.conftest import git, make_repo
+from tests.workflow.conftest import settle
+
+
+@pytest.fixture
+def spawned(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The argv (after the safe `-c` options) of every git process dflow runs."""
+    calls: list[list[str]] = []
+    real = runner.execute
+
+    def counted(argv: list[str], *rest: Any) -> Any:
+        calls.append(argv[len(runner.SAFE_CONFIG) + 1:])
+        return real(argv, *rest)
+
+    monkeypatch.setattr(runner, "execute", counted)
+    return calls
+
+
+def test_a_step_runs_only_the_git_processes_it_needs(
+        project: Project, new_run: Any, spawned: list[list[str]]) -> None:
+    new_run()
+    done = settle(project)
+    assert done.run.status.value == "completed" and len(done.steps) == 3
+    names = [next(a for a in argv if not a.startswith("-") and "=" not in a)
+             for argv in spawned]
+    # Per step: the clean check, add, the staged list, commit, and QA's `git show`; per run:
+    # the checkout's checks, the worktree, the plan's commit. No `rev-parse`, `cat-file` or
+    # `config`: HEAD, the contract files and the common dir are read in-process.
+    assert not {"rev-parse", "cat-file", "config", "symbolic-ref"} & set(names[3:])
+    assert names.count("commit") == 4 and names.count("show") == 3
+    assert len(spawned) <= 3 + 4 + 5 * len(done.steps), names
+
+
+def _worktree(repo: Path) -> Path:
+    path = repo.parent / "wt"
+    git("worktree", "add", "-q", "-b", "side", str(path), cwd=repo)
+    return path
+
+
+def test_head_and_common_dir_are_what_git_says(repo: Path) -> None:
+    wt = _worktree(repo)
+    for where in (repo, wt, wt / "sub"):
+        where.mkdir(exist_ok=True)
+        assert local.head(where) == git("rev-parse", "--verify", "HEAD", cwd=where)
+        common = Path(git("rev-parse", "--git-common-dir", cwd=where))
+        assert local.common_dir(where) == (where / common).resolve()
+    git("commit", "-q", "--allow-empty", "-m", "more", cwd=wt)  # an agent's own commit
+    git("commit", "-q", "--allow-empty", "-m", "mine", cwd=repo)
+    git("checkout", "-q", "--detach", "HEAD~1", cwd=repo)
+    assert local.head(wt) == git("rev-parse", "HEAD", cwd=wt) != local.head(repo)
+    assert local.head(repo) == git("rev-parse", "HEAD", cwd=repo)
+
+
+def test_where_libgit2_cannot_answer_git_does(tmp_path: Path) -> None:
+    unborn = tmp_path / "unborn"
+    git("init", "-q", str(unborn), cwd=tmp_path)
+    assert local.head(unborn) is None and local.head(tmp_path / "nowhere") is None
+    assert local.common_dir(tmp_path / "nowhere") is None
+    make_repo(tmp_path / "r")
+    with pytest.raises(Exception, match="rev-parse"):
+        changes.head(unborn)  # git's own error, as before
+
+
+def test_a_committed_file_reads_as_cat_file_prints_it(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", {"README.md": "x\n"})
+    (repo / "p").mkdir()
+    (repo / "p" / "crlf.md").write_bytes(b"a\r\nb\rc\n\xff\xfe bad utf-8\n")
+    (repo / "p" / "dir").mkdir()
+    (repo / "p" / "dir" / "f").write_text("f\n")
+    os.symlink("/etc/passwd", repo / "p" / "link")
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "files", cwd=repo)
+    commit = git("rev-parse", "HEAD", cwd=repo)
+    for name in ("crlf.md", "link", "dir/f"):
+        shown = runner.run(repo, "cat-file", "blob", f"{commit}:p/{name}").stdout
+        assert local.blob_text(repo, commit, f"p/{name}") == shown
+    assert local.blob_text(repo, commit, "p/link") == "/etc/passwd"  # the link, not its target
+    assert local.blob_text(repo, commit, "p/dir") is None  # a tree: git refuses it too
+    assert local.blob_text(repo, commit, "p/missing") is None
+    assert local.blob_text(repo, commit[:12], "p/crlf.md") is None  # only full ids are cached
+    assert local.blob_text(repo, "0" * 40, "p/crlf.md") is None
+
+
+def _author(worktree: Path) -> str:
+    return git("log", "-1", "--format=%an <%ae>", cwd=worktree)
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ("[user]\n\tname = Pat\n\temail = pat@example.com\n", "Pat <pat@example.com>"),
+    ("", "dflow <dflow@localhost>"),  # a fresh CI runner: dflow's identity, as before
+    ("[user]\n\tname = Pat\n", "dflow <dflow@localhost>"),
+])
+def test_the_commit_uses_the_users_identity_else_dflows(
+        project: Project, repo: Path, isolated_env: Path, config: str, expected: str) -> None:
+    (isolated_env / ".gitconfig").write_text(config)
+    (repo / "new.txt").write_text("hello\n")
+    commit = changes.commit(repo, "feat: x", project.settings())
+    assert commit == git("rev-parse", "HEAD", cwd=repo)
+    assert _author(repo) == expected
+
+
+def test_with_only_an_email_configured_git_completes_the_identity_as_before(
+        project: Project, repo: Path, isolated_env: Path) -> None:
+    """`user.email` set, no name: dflow supplied nothing before, and git took the name from
+    the system; the folded check must not turn that into dflow's name."""
+    (isolated_env / ".gitconfig").write_text("[user]\n\temail = pat@example.com\n")
+    (repo / "new.txt").write_text("hello\n")
+    done = runner.run(repo, "var", "GIT_AUTHOR_IDENT", check=False)
+    if done.returncode != 0:
+        pytest.skip("git cannot make up a name on this system")
+    changes.commit(repo, "feat: x", project.settings())
+    name, _, email = _author(repo).partition(" <")
+    assert email == "pat@example.com>" and name != "dflow"
