@@ -162,9 +162,16 @@ class RollUp:
         self.pack_dir = objects_dir / "pack"
         self.retired = data_dir / "retired-packs"
         self._foreign: set[str] = set()  # packs with deltas or big offsets: git's to handle
+        # Commits to let pass before listing the pack folder again: after a listing that
+        # found k packs, at least ROLL_UP_AT - k more commits are needed to reach a roll-up;
+        # half of that is skipped, leaving room for the other processes' packs.
+        self._skip = 0
 
     def maybe(self, fsync: bool = False) -> Path | None:
         """Roll up when ROLL_UP_AT small packs have gathered; returns the new pack."""
+        if self._skip > 0:
+            self._skip -= 1
+            return None
         small = self._small_packs()
         if len(small) < ROLL_UP_AT:
             return None
@@ -200,6 +207,7 @@ class RollUp:
                  name.startswith("pack-") and name not in self._foreign and
                  f"{name[:-5]}.idx" in names]
         if len(stems) < ROLL_UP_AT:
+            self._skip = (ROLL_UP_AT - len(stems)) // 2
             return []
         found = []
         for stem in stems:

@@ -104,6 +104,27 @@ def test_small_packs_are_rolled_up_and_every_state_stays_readable(
     _fsck(repo)
 
 
+def test_a_long_lived_store_lists_the_pack_folder_far_less_than_once_per_commit(
+        store: Store, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uid = add_run(store, steps=0)
+    pack_dir = repo / ".git" / "objects" / "pack"
+    listings: list[str] = []
+    real = os.listdir
+
+    def listdir(path: str | os.PathLike[str]) -> list[str]:
+        listings.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(pack.os, "listdir", listdir)
+    most = 0
+    for n in range(4 * pack.ROLL_UP_AT):
+        store.transact(lambda tx, n=n: tx.emit(RunNote(text=str(n)), run=uid) and None)
+        most = max(most, len(_packs(repo)))
+    assert 3 * listings.count(str(pack_dir)) <= 4 * pack.ROLL_UP_AT  # was once a commit
+    assert most <= pack.ROLL_UP_AT + 1  # and the roll-up still comes in time
+    _fsck(repo)
+
+
 _NAMES = st.sampled_from(["a", "b.json", "events", "01JABCDEFGHJKMNPQRSTVWXYZ0",
                           "01JABCDEFGHJKMNPQRSTVWXYZ1.json", "run.json", "a-b", "da.json",
                           "da-b", "da0"])
