@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pygit2
 
 from ..domain.events import Event, ordered
-from ..domain.models import SNAPSHOT_SCHEMA_VERSION, Job, RunSnapshot
+from ..domain.models import Job, RunSnapshot
 from ..domain.settings import ProjectSettings
 from ..errors import RunNotFound, UsageError
 from . import codec
@@ -41,7 +40,7 @@ class StateView:
         # ~4 ms per parse, and every write reads the settings (redaction's secret names).
         self._parsed = parsed if parsed is not None else {}
         self._subtrees: dict[str, pygit2.Tree | None] = {}
-        self._run_names: dict[str, tuple[int, str]] | None = None
+        self._run_keys: dict[str, tuple[int, str, str]] | None = None
 
     @property
     def tip(self) -> str | None:
@@ -151,6 +150,16 @@ class StateView:
                         versions[entry.name] = str(entry.id)
         return versions
 
+    def snapshot_data(self, uid: str) -> bytes | None:
+        """A run's run.json as stored, through its (cached) bucket tree."""
+        bucket = self.subtree(f"{RUNS_DIR}/{uid[:RUN_BUCKET_CHARS]}")
+        try:
+            folder = bucket[uid] if bucket is not None else None
+            blob = folder["run.json"] if isinstance(folder, pygit2.Tree) else None
+        except KeyError:
+            return None
+        return blob.data if isinstance(blob, pygit2.Blob) else None
+
     def run(self, uid: str) -> RunSnapshot | None:
         # Through the (cached) bucket tree: resolving the full path from the root would
         # re-read the bucket for every run, which made runs() quadratic in runs per bucket.
@@ -192,10 +201,10 @@ class StateView:
         direct = self.run(ref) if len(ref) == 26 else None
         if direct is not None:
             return direct
-        # Only snapshots whose bytes could name `ref` are validated into models (a superset
-        # of the matches: name, branch and uid appear in run.json as JSON strings, an id's or
-        # a plain number as `"number":N`); a miss reads them all, for the suggestion.
-        matches = [s for s in self._snapshots_mentioning(ref) if _matches(s, ref)]
+        # Only the runs whose number, name or branch can be `ref` (run_keys: from the cache
+        # by run tree id) are validated, and decided on the model; a miss reads them all, for
+        # the suggestion.
+        matches = [s for s in self._candidates(ref) if _matches(s, ref)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -205,35 +214,29 @@ class StateView:
         ids = ", ".join(s.run.id for s in matches)
         raise UsageError(f"'{ref}' names several protocol runs ({ids}); use the full id")
 
-    def _snapshots_mentioning(self, ref: str) -> list[RunSnapshot]:
-        quoted = json.dumps(ref, ensure_ascii=False).encode()  # a whole JSON string value
-        number = _NUMBER_OF_ID.match(ref)
-        digits = number.group(1) if number else ref if ref.isdigit() else None
-        pattern = re.compile(rb'"number"\s*:\s*%d\b' % int(digits)) if digits else None
-        found = []
-        for uid, data in self._snapshot_blobs():
-            if quoted in data or (pattern is not None and pattern.search(data)):
-                found.append(codec.load_snapshot(data, run_snapshot_path(uid)))
-        return found
+    def run_keys(self) -> dict[str, tuple[int, str, str]]:
+        """uid -> (number, name, branch) of every run at this tip, in the tree's order: what
+        a user types to name a run, without reading 1,000 snapshots (store/run_keys.py)."""
+        if self._run_keys is None:
+            from .run_keys import run_keys
+
+            self._run_keys = run_keys(self)
+        return self._run_keys
 
     def run_names(self) -> dict[str, tuple[int, str]]:
-        """uid -> (number, name) of every run at this tip, read from the snapshots' bytes.
+        """uid -> (number, name) of every run at this tip (`dflow new`: the next number, a
+        name already taken), from `run_keys`."""
+        return {uid: (number, name) for uid, (number, name, _) in self.run_keys().items()}
 
-        `dflow new` needs every run's number and name, not 1,000 validated snapshots (~0.15 s
-        each pass): a snapshot in the form this dflow writes (`_RUN_HEAD`) gives them by one
-        anchored match; any other (an older schema, another field order) is validated. Built
-        once per view (a view is one commit)."""
-        if self._run_names is None:
-            found: dict[str, tuple[int, str]] = {}
-            for uid, data in self._snapshot_blobs():
-                head = _RUN_HEAD.match(data)
-                if head is not None and head.group(1).decode() == uid:
-                    found[uid] = (int(head.group(2)), head.group(3).decode())
-                else:
-                    run = codec.load_snapshot(data, run_snapshot_path(uid)).run
-                    found[uid] = (run.number, run.name)
-            self._run_names = found
-        return self._run_names
+    def _candidates(self, ref: str) -> list[RunSnapshot]:
+        number = int(ref) if ref.isdecimal() else None
+        found = []
+        for uid, (n, name, branch) in self.run_keys().items():
+            if n == number or ref in (f"{n:04d}-{name}", name, branch):
+                snap = self.run(uid)
+                if snap is not None:
+                    found.append(snap)
+        return found
 
     def _snapshot_blobs(self) -> Iterator[tuple[str, bytes]]:
         for bucket in self.subtree(RUNS_DIR) or ():
@@ -314,15 +317,7 @@ def _snapshot_in(bucket: pygit2.Tree, uid: str) -> RunSnapshot | None:
     return codec.load_snapshot(blob.data, run_snapshot_path(uid))
 
 
-# `0001-add-login`: a run's id, its number and name (the id itself is not stored).
-_NUMBER_OF_ID = re.compile(r"(\d+)-.")
 _LAST_LAMPORT = re.compile(rb'"last_lamport"\s*:\s*(\d+)')
-# The start of a run.json this dflow writes (its schema, pydantic's field order): uid, number
-# and name of the run. A name with an escape in it does not match and is validated instead.
-_RUN_HEAD = re.compile(
-    rb'\{"schema_version":%d,"run":\{"uid":"([0-9A-Za-z]+)","number":(\d+),"name":"([^"\\]*)",'
-    % SNAPSHOT_SCHEMA_VERSION)
-
 
 def _last_lamport(data: bytes) -> float:
     """The snapshot's `last_lamport` read from its bytes; unknown counts as the newest."""

@@ -87,7 +87,8 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
     if not task.strip():
         raise InvalidName("the task is empty; say what the agent should do with --task")
     settings = project.settings()
-    check_engine(settings, engine, project.parts.engine_kinds())
+    if engine is not None:  # the engines' entry points are read only when one is named
+        check_engine(settings, engine, project.parts.engine_kinds())
     variants.check(settings, variant)
     base = settings.project.base_branch
     worktrees.check_clean(project)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.domain.events import Event, ordered
-from deksdenflow.domain.payloads import ProjectSetup, RunNote
+from deksdenflow.domain.payloads import ProjectSetup, RunCreated, RunNote, RunRenumbered
 from deksdenflow.errors import RunNotFound, UsageError
 from deksdenflow.store import StateView, Store
 from deksdenflow.store.layout import run_snapshot_path
-from deksdenflow.store.state import _RUN_HEAD
+from deksdenflow.store.run_keys import NAME, RUN_HEAD
 from tests.store.conftest import add_run, commit_file
 
 
@@ -69,15 +69,18 @@ def test_run_numbers_and_names_read_from_bytes_match_the_validated_snapshots(
     assert sorted(validated.values())[-1] == (5, "7")
 
 
-def test_a_snapshot_this_dflow_writes_gives_number_and_name_without_validation(
-        store: Store) -> None:
-    # The fast path only pays when what the store writes matches `_RUN_HEAD`; a field added
-    # before `name`, or a reordered model, must fail here rather than silently slow `new`.
-    uid = add_run(store, "add-login", steps=3)
+def test_a_snapshot_this_dflow_writes_gives_its_keys_without_validation(store: Store) -> None:
+    # The fast path only pays when what the store writes matches `RUN_HEAD`; a field added
+    # before `branch`, or a reordered model, must fail here rather than silently slow `new`.
+    uid = store.transact(lambda tx: tx.emit(RunCreated(number=1, name="add-login", task="t",
+                                                       branch="0001-add-login")).run)
+    assert uid is not None
+    store.transact(lambda tx: tx.emit(RunRenumbered(number=7), run=uid) and None)
     blob = store.read().blob(run_snapshot_path(uid))
     assert blob is not None
-    head = _RUN_HEAD.match(blob)
-    assert head is not None and head.groups() == (uid.encode(), b"1", b"add-login")
+    head = RUN_HEAD.match(blob)
+    assert head is not None
+    assert head.groups() == (uid.encode(), b"7", b"add-login", b"0001-add-login")
 
 
 def test_a_snapshot_in_another_form_is_read_by_validating_it(store: Store) -> None:
@@ -91,3 +94,41 @@ def test_a_snapshot_in_another_form_is_read_by_validating_it(store: Store) -> No
     again = store.read()
     assert again.blob(run_snapshot_path(uid)) == pretty
     assert again.run_names() == {uid: (1, "add-login")}
+
+
+def test_a_task_with_quotes_and_escapes_does_not_hide_the_branch(store: Store) -> None:
+    task = 'say "branch":"x", then \\ and \n and \u00e9 "'
+    uid = store.transact(lambda tx: tx.emit(RunCreated(number=1, name="a", task=task,
+                                                       branch="0001-a")).run)
+    assert uid is not None
+    assert store.read().run_keys() == {uid: (1, "a", "0001-a")}
+
+
+def _cache_file(store: Store) -> Path:
+    return store.git_dir / "deksdenflow" / "cache" / NAME
+
+
+def test_run_keys_are_kept_by_run_tree_and_never_served_stale(store: Store) -> None:
+    uid = add_run(store, "add-login", steps=0)
+    assert store.read().find_run("1").run.uid == uid
+    assert _cache_file(store).is_file()  # kept for the next command
+    store.transact(lambda tx: tx.emit(RunRenumbered(number=7), run=uid) and None)
+    view = store.read()  # the run's tree changed: its keys are read again
+    assert view.find_run("7").run.uid == uid
+    assert view.find_run("0007-add-login").run.uid == uid
+    with pytest.raises(RunNotFound):
+        view.find_run("1")
+
+
+def test_the_cache_answers_for_an_unchanged_tree_and_a_damaged_one_is_ignored(
+        store: Store) -> None:
+    uid = add_run(store, "add-login", steps=0)
+    store.read().run_keys()
+    text = _cache_file(store).read_text()
+    # The cache is what answers for an unchanged run tree (here told a name it never had)...
+    _cache_file(store).write_text(text.replace('"add-login"', '"from-cache"'))
+    assert store.read().run_keys() == {uid: (1, "from-cache", "")}
+    # ...and a damaged one is rebuilt from the snapshots, never trusted.
+    for damage in (text[:-5], text.replace(f'"{uid}",1', f'"{uid}","1"'), "junk"):
+        _cache_file(store).write_text(damage)
+        assert store.read().run_keys() == {uid: (1, "add-login", "")}
