@@ -11,9 +11,9 @@ stored event of that time reads the same; `store/codec.py` migrates what changed
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from .alerts import BudgetAlert
 from .event_types import EventType
@@ -350,20 +350,16 @@ PAYLOADS: dict[EventType, type[Payload]] = {
 }
 
 
-def _tag(value: Any) -> str | None:
-    return value.TYPE.value if isinstance(value, Payload) else None
-
-
-# What `Event.data` is: the union of the payloads. At run time pydantic dispatches it by each
-# payload's type, so an instance is checked against its own model only (a plain union tries
-# them all); `Event` has already turned raw data into its type's model by then.
+# What `Event.data` is. Type checkers see the union of the payloads. At run time the field
+# holds the model of the event's type, which `Event`'s own validator builds from the data
+# (domain/events.py); the field's schema only checks that it is a payload and serializes it
+# as its own model. A union of every payload would build all ~35 payload schemas with the
+# first event; this way a command builds only the payloads it meets
+# (docs/decisions/1317-one-payload-schema-at-a-time.md).
 if TYPE_CHECKING:
     EventData = AnyPayload
 else:
-    EventData = Annotated[
-        Union[tuple(Annotated[cls, Tag(kind.value)] for kind, cls in PAYLOADS.items())],  # noqa: UP007
-        Discriminator(_tag),
-    ]
+    EventData = SerializeAsAny[Payload]
 
 
 def payload_of(type: EventType, data: dict[str, Any] | None = None) -> Payload:
