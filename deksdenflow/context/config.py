@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-import tomlkit
 from pydantic import BaseModel, ValidationError
 
 from .. import environment
@@ -100,6 +99,8 @@ def set_in_project_text(project_text: str, key: str, raw: str, *, kinds: Sequenc
         raise ConfigError(
             f"unknown key '{key}' in {PROJECT_SOURCE}; `dflow config list` shows them"
         )
+    import tomlkit
+
     doc = tomlkit.parse(project_text)
     plain = codec.settings_doc(project_text, PROJECT_SOURCE)
     seeded = _seed_engine_table(plain, parts)
@@ -141,6 +142,8 @@ def _seed_engine_table(plain: dict[str, Any], parts: list[str]) -> bool:
 
 
 def _set_nested_toml(doc: Any, parts: list[str], value: Any) -> None:
+    import tomlkit
+
     table: Any = doc
     for part in parts[:-1]:
         if part not in table:
@@ -168,7 +171,14 @@ def _is_settable(parts: list[str]) -> bool:
 
 
 def _parse_raw(raw: str) -> Any:
-    """A TOML literal when the text is one (3, true, ["A", "B"]); otherwise the string."""
+    """A TOML literal when the text is one (3, true, ["A", "B"]); otherwise the string
+    (the standard library's parser first, then tomlkit, as `codec.settings_doc` reads)."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    import tomlkit
+
     try:
         return tomlkit.parse(f"v = {raw}").unwrap()["v"]
     except Exception:

@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-
 from ..domain.settings import ProjectSettings
 from ..store import StateView, Store, Tx
 from . import config
@@ -112,6 +110,8 @@ class Project:
 
 def default_project_text(name: str, base_branch: str, engine: str) -> str:
     """The project.toml that `dflow init` writes: every section, with comments."""
+    import tomlkit
+
     doc = tomlkit.document()
     doc.add(tomlkit.comment("dflow project settings. Edit with `dflow config set KEY VALUE`."))
     doc.add(tomlkit.comment("Precedence: CLI flag > DFLOW_* env > this file > user config."))
