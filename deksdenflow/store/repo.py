@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-import filelock
 import pygit2
 
 from .. import environment
@@ -21,6 +20,8 @@ from ..domain.settings import ProjectSettings
 from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
 from . import codec, maintenance, trust
 from .layout import META_FILE, PROJECT_FILE, STATE_REF
+from .lock import StateLock
+from .lock import Timeout as LockBusy
 from .pack import PackWriter, RecentObjects, RollUp
 from .state import StateView
 from .tree import TreeCache, TreeEdit
@@ -192,9 +193,9 @@ class Store:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def lock(self, timeout: float | None = None) -> filelock.BaseFileLock:
+    def lock(self, timeout: float | None = None) -> StateLock:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(
+        return StateLock(
             str(self.data_dir / "state.lock"),
             timeout=environment.seconds("DFLOW_LOCK_TIMEOUT") if timeout is None else timeout,
         )
@@ -373,10 +374,10 @@ class Store:
     def _locked(self) -> Iterator[None]:
         lock = self.lock()
         try:
-            # filelock polls; its default 50 ms nap would cap a busy worker pool at ~20
-            # commits/s whatever the commit cost, so wait in short naps instead.
+            # The lock polls; a 50 ms nap would cap a busy worker pool at ~20 commits/s
+            # whatever the commit cost, so wait in short naps instead.
             lock.acquire(poll_interval=LOCK_POLL_S)
-        except filelock.Timeout as exc:
+        except LockBusy as exc:
             raise LockTimeout(
                 f"another dflow process has held {lock.lock_file} for {lock.timeout:.0f}s; "
                 "wait for it, or stop it if it hangs"

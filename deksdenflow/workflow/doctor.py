@@ -7,7 +7,6 @@ import subprocess
 from importlib import metadata
 from typing import Literal
 
-import filelock
 from pydantic import BaseModel
 
 from ..context.parts import Parts
@@ -15,6 +14,7 @@ from ..errors import DflowError, NewerSchema
 from ..git import runner
 from ..store import STATE_REF, trust
 from ..store.libgit2 import libgit2_version
+from ..store.lock import Timeout as LockBusy
 from ..store.repo import open_store
 
 Level = Literal["ok", "warn", "fail"]
@@ -127,7 +127,7 @@ def _state_checks(parts: Parts, path: str) -> list[Check]:
     try:
         with lock:
             checks.append(Check(name="lock", level="ok", detail=f"{lock.lock_file} is free"))
-    except filelock.Timeout:
+    except LockBusy:
         checks.append(Check(name="lock", level="warn", detail=f"{lock.lock_file} is held",
                             fix="another dflow process is writing; wait, or stop it if it hangs"))
     return checks
