@@ -203,11 +203,14 @@ def _spans(text: str, rows: list[_Row]) -> list[tuple[int, int]]:
     return spans
 
 
+_IGNORECASE = int(re.IGNORECASE)  # an int: `flags & re.I` built a RegexFlag per test
+
+
 def _triggered(text: str, patterns: tuple[_Row, ...]) -> list[_Row]:
     """The patterns whose trigger literals occur in the text (blanking escapes adds none)."""
     lower = text.lower()
     return [row for row in patterns
-            if any(t in (lower if row[0].flags & re.I else text) for t in row[2])]
+            if any(t in (lower if row[0].flags & _IGNORECASE else text) for t in row[2])]
 
 
 def _mask(text: str, spans: list[tuple[int, int]]) -> str:

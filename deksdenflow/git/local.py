@@ -41,6 +41,20 @@ def head(worktree: Path) -> str | None:
     return str(target) if isinstance(target, pygit2.Oid) and target in repo else None
 
 
+def on_branch(path: Path) -> bool | None:
+    """`git symbolic-ref -q HEAD` succeeds: HEAD names a branch (born or not), it is not
+    detached (None: ask git)."""
+    import pygit2
+
+    repo = _open(path)
+    if repo is None:
+        return None
+    try:
+        return not repo.head_is_detached
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+
+
 def common_dir(worktree: Path) -> Path | None:
     """`git rev-parse --git-common-dir` of `worktree`, absolute (None: ask git): a linked
     worktree's git dir names the main one in its `commondir` file."""

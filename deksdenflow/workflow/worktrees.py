@@ -71,7 +71,10 @@ def ensure(project: Project, branch: str, path: Path, base: str) -> Path:
 def check_clean(project: Project) -> None:
     """Refuse a detached HEAD or uncommitted changes to tracked files in the checkout."""
     root = project.root
-    if git(root, "symbolic-ref", "-q", "HEAD", check=False).returncode != 0:
+    attached = local.on_branch(root)
+    if attached is None:
+        attached = git(root, "symbolic-ref", "-q", "HEAD", check=False).returncode == 0
+    if not attached:
         raise GitOperationError(
             f"{root} has a detached HEAD; check out a branch (git switch main) and try again"
         )

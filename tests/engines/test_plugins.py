@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PLUGIN = '''
 from deksdenflow.domain.models import Usage
 from deksdenflow.engines.base import EngineResult
@@ -39,7 +41,7 @@ print(json.dumps({"kinds": kinds(), "output": result.output, "tokens": result.us
 
 def install_plugin(site: Path) -> None:
     """What `pip install dflow-echo` would leave behind: a module and its dist-info."""
-    site.mkdir()
+    site.mkdir(exist_ok=True)
     (site / "dflow_echo.py").write_text(PLUGIN)
     info = site / "dflow_echo-1.0.dist-info"
     info.mkdir(parents=True)
@@ -74,3 +76,17 @@ def test_without_the_plugin_the_kind_is_unknown_and_the_error_says_so(tmp_path: 
     assert out.returncode == 1
     assert "unknown engine kind 'echo' for engine 'mine'" in out.stderr
     assert "--engine demo" in out.stderr
+
+
+def test_a_plugin_installed_while_dflow_runs_is_listed(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kinds are cached (listing entry points reads every installed distribution), but
+    not past an install: a new distribution's folder changes its site folder."""
+    from deksdenflow.engines.registry import kinds
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    assert "echo" not in kinds() and kinds() == kinds()
+    install_plugin(site)
+    assert "echo" in kinds()

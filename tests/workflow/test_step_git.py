@@ -38,11 +38,12 @@ def test_a_step_runs_only_the_git_processes_it_needs(
     names = [next(a for a in argv if not a.startswith("-") and "=" not in a)
              for argv in spawned]
     # Per step: the clean check, add, the staged list, commit, and QA's `git show`; per run:
-    # the checkout's checks, the worktree, the plan's commit. No `rev-parse`, `cat-file` or
-    # `config`: HEAD, the contract files and the common dir are read in-process.
-    assert not {"rev-parse", "cat-file", "config", "symbolic-ref"} & set(names[3:])
+    # the checkout's status, the worktree, the plan's commit. No `rev-parse`, `cat-file`,
+    # `config` or `symbolic-ref`: HEAD, the contract files and the common dir are read
+    # in-process.
+    assert not {"rev-parse", "cat-file", "config", "symbolic-ref"} & set(names)
     assert names.count("commit") == 4 and names.count("show") == 3
-    assert len(spawned) <= 3 + 4 + 5 * len(done.steps), names
+    assert len(spawned) <= 2 + 4 + 5 * len(done.steps), names
 
 
 def _worktree(repo: Path) -> Path:
@@ -63,6 +64,20 @@ def test_head_and_common_dir_are_what_git_says(repo: Path) -> None:
     git("checkout", "-q", "--detach", "HEAD~1", cwd=repo)
     assert local.head(wt) == git("rev-parse", "HEAD", cwd=wt) != local.head(repo)
     assert local.head(repo) == git("rev-parse", "HEAD", cwd=repo)
+
+
+def test_on_branch_is_what_symbolic_ref_says(tmp_path: Path) -> None:
+    def symbolic(where: Path) -> bool:
+        return runner.run(where, "symbolic-ref", "-q", "HEAD", check=False).returncode == 0
+
+    unborn = tmp_path / "unborn"
+    git("init", "-q", str(unborn), cwd=tmp_path)
+    repo = make_repo(tmp_path / "r")
+    assert local.on_branch(unborn) is symbolic(unborn) is True
+    assert local.on_branch(repo) is symbolic(repo) is True
+    git("checkout", "-q", "--detach", cwd=repo)
+    assert local.on_branch(repo) is symbolic(repo) is False
+    assert local.on_branch(tmp_path / "nowhere") is None
 
 
 def test_where_libgit2_cannot_answer_git_does(tmp_path: Path) -> None:
