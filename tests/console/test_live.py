@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from deksdenflow.console import refwatch
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.domain.payloads import RunPaused
+from deksdenflow.observe import watch
 from deksdenflow.observe.watch import StateWatcher
 from deksdenflow.wiring import open_project
 
@@ -123,6 +125,36 @@ async def test_a_ref_move_shows_at_once_through_the_ref_files_not_the_poll(  # t
         await pilot.pause()
         shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
         assert "blocked (paused)" in shown  # on the screen, not only in the table's data
+
+
+def test_the_first_poll_reads_every_snapshot_with_the_collector_paused(runs_repo) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    """Each cyclic GC pass walks the console's whole heap; reading 1,000 snapshots set off
+    several (docs/performance.md, "The console's first paint")."""
+    project, uids = runs_repo
+    watcher = StateWatcher(open_project(project.root))
+    read_when: list[int] = []  # how many snapshots were in when a pass started, once reading
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and watcher.tip is not None:  # the tip is set first, then runs read
+            read_when.append(len(watcher.snapshots))
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(5)  # three snapshots' objects would now set off several passes
+    gc.callbacks.append(count)
+    try:
+        watcher.poll()
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*threshold)
+    assert set(watcher.snapshots) == set(uids.values())
+    assert [n for n in read_when if n < len(uids)] == []  # none while they were read
+    assert gc.isenabled()
+
+
+def test_the_collector_is_on_again_when_a_read_fails() -> None:
+    with pytest.raises(ValueError), watch._collector_paused():
+        raise ValueError("a snapshot could not be read")
+    assert gc.isenabled()
 
 
 def test_only_files_of_dflows_refs_wake_the_console(tmp_path: Path) -> None:
