@@ -68,6 +68,9 @@ class Wiring:
         scheduling.reconcile_touched(tx, settings, every_run=every_run)
 
     def published(self, project: Project, tx: Tx) -> None:
+        from .workflow import listing
+
+        listing.write_through(project, tx)  # the changed runs' status lines (decision 1304)
         if not any(e.type == "run.budget_alert" for e in tx.events):
             return
         from .workflow import alerts

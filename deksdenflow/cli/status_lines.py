@@ -17,106 +17,66 @@ import itertools
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from .. import environment
 from ..store import cache
+from ..workflow.listing import (
+    LINES,
+    Line,
+    handed_over,
+    line_of,
+    of_run_line,
+    row,
+    waiting_line,
+)
+from ..workflow.listing import settings_key as _settings_key
 from .text import ago, console, styled, tokens
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..domain.settings import ProjectSettings
     from ..store.lite import LiteView
-    from ..workflow import runs
 
-LINES = "status-lines"
+__all__ = ["LINES", "Line", "lines", "of_run_line", "print_fast", "print_listing",
+           "waiting_line"]
+
 EMPTY = "no protocol runs yet; start one with `dflow new NAME --task TEXT`"
 HEADERS = ("id", "status", "steps", "jobs", "tokens", "updated")
 
 
-@dataclass(frozen=True)
-class Line:
-    """One run as the listing shows it."""
-
-    number: int
-    uid: str
-    id: str
-    status: str
-    stage: str
-    paused: bool
-    done: int
-    total: int
-    jobs: str
-    tokens: int
-    updated: str  # ISO time, "" when never
-    waits: str  # the `waits: ...` note, "" while the run moves
-    alerts: list[list[object]]  # [budget and period, threshold, text]: the highest of each
-    fragment: str  # the run's JSON in the listing, indented as `--json` prints it
-
-
 def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) -> list[Line]:
-    """Every run's line at the view's tip, ordered by number; the cache is brought up to date."""
+    """Every run's line at the view's tip, ordered by number; the cache is brought up to date.
+    A changed run's line comes from the writer's journal when it handed one over (decision
+    1304), else it is computed here."""
     key = settings_key(view)
     dirs = view.run_dirs()
     known = _load(common, key)
     found = {tree: known[tree] for tree in dirs.values() if tree in known}
     missing = {uid: tree for uid, tree in dirs.items() if tree not in found}
     if missing:
+        handed = handed_over(common, key, set(missing.values()))
+        found.update({tree: handed[tree] for tree in missing.values() if tree in handed})
+        missing = {uid: tree for uid, tree in missing.items() if tree not in found}
+    if missing:
         found.update(_compute(view, missing, settings()))
-    if missing or len(found) != len(known):
+    if found.keys() != known.keys():
         _save(common, key, found)
     return sorted(found.values(), key=lambda line: (line.number, line.uid))
 
 
 def settings_key(view: LiteView) -> str:
-    """What the effective settings depend on (as `Project`'s settings cache keys them)."""
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_"))
-    path = environment.text("DFLOW_CONFIG_FILE") or _user_config()
-    try:
-        stat = os.stat(path)
-        user = f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
-    except OSError:
-        user = path
-    return json.dumps([view.blob_id("project.toml"), env, user])
-
-
-def _user_config() -> str:
-    import platformdirs
-
-    return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
+    """What the effective settings at the view's tip depend on (workflow/listing.py)."""
+    return _settings_key(view.blob_id("project.toml"))
 
 
 def _compute(view: LiteView, missing: dict[str, str],
              settings: ProjectSettings) -> dict[str, Line]:
-    from ..store import codec
-    from ..store.layout import run_snapshot_path
-    from ..workflow import runs
-
     found = {}
     for uid, tree in missing.items():
         data = view.snapshot(uid)
         if data is None:
             continue  # a run directory without a snapshot is not a run (yet)
-        snap = codec.load_snapshot(data, run_snapshot_path(uid))
-        found[tree] = of_run_line(runs.run_line(snap, settings))
+        found[tree] = line_of(data, uid, settings)
     return found
-
-
-def of_run_line(line: runs.RunLine) -> Line:
-    """The listing's line for a `runs.RunLine`."""
-    jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
-    waits = waiting_line(line.waiting.reason, line.waiting.command) if line.waiting else ""
-    return Line(line.number, line.uid, line.id, line.status, line.stage, line.paused,
-                line.steps_done, line.steps_total, jobs, line.tokens,
-                line.updated.isoformat() if line.updated else "", waits,
-                [[a.prefix, a.threshold, a.text] for a in line.alerts],
-                line.model_dump_json(indent=2))
-
-
-def waiting_line(reason: str, command: str) -> str:
-    """`waits: <reason> — <command>`, as status, show and the console print it."""
-    command = command if "`" in command else f"`{command}`"
-    return f"waits: {reason} — {command}"
 
 
 # --- the cache: one framed record per run tree --------------------------------------------
@@ -131,18 +91,13 @@ def _save(common: str, key: str, found: dict[str, Line]) -> None:
     for tree, line in found.items():
         text = line.fragment
         size = len(text) if text.isascii() else len(text.encode())
-        row = json.dumps([*_row(line), at, size], ensure_ascii=False, separators=(",", ":"))
-        rows.append(f'"{tree}":{row}')  # a tree id is hex: nothing to escape
+        entry = json.dumps([*row(line), at, size], ensure_ascii=False, separators=(",", ":"))
+        rows.append(f'"{tree}":{entry}')  # a tree id is hex: nothing to escape
         at += size
     head = "{" + ",".join(rows) + "}\n"
     del rows
     parts = (line.fragment.encode() for line in found.values())
     cache.save(common, LINES, key, itertools.chain([head.encode()], parts))
-
-
-def _row(line: Line) -> tuple[object, ...]:
-    return (line.number, line.uid, line.id, line.status, line.stage, line.paused, line.done,
-            line.total, line.jobs, line.tokens, line.updated, line.waits, line.alerts)
 
 
 def _load(common: str, key: str) -> dict[str, Line]:

@@ -174,3 +174,68 @@ def save(common: str, name: str, key: str, payload: bytes | Iterable[bytes]) -> 
             os.unlink(temp)
         except OSError:
             pass
+
+
+def holds(common: str, name: str, key: str) -> bool:
+    """Whether the entry `name` is stored under `key` by this dflow version (its header only
+    is read)."""
+    header = _header(key)
+    try:
+        with open(_path(common, name), "rb") as f:
+            return f.read(len(header)) == header
+    except OSError:
+        return False
+
+
+# --- journals: records appended by writers, each framed and checked ------------------------
+
+
+def _tag(key: str) -> bytes:
+    import hashlib
+
+    return hashlib.sha1(_header(key)).hexdigest().encode()
+
+
+def append(common: str, name: str, key: str, payload: bytes, cap: int) -> None:
+    """Append one record under `key` to the journal `name` (one write; started again once it
+    is over `cap` bytes). A journal that cannot be written is only slower."""
+    import zlib
+
+    record = b"%s %d %d\n" % (_tag(key), len(payload), zlib.crc32(payload)) + payload
+    target = _path(common, name)
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size > cap:
+                os.ftruncate(fd, 0)
+            os.write(fd, record)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def records(common: str, name: str, key: str) -> list[bytes]:
+    """The payloads of the journal's records under `key`, oldest first; the journal is read
+    up to the first record that is cut short or does not match its checksum."""
+    import zlib
+
+    try:
+        data = _read(_path(common, name))
+    except OSError:
+        return []
+    tag, found, at = _tag(key), [], 0
+    while at < len(data):
+        end = data.find(b"\n", at)
+        head = data[at:end].split(b" ") if end >= 0 else []
+        if len(head) != 3 or not head[1].isdigit() or not head[2].isdigit():
+            break
+        size = int(head[1])
+        payload = data[end + 1:end + 1 + size]
+        if len(payload) != size or zlib.crc32(payload) != int(head[2]):
+            break
+        if head[0] == tag:
+            found.append(payload)
+        at = end + 1 + size
+    return found

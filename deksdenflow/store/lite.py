@@ -33,6 +33,15 @@ class _Libgit2:
         obj = self.repo[oid]
         return obj.type_str, obj.read_raw()
 
+    def entry(self, tree_id: str, path: str) -> tuple[bytes, str] | None:
+        """(mode, id) at `path` below the tree, looked up by libgit2 (a big bucket tree is
+        not parsed in Python)."""
+        try:
+            found = self.repo[tree_id][path]  # type: ignore[index]
+        except KeyError:
+            return None
+        return b"%o" % found.filemode, str(found.id)
+
 
 class LiteView:
     """The tree of one commit on the state ref, with the trees it read kept."""
@@ -115,8 +124,14 @@ class LiteView:
         kind, data = self._read(found[1])
         return data if kind == "blob" else None
 
+    def entry_id(self, path: str) -> str:
+        """The id of the tree or blob at `path`; "" when absent."""
+        return self.blob_id(path)
+
     def _entry(self, path: str) -> tuple[bytes, str] | None:
         """(mode, id) of the entry at `path`, or None."""
+        if isinstance(self._source, _Libgit2):
+            return self._source.entry(self.tree_id, path)
         found: tuple[bytes, str] | None = (TREE_MODE, self.tree_id)
         for name in path.split("/"):
             if found is None or found[0] != TREE_MODE:

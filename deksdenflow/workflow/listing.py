@@ -1,0 +1,169 @@
+"""Each run's line in the listing (`dflow status`), and the journal through which the process
+that publishes a commit hands the lines of the runs it changed to the next listing.
+
+A line is a pure function of the run's directory tree and the effective settings
+(docs/decisions/1301-status-reads-only-what-changed.md). The writer of a commit has the models
+and the settings loaded already; a `dflow status` run after it has neither, and loading them
+for one changed run is most of its time. So after a commit is published, the composition
+root (`Wiring.published`) computes the changed runs' lines exactly as the listing would — from
+the committed `run.json` bytes, with the settings resolved without command-line flags — and
+appends them to a journal in the git dir's cache, keyed by the run tree id and the settings
+key. The listing takes a line from there only for that tree under the same key; everything
+else it computes itself (docs/decisions/1304-the-writer-hands-over-status-lines.md).
+
+This module is on the fast path of `dflow status`: the standard library at import, the
+models only inside the functions that compute a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from .. import environment
+from ..store import cache
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..context.project import Project
+    from ..domain.settings import ProjectSettings
+    from ..store import Tx
+    from . import runs
+
+LINES = "status-lines"
+JOURNAL = "status-lines.journal"
+JOURNAL_CAP = 1 << 20  # bytes; a journal nobody reads is started again, not grown
+
+
+@dataclass(frozen=True)
+class Line:
+    """One run as the listing shows it."""
+
+    number: int
+    uid: str
+    id: str
+    status: str
+    stage: str
+    paused: bool
+    done: int
+    total: int
+    jobs: str
+    tokens: int
+    updated: str  # ISO time, "" when never
+    waits: str  # the `waits: ...` note, "" while the run moves
+    alerts: list[list[object]]  # [budget and period, threshold, text]: the highest of each
+    fragment: str  # the run's JSON in the listing, indented as `--json` prints it
+
+
+def row(line: Line) -> tuple[object, ...]:
+    """Every field but the JSON text, in order."""
+    return (line.number, line.uid, line.id, line.status, line.stage, line.paused, line.done,
+            line.total, line.jobs, line.tokens, line.updated, line.waits, line.alerts)
+
+
+def settings_key(project_blob_id: str) -> str:
+    """What the effective settings depend on (as `Project`'s settings cache keys them):
+    project.toml's blob id, the DFLOW_* variables, the user config file's identity. Hashed,
+    so no variable's value is written into the cache."""
+    import hashlib
+
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_"))
+    path = environment.text("DFLOW_CONFIG_FILE") or _user_config()
+    try:
+        stat = os.stat(path)
+        user = f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
+    except OSError:
+        user = path
+    return hashlib.sha256(json.dumps([project_blob_id, env, user]).encode()).hexdigest()
+
+
+def _user_config() -> str:
+    import platformdirs
+
+    return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
+
+
+def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Line:
+    """The line of the run whose `run.json` holds `data`."""
+    from ..store import codec
+    from ..store.layout import run_snapshot_path
+    from . import runs
+
+    snap = codec.load_snapshot(data, run_snapshot_path(uid))
+    return of_run_line(runs.run_line(snap, settings))
+
+
+def of_run_line(line: runs.RunLine) -> Line:
+    """The listing's line for a `runs.RunLine`."""
+    jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
+    waits = waiting_line(line.waiting.reason, line.waiting.command) if line.waiting else ""
+    return Line(line.number, line.uid, line.id, line.status, line.stage, line.paused,
+                line.steps_done, line.steps_total, jobs, line.tokens,
+                line.updated.isoformat() if line.updated else "", waits,
+                [[a.prefix, a.threshold, a.text] for a in line.alerts],
+                line.model_dump_json(indent=2))
+
+
+def waiting_line(reason: str, command: str) -> str:
+    """`waits: <reason> — <command>`, as status, show and the console print it."""
+    command = command if "`" in command else f"`{command}`"
+    return f"waits: {reason} — {command}"
+
+
+# --- the journal ----------------------------------------------------------------------------
+
+
+def handed_over(common: str, key: str, wanted: set[str]) -> dict[str, Line]:
+    """{run tree id: line} for the `wanted` run trees that writers journaled under this
+    settings key."""
+    found: dict[str, Line] = {}
+    for payload in cache.records(common, JOURNAL, key):
+        if len(wanted) <= 16 and not any(tree.encode() in payload for tree in wanted):
+            continue  # not parsed: a record of runs (or versions of them) not asked for
+        try:
+            for tree, values in json.loads(payload).items():
+                if tree in wanted:
+                    found[tree] = Line(*values)
+        except (ValueError, TypeError, AttributeError):
+            continue  # not a record this version wrote: the listing computes the line
+    return found
+
+
+def write_through(project: Project, tx: Tx) -> None:
+    """Journal the lines of the runs `tx` changed, when a listing is kept under the settings
+    this process would list with (nobody lists here, or with other settings: nothing to do)."""
+    from ..errors import DflowError
+
+    uids = sorted({event.run for event in tx.events if event.run})
+    if not uids or project.flags:  # command-line flags are not what `dflow status` resolves
+        return
+    try:
+        _write_through(project, uids)
+    except (DflowError, OSError, KeyError, ValueError):
+        return  # the listing computes these lines itself; a published commit never fails here
+
+
+def _write_through(project: Project, uids: list[str]) -> None:
+    from ..store.layout import PROJECT_FILE, run_dir
+    from ..store.lite import LiteView
+
+    store = project.store
+    common = str(store.git_dir)
+    tip = cache.read_tip(common)  # the commit just published: the hook runs under the lock
+    if tip is None:
+        return
+    view = LiteView(store.repo, tip)
+    key = settings_key(view.blob_id(PROJECT_FILE))
+    if not cache.holds(common, LINES, key):
+        return
+    text = view.blob(PROJECT_FILE)
+    settings = project.settings_of(text.decode() if text is not None else "")
+    handed = {}
+    for uid in uids:
+        folder, data = view.entry_id(run_dir(uid)), view.snapshot(uid)
+        if folder and data is not None:
+            line = line_of(data, uid, settings)
+            handed[folder] = [*row(line), line.fragment]
+    payload = json.dumps(handed, ensure_ascii=False, separators=(",", ":"))
+    cache.append(common, JOURNAL, key, payload.encode(), JOURNAL_CAP)
