@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from ..domain.models import RunSnapshot
@@ -25,7 +25,8 @@ Action = Callable[[], tuple[int, str]]  # runs the command; (exit code, what std
 
 
 def answer(argv: list[str]) -> bool:
-    """Run one of the control commands above without Typer; False: Typer must answer."""
+    """Run one of the control commands above without Typer and end the process; False:
+    Typer must answer."""
     as_json = "--json" in argv
     args = [a for a in argv if a != "--json"]
     if argv.count("--json") > 1:
@@ -38,13 +39,22 @@ def answer(argv: list[str]) -> bool:
     common = cache.common_dir_of(os.getcwd())
     if common is None or cache.may_have_remote(common):
         return False  # the root callback's implicit sync (decision 0403) runs with Typer
-    code, out, err = _guarded(action, as_json)
-    sys.stdout.write(out)
-    sys.stdout.flush()
+    _end(*_guarded(action, as_json))
+
+
+def _end(code: int, out: str, err: str) -> NoReturn:
+    """Print, then end the process at once: the interpreter's teardown (freeing every
+    object pydantic and pygit2 made, ~35-45 ms of CPU) is skipped. Nothing is left to run
+    at exit: the commit is published, the lock released, no thread or atexit hook exists;
+    both streams are flushed first (decision 1315)."""
+    try:
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` had enough: quiet and successful (decision 0900)
+        code = 0
     sys.stderr.write(err)
-    if code:
-        sys.exit(code)
-    return True
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _parse(args: list[str], as_json: bool) -> Action | None:

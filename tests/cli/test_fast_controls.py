@@ -22,16 +22,23 @@ from tests.conftest import git, scrub
 from tests.store.conftest import add_run
 
 _PROBE = """
-import io, json, sys
+import json, os, sys
 sys.argv = ["dflow", *json.loads(sys.argv[1])]
+
+def report(code, how):
+    sys.stdout.flush()
+    sys.stderr.write("\\nPROBE " + json.dumps([code, how, sorted(sys.modules)]) + "\\n")
+    sys.stderr.flush()
+
+exit_now = os._exit
+os._exit = lambda code: (report(code, "os._exit"), exit_now(code))
 from deksdenflow.cli.main import main
 code = 0
 try:
     main()
 except SystemExit as exc:
     code = exc.code or 0
-sys.stdout.flush()
-sys.stderr.write("\\nPROBE " + json.dumps([code, sorted(sys.modules)]) + "\\n")
+report(code, "returned")
 """
 
 
@@ -41,6 +48,7 @@ class Fresh:
     out: str
     err: str
     modules: set[str]
+    how: str  # "os._exit": the fast path ended the process; "returned": Typer's way
 
 
 def fresh(argv: list[str], cwd: Path) -> Fresh:
@@ -49,14 +57,17 @@ def fresh(argv: list[str], cwd: Path) -> Fresh:
                           capture_output=True, text=True, timeout=120)
     marker = done.stderr.rfind("\nPROBE ")
     assert marker >= 0, done.stderr
-    code, modules = json.loads(done.stderr[marker + len("\nPROBE "):])
-    return Fresh(code, done.stdout, done.stderr[:marker], set(modules))
+    code, how, modules = json.loads(done.stderr[marker + len("\nPROBE "):])
+    assert how == "returned" or done.returncode == code  # os._exit gave the code itself
+    return Fresh(code, done.stdout, done.stderr[:marker], set(modules), how)
 
 
 def answered_fast(found: Fresh) -> bool:
     """No Typer command module ran (an error still loads the CLI's error handler)."""
     commands = {"deksdenflow.cli.workflow_cmds", "deksdenflow.cli.runs_cmds"}
-    return "deksdenflow.cli.fast_controls" in found.modules and not commands & found.modules
+    fast = "deksdenflow.cli.fast_controls" in found.modules and not commands & found.modules
+    assert fast == (found.how == "os._exit")  # only the fast path skips the teardown
+    return fast
 
 
 def _same(fast: Fresh, typer_result: object, repo: Path) -> None:
