@@ -46,6 +46,23 @@ async def test_set_row_shows_the_new_cells_and_renders_no_other_row() -> None:
         assert [str(c) for c in table.get_row("uid-3")] == ["run-003", "running", "1/3"]
 
 
+async def test_many_rows_set_at_once_each_show_and_no_other_is_rendered_again() -> None:
+    async with TableApp().run_test(size=(60, 12)) as pilot:
+        table = pilot.app.query_one(RunsTable)
+        await pilot.pause()
+        assert "run-001  pending" in screen_text(table)
+        cells = table._cell_render_cache
+        moved = {f"uid-{n}" for n in (1, 4, 7, 120)}
+        others = {key for key in list(cells.keys()) if key[0].value not in moved}
+        table.set_rows({key: (f"run-{int(key[4:]):03d}", "failed", "2/3") for key in moved})
+        await pilot.pause()
+        shown = screen_text(table)
+        assert all(f"run-{n:03d}  failed   2/3" in shown for n in (1, 4, 7))
+        assert "run-003  pending  0/3" in shown
+        assert {key for key in list(cells.keys()) if key[0].value not in moved} == others
+        assert str(table.get_cell("uid-120", "status")) == "failed"
+
+
 async def test_a_cell_wider_than_its_column_widens_it() -> None:
     async with TableApp().run_test(size=(60, 12)) as pilot:
         table = pilot.app.query_one(RunsTable)

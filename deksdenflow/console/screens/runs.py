@@ -123,10 +123,9 @@ class RunsScreen(StateScreen):
             return
         now = self.console.clock()
         loaded = set(self.shown[: self.loaded])
-        for uid in sorted(change.runs & loaded):
-            snap = self.watcher.run(uid)
-            if snap is not None:
-                self.table.set_row(uid, self.cells(snap, now))  # repaints this row only
+        moved = {uid: self.watcher.run(uid) for uid in change.runs & loaded}
+        self.table.set_rows({uid: self.cells(snap, now)  # repaints these rows only
+                             for uid, snap in moved.items() if snap is not None})
         if not new:
             return
         done = self.is_loaded

@@ -9,7 +9,7 @@ See docs/decisions/1335-the-console-repaints-the-moved-row.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -21,38 +21,48 @@ class RunsTable(DataTable[object]):
     """A DataTable whose rows are replaced whole, repainting only the replaced row."""
 
     def set_row(self, key: str, cells: Sequence[object]) -> None:
-        """Show `cells` (one per column, in column order) in the row `key`. A cell wider
-        than its column widens it, which repaints every row (rare: a status seen first)."""
-        row_key = RowKey(key)
-        columns = self.ordered_columns
-        wider = any(_width(value) > column.content_width
-                    for column, value in zip(columns, cells, strict=True))
-        if wider or not self._forget_row(row_key):
-            for column, value in zip(columns, cells, strict=True):
-                self.update_cell(row_key, column.key, value, update_width=True)
-            return
-        row = self._data[row_key]
-        for column, value in zip(columns, cells, strict=True):
-            row[column.key] = value
-        self.refresh_row(self.get_row_index(row_key))
+        """Show `cells` (one per column, in column order) in the row `key`."""
+        self.set_rows({key: cells})
 
-    def _forget_row(self, row_key: RowKey) -> bool:
-        """Drop the cached renders of one row; False when this DataTable keeps its caches
+    def set_rows(self, changed: Mapping[str, Sequence[object]]) -> None:
+        """Show each row's new cells (one per column, in column order), dropping the cached
+        renders of those rows only, in one pass over the caches (a sync can bring hundreds).
+        A cell wider than its column widens it, which repaints every row (rare: a status
+        seen first)."""
+        columns = self.ordered_columns
+        rows = {RowKey(key): cells for key, cells in changed.items()}
+        for row_key in rows:
+            if row_key not in self.rows:
+                raise CellDoesNotExist(f"No row exists for row_key={row_key!r}.")
+        wider = any(_width(value) > column.content_width for cells in rows.values()
+                    for column, value in zip(columns, cells, strict=True))
+        if wider or not self._forget_rows(set(rows)):
+            for row_key, cells in rows.items():
+                for column, value in zip(columns, cells, strict=True):
+                    self.update_cell(row_key, column.key, value, update_width=True)
+            return
+        for row_key, cells in rows.items():
+            row = self._data[row_key]
+            for column, value in zip(columns, cells, strict=True):
+                row[column.key] = value
+            self.refresh_row(self.get_row_index(row_key))
+
+    def _forget_rows(self, row_keys: set[RowKey]) -> bool:
+        """Drop the cached renders of these rows; False when this DataTable keeps its caches
         otherwise than Textual 7-8 do (the caller then updates cell by cell: correct, slower)."""
         try:
-            index = self._row_locations.get(row_key)
             cells, rows, lines = (self._cell_render_cache, self._row_render_cache,
                                   self._line_cache)
             renderables, count = self._row_renderable_cache, self._update_count
+            indexes = [self.get_row_index(row_key) for row_key in row_keys]
         except AttributeError:
             return False
-        if index is None:
-            raise CellDoesNotExist(f"No row exists for row_key={row_key!r}.")
-        for cell in [key for key in list(cells.keys()) if key[0] == row_key]:
+        for cell in [key for key in list(cells.keys()) if key[0] in row_keys]:
             cells.discard(cell)
-        for line in [key for key in list(rows.keys()) if key[0] == row_key]:
+        for line in [key for key in list(rows.keys()) if key[0] in row_keys]:
             rows.discard(line)
-        renderables.discard((count, index))
+        for index in indexes:
+            renderables.discard((count, index))
         lines.clear()  # keyed by screen line; rebuilt from the rows' cached renders
         return True
 
