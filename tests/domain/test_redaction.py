@@ -36,3 +36,18 @@ def test_configured_secret_values_are_masked_but_short_ones_ignored() -> None:
 def test_ordinary_text_is_untouched() -> None:
     text = "skip the task-list; ask-me later; ghost_town"
     assert redact(text) == text
+
+
+def test_a_pattern_is_compiled_only_when_its_trigger_is_met() -> None:
+    # Fresh patterns (the module's own may have been used by other tests): the laziness is
+    # what keeps ~35 compiles off every command's start-up.
+    from deksdenflow.domain.redaction import LazyPattern, _spans, _triggered
+
+    rows = ((LazyPattern(r"\bghp_[A-Za-z0-9]{30,}"), 0, ("ghp_",)),
+            (LazyPattern(r"(?i)(bearer\s+)[A-Za-z0-9]{16,}"), 1, ("bearer",)))
+    text = "plain words, no token"
+    assert _spans(text, _triggered(text, rows)) == []
+    assert not any(row[0].is_compiled for row in rows)
+    text = "Authorization: BEARER abcdefghijklmnopqrstuvwxyz"
+    assert _spans(text, _triggered(text, rows)) == [(22, len(text))]
+    assert [row[0].is_compiled for row in rows] == [False, True]
