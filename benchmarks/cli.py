@@ -4,10 +4,13 @@
 
 A ref of --runs runs × 20 events (as benchmarks/store.py lays out 60 days of use) is built
 once. Every read command is then timed in a fresh process **right after the ref moved**: before
-each repetition the benchmark appends one event to one run with the store, so no cache keyed by
-the tip can answer (the per-run status lines of the runs that did not change stay valid, as
-they would for a user; decision 1301). `status (cold)` also deletes the git dir's cache first:
-what a fresh clone, or a changed project.toml, pays. Control commands change the ref
+each repetition the benchmark appends one event to one run through the composition root, as a
+dflow command does, so no cache keyed by the tip can answer (the per-run status lines of the
+runs that did not change stay valid, as they would for a user, decision 1301; the writer hands
+the changed run's new line over, decision 1304). `status (no hand-over)` moves the ref through
+a bare store instead, as a sync merge or another tool does: the changed line is computed.
+`status (cold)` also deletes the git dir's cache first: what a fresh clone, or a changed
+project.toml, pays. Control commands change the ref
 themselves. Each figure is the median of --reps repetitions, printed beside the interpreter's
 own start-up, the CPU time of the command (which a loaded machine inflates less than wall
 time) and the issue's targets; the load average is printed at the start and the end.
@@ -32,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from store import EVENTS_PER_RUN, make_state  # noqa: E402  (benchmarks/store.py)
 
 from deksdenflow.domain.payloads import RunNote
-from deksdenflow.store import Store  # noqa: E402
+from deksdenflow.store import Store, open_store  # noqa: E402
+from deksdenflow.wiring import Wiring  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -41,6 +45,14 @@ def _move_ref(store: Store, uid: str) -> Callable[[], None]:
     def move() -> None:
         store.transact(lambda tx: tx.emit(RunNote(text="bench"), run=uid) and None)
     return move
+
+
+def _movers(repo: Path, uid: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(a move as a dflow command makes it: through the composition root, whose published
+    hook hands the changed run's status line over (decision 1304); a move that hands nothing
+    over, as a `dflow sync` merge or another tool's commit: a bare store, no hook)."""
+    return (_move_ref(Wiring().open_project(repo).store, uid),
+            _move_ref(open_store(repo), uid))
 
 
 CPU: dict[str, float] = {}  # label -> median CPU seconds of the command's process
@@ -88,7 +100,9 @@ def main() -> None:
         repo = Path(store.repo.workdir or store.git_dir)
         uid = uids[len(uids) // 2]
         number = f"{len(uids) // 2 + 1:04d}"
-        move = _move_ref(store, uid)
+        move, move_unhanded = _movers(repo, uid)
+        # A listing was kept before, as for anyone who has run `dflow status` once.
+        subprocess.run([dflow, "status"], cwd=repo, stdout=subprocess.DEVNULL, check=True)
         load_at_start = _load()
         base = timed([sys.executable, "-c", "pass"], repo, args.reps, label="pass")
         rows: list[tuple[str, float, str]] = []
@@ -115,6 +129,7 @@ def main() -> None:
         row("dflow --help", ["--help"], None, 3, before=None)
         row("dflow status", ["status"], 150, 10)
         row("dflow status --json", ["status", "--json"], 150, 10)
+        row("dflow status (no hand-over)", ["status"], 150, 10, before=move_unhanded)
         row("dflow status (cold)", ["status"], 150, 10, before=cold)
         row("dflow show RUN", ["show", number], 150, 10)
         row("dflow events --limit 20", ["events", "--limit", "20"], 150, 10)

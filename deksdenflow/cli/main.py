@@ -16,15 +16,20 @@ def main() -> None:
         sys.exit(0)
 
 
+# The first word of the commands cli/fast_controls.py may answer (`--json` may come first).
+_CONTROLS = frozenset(("pause", "resume", "step", "new"))
+
+
 def _main() -> None:
     from .commands import print_fast
 
     if print_fast(sys.argv[1:]):  # --version, --help: no need to load Typer
         return
-    from .fast_controls import answer as answer_control
+    if _CONTROLS.intersection(sys.argv[1:3]):  # its import is no read path's cost
+        from .fast_controls import answer as answer_control
 
-    if answer_control(sys.argv[1:]):  # pause, resume, step approve, new (decision 1315)
-        return
+        if answer_control(sys.argv[1:]):  # pause, resume, step approve, new (decision 1315)
+            return
     from .status_json import print_cached
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all

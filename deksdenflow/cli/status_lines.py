@@ -142,11 +142,11 @@ def print_listing(found: list[Line], empty: str = EMPTY) -> None:
     """The status table of every run, then why each waiting run waits."""
     from datetime import datetime
 
-    from .table import print_lines, print_table
+    from .table import plain_console, print_lines, print_table
 
-    out = console()
+    out = plain_console() or console()  # Rich only when it decides what we cannot tell
     if not found:
-        out.print(empty)
+        print_lines(out, [empty])  # no markup in it: what `out.print(empty)` printed
         return
     rows = [[line.id, stage_markup(line.status, line.stage) + (" (paused)" if line.paused
                                                                else ""),

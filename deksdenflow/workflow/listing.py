@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 from .. import environment
 from ..store import cache
@@ -36,24 +35,42 @@ JOURNAL = "status-lines.journal"
 JOURNAL_CAP = 1 << 20  # bytes; a journal nobody reads is started again, not grown
 
 
-@dataclass(frozen=True)
-class Line:
-    """One run as the listing shows it."""
+_FIELDS = ("number", "uid", "id", "status", "stage", "paused", "done", "total", "jobs",
+           "tokens", "updated", "waits", "alerts", "fragment")
 
-    number: int
-    uid: str
-    id: str
-    status: str
-    stage: str
-    paused: bool
-    done: int
-    total: int
-    jobs: str
-    tokens: int
-    updated: str  # ISO time, "" when never
-    waits: str  # the `waits: ...` note, "" while the run moves
-    alerts: list[list[object]]  # [budget and period, threshold, text]: the highest of each
-    fragment: str  # the run's JSON in the listing, indented as `--json` prints it
+
+class Line:
+    """One run as the listing shows it (a plain class: `dataclasses` costs a status call
+    ~5 ms of imports and code generation)."""
+
+    __slots__ = _FIELDS
+
+    def __init__(self, number: int, uid: str, id: str, status: str, stage: str,  # noqa: A002
+                 paused: bool, done: int, total: int, jobs: str, tokens: int, updated: str,
+                 waits: str, alerts: list[list[object]], fragment: str) -> None:
+        self.number = number
+        self.uid = uid
+        self.id = id
+        self.status = status
+        self.stage = stage
+        self.paused = paused
+        self.done = done
+        self.total = total
+        self.jobs = jobs
+        self.tokens = tokens
+        self.updated = updated  # ISO time, "" when never
+        self.waits = waits  # the `waits: ...` note, "" while the run moves
+        self.alerts = alerts  # [budget and period, threshold, text]: the highest of each
+        self.fragment = fragment  # the run's JSON in the listing, indented as `--json` prints it
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Line) and all(
+            getattr(self, name) == getattr(other, name) for name in _FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable fields (alerts): not hashable
+
+    def __repr__(self) -> str:
+        return f"Line({', '.join(f'{n}={getattr(self, n)!r}' for n in _FIELDS)})"
 
 
 def row(line: Line) -> tuple[object, ...]:

@@ -68,3 +68,36 @@ def test_a_tip_the_store_has_not_verified_goes_through_the_command(project: Proj
     modules = loaded_by(["status"], cwd=repo)
     assert "typer" in modules  # Store.read verifies the tip before anything is shown
     assert "0001-one" in _dflow(repo, "status")
+
+
+def _in_terminal(cwd: Path, *args: str, env: dict[str, str]) -> bytes:
+    """What `dflow ARGS` writes to a real terminal (a pseudo-terminal)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([DFLOW, *args], cwd=cwd, stdout=slave, stderr=subprocess.PIPE,
+                            env={**os.environ, "COLUMNS": "120", **env})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait() == 0, proc.stderr.read() if proc.stderr else ""
+    return re.sub(rb"\d+[smh] ago", b"<AGO>", out)
+
+
+def test_in_a_terminal_the_plain_console_prints_what_rich_prints(project: Project,
+                                                                 repo: Path) -> None:
+    uids = [add_run(project.store, name) for name in ("one", "two")]
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=uids[1]))
+    for term in ({"TERM": "xterm-256color"}, {"TERM": "xterm", "NO_COLOR": "1"}):
+        plain = _in_terminal(repo, "status", env=term)
+        assert b"\x1b[" in plain and b"(paused)" in plain
+        # FORCE_COLOR: the same decisions for a terminal, but only Rich is trusted with it
+        assert plain == _in_terminal(repo, "status", env={**term, "FORCE_COLOR": "1"})

@@ -69,3 +69,64 @@ def test_a_status_table_takes_the_direct_path(terminal: bool,
     ours = _console(terminal, 80, "truecolor", False)
     table.print_table(ours, ["id", "status"], [["0001-a", "[blue]running[/] (paused)"]])
     assert "running" in ours.file.getvalue()  # type: ignore[attr-defined]
+
+
+# --- the plain console: Rich's decisions without Rich (decision 1305) ------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _printed(terminal: bool, env: dict[str, str], plain: bool, rows: list[list[str]],
+             texts: list[str]) -> str | None:
+    """What the status table and its notes print with `text.console()` (Rich) or with
+    `table.plain_console()`, under `env`, to a terminal or not; None: no plain console."""
+    import os
+    import sys
+    from unittest import mock
+
+    from deksdenflow.cli.text import console
+
+    out = _Terminal() if terminal else io.StringIO()
+    with mock.patch.dict(os.environ, env, clear=True), mock.patch.object(sys, "stdout", out):
+        chosen = table.plain_console() if plain else console()
+        if chosen is None:
+            return None
+        table.print_table(chosen, ["id", "status", "updated"], rows)
+        table.print_lines(chosen, texts)
+    return out.getvalue()
+
+
+_ENV = st.fixed_dictionaries({}, optional={
+    "COLUMNS": st.sampled_from(["0", "30", "72", "120"]),
+    "TERM": st.sampled_from(["xterm", "xterm-256color", "screen-16color", "kitty", "linux"]),
+    "COLORTERM": st.sampled_from(["truecolor", "24bit", ""]),
+    "NO_COLOR": st.sampled_from(["", "1"]),
+    "CI": st.sampled_from(["true", "false"]),
+})
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.lists(_CELL, min_size=3, max_size=3), max_size=5),
+       texts=st.lists(st.one_of(_WORD, st.just("0001-a waits: x — `y`"), st.text(max_size=90)),
+                      max_size=3),
+       terminal=st.booleans(), env=_ENV)
+def test_the_plain_console_prints_what_rich_prints(rows: list[list[str]], texts: list[str],
+                                                   terminal: bool, env: dict[str, str]) -> None:
+    plain = _printed(terminal, env, True, rows, texts)
+    assert plain is not None
+    assert plain == _printed(terminal, env, False, rows, texts)
+
+
+@pytest.mark.parametrize("env", [{"FORCE_COLOR": "1"}, {"TTY_COMPATIBLE": "1"},
+                                 {"TERM": "dumb"}, {"JUPYTER_COLUMNS": "100"}])
+def test_what_only_rich_decides_is_left_to_rich(env: dict[str, str]) -> None:
+    assert _printed(True, env, True, [], []) is None
+
+
+def test_a_style_the_plain_console_does_not_know_goes_to_rich() -> None:
+    rows = [["0001-a", "[underline]odd[/]", "1s ago"]]
+    assert _printed(True, {"TERM": "xterm"}, True, rows, []) == _printed(
+        True, {"TERM": "xterm"}, False, rows, [])
