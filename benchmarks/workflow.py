@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,20 +36,33 @@ TARGET_MS = 50.0
 
 
 class Clock:
-    """Accumulates the time spent inside one wrapped function."""
+    """Accumulates the time spent inside one wrapped function, its calls, and the CPU time
+    of the child processes it waited for (for git: the git processes themselves)."""
 
     def __init__(self) -> None:
-        self.total = 0.0
+        self.total = self.children = 0.0
+        self.calls = 0
+
+    def reset(self) -> None:
+        self.total = self.children = 0.0
+        self.calls = 0
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, before = time.perf_counter(), _children_cpu()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.total += time.perf_counter() - started
+                self.children += _children_cpu() - before
+                self.calls += 1
 
         return timed
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -64,7 +78,8 @@ def main() -> None:
         per_run, steps = [], 0
         warm = runs.create_run(project, "warm-up", "benchmark")  # imports, caches: not measured
         controls.run_until_settled(project, warm.run.id, "bench", True)
-        git.total = engine.total = 0.0
+        git.reset()
+        engine.reset()
         first = _commits(repo)
         started, cpu = time.perf_counter(), time.process_time()
         for i in range(args.runs):
@@ -77,6 +92,8 @@ def main() -> None:
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         commits = _commits(repo) - first
     report(args.runs, steps, wall, engine.total, git.total, per_run, commits)
+    print(f"  git processes         {git.calls / steps:9.1f} per step   "
+          f"({git.children / steps * 1000:.1f} ms of their own CPU per step)")
     print(f"  dflow process CPU     {cpu / steps * 1000:9.1f} ms per step   (in-process work "
           "only; insensitive to other load)")
     print(f"  load average          {os.getloadavg()[0]:9.2f}      (on {os.cpu_count()} cores)")

@@ -97,3 +97,42 @@ def _blob(cwd: str, commit: str, path: str) -> str | None:
     # subprocess's text mode: utf-8 with replacement, then universal newlines.
     text = obj.data.decode("utf-8", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def show(cwd: Path, commit: str) -> str | None:
+    """What `git show --stat -p --format='commit %H%n%s%n' COMMIT` prints for a commit with one
+    parent: the header, `---`, the diffstat, and the patch with renames found as git's
+    `diff.renames` default finds them (None: ask git — a merge, a root commit, a short id).
+    The patch is git's format byte for byte; the diffstat's padding may differ."""
+    import pygit2
+
+    if len(commit) != 40:
+        return None
+    repo = _open(cwd)
+    if repo is None:
+        return None
+    try:
+        found = repo[commit].peel(pygit2.Commit)
+        if len(found.parents) != 1:
+            return None
+        diff = found.parents[0].tree.diff_to_tree(found.tree)
+        diff.find_similar()
+        if not diff.stats.files_changed:
+            return None
+        stat = diff.stats.format(pygit2.enums.DiffStatsFormat.FULL, 80)
+        patch = diff.patch or ""
+    except (KeyError, ValueError, pygit2.GitError):  # a UnicodeDecodeError too
+        return None
+    text = f"commit {found.id}\n{_subject(found.message)}\n\n---\n{stat}\n{patch}"
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _subject(message: str) -> str:
+    """git's `%s`: the message's first paragraph, its lines joined with spaces."""
+    lines = message.strip("\n").split("\n")
+    first = []
+    for line in lines:
+        if not line.strip():
+            break
+        first.append(line.strip())
+    return " ".join(first)

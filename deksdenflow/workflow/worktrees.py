@@ -136,8 +136,10 @@ def agent_tmp(worktree: Path) -> Path:
 
 
 def show_commit(worktree: Path, commit: str | None, limit: int = 20_000) -> str:
-    """`git show --stat -p` of a commit, cut to `limit` characters (for the QA prompt)."""
+    """`git show --stat -p` of a commit, cut to `limit` characters (for the QA prompt;
+    docs/decisions/1332-the-qa-diff-in-process.md)."""
     if not commit:
         return "(the step changed no files)"
-    text = git(worktree, "show", "--stat", "-p", "--format=commit %H%n%s%n", commit).stdout
+    text = (local.show(worktree, commit)  # in-process; git where libgit2 cannot
+            or git(worktree, "show", "--stat", "-p", "--format=commit %H%n%s%n", commit).stdout)
     return text if len(text) <= limit else text[:limit] + "\n[... diff cut ...]\n"

@@ -11,7 +11,7 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.git import local, runner
-from deksdenflow.workflow import changes
+from deksdenflow.workflow import changes, worktrees
 from tests.conftest import git, make_repo
 from tests.workflow.conftest import settle
 
@@ -37,13 +37,14 @@ def test_a_step_runs_only_the_git_processes_it_needs(
     assert done.run.status.value == "completed" and len(done.steps) == 3
     names = [next(a for a in argv if not a.startswith("-") and "=" not in a)
              for argv in spawned]
-    # Per step: the clean check, add, the staged list, commit, and QA's `git show`; per run:
+    # Per step: the clean check, add, the staged list and commit; per run:
     # the checkout's status, the worktree, the plan's commit. No `rev-parse`, `cat-file`,
-    # `config` or `symbolic-ref`: HEAD, the contract files and the common dir are read
-    # in-process.
+    # `config`, `symbolic-ref` or `show`: HEAD, the contract files, the common dir and the
+    # step's diff for QA are read in-process.
     assert not {"rev-parse", "cat-file", "config", "symbolic-ref"} & set(names)
-    assert names.count("commit") == 4 and names.count("show") == 3
-    assert len(spawned) <= 2 + 4 + 5 * len(done.steps), names
+    assert not {"show"} & set(names)  # QA's diff is read in-process too
+    assert names.count("commit") == 4
+    assert len(spawned) <= 2 + 4 + 4 * len(done.steps), names
 
 
 def _worktree(repo: Path) -> Path:
@@ -140,3 +141,48 @@ def test_with_only_an_email_configured_git_completes_the_identity_as_before(
     changes.commit(repo, "feat: x", project.settings())
     name, _, email = _author(repo).partition(" <")
     assert email == "pat@example.com>" and name != "dflow"
+
+
+def _git_show(repo: Path, commit: str) -> str:
+    return runner.run(repo, "show", "--stat", "-p", "--format=commit %H%n%s%n", commit).stdout
+
+
+def test_the_qa_diff_is_git_shows_patch(tmp_path: Path) -> None:
+    """A modification, a rename, a new, a deleted, a binary and a now-executable file: the
+    header and the patch are git's byte for byte; the diffstat names the same files."""
+    repo = make_repo(tmp_path / "r", {"a.txt": "1\n2\n3\n", "d/b.py": "x = 1\n" * 20,
+                                      "gone.md": "bye\n", "run.sh": "echo\n"})
+    (repo / "a.txt").write_text("1\nTWO\n3\n")
+    git("mv", "d/b.py", "d/c.py", cwd=repo)
+    (repo / "gone.md").unlink()
+    (repo / "bin.dat").write_bytes(b"\0\1\2binary")
+    (repo / "run.sh").chmod(0o755)
+    (repo / "new.md").write_text("new\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "feat: many\nthings [p/01]", "-m", "Dflow-Job: j1", cwd=repo)
+    commit = git("rev-parse", "HEAD", cwd=repo)
+    ours, theirs = local.show(repo, commit), _git_show(repo, commit)
+    assert ours is not None and worktrees.show_commit(repo, commit) == ours
+    our_head, our_stat, our_patch = _parts(ours)
+    git_head, git_stat, git_patch = _parts(theirs)
+    assert our_head == git_head and our_patch == git_patch
+    assert [line.split("|")[0].strip() for line in our_stat] == \
+        [line.split("|")[0].strip() for line in git_stat]
+
+
+def _parts(text: str) -> tuple[str, list[str], str]:
+    head, _, rest = text.partition("\n---\n")
+    stat, _, patch = rest.partition("\n\n")
+    return head, stat.splitlines(), patch
+
+
+def test_a_merge_or_a_short_id_is_shown_by_git(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "side", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "main", cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", "merge", "side", cwd=repo)
+    merge = git("rev-parse", "HEAD", cwd=repo)
+    assert local.show(repo, merge) is None and local.show(repo, merge[:10]) is None
+    assert worktrees.show_commit(repo, merge) == _git_show(repo, merge)
