@@ -41,6 +41,7 @@ __all__ = ["LINES", "Line", "lines", "of_run_line", "print_fast", "print_listing
 
 EMPTY = "no protocol runs yet; start one with `dflow new NAME --task TEXT`"
 HEADERS = ("id", "status", "steps", "jobs", "tokens", "updated")
+HANDED_UNSAVED = 32  # journaled lines a listing uses before it folds them into its cache
 
 
 def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) -> list[Line]:
@@ -51,14 +52,18 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     dirs = view.run_dirs()
     known = _load(common, key)
     found = {tree: known[tree] for tree in dirs.values() if tree in known}
+    stale = len(known) - len(found)  # older trees of runs that moved (or runs that went)
     missing = {uid: tree for uid, tree in dirs.items() if tree not in found}
+    handed: dict[str, Line] = {}
     if missing:
         handed = handed_over(common, key, set(missing.values()))
         found.update({tree: handed[tree] for tree in missing.values() if tree in handed})
         missing = {uid: tree for uid, tree in missing.items() if tree not in found}
     if missing:
         found.update(_compute(view, missing, settings()))
-    if found.keys() != known.keys():
+    # Lines the journal holds need not be saved yet: rewriting the whole cache is most of a
+    # listing's writes. What was computed, a run that went, or many journaled lines are.
+    if missing or stale > len(handed) or len(handed) > HANDED_UNSAVED:
         _save(common, key, found)
     return sorted(found.values(), key=lambda line: (line.number, line.uid))
 

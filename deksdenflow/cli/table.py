@@ -22,7 +22,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import TextIO
 
     from rich.console import Console
@@ -72,10 +72,10 @@ class PlainConsole:
         return self._rich
 
 
-def plain_console(environ: dict[str, str] | None = None,
+def plain_console(environ: Mapping[str, str] | None = None,
                   file: TextIO | None = None) -> PlainConsole | None:
     """A `PlainConsole` deciding as `text.console()` would; None when unsure."""
-    env = dict(os.environ) if environ is None else environ
+    env = os.environ if environ is None else environ
     out = sys.stdout if file is None else file
     if sys.platform == "win32" or any(name in env for name in _RICH_ONLY_ENV):
         return None
@@ -94,7 +94,7 @@ def plain_console(environ: dict[str, str] | None = None,
                         no_color)
 
 
-def _terminal_width(env: dict[str, str]) -> int:
+def _terminal_width(env: Mapping[str, str]) -> int:
     """Rich's width when none is given: stdin's, stdout's or stderr's terminal, else 80."""
     width = None
     for fd in (0, 1, 2):
@@ -145,6 +145,8 @@ def _rich(console: Console | PlainConsole) -> Console:
 
 def _simple(text: str) -> bool:
     """Printable, one terminal cell per character (the em dash of `waits:` lines included)."""
+    if text.isascii():
+        return text.isprintable()
     if not text.isprintable():
         return False
     if text.translate(_NARROW).isascii():
