@@ -52,7 +52,9 @@ DETAIL_FIELDS: dict[str, dict[str, str | None]] = {
 
 Doc = dict[str, object]
 INF = float("inf")
-Row = tuple[str, str, float]  # the snapshot's uid, the run's NNNN-name, its last_lamport
+# The snapshot's uid, the run's NNNN-name, its last_lamport, number, name and branch.
+Row = tuple[str, str, float, int, str, str]
+INDEX_FORMAT = "2"
 
 
 class Unusual(ValueError):
@@ -76,7 +78,7 @@ def _answer(common: str, tip: str, limit: int) -> str:
     found = newest(view, index, limit)
     if not found:
         return "no events yet\n"
-    names = {uid: run_id for uid, run_id, _ in index.values()}
+    names = {row[0]: row[1] for row in index.values()}
     return "".join(line(doc, names) + "\n" for doc in found)
 
 
@@ -93,7 +95,7 @@ def newest(view: LiteView, index: dict[str, Row], limit: int) -> list[Doc]:
 
 def run_index(common: str, view: LiteView) -> dict[str, Row]:
     """Run folder -> its row, for every run with a snapshot; the cache brought up to date."""
-    raw = cache.load(common, RUN_INDEX, str(SNAPSHOT_SCHEMA))
+    raw = cache.load(common, RUN_INDEX, f"{INDEX_FORMAT} {SNAPSHOT_SCHEMA}")
     try:
         known = json.loads(raw) if raw is not None else {}
     except ValueError:
@@ -102,15 +104,17 @@ def run_index(common: str, view: LiteView) -> dict[str, Row]:
     index: dict[str, Row] = {}
     for folder, tree in view.run_dirs().items():
         row = known.get(tree) if isinstance(known, dict) else None
-        if not (isinstance(row, list) and len(row) == 4 and row[0] == folder):
+        if not (isinstance(row, list) and len(row) == 7 and row[0] == folder):
             row = _read_row(view, folder)
         if row is None:
             continue  # a run directory without a snapshot is not a run (yet)
         kept[tree] = row
-        last = row[3]  # None (unknown) counts as the newest, as the command counts it
-        index[folder] = (str(row[1]), str(row[2]), last if isinstance(last, int) else INF)
+        last, number = row[3], row[4]  # last None (unknown): the newest, as the command says
+        index[folder] = (str(row[1]), str(row[2]), last if isinstance(last, int) else INF,
+                         number if isinstance(number, int) else -1, str(row[5]), str(row[6]))
     if kept != known:
-        cache.save(common, RUN_INDEX, str(SNAPSHOT_SCHEMA), json.dumps(kept).encode())
+        cache.save(common, RUN_INDEX, f"{INDEX_FORMAT} {SNAPSHOT_SCHEMA}",
+                   json.dumps(kept).encode())
     return index
 
 
@@ -120,14 +124,14 @@ def _read_row(view: LiteView, folder: str) -> list[object] | None:
         return None
     doc = json.loads(data)
     run = doc["run"]
-    number, name, uid = run["number"], run["name"], run["uid"]
+    number, name, uid, branch = run["number"], run["name"], run["uid"], run.get("branch", "")
     if doc.get("schema_version", 1) != SNAPSHOT_SCHEMA or type(number) is not int or not (
-            isinstance(name, str) and isinstance(uid, str)):
+            isinstance(name, str) and isinstance(uid, str) and isinstance(branch, str)):
         raise Unusual(f"run {folder}: a snapshot this dflow does not read as it is")
     last = doc.get("last_lamport")  # absent: counts as the newest, as the command counts it
     if last is not None and type(last) is not int:
         raise Unusual(f"run {folder}: last_lamport is not a number")
-    return [folder, uid, f"{number:04d}-{name}", last]
+    return [folder, uid, f"{number:04d}-{name}", last, number, name, branch]
 
 
 def _run_dir(uid: str) -> str:

@@ -29,6 +29,7 @@ ROUTES = {
     "workers": "workers_fast",
     "project": "project_fast",
     "events": "events_fast",
+    "show": "show_fast",
 }
 
 # What a fast path's reading may raise on state it does not expect: the regular command

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ..wiring import open_project
 from ..workflow import detail
-from .facts_render import render_facts
-from .render import JSON_OPTION, console, emit_json, styled, tokens
+from .render import JSON_OPTION, console, emit_json
 from .runs_cmds import waiting_line
+from .show_text import Shown, StepRow, render
+from .show_text import render_graph as print_graph
 from .text import event_detail
 
 
@@ -28,64 +28,47 @@ def show(run: str = typer.Argument(..., help="A run id, number or name."),
 
 
 def render_detail(found: detail.RunDetail) -> None:
-    out = console()
-    line = found.run
-    out.print(f"{line.id}  {styled(line.status)}{'  (paused)' if line.paused else ''}  "
-              f"branch {line.branch}  engine {line.engine or 'project default'}")
-    if line.waiting is not None:
-        out.print(waiting_line(line.waiting), markup=False)
-    out.print(f"task: {line.task}")
-    for key, why in line.blocks.items():
-        out.print(f"blocked by {key}: {why}", markup=False)
-    out.print(f"\n--- {found.plan_path} ---" if found.plan else "\nno plan yet")
-    if found.plan:
-        out.print(found.plan.rstrip(), markup=False)
-    headers = ("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
-               "commit", "qa")
-    rows = [
-        (f"{s.index:02d}", s.title, s.status.value, str(s.attempts), tokens(s.usage.total),
-         "-" if s.cost is None else f"${s.cost:.4f}", f"{s.duration_s:.1f}s",
-         f"{s.engine or '-'}", (s.commit or "-")[:9], s.qa.verdict if s.qa else "-")
-        for s in found.steps
-    ]
-    table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False)
-    widths = [max([len(name), *(len(r[i]) for r in rows)]) for i, name in enumerate(headers)]
-    # The title gives way on a narrow terminal; the figures keep their full width.
-    room = out.width - (sum(widths) - widths[1]) - len(headers)
-    for i, name in enumerate(headers):
-        width = max(10, min(widths[1], room)) if name == "title" else widths[i]
-        table.add_column(name, no_wrap=True, overflow="ellipsis", width=width)
-    for row in rows:
-        table.add_row(*row[:2], styled(row[2]), *row[3:])
-    if found.steps:
-        out.print()
-        out.print(table)
-    for s in found.steps:
-        if s.qa and s.qa.verdict == "FAIL":
-            out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.qa.findings),
-                      markup=False)
-    render_graph(out, found)
-    render_facts(out, found)
-    out.print("\nrecent events:")
-    for e in found.events:
-        where = f"/{e.step:02d}" if e.step is not None else ""
-        detail = event_detail(e.data.model_dump(mode="json"))
-        out.print(f"  {e.at:%H:%M:%S} {e.type.value}{where} {e.actor}"
-                  f"{'  ' + detail if detail else ''}", markup=False)
+    render(console(), shown(found))
 
 
-def render_graph(out: Console, found: detail.RunDetail) -> None:
-    """The step graph of a parallel run, and the conflicts seen coming."""
-    if found.graph:
-        out.print("\nstep graph (← what a step waits for):")
-        for line in found.graph:
-            out.print(f"  {line}", markup=False)
+def shown(found: detail.RunDetail) -> Shown:
+    """What `dflow show` prints of the service's answer (show_text renders it)."""
+    line, facts = found.run, found.facts
+    ci = facts.ci
+    return Shown(
+        id=line.id, status=line.status, paused=line.paused, branch=line.branch,
+        engine=line.engine, waiting=waiting_line(line.waiting) if line.waiting else "",
+        task=line.task, blocks=list(line.blocks.items()), plan_path=found.plan_path,
+        plan=found.plan,
+        steps=[StepRow(s.index, s.title, s.status.value, s.attempts, s.usage.total, s.cost,
+                       s.duration_s, s.engine, s.commit, s.qa.verdict if s.qa else None,
+                       s.qa.findings if s.qa else []) for s in found.steps],
+        graph=found.graph, conflicts=conflict_lines(found),
+        ci=(ci.status, ci.commit, ci.url, ci.excerpt) if ci is not None else None,
+        notes=[(n.at, n.level, n.text) for n in facts.notes],
+        failures=[(f.at, f.kind, f.step, f.error) for f in facts.failures],
+        attempts=[(a.step, a.kind, a.outcome, a.engine, a.model) for a in facts.attempts],
+        changes=[(c.step, c.files, c.added, c.deleted) for c in facts.changes],
+        transcripts=[t.command for t in facts.transcripts],
+        events=[(e.at, e.type.value, e.step, e.actor,
+                 event_detail(e.data.model_dump(mode="json"))) for e in found.events],
+    )
+
+
+def conflict_lines(found: detail.RunDetail) -> list[str]:
+    lines = []
     for risk in found.conflicts:
         a, b = (f"{i:02d}" for i in risk.steps)
         verdict = ("git merge-tree: they conflict" if risk.conflict
                    else "git merge-tree: they merge cleanly so far")
-        out.print(f"conflict ahead? steps {a} and {b} both change {', '.join(risk.files[:5])}"
-                  f" ({verdict})", markup=False)
+        lines.append(f"conflict ahead? steps {a} and {b} both change "
+                     f"{', '.join(risk.files[:5])} ({verdict})")
+    return lines
+
+
+def render_graph(out: Console, found: detail.RunDetail) -> None:
+    """The step graph of a parallel run, and the conflicts seen coming."""
+    print_graph(out, found.graph, conflict_lines(found))
 
 
 def register(app: typer.Typer) -> None:

@@ -65,19 +65,25 @@ def _common(git_dir: str) -> str | None:
 
 def read_tip(common: str) -> str | None:
     """The state ref's commit id, read the way git stores it: loose file, else packed-refs."""
+    return read_ref(common, STATE_REF)
+
+
+def read_ref(common: str, name: str) -> str | None:
+    """The object id a ref (`refs/heads/main`) names, from its loose file, else packed-refs;
+    None when there is none, or it is symbolic."""
     try:
-        raw = _read(os.path.join(common, STATE_REF)).strip()
-    except FileNotFoundError:
-        return _packed_tip(common)
+        raw = _read(os.path.join(common, name)).strip()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return _packed_ref(common, name)
     return _oid(raw)
 
 
-def _packed_tip(common: str) -> str | None:
+def _packed_ref(common: str, name: str) -> str | None:
     try:
         lines = _read(os.path.join(common, "packed-refs")).splitlines()
     except FileNotFoundError:
         return None
-    suffix = b" " + STATE_REF.encode()
+    suffix = b" " + name.encode()
     for line in lines:
         if line.endswith(suffix):
             return _oid(line[: -len(suffix)])
@@ -239,3 +245,25 @@ def records(common: str, name: str, key: str) -> list[bytes]:
             found.append(payload)
         at = end + 1 + size
     return found
+
+
+STEP_CHANGES = "step-changes"
+
+
+def step_changes(common: str) -> dict[str, list[int]]:
+    """commit -> [files, added, deleted] of the step commits `dflow show` measured (against
+    their parent: a pure function of the commit), for show's fast path (decision 1313)."""
+    import json
+
+    raw = load(common, STEP_CHANGES, "1")
+    try:
+        found = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        return {}  # a damaged cache is rebuilt, never trusted
+    return found if isinstance(found, dict) else {}
+
+
+def save_step_changes(common: str, known: dict[str, list[int]]) -> None:
+    import json
+
+    save(common, STEP_CHANGES, "1", json.dumps(known).encode())

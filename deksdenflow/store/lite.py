@@ -113,6 +113,21 @@ class LiteView:
                         found.append(data)
         return found
 
+    def names_under(self, path: str) -> list[str]:
+        """Every entry below the folder `path`, as a path relative to it (folders walked;
+        `StateView.artifact_names`' listing)."""
+        folder = self._entry(path)
+        return self._walk(folder[1], "") if folder is not None and folder[0] == TREE_MODE else []
+
+    def _walk(self, oid: str, prefix: str) -> list[str]:
+        names: list[str] = []
+        for name, (mode, child) in self._tree(oid).items():
+            if mode == TREE_MODE:
+                names.extend(self._walk(child, f"{prefix}{name}/"))
+            else:
+                names.append(f"{prefix}{name}")
+        return names
+
     def blob_id(self, path: str) -> str:
         found = self._entry(path)
         return found[1] if found is not None else ""

@@ -5,7 +5,6 @@ step."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -21,13 +20,10 @@ from ..domain.payloads import (
     StepFinished,
     StepQaVerdict,
 )
+from ..domain.transcripts import numbered
 from ..errors import DflowError
-from ..store import StateView
+from ..store import StateView, cache
 from . import diffs
-
-_TRANSCRIPT = re.compile(
-    r"^transcripts/(?:(?P<step>\d+)-(?P<kind>execute|qa)|(?P<other>[a-z-]+?))"
-    r"-(?P<job>[0-9A-Z]{26})(?:-(?P<attempt>\d+))?\.log$")
 
 
 class Note(BaseModel):
@@ -120,26 +116,8 @@ def _attempts(events: list[Event]) -> list[Attempt]:
 
 def transcripts(snap: RunSnapshot, names: list[str]) -> list[Transcript]:
     """The run's transcripts, numbered per step and kind in the order they ran."""
-    parsed = []
-    for name in names:
-        m = _TRANSCRIPT.match(name)
-        if m is None:
-            continue
-        step = int(m["step"]) if m["step"] else None
-        kind = m["kind"] or m["other"]
-        parsed.append((m["job"], int(m["attempt"] or 1), step, kind, name))
-    parsed.sort()
-    counts: dict[tuple[int | None, str], int] = {}
-    found = []
-    for _job, _n, step, kind, name in parsed:
-        key = (step, kind if step is not None else "run")  # plan, fix-CI: one list per run
-        counts[key] = counts.get(key, 0) + 1
-        n = counts[key]
-        where = f" {step}" if step is not None else ""
-        flags = " --qa" if kind == "qa" else ""
-        found.append(Transcript(name=name, step=step, kind=kind, attempt=n,
-                                command=f"dflow logs {snap.run.id}{where}{flags} --attempt {n}"))
-    return found
+    return [Transcript(name=name, step=step, kind=kind, attempt=n, command=command)
+            for name, step, kind, n, command in numbered(snap.run.id, names)]
 
 
 def pick(found: list[Transcript], step: int | None, qa: bool,
@@ -160,6 +138,8 @@ def pick(found: list[Transcript], step: int | None, qa: bool,
 
 def _changes(project: Project, snap: RunSnapshot) -> list[StepChange]:
     found = []
+    known = cache.step_changes(str(project.store.git_dir))
+    before = dict(known)
     for step in snap.steps:
         if not step.commit:
             continue
@@ -170,4 +150,7 @@ def _changes(project: Project, snap: RunSnapshot) -> list[StepChange]:
         found.append(StepChange(step=step.index, files=len(d.files),
                                 added=sum(f.added or 0 for f in d.files),
                                 deleted=sum(f.deleted or 0 for f in d.files)))
+        known[step.commit] = [found[-1].files, found[-1].added, found[-1].deleted]
+    if known != before:  # kept for `dflow show`'s fast path (decision 1313)
+        cache.save_step_changes(str(project.store.git_dir), known)
     return found

@@ -10,8 +10,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from click.testing import Result
 
 from deksdenflow.cli.text import DETAIL_KEYS
 from deksdenflow.context.project import Project
@@ -19,6 +22,7 @@ from deksdenflow.domain.models import JobKind
 from deksdenflow.domain.payloads import (
     RunBlocked,
     RunNote,
+    RunPaused,
     StepFinished,
     StepQaVerdict,
     StepStarted,
@@ -197,7 +201,7 @@ def test_every_read_matches_after_a_sync_from_another_clone(tmp_path: Path) -> N
     sync(there)
     repo = tmp_path / "a"
     git("fetch", "-q", "origin", cwd=repo)  # the implicit sync merges what the fetch brought
-    for argv in (["events", "--limit", "20"], ["project", "show"], ["workers"]):
+    for argv in (["events", "--limit", "20"], ["show", "1"], ["project", "show"], ["workers"]):
         text = same_both_ways(repo, *argv)
         assert answered_fast(repo, *argv), argv
     assert "0004-from-b" in same_both_ways(repo, "events", "-n", "3")
@@ -230,3 +234,40 @@ def test_the_project_show_constants_are_the_store_s() -> None:
 
     assert (project_fast.PROJECT_SOURCE, project_fast.PROJECT_FILE) == (PROJECT_SOURCE,
                                                                         PROJECT_FILE)
+
+
+def test_show_is_what_the_command_prints(project: Project, repo: Path) -> None:
+    uids = _history(project)
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=uids[2]) and None)
+    for ref in ("0001-one", "1", "twö", uids[2], "0003-three"):
+        same_both_ways(repo, "show", ref)
+    assert answered_fast(repo, "show", "1")
+    text = same_both_ways(repo, "show", "1", COLUMNS="60")  # the title column gives way
+    assert "step 01 QA findings: x" in text and "waits: " in text
+    project.store.transact(lambda tx: tx.emit(RunNote(text="moved", level="warning"),
+                                              run=uids[0]) and None)
+    assert "warning: moved" in same_both_ways(repo, "show", "1")
+
+
+def test_show_of_no_run_or_several_is_the_command_s_error(project: Project,
+                                                          repo: Path) -> None:
+    add_run(project.store, "one")
+    add_run(project.store, "0001-one")  # its name is the first run's id
+    for ref in ("9", "nope", "0001-one"):
+        out = subprocess.run([DFLOW, "show", ref], cwd=repo, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode in (1, 2) and out.stderr.startswith("error: "), ref
+        assert "Traceback" not in out.stderr
+        assert not answered_fast(repo, "show", ref)
+
+
+def test_show_of_a_run_that_ran_measures_its_commits_once(
+        cli: Callable[..., Result], repo: Path) -> None:
+    assert cli("init", "--engine", "demo", cwd=repo).exit_code == 0
+    assert cli("new", "x", "--task", "add a greeting", cwd=repo).exit_code == 0
+    assert cli("run", "x", "--wait", cwd=repo).exit_code == 0
+    assert not answered_fast(repo, "show", "x")  # its step commits are not measured yet
+    text = same_both_ways(repo, "show", "x")  # the command measured them
+    assert "changes per step" in text and "--- .protocols/0001-x/plan.md ---" in text
+    assert answered_fast(repo, "show", "x")
+    assert same_both_ways(repo, "show", "x") == text

@@ -1,0 +1,207 @@
+"""`dflow show RUN` before Typer: the run's snapshot and events as JSON, no models.
+
+The same `Shown` as `show_cmds.shown(detail.show(...))`, printed by the same renderer
+(cli/show_text.py): the run found as `StateView.find_run` finds it (through the run index of
+decision 1312), why it waits (domain/waits.py, with the QA policy kept under the settings'
+key), plan.md as committed on its branch, the facts from its events, and each step commit's
+change counts from the cache `dflow show` fills (workflow/facts.py). A parallel run, a step
+commit not measured yet, a run name that is not exactly one run's, or anything this dflow
+would not have written as it is leaves the answer to the command
+(docs/decisions/1313-show-before-typer.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from ..store import cache
+from . import events_fast, fast
+from .show_text import Shown, StepRow
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..store.lite import LiteView
+
+RECENT_EVENTS = 20  # workflow/detail.py's
+SHOW_SETTINGS = "show-settings"
+PROTOCOLS_DIR = ".protocols"  # domain/layout.py's
+Doc = dict[str, Any]
+
+
+def print_fast(argv: list[str]) -> bool:
+    """`dflow show RUN` (exactly); False when the command must answer."""
+    if len(argv) != 2 or argv[0] != "show" or argv[1].startswith("-"):
+        return False
+    ref = argv[1]
+    if not ref or ref != ref.strip():
+        return False
+    return fast.run("show", lambda common, tip: _answer(common, tip, ref))
+
+
+def _answer(common: str, tip: str, ref: str) -> str | None:
+    from ..store.lite import LiteView
+
+    view = LiteView(common, tip)
+    folder = find(events_fast.run_index(common, view), ref)
+    data = view.snapshot(folder) if folder is not None else None
+    if folder is None or data is None:
+        return None  # no such run, or several: the command says which
+    doc = json.loads(data)
+    if doc.get("schema_version", 1) != events_fast.SNAPSHOT_SCHEMA:
+        return None
+    found = shown(common, view, folder, doc)
+    if found is None:
+        return None
+    from .show_text import render
+    from .text import console
+
+    render(console(), found)
+    return ""
+
+
+def find(index: dict[str, events_fast.Row], ref: str) -> str | None:
+    """The run folder `ref` names, as `StateView.find_run` resolves it; None unless exactly
+    one run matches."""
+    if len(ref) == 26 and ref in index:
+        return ref
+    matches = [folder for folder, (uid, run_id, _, number, name, branch) in index.items()
+               if ref in (run_id, name, branch, uid) or (ref.isdigit() and int(ref) == number)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
+    run = doc["run"]
+    run_id = f"{run['number']:04d}-{run['name']}"
+    if run.get("parallel"):
+        return None  # its graph and conflicts need git: the command draws them
+    changes = _changes(common, doc)
+    if changes is None:
+        return None
+    events = events_fast.ordered(events_fast.events_under(view, f"runs/{folder[:5]}/{folder}"
+                                                                "/events"))
+    path, plan = plan_text(common, run, run_id)
+    found = Shown(
+        id=run_id, status=run.get("status", "pending"), paused=bool(run.get("paused")),
+        branch=run.get("branch", ""), engine=run.get("engine"),
+        waiting=_waiting(common, view, doc), task=run.get("task", ""),
+        blocks=list(run.get("blocks", {}).items()), plan_path=path, plan=plan,
+        steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
+        changes=changes, transcripts=_transcripts(view, folder, run_id),
+        events=[_event_row(e) for e in events[-RECENT_EVENTS:]],
+    )
+    _facts(found, events)
+    return found
+
+
+def _event_row(e: Doc) -> tuple[datetime, str, int | None, str, str]:
+    at, kind, step = e["at"], str(e["type"]), e.get("step")
+    assert isinstance(at, datetime) and (step is None or isinstance(step, int))
+    return at, kind, step, str(e["actor"]), events_fast.detail(kind, e.get("data", {}))
+
+
+def _step(s: Doc) -> StepRow:
+    usage, qa = s.get("usage", {}), s.get("qa")
+    return StepRow(s["index"], s.get("title", ""), s.get("status", "pending"),
+                   s.get("attempts", 0), usage.get("input_tokens", 0)
+                   + usage.get("output_tokens", 0), s.get("cost"), s.get("duration_s", 0.0),
+                   s.get("engine"), s.get("commit"), qa["verdict"] if qa else None,
+                   qa.get("findings", []) if qa else [])
+
+
+def _ci(ci: Doc | None) -> tuple[str, str, str, str] | None:
+    if ci is None:
+        return None
+    return ci["status"], ci.get("commit", ""), ci.get("url", ""), ci.get("excerpt", "")
+
+
+def _facts(found: Shown, events: list[Doc]) -> None:
+    """Notes, failures and attempts from the events (`workflow.facts.gather`'s reading)."""
+    kinds = {e["id"]: (e["data"]["kind"], e.get("step"))
+             for e in events if e["type"] == "job.requested"}
+    for e in events:
+        kind, data, step = e["type"], e.get("data", {}), e.get("step")
+        if kind == "run.note" and data.get("text"):
+            found.notes.append((e["at"], data.get("level", "info"), data["text"]))
+        if kind == "job.failed":
+            what, where = kinds.get(data["job"], ("", step))
+            found.failures.append((e["at"], what, where, data.get("error", "")))
+        elif kind == "step.failed" and data.get("reason"):
+            found.failures.append((e["at"], "execute", step, data["reason"]))
+        if step is None:
+            continue
+        if kind == "step.finished":
+            found.attempts.append((step, "execute", "finished", data.get("engine"),
+                                   data.get("model")))
+        elif kind == "step.qa_verdict":
+            found.attempts.append((step, "qa", data["verdict"], data.get("engine"),
+                                   data.get("model")))
+        elif kind == "step.failed":
+            found.attempts.append((step, "execute", "failed", None, None))
+
+
+def _transcripts(view: LiteView, folder: str, run_id: str) -> list[str]:
+    from ..domain.transcripts import numbered
+
+    names = view.names_under(f"runs/{folder[:5]}/{folder}/artifacts")
+    return [command for *_, command in numbered(run_id, names)]
+
+
+def _changes(common: str, doc: Doc) -> list[tuple[int, int, int, int]] | None:
+    """Each step commit's counts as `dflow show` measured them; None when one is not known
+    (the command measures it, with git, and keeps it)."""
+    steps = [s for s in doc.get("steps", []) if s.get("commit")]
+    if not steps:
+        return []
+    branch = doc["run"].get("branch", "")
+    if cache.read_ref(common, f"refs/heads/{branch}") is None:
+        return None  # `diffs.change_range` refuses: the command words it
+    known = cache.step_changes(common)
+    if not all(s["commit"] in known for s in steps):
+        return None
+    return [(s["index"], *known[s["commit"]]) for s in steps]
+
+
+def plan_text(common: str, run: Doc, run_id: str) -> tuple[str, str]:
+    """plan.md as committed on the run's local branch (`detail.plan_text`)."""
+    from ..store.lite import LiteView
+
+    branch = run.get("branch", "")
+    path = f"{PROTOCOLS_DIR}/{branch or run_id}/plan.md"
+    if not branch:
+        return path, ""
+    commit = cache.read_ref(common, f"refs/heads/{branch}")
+    if commit is None:
+        raise ValueError("no local branch: the command looks at the remote-tracking ones")
+    from ..store.objects import Unreadable
+
+    try:
+        data = LiteView(common, commit).blob(path)
+    except Unreadable as exc:  # not a commit: the command reads it through libgit2
+        raise ValueError(str(exc)) from exc
+    return path, data.decode("utf-8", errors="replace") if data is not None else ""
+
+
+def _waiting(common: str, view: LiteView, doc: Doc) -> str:
+    from ..domain.waits import waiting
+    from .status_lines import waiting_line
+
+    found = waiting(doc, _qa_policy(common, view))
+    return waiting_line(*found) if found is not None else ""
+
+
+def _qa_policy(common: str, view: LiteView) -> str:
+    """The effective `qa.policy`, kept under the settings' key (status_lines.settings_key)."""
+    from .status_lines import settings_key
+
+    key = settings_key(view)
+    raw = cache.load(common, SHOW_SETTINGS, key)
+    policy = json.loads(raw).get("qa.policy") if raw is not None else None
+    if not isinstance(policy, str):
+        from ..context import config
+
+        data = view.blob("project.toml")
+        policy = config.resolve(data.decode() if data is not None else "").settings.qa.policy
+        cache.save(common, SHOW_SETTINGS, key, json.dumps({"qa.policy": policy}).encode())
+    return policy

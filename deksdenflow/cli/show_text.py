@@ -1,0 +1,165 @@
+"""What `dflow show` prints, from plain data: the one renderer of the command and its fast path.
+
+`show_cmds` fills a `Shown` from the service's `RunDetail`; `show_fast` fills one from the
+state tree's JSON before Typer is imported (docs/decisions/1313-show-before-typer.md). Both
+print it here, with the same Rich calls, so the bytes differ only if the data does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .text import styled, tokens
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXCERPT_LINES = 15
+STEP_HEADERS = ("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
+                "commit", "qa")
+
+
+@dataclass
+class StepRow:
+    index: int
+    title: str
+    status: str
+    attempts: int
+    tokens: int
+    cost: float | None
+    duration_s: float
+    engine: str | None
+    commit: str | None
+    verdict: str | None
+    findings: list[str]
+
+
+@dataclass
+class Shown:
+    """Everything `dflow show` prints, as text and numbers."""
+
+    id: str
+    status: str
+    paused: bool
+    branch: str
+    engine: str | None
+    waiting: str  # the `waits: ...` line, "" while the run moves
+    task: str
+    blocks: list[tuple[str, str]]
+    plan_path: str
+    plan: str
+    steps: list[StepRow]
+    graph: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)  # the `conflict ahead?` lines
+    ci: tuple[str, str, str, str] | None = None  # status, commit, url, excerpt
+    notes: list[tuple[datetime, str, str]] = field(default_factory=list)  # at, level, text
+    failures: list[tuple[datetime, str, int | None, str]] = field(default_factory=list)
+    attempts: list[tuple[int, str, str, str | None, str | None]] = field(default_factory=list)
+    changes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    transcripts: list[str] = field(default_factory=list)  # the command that prints each
+    events: list[tuple[datetime, str, int | None, str, str]] = field(default_factory=list)
+
+
+def render(out: Console, found: Shown) -> None:
+    """The run in full: head, plan, steps, graph, facts, recent events."""
+    out.print(f"{found.id}  {styled(found.status)}{'  (paused)' if found.paused else ''}  "
+              f"branch {found.branch}  engine {found.engine or 'project default'}")
+    if found.waiting:
+        out.print(found.waiting, markup=False)
+    out.print(f"task: {found.task}")
+    for key, why in found.blocks:
+        out.print(f"blocked by {key}: {why}", markup=False)
+    out.print(f"\n--- {found.plan_path} ---" if found.plan else "\nno plan yet")
+    if found.plan:
+        out.print(found.plan.rstrip(), markup=False)
+    _steps(out, found.steps)
+    for s in found.steps:
+        if s.verdict == "FAIL":
+            out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.findings),
+                      markup=False)
+    render_graph(out, found.graph, found.conflicts)
+    render_facts(out, found)
+    out.print("\nrecent events:")
+    for at, kind, step, actor, detail in found.events:
+        where = f"/{step:02d}" if step is not None else ""
+        out.print(f"  {at:%H:%M:%S} {kind}{where} {actor}{'  ' + detail if detail else ''}",
+                  markup=False)
+
+
+def _steps(out: Console, steps: list[StepRow]) -> None:
+    from rich.table import Table
+
+    rows = [
+        (f"{s.index:02d}", s.title, s.status, str(s.attempts), tokens(s.tokens),
+         "-" if s.cost is None else f"${s.cost:.4f}", f"{s.duration_s:.1f}s",
+         f"{s.engine or '-'}", (s.commit or "-")[:9], "-" if s.verdict is None else s.verdict)
+        for s in steps
+    ]
+    table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False)
+    widths = [max([len(name), *(len(r[i]) for r in rows)])
+              for i, name in enumerate(STEP_HEADERS)]
+    # The title gives way on a narrow terminal; the figures keep their full width.
+    room = out.width - (sum(widths) - widths[1]) - len(STEP_HEADERS)
+    for i, name in enumerate(STEP_HEADERS):
+        width = max(10, min(widths[1], room)) if name == "title" else widths[i]
+        table.add_column(name, no_wrap=True, overflow="ellipsis", width=width)
+    for row in rows:
+        table.add_row(*row[:2], styled(row[2]), *row[3:])
+    if steps:
+        out.print()
+        out.print(table)
+
+
+def render_graph(out: Console, graph: list[str], conflicts: list[str]) -> None:
+    """The step graph of a parallel run, and the conflicts seen coming."""
+    if graph:
+        out.print("\nstep graph (← what a step waits for):")
+        for line in graph:
+            out.print(f"  {line}", markup=False)
+    for line in conflicts:
+        out.print(line, markup=False)
+
+
+def render_facts(out: Console, found: Shown) -> None:
+    """CI, notes, failures, attempts, changes, transcripts."""
+    _ci(out, found.ci)
+    if found.notes:
+        out.print("\nnotes:")
+        for at, level, text in found.notes:
+            prefix = "" if level == "info" else f"{level}: "
+            out.print(f"  {at:%H:%M:%S} {prefix}{text}", markup=False, soft_wrap=True)
+    if found.failures:
+        out.print("\nfailures:")
+        for at, kind, step, error in found.failures:
+            where = f"step {step:02d} " if step is not None else ""
+            out.print(f"  {at:%H:%M:%S} {where}{kind or 'job'}: {error}", markup=False,
+                      soft_wrap=True)
+    if found.attempts:
+        out.print("\nattempts (engine/model):")
+        for index, kind, outcome, engine, model in found.attempts:
+            out.print(f"  {index:02d} {kind:<7} {outcome:<8} {engine or '-'}/"
+                      f"{model or '-'}", markup=False, soft_wrap=True)
+    if found.changes:
+        out.print("\nchanges per step (`dflow diff RUN STEP`):")
+        for index, files, added, deleted in found.changes:
+            out.print(f"  {index:02d} {files} file{'s' if files != 1 else ''} "
+                      f"+{added} -{deleted}", markup=False, soft_wrap=True)
+    if found.transcripts:
+        out.print("\ntranscripts:")
+        for command in found.transcripts:
+            out.print(f"  {command}", markup=False, soft_wrap=True)
+
+
+def _ci(out: Console, ci: tuple[str, str, str, str] | None) -> None:
+    if ci is None:
+        return
+    status, commit, url, excerpt = ci
+    out.print(f"\nCI: {status}{f' at {commit[:9]}' if commit else ''}{f' {url}' if url else ''}",
+              markup=False, soft_wrap=True)
+    if excerpt:
+        lines = excerpt.rstrip().splitlines()[-EXCERPT_LINES:]
+        out.print("  log (redacted, last lines):")
+        for line in lines:
+            out.print(f"  | {line}", markup=False, soft_wrap=True)
