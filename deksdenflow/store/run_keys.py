@@ -46,20 +46,25 @@ def run_keys(view: StateView) -> dict[str, RunKeys]:
         row = cached.get(tree)
         if row is not None and row[0] == uid:
             found[uid] = row[1]
-        else:
-            found[uid] = of_snapshot(view, uid)
-            missing = True
+            continue
+        keys = of_snapshot(view, uid)
+        if keys is not None:  # a folder without run.json is no run (as `runs()` reads it)
+            found[uid] = keys
+        missing = True
     if common is not None and (missing or len(cached) != len(versions)):
-        rows = {tree: [uid, *found[uid]] for uid, tree in versions.items()}
+        rows = {tree: [uid, *found[uid]] for uid, tree in versions.items() if uid in found}
         cache.save(common, NAME, KEY, json.dumps(rows, ensure_ascii=False,
                                                  separators=(",", ":")).encode())
     return found
 
 
-def of_snapshot(view: StateView, uid: str) -> RunKeys:
-    """One run's keys from its run.json: by the anchored match, else by validating it."""
+def of_snapshot(view: StateView, uid: str) -> RunKeys | None:
+    """One run's keys from its run.json: by the anchored match, else by validating it;
+    None when the run's folder holds no run.json."""
     path = run_snapshot_path(uid)
-    data = view.snapshot_data(uid) or b""
+    data = view.snapshot_data(uid)
+    if data is None:
+        return None
     head = RUN_HEAD.match(data)
     if head is not None and head.group(1).decode() == uid:
         return int(head.group(2)), head.group(3).decode(), head.group(4).decode()

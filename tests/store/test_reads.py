@@ -11,7 +11,7 @@ from deksdenflow.domain.events import Event, ordered
 from deksdenflow.domain.payloads import ProjectSetup, RunCreated, RunNote, RunRenumbered
 from deksdenflow.errors import RunNotFound, UsageError
 from deksdenflow.store import StateView, Store
-from deksdenflow.store.layout import run_snapshot_path
+from deksdenflow.store.layout import run_dir, run_snapshot_path
 from deksdenflow.store.run_keys import NAME, RUN_HEAD
 from tests.store.conftest import add_run, commit_file
 
@@ -132,3 +132,14 @@ def test_the_cache_answers_for_an_unchanged_tree_and_a_damaged_one_is_ignored(
     for damage in (text[:-5], text.replace(f'"{uid}",1', f'"{uid}","1"'), "junk"):
         _cache_file(store).write_text(damage)
         assert store.read().run_keys() == {uid: (1, "add-login", "")}
+
+
+def test_a_run_folder_without_its_snapshot_is_no_run_to_find(store: Store) -> None:
+    uid = add_run(store, "add-login", steps=0)
+    repo = Path(store.workdir or store.git_dir)
+    # A stray folder in a run's bucket: no run.json, no run. (The trusted-tip check refuses
+    # such a tip before any read; a view of that commit itself still reads it right.)
+    stray = uid[:5] + "Z" * 21  # in the same bucket as the run
+    view = store.view_at(commit_file(repo, f"{run_dir(stray)}/note.txt", b"not a run"))
+    assert set(view.run_keys()) == {uid}
+    assert view.find_run("add-login").run.uid == uid
