@@ -34,8 +34,9 @@ class LazyPattern:
     def __init__(self, source: str, flags: int = 0) -> None:
         self._source = source
         self._compiled: re.Pattern[str] | None = None
-        # What `_triggered` asks: is it case-insensitive (inline `(?i)` or the flag)?
-        self.flags = flags | (re.I if source.startswith("(?i)") else 0)
+        # What `_triggered` asks: is it case-insensitive (inline `(?i)` or the flag)? A plain
+        # int, as `_triggered` wants it (a RegexFlag is built on every `&`).
+        self.flags = int(flags) | (int(re.I) if source.startswith("(?i)") else 0)
 
     @property
     def compiled(self) -> re.Pattern[str]:

@@ -51,3 +51,4 @@ def test_a_pattern_is_compiled_only_when_its_trigger_is_met() -> None:
     text = "Authorization: BEARER abcdefghijklmnopqrstuvwxyz"
     assert _spans(text, _triggered(text, rows)) == [(22, len(text))]
     assert [row[0].is_compiled for row in rows] == [False, True]
+    assert [type(row[0].flags) for row in rows] == [int, int]  # no RegexFlag per trigger test
