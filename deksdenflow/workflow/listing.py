@@ -151,13 +151,14 @@ def write_through(project: Project, tx: Tx) -> None:
     """Journal the lines of the runs `tx` changed, when a listing is kept under the settings
     this process would list with (nobody lists here, or with other settings: nothing to do)."""
     from ..errors import DflowError
+    from ..store.objects import Unreadable
 
     uids = sorted({event.run for event in tx.events if event.run})
     if not uids or project.flags:  # command-line flags are not what `dflow status` resolves
         return
     try:
         _write_through(project, uids)
-    except (DflowError, OSError, KeyError, ValueError):
+    except (DflowError, OSError, KeyError, ValueError, Unreadable):
         return  # the listing computes these lines itself; a published commit never fails here
 
 

@@ -142,3 +142,13 @@ def test_nothing_is_handed_over_where_nobody_lists(project: Project, repo: Path)
     uid = add_run(project.store, "one")
     project.store.transact(lambda tx: tx.emit(RunPaused(), run=uid))
     assert not journal(repo).exists()  # no listing kept: the writer does no extra work
+
+
+def test_the_journal_is_started_again_past_its_cap(tmp_path: Path) -> None:
+    common = str(tmp_path)
+    for n in range(3):
+        cache.append(common, listing.JOURNAL, "k", b"x" * 100 + str(n).encode(), 200)
+    cache.append(common, listing.JOURNAL, "other", b"y", 200)
+    assert cache.records(common, listing.JOURNAL, "k") == [b"x" * 100 + b"2"]
+    assert cache.records(common, listing.JOURNAL, "other") == [b"y"]
+    assert (tmp_path / "deksdenflow" / "cache" / listing.JOURNAL).stat().st_size < 300
