@@ -239,11 +239,33 @@ def _spans(text: str, rows: list[_Row]) -> list[tuple[int, int]]:
 
 
 _IGNORECASE = int(re.IGNORECASE)  # an int: `flags & re.I` built a RegexFlag per test
+# Below this length one search for any trigger literal (an alternation, in C) answers "none"
+# for most strings (ids, names, short summaries) ~20x faster than testing each row; on long
+# text the per-row `in` tests are faster, so they alone run there.
+_SCREEN_BELOW = 256
+_screens: dict[tuple[_Row, ...], tuple[re.Pattern[str], re.Pattern[str]]] = {}
+
+
+def _screen(patterns: tuple[_Row, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(any case-sensitive trigger, any trigger of a `(?i)` row) as two searches."""
+    found = _screens.get(patterns)
+    if found is None:
+        def any_of(folded: bool) -> re.Pattern[str]:
+            literals = [re.escape(t) for row in patterns for t in row[2]
+                        if bool(row[0].flags & _IGNORECASE) is folded]
+            return re.compile("|".join(literals) or "(?!)")
+
+        found = _screens[patterns] = (any_of(False), any_of(True))
+    return found
 
 
 def _triggered(text: str, patterns: tuple[_Row, ...]) -> list[_Row]:
     """The patterns whose trigger literals occur in the text (blanking escapes adds none)."""
     lower = text.lower()
+    if len(text) < _SCREEN_BELOW:
+        exact, folded = _screen(patterns)
+        if exact.search(text) is None and folded.search(lower) is None:
+            return []
     return [row for row in patterns
             if any(t in (lower if row[0].flags & _IGNORECASE else text) for t in row[2])]
 

@@ -38,7 +38,8 @@ def head(worktree: Path) -> str | None:
         target = repo.head.target
     except (pygit2.GitError, KeyError, ValueError):
         return None  # unborn, broken: git says what is wrong
-    return str(target) if isinstance(target, pygit2.Oid) and target in repo else None
+    # Like `rev-parse --verify HEAD`, the id the ref holds (git does not look the object up).
+    return str(target) if isinstance(target, pygit2.Oid) else None
 
 
 def on_branch(path: Path) -> bool | None:

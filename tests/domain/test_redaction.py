@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deksdenflow.domain import redaction
 from deksdenflow.domain.redaction import MASK, redact, secret_values
 
 SAMPLES = [
@@ -52,3 +57,21 @@ def test_a_pattern_is_compiled_only_when_its_trigger_is_met() -> None:
     assert _spans(text, _triggered(text, rows)) == [(22, len(text))]
     assert [row[0].is_compiled for row in rows] == [False, True]
     assert [type(row[0].flags) for row in rows] == [int, int]  # no RegexFlag per trigger test
+
+
+_ROWS = (*redaction.TOKEN_PATTERNS, *redaction.ASSIGNMENT_PATTERNS)
+_PIECES = sorted({t for row in _ROWS for t in row[2]} | {t.upper() for row in _ROWS for t in row[2]}
+                 | {"a", " ", "_", "-", ".", "é", "\\n", "Bear", "er"})
+
+
+def _reference(text: str) -> list[object]:
+    """Each row tested on its own, as before the screen."""
+    lower = text.lower()
+    return [row for row in _ROWS
+            if any(t in (lower if row[0].flags & re.IGNORECASE else text) for t in row[2])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+def test_the_short_text_screen_finds_every_trigger_the_rows_find(text: str) -> None:
+    assert redaction._triggered(text, _ROWS) == _reference(text)

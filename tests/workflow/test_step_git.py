@@ -86,6 +86,9 @@ def test_where_libgit2_cannot_answer_git_does(tmp_path: Path) -> None:
     git("init", "-q", str(unborn), cwd=tmp_path)
     assert local.head(unborn) is None and local.head(tmp_path / "nowhere") is None
     assert local.common_dir(tmp_path / "nowhere") is None
+    broken = make_repo(tmp_path / "broken")  # its branch names an object that is not there
+    (broken / ".git" / "refs" / "heads" / "main").write_text("12" * 20 + "\n")
+    assert local.head(broken) == git("rev-parse", "--verify", "HEAD", cwd=broken) == "12" * 20
     make_repo(tmp_path / "r")
     with pytest.raises(Exception, match="rev-parse"):
         changes.head(unborn)  # git's own error, as before
