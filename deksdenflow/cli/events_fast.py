@@ -12,6 +12,7 @@ pydantic would coerce, an unknown type) leaves the answer to the command
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -159,11 +160,16 @@ def event(data: bytes) -> Doc:
             and (step is None or type(step) is int) and (run is None or isinstance(run, str))
             and isinstance(at, str) and at.endswith("Z")):
         raise Unusual("an event this dflow would not write as it is")
-    from ..domain.event_types import EventType
-
-    if doc["type"] not in {kind.value for kind in EventType}:
+    if doc["type"] not in _types():
         raise Unusual(f"an event of an unknown type {doc['type']!r}")
     return {**doc, "at": datetime.fromisoformat(at)}
+
+
+@functools.cache
+def _types() -> frozenset[str]:
+    from ..domain.event_types import EventType
+
+    return frozenset(kind.value for kind in EventType)
 
 
 def _lamport(doc: Doc) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .table import print_lines
 from .text import styled, tokens
 
 TYPE_CHECKING = False
@@ -67,25 +68,21 @@ def render(out: Console, found: Shown) -> None:
     out.print(f"{found.id}  {styled(found.status)}{'  (paused)' if found.paused else ''}  "
               f"branch {found.branch}  engine {found.engine or 'project default'}")
     if found.waiting:
-        out.print(found.waiting, markup=False)
+        print_lines(out, [found.waiting])
     out.print(f"task: {found.task}")
-    for key, why in found.blocks:
-        out.print(f"blocked by {key}: {why}", markup=False)
+    print_lines(out, [f"blocked by {key}: {why}" for key, why in found.blocks])
     out.print(f"\n--- {found.plan_path} ---" if found.plan else "\nno plan yet")
     if found.plan:
         out.print(found.plan.rstrip(), markup=False)
     _steps(out, found.steps)
-    for s in found.steps:
-        if s.verdict == "FAIL":
-            out.print(f"step {s.index:02d} QA findings: " + "; ".join(s.findings),
-                      markup=False)
+    print_lines(out, [f"step {s.index:02d} QA findings: " + "; ".join(s.findings)
+                      for s in found.steps if s.verdict == "FAIL"])
     render_graph(out, found.graph, found.conflicts)
     render_facts(out, found)
     out.print("\nrecent events:")
-    for at, kind, step, actor, detail in found.events:
-        where = f"/{step:02d}" if step is not None else ""
-        out.print(f"  {at:%H:%M:%S} {kind}{where} {actor}{'  ' + detail if detail else ''}",
-                  markup=False)
+    print_lines(out, [f"  {at:%H:%M:%S} {kind}{'' if step is None else f'/{step:02d}'} "
+                      f"{actor}{'  ' + detail if detail else ''}"
+                      for at, kind, step, actor, detail in found.events])
 
 
 def _steps(out: Console, steps: list[StepRow]) -> None:
@@ -116,10 +113,8 @@ def render_graph(out: Console, graph: list[str], conflicts: list[str]) -> None:
     """The step graph of a parallel run, and the conflicts seen coming."""
     if graph:
         out.print("\nstep graph (← what a step waits for):")
-        for line in graph:
-            out.print(f"  {line}", markup=False)
-    for line in conflicts:
-        out.print(line, markup=False)
+        print_lines(out, [f"  {line}" for line in graph])
+    print_lines(out, conflicts)
 
 
 def render_facts(out: Console, found: Shown) -> None:
@@ -127,29 +122,26 @@ def render_facts(out: Console, found: Shown) -> None:
     _ci(out, found.ci)
     if found.notes:
         out.print("\nnotes:")
-        for at, level, text in found.notes:
-            prefix = "" if level == "info" else f"{level}: "
-            out.print(f"  {at:%H:%M:%S} {prefix}{text}", markup=False, soft_wrap=True)
+        print_lines(out, [f"  {at:%H:%M:%S} {'' if level == 'info' else f'{level}: '}{text}"
+                          for at, level, text in found.notes], soft_wrap=True)
     if found.failures:
         out.print("\nfailures:")
-        for at, kind, step, error in found.failures:
-            where = f"step {step:02d} " if step is not None else ""
-            out.print(f"  {at:%H:%M:%S} {where}{kind or 'job'}: {error}", markup=False,
-                      soft_wrap=True)
+        print_lines(out, [f"  {at:%H:%M:%S} {'' if step is None else f'step {step:02d} '}"
+                          f"{kind or 'job'}: {error}" for at, kind, step, error in found.failures],
+                    soft_wrap=True)
     if found.attempts:
         out.print("\nattempts (engine/model):")
-        for index, kind, outcome, engine, model in found.attempts:
-            out.print(f"  {index:02d} {kind:<7} {outcome:<8} {engine or '-'}/"
-                      f"{model or '-'}", markup=False, soft_wrap=True)
+        print_lines(out, [f"  {index:02d} {kind:<7} {outcome:<8} {engine or '-'}/{model or '-'}"
+                          for index, kind, outcome, engine, model in found.attempts],
+                    soft_wrap=True)
     if found.changes:
         out.print("\nchanges per step (`dflow diff RUN STEP`):")
-        for index, files, added, deleted in found.changes:
-            out.print(f"  {index:02d} {files} file{'s' if files != 1 else ''} "
-                      f"+{added} -{deleted}", markup=False, soft_wrap=True)
+        print_lines(out, [f"  {index:02d} {files} file{'s' if files != 1 else ''} "
+                          f"+{added} -{deleted}" for index, files, added, deleted in found.changes],
+                    soft_wrap=True)
     if found.transcripts:
         out.print("\ntranscripts:")
-        for command in found.transcripts:
-            out.print(f"  {command}", markup=False, soft_wrap=True)
+        print_lines(out, [f"  {command}" for command in found.transcripts], soft_wrap=True)
 
 
 def _ci(out: Console, ci: tuple[str, str, str, str] | None) -> None:
@@ -161,5 +153,4 @@ def _ci(out: Console, ci: tuple[str, str, str, str] | None) -> None:
     if excerpt:
         lines = excerpt.rstrip().splitlines()[-EXCERPT_LINES:]
         out.print("  log (redacted, last lines):")
-        for line in lines:
-            out.print(f"  | {line}", markup=False, soft_wrap=True)
+        print_lines(out, [f"  | {line}" for line in lines], soft_wrap=True)

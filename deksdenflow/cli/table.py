@@ -124,18 +124,19 @@ def print_table(console: Console | PlainConsole, headers: Sequence[str],
     _rich(console).print(table)
 
 
-def print_lines(console: Console | PlainConsole, texts: Sequence[str]) -> None:
-    """`console.print(text, markup=False)` for each text, written directly when it fits on one
-    line."""
+def print_lines(console: Console | PlainConsole, texts: Sequence[str],
+                soft_wrap: bool = False) -> None:
+    """`console.print(text, markup=False, soft_wrap=soft_wrap)` for each text, written
+    directly when it fits on one line (any simple text does, when soft-wrapped)."""
     width = console.width  # computed from the environment on every access
     direct: list[str] = []
     for text in texts:
-        if _simple(text) and len(text) <= width:
+        if _simple(text) and (soft_wrap or len(text) <= width):
             direct.append(text + "\n")
             continue
         _write(console, "".join(direct))
         direct = []
-        _rich(console).print(text, markup=False)
+        _rich(console).print(text, markup=False, soft_wrap=soft_wrap)
     _write(console, "".join(direct))
 
 

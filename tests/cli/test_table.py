@@ -59,6 +59,20 @@ def test_lines_are_what_rich_prints(texts: list[str], width: int, terminal: bool
     assert ours.file.getvalue() == rich_console.file.getvalue()  # type: ignore[attr-defined]
 
 
+@settings(max_examples=40, deadline=None)
+@given(texts=st.lists(st.one_of(_WORD, st.text(max_size=90), st.just("  12:00:00 note — x")),
+                      max_size=4),
+       width=st.integers(10, 80), terminal=st.booleans())
+def test_soft_wrapped_lines_are_what_rich_prints(texts: list[str], width: int,
+                                                 terminal: bool) -> None:
+    rich_console = _console(terminal, width, "truecolor", False)
+    for text in texts:
+        rich_console.print(text, markup=False, soft_wrap=True)
+    ours = _console(terminal, width, "truecolor", False)
+    table.print_lines(ours, texts, soft_wrap=True)
+    assert ours.file.getvalue() == rich_console.file.getvalue()  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("terminal", [False, True])
 def test_a_status_table_takes_the_direct_path(terminal: bool,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
