@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import tracemalloc
-from dataclasses import replace
 from pathlib import Path
 
 from deksdenflow.cli import status_json, status_lines
@@ -21,9 +20,9 @@ RUNS = 2000
 
 
 def _lines() -> dict[str, Line]:
-    blank = Line(0, "", "", "planned", "planned", False, 0, 3, "-", 0, "", "", [], "")
-    return {f"{n:040x}": replace(blank, number=n, uid=f"uid-{n}", id=f"{n:04d}-run",
-                                 fragment=json.dumps({"task": "x" * 900, "n": n}, indent=2))
+    return {f"{n:040x}": Line(n, f"uid-{n}", f"{n:04d}-run", "planned", "planned", False, 0, 3,
+                              "-", 0, "", "", [],
+                              json.dumps({"task": "x" * 900, "n": n}, indent=2))
             for n in range(RUNS)}
 
 
