@@ -27,10 +27,11 @@ Action = Callable[[], tuple[int, str]]  # runs the command; (exit code, what std
 def answer(argv: list[str]) -> bool:
     """Run one of the control commands above without Typer and end the process; False:
     Typer must answer."""
+    words = 2 if argv[:1] == ["step"] else 1
+    if "--json" in argv[:words] or argv.count("--json") > 1:
+        return False  # `dflow --json pause 1`: Typer refuses it (No such option), so must we
     as_json = "--json" in argv
     args = [a for a in argv if a != "--json"]
-    if argv.count("--json") > 1:
-        return False
     action = _parse(args, as_json)
     if action is None:
         return False
@@ -61,7 +62,7 @@ def _parse(args: list[str], as_json: bool) -> Action | None:
     match args:
         case ["pause" | "resume" as verb, run] if _plain(run):
             return lambda: (0, state_change_text(_control(verb)(run), f"{verb}d", as_json))
-        case ["step", "approve", run, step] if _plain(run) and step.isdigit():
+        case ["step", "approve", run, step] if _plain(run) and _integer(step):
             return lambda: (0, approved_text(_approve(run, int(step)), int(step), as_json))
         case ["new", name, *options] if _plain(name):
             found = _new_options(options)
@@ -70,6 +71,11 @@ def _parse(args: list[str], as_json: bool) -> Action | None:
             task, no_plan = found
             return lambda: (0, _new(name, task, no_plan, as_json))
     return None
+
+
+def _integer(arg: str) -> bool:
+    """What Typer reads as an int: ASCII digits only (`str.isdigit` takes `²` and `３`)."""
+    return arg.isascii() and arg.isdigit()
 
 
 def _plain(arg: str) -> bool:

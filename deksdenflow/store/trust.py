@@ -37,6 +37,7 @@ _ULID = r"[0-9A-HJKMNP-TV-Z]{26}"
 _EVENT = re.compile(rf"(?:runs/\w+/({_ULID})/)?events/\w+/({_ULID})\.json")
 _SNAPSHOT = re.compile(rf"runs/\w+/({_ULID})/run\.json")
 _ARTIFACT = re.compile(rf"runs/\w+/{_ULID}/artifacts/.+")
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _OPEN_JOB = re.compile(rf"{OPEN_JOBS_DIR}/({_ULID})\.json")
 
 
@@ -45,8 +46,9 @@ class StateUntrusted(StateCorrupt):
 
 
 def read(data_dir: Path) -> str | None:
-    """The remembered tip, or None. The file is rewritten in place (remember): read until two
-    reads in a row agree, so a read that met a write half-done is never believed."""
+    """The remembered tip, or None when there is none (or no whole id: the tree is then
+    validated whole). The file is rewritten in place (remember): read until two reads in a
+    row agree, so a read that met a write half-done is never believed."""
     last = None
     for _ in range(READ_TRIES):
         try:
@@ -54,9 +56,12 @@ def read(data_dir: Path) -> str | None:
         except OSError:
             return None
         if text == last:
-            return text.decode("ascii", "replace").strip() or None
+            tip = text.decode("ascii", "replace").strip()
+            return tip if _OBJECT_ID.fullmatch(tip) else None
         last = text
-    return None
+    # Never "nothing known": that would accept a ref moved back to an older state.
+    raise StateCorrupt(f"{TRUSTED_FILE} in {data_dir} changed on each of {READ_TRIES} reads; "
+                       "run the command again")
 
 
 def remember(data_dir: Path, tip: str) -> None:

@@ -161,3 +161,29 @@ def test_a_repository_with_a_remote_is_left_to_typer_for_the_implicit_sync(
     git("remote", "add", "origin", str(tmp_path / "remote.git"), cwd=run_repo)
     found = fresh(["pause", "1"], run_repo)
     assert found.code == 0 and not answered_fast(found)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--json", "pause", "1"],
+    ["--json", "new", "second", "--task", "t", "--no-plan"],
+    ["step", "--json", "approve", "1", "1"],
+])
+def test_json_before_the_command_words_is_a_usage_error_and_changes_nothing(
+        run_repo: Path, cli: Callable[..., object], argv: list[str]) -> None:
+    assert cli(*argv, cwd=run_repo).exit_code == 2  # type: ignore[attr-defined]
+    before = git("rev-parse", "refs/deksdenflow/state", cwd=run_repo)
+    found = fresh(argv, run_repo)
+    assert found.code == 2, (found.code, found.out, found.err)
+    assert git("rev-parse", "refs/deksdenflow/state", cwd=run_repo) == before
+
+
+@pytest.mark.parametrize("step", ["²", "３"])  # str.isdigit() takes both; Typer refuses them
+def test_a_step_number_typer_would_refuse_is_a_usage_error(
+        run_repo: Path, cli: Callable[..., object], step: str) -> None:
+    argv = ["step", "approve", "1", step]
+    assert cli(*argv, cwd=run_repo).exit_code == 2  # type: ignore[attr-defined]
+    before = git("rev-parse", "refs/deksdenflow/state", cwd=run_repo)
+    found = fresh(argv, run_repo)
+    assert found.code == 2, (found.code, found.err)
+    assert "internal error" not in found.err
+    assert git("rev-parse", "refs/deksdenflow/state", cwd=run_repo) == before

@@ -3,6 +3,7 @@ reader never believes a value a writer left half-written (docs/decisions/1323)."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.domain.payloads import RunNote
+from deksdenflow.errors import StateCorrupt
 from deksdenflow.store import STATE_REF, Store, trust
 from deksdenflow.store.trust import StateUntrusted
 from tests.conftest import git
@@ -82,3 +84,26 @@ def test_a_ref_moved_back_after_in_place_records_is_still_refused(
     commit_file(repo, "notes.txt", b"hello", author="someone")  # a foreign commit on top
     with pytest.raises(StateUntrusted, match="someone"):
         store.read()
+
+
+def test_a_record_that_is_no_object_id_counts_as_none(tmp_path: Path) -> None:
+    (tmp_path / trust.TRUSTED_FILE).write_bytes(b"zz" * 20 + b"\n")  # a torn disk block, say
+    assert trust.read(tmp_path) is None  # the tree is validated whole, nothing crashes
+
+
+def test_a_record_that_never_reads_the_same_twice_is_an_error_not_nothing_known(
+        tmp_path: Path) -> None:
+    # A FIFO fed by a writer that never repeats itself stands in for a record that changes
+    # under every read: "nothing known" would accept a ref moved back, so it must not be None.
+    fifo = tmp_path / trust.TRUSTED_FILE
+    os.mkfifo(fifo)
+    feeder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, itertools\n"
+         "for n in itertools.count():\n"
+         "    open(sys.argv[1], 'w').write(f'{n:040x}\\n')", str(fifo)])
+    try:
+        with pytest.raises(StateCorrupt, match="run the command again"):
+            trust.read(tmp_path)
+    finally:
+        feeder.kill()
+        feeder.wait()
