@@ -182,6 +182,11 @@ def save(common: str, name: str, key: str, payload: bytes | Iterable[bytes]) -> 
             pass
 
 
+def kept(common: str, name: str) -> bool:
+    """Whether the entry `name` exists at all (under any key)."""
+    return os.path.exists(_path(common, name))
+
+
 def holds(common: str, name: str, key: str) -> bool:
     """Whether the entry `name` is stored under `key` by this dflow version (its header only
     is read)."""

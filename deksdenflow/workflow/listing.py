@@ -168,6 +168,8 @@ def _write_through(project: Project, uids: list[str]) -> None:
 
     store = project.store
     common = str(store.git_dir)
+    if not cache.kept(common, LINES):
+        return  # nobody lists here: not even the settings key is worth computing
     tip = cache.read_tip(common)  # the commit just published: the hook runs under the lock
     if tip is None:
         return
