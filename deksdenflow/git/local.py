@@ -1,10 +1,12 @@
-"""Reads of a worktree's HEAD, its common git dir and a committed file, in-process through
-libgit2 instead of a git process each (docs/decisions/1330-step-reads-in-process.md).
+"""Reads of a worktree's HEAD (and whether it names a branch), its common git dir, a committed
+file and a commit's diff, in-process through libgit2 instead of a git process each
+(docs/decisions/1330-step-reads-in-process.md, 1332-the-qa-diff-in-process.md).
 
 libgit2 runs no hooks, no fsmonitor and no other program the repository names, and reads no
-GIT_* environment when it opens a repository, so these answer what `git rev-parse` /
-`git cat-file` would in the clean environment of `runner`. Whatever libgit2 cannot open or
-resolve returns None, and the caller asks the git CLI, whose error (or answer) stands.
+GIT_* environment when it opens a repository, so these answer what `git rev-parse`,
+`git symbolic-ref`, `git cat-file` and `git show` would in the clean environment of `runner`.
+Whatever libgit2 cannot open or resolve returns None, and the caller asks the git CLI, whose
+error (or answer) stands.
 pygit2 is imported on first use: commands that never read a worktree do not pay for it.
 """
 
@@ -81,7 +83,7 @@ def blob_text(cwd: Path, commit: str, path: str) -> str | None:
     return _blob(str(cwd), commit, path)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)  # a few runs' plan.md, context.md and step files
 def _blob(cwd: str, commit: str, path: str) -> str | None:
     import pygit2
 
