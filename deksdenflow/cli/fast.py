@@ -79,6 +79,8 @@ def run(command: str, body: Callable[[str, str], str | None], common: str | None
     tip = trusted_tip(common)
     try:
         text = body(common, tip) if tip is not None else None
+    except BrokenPipeError:
+        raise  # `dflow show RUN | head`: main() ends quietly; answering again would not help
     except FALLBACK_ERRORS:
         text = None
     if text is None:

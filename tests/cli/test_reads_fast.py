@@ -271,3 +271,4 @@ def test_show_of_a_run_that_ran_measures_its_commits_once(
     assert "changes per step" in text and "--- .protocols/0001-x/plan.md ---" in text
     assert answered_fast(repo, "show", "x")
     assert same_both_ways(repo, "show", "x") == text
+
