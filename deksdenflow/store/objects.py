@@ -27,6 +27,9 @@ _FANOUT_END = 8 + 256 * 4
 _MAX_CHAIN = 10_000  # deltas on one object's chain; git's own limit is far lower
 _CACHE_BYTES = 32 << 20  # delta bases kept while one reader lives
 _HEX = frozenset("0123456789abcdef")
+# Larger objects are read through libgit2: the state ref's files are small (a transcript is
+# capped far below this), and a declared size is what bounds the memory an object may take.
+MAX_OBJECT = 256 << 20
 
 
 class Unreadable(Exception):
@@ -82,12 +85,16 @@ class ObjectReader:
                 raw = f.read()
         except FileNotFoundError:
             return None
-        data = zlib.decompress(raw)
-        head, _, body = data.partition(b"\0")
-        kind, _, size = head.decode("ascii").partition(" ")
-        if kind not in TYPE_NAMES.values() or int(size) != len(body):
+        inflater = zlib.decompressobj()
+        head = inflater.decompress(raw, 64)  # "<type> <size>\0" fits: the size bounds the rest
+        kind, _, size = head.partition(b"\0")[0].decode("ascii").partition(" ")
+        if b"\0" not in head or kind not in TYPE_NAMES.values() or not size.isdigit():
             raise Unreadable(f"loose object {oid} has a bad header")
-        return kind, body
+        body = _inflate_into(inflater, bytearray(head.partition(b"\0")[2]),
+                             inflater.unconsumed_tail, _bounded(int(size)))
+        if not inflater.eof or len(body) != int(size):
+            raise Unreadable(f"loose object {oid} has a bad header")
+        return kind, bytes(body)
 
     # --- packs ----------------------------------------------------------------------------
 
@@ -263,19 +270,20 @@ class _Pack:
         return kind, base, self._inflate(fd, offset + at, size)
 
     def _inflate(self, fd: int, start: int, size: int) -> bytes:
+        """The entry's content, never inflated past the size it declares (a small crafted
+        stream can inflate to gigabytes)."""
         inflater = zlib.decompressobj()
-        parts = []
-        chunk = size + 64
+        out = bytearray()
+        chunk = _bounded(size) + 64
         while not inflater.eof:
             raw = os.pread(fd, chunk, start)
             if not raw:
                 raise Unreadable(f"{self.pack_path}: an entry cut short")
-            parts.append(inflater.decompress(raw))
+            out = _inflate_into(inflater, out, raw, size)
             start, chunk = start + len(raw), max(chunk, 1 << 16)
-        data = b"".join(parts)
-        if len(data) != size:
+        if len(out) != size:
             raise Unreadable(f"{self.pack_path}: an entry of the wrong size")
-        return data
+        return bytes(out)
 
     def _open(self) -> int:
         if self._fd is None:
@@ -295,6 +303,26 @@ class _Pack:
         self.close()
 
 
+def _bounded(size: int) -> int:
+    """`size`, when an object of that size is one the read paths may read here."""
+    if size > MAX_OBJECT:
+        raise Unreadable(f"an object of {size} bytes (more than this reader reads)")
+    return size
+
+
+def _inflate_into(inflater: zlib._Decompress, out: bytearray, data: bytes,
+                  size: int) -> bytearray:
+    """Inflate `data` onto `out`, giving up as soon as it would hold more than `size` bytes."""
+    if len(out) > size:  # (and max_length 0 would mean "no limit" to zlib)
+        raise Unreadable(f"an object larger than the {size} bytes it declares")
+    while data and not inflater.eof:
+        out += inflater.decompress(data, size + 1 - len(out))
+        if len(out) > size:
+            raise Unreadable(f"an object larger than the {size} bytes it declares")
+        data = inflater.unconsumed_tail
+    return out
+
+
 def apply_delta(base: bytes, delta: bytes) -> bytes:
     """git's delta format: the base's size, the result's size, then copy/insert instructions."""
     try:
@@ -308,6 +336,7 @@ def _apply(base: bytes, delta: bytes) -> bytes:
     target, at = _varint(delta, at)
     if source != len(base):
         raise Unreadable("a delta made for a base of another size")
+    _bounded(target)
     view = memoryview(base)
     out = bytearray()
     end = len(delta)
@@ -331,12 +360,12 @@ def _apply(base: bytes, delta: bytes) -> bytes:
             if op & 0x40:
                 size, at = size | delta[at] << 16, at + 1
             size = size or 0x10000
-            if offset + size > source:
-                raise Unreadable("a delta copies past its base")
+            if offset + size > source or len(out) + size > target:
+                raise Unreadable("a delta copies past its base or its result's size")
             out += view[offset:offset + size]
         elif op:  # insert the next `op` bytes
-            if at + op > end:
-                raise Unreadable("a delta cut short")
+            if at + op > end or len(out) + op > target:
+                raise Unreadable("a delta cut short, or inserting past its result's size")
             out += delta[at:at + op]
             at += op
         else:
