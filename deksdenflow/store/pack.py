@@ -329,6 +329,13 @@ class RecentObjects(pygit2.OdbBackend):
                 if oid not in newer:
                     self._objects.pop(oid, None)
 
+    def moved(self) -> RecentObjects:
+        """The same objects in a backend for another odb (libgit2 allows one odb per backend);
+        this one must no longer be used."""
+        fresh = RecentObjects()
+        fresh._objects, fresh._commits = self._objects, self._commits
+        return fresh
+
     def __len__(self) -> int:
         return len(self._objects)
 

@@ -327,8 +327,20 @@ class Store:
         """Keep reads fast: roll up small packs (under our lock), pack loose objects."""
         # Packing is an optimisation; never fail a published write over it.
         with contextlib.suppress(OSError, ValueError, struct.error):
-            self._rollup.maybe(self.fsync)
+            if self._rollup.maybe(self.fsync) is not None:
+                self._reopen()
         maintenance.after_commit(self.git_dir)
+
+    def _reopen(self) -> None:
+        """Drop the packs a roll-up retired: libgit2 keeps a deleted pack mapped for as long as
+        the Repository that opened it lives (an odb refresh does not unmap), so a long-lived
+        store (a worker, the console) would never free their disk space and gather one mapping
+        per few commits. A fresh Repository, with the in-memory backend registered again as at
+        open, lets the old one go; everything else reads `self.repo` when it needs it."""
+        repo = pygit2.Repository(self.repo.path)
+        self._recent = self._recent.moved()
+        repo.odb.add_backend(self._recent, 0)
+        self.repo = repo
 
     def _publish(self, ref: pygit2.Reference, commit: pygit2.Oid) -> bool:
         """Compare-and-swap the ref; False when it moved since `ref` was read.
