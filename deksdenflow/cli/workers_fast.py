@@ -9,7 +9,6 @@ or a job that is not exactly what this dflow writes leaves the answer to the com
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from datetime import UTC, datetime
@@ -72,7 +71,7 @@ def _row(w: dict[str, object], names: dict[str, str]) -> list[str]:
 def scan(folder: str) -> list[dict[str, object]] | None:
     """The live workers' records, oldest first, as `jobs.workers.scan` finds them; None when
     a record is not plainly what a worker writes."""
-    from ..jobs.locks import try_lock, unlock
+    from ..jobs.locks import reap_if_gone
 
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
@@ -82,11 +81,7 @@ def scan(folder: str) -> list[dict[str, object]] | None:
     for name in names:
         info_path = os.path.join(folder, name)
         lock_path = info_path.removesuffix(".json") + ".lock"
-        fd = try_lock(lock_path)
-        if fd is not None:  # nobody holds it: the worker is gone
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(info_path)
-            unlock(lock_path, fd)
+        if reap_if_gone(info_path, lock_path):
             continue
         record = _record(info_path)
         if record is None:

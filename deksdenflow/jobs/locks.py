@@ -35,3 +35,14 @@ def unlock(path: str | os.PathLike[str], fd: int) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     os.close(fd)
+
+
+def reap_if_gone(info_path: str | os.PathLike[str], lock_path: str | os.PathLike[str]) -> bool:
+    """True (and the record removed) when nobody holds `lock_path`: its process is gone."""
+    fd = try_lock(lock_path)
+    if fd is None:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(info_path)
+    unlock(lock_path, fd)
+    return True

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ..domain.models import Job, JobStatus
 from ..store import Store
 from .liveness import WORKERS_DIR, host
-from .locks import try_lock, unlock
+from .locks import reap_if_gone, try_lock, unlock
 
 if TYPE_CHECKING:
     from ..context.project import Project
@@ -96,11 +96,7 @@ def scan(store: Store) -> list[WorkerInfo]:
         return found
     for info_path in sorted(folder.glob("*.json")):
         lock_path = info_path.with_suffix(".lock")
-        fd = try_lock(lock_path)
-        if fd is not None:  # nobody holds it: the worker is gone
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(info_path)
-            unlock(lock_path, fd)
+        if reap_if_gone(info_path, lock_path):
             continue
         info = _read(info_path)
         if info is not None:
