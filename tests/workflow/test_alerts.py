@@ -31,7 +31,8 @@ def _lines(path: Path, count: int, wait_s: float = 15.0) -> list[dict]:  # type:
     deadline = time.monotonic() + wait_s
     while True:
         text = path.read_text() if path.exists() else ""
-        docs = [json.loads(line) for line in text.splitlines() if line.strip()]
+        whole = text[:text.rfind("\n") + 1]  # a line still being written is read next time
+        docs = [json.loads(line) for line in whole.splitlines() if line.strip()]
         if len(docs) >= count or time.monotonic() > deadline:
             return docs
         time.sleep(0.05)
@@ -45,7 +46,8 @@ def _alerts(project: Project) -> list[dict]:  # type: ignore[type-arg]
 
 def _command(tmp_path: Path) -> str:
     out, env = tmp_path / "alerts.jsonl", tmp_path / "alert-env.txt"
-    return f"cat >> {shlex.quote(str(out))}; echo >> {shlex.quote(str(out))}; " \
+    # One append per alert: two deliveries at once (two clones' alerts) must not interleave.
+    return f"doc=$(cat); printf '%s\\n' \"$doc\" >> {shlex.quote(str(out))}; " \
            f"env > {shlex.quote(str(env))}"
 
 
