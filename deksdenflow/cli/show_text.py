@@ -120,28 +120,26 @@ def render_graph(out: Console, graph: list[str], conflicts: list[str]) -> None:
 def render_facts(out: Console, found: Shown) -> None:
     """CI, notes, failures, attempts, changes, transcripts."""
     _ci(out, found.ci)
-    if found.notes:
-        out.print("\nnotes:")
-        print_lines(out, [f"  {at:%H:%M:%S} {'' if level == 'info' else f'{level}: '}{text}"
-                          for at, level, text in found.notes], soft_wrap=True)
-    if found.failures:
-        out.print("\nfailures:")
-        print_lines(out, [f"  {at:%H:%M:%S} {'' if step is None else f'step {step:02d} '}"
-                          f"{kind or 'job'}: {error}" for at, kind, step, error in found.failures],
-                    soft_wrap=True)
-    if found.attempts:
-        out.print("\nattempts (engine/model):")
-        print_lines(out, [f"  {index:02d} {kind:<7} {outcome:<8} {engine or '-'}/{model or '-'}"
-                          for index, kind, outcome, engine, model in found.attempts],
-                    soft_wrap=True)
-    if found.changes:
-        out.print("\nchanges per step (`dflow diff RUN STEP`):")
-        print_lines(out, [f"  {index:02d} {files} file{'s' if files != 1 else ''} "
-                          f"+{added} -{deleted}" for index, files, added, deleted in found.changes],
-                    soft_wrap=True)
-    if found.transcripts:
-        out.print("\ntranscripts:")
-        print_lines(out, [f"  {command}" for command in found.transcripts], soft_wrap=True)
+    _section(out, "notes:", [
+        f"  {at:%H:%M:%S} {'' if level == 'info' else f'{level}: '}{text}"
+        for at, level, text in found.notes])
+    _section(out, "failures:", [
+        f"  {at:%H:%M:%S} {'' if step is None else f'step {step:02d} '}{kind or 'job'}: {error}"
+        for at, kind, step, error in found.failures])
+    _section(out, "attempts (engine/model):", [
+        f"  {index:02d} {kind:<7} {outcome:<8} {engine or '-'}/{model or '-'}"
+        for index, kind, outcome, engine, model in found.attempts])
+    _section(out, "changes per step (`dflow diff RUN STEP`):", [
+        f"  {index:02d} {files} file{'s' if files != 1 else ''} +{added} -{deleted}"
+        for index, files, added, deleted in found.changes])
+    _section(out, "transcripts:", [f"  {command}" for command in found.transcripts])
+
+
+def _section(out: Console, heading: str, lines: list[str]) -> None:
+    """A blank line, the heading, then the lines as they are (nothing when there are none)."""
+    if lines:
+        out.print(f"\n{heading}")
+        print_lines(out, lines, soft_wrap=True)
 
 
 def _ci(out: Console, ci: tuple[str, str, str, str] | None) -> None:

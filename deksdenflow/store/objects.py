@@ -344,21 +344,8 @@ def _apply(base: bytes, delta: bytes) -> bytes:
         op = delta[at]
         at += 1
         if op & 0x80:  # copy from the base: offset and size in the bytes the bits name
-            offset = size = 0
-            if op & 0x01:
-                offset, at = delta[at], at + 1
-            if op & 0x02:
-                offset, at = offset | delta[at] << 8, at + 1
-            if op & 0x04:
-                offset, at = offset | delta[at] << 16, at + 1
-            if op & 0x08:
-                offset, at = offset | delta[at] << 24, at + 1
-            if op & 0x10:
-                size, at = delta[at], at + 1
-            if op & 0x20:
-                size, at = size | delta[at] << 8, at + 1
-            if op & 0x40:
-                size, at = size | delta[at] << 16, at + 1
+            offset, at = _copy_field(delta, at, op, 0, 4)
+            size, at = _copy_field(delta, at, op, 4, 3)
             size = size or 0x10000
             if offset + size > source or len(out) + size > target:
                 raise Unreadable("a delta copies past its base or its result's size")
@@ -373,6 +360,16 @@ def _apply(base: bytes, delta: bytes) -> bytes:
     if len(out) != target:
         raise Unreadable("a delta that builds an object of the wrong size")
     return bytes(out)
+
+
+def _copy_field(delta: bytes, at: int, op: int, first_bit: int, count: int) -> tuple[int, int]:
+    """A copy instruction's offset (bits 0-3 of `op`) or size (bits 4-6): one little-endian
+    byte follows for each bit set."""
+    value = 0
+    for n in range(count):
+        if op & (1 << (first_bit + n)):
+            value, at = value | delta[at] << (8 * n), at + 1
+    return value, at
 
 
 def _varint(data: bytes, at: int) -> tuple[int, int]:
