@@ -140,6 +140,9 @@ def show_commit(worktree: Path, commit: str | None, limit: int = 20_000) -> str:
     docs/decisions/1332-the-qa-diff-in-process.md)."""
     if not commit:
         return "(the step changed no files)"
-    text = (local.show(worktree, commit)  # in-process; git where libgit2 cannot
-            or git(worktree, "show", "--stat", "-p", "--format=commit %H%n%s%n", commit).stdout)
+    # In-process; git where libgit2 cannot, never running a textconv or external diff the
+    # repository's config names (the agent may control that config).
+    text = (local.show(worktree, commit)
+            or git(worktree, "show", "--no-textconv", "--no-ext-diff", "--stat", "-p",
+                   "--format=commit %H%n%s%n", commit).stdout)
     return text if len(text) <= limit else text[:limit] + "\n[... diff cut ...]\n"

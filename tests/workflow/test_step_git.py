@@ -189,3 +189,30 @@ def test_a_merge_or_a_short_id_is_shown_by_git(tmp_path: Path) -> None:
     merge = git("rev-parse", "HEAD", cwd=repo)
     assert local.show(repo, merge) is None and local.show(repo, merge[:10]) is None
     assert worktrees.show_commit(repo, merge) == _git_show(repo, merge)
+
+
+def test_the_qa_diff_never_runs_a_program_the_repository_names(tmp_path: Path) -> None:
+    # An agent that controls the worktree's git config (its `.git` file can name a gitdir it
+    # built) names a textconv and an external diff; the QA diff that git shows runs neither.
+    repo = make_repo(tmp_path / "r")
+    marker = tmp_path / "ran"
+    program = f"sh -c 'touch {marker}; cat \"$0\"'"
+    git("config", "diff.spy.textconv", program, cwd=repo)
+    git("config", "diff.external", f"sh -c 'touch {marker}'", cwd=repo)
+    (repo / ".gitattributes").write_text("*.txt diff=spy\n")
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    (repo / "a.txt").write_text("side\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "side", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    (repo / "b.txt").write_text("main\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "main", cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", "merge", "side", cwd=repo)
+    merge = git("rev-parse", "HEAD", cwd=repo)
+    side = git("rev-parse", "HEAD^2", cwd=repo)[:10]  # a short id: shown by git, as a merge is
+    assert local.show(repo, side) is None
+    for commit in (merge, side):
+        assert "commit " in worktrees.show_commit(repo, commit)
+    assert "+side" in worktrees.show_commit(repo, side)  # the text itself, not the program's
+    assert not marker.exists()
