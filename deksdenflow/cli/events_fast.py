@@ -17,6 +17,7 @@ import json
 from datetime import datetime
 
 from ..store import cache
+from ..store.layout import ROOT_EVENTS_DIR, events_dir
 from . import fast
 from .text import DETAIL_KEYS, event_detail
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from ..store.lite import LiteView
 
 RUN_INDEX = "run-index"
-ROOT_EVENTS_DIR = "events"  # store/layout.py's
 EVENT_SCHEMA = 2  # domain/events.py's EVENT_SCHEMA_VERSION; schema 1 is migrated as codec does
 SNAPSHOT_SCHEMA = 1
 # The keys `runs_cmds.event_detail` shows, for each event type whose payload has any: the
@@ -90,7 +90,7 @@ def newest(view: LiteView, index: dict[str, Row], limit: int) -> list[Doc]:
                                reverse=True):
         if len(found) >= limit and last < _lamport(found[0]):
             break
-        found = ordered([*found, *events_under(view, f"{_run_dir(folder)}/events")])[-limit:]
+        found = ordered([*found, *events_under(view, events_dir(folder))])[-limit:]
     return found
 
 
@@ -135,8 +135,6 @@ def _read_row(view: LiteView, folder: str) -> list[object] | None:
     return [folder, uid, f"{number:04d}-{name}", last, number, name, branch]
 
 
-def _run_dir(uid: str) -> str:
-    return f"runs/{uid[:5]}/{uid}"  # store/layout.py's run_dir
 
 
 def events_under(view: LiteView, path: str) -> list[Doc]:

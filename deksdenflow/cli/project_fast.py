@@ -15,6 +15,7 @@ import json
 import os
 
 from ..store import cache
+from ..store.layout import PROJECT_FILE
 from . import fast
 
 TYPE_CHECKING = False
@@ -22,8 +23,7 @@ if TYPE_CHECKING:
     from ..context.config import ResolvedSettings
     from ..store.lite import LiteView
 
-# context/config.py's PROJECT_SOURCE and store/layout.py's PROJECT_FILE (a test holds them)
-PROJECT_FILE = "project.toml"
+# context/config.py's PROJECT_SOURCE (a test holds it)
 PROJECT_SOURCE = "project.toml on refs/deksdenflow/state"
 OVERRIDES = "project-overrides"
 OVERRIDDEN = "# overridden here:"  # the one line the command lets Rich wrap

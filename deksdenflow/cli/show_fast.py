@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ..store import cache
+from ..store.layout import events_dir, run_dir
 from . import events_fast, fast
 from .show_text import Shown, StepRow
 
@@ -79,8 +80,7 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
     changes = _changes(common, doc)
     if changes is None:
         return None
-    events = events_fast.ordered(events_fast.events_under(view, f"runs/{folder[:5]}/{folder}"
-                                                                "/events"))
+    events = events_fast.ordered(events_fast.events_under(view, events_dir(folder)))
     path, plan = plan_text(common, run, run_id)
     found = Shown(
         id=run_id, status=run.get("status", "pending"), paused=bool(run.get("paused")),
@@ -144,7 +144,7 @@ def _facts(found: Shown, events: list[Doc]) -> None:
 def _transcripts(view: LiteView, folder: str, run_id: str) -> list[str]:
     from ..domain.transcripts import numbered
 
-    names = view.names_under(f"runs/{folder[:5]}/{folder}/artifacts")
+    names = view.names_under(f"{run_dir(folder)}/artifacts")
     return [command for *_, command in numbered(run_id, names)]
 
 

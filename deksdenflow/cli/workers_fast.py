@@ -13,6 +13,7 @@ import json
 import os
 from datetime import UTC, datetime
 
+from ..store.layout import OPEN_JOBS_DIR
 from . import fast
 
 TYPE_CHECKING = False
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from ..store.lite import LiteView
 
 WORKERS_DIR = "workers"  # jobs/liveness.py's, in <git dir>/deksdenflow/
-OPEN_JOBS_DIR = "jobs/open"  # store/layout.py's
 # store/codec.py's CURRENT_VERSIONS["job"] and ["snapshot"] (a test holds them equal)
 JOB_SCHEMA = SNAPSHOT_SCHEMA = 1
 JOB_STATUSES = ("requested", "claimed", "finished", "failed", "cancelled")

@@ -184,6 +184,7 @@ def test_events_newest_is_what_the_command_prints(project: Project, repo: Path) 
 
 def test_events_with_nothing_yet_and_odd_limits(project: Project, repo: Path) -> None:
     assert same_both_ways(repo, "events", "--limit", "5") == "no events yet\n"
+    assert answered_fast(repo, "events", "--limit", "5")
     add_run(project.store, "one")
     for odd in (["--limit", "0"], ["--limit", "x"], ["--limit", "٣"]):
         out = subprocess.run([DFLOW, "events", *odd], cwd=repo, capture_output=True,
@@ -228,12 +229,13 @@ def test_the_events_detail_table_is_the_payload_models() -> None:
 
 
 def test_the_project_show_constants_are_the_store_s() -> None:
-    from deksdenflow.cli import project_fast
+    from deksdenflow.cli import project_fast, show_fast
     from deksdenflow.context.config import PROJECT_SOURCE
-    from deksdenflow.store.layout import PROJECT_FILE
+    from deksdenflow.domain.layout import PROTOCOLS_DIR
+    from deksdenflow.workflow.detail import RECENT_EVENTS
 
-    assert (project_fast.PROJECT_SOURCE, project_fast.PROJECT_FILE) == (PROJECT_SOURCE,
-                                                                        PROJECT_FILE)
+    assert project_fast.PROJECT_SOURCE == PROJECT_SOURCE
+    assert (show_fast.PROTOCOLS_DIR, show_fast.RECENT_EVENTS) == (PROTOCOLS_DIR, RECENT_EVENTS)
 
 
 def test_show_is_what_the_command_prints(project: Project, repo: Path) -> None:
