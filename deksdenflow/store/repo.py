@@ -249,6 +249,7 @@ class Store:
                     trust.remember(self.data_dir, str(commit))
                     self._recent.remember(pack.objects)
                     self._after_commit()
+                    tx.commit = str(commit)
                     if self.published is not None:
                         self.published(tx)
                     return result

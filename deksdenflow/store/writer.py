@@ -49,6 +49,7 @@ class Tx:
         self._project_text: str | None = None
         self._secrets: list[str] | None = None
         self._deferred: list[Callable[[Tx], None]] = []
+        self.commit: str | None = None  # the commit published, for the `published` hook
 
     # --- reading through the transaction ---------------------------------------------------
 

@@ -157,12 +157,12 @@ def write_through(project: Project, tx: Tx) -> None:
     if not uids or project.flags:  # command-line flags are not what `dflow status` resolves
         return
     try:
-        _write_through(project, uids)
+        _write_through(project, tx, uids)
     except (DflowError, OSError, KeyError, ValueError, Unreadable):
         return  # the listing computes these lines itself; a published commit never fails here
 
 
-def _write_through(project: Project, uids: list[str]) -> None:
+def _write_through(project: Project, tx: Tx, uids: list[str]) -> None:
     from ..store.layout import PROJECT_FILE, run_dir
     from ..store.lite import LiteView
 
@@ -170,7 +170,7 @@ def _write_through(project: Project, uids: list[str]) -> None:
     common = str(store.git_dir)
     if not cache.kept(common, LINES):
         return  # nobody lists here: not even the settings key is worth computing
-    tip = cache.read_tip(common)  # the commit just published: the hook runs under the lock
+    tip = tx.commit  # the one published: the ref itself may have moved since (a fetch)
     if tip is None:
         return
     view = LiteView(store.repo, tip)

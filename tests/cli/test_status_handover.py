@@ -152,3 +152,35 @@ def test_the_journal_is_started_again_past_its_cap(tmp_path: Path) -> None:
     assert cache.records(common, listing.JOURNAL, "k") == [b"x" * 100 + b"2"]
     assert cache.records(common, listing.JOURNAL, "other") == [b"y"]
     assert (tmp_path / "deksdenflow" / "cache" / listing.JOURNAL).stat().st_size < 300
+
+
+def test_the_hand_over_reads_the_commit_it_published_not_the_ref_after_a_move(
+        project: Project, repo: Path) -> None:
+    # A `git fetch` takes no dflow lock: between the publish and the hook the ref may name a
+    # commit nobody checked. The hook must read the commit the store published.
+    uid = add_run(project.store, "one")
+    status(repo)  # a listing is kept: the writer hands lines over from now on
+    empty = subprocess.run(["git", "mktree"], cwd=repo, input="", capture_output=True,
+                           text=True, check=True).stdout.strip()
+    foreign = subprocess.run(["git", "commit-tree", "-m", "x", empty], cwd=repo,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    hook = project.store.published
+    assert hook is not None
+    moved = []
+
+    def move_then_publish(tx: object) -> None:
+        published = subprocess.run(["git", "rev-parse", "refs/deksdenflow/state"], cwd=repo,
+                                   capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(["git", "update-ref", "refs/deksdenflow/state", foreign], cwd=repo,
+                       check=True)
+        moved.append(published)
+        hook(tx)  # type: ignore[arg-type]
+
+    project.store.published = move_then_publish
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=uid))
+    assert moved
+    common = str(repo / ".git")
+    key = listing.settings_key(LiteView(common, moved[0]).blob_id("project.toml"))
+    handed = [json.loads(payload) for payload in cache.records(common, listing.JOURNAL, key)]
+    run_tree = LiteView(common, moved[0]).entry_id(f"runs/{uid[:5]}/{uid}")
+    assert any(run_tree in record for record in handed)  # read from what was published
