@@ -10,6 +10,7 @@ are validated with the settings (context/config.py); variables dflow *sets* for 
 
 from __future__ import annotations
 
+import functools
 import os
 from types import MappingProxyType
 
@@ -117,3 +118,29 @@ def check_all(environ: Mapping[str, str] | None = None) -> None:
         reader = readers.get(var.kind)
         if reader is not None:
             reader(var.name, environ)
+
+
+def user_config_path() -> str:
+    """The user config file: DFLOW_CONFIG_FILE, else `<user config dir>/dflow/config.toml`."""
+    return text("DFLOW_CONFIG_FILE") or _default_config_path(
+        os.environ.get("HOME"), os.environ.get("XDG_CONFIG_HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _default_config_path(home: str | None, xdg: str | None) -> str:
+    import platformdirs  # what the path depends on is the key: looked up once per value
+
+    return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
+
+
+def settings_stamp() -> tuple[object, ...]:
+    """What the effective settings depend on besides project.toml: every DFLOW_* variable and
+    the user config file's identity. The settings cache and the status lines' cache key on it
+    (one owner, so the two can never disagree on what invalidates them)."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_")))
+    path = user_config_path()
+    try:
+        stat = os.stat(path)
+        return env, path, stat.st_mtime_ns, stat.st_size
+    except OSError:
+        return env, path

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from .. import environment
@@ -30,10 +29,7 @@ class ResolvedSettings(BaseModel):
 
 
 def user_config_path() -> Path:
-    explicit = environment.text("DFLOW_CONFIG_FILE")
-    if explicit:
-        return Path(explicit)
-    return platformdirs.user_config_path("dflow") / "config.toml"
+    return Path(environment.user_config_path())
 
 
 def leaf_keys(settings: ProjectSettings | None = None) -> list[str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import environment
 from ..domain.settings import ProjectSettings
 from ..store import StateView, Store, Tx
 from . import config
@@ -31,7 +31,6 @@ class Project:
     clock: Callable[[], datetime] = _now
     _resolved: dict[tuple[str, str, tuple[Any, ...]], config.ResolvedSettings] = field(
         default_factory=dict, repr=False)
-    _config_paths: dict[tuple[Any, ...], Path] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.store.after = self._reconcile
@@ -96,16 +95,7 @@ class Project:
 
     def _env_stamp(self) -> tuple[Any, ...]:
         """What else settings depend on: DFLOW_* variables and the user config file's identity."""
-        env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_")))
-        where = (os.environ.get("HOME"), os.environ.get("XDG_CONFIG_HOME"), env)
-        path = self._config_paths.get(where)
-        if path is None:
-            path = self._config_paths[where] = config.user_config_path()
-        try:
-            stat = path.stat()
-            return env, str(path), stat.st_mtime_ns, stat.st_size
-        except OSError:
-            return env, str(path)
+        return environment.settings_stamp()
 
 
 def default_project_text(name: str, base_branch: str, engine: str) -> str:

@@ -18,7 +18,6 @@ models only inside the functions that compute a line.
 from __future__ import annotations
 
 import json
-import os
 
 from .. import environment
 from ..store import cache
@@ -85,20 +84,8 @@ def settings_key(project_blob_id: str) -> str:
     so no variable's value is written into the cache."""
     import hashlib
 
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_"))
-    path = environment.text("DFLOW_CONFIG_FILE") or _user_config()
-    try:
-        stat = os.stat(path)
-        user = f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
-    except OSError:
-        user = path
-    return hashlib.sha256(json.dumps([project_blob_id, env, user]).encode()).hexdigest()
-
-
-def _user_config() -> str:
-    import platformdirs
-
-    return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
+    stamp = environment.settings_stamp()
+    return hashlib.sha256(json.dumps([project_blob_id, stamp]).encode()).hexdigest()
 
 
 def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Line:
