@@ -72,8 +72,10 @@ class ClaudeEngine(ConfiguredEngine):
                 wanted = claude_sandbox.settings(request.cwd, self.hosts(options))
                 wanted["sandbox"]["filesystem"]["denyWrite"].append(str(settings))
                 settings.write_text(json.dumps(wanted), encoding="utf-8")
-            env = self.agent_env(request, options)
-            env["CLAUDE_CODE_TMPDIR"] = str(scratch)
+            # Claude Code's own temp dir too (not the worktree's .dflow-tmp): its sandbox puts
+            # Unix sockets there, whose paths may not pass 108 bytes.
+            env = {**self.agent_env(request, options), "CLAUDE_CODE_TMPDIR": str(scratch),
+                   "TMPDIR": str(scratch), "TMP": str(scratch), "TEMP": str(scratch)}
             done = run_process(
                 self.argv(request, options, settings if native else None),
                 engine=self.name,
