@@ -39,10 +39,13 @@ WRITE_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 
 # sandbox -> (permission mode, allowed tools, disallowed tools). In print mode Claude Code
 # cannot ask, so a tool outside the allowed list is refused; the disallowed list makes the
-# refusal explicit even when a user's settings allow more.
+# refusal explicit even when a user's settings allow more. The edit tools are never allowed
+# by name: `Write` in the list allows it on any path (the real CLI wrote outside the
+# worktree); `acceptEdits` alone accepts edits inside the working directory only. Bash runs
+# in Claude Code's sandbox (claude_sandbox.py).
 PERMISSIONS: dict[Sandbox, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "read-only": ("default", READ_TOOLS, (*WRITE_TOOLS, "Bash", "WebFetch", "WebSearch")),
-    "workspace-write": ("acceptEdits", (*READ_TOOLS, *WRITE_TOOLS, "Bash"), ()),
+    "workspace-write": ("acceptEdits", (*READ_TOOLS, "Bash"), ()),
 }
 
 SCHEMA_INSTRUCTIONS = """

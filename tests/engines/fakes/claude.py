@@ -40,11 +40,13 @@ def tools(values):
     return {t.strip() for v in values for t in v.split(",") if t.strip()}
 
 
-def may_write(args):
-    if args.permission_mode == "bypassPermissions":
-        return True
+def may_write(args, name):
     allowed, denied = tools(args.allowedTools), tools(args.disallowedTools)
-    return "Write" in allowed and "Write" not in denied
+    if args.permission_mode == "bypassPermissions" or "Write" in denied:
+        return "Write" not in denied
+    # acceptEdits: edits inside the working directory only; `Write` allowed by name: anywhere.
+    inside = Path(name).resolve().is_relative_to(Path.cwd().resolve())
+    return "Write" in allowed or (args.permission_mode == "acceptEdits" and inside)
 
 
 def main():
@@ -76,7 +78,7 @@ def main():
     print(json.dumps(init))
     denials = []
     for name, text in script.get("write", {}).items():
-        if may_write(args):
+        if may_write(args, name):
             Path(name).write_text(text)
         else:
             denials.append({"tool_name": "Write", "tool_input": {"file_path": name}})
