@@ -5,7 +5,7 @@ with an engine the composition root built, never importing an engine themselves.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -64,6 +64,7 @@ class Engine(Protocol):
         ...
 
 
+@runtime_checkable
 class SelfChecking(Protocol):
     """An engine that can say whether this machine has what it needs (`dflow doctor` asks
     every engine of the project that has `checks`; plugins need not)."""
