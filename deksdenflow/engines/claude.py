@@ -33,6 +33,8 @@ AGENT_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "DISABLE_")
 # `.mcp.json` are its content (and the agent's to edit), and would run hooks and MCP servers
 # outside any sandbox (decision 1560).
 SETTING_SOURCES = "user"
+# A Bash result of 2.1.337 when the sandbox cannot start a command (e.g. its sockets).
+SANDBOX_BROKE = "Sandbox is required but failed to initialize"
 
 READ_TOOLS = ("Read", "Glob", "Grep", "LS")
 WRITE_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
@@ -149,6 +151,11 @@ class ClaudeEngine(ConfiguredEngine):
             raise EngineFailed(
                 exit_message(self.name, done, _error_text(reply)), transcript=transcript
             )
+        broke = _sandbox_broke(done.stdout)
+        if broke:  # the agent was told its commands cannot run, and may "finish" without them
+            raise EngineFailed(
+                f"engine '{self.name}': Claude Code's sandbox failed while the agent worked "
+                f"({broke}); `dflow doctor` checks this machine", transcript=transcript)
         sandboxed = _sandboxed(done.stdout)
         if native and sandboxed is not True:
             raise EngineRefused(
@@ -190,8 +197,22 @@ def _reply(stdout: str) -> dict[str, Any]:
     return {}
 
 
-def _sandboxed(stdout: str) -> bool | None:
-    """What the stream's `system/init` message says of the sandbox (None: it says nothing)."""
+def _sandbox_broke(stdout: str) -> str:
+    """Claude Code's words when its sandbox failed to start a command mid-run, or ""."""
+    for message in _messages(stdout):
+        body = message.get("message") if message.get("type") == "user" else None
+        content = body.get("content") if isinstance(body, dict) else None
+        for block in content if isinstance(content, list) else []:
+            said = block.get("content") if isinstance(block, dict) else None
+            text = said if isinstance(said, str) else json.dumps(said)
+            if block.get("type") == "tool_result" and SANDBOX_BROKE in text:
+                return text.strip().splitlines()[0][:300]
+    return ""
+
+
+def _messages(stdout: str) -> list[dict[str, Any]]:
+    """The stream's JSON objects, one a line (other lines ignored)."""
+    found = []
     for line in stdout.splitlines():
         if not line.startswith("{"):
             continue
@@ -199,9 +220,16 @@ def _sandboxed(stdout: str) -> bool | None:
             value = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(value, dict) and value.get("type") == "system" and (
-                value.get("subtype") == "init"):
-            enabled = value.get("sandbox_enabled")
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+def _sandboxed(stdout: str) -> bool | None:
+    """What the stream's `system/init` message says of the sandbox (None: it says nothing)."""
+    for message in _messages(stdout):
+        if message.get("type") == "system" and message.get("subtype") == "init":
+            enabled = message.get("sandbox_enabled")
             return enabled if isinstance(enabled, bool) else None
     return None
 

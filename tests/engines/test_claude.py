@@ -228,3 +228,12 @@ def test_doctor_check_names_the_packages_when_bubblewrap_is_missing(
     assert "apt-get install bubblewrap socat" in check.fix
     (off,) = claude(options={"native_sandbox": False}).checks()  # type: ignore[attr-defined]
     assert off.level == "warn" and "unconfined" in off.detail
+
+
+def test_a_sandbox_that_broke_while_the_agent_worked_fails_the_attempt(
+    fake_claude: FakeAgent, workdir: Path
+) -> None:
+    fake_claude.script(sandbox_broke=True, result="All done (nothing could run).")
+
+    with pytest.raises(EngineFailed, match="sandbox failed while the agent worked .*bridge"):
+        claude().run(request(workdir, sandbox="workspace-write", phase="execute"))  # type: ignore[attr-defined]

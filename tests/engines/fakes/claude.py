@@ -76,6 +76,11 @@ def main():
     if not script.get("no_sandbox_report"):
         init["sandbox_enabled"] = enabled
     print(json.dumps(init))
+    if script.get("sandbox_broke"):
+        result = {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+                  "content": "Sandbox is required but failed to initialize: Failed to create "
+                             "bridge sockets after 5 attempts."}
+        print(json.dumps({"type": "user", "message": {"role": "user", "content": [result]}}))
     denials = []
     for name, text in script.get("write", {}).items():
         if may_write(args, name):
