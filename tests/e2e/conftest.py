@@ -10,10 +10,12 @@ the HTTP(S) proxy of every process the tests start, so any other attempt is reco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +120,21 @@ enabled = false
 """
 
 
+@contextlib.contextmanager
+def _codex_home() -> Iterator[Path]:
+    """A CODEX_HOME of the test's own, outside the system temp dir: with a system bubblewrap on
+    PATH (which Claude Code's sandbox needs), Codex 0.169.0 runs its sandbox helper through
+    PATH aliases it refuses to create under /tmp, and every sandboxed command then fails with
+    `bwrap: execvp codex-linux-sandbox: No such file or directory`."""
+    homes = _CACHE_ROOT / "codex-homes"
+    homes.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=homes))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @dataclass
 class CodexSetup:
     """What one test has: the scripted server, the real codex, and the env both need."""
@@ -151,9 +168,7 @@ def codex_setup(
     codex_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[CodexSetup]:
     """A scripted server on 127.0.0.1 and a CODEX_HOME pointing at it, exported to subprocesses."""
-    with ScriptedModelServer() as server:
-        home = tmp_path / "codex-home"
-        home.mkdir()
+    with ScriptedModelServer() as server, _codex_home() as home:
         (home / "config.toml").write_text(codex_config(server.base_url))
         proxy = server.base_url.removesuffix("/v1")
         monkeypatch.setenv("CODEX_HOME", str(home))
