@@ -26,9 +26,10 @@ from deksdenflow.engines.registry import get_engine
 from ..conftest import git, make_repo
 from .conftest import CLAUDE_MODEL, ClaudeSetup
 from .model_server import Message, ShellCall, ToolCall
+from .test_claude_protocol import start_claude_after_quick_plan
 from .test_codex_engine import _processes_mentioning
 from .test_containment import STATE_REF, _track_hooks
-from .test_protocol import GREET_PY, RUN, Cli, dflow, in_process, plan, show, start_run
+from .test_protocol import GREET_PY, RUN, Cli, dflow, in_process, plan, show
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,11 +46,10 @@ def tool_results(setup: ClaudeSetup) -> str:
     )
 
 
-def run_unreviewed(cli: Cli, repo: Path) -> subprocess.CompletedProcess[str]:
-    """A whole protocol, plan and execute, QA off: what dflow commits is what is checked."""
-    start_run(cli, repo, "claude", ("engines.claude.model", CLAUDE_MODEL),
-              ("qa.policy", "never"))  # fmt: skip
-    return dflow("run", RUN, "--wait", cwd=repo)
+def start_unreviewed(cli: Cli, setup: ClaudeSetup, repo: Path) -> None:
+    """A whole protocol, planned quickly (the openai engine on the same server), executed by
+    Claude Code, QA off: what dflow commits is what is checked."""
+    start_claude_after_quick_plan(cli, setup, repo, ("qa.policy", "never"))
 
 
 def execute_once(worktree: Path, timeout_s: float = 120) -> EngineResult:
@@ -82,8 +82,9 @@ def test_a_hook_edited_by_real_claude_is_committed_and_never_run(
                   f"chmod +x .githooks/pre-commit && printf '%s' '{GREET_PY}' > greet.py"),
         Message("Added greet() (and tidied a hook)."),
     )  # fmt: skip
+    start_unreviewed(cli, claude_setup, repo)
 
-    done = run_unreviewed(cli, repo)
+    done = dflow("run", RUN, "--wait", cwd=repo)
 
     assert claude_setup.server.pending() == [] and claude_setup.server.errors == []
     assert "completed" in done.stdout
@@ -106,8 +107,7 @@ def test_real_claude_cannot_move_the_state_ref_from_its_sandbox(
                   f"printf '%s' '{GREET_PY}' > greet.py"),
         Message("Added greet()."),
     )  # fmt: skip
-    start_run(cli, repo, "claude", ("engines.claude.model", CLAUDE_MODEL),
-              ("qa.policy", "never"))  # fmt: skip
+    start_unreviewed(cli, claude_setup, repo)
     before = git("rev-parse", STATE_REF, cwd=repo)
 
     done = dflow("run", RUN, "--wait", cwd=repo)
@@ -156,7 +156,7 @@ def test_a_nested_repository_filter_made_by_real_claude_is_never_run_by_dflow(
         Message("Added greet() and vendored a library."),
     )
 
-    done = dflow_or_blocked(cli, repo)
+    done = dflow_or_blocked(cli, claude_setup, repo)
 
     assert claude_setup.server.pending() == [] and claude_setup.server.errors == []
     # Claude Code would not let the agent declare the submodule: .gitmodules is read-only to
@@ -173,9 +173,9 @@ def test_a_nested_repository_filter_made_by_real_claude_is_never_run_by_dflow(
     assert git("fsck", "--no-progress", "--no-dangling", cwd=repo) == ""
 
 
-def dflow_or_blocked(cli: Cli, repo: Path) -> subprocess.CompletedProcess[str]:
-    start_run(cli, repo, "claude", ("engines.claude.model", CLAUDE_MODEL),
-              ("qa.policy", "never"))  # fmt: skip
+def dflow_or_blocked(cli: Cli, setup: ClaudeSetup, repo: Path
+                     ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    start_unreviewed(cli, setup, repo)
     done = dflow("run", RUN, "--wait", cwd=repo, ok=False)
     assert done.returncode in (0, 4), done.stderr  # finished, or waits for a person
     return done
@@ -216,7 +216,7 @@ def test_a_background_process_of_real_claude_does_not_outlive_the_step(
     worktree = worktree_of(make_repo(tmp_path / "repo"))
     marker = f"dflow-late-{uuid.uuid4().hex}"
     claude_setup.server.queue(
-        ShellCall(f"(setsid sh -c 'sleep 2; echo late > late.txt # {marker}' &); "
+        ShellCall(f"(setsid sh -c 'sleep 1; echo late > late.txt # {marker}' &); "
                   f"nohup sh -c 'sleep 30 # {marker}' >/dev/null 2>&1 & echo started"),
         Message("Started a server."),
     )  # fmt: skip
@@ -224,7 +224,7 @@ def test_a_background_process_of_real_claude_does_not_outlive_the_step(
     result = execute_once(worktree)
 
     assert result.sandboxed is True and "started" in tool_results(claude_setup)
-    time.sleep(3)  # past the double-forked writer's moment
+    time.sleep(2)  # past the double-forked writer's moment
     assert _processes_mentioning(marker) == []
     assert not (worktree / "late.txt").exists()
 

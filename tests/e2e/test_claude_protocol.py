@@ -56,6 +56,21 @@ def start_claude_run(cli: Cli, repo: Path, *settings: tuple[str, str]) -> None:
     start_run(cli, repo, "claude", ("engines.claude.model", CLAUDE_MODEL), *settings)
 
 
+def start_claude_after_quick_plan(
+    cli: Cli, setup: ClaudeSetup, repo: Path, *settings: tuple[str, str]
+) -> None:
+    """A run whose plan comes from the `openai` engine on the same server (one HTTP request,
+    no CLI to start) and whose other phases are Claude Code's: for the tests about execution."""
+    in_process(cli, "init", "--engine", "claude", cwd=repo)
+    for key, value in (
+        ("engines.claude.model", CLAUDE_MODEL), ("phases.plan", "openai"),
+        ("engines.openai.model", "scripted-planner"),
+        ("engines.openai.options.base_url", setup.server.base_url), *settings,
+    ):  # fmt: skip
+        in_process(cli, "config", "set", key, value, cwd=repo)
+    in_process(cli, "new", "greet", "--task", "Add a greet() function", cwd=repo)
+
+
 def test_real_claude_plans_executes_retries_after_qa_fail_and_is_ready_to_land(
     claude_setup: ClaudeSetup, tmp_path: Path, cli: Cli
 ) -> None:
@@ -138,7 +153,7 @@ def test_a_malformed_verdict_from_real_claude_blocks_the_step(
         Message("Added greet()."),
         Message("PASS - looks good to me"),  # not the verdict object: never a PASS
     )
-    start_claude_run(cli, repo, ("retry.max_attempts", "1"))
+    start_claude_after_quick_plan(cli, claude_setup, repo, ("retry.max_attempts", "1"))
 
     done = dflow("run", RUN, "--wait", cwd=repo, ok=False)
 
