@@ -53,3 +53,23 @@ def test_doctor_warns_when_a_project_runs_claude_without_its_sandbox(
 
     lines = [x for x in result.output.splitlines() if "claude sandbox" in x]
     assert len(lines) == 1 and "unconfined" in lines[0], result.output
+
+
+def test_doctor_says_when_bubblewrap_cannot_create_namespaces(
+    project: Project, repo: Path, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert cli("config", "set", "phases.execute", "claude", cwd=repo).exit_code == 0
+    path = _only(tmp_path, "git")
+    for tool, script in (("socat", "exit 0"),  # a kernel or container without user namespaces
+                         ("bwrap", "echo 'bwrap: No permissions to create new namespace' >&2; "
+                                   "exit 1")):
+        (Path(path) / tool).write_text(f"#!/bin/sh\n{script}\n")
+        (Path(path) / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", path)
+
+    result = cli("doctor", cwd=repo)
+
+    line = next(x for x in result.output.splitlines() if "claude sandbox" in x)
+    assert "cannot create namespaces here: bwrap: No permissions to create new namespace" in line
+    assert "user namespaces" in result.output and result.exit_code == 1
