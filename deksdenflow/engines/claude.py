@@ -21,18 +21,6 @@ from .output import validate_output
 from .process import Completed, exit_message, run_process
 from .refusals import unknown_flag
 
-# What Claude Code needs from dflow's environment (besides PATH, HOME and the locale): its key
-# or token, its endpoint and models (`ANTHROPIC_*`), its own switches and config dir
-# (`CLAUDE_*`, e.g. CLAUDE_CODE_USE_BEDROCK, CLAUDE_CONFIG_DIR), the `DISABLE_*` opt-outs
-# (DISABLE_TELEMETRY, DISABLE_AUTOUPDATER, DISABLE_ERROR_REPORTING), and the proxy and CA
-# variables it reaches the model API through. An allowlist of the agent's environment keeps
-# these (and the e2e tests rely on them: ANTHROPIC_BASE_URL, the proxy trap).
-AGENT_ENV_NAMES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL",
-                   "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY",
-                   "DISABLE_AUTOUPDATER", "DISABLE_ERROR_REPORTING",
-                   "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
-                   "all_proxy", "NO_PROXY", "no_proxy", "NODE_EXTRA_CA_CERTS")
-AGENT_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "DISABLE_")
 # Only the user's own settings are read: the repository's `.claude/settings*.json` and
 # `.mcp.json` are its content (and the agent's to edit), and would run hooks and MCP servers
 # outside any sandbox (decision 1560).
@@ -68,6 +56,8 @@ class ClaudeEngine(ConfiguredEngine):
     """Prompt on stdin; the result text, usage and cost come from the JSON on stdout."""
 
     kind = "claude"
+    own_env = ("ANTHROPIC_*", "CLAUDE_*", "DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER",
+               "DISABLE_ERROR_REPORTING", "DISABLE_NON_ESSENTIAL_MODEL_CALLS")
 
     def run(self, request: EngineRequest) -> EngineResult:
         options = self.options(request)
