@@ -47,7 +47,8 @@ def shown(found: detail.RunDetail) -> Shown:
         ci=(ci.status, ci.commit, ci.url, ci.excerpt) if ci is not None else None,
         notes=[(n.at, n.level, n.text) for n in facts.notes],
         failures=[(f.at, f.kind, f.step, f.error) for f in facts.failures],
-        attempts=[(a.step, a.kind, a.outcome, a.engine, a.model) for a in facts.attempts],
+        attempts=[(a.step, a.kind, a.outcome, a.engine, a.model, a.sandboxed)
+                  for a in facts.attempts],
         changes=[(c.step, c.files, c.added, c.deleted) for c in facts.changes],
         transcripts=[t.command for t in facts.transcripts],
         events=[(e.at, e.type.value, e.step, e.actor,

@@ -133,12 +133,12 @@ def _facts(found: Shown, events: list[Doc]) -> None:
             continue
         if kind == "step.finished":
             found.attempts.append((step, "execute", "finished", data.get("engine"),
-                                   data.get("model")))
+                                   data.get("model"), data.get("sandboxed")))
         elif kind == "step.qa_verdict":
             found.attempts.append((step, "qa", data["verdict"], data.get("engine"),
-                                   data.get("model")))
+                                   data.get("model"), data.get("sandboxed")))
         elif kind == "step.failed":
-            found.attempts.append((step, "execute", "failed", None, None))
+            found.attempts.append((step, "execute", "failed", None, None, None))
 
 
 def _transcripts(view: LiteView, folder: str, run_id: str) -> list[str]:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 EXCERPT_LINES = 15
+# How an attempt ran, as its engine reported it (nothing where the engine cannot say).
+SANDBOXED = {True: "  sandboxed", False: "  unsandboxed", None: ""}
 STEP_HEADERS = ("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
                 "commit", "qa")
 
@@ -57,7 +59,9 @@ class Shown:
     ci: tuple[str, str, str, str] | None = None  # status, commit, url, excerpt
     notes: list[tuple[datetime, str, str]] = field(default_factory=list)  # at, level, text
     failures: list[tuple[datetime, str, int | None, str]] = field(default_factory=list)
-    attempts: list[tuple[int, str, str, str | None, str | None]] = field(default_factory=list)
+    # step, kind, outcome, engine, model, sandboxed (None: the engine cannot say)
+    attempts: list[tuple[int, str, str, str | None, str | None, bool | None]] = field(
+        default_factory=list)
     changes: list[tuple[int, int, int, int]] = field(default_factory=list)
     transcripts: list[str] = field(default_factory=list)  # the command that prints each
     events: list[tuple[datetime, str, int | None, str, str]] = field(default_factory=list)
@@ -127,8 +131,8 @@ def render_facts(out: Console, found: Shown) -> None:
         f"  {at:%H:%M:%S} {'' if step is None else f'step {step:02d} '}{kind or 'job'}: {error}"
         for at, kind, step, error in found.failures])
     _section(out, "attempts (engine/model):", [
-        f"  {index:02d} {kind:<7} {outcome:<8} {engine or '-'}/{model or '-'}"
-        for index, kind, outcome, engine, model in found.attempts])
+        f"  {index:02d} {kind:<7} {outcome:<8} {engine or '-'}/{model or '-'}{SANDBOXED[sandboxed]}"
+        for index, kind, outcome, engine, model, sandboxed in found.attempts])
     _section(out, "changes per step (`dflow diff RUN STEP`):", [
         f"  {index:02d} {files} file{'s' if files != 1 else ''} +{added} -{deleted}"
         for index, files, added, deleted in found.changes])

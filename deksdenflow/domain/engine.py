@@ -5,7 +5,7 @@ with an engine the composition root built, never importing an engine themselves.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +42,18 @@ class EngineResult(BaseModel):
     exit_status: int = 0
     transcript: str = Field(default="", description="raw engine log; redacted before storing")
     model: str = ""
+    sandboxed: bool | None = Field(
+        default=None, description="whether the agent's commands ran in the engine's OS sandbox, "
+        "as the engine reported it; None: the engine cannot say (command, openai, demo)")
+
+
+class EngineCheck(BaseModel):
+    """What `dflow doctor` says about what an engine needs on this machine (its sandbox)."""
+
+    name: str
+    level: Literal["ok", "warn", "fail"]
+    detail: str
+    fix: str = ""
 
 
 class Engine(Protocol):
@@ -50,3 +62,11 @@ class Engine(Protocol):
     def run(self, request: EngineRequest) -> EngineResult:
         """Do the work or raise EngineError (missing binary, timeout, bad exit, bad output)."""
         ...
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    """An engine that can say whether this machine has what it needs (`dflow doctor` asks
+    every engine of the project that has `checks`; plugins need not)."""
+
+    def checks(self) -> list[EngineCheck]: ...

@@ -46,6 +46,9 @@ class Figures(Spend):
     prompt_hash: str | None = None
     variant: str | None = Field(default=None, description="the run's prompt/model variant")
     duration_s: float = 0.0
+    sandboxed: bool | None = Field(
+        default=None, description="whether the agent's commands ran in its engine's OS sandbox, "
+        "as the engine reported it; None: the engine cannot say")
 
     def fields(self) -> dict[str, Any]:
         """These figures as keyword arguments for a payload that records them."""

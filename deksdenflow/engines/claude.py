@@ -1,30 +1,45 @@
-"""The `claude` engine: Anthropic's Claude Code, run as `claude -p --output-format json`.
+"""The `claude` engine: Anthropic's Claude Code, run as `claude -p --output-format stream-json`.
 
-Claude Code has no sandbox flag like Codex's; dflow maps the request's sandbox onto its
-permission mode and tool lists (docs/engines.md has the table and its limits).
+dflow maps the request's sandbox onto Claude Code's permission mode and tool lists, and turns
+on its native OS sandbox for the agent's commands with a settings file of its own
+(claude_sandbox.py); docs/engines.md has the table and its limits.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from ..domain.engine import EngineCheck
 from ..domain.models import Usage
 from ..errors import EngineFailed, EngineOutputInvalid, EngineRefused
+from . import claude_sandbox
 from .base import ConfiguredEngine, EngineRequest, EngineResult, Sandbox
 from .output import validate_output
 from .process import Completed, exit_message, run_process
 from .refusals import unknown_flag
+
+# Only the user's own settings are read: the repository's `.claude/settings*.json` and
+# `.mcp.json` are its content (and the agent's to edit), and would run hooks and MCP servers
+# outside any sandbox (decision 1560).
+SETTING_SOURCES = "user"
+# A Bash result of 2.1.337 when the sandbox cannot start a command (e.g. its sockets).
+SANDBOX_BROKE = "Sandbox is required but failed to initialize"
 
 READ_TOOLS = ("Read", "Glob", "Grep", "LS")
 WRITE_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 
 # sandbox -> (permission mode, allowed tools, disallowed tools). In print mode Claude Code
 # cannot ask, so a tool outside the allowed list is refused; the disallowed list makes the
-# refusal explicit even when a user's settings allow more.
+# refusal explicit even when a user's settings allow more. The edit tools are never allowed
+# by name: `Write` in the list allows it on any path (the real CLI wrote outside the
+# worktree); `acceptEdits` alone accepts edits inside the working directory only. Bash runs
+# in Claude Code's sandbox (claude_sandbox.py).
 PERMISSIONS: dict[Sandbox, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "read-only": ("default", READ_TOOLS, (*WRITE_TOOLS, "Bash", "WebFetch", "WebSearch")),
-    "workspace-write": ("acceptEdits", (*READ_TOOLS, *WRITE_TOOLS, "Bash"), ()),
+    "workspace-write": ("acceptEdits", (*READ_TOOLS, "Bash"), ()),
 }
 
 SCHEMA_INSTRUCTIONS = """
@@ -41,19 +56,48 @@ class ClaudeEngine(ConfiguredEngine):
     """Prompt on stdin; the result text, usage and cost come from the JSON on stdout."""
 
     kind = "claude"
+    own_env = ("ANTHROPIC_*", "CLAUDE_*", "DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER",
+               "DISABLE_ERROR_REPORTING", "DISABLE_NON_ESSENTIAL_MODEL_CALLS")
 
     def run(self, request: EngineRequest) -> EngineResult:
         options = self.options(request)
-        done = run_process(
-            self.argv(request, options),
-            engine=self.name,
-            cwd=request.cwd,
-            timeout_s=request.timeout_s,
-            stdin=self.prompt(request),
-            env=self.agent_env(request, options),
-            check=False,
-        )
-        return self.result(request, done)
+        native = self.native_sandbox(options)
+        with tempfile.TemporaryDirectory(prefix="dflow-claude-") as tmp:
+            # Outside the worktree, and outside what the sandbox lets commands write: only
+            # `scratch` (Claude Code's temp dir, CLAUDE_CODE_TMPDIR) is theirs.
+            settings, scratch = Path(tmp) / "settings.json", Path(tmp) / "tmp"
+            scratch.mkdir(mode=0o700)
+            if native:
+                wanted = claude_sandbox.settings(request.cwd, self.hosts(options))
+                wanted["sandbox"]["filesystem"]["denyWrite"].append(str(settings))
+                settings.write_text(json.dumps(wanted), encoding="utf-8")
+            # Claude Code's own temp dir too (not the worktree's .dflow-tmp): its sandbox puts
+            # Unix sockets there, whose paths may not pass 108 bytes.
+            env = {**self.agent_env(request, options), "CLAUDE_CODE_TMPDIR": str(scratch),
+                   "TMPDIR": str(scratch), "TMP": str(scratch), "TEMP": str(scratch)}
+            done = run_process(
+                self.argv(request, options, settings if native else None),
+                engine=self.name,
+                cwd=request.cwd,
+                timeout_s=request.timeout_s,
+                stdin=self.prompt(request),
+                env=env,
+                check=False,
+            )
+        return self.result(request, done, native)
+
+    def native_sandbox(self, options: dict[str, Any]) -> bool:
+        """Claude Code's OS sandbox for the agent's commands: on unless the project turned it
+        off explicitly (`options.native_sandbox = false`)."""
+        return self.bool_option(options, "native_sandbox", True)
+
+    def hosts(self, options: dict[str, Any]) -> list[str]:
+        """The hosts the agent's commands may reach (none unless the project lists them)."""
+        return self.args_option(options, "allowed_hosts")
+
+    def checks(self) -> list[EngineCheck]:
+        """`dflow doctor`: can Claude Code's sandbox start on this machine?"""
+        return claude_sandbox.checks(self.name, self.native_sandbox(dict(self.config.options)))
 
     def prompt(self, request: EngineRequest) -> str:
         if request.output_schema is None:
@@ -61,8 +105,14 @@ class ClaudeEngine(ConfiguredEngine):
         schema = json.dumps(request.output_schema, indent=2)
         return request.prompt + SCHEMA_INSTRUCTIONS.format(schema=schema)
 
-    def argv(self, request: EngineRequest, options: dict[str, Any]) -> list[str]:
-        argv = [str(options.get("binary") or "claude"), "-p", "--output-format", "json"]
+    def argv(self, request: EngineRequest, options: dict[str, Any],
+             settings: Path | None = None) -> list[str]:
+        # stream-json (which needs --verbose with -p): its first line says whether the
+        # sandbox really started; its last is the same result object `json` prints.
+        argv = [str(options.get("binary") or "claude"), "-p", "--output-format", "stream-json",
+                "--verbose", "--setting-sources", SETTING_SOURCES]
+        if settings is not None:
+            argv += ["--settings", str(settings)]
         model = self.model(request)
         if model:
             argv += ["--model", model]
@@ -76,9 +126,16 @@ class ClaudeEngine(ConfiguredEngine):
             argv += ["--json-schema", json.dumps(request.output_schema)]
         return argv + self.args_option(options, "extra_args")
 
-    def result(self, request: EngineRequest, done: Completed) -> EngineResult:
+    def result(self, request: EngineRequest, done: Completed, native: bool = False
+               ) -> EngineResult:
         transcript = done.transcript()
         reply = _reply(done.stdout)
+        said = claude_sandbox.unavailable(done.stderr)
+        if said:
+            raise EngineRefused(
+                f"engine '{self.name}' cannot start Claude Code's sandbox here ({said}); "
+                f"`dflow doctor` says what to install, or set [engines.{self.name}] "
+                "options.native_sandbox = false to run without it", transcript=transcript)
         if done.returncode != 0 or reply.get("is_error") or reply.get("subtype") != "success":
             if unknown_flag(done.stderr, "--json-schema"):
                 raise EngineRefused(
@@ -88,11 +145,23 @@ class ClaudeEngine(ConfiguredEngine):
             raise EngineFailed(
                 exit_message(self.name, done, _error_text(reply)), transcript=transcript
             )
+        broke = _sandbox_broke(done.stdout)
+        if broke:  # the agent was told its commands cannot run, and may "finish" without them
+            raise EngineFailed(
+                f"engine '{self.name}': Claude Code's sandbox failed while the agent worked "
+                f"({broke}); `dflow doctor` checks this machine", transcript=transcript)
+        sandboxed = _sandboxed(done.stdout)
+        if native and sandboxed is not True:
+            raise EngineRefused(
+                f"engine '{self.name}' ran without Claude Code's sandbox although dflow turned it "
+                "on (its init message does not say sandbox_enabled: true); use Claude Code "
+                f"2.1.337 or newer, or set [engines.{self.name}] options.native_sandbox = false "
+                "to run without it", transcript=transcript)
         output = _output_text(reply)
         if output is None:
             raise EngineOutputInvalid(
-                f"engine '{self.name}' printed no `result` in its JSON; check that the `claude` "
-                "on PATH is Claude Code and supports --output-format json",
+                f"engine '{self.name}' printed no `result` in its output; check that the `claude` "
+                "on PATH is Claude Code and supports --output-format stream-json",
                 transcript=transcript,
             )
         return EngineResult(
@@ -102,6 +171,7 @@ class ClaudeEngine(ConfiguredEngine):
             exit_status=done.returncode,
             transcript=transcript,
             model=self.model(request) or _model_used(reply),
+            sandboxed=sandboxed,
         )
 
 
@@ -119,6 +189,43 @@ def _reply(stdout: str) -> dict[str, Any]:
             if results:
                 return results[-1]
     return {}
+
+
+def _sandbox_broke(stdout: str) -> str:
+    """Claude Code's words when its sandbox failed to start a command mid-run, or ""."""
+    for message in _messages(stdout):
+        body = message.get("message") if message.get("type") == "user" else None
+        content = body.get("content") if isinstance(body, dict) else None
+        for block in content if isinstance(content, list) else []:
+            said = block.get("content") if isinstance(block, dict) else None
+            text = said if isinstance(said, str) else json.dumps(said)
+            if block.get("type") == "tool_result" and SANDBOX_BROKE in text:
+                return text.strip().splitlines()[0][:300]
+    return ""
+
+
+def _messages(stdout: str) -> list[dict[str, Any]]:
+    """The stream's JSON objects, one a line (other lines ignored)."""
+    found = []
+    for line in stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+def _sandboxed(stdout: str) -> bool | None:
+    """What the stream's `system/init` message says of the sandbox (None: it says nothing)."""
+    for message in _messages(stdout):
+        if message.get("type") == "system" and message.get("subtype") == "init":
+            enabled = message.get("sandbox_enabled")
+            return enabled if isinstance(enabled, bool) else None
+    return None
 
 
 def _output_text(reply: dict[str, Any]) -> str | None:

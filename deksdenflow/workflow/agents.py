@@ -40,7 +40,7 @@ class AgentCall:
         return Figures(engine=self.engine, model=self.result.model or self.model,
                        prompt_hash=self.prompt.sha256, variant=self.variant or None,
                        usage=self.result.usage, cost=self.result.cost,
-                       duration_s=round(self.duration_s, 3))
+                       duration_s=round(self.duration_s, 3), sandboxed=self.result.sandboxed)
 
 
 def engine_name(snap: RunSnapshot, settings: ProjectSettings, phase: str,

@@ -138,8 +138,9 @@ def _run_and_engine_checks(parts: Parts, path: str) -> list[Check]:
 
     try:
         project = parts.open_project(path)
+        settings = project.settings()
         return [*doctor_runs.run_checks(project),
-                *doctor_runs.engine_checks(project.settings(),
-                                            project.parts.engine_kinds())]
+                *doctor_runs.engine_checks(settings, project.parts.engine_kinds()),
+                *doctor_runs.sandbox_checks(project, settings)]
     except DflowError as exc:
         return [Check(name="runs", level="fail", detail=str(exc))]

@@ -8,9 +8,11 @@ import shlex
 import shutil
 
 from ..context.project import Project
+from ..domain.engine import SelfChecking
 from ..domain.models import RunSnapshot
 from ..domain.reconcile import needs
 from ..domain.settings import ProjectSettings
+from ..errors import DflowError
 from ..store import Tx
 from . import creation
 from .doctor import OPTIONAL_TOOLS, Check
@@ -73,6 +75,21 @@ def engine_checks(settings: ProjectSettings, kinds: list[str]) -> list[Check]:
         else:
             checks.append(Check(name=CHECK_NAMES[phase], level="ok",
                                 detail=f"{name} ({config.kind})"))
+    return checks
+
+
+def sandbox_checks(project: Project, settings: ProjectSettings) -> list[Check]:
+    """What each engine of the phases says it needs on this machine (Claude Code's sandbox:
+    bubblewrap, socat, user namespaces); engines that cannot say are skipped."""
+    checks: list[Check] = []
+    for name in dict.fromkeys(settings.phases.engine_for(p) for p in CHECK_NAMES):
+        try:
+            engine = project.parts.engine(name, settings.engine(name))
+        except DflowError:
+            continue  # engine_checks already says what is wrong with it
+        if isinstance(engine, SelfChecking):
+            checks += [Check(name=c.name, level=c.level, detail=c.detail, fix=c.fix)
+                       for c in engine.checks()]
     return checks
 
 

@@ -45,6 +45,8 @@ class Attempt(BaseModel):
     outcome: str
     engine: str | None = None
     model: str | None = None
+    sandboxed: bool | None = Field(default=None, description="in its engine's OS sandbox; "
+                                   "None: the engine cannot say")
 
 
 class Transcript(BaseModel):
@@ -108,7 +110,7 @@ def _attempts(events: list[Event]) -> list[Attempt]:
             kind, outcome = ("qa", d.verdict) if isinstance(d, StepQaVerdict) else (
                 "execute", "finished")
             found.append(Attempt(step=e.step, kind=kind, outcome=outcome, engine=d.engine,
-                                 model=d.model))
+                                 model=d.model, sandboxed=d.sandboxed))
         elif isinstance(d, StepFailed):
             found.append(Attempt(step=e.step, kind="execute", outcome="failed"))
     return found

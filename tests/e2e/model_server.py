@@ -1,10 +1,16 @@
-"""A scripted model provider on 127.0.0.1: plays back replies to the real Codex CLI and to httpx.
+"""A scripted model provider on 127.0.0.1: plays back replies to the real Codex CLI, the real
+Claude Code CLI and to httpx.
 
-It speaks two wire formats, learned from the public Codex source and the OpenAI API docs:
+It speaks three wire formats, learned from the public Codex source and the OpenAI and Anthropic
+API docs:
 - the Responses API (`POST /v1/responses`, `stream: true`), which `codex exec` uses for every
   model turn: server-sent events `response.created`, `response.output_item.done` (one per output
   item: an assistant message or a function call) and `response.completed` carrying token usage;
-- Chat Completions (`POST /v1/chat/completions`), which dflow's `openai` engine uses.
+- Chat Completions (`POST /v1/chat/completions`), which dflow's `openai` engine uses;
+- the Anthropic Messages API (`POST /v1/messages`, streamed or not), which `claude -p` uses:
+  events `message_start` (with the input usage), `content_block_start|delta|stop` (a text block
+  or a `tool_use` block whose input arrives as `input_json_delta`), `message_delta` (stop
+  reason and output usage) and `message_stop`.
 
 A test queues replies in the order the model will be asked (`server.queue(...)`); every request
 pops the next one. Each request is recorded (path, headers, JSON body) so tests can assert on what
@@ -30,10 +36,11 @@ _ids = itertools.count(1)
 class Usage:
     """Token figures the server reports; tests assert that the client recorded exactly these."""
 
-    input_tokens: int = 100
+    input_tokens: int = 100  # every prompt token, cached or not
     output_tokens: int = 20
     cached_input_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_input_tokens: int = 0  # Anthropic only: prompt tokens written to the cache
 
     def responses_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +49,16 @@ class Usage:
             "output_tokens": self.output_tokens,
             "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": self.input_tokens + self.output_tokens,
+        }
+
+    def anthropic_json(self) -> dict[str, Any]:
+        """Anthropic counts cache reads and writes apart from `input_tokens`."""
+        uncached = self.input_tokens - self.cached_input_tokens - self.cache_write_input_tokens
+        return {
+            "input_tokens": uncached,
+            "cache_read_input_tokens": self.cached_input_tokens,
+            "cache_creation_input_tokens": self.cache_write_input_tokens,
+            "output_tokens": self.output_tokens,
         }
 
     def chat_json(self) -> dict[str, Any]:
@@ -68,7 +85,19 @@ class ShellCall:
     usage: Usage = field(default_factory=Usage)
 
 
-Reply = Message | ShellCall
+@dataclass(frozen=True)
+class ToolCall:
+    """The model calls one of the client's own tools by name (Claude Code's `Write`, ...)."""
+
+    name: str
+    arguments: dict[str, Any]
+    usage: Usage = field(default_factory=Usage)
+
+
+Reply = Message | ShellCall | ToolCall
+
+# Requests of the model API, by path (without a query string).
+MODEL_PATHS = ("/responses", "/chat/completions", "/messages")
 
 
 @dataclass
@@ -76,6 +105,11 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+
+    @property
+    def route(self) -> str:
+        """The path without its query string (Claude Code asks for `/v1/messages?beta=true`)."""
+        return self.path.split("?", 1)[0]
 
     def text(self) -> str:
         """Every text the client sent in this request, joined (to find the prompt in it)."""
@@ -108,7 +142,7 @@ class ScriptedModelServer:
             return list(self._replies)
 
     def model_requests(self) -> list[Recorded]:
-        return [r for r in self.requests if r.path.endswith(("/responses", "/chat/completions"))]
+        return [r for r in self.requests if r.route.endswith(MODEL_PATHS)]
 
     def next_reply(self, request: Recorded) -> Reply | None:
         with self._lock:
@@ -169,7 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b"{}"
         body = json.loads(raw or b"{}")
         request = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-        if not self.path.endswith(("/responses", "/chat/completions")):
+        if request.route.endswith("/messages/count_tokens"):  # Anthropic: answered, no reply used
+            self.scripted.requests.append(request)
+            self._send_json(200, {"input_tokens": len(request.text()) // 4})
+            return
+        if not request.route.endswith(MODEL_PATHS):
             self.scripted.requests.append(request)
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -188,8 +226,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self.scripted.errors.append(message)
             # 400, not 500: clients retry a 5xx and show their own text, but pass a 4xx on.
-            self._send_json(400, {"error": {"message": message, "type": "invalid_request_error"}})
-        elif self.path.endswith("/responses"):
+            error = {"message": message, "type": "invalid_request_error"}
+            self._send_json(400, {"type": "error", "error": error})
+        elif request.route.endswith("/messages"):
+            events = _anthropic_events(reply, body)
+            if body.get("stream"):
+                self._send_sse(events)
+            else:
+                self._send_json(200, _anthropic_message(events))
+        elif request.route.endswith("/responses"):
             self._send_sse(_responses_events(reply, body))
         elif body.get("stream"):
             self._send_sse(_chat_chunks(reply, body))
@@ -284,8 +329,12 @@ def _shell_arguments(command: str, body: dict[str, Any]) -> tuple[str, dict[str,
 
 def _responses_events(reply: Reply, body: dict[str, Any]) -> list[tuple[str | None, Any]]:
     response_id = f"resp_{next(_ids)}"
-    if isinstance(reply, ShellCall):
-        name, arguments = _shell_arguments(reply.command, body)
+    if isinstance(reply, ShellCall | ToolCall):
+        name, arguments = (
+            _shell_arguments(reply.command, body)
+            if isinstance(reply, ShellCall)
+            else (reply.name, reply.arguments)
+        )
         item: dict[str, Any] = {
             "type": "function_call",
             "id": f"fc_{next(_ids)}",
@@ -312,8 +361,69 @@ def _responses_events(reply: Reply, body: dict[str, Any]) -> list[tuple[str | No
     ]
 
 
+def _anthropic_block(reply: Reply) -> dict[str, Any]:
+    """The one content block of the reply: text, or a call of Claude Code's Bash or other tool."""
+    if isinstance(reply, Message):
+        return {"type": "text", "text": reply.text}
+    name, arguments = (
+        ("Bash", {"command": reply.command, "description": "scripted command"})
+        if isinstance(reply, ShellCall)
+        else (reply.name, reply.arguments)
+    )
+    return {"type": "tool_use", "id": f"toolu_{next(_ids):08d}", "name": name, "input": arguments}
+
+
+def _anthropic_events(reply: Reply, body: dict[str, Any]) -> list[tuple[str | None, Any]]:
+    """The streamed message: start (input usage), one block in one delta, stop (output usage)."""
+    block = _anthropic_block(reply)
+    usage = reply.usage.anthropic_json()
+    message = {
+        "id": f"msg_{next(_ids):08d}", "type": "message", "role": "assistant",
+        "model": body.get("model", ""), "content": [], "stop_reason": None,
+        "stop_sequence": None, "usage": {**usage, "output_tokens": 1},
+    }  # fmt: skip
+    if block["type"] == "text":
+        start = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": block["text"]}
+    else:
+        start = {**block, "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+    stop_reason = "end_turn" if block["type"] == "text" else "tool_use"
+    return [
+        ("message_start", {"type": "message_start", "message": message}),
+        ("content_block_start",
+         {"type": "content_block_start", "index": 0, "content_block": start}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta",
+                           "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                           "usage": {"output_tokens": usage["output_tokens"]}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]  # fmt: skip
+
+
+def _anthropic_message(events: list[tuple[str | None, Any]]) -> dict[str, Any]:
+    """The same message unstreamed (what a client without `stream: true` gets)."""
+    message = dict(events[0][1]["message"])
+    block = _anthropic_block_of(events)
+    final = events[4][1]
+    return {
+        **message,
+        "content": [block],
+        "stop_reason": final["delta"]["stop_reason"],
+        "usage": {**message["usage"], **final["usage"]},
+    }
+
+
+def _anthropic_block_of(events: list[tuple[str | None, Any]]) -> dict[str, Any]:
+    start, delta = events[1][1]["content_block"], events[2][1]["delta"]
+    if start["type"] == "text":
+        return {"type": "text", "text": delta["text"]}
+    return {**start, "input": json.loads(delta["partial_json"])}
+
+
 def _chat_message(reply: Reply) -> dict[str, Any]:
-    if isinstance(reply, ShellCall):
+    if not isinstance(reply, Message):
         raise ValueError("the chat completions route plays back messages only")
     return {"role": "assistant", "content": reply.text}
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from deksdenflow.domain.settings import EngineConfig
 from deksdenflow.engines.registry import get_engine
-from deksdenflow.errors import EngineFailed, EngineNotFound, EngineOutputInvalid, EngineTimeout
+from deksdenflow.errors import (
+    EngineFailed,
+    EngineNotFound,
+    EngineOutputInvalid,
+    EngineRefused,
+    EngineTimeout,
+)
 
 from .conftest import VERDICT_SCHEMA, FakeAgent, request
 
@@ -60,7 +67,9 @@ def test_claude_workspace_write_accepts_edits(fake_claude: FakeAgent, workdir: P
     claude().run(request(workdir, sandbox="workspace-write", phase="execute"))  # type: ignore[attr-defined]
 
     assert fake_claude.flag("--permission-mode") == "acceptEdits"
-    assert {"Write", "Edit", "Bash"} <= set(fake_claude.flag("--allowedTools").split(","))
+    # Bash (in Claude Code's sandbox); the edit tools by acceptEdits, inside the worktree only.
+    allowed = set(fake_claude.flag("--allowedTools").split(","))
+    assert "Bash" in allowed and not allowed & {"Write", "Edit", "MultiEdit"}
     assert "--disallowedTools" not in fake_claude.record()["argv"]
     assert (workdir / "x.txt").read_text() == "yes"
 
@@ -139,3 +148,92 @@ def test_a_claude_without_json_schema_is_permanent_and_names_the_option(
         engine.run(request(workdir, output_schema=VERDICT_SCHEMA))  # type: ignore[attr-defined]
 
     assert exc.value.permanent and "native_schema = false" in str(exc.value)
+
+
+# --- Claude Code's native sandbox (issue 28, decision 1560) ---------------------------------
+
+
+def test_claude_runs_with_its_sandbox_on_from_a_settings_file_outside_the_worktree(
+    fake_claude: FakeAgent, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git" / "worktrees" / "0001-x").mkdir(parents=True)
+    worktree = tmp_path / "repo.worktrees" / "0001-x"
+    worktree.mkdir(parents=True)
+    (worktree / ".git").write_text(f"gitdir: {repo}/.git/worktrees/0001-x\n")
+    fake_claude.script()
+
+    result = claude(options={"allowed_hosts": ["pypi.org"]}).run(  # type: ignore[attr-defined]
+        request(worktree, sandbox="workspace-write", phase="execute"))
+
+    assert result.sandboxed is True
+    rec = fake_claude.record()
+    settings_file = Path(fake_claude.flag("--settings"))
+    assert not settings_file.is_relative_to(worktree) and not settings_file.exists()
+    sandbox = rec["settings"]["sandbox"]
+    assert (sandbox["enabled"], sandbox["failIfUnavailable"]) == (True, True)
+    assert sandbox["allowUnsandboxedCommands"] is False
+    assert sandbox["network"] == {"allowedDomains": ["pypi.org"], "strictAllowlist": True}
+    assert sandbox["filesystem"]["denyWrite"] == [
+        str(worktree / ".git"), str(repo / ".git" / "worktrees" / "0001-x"), str(repo / ".git"),
+        str(settings_file)]
+    # The repository's own .claude/settings*.json and .mcp.json are never read.
+    assert fake_claude.flag("--setting-sources") == "user"
+    scratch = Path(rec["env"]["CLAUDE_CODE_TMPDIR"])
+    assert scratch.parent == settings_file.parent and not scratch.is_relative_to(worktree)
+
+
+def test_claude_whose_sandbox_cannot_start_is_a_permanent_refusal(
+    fake_claude: FakeAgent, workdir: Path
+) -> None:
+    fake_claude.script(sandbox_unavailable=True)
+
+    with pytest.raises(EngineRefused, match=r"cannot start Claude Code's sandbox here \(sandbox "
+                       r"required but unavailable.*bwrap.*`dflow doctor`.*native_sandbox"):
+        claude().run(request(workdir, sandbox="workspace-write", phase="execute"))  # type: ignore[attr-defined]
+
+
+def test_claude_that_does_not_report_its_sandbox_on_is_refused(
+    fake_claude: FakeAgent, workdir: Path
+) -> None:
+    fake_claude.script(no_sandbox_report=True)  # an older Claude Code ignores the settings
+
+    with pytest.raises(EngineRefused, match="ran without Claude Code's sandbox"):
+        claude().run(request(workdir, sandbox="workspace-write", phase="execute"))  # type: ignore[attr-defined]
+
+
+def test_a_project_may_turn_the_sandbox_off_explicitly_and_the_result_says_so(
+    fake_claude: FakeAgent, workdir: Path
+) -> None:
+    fake_claude.script()
+
+    result = claude(options={"native_sandbox": False}).run(  # type: ignore[attr-defined]
+        request(workdir, sandbox="workspace-write", phase="execute"))
+
+    assert result.sandboxed is False
+    assert "--settings" not in fake_claude.record()["argv"]
+    assert fake_claude.flag("--setting-sources") == "user"
+
+
+def test_doctor_check_names_the_packages_when_bubblewrap_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap, no socat
+
+    (check,) = claude().checks()  # type: ignore[attr-defined]
+
+    assert (check.name, check.level) == ("claude sandbox", "fail")
+    assert "bwrap and socat not on PATH" in check.detail
+    assert "apt-get install bubblewrap socat" in check.fix
+    (off,) = claude(options={"native_sandbox": False}).checks()  # type: ignore[attr-defined]
+    assert off.level == "warn" and "unconfined" in off.detail
+
+
+def test_a_sandbox_that_broke_while_the_agent_worked_fails_the_attempt(
+    fake_claude: FakeAgent, workdir: Path
+) -> None:
+    fake_claude.script(sandbox_broke=True, result="All done (nothing could run).")
+
+    with pytest.raises(EngineFailed, match="sandbox failed while the agent worked .*bridge"):
+        claude().run(request(workdir, sandbox="workspace-write", phase="execute"))  # type: ignore[attr-defined]

@@ -100,3 +100,7 @@ def test_claude_for_every_phase_completes_a_protocol(
     files = git("ls-tree", "-r", "--name-only", "0001-x", cwd=repo).splitlines()
     assert {"c1.txt", "c2.txt", "c3.txt"} <= set(files)
     assert all(s.cost and s.cost > 0 for s in snap.steps)
+    # Every attempt's event says it ran in Claude Code's sandbox, as the stand-in reported.
+    figures = [e.data for e in project.view().run_events(snap.run.uid)
+               if e.type in ("step.finished", "step.qa_verdict")]
+    assert len(figures) == 6 and all(getattr(d, "sandboxed", None) is True for d in figures)

@@ -1,6 +1,7 @@
-"""A stand-in for `claude -p --output-format json`: parses Claude Code's flags, reads the prompt
-from stdin, applies its permission rules to the file writes it is scripted to make, and prints
-the one JSON result object Claude Code prints.
+"""A stand-in for `claude -p --output-format stream-json --verbose`: parses Claude Code's flags,
+reads the prompt from stdin, applies its permission rules to the file writes it is scripted to
+make, and prints what Claude Code prints: the `system/init` message (saying whether the sandbox
+of `--settings` is on) first and the result object last.
 
 Behaviour comes from the JSON file named by $FAKE_AGENT_SCRIPT; what it was called with goes
 to $FAKE_AGENT_RECORD. An unknown flag is a usage error (exit 2).
@@ -29,6 +30,8 @@ def parse(argv):
     parser.add_argument("--append-system-prompt")
     parser.add_argument("--max-budget-usd", type=float)
     parser.add_argument("--settings")
+    parser.add_argument("--setting-sources")
+    parser.add_argument("--verbose", action="store_true")
     parser.add_argument("prompt", nargs="?")
     return parser.parse_args(argv)
 
@@ -37,11 +40,13 @@ def tools(values):
     return {t.strip() for v in values for t in v.split(",") if t.strip()}
 
 
-def may_write(args):
-    if args.permission_mode == "bypassPermissions":
-        return True
+def may_write(args, name):
     allowed, denied = tools(args.allowedTools), tools(args.disallowedTools)
-    return "Write" in allowed and "Write" not in denied
+    if args.permission_mode == "bypassPermissions" or "Write" in denied:
+        return "Write" not in denied
+    # acceptEdits: edits inside the working directory only; `Write` allowed by name: anywhere.
+    inside = Path(name).resolve().is_relative_to(Path.cwd().resolve())
+    return "Write" in allowed or (args.permission_mode == "acceptEdits" and inside)
 
 
 def main():
@@ -50,15 +55,35 @@ def main():
     except (argparse.ArgumentError, SystemExit) as exc:
         print(f"error: unknown option: {exc}", file=sys.stderr)
         return 2
-    if not args.print or args.output_format != "json":
-        print("fake claude: dflow must pass -p --output-format json", file=sys.stderr)
+    if not args.print or args.output_format != "stream-json" or not args.verbose:
+        print("fake claude: dflow must pass -p --output-format stream-json --verbose",
+              file=sys.stderr)
         return 64
     prompt = sys.stdin.read() if args.prompt is None else args.prompt
     script = load_script()
-    save_record({"argv": sys.argv[1:], "prompt": prompt, "cwd": os.getcwd()})
+    settings = json.loads(Path(args.settings).read_text()) if args.settings else {}
+    save_record({"argv": sys.argv[1:], "prompt": prompt, "cwd": os.getcwd(),
+                 "settings": settings, "env": {k: v for k, v in os.environ.items()
+                                               if k.startswith("CLAUDE_")}})
+    sandbox = settings.get("sandbox", {})
+    if script.get("sandbox_unavailable") and sandbox.get("failIfUnavailable"):
+        print("Error: sandbox required but unavailable: sandbox is enabled but dependencies are "
+              "missing: bubblewrap (bwrap) not installed", file=sys.stderr)
+        return 1
+    enabled = bool(sandbox.get("enabled")) and not script.get("sandbox_unavailable")
+    init = {"type": "system", "subtype": "init", "cwd": os.getcwd(), "model": args.model,
+            "permissionMode": args.permission_mode, "claude_code_version": "2.1.337"}
+    if not script.get("no_sandbox_report"):
+        init["sandbox_enabled"] = enabled
+    print(json.dumps(init))
+    if script.get("sandbox_broke"):
+        result = {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+                  "content": "Sandbox is required but failed to initialize: Failed to create "
+                             "bridge sockets after 5 attempts."}
+        print(json.dumps({"type": "user", "message": {"role": "user", "content": [result]}}))
     denials = []
     for name, text in script.get("write", {}).items():
-        if may_write(args):
+        if may_write(args, name):
             Path(name).write_text(text)
         else:
             denials.append({"tool_name": "Write", "tool_input": {"file_path": name}})
