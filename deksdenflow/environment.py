@@ -123,6 +123,21 @@ def check_all(environ: Mapping[str, str] | None = None) -> None:
             reader(var.name, environ)
 
 
+def actor() -> str:
+    """Who this machine's commits and events name: DFLOW_ACTOR, else `user@host`."""
+    explicit = text("DFLOW_ACTOR")
+    if explicit:
+        return explicit
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "user"
+    return f"{user}@{socket.gethostname()}"
+
+
 def user_config_path() -> str:
     """The user config file: DFLOW_CONFIG_FILE, else `<user config dir>/dflow/config.toml`."""
     return text("DFLOW_CONFIG_FILE") or _default_config_path(

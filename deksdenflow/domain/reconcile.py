@@ -85,7 +85,7 @@ def trust_wait(snap: RunSnapshot, settings: ProjectSettings) -> Waiting | None:
     for job in snap.open_jobs:
         if job.status != JobStatus.REQUESTED:
             continue  # a worker elsewhere already runs it
-        key = job_blocker(untrusted, settings, job.kind.value, snap.run.engine,
+        key = job_blocker(untrusted, settings, job.kind.value, snap.run.engine or "",
                           str(job.payload.get("engine") or ""))
         if key is not None:
             return Waiting(reason=settings_trust.reason(key), command=settings_trust.COMMAND)

@@ -143,10 +143,11 @@ class Worker:
 
     def drained(self) -> bool:
         """Nothing left to do (after recovering dead claims), as `--burst` means it."""
-        jobs = self.open.of(self.store.read())
+        view = self.store.read()
+        jobs = self.open.of(view)
         if self._scan(jobs, force=self.options.burst):
             return False
-        return not self._more_may_come(jobs)
+        return not self._more_may_come(jobs, view)
 
     def _should_stop(self) -> bool:
         parent = self.options.parent_pid

@@ -6,6 +6,7 @@ change: only commits with one parent (or none) are, as they were written on some
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pygit2
@@ -35,10 +36,9 @@ def changes(repo: pygit2.Repository, since: str = "") -> list[SettingsChange]:
         return []
     walker = repo.walk(ref.target, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
     if since:
-        try:
+        # not here (a record from another history): look at everything
+        with contextlib.suppress(ValueError, KeyError, pygit2.GitError):
             walker.hide(pygit2.Oid(hex=since))
-        except (ValueError, KeyError, pygit2.GitError):
-            pass  # not here (a record from another history): look at everything
     found: list[SettingsChange] = []
     for seen, commit in enumerate(walker):
         if seen >= MAX_COMMITS:

@@ -54,7 +54,8 @@ class Machine:
             project.set_settings(values)
             service.sync(project)
 
-    def dflow(self, *args: str, ok: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def dflow(self, *args: str, ok: bool = True,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([sys.executable, "-m", "deksdenflow.cli.main", *args],
                               cwd=self.repo, env=self.env, capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
@@ -116,6 +117,12 @@ def test_a_teammates_engine_command_waits_for_trust_then_runs(
     assert marker.read_text() == "ran\n", "trusted, the command runs"
     nothing = victim.dflow("trust")
     assert nothing.stdout.startswith("nothing to trust")
+
+    mate.dflow("pause", "x")  # syncs before and after (project.sync = auto)
+    victim.dflow("sync")
+    events = victim.dflow("show", "x").stdout.split("recent events:")[1]
+    assert "run.paused mate@mate-host (from another clone)" in events
+    assert "victim@victim-host (from" not in events and "victim@victim-host" in events
 
 
 def test_each_kind_of_setting_from_origin_waits(team: tuple[Machine, Machine, Path]) -> None:
