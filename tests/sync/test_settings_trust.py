@@ -105,6 +105,11 @@ def test_a_teammates_engine_command_waits_for_trust_then_runs(
     assert reason not in mate.dflow("status").stdout
     assert reason not in git("log", "-p", "refs/deksdenflow/state", cwd=victim.repo)
 
+    refused = victim.dflow("trust", ok=False)  # no terminal to ask, no --yes: nothing trusted
+    assert refused.returncode == 1
+    assert "engines.demo.kind: demo -> command  (by mate@mate-host in " in refused.stdout
+    assert refused.stderr.strip() == ("error: nothing trusted: review the changes above and "
+                                      "run `dflow trust --yes` to let them take effect here")
     shown = victim.dflow("trust", "--json")
     report = json.loads(shown.stdout)
     assert [(c["key"], c["author"]) for c in report["changes"]] == [
@@ -113,6 +118,8 @@ def test_a_teammates_engine_command_waits_for_trust_then_runs(
     assert not report["trusted"] and not marker.exists()
 
     victim.dflow("trust", "--yes")
+    # the status lines cached under the old trust record are not served (settings stamp)
+    assert reason not in victim.dflow("status").stdout
     victim.dflow("worker", "--burst", "-j", "1", timeout=60, ok=False)
     assert marker.read_text() == "ran\n", "trusted, the command runs"
     nothing = victim.dflow("trust")
@@ -141,8 +148,11 @@ def test_each_kind_of_setting_from_origin_waits(team: tuple[Machine, Machine, Pa
     assert json.loads(victim.dflow("trust", "--json").stdout)["changes"] == []
 
 
-def test_a_setting_changed_here_runs_without_a_prompt(team: tuple[Machine, Machine, Path]) -> None:
-    mate, victim, marker = team
+def test_a_setting_changed_here_runs_without_a_prompt(tmp_path: Path) -> None:
+    victim = Machine(tmp_path, "victim", make_remote(tmp_path))
+    victim.dflow("init", "--engine", "demo", "--yes")
+    victim.dflow("config", "set", "retry.max_attempts", "1")
+    marker = tmp_path / MARKER
     line = f"sh -c 'echo ran > {marker}'"
     victim.dflow("config", "set", "engines.demo.kind", "command")
     victim.dflow("config", "set", "engines.demo.options", f"{{command = \"{line}\"}}")
@@ -150,16 +160,3 @@ def test_a_setting_changed_here_runs_without_a_prompt(team: tuple[Machine, Machi
     victim.dflow("new", "x", "--task", "add a file")
     victim.dflow("worker", "--burst", "-j", "1", timeout=60, ok=False)
     assert marker.read_text() == "ran\n"
-
-
-def test_a_command_from_origin_is_not_trusted_without_an_answer(
-        team: tuple[Machine, Machine, Path]) -> None:
-    mate, victim, marker = team
-    _push_command_engine(mate, marker)
-    victim.dflow("sync")
-    refused = victim.dflow("trust", ok=False)
-    assert refused.returncode == 1
-    assert "engines.demo.kind: demo -> command  (by mate@mate-host in " in refused.stdout
-    assert refused.stderr.strip() == ("error: nothing trusted: review the changes above and "
-                                      "run `dflow trust --yes` to let them take effect here")
-    assert json.loads(victim.dflow("trust", "--json").stdout)["changes"]

@@ -72,3 +72,11 @@ def test_init_ci_refuses_an_install_step_from_origin(project: Project) -> None:
     with pytest.raises(ConfigError, match="settings from origin changed ci.install"):
         templates.write(project, "github")
     assert not (project.root / ".github").exists()
+
+
+def test_ci_trusts_the_settings_of_the_commit_it_runs(project: Project,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(project, {"engines.demo.kind": "command"})
+    _distrust(project, "engines.demo.kind")
+    monkeypatch.setenv("DFLOW_TRUST_SETTINGS", "1")
+    assert project.settings().untrusted() == frozenset()
