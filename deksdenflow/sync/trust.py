@@ -104,7 +104,7 @@ def _shown(key: str, values: dict[str, Any], secret: bool, project: Project) -> 
     if secret:
         return HIDDEN
     value = values[key]
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = value if isinstance(value, str) and value else json.dumps(value, sort_keys=True)
     # A value is printed on a terminal: no token shape, no secret variable's value, no
     # control characters (it came from another clone).
     return strip_controls(redact(text, secret_values(project.settings().secret_env_names())))

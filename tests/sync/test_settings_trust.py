@@ -147,6 +147,17 @@ def test_each_kind_of_setting_from_origin_waits(team: tuple[Machine, Machine, Pa
     victim.dflow("trust", "--yes")
     assert json.loads(victim.dflow("trust", "--json").stdout)["changes"] == []
 
+    # a newcomer adopting this state without --yes (no terminal to ask) is shown it all and
+    # trusts nothing; the set-up itself is done
+    newcomer = Machine(victim.repo.parent, "newcomer", victim.repo.parent / "remote.git")
+    adopted = newcomer.dflow("init")
+    assert "  engines.demo.kind: demo -> command" not in adopted.stdout
+    assert "  phases.qa: \"\" -> evil  (by mate@mate-host in " in adopted.stdout
+    assert "  phases.default: codex -> demo  (by mate@mate-host in " in adopted.stdout
+    assert "warning: nothing trusted" in adopted.stderr
+    pending = json.loads(newcomer.dflow("trust", "--json").stdout)["changes"]
+    assert {"phases.default", "phases.qa", "alerts.command"} <= {c["key"] for c in pending}
+
 
 def test_a_setting_changed_here_runs_without_a_prompt(tmp_path: Path) -> None:
     victim = Machine(tmp_path, "victim", make_remote(tmp_path))
