@@ -92,6 +92,7 @@ def test_a_teammates_engine_command_waits_for_trust_then_runs(
             "that use them wait here until you review them with `dflow trust`") in synced.stdout
     victim.dflow("new", "x", "--task", "add a file")
     victim.dflow("worker", "--burst", "-j", "1", timeout=60)
+    victim.dflow("worker", "--remote", "origin", "--burst", timeout=60)  # a CI-style worker
     assert not marker.exists(), "the teammate's command ran before anyone here trusted it"
 
     reason = "settings from origin changed engines.demo.kind"
