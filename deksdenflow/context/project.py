@@ -100,7 +100,8 @@ class Project:
         self.store.transact(body, message=message)
 
     def _env_stamp(self) -> tuple[Any, ...]:
-        """What else settings depend on: DFLOW_* variables and the user config file's identity."""
+        """What else settings depend on: DFLOW_* variables, the user config file's identity and
+        this machine's settings trust record."""
         return environment.settings_stamp(str(self.store.git_dir))
 
 

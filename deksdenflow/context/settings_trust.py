@@ -9,12 +9,15 @@ recorded as they are published; what a sync brings waits for `dflow trust`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from .. import environment
 from ..domain import settings_trust
@@ -80,8 +83,11 @@ def _current(project_text: str) -> tuple[tuple[str, Any], ...]:
     doc = ProjectSettings().model_dump(mode="json")
     if project_text:
         _merge(doc, codec.settings_doc(project_text, "project.toml"))
-    dumped = ProjectSettings.model_validate(doc).model_dump(mode="json")
-    return tuple(settings_trust.gated(dumped).items())
+    # Validated and dumped, so `1800` and `1800.0` are one value; a text valid only with this
+    # machine's own layers is compared as written.
+    with contextlib.suppress(ValidationError):
+        doc = ProjectSettings.model_validate(doc).model_dump(mode="json")
+    return tuple(settings_trust.gated(doc).items())
 
 
 def current(project_text: str) -> dict[str, Any]:
