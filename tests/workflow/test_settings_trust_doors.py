@@ -80,3 +80,22 @@ def test_ci_trusts_the_settings_of_the_commit_it_runs(project: Project,
     _distrust(project, "engines.demo.kind")
     monkeypatch.setenv("DFLOW_TRUST_SETTINGS", "1")
     assert project.settings().untrusted() == frozenset()
+
+
+def test_run_wait_stops_at_a_trust_wait_and_says_so(
+        project: Project, new_run, tmp_path: Path, cli, repo: Path) -> None:
+    marker = tmp_path / "ran"
+    configure(project, {"engines.demo.kind": "command",
+                        "engines.demo.options": f'{{command = "touch {marker}"}}'})
+    _distrust(project, "engines.demo.kind")
+    new_run()
+    result = cli("run", "x", "--wait", cwd=repo)
+    assert result.exit_code == 4  # waits for a person (docs/exit-codes.md)
+    assert "waits: settings from origin changed engines.demo.kind — `dflow trust`" in \
+        result.output
+    assert not marker.exists()
+    from deksdenflow.console.screens.run_detail import head
+
+    snap = project.view().find_run("x")
+    assert "settings from origin changed engines.demo.kind" in \
+        head(snap, project.settings()).plain
