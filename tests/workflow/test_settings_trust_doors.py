@@ -99,3 +99,10 @@ def test_run_wait_stops_at_a_trust_wait_and_says_so(
     snap = project.view().find_run("x")
     assert "settings from origin changed engines.demo.kind" in \
         head(snap, project.settings()).plain
+
+
+def test_a_config_set_here_trusts_only_the_key_it_set(project: Project) -> None:
+    configure(project, {"engines.demo.kind": "command", "qa.policy": '"never"'})
+    _distrust(project, "engines.demo.kind", "qa.policy")
+    configure(project, {"qa.policy": '"end"'})  # a person here chose this value
+    assert project.settings().untrusted() == frozenset({"engines.demo.kind"})
