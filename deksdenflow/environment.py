@@ -62,6 +62,9 @@ VARIABLES: tuple[Variable, ...] = (
              "on the state ref"),
     Variable("DFLOW_TEST_PAUSE_AT", "text", "", "tests only: stop `dflow new` at a named "
              "point so a test can SIGKILL it there (decision 0831); never set it otherwise"),
+    Variable("DFLOW_TRUST_SETTINGS", "flag", "0", "1: trust the settings on the state ref "
+             "as they are (a CI job or remote worker running the repository's own workflow); "
+             "otherwise changes from origin wait for `dflow trust`"),
     Variable("DFLOW_SYNC_TIMEOUT", "seconds", "20", "the time limit of the implicit sync "
              "after a command"),
 )
@@ -120,6 +123,21 @@ def check_all(environ: Mapping[str, str] | None = None) -> None:
             reader(var.name, environ)
 
 
+def actor() -> str:
+    """Who this machine's commits and events name: DFLOW_ACTOR, else `user@host`."""
+    explicit = text("DFLOW_ACTOR")
+    if explicit:
+        return explicit
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "user"
+    return f"{user}@{socket.gethostname()}"
+
+
 def user_config_path() -> str:
     """The user config file: DFLOW_CONFIG_FILE, else `<user config dir>/dflow/config.toml`."""
     return text("DFLOW_CONFIG_FILE") or _default_config_path(
@@ -133,14 +151,21 @@ def _default_config_path(home: str | None, xdg: str | None) -> str:
     return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
 
 
-def settings_stamp() -> tuple[object, ...]:
-    """What the effective settings depend on besides project.toml: every DFLOW_* variable and
-    the user config file's identity. The settings cache and the status lines' cache key on it
-    (one owner, so the two can never disagree on what invalidates them)."""
+def settings_stamp(git_dir: str | None = None) -> tuple[object, ...]:
+    """What the effective settings depend on besides project.toml: every DFLOW_* variable,
+    the user config file's identity and, given the git dir, this machine's settings trust
+    record (context/settings_trust.py). The settings cache and the status lines' cache key
+    on it (one owner, so the two can never disagree on what invalidates them)."""
     env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("DFLOW_")))
     path = user_config_path()
+    trust = _identity(os.path.join(git_dir, "deksdenflow", "settings-trust.json")) \
+        if git_dir is not None else ()
+    return env, path, _identity(path), trust
+
+
+def _identity(path: str) -> tuple[int, ...]:
     try:
         stat = os.stat(path)
-        return env, path, stat.st_mtime_ns, stat.st_size
     except OSError:
-        return env, path
+        return ()
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino

@@ -158,3 +158,7 @@ class LandConflict(DflowError):
     def __init__(self, message: str, files: list[str]) -> None:
         super().__init__(message)
         self.files = files
+
+
+class NotTrusted(DflowError):
+    """Settings from origin were shown and not trusted here (`dflow trust` without a yes)."""

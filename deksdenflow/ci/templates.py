@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from ..context import config
 from ..context.project import Project
-from ..errors import UsageError
+from ..domain import settings_trust
+from ..errors import ConfigError, UsageError
 from ..store import Tx
 from . import install
 
@@ -123,8 +124,12 @@ def write(project: Project, provider: str, checks: str | None = None) -> list[Pa
     path = target(root, provider)
     if path.exists():
         raise UsageError(f"{path} exists; remove it or edit it by hand (docs/ci.md shows it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
     settings = project.settings()
+    for key in ("ci.install", "project.base_branch"):
+        if key in settings.untrusted():  # the workflow would run it on CI with its tokens
+            raise ConfigError(f"{settings_trust.reason(key)}; review and accept it with "
+                              f"`{settings_trust.COMMAND}`, then run this again")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(provider, checks or detect_checks(root), settings.project.base_branch,
                            settings.ci.install))
     return [path]

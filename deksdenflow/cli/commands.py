@@ -46,6 +46,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "List the live workers of this repository and the job each one runs."),
     ("sync", "sync_cmds",
      "Fetch the remote's state, merge it with ours, and push the result (never forced)."),
+    ("trust", "trust_cmds", "Show the settings from origin that changed since they were "
+     "trusted here, and trust them."),
     ("pr", "sync_cmds",
      "Push the run's branch and open a draft PR (gh) or MR (glab) from its plan."),
     ("console", "console_cmds",

@@ -66,6 +66,8 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
     _register(project)
     if report.refspec_added:
         typer.echo(f"`git fetch {report.remote}` now brings its dflow state too")
+    if report.untrusted:
+        _trust_adopted(project, yes)
     if ci is not None:
         from ..ci import templates
 
@@ -81,6 +83,21 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
                        "`dflow config set ci.install 'deksdenflow @ git+https://...'` or the CI "
                        "variable DFLOW_INSTALL, or the CI job stops saying so")
         typer.echo(f"secret: {done.secret}")
+
+
+def _trust_adopted(project: Project, yes: bool) -> None:
+    """An adopted state's settings take effect here once trusted: list them and ask (--yes
+    trusts them); a refusal leaves them waiting and the set-up done."""
+    from ..sync import trust
+    from . import trust_cmds
+
+    report = trust.pending(project)
+    if not report.changes:
+        return
+    try:
+        trust_cmds.decide(project, report, yes)
+    except DflowError as exc:
+        typer.echo(f"warning: {exc}", err=True)
 
 
 def _is_terminal() -> bool:

@@ -78,14 +78,15 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
     if run.get("parallel"):
         return None  # its graph and conflicts need git: the command draws them
     changes = _changes(common, doc)
-    if changes is None:
+    waits = _waiting(common, view, doc)
+    if changes is None or waits is None:
         return None
     events = events_fast.ordered(events_fast.events_under(view, events_dir(folder)))
     path, plan = plan_text(common, run, run_id)
     found = Shown(
         id=run_id, status=run.get("status", "pending"), paused=bool(run.get("paused")),
         branch=run.get("branch", ""), engine=run.get("engine"),
-        waiting=_waiting(common, view, doc), task=run.get("task", ""),
+        waiting=waits, task=run.get("task", ""),
         blocks=list(run.get("blocks", {}).items()), plan_path=path, plan=plan,
         steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
         changes=changes, transcripts=_transcripts(view, folder, run_id),
@@ -183,25 +184,35 @@ def plan_text(common: str, run: Doc, run_id: str) -> tuple[str, str]:
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 
-def _waiting(common: str, view: LiteView, doc: Doc) -> str:
+def _waiting(common: str, view: LiteView, doc: Doc) -> str | None:
+    """The `waits:` line; None when this machine has settings to trust (a job may wait for
+    them: the command asks the reconciler, domain/reconcile.trust_wait)."""
     from ..domain.waits import waiting
     from .status_lines import waiting_line
 
-    found = waiting(doc, _qa_policy(common, view))
+    policy, untrusted = _settings_facts(common, view)
+    if untrusted:
+        return None
+    found = waiting(doc, policy)
     return waiting_line(*found) if found is not None else ""
 
 
-def _qa_policy(common: str, view: LiteView) -> str:
-    """The effective `qa.policy`, kept under the settings' key (status_lines.settings_key)."""
+def _settings_facts(common: str, view: LiteView) -> tuple[str, bool]:
+    """The effective `qa.policy`, and whether any setting waits for `dflow trust` here, kept
+    under the settings' key (status_lines.settings_key)."""
     from .status_lines import settings_key
 
-    key = settings_key(view)
+    key = settings_key(view, common)
     raw = cache.load(common, SHOW_SETTINGS, key)
-    policy = json.loads(raw).get("qa.policy") if raw is not None else None
-    if not isinstance(policy, str):
+    found = json.loads(raw) if raw is not None else {}
+    policy, untrusted = found.get("qa.policy"), found.get("untrusted")
+    if not isinstance(policy, str) or not isinstance(untrusted, bool):
         from ..context import config
 
         data = view.blob("project.toml")
-        policy = config.resolve(data.decode() if data is not None else "").settings.qa.policy
-        cache.save(common, SHOW_SETTINGS, key, json.dumps({"qa.policy": policy}).encode())
-    return policy
+        settings = config.resolve(data.decode() if data is not None else "",
+                                  trust_dir=common).settings
+        policy, untrusted = settings.qa.policy, bool(settings.untrusted())
+        cache.save(common, SHOW_SETTINGS, key,
+                   json.dumps({"qa.policy": policy, "untrusted": untrusted}).encode())
+    return policy, untrusted

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .. import environment
 from .table import print_lines
 from .text import styled, tokens
 
@@ -84,9 +85,17 @@ def render(out: Console, found: Shown) -> None:
     render_graph(out, found.graph, found.conflicts)
     render_facts(out, found)
     out.print("\nrecent events:")
+    here = environment.actor()
     print_lines(out, [f"  {at:%H:%M:%S} {kind}{'' if step is None else f'/{step:02d}'} "
-                      f"{actor}{'  ' + detail if detail else ''}"
+                      f"{origin(actor, here)}{'  ' + detail if detail else ''}"
                       for at, kind, step, actor, detail in found.events])
+
+
+def origin(actor: str, here: str) -> str:
+    """The event's author; one another clone wrote says so (its actor is `user@host` there)."""
+    if actor == here:
+        return actor
+    return f"{actor} (from another clone{'' if '@' in actor else ', host unknown'})"
 
 
 def _steps(out: Console, steps: list[StepRow]) -> None:

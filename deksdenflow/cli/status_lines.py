@@ -48,7 +48,7 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     """Every run's line at the view's tip, ordered by number; the cache is brought up to date.
     A changed run's line comes from the writer's journal when it handed one over (decision
     1304), else it is computed here."""
-    key = settings_key(view)
+    key = settings_key(view, common)
     dirs = view.run_dirs()
     known = _load(common, key)
     found = {tree: known[tree] for tree in dirs.values() if tree in known}
@@ -68,9 +68,9 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     return sorted(found.values(), key=lambda line: (line.number, line.uid))
 
 
-def settings_key(view: LiteView) -> str:
+def settings_key(view: LiteView, common: str) -> str:
     """What the effective settings at the view's tip depend on (workflow/listing.py)."""
-    return _settings_key(view.blob_id("project.toml"))
+    return _settings_key(view.blob_id("project.toml"), common)
 
 
 def _compute(view: LiteView, missing: dict[str, str],
@@ -217,7 +217,7 @@ def _listing(common: str, as_json: bool) -> str | None:
         from ..store.lite import LiteView
 
         view = LiteView(common, tip)
-        found = lines(common, view, lambda: _settings(view))
+        found = lines(common, view, lambda: _settings(view, common))
     except (DflowError, Unreadable):
         return None  # the command says it properly
     if as_json:
@@ -226,8 +226,8 @@ def _listing(common: str, as_json: bool) -> str | None:
     return ""
 
 
-def _settings(view: LiteView) -> ProjectSettings:
+def _settings(view: LiteView, common: str) -> ProjectSettings:
     from ..context import config
 
     data = view.blob("project.toml")
-    return config.resolve(data.decode() if data is not None else "").settings
+    return config.resolve(data.decode() if data is not None else "", trust_dir=common).settings

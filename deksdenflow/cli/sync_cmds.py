@@ -42,6 +42,9 @@ def sync(
         typer.echo(line)
     for run_id in report.completed:
         typer.echo(f"merged {run_id}: its branch is on the base branch")
+    if report.untrusted:
+        typer.echo(f"settings from origin changed {', '.join(report.untrusted)}: the jobs that "
+                   "use them wait here until you review them with `dflow trust`")
 
 
 ci_app = typer.Typer(help="Report CI results back to protocol runs.", no_args_is_help=True)

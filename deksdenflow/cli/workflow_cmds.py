@@ -93,10 +93,25 @@ def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job]
         else:
             snap = controls.wait(project, run, me, printer)
     _report(snap, json_)
+    _trust_wait(project, snap, json_)
     if snap.run.status.value == "failed":
         raise typer.Exit(int(ExitCode.FAILED))
     if snap.run.status.value == "blocked":
         raise typer.Exit(int(ExitCode.WAITING))  # scripts see that a person has to act (0900)
+
+
+def _trust_wait(project: Project, snap: RunSnapshot, json_: bool) -> None:
+    """`--wait` stopped because its jobs wait for `dflow trust` here: say so, and exit as a
+    run that waits for a person does (the reconciler words the wait, decision 1510)."""
+    from ..domain import settings_trust
+    from ..domain.reconcile import waiting
+
+    found = waiting(snap, project.settings())
+    if found is None or found.command != settings_trust.COMMAND:
+        return
+    if not json_:
+        typer.echo(waiting_line(found))
+    raise typer.Exit(int(ExitCode.WAITING))
 
 
 @contextmanager

@@ -48,7 +48,10 @@ def resolve(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     user_path: Path | None = None,
+    trust_dir: str | os.PathLike[str] | None = None,
 ) -> ResolvedSettings:
+    """The effective settings; with `trust_dir` (the git dir) they also know which keys
+    this machine has not trusted yet (context/settings_trust.py)."""
     env = os.environ if env is None else env
     user_path = user_path or user_config_path()
     layers: list[tuple[str, dict[str, Any]]] = [
@@ -75,7 +78,20 @@ def resolve(
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         raise ConfigError(codec.describe_validation(exc, _blame(key, sources))) from exc
+    if trust_dir is not None:
+        settings = _with_trust(settings, sources, project_text, trust_dir)
     return ResolvedSettings(settings=settings, sources=sources)
+
+
+def _with_trust(settings: ProjectSettings, sources: dict[str, str], project_text: str,
+                trust_dir: str | os.PathLike[str]) -> ProjectSettings:
+    from . import settings_trust
+
+    keys = settings_trust.untrusted(trust_dir, project_text)
+    # A value this machine gives (its environment, a flag, the user config over the
+    # defaults) is this machine's own: only what project.toml decides waits for trust.
+    keys = frozenset(k for k in keys if _blame(k, sources) in (PROJECT_SOURCE, DEFAULTS))
+    return settings.with_untrusted(keys) if keys else settings
 
 
 def get_value(settings: ProjectSettings, key: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 from .. import environment
 from ..domain.settings import ProjectSettings
 from ..store import StateView, Store, Tx
-from . import config
+from . import config, settings_trust
 from .parts import Parts
 
 
@@ -43,7 +43,13 @@ class Project:
         self.parts.reconcile(tx, settings, staged is not None)
 
     def _published(self, tx: Tx) -> None:
-        """After a commit is on the ref (budget alerts are delivered then)."""
+        """After a commit is on the ref (budget alerts are delivered then). Settings this
+        process wrote were set by a person on this machine: trusted as made (decision 1510),
+        before anything computes lines with them."""
+        staged = tx.staged_project_text
+        if staged is not None and tx.commit is not None:
+            settings_trust.remember_local(self.store.git_dir, tx.view.project_text(), staged,
+                                          str(tx.commit))
         self.parts.published(self, tx)
 
     @property
@@ -68,7 +74,7 @@ class Project:
         cached = self._resolved.get(key)
         if cached is None:
             # Parsing TOML on every job showed in the workflow benchmark; inputs are the key.
-            cached = config.resolve(text, flags=self.flags)
+            cached = config.resolve(text, flags=self.flags, trust_dir=self.store.git_dir)
             if len(self._resolved) > 64:
                 self._resolved.clear()
             self._resolved[key] = cached
@@ -94,8 +100,9 @@ class Project:
         self.store.transact(body, message=message)
 
     def _env_stamp(self) -> tuple[Any, ...]:
-        """What else settings depend on: DFLOW_* variables and the user config file's identity."""
-        return environment.settings_stamp()
+        """What else settings depend on: DFLOW_* variables, the user config file's identity and
+        this machine's settings trust record."""
+        return environment.settings_stamp(str(self.store.git_dir))
 
 
 def default_project_text(name: str, base_branch: str, engine: str) -> str:
@@ -142,4 +149,7 @@ def initialize(project: Project, base: str | None = None, engine: str | None = N
     name = Path(store.workdir or store.git_dir).resolve().name
     text = default_project_text(name, base or store.head_branch(), engine or "codex")
     text = edit(text) if edit is not None else text  # `dflow init`'s other answers
-    return store.initialize(text)
+    created = store.initialize(text)
+    if created:  # the person here wrote these settings
+        settings_trust.trust(store.git_dir, text, store.tip() or "")
+    return created

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
-from . import parallel
+from . import parallel, settings_trust
 from .models import (
     TERMINAL_RUN_STATUSES,
     JobKind,
+    JobStatus,
     RunSnapshot,
     StepRun,
     StepStatus,
@@ -66,11 +67,37 @@ def needs(snap: RunSnapshot, settings: ProjectSettings) -> Needs:
 
 def waiting(snap: RunSnapshot, settings: ProjectSettings | None = None) -> Waiting | None:
     """What the run waits for, for status lines: None while it moves or once it is done."""
-    result = needs(snap, settings or ProjectSettings())
+    settings = settings or ProjectSettings()
+    result = needs(snap, settings)
     if result.jobs:
         return Waiting(reason="no job is open although the run could go on (a dflow bug)",
                        command=f"dflow doctor --repair (or dflow run {snap.run.id})")
-    return result.waiting
+    return result.waiting or trust_wait(snap, settings)
+
+
+def trust_wait(snap: RunSnapshot, settings: ProjectSettings) -> Waiting | None:
+    """This machine's wait: a requested job would use settings nobody here trusted yet
+    (docs/decisions/1510). Never part of `needs`: the shared state records the job, and only
+    this machine's workers hold back from it."""
+    untrusted = settings.untrusted()
+    if not untrusted:
+        return None
+    for job in snap.open_jobs:
+        if job.status != JobStatus.REQUESTED:
+            continue  # a worker elsewhere already runs it
+        key = job_blocker(untrusted, settings, job.kind.value, snap.run.engine or "",
+                          str(job.payload.get("engine") or ""))
+        if key is not None:
+            return Waiting(reason=settings_trust.reason(key), command=settings_trust.COMMAND)
+    return None
+
+
+def job_blocker(untrusted: frozenset[str], settings: ProjectSettings, kind: str,
+                run_engine: str = "", chosen: str = "") -> str | None:
+    """The untrusted key that holds a job of `kind` back on this machine, or None (the
+    workers' claims and the wait shown above ask the same question here)."""
+    engines = settings_trust.engines_of(kind, settings.phases, run_engine, chosen)
+    return settings_trust.blocker(untrusted, kind, engines)
 
 
 _wait = wait

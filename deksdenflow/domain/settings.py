@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 SETTINGS_SCHEMA_VERSION = 1
 
@@ -262,6 +262,19 @@ class ProjectSettings(_Section):
     worker: WorkerSection = Field(default_factory=WorkerSection)
     git: GitSection = Field(default_factory=GitSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    # This machine's fact, never a setting: the keys that changed on the state ref since a
+    # person here trusted them (domain/settings_trust.py); jobs that use them wait here.
+    _untrusted: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def untrusted(self) -> frozenset[str]:
+        """The settings keys not trusted on this machine (empty: all are)."""
+        return self._untrusted
+
+    def with_untrusted(self, keys: frozenset[str]) -> ProjectSettings:
+        """A copy that knows which keys this machine has not trusted."""
+        copy = self.model_copy()
+        copy._untrusted = frozenset(keys)
+        return copy
 
     @model_validator(mode="after")
     def _variant_shares(self) -> ProjectSettings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.payloads import JobClaimed
@@ -20,6 +20,12 @@ from ..store.open_jobs import OpenJobs
 from . import liveness
 from .liveness import JobLocks
 from .queue import claimable
+
+if TYPE_CHECKING:
+    from ..context.project import Project
+    from ..store import StateView
+
+Held = Callable[[Job], bool]
 
 
 class ClaimStrategy(Protocol):
@@ -72,16 +78,20 @@ def claim_batch(
     kinds: set[JobKind] | None = None,
     limit: int = 1,
     begin: Callable[[Tx, Job], None] | None = None,
+    held: Held | None = None,
 ) -> list[Job]:
     """Claim up to `limit` claimable jobs in this transaction (group commit); `begin(tx, job)`
     stages what starting each one records (a step's start), in the same commit.
 
-    `jobs` must be the open jobs as `tx` sees them (`open_in`): under the store lock, the tip."""
+    `jobs` must be the open jobs as `tx` sees them (`open_in`): under the store lock, the tip.
+    A job `held` says this machine may not run (`trust_hold`) is left for others."""
     claimed: list[Job] = []
     room = AgentRoom(tx, jobs)
     for job in claimable(jobs, datetime.now(UTC), kinds):
         if len(claimed) >= limit:
             break
+        if held is not None and held(job):
+            continue
         if not room.fits(job) or not strategy.hold(job):
             continue
         try:
@@ -131,9 +141,30 @@ def fair_share(ready: int, pool_size: int, cap: int) -> int:
     return max(1, min(cap, math.ceil(ready / max(pool_size, 1))))
 
 
-def has_work(jobs: Iterable[Job], kinds: set[JobKind] | None) -> bool:
-    """Is any job of interest requested (now or after its backoff)?"""
-    return any(j.status == JobStatus.REQUESTED and (not kinds or j.kind in kinds) for j in jobs)
+def has_work(jobs: Iterable[Job], kinds: set[JobKind] | None, held: Held | None = None) -> bool:
+    """Is any job of interest requested (now or after its backoff) that this machine may run?"""
+    return any(j.status == JobStatus.REQUESTED and (not kinds or j.kind in kinds)
+               and not (held is not None and held(j)) for j in jobs)
+
+
+def trust_hold(project: Project, view: StateView) -> Held | None:
+    """The jobs this machine may not run until a person here trusts the settings they would
+    use (`dflow trust`, docs/decisions/1510); None when every setting is trusted. The wait
+    they show is the reconciler's (domain/reconcile.trust_wait): the same question."""
+    from ..domain.reconcile import job_blocker
+
+    settings = project.settings(view)
+    untrusted = settings.untrusted()
+    if not untrusted:
+        return None
+
+    def held(job: Job) -> bool:
+        snap = view.run(job.run) if job.run else None
+        run_engine = snap.run.engine or "" if snap is not None else ""
+        chosen = str(job.payload.get("engine") or "")
+        return job_blocker(untrusted, settings, job.kind.value, run_engine, chosen) is not None
+
+    return held
 
 
 def next_wakeup(jobs: Iterable[Job], kinds: set[JobKind] | None, now: datetime) -> float | None:

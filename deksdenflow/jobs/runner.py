@@ -22,7 +22,7 @@ from ..errors import DflowError
 from ..store import Tx
 from ..store.open_jobs import OpenJobs
 from . import queue
-from .claims import LocalClaims, claim_batch, open_in
+from .claims import LocalClaims, claim_batch, open_in, trust_hold
 from .liveness import JobLocks
 from .queue import TxHook
 
@@ -165,7 +165,8 @@ def drain(
     def pick(tx: Tx) -> list[Job]:
         jobs = [j for j in open_in(tx, cache) if run is None or j.run == run]
         return claim_batch(tx, worker, strategy, jobs, kinds=kinds, limit=1,
-                           begin=lambda tx, job: on_claim(project, tx, job))
+                           begin=lambda tx, job: on_claim(project, tx, job),
+                           held=trust_hold(project, tx.view))
 
     done = 0
     deadline = time.monotonic() + max_wait_s

@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 from ..context.project import Project
 from ..domain.models import Job, JobStatus
+from ..store import StateView
 from . import runner, workers
+from .claims import trust_hold
 from .runner import Outcome
 
 POOL_CHECK_S = 1.0  # how often we make sure the pool we wait for is still there
@@ -47,13 +49,19 @@ def _watch(project: Project, run: str,
             if not first and (before is None or before != seen[job.id]):
                 count += _report(job, before, on_outcome)
         first = False
-        if not snap.open_jobs:
+        if not snap.open_jobs or _all_held(project, view, snap.open_jobs):
             return True, count
         if time.monotonic() > next_check:
             if not workers.scan(project.store):
                 return False, count
             next_check = time.monotonic() + POOL_CHECK_S
         _sleep_until_moved(project, view.tip)
+
+
+def _all_held(project: Project, view: StateView, jobs: list[Job]) -> bool:
+    """Every open job waits for `dflow trust` here: the pool will not take them either."""
+    held = trust_hold(project, view)
+    return held is not None and all(j.status == JobStatus.REQUESTED and held(j) for j in jobs)
 
 
 def _report(job: Job, before: tuple[JobStatus, int] | None,

@@ -24,7 +24,7 @@ from ..context.project import Project
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.payloads import JobReleased
 from ..errors import DflowError, IllegalTransition
-from ..store import Tx
+from ..store import StateView, Tx
 from ..store.open_jobs import OpenJobs
 from . import liveness, recovery, runner
 from .claims import (
@@ -34,6 +34,7 @@ from .claims import (
     has_work,
     next_wakeup,
     open_in,
+    trust_hold,
 )
 from .queue import claimable
 from .workers import WorkerRecord
@@ -142,10 +143,11 @@ class Worker:
 
     def drained(self) -> bool:
         """Nothing left to do (after recovering dead claims), as `--burst` means it."""
-        jobs = self.open.of(self.store.read())
+        view = self.store.read()
+        jobs = self.open.of(view)
         if self._scan(jobs, force=self.options.burst):
             return False
-        return not self._more_may_come(jobs)
+        return not self._more_may_come(jobs, view)
 
     def _should_stop(self) -> bool:
         parent = self.options.parent_pid
@@ -181,7 +183,8 @@ class Worker:
     def _claim_in(self, tx: Tx, limit: int) -> list[Job]:
         return claim_batch(tx, self.id, self.strategy, open_in(tx, self.open),
                            kinds=self.options.kinds, limit=limit,
-                           begin=partial(runner.on_claim, self.project))
+                           begin=partial(runner.on_claim, self.project),
+                           held=trust_hold(self.project, tx.view))
 
     def _claimed(self, claimed: list[Job]) -> None:
         self._prune_locks(claimed)
@@ -203,16 +206,17 @@ class Worker:
         jobs = self.open.of(view)
         if self._scan(jobs, force=self.options.burst):
             return False
-        if self.options.burst and not self._more_may_come(jobs):
+        if self.options.burst and not self._more_may_come(jobs, view):
             return True
         wait = next_wakeup(jobs, self.options.kinds, datetime.now(UTC))
         self._wait_for_change(view.tip, min(wait if wait is not None else 1.0, 1.0))
         return False
 
-    def _more_may_come(self, jobs: list[Job]) -> bool:
-        """Work is requested, or a job of this clone is running whose result may request
-        more (a parallel run's next steps): a `--burst` worker stays until neither holds."""
-        return has_work(jobs, self.options.kinds) or any(
+    def _more_may_come(self, jobs: list[Job], view: StateView) -> bool:
+        """Work is requested that this machine may run, or a job of this clone is running
+        whose result may request more (a parallel run's next steps): a `--burst` worker stays
+        until neither holds."""
+        return has_work(jobs, self.options.kinds, trust_hold(self.project, view)) or any(
             j.status == JobStatus.CLAIMED and liveness.is_local_worker(j.claimed_by, self.store)
             for j in jobs)
 

@@ -78,8 +78,12 @@ def add(parts: Parts, source: str, *, name: str | None = None, ci_template: bool
     entry.remote = entry.remote or project.store.remote_url()
     entry.setup = "done"
     registry.put(entry)
-    return AddResult(entry=entry, steps=run.events, answers=answers,
-                     warnings=init.report.warnings)
+    warnings = list(init.report.warnings)
+    if init.report.untrusted:  # an adopted state: its settings wait for a person here
+        warnings.append(f"settings from origin changed {', '.join(init.report.untrusted)}: the "
+                        f"jobs that use them wait until you review them with "
+                        f"`dflow -C {entry.name} trust`")
+    return AddResult(entry=entry, steps=run.events, answers=answers, warnings=warnings)
 
 
 def _entry_for(parts: Parts, source: str, name: str | None, base: str | None) -> ProjectEntry:

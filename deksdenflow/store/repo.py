@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
-import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -44,14 +42,7 @@ def ref_lock_wait_s() -> float:
 
 
 def default_actor() -> str:
-    explicit = environment.text("DFLOW_ACTOR")
-    if explicit:
-        return explicit
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "user"
-    return f"{user}@{socket.gethostname()}"
+    return environment.actor()
 
 
 def open_repository(path: str | os.PathLike[str] = ".") -> pygit2.Repository:

@@ -23,7 +23,7 @@ from ..domain.models import Job, JobKind, JobStatus
 from ..domain.settings import RetrySection
 from ..errors import IllegalTransition
 from ..jobs import queue, runner
-from ..jobs.claims import claim_batch, open_in
+from ..jobs.claims import claim_batch, open_in, trust_hold
 from ..store import Tx
 from ..store.open_jobs import OpenJobs
 from . import service
@@ -90,7 +90,8 @@ def claim(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | N
         def pick(tx: Tx) -> list[Job]:
             jobs = open_in(tx, cache)
             expire_leases(project, tx, jobs, settings.retry, datetime.now(UTC))
-            return claim_batch(tx, worker, strategy, open_in(tx, cache), kinds=kinds, limit=1)
+            return claim_batch(tx, worker, strategy, open_in(tx, cache), kinds=kinds, limit=1,
+                               held=trust_hold(project, tx.view))
 
         claimed = project.store.transact(pick)
         if not claimed:

@@ -53,6 +53,8 @@ class SyncReport(BaseModel):
     conflicts: list[str] = Field(default_factory=list)
     completed: list[str] = Field(default_factory=list)
     settings_lost: list[SettingLost] = Field(default_factory=list)
+    untrusted: list[str] = Field(default_factory=list, description="settings from origin "
+                                 "that wait for `dflow trust` on this machine")
 
 
 def remote_name(project: Project, remote: str | None = None) -> str:
@@ -97,6 +99,7 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
     report.completed = completion.record_merged(project, name)
     if report.completed:
         report.tip = _push_after_completion(project, name, report) if push else store.tip()
+    report.untrusted = sorted(project.settings().untrusted())
     return report
 
 

@@ -27,6 +27,7 @@ class InitReport(BaseModel):
     offline: str = ""
     tip: str | None = None
     warnings: list[str] = []  # for the user (the CLI prints them on stderr)
+    untrusted: list[str] = []  # adopted settings that wait for `dflow trust` here
 
 
 def fetch_refspec(remote: str) -> str:
@@ -40,8 +41,11 @@ def add_fetch_refspec(store: Store, remote: str) -> bool:
 
 def init(parts: Parts, path: str | os.PathLike[str] = ".", *, base: str | None = None,
          engine: str | None = None, remote: str | None = None,
-         edit: Callable[[str], str] | None = None) -> tuple[Project, InitReport]:
-    """Set up dflow: adopt the remote's state when it has one, else create a new state."""
+         edit: Callable[[str], str] | None = None,
+         trust: bool = False) -> tuple[Project, InitReport]:
+    """Set up dflow: adopt the remote's state when it has one, else create a new state.
+    Adopted settings are trusted here only with `trust` (the person said yes); otherwise
+    `report.untrusted` lists what waits for `dflow trust`."""
     project = parts.open_project(path)
     name = remote or "origin"
     has_remote = name in project.store.remote_names()
@@ -57,6 +61,12 @@ def init(parts: Parts, path: str | os.PathLike[str] = ".", *, base: str | None =
         if report.created and not report.offline:
             share(project, name, report)
     report.tip = project.store.tip()
+    if not report.created and project.store.is_initialized:
+        from . import trust as settings_trust
+
+        if trust:
+            settings_trust.accept_all(project)
+        report.untrusted = sorted(project.settings().untrusted())
     return project, report
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..context import tracing
 from ..context.parts import Parts
+from ..domain import settings_trust
 from ..domain.engine import EngineRequest, EngineResult, Phase, Sandbox
 from ..domain.models import Job, RunSnapshot
 from ..domain.payloads import Figures
@@ -93,6 +94,7 @@ def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Ph
     refused = settings.models.refusal(name, config.model)
     if refused is not None:
         raise ConfigError(refused)
+    _check_trusted(settings, job.kind.value if job is not None else phase, name)
     try:
         engine = parts.engine(name, config)
     except EngineError as exc:
@@ -115,6 +117,15 @@ def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Ph
                           f"during {phase} of {snap.run.id}")
     return AgentCall(name, config.model, prompt, result, time.monotonic() - started,
                      snap.run.variant)
+
+
+def _check_trusted(settings: ProjectSettings, kind: str, name: str) -> None:
+    """The last door before a program starts: an engine whose settings came from origin and
+    nobody here trusted never runs (the workers already leave such jobs alone; decision 1510)."""
+    key = settings_trust.blocker(settings.untrusted(), kind, frozenset({name}))
+    if key is not None:
+        raise ConfigError(f"{settings_trust.reason(key)}; review and accept it with "
+                          f"`{settings_trust.COMMAND}`")
 
 
 class FailedTranscripts:

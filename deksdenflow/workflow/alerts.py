@@ -89,8 +89,8 @@ def deliver(events: list[Event], settings: ProjectSettings, project: str) -> int
     """Start `alerts.command` for each alert event (already on the ref, and redacted by the
     store's one pass); returns how many were started. Never waits for the command."""
     command = settings.alerts.command.strip()
-    if not command:
-        return 0
+    if not command or "alerts.command" in settings.untrusted():
+        return 0  # a command from origin nobody here trusted yet is not started (decision 1510)
     started = 0
     env = {k: os.environ[k] for k in CLEAN_ENV if k in os.environ}
     for event in events:

@@ -78,13 +78,14 @@ def row(line: Line) -> tuple[object, ...]:
             line.total, line.jobs, line.tokens, line.updated, line.waits, line.alerts)
 
 
-def settings_key(project_blob_id: str) -> str:
+def settings_key(project_blob_id: str, common: str) -> str:
     """What the effective settings depend on (as `Project`'s settings cache keys them):
-    project.toml's blob id, the DFLOW_* variables, the user config file's identity. Hashed,
-    so no variable's value is written into the cache."""
+    project.toml's blob id, the DFLOW_* variables, the user config file's identity, this
+    machine's settings trust record. Hashed, so no variable's value is written into the
+    cache."""
     import hashlib
 
-    stamp = environment.settings_stamp()
+    stamp = environment.settings_stamp(common)
     return hashlib.sha256(json.dumps([project_blob_id, stamp]).encode()).hexdigest()
 
 
@@ -161,7 +162,7 @@ def _write_through(project: Project, tx: Tx, uids: list[str]) -> None:
     if tip is None:
         return
     view = LiteView(store.repo, tip)
-    key = settings_key(view.blob_id(PROJECT_FILE))
+    key = settings_key(view.blob_id(PROJECT_FILE), common)
     if not cache.holds(common, LINES, key):
         return
     text = view.blob(PROJECT_FILE)

@@ -34,7 +34,7 @@ def make_remote(root: Path, name: str = "remote.git") -> Path:
 def clone_of(url: str, path: Path, init: bool = True) -> Project:
     git("clone", "-q", url, str(path), cwd=path.parent)
     if init:
-        project, _ = setup.init(Wiring(), path, engine="demo")
+        project, _ = setup.init(Wiring(), path, engine="demo", trust=True)  # `init --yes`
         return project
     return open_project(path)
 
