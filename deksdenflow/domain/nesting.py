@@ -7,7 +7,7 @@ from __future__ import annotations
 
 MAX_DEPTH = 64  # dflow's own documents nest under 10 levels; agents' plans and verdicts under 6
 
-_KEEP = frozenset('"\\[]{}')
+_KEEP = frozenset('"[]{}')
 _OPEN = frozenset("[{")
 
 
@@ -18,11 +18,11 @@ def too_deep(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
         text = text.decode("utf-8", errors="replace")
     if text.count("[") + text.count("{") <= limit:
         return False  # cannot nest deeper than it has openers
-    # Only quotes, backslashes and brackets matter; escaped backslashes, then escaped quotes,
-    # are dropped pairwise (left to right, as the parser reads them), so what remains of the
-    # quotes delimit strings: the even-numbered pieces between them are outside strings.
+    # Escaped backslashes, then escaped quotes, are dropped pairwise (left to right, as the
+    # parser reads them), so the quotes left delimit strings: the even-numbered pieces between
+    # them are outside strings. Then only quotes and brackets matter.
+    text = text.replace("\\\\", "").replace('\\"', "")  # before any other character goes
     only = "".join(c for c in text if c in _KEEP) if len(text) > 4096 else text
-    only = only.replace("\\\\", "").replace('\\"', "")
     level = 0
     for piece in only.split('"')[::2]:
         for c in piece:

@@ -134,8 +134,13 @@ _ESCAPE = LazyPattern(r"\\+(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv0\"'/])?")
 # An escape spelling a printable ASCII character: no JSON encoder writes these for letters, so
 # the (slower) decoding pass runs only on text that has them.
 _ESCAPED_PRINTABLE = LazyPattern(r"\\+(?:u00[2-7][0-9a-fA-F]|x[2-7][0-9a-fA-F])")
+# Besides C0/C1 controls: the invisible format characters (bidi embeddings, overrides and
+# isolates, zero-width spaces and joiners, the soft hyphen, word joiner, BOM), which reorder
+# or hide what a terminal shows (`U+202E`) and split a token so no pattern sees it.
 _CONTROL = LazyPattern(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-                      r"|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+                      r"|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]"
+                      r"|[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                      r"\u2066-\u206f\ufeff\ufff9-\ufffb]")
 
 
 def is_secret_name(name: str) -> bool:
@@ -285,7 +290,8 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def strip_controls(text: str) -> str:
-    """Terminal escape sequences and control characters removed; newlines and tabs kept."""
+    """Terminal escape sequences, control and invisible format characters removed; newlines
+    and tabs kept."""
     return _CONTROL.sub("", text)
 
 

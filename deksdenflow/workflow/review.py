@@ -70,8 +70,8 @@ class QaHandler:
             return
         agents.save_transcript(tx, snap, settings, f"{step.index:02d}-qa-{job.id}", call)
         tx.emit(StepQaVerdict(
-            verdict=verdict.verdict, summary=agents.clean(verdict.summary, settings, 2000),
-            findings=[agents.clean(f, settings, 500) for f in verdict.findings[:50]],
+            verdict=verdict.verdict, summary=agents.line(verdict.summary, settings),
+            findings=[agents.line(f, settings, 500) for f in verdict.findings[:50]],
             **call.figures().fields()), run=uid, step=step.index)
         current = tx.run(uid).step(step.index)
         if verdict.verdict == "FAIL" and current and _may_auto_retry(current, settings):
