@@ -15,7 +15,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, variants, worktrees
+from . import agents, qa_diff, variants
 from .execution import step_values, worktree_for
 
 REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
@@ -51,7 +51,7 @@ class QaHandler:
         worktree = worktree_for(snap, step)
         prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
-            "diff": worktrees.show_commit(worktree, step.commit),
+            "diff": qa_diff.review_diff(worktree, step.commit),
         })
         call: agents.AgentCall | None = None
         try:
