@@ -155,11 +155,12 @@ class FilePatch:
 
 def file_patches(cwd: Path, commit: str, max_blob: int,
                  ) -> tuple[str, list[FilePatch]] | None:
-    """The commit's subject (git's `%s`) and each file it changes against its first parent (the empty tree for a root commit),
-    its patch made from the blobs themselves: no `.gitattributes` (`-diff`, `binary`), diff
-    driver or textconv decides what is text; a NUL in the first 8,000 bytes does, as git's
-    own test. A blob over `max_blob` bytes is measured from its object header, never read.
-    None when libgit2 cannot open or resolve it."""
+    """The commit's subject (git's `%s`) and each file it changes against its first parent
+    (the empty tree for a root commit), its patch made from the blobs themselves: no
+    `.gitattributes` (`-diff`, `binary`), diff driver or textconv decides what is text; a NUL
+    in the first 8,000 bytes does, as git's own test. A blob over `max_blob` bytes is
+    measured from its object header, never read. None when libgit2 cannot open or resolve
+    it."""
     import pygit2
 
     repo = _open(cwd)
