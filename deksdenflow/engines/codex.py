@@ -14,6 +14,7 @@ from .base import ConfiguredEngine, EngineRequest, EngineResult
 from .output import validate_output
 from .process import Completed, exit_message, run_process
 from .refusals import mentions_schema, schema_refusal, unknown_flag
+from .streams import read_capped
 
 
 class CodexEngine(ConfiguredEngine):
@@ -42,7 +43,7 @@ class CodexEngine(ConfiguredEngine):
                 )
             except EngineTimeout as exc:
                 raise _explained(exc) from None
-            final = last.read_text(encoding="utf-8") if last.exists() else ""
+            final = read_capped(last) if last.exists() else ""
         return self.result(request, done, final)
 
     def argv(
