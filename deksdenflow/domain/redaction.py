@@ -226,9 +226,10 @@ _joins: dict[tuple[_Row, ...], LazyPattern] = {}
 
 
 def _line_split(patterns: tuple[_Row, ...]) -> LazyPattern:
-    """Line breaks (or escaped ones) after six token characters (part of a token; six
-    lower-case letters end a word, not a token) and before another, except before a token's
-    trigger: that break starts the token (`one\nghp_...` must not become `oneghp_...`)."""
+    """Line breaks (or escaped ones) between six token characters (part of a token; six
+    lower-case letters end a word, not a token) and six more non-blanks, except before a token's
+    trigger: that break starts the token (`one\nghp_...` must not become `oneghp_...`), and
+    a whole token's last line must not take the next line's first word."""
     found = _joins.get(patterns)
     if found is None:
         exact = "|".join(re.escape(t) for row in patterns for t in row[2]
@@ -237,7 +238,7 @@ def _line_split(patterns: tuple[_Row, ...]) -> LazyPattern:
                           if row[0].flags & _IGNORECASE)
         found = _joins[patterns] = LazyPattern(
             rf"(?<={_TOKEN_CHAR}{{6}})(?<![a-z]{{6}})(?:\r?\n *|\\+[nr])+(?!{exact or '(?!)'})"
-            rf"(?!(?i:{folded or '(?!)'}))(?={_TOKEN_CHAR})")
+            rf"(?!(?i:{folded or '(?!)'}))(?=\S{{6}})")
     return found
 
 
