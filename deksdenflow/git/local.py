@@ -216,3 +216,26 @@ def _file_patch(repo: pygit2.Repository, delta: pygit2.DiffDelta, sizes: dict[py
     if old.mode != new.mode and old.mode and new.mode:
         text = f"(mode {old.mode:o} -> {new.mode:o})\n{text}"
     return FilePatch(path, added, deleted, text)
+
+
+def changed_paths(cwd: Path, before: str, after: str, paths: list[str]) -> list[str] | None:
+    """The `paths` whose entry (content or mode; present or not) differs between the trees of
+    two commits, compared by object id, nothing read (None: ask git)."""
+    import pygit2
+
+    repo = _open(cwd)
+    if repo is None:
+        return None
+    try:
+        trees = [repo[c].peel(pygit2.Commit).tree for c in (before, after)]
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+
+    def entry(tree: pygit2.Tree, path: str) -> tuple[str, int] | None:
+        try:
+            obj = tree[path]
+        except KeyError:
+            return None
+        return str(obj.id), int(obj.filemode or 0)
+
+    return [p for p in paths if entry(trees[0], p) != entry(trees[1], p)]
