@@ -69,7 +69,7 @@ def test_a_hostile_step_title_becomes_one_short_clean_line(
 ) -> None:
     codex = install_fake("codex", tmp_path, monkeypatch)
     plan = demo_plan("0001-x")
-    huge = "A" * 2_000_000  # well past the kernel's 128 kB cap on one argument
+    huge = "A" * 300_000  # past the kernel's 128 kB cap on one argument
     plan["steps"][0]["title"] = f"add it{BIDI}\n\n{FORGED}\nsecond line {huge}"
     plan["summary"] = f"approach\n\n{FORGED}\n{BIDI}" + "B" * 100_000
     # A PASS verdict also serves as an executor's answer; QA's read-only sandbox drops the write.

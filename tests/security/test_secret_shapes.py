@@ -1,7 +1,7 @@
 """Secrets in any shape: a token as a file name, percent-encoded, split by zero-width
 characters or across lines, in a UTF-16 `working-tree-encoding` file, an env secret without
-its prefix or reversed. None reaches the run branch, the state ref, a log line or the
-terminal, and nothing holding one is pushed."""
+its prefix or reversed. None reaches the run branch, the state ref, a log line, the
+terminal or the console, and nothing holding one is pushed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from deksdenflow.context.project import Project
 from deksdenflow.domain.settings import ProjectSettings
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import runs
+from deksdenflow.workflow import documents, runs
 from deksdenflow.workflow.push_check import branch_refusals
 from tests.conftest import git
 from tests.engines.conftest import install_fake
@@ -69,6 +69,12 @@ def test_no_shape_of_a_secret_reaches_a_branch_the_ref_a_log_or_the_terminal(
     printed = [waited.output]  # type: ignore[attr-defined]
     for args in (["status"], ["show", "1"], ["events"], ["logs", "1", "1"]):
         printed.append(cli(*args, cwd=repo).output)  # type: ignore[attr-defined]
+    view = project.view()  # what the console's panes render
+    console = [documents.artifact_text(view, snap, name)
+               for name in view.artifact_names(snap.run.uid)]
+    console += [documents.plan_markdown(project, view, snap), *documents.findings_for(snap)]
+    console += [documents.step_markdown(project, view, snap, step) for step in snap.steps]
+    assert _found(console) == []
     assert _found([branch]) == []
     assert _found(reachable_blobs(repo)) == []
     assert _found(printed) == []
