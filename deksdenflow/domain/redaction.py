@@ -254,7 +254,8 @@ def _views(text: str, base: str, patterns: tuple[_Row, ...],
     """The text decoded step by step (escapes, percent escapes, invisible characters, line
     splits), each step on the one before, so spellings combine; with the marks of each.
     Without escaped letters to decode, the steps start from `base` (escapes blanked)."""
-    view, chain = (text if _escapes_printable(text) else base), []
+    view = text if _escapes_printable(text) else base
+    chain: list[list[tuple[int, int]]] = []
     steps: list[tuple[Callable[[str], bool], LazyPattern, Callable[[re.Match[str]], str]]] = [
         (_escapes_printable, _ESCAPE, lambda m: _escaped_char(m.group(0))),
         (lambda v: "%" in v, _PERCENT, lambda m: _printable(int(m.group(0)[1:], 16))),

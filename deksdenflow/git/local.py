@@ -205,7 +205,7 @@ def _file_patch(repo: pygit2.Repository, delta: pygit2.DiffDelta, sizes: dict[py
     big = max(sizes.get(old.id, 0), sizes.get(new.id, 0))
     if big > max_blob:
         return FilePatch(path, note=f"{big:,} bytes: too large to show here, not read")
-    sides = [None if _is_zero(f.id) else repo[f.id].data for f in (old, new)]
+    sides = [None if _is_zero(f.id) else repo[f.id].peel(pygit2.Blob).data for f in (old, new)]
     if any(b"\0" in data[:8000] for data in sides if data):
         return FilePatch(path, note="binary")
     made = pygit2.Patch.create_from(
