@@ -25,11 +25,12 @@ from .conftest import fsck, reachable_blobs
 from .corpus import FORMATS, encodings, needle, normalized
 
 ENV_TOKEN = "gh" + "p_" + "Zq8Lr2Vx7Nw4Kt6Yp3Hs9Jd5Fb1Mc0Ga2We4"
-PLANTED = ["github classic", "openai", "slack bot", "aws key id", "stripe live"]
+PLANTED = list(FORMATS)  # every format, in every shape, in every place
+UNGUARDED = {"password assignment"}  # masked where kept, but ordinary code in a file
 
 
-def _spellings() -> str:
-    said = [spelled for name in PLANTED for enc, spelled in encodings(FORMATS[name]).items()
+def _spellings(names: list[str] = PLANTED) -> str:
+    said = [spelled for name in names for enc, spelled in encodings(FORMATS[name]).items()
             if enc != "as written"]
     said += [ENV_TOKEN[4:], ENV_TOKEN[::-1], ENV_TOKEN[:17] + "\n" + ENV_TOKEN[17:]]
     return " | ".join(said)
@@ -53,6 +54,7 @@ def test_no_shape_of_a_secret_reaches_a_branch_the_ref_a_log_or_the_terminal(
     codex.script(queue=[
         {"message": json.dumps(demo_plan("0001-x")), "stderr": said},
         {"write": {f"cache/{FORMATS['github classic']}.txt": "x\n",
+                   "notes.md": _spellings([n for n in PLANTED if n not in UNGUARDED]),
                    ".gitattributes": "*.txt working-tree-encoding=UTF-16LE\n"},
          "shell": [utf16], "message": f"done {said}", "stderr": said},
     ])
@@ -63,7 +65,7 @@ def test_no_shape_of_a_secret_reaches_a_branch_the_ref_a_log_or_the_terminal(
 
     snap = project.view().runs()[0]
     reason = " ".join(s.reason for s in snap.steps)
-    assert "will not commit" in reason and "creds.txt" in reason, reason
+    assert "will not commit" in reason and "creds.txt" in reason and "notes.md" in reason
     assert "its name holds what looks like a secret" in reason, reason
     branch = git("log", "--all", "-p", "--format=%B", cwd=repo)
     printed = [waited.output]  # type: ignore[attr-defined]
