@@ -64,6 +64,16 @@ def test_a_deep_verdict_is_refused_never_a_pass(project: Project) -> None:
         validate_output(_deep(5000), {"type": "object"}, "codex")
 
 
+def test_deep_json_in_an_engine_s_own_output_is_not_a_crash() -> None:
+    from deksdenflow.engines import claude, codex
+
+    deep = '{"type": "turn.completed", "usage": ' + _deep(100_000) + "}"
+    assert codex.parse_events(f"{deep}\n").usage.output_tokens == 0
+    assert claude._reply(deep) == {}
+    failed = json.dumps({"type": "error", "message": _deep(100_000)})
+    assert codex.parse_events(failed).error.startswith("[[[")
+
+
 def test_a_hostile_step_title_becomes_one_short_clean_line(
     project: Project, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
 ) -> None:
