@@ -78,6 +78,12 @@ POISONS: dict[str, Callable[[str], tuple[str, bytes, str]]] = {
 }
 
 
+def test_the_artifact_setting_cannot_exceed_the_cap_every_clone_checks() -> None:
+    from deksdenflow.domain.settings import ArtifactsSection
+
+    assert ArtifactsSection.model_fields["max_bytes"].metadata[-1].le == MAX_ARTIFACT_BYTES
+
+
 def _poisoned(clone: Clone, poison: str) -> tuple[Project, str, str]:
     """Clone a and a teammate's clone b share a run; b pushes `poison`. (a, good tip, bad)."""
     a, b = clone("a"), clone("b")
