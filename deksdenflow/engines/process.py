@@ -206,7 +206,10 @@ def _wait(proc: subprocess.Popen[str], reader: streams.Reader,
             return _drain(proc, reader)
         if not reader.wait(min(WAIT_SLICE_S, deadline - now)):
             continue
-        proc.wait()
+        try:  # its pipes are closed; it may still run (the deadline still holds)
+            proc.wait(timeout=max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            continue
         _signal_group(proc.pid, signal.SIGKILL)  # background children it left behind
         return reader.texts()
 

@@ -57,3 +57,12 @@ def test_a_gigabyte_of_agent_output_costs_dflow_under_300_mb(tmp_path: Path, whe
     assert found["peak_mb"] < PEAK_MB, found
     assert found["tail"]  # the tail is kept: the agent's last words survive
     assert found["output"] < 20 << 20  # head and tail, not the gigabyte
+
+
+def test_an_agent_that_closes_its_output_and_runs_on_still_times_out(tmp_path: Path) -> None:
+    from deksdenflow.engines.process import run_process
+    from deksdenflow.errors import EngineTimeout
+
+    script = "exec >/dev/null 2>&1; sleep 30"  # pipes closed at once, the process runs on
+    with pytest.raises(EngineTimeout):
+        run_process(["sh", "-c", script], engine="e", cwd=tmp_path, timeout_s=1.5)
