@@ -52,13 +52,17 @@ def land(
                                       "gh/glab instead of locally."),
     queue: bool = typer.Option(False, "--queue", help="Land every ready run, by number, each "
                                "against the base the one before produced."),
+    allow_contract_changes: bool = typer.Option(
+        False, "--allow-contract-changes", help="Land even though the run's branch changed "
+        "its contract (plan.md, context.md, step files) after the plan commit."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Land a run whose steps all passed on its base branch, and record it merged.
 
     Refuses, changing nothing, when the base (as the remote has it now) conflicts; pushes the
     base when the project has a remote. With --queue, lands every ready run in order; a run
-    that conflicts is blocked with the files named and the others go on.
+    that conflicts is blocked with the files named and the others go on. A run whose contract
+    files were changed after its plan commit is refused unless --allow-contract-changes.
 
     Example: dflow land 0001-add-login --strategy squash
     """
@@ -66,7 +70,7 @@ def land(
         if run is not None or via is not None or not queue:
             raise UsageError("name one run to land, or --queue (without a run or --via) to "
                              "land every ready run")
-        _land_queue(strategy, json_)
+        _land_queue(strategy, json_, allow_contract_changes)
         return
     if via not in (None, "pr"):
         raise UsageError(f"--via takes pr, not '{via}'")
@@ -78,7 +82,7 @@ def land(
 
         result = pr_service.land_via_pr(project, run, strategy)
     else:
-        result = landing.land(project, run, strategy)
+        result = landing.land(project, run, strategy, allow_contract_changes)
     if json_:
         emit_json(result)
         return
@@ -91,10 +95,10 @@ def land(
                f"{result.run} shows merged once {result.base} has it (`dflow sync`)")
 
 
-def _land_queue(strategy: str, json_: bool) -> None:
+def _land_queue(strategy: str, json_: bool, allow_contract_changes: bool) -> None:
     if strategy not in STRATEGIES:
         raise UsageError(f"--strategy takes merge, squash or rebase, not '{strategy}'")
-    result = land_queue.land_queue(open_project(), strategy)
+    result = land_queue.land_queue(open_project(), strategy, allow_contract_changes)
     if json_:
         emit_json(result)
     else:

@@ -131,8 +131,13 @@ def doctor(json_: bool = JSON_OPTION,
         if fixed.changed:
             typer.echo(f"restored {STATE_REF} to {fixed.restored[:12]}; the tip found "
                        f"({fixed.found[:12]}) is kept as {fixed.quarantined}")
-        else:
+        elif not fixed.remotes_set_aside:
             typer.echo(f"{STATE_REF} at {fixed.restored[:12]} is good; nothing to repair")
+        else:
+            typer.echo(f"{STATE_REF} at {fixed.restored[:12]} is good")
+        for tracking, kept in fixed.remotes_set_aside:
+            typer.echo(f"set aside the refused state {tracking} pointed at (kept as {kept}); "
+                       "it comes back with the next fetch until the remote is fixed")
         from ..wiring import open_project
         from ..workflow import doctor_runs
 

@@ -165,18 +165,27 @@ def _changes(common: str, doc: Doc) -> list[tuple[int, int, int, int]] | None:
 
 
 def plan_text(common: str, run: Doc, run_id: str) -> tuple[str, str]:
-    """plan.md as committed on the run's local branch (`detail.plan_text`)."""
+    """plan.md as the plan commit holds it, else as committed on the run's local branch
+    (`detail.plan_text`)."""
     from ..store.lite import LiteView
 
     branch = run.get("branch", "")
     path = f"{PROTOCOLS_DIR}/{branch or run_id}/plan.md"
     if not branch:
         return path, ""
+    from ..store.objects import Unreadable
+
+    planned = run.get("plan_commit")
+    if planned:
+        try:
+            data = LiteView(common, planned).blob(path)
+        except Unreadable as exc:  # not here: the command reads it through libgit2
+            raise ValueError(str(exc)) from exc
+        if data is not None:
+            return path, data.decode("utf-8", errors="replace")
     commit = cache.read_ref(common, f"refs/heads/{branch}")
     if commit is None:
         raise ValueError("no local branch: the command looks at the remote-tracking ones")
-    from ..store.objects import Unreadable
-
     try:
         data = LiteView(common, commit).blob(path)
     except Unreadable as exc:  # not a commit: the command reads it through libgit2

@@ -12,13 +12,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .nesting import MAX_DEPTH, too_deep
+
 STEP_FILE = re.compile(r"(\d{2})-[a-z0-9][a-z0-9-]{0,60}\.md")  # always with fullmatch
 CONTRACT_FILES = ("plan.md", "context.md", "log.md")
 
 
 def strict_json(text: str) -> Any:
     """Agent JSON, refusing what a lenient parser would quietly resolve: a key given twice
-    (`"verdict": "FAIL", ..., "verdict": "PASS"` must not read as PASS)."""
+    (`"verdict": "FAIL", ..., "verdict": "PASS"` must not read as PASS), or nested deeper
+    than anything an agent is asked for (the parser would recurse into it and crash)."""
+    if too_deep(text):
+        raise ValueError(f"the JSON nests deeper than {MAX_DEPTH} levels")
     return json.loads(text, object_pairs_hook=_no_duplicates)
 
 

@@ -133,9 +133,15 @@ MIN_SECRET_LEN = 8  # shorter values would mask ordinary words
 _ESCAPE = LazyPattern(r"\\+(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrtbfv0\"'/])?")
 # An escape spelling a printable ASCII character: no JSON encoder writes these for letters, so
 # the (slower) decoding pass runs only on text that has them.
-_ESCAPED_PRINTABLE = LazyPattern(r"\\+(?:u00[2-7][0-9a-fA-F]|x[2-7][0-9a-fA-F])")
+_ESCAPED_PRINTABLE = LazyPattern(r"\\+(?:u00[2-7][0-9a-fA-F]|x[2-7][0-9a-fA-F]"
+                                 r"|u(?:00ad|200[b-f]|206[0-4]|feff))")
+# Besides C0/C1 controls: the invisible format characters (bidi embeddings, overrides and
+# isolates, zero-width spaces and joiners, the soft hyphen, word joiner, BOM), which reorder
+# or hide what a terminal shows (`U+202E`) and split a token so no pattern sees it.
 _CONTROL = LazyPattern(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-                      r"|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+                      r"|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]"
+                      r"|[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                      r"\u2066-\u206f\ufeff\ufff9-\ufffb]")
 
 
 def is_secret_name(name: str) -> bool:
@@ -151,10 +157,21 @@ def secret_values(names: Iterable[str] = (), env: Mapping[str, str] | None = Non
     return sorted((v for v in values if len(v) >= MIN_SECRET_LEN), key=len, reverse=True)
 
 
+# A token's fixed prefix (`ghp_`, `sk-proj-`, `github_pat_`, `xoxb-`): the body after it is
+# as secret as the whole and is what an agent that strips the prefix prints.
+_FIXED_PREFIX = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]{1,9}[_\-]){1,2}")
+MIN_BODY_LEN = 16  # a body shorter than this is not masked on its own
+
+
 def encoded_forms(value: str) -> set[str]:
-    """The forms a secret value takes in logs: as is, JSON-escaped, URL-encoded, base64."""
+    """The forms a secret value takes in logs: as is, JSON-escaped, URL-encoded, base64,
+    reversed, and its body without a fixed token prefix (split across lines and the other
+    spellings are found by the views of `_all_spans`)."""
     forms = {value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=""),
-             urllib.parse.quote_plus(value)}
+             urllib.parse.quote_plus(value), value[::-1]}
+    prefix = _FIXED_PREFIX.match(value)
+    if prefix and len(value) - prefix.end() >= MIN_BODY_LEN:
+        forms.add(value[prefix.end():])
     raw = value.encode()
     for shift in range(3):  # base64 of the value at any alignment inside a longer blob
         chunk = base64.b64encode(b"\0" * shift + raw).decode()
@@ -167,51 +184,136 @@ def encoded_forms(value: str) -> set[str]:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known token shapes and the given secret values, in plain or escaped text."""
-    values = [value for value in secrets if value]
-    for value in values:
-        for form in sorted(encoded_forms(value), key=len, reverse=True):
-            text = text.replace(form, MASK)
-    return _mask(text, _all_spans(text, (*TOKEN_PATTERNS, *ASSIGNMENT_PATTERNS), values))
+    forms = sorted({f for value in secrets if value for f in encoded_forms(value)},
+                   key=len, reverse=True)
+    for form in forms:
+        text = text.replace(form, MASK)
+    return _mask(text, _all_spans(text, (*TOKEN_PATTERNS, *ASSIGNMENT_PATTERNS), forms))
 
 
 def _all_spans(text: str, patterns: tuple[_Row, ...],
                values: list[str] | None = None) -> list[tuple[int, int]]:
     rows = _triggered(text, patterns)
     spans = _spans(text, rows)
-    if rows and "\\" in text:  # a token after an escaped newline: blank the escapes
-        spans += _spans(_ESCAPE.sub(lambda m: " " * len(m.group(0)), text), rows)
-    if _escapes_printable(text):  # a token spelled with escaped letters: decode them
-        decoded, marks = _decoded(text)
+    base = text
+    if "\\" in text:  # a token after an escaped newline: blank the escapes (same offsets)
+        base = _ESCAPE.sub(_blank, text)
+        if rows:
+            spans += _spans(base, rows)
+    for decoded, chain in _views(text, base, patterns):
         found = _spans(decoded, _triggered(decoded, patterns))
         found += [(at, at + len(v)) for v in values or () for at in _finds(decoded, v)]
-        spans += [(_in_text(marks, start), _in_text(marks, end)) for start, end in found]
+        spans += [(_through(chain, start), _through(chain, end)) for start, end in found]
     return spans
 
 
-def _escapes_printable(text: str) -> bool:
-    return ("\\u00" in text or "\\x" in text) and bool(_ESCAPED_PRINTABLE.search(text))
+def _through(chain: list[list[tuple[int, int]]], offset: int) -> int:
+    """An offset in the last view of `chain`, in the text as written."""
+    for marks in reversed(chain):
+        offset = _in_text(marks, offset)
+    return offset
 
 
-def _decoded(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """`text` with every escape run decoded: `\\u0067` (at any depth of escaping) becomes `g`,
-    so a token spelled with escaped letters is seen; escapes of whitespace and control
-    characters become one space, so `\\n` never glues onto the token after it. The marks
-    pair offsets in the decoded text with offsets in `text` (after each escape)."""
+# Other spellings of the same token (docs/decisions/1544-secrets-in-any-shape.md): percent-
+# encoded (`ghp%5F...`), split by invisible characters, or split across lines (a newline or
+# an escaped one between two token characters). Each is decoded into a view of its own,
+# searched, and what is found there is masked in the text as written.
+_PERCENT = LazyPattern(r"%[0-9A-Fa-f]{2}")
+_INVISIBLE = LazyPattern(r"[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                         r"\u2066-\u206f\ufeff]+")
+_TOKEN_CHAR = r"[A-Za-z0-9_\-+/=.]"
+_joins: dict[tuple[_Row, ...], LazyPattern] = {}
+
+
+def _line_split(patterns: tuple[_Row, ...]) -> LazyPattern:
+    """Line breaks (or escaped ones) between six token characters (part of a token; six
+    lower-case letters end a word, not a token) and six more non-blanks, except before a token's
+    trigger: that break starts the token (`one\nghp_...` must not become `oneghp_...`), and
+    a whole token's last line must not take the next line's first word."""
+    found = _joins.get(patterns)
+    if found is None:
+        exact = "|".join(re.escape(t) for row in patterns for t in row[2]
+                         if not row[0].flags & _IGNORECASE)
+        folded = "|".join(re.escape(t) for row in patterns for t in row[2]
+                          if row[0].flags & _IGNORECASE)
+        found = _joins[patterns] = LazyPattern(
+            rf"(?<={_TOKEN_CHAR}{{6}})(?<![a-z]{{6}})(?:\r?\n *|\\+[nr])+(?!{exact or '(?!)'})"
+            rf"(?!(?i:{folded or '(?!)'}))(?=\S{{6}})")
+    return found
+
+
+def _blank(found: re.Match[str]) -> str:
+    """An escape run as spaces of its length; an escaped line break stays one (then spaces),
+    so the line-split view can still join a token across it."""
+    run = found.group(0)
+    return ("\n" if run[-1:] in "nr" else " ") + " " * (len(run) - 1)
+
+
+def _views(text: str, base: str, patterns: tuple[_Row, ...],
+           ) -> Iterator[tuple[str, list[list[tuple[int, int]]]]]:
+    """The text decoded step by step (escapes, percent escapes, invisible characters, line
+    splits), each step on the one before, so spellings combine; with the marks of each.
+    Without escaped letters to decode, the steps start from `base` (escapes blanked)."""
+    view = text if _escapes_printable(text) else base
+    chain: list[list[tuple[int, int]]] = []
+    steps: list[tuple[Callable[[str], bool], LazyPattern, Callable[[re.Match[str]], str]]] = [
+        (_escapes_printable, _ESCAPE, lambda m: _escaped_char(m.group(0))),
+        (lambda v: "%" in v, _PERCENT, lambda m: _printable(int(m.group(0)[1:], 16))),
+        (lambda v: True, _INVISIBLE, lambda m: ""),
+        (lambda v: "\n" in v or "\\" in v, _line_split(patterns), lambda m: ""),
+    ]
+    for wanted, pattern, repl in steps:
+        if not wanted(view) or not pattern.search(view):
+            continue
+        view, marks = _rewritten(view, pattern, repl)
+        chain = [*chain, marks]
+        yield view, chain
+
+
+def _printable(code: int) -> str:
+    char = chr(code)
+    return char if char.isprintable() and not char.isspace() else " "
+
+
+def _rewritten(text: str, pattern: LazyPattern, repl: Callable[[re.Match[str]], str],
+               ) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with every match of `pattern` replaced, and the marks that pair offsets in the
+    new text with offsets in `text` (after each replacement), as `_decoded` makes them."""
     parts, marks, pos, size = [], [(0, 0)], 0, 0
-    for found in _ESCAPE.finditer(text):
-        parts += [text[pos:found.start()], _escaped_char(found.group(0))]
-        size += found.start() - pos + 1
+    for found in pattern.finditer(text):
+        new = repl(found)
+        parts += [text[pos:found.start()], new]
+        size += found.start() - pos + len(new)
         pos = found.end()
         marks.append((size, pos))
     parts.append(text[pos:])
     return "".join(parts), marks
 
 
+def _escapes_printable(text: str) -> bool:
+    return ("\\u" in text or "\\x" in text) and bool(_ESCAPED_PRINTABLE.search(text))
+
+
+def _decoded(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with every escape run decoded: `\\u0067` (at any depth of escaping) becomes `g`,
+    so a token spelled with escaped letters is seen; escapes of whitespace and control
+    characters become one space, so `\\n` never glues onto the token after it; an escaped
+    invisible character (`\\u200b`) goes. The marks pair offsets in the decoded text with
+    offsets in `text` (after each escape)."""
+    return _rewritten(text, _ESCAPE, lambda m: _escaped_char(m.group(0)))
+
+
 def _escaped_char(escape: str) -> str:
     code = escape.lstrip("\\")
     if code[:1] in ("u", "x") and len(code) > 1:
         char = chr(int(code[1:], 16))
+        if _INVISIBLE.search(char):
+            return ""
+        if char in "\n\r":
+            return "\n"  # a line break: the line-split view may join a token across it
         return char if char.isprintable() and not char.isspace() else " "
+    if code in ("n", "r"):
+        return "\n"
     return code if code in ("\"", "'", "/") else " "
 
 
@@ -285,13 +387,15 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def strip_controls(text: str) -> str:
-    """Terminal escape sequences and control characters removed; newlines and tabs kept."""
+    """Terminal escape sequences, control and invisible format characters removed; newlines
+    and tabs kept."""
     return _CONTROL.sub("", text)
 
 
 def holds_secret(text: str, secrets: Iterable[str] = ()) -> bool:
     """True when `text` holds a known token shape or one of the secret values (as written):
     the test for file contents, where a bare `password = ...` assignment is ordinary code."""
-    if any(value and value in text for value in secrets):
+    forms = [f for value in secrets if value for f in encoded_forms(value)]
+    if any(form in text for form in forms):
         return True
-    return bool(_all_spans(text, TOKEN_PATTERNS))
+    return bool(_all_spans(text, TOKEN_PATTERNS, forms))

@@ -208,7 +208,9 @@ class SecretsSection(_Section):
 
 
 class ArtifactsSection(_Section):
-    max_bytes: int = Field(default=262_144, ge=1024)
+    # At most the cap every clone checks a state's artifacts against (store/incoming.py's
+    # MAX_ARTIFACT_BYTES): a larger artifact would make the state it is in refused.
+    max_bytes: int = Field(default=262_144, ge=1024, le=16_777_216)
 
 
 class LimitsSection(_Section):

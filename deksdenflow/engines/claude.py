@@ -14,6 +14,7 @@ from typing import Any
 
 from ..domain.engine import EngineCheck
 from ..domain.models import Usage
+from ..domain.nesting import too_deep
 from ..errors import EngineFailed, EngineOutputInvalid, EngineRefused
 from . import claude_sandbox
 from .base import ConfiguredEngine, EngineRequest, EngineResult, Sandbox
@@ -178,6 +179,8 @@ class ClaudeEngine(ConfiguredEngine):
 def _reply(stdout: str) -> dict[str, Any]:
     """The result object: the whole stdout, or its last JSON line (some versions log first)."""
     for text in (stdout, *reversed(stdout.strip().splitlines())):
+        if too_deep(text):  # the parser would recurse into it and crash
+            continue
         try:
             value = json.loads(text)
         except json.JSONDecodeError:

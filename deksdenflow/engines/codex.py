@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.models import Usage
+from ..domain.nesting import too_deep
 from ..errors import EngineFailed, EngineRefused, EngineTimeout
 from .base import ConfiguredEngine, EngineRequest, EngineResult
 from .output import validate_output
 from .process import Completed, exit_message, run_process
 from .refusals import mentions_schema, schema_refusal, unknown_flag
+from .streams import read_capped
 
 
 class CodexEngine(ConfiguredEngine):
@@ -42,7 +44,7 @@ class CodexEngine(ConfiguredEngine):
                 )
             except EngineTimeout as exc:
                 raise _explained(exc) from None
-            final = last.read_text(encoding="utf-8") if last.exists() else ""
+            final = read_capped(last) if last.exists() else ""
         return self.result(request, done, final)
 
     def argv(
@@ -140,7 +142,7 @@ def _explained(exc: EngineTimeout) -> EngineTimeout:
 
 def _json_object(line: str) -> dict[str, Any]:
     # Codex may print a non-JSON line (a warning) among the events; those are not events.
-    if not line.startswith("{"):
+    if not line.startswith("{") or too_deep(line):  # the parser would recurse and crash
         return {}
     try:
         value = json.loads(line)
@@ -172,6 +174,8 @@ def _failure_text(event: dict[str, Any]) -> str:
 
 def _unwrap(message: str) -> str:
     """Codex passes a provider's HTTP error body on verbatim; keep just its message."""
+    if too_deep(message):
+        return message
     try:
         body = json.loads(message)
     except json.JSONDecodeError:

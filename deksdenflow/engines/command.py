@@ -18,6 +18,7 @@ from ..errors import ConfigError, EngineOutputInvalid
 from .base import ConfiguredEngine, EngineRequest, EngineResult
 from .output import validate_output
 from .process import Completed, run_process
+from .streams import read_capped
 
 PLACEHOLDERS = ("prompt_file", "output_file", "schema_file", "cwd", "model", "sandbox", "phase")
 
@@ -90,7 +91,7 @@ class CommandEngine(ConfiguredEngine):
                 "command line in project.toml",
                 transcript=done.transcript(),
             )
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_capped(path)  # head and tail: an agent may write gigabytes there
 
 
 def placeholders(template: str, engine: str) -> set[str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
+from ..domain.nesting import MAX_DEPTH, too_deep
 from ..errors import EngineOutputInvalid
 
 # A reply wrapped in a Markdown code fence (```json ... ```), as chat models like to answer.
@@ -33,6 +34,10 @@ def validate_output(
             "see the transcript",
             transcript=transcript,
         )
+    if too_deep(body):  # json.loads would recurse into it and crash
+        raise EngineOutputInvalid(
+            f"engine '{engine}' answered JSON that nests deeper than {MAX_DEPTH} levels; "
+            "see the transcript", transcript=transcript)
     try:
         value = json.loads(body)
     except json.JSONDecodeError as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..domain import correlation, interrupts
 from ..errors import EngineFailed, EngineNotFound, EngineTimeout
+from . import streams
 
 TRY_DEMO = "use --engine demo to try dflow without an agent"
 KILL_GRACE_S = 5.0  # time between SIGTERM and SIGKILL, so an agent can stop its own children
@@ -84,15 +85,17 @@ def run_process(
         raise EngineFailed(f"engine '{engine}' cannot run in {cwd}: no such directory")
     start = time.monotonic()
     proc: subprocess.Popen[str] | None = None
+    reader: streams.Reader | None = None
     interrupt = interrupts.current()
     try:
         with _interrupts_deferred():  # a Ctrl-C now must not leave an agent nobody kills
             proc = _spawn(argv, cwd, env, stdin, engine)
         _obey(interrupt, proc)
-        stdout, stderr = _wait(proc, stdin, start + timeout_s)
+        reader = streams.Reader(proc.stdin, stdin, proc.stdout, proc.stderr)
+        stdout, stderr = _wait(proc, reader, start + timeout_s)
     except subprocess.TimeoutExpired:
-        assert proc is not None
-        stdout, stderr = _kill_group(proc)
+        assert proc is not None and reader is not None
+        stdout, stderr = _kill_group(proc, reader)
         raise EngineTimeout(
             f"engine '{engine}' did not finish within {timeout_s:g} s and was killed; raise "
             f"[engines.{engine}] timeout or make the task smaller",
@@ -182,8 +185,10 @@ def _start(
     )
 
 
-def _wait(proc: subprocess.Popen[str], stdin: str | None, deadline: float) -> tuple[str, str]:
-    """Feed stdin and read both pipes until the agent is done; TimeoutExpired at the deadline.
+def _wait(proc: subprocess.Popen[str], reader: streams.Reader,
+          deadline: float) -> tuple[str, str]:
+    """Let `reader` feed stdin and read both pipes (head and tail kept: engines/streams.py)
+    until the agent is done; TimeoutExpired at the deadline.
 
     Done means its pipes closed, or the agent itself exited and PIPE_GRACE_S passed: a
     background process it started (`server &`) may hold the pipes open for ever, and must not
@@ -198,49 +203,38 @@ def _wait(proc: subprocess.Popen[str], stdin: str | None, deadline: float) -> tu
             exited_at = now
         if exited_at is not None and now - exited_at >= PIPE_GRACE_S:
             _signal_group(proc.pid, signal.SIGKILL)
-            return _drain(proc)
-        try:
-            out, err = proc.communicate(stdin, timeout=min(WAIT_SLICE_S, deadline - now))
+            return _drain(proc, reader)
+        if not reader.wait(min(WAIT_SLICE_S, deadline - now)):
+            continue
+        try:  # its pipes are closed; it may still run (the deadline still holds)
+            proc.wait(timeout=max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
-            stdin = None  # handed over: communicate() keeps feeding it on the next call
             continue
         _signal_group(proc.pid, signal.SIGKILL)  # background children it left behind
-        return out or "", err or ""
+        return reader.texts()
 
 
-def _drain(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    """What is left in the pipes once the group is dead; partial if a process escaped it."""
-    try:
-        out, err = proc.communicate(timeout=KILL_GRACE_S)
-        return out or "", err or ""
-    except subprocess.TimeoutExpired as exc:
-        # A descendant left the group (setsid) and still holds the pipes: stop reading them.
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
-        return _text(exc.stdout), _text(exc.stderr)
+def _drain(proc: subprocess.Popen[str], reader: streams.Reader) -> tuple[str, str]:
+    """What is left in the pipes once the group is dead; partial if a process escaped it
+    (a descendant that left the group still holds a pipe: its reader thread is abandoned)."""
+    reader.wait(KILL_GRACE_S)
+    proc.wait()
+    return reader.texts()
 
 
-def _text(data: bytes | str | None) -> str:
-    if isinstance(data, bytes):
-        return data.decode("utf-8", errors="replace")
-    return data or ""
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> tuple[str, str]:
+def _kill_group(proc: subprocess.Popen[str], reader: streams.Reader) -> tuple[str, str]:
     """SIGTERM the process group, SIGKILL it after a grace period; return what was printed."""
     _signal_group(proc.pid, signal.SIGTERM)
     try:
-        out, err = proc.communicate(timeout=KILL_GRACE_S)
+        proc.wait(timeout=KILL_GRACE_S)
     except subprocess.TimeoutExpired:
         pass
     else:
         _signal_group(proc.pid, signal.SIGKILL)  # the leader is gone; so must be its group
-        return out or "", err or ""
+        reader.wait(KILL_GRACE_S)
+        return reader.texts()
     _signal_group(proc.pid, signal.SIGKILL)
-    out, err = _drain(proc)
-    proc.wait()
-    return out, err
+    return _drain(proc, reader)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -12,6 +12,7 @@ pygit2 is imported on first use: commands that never read a worktree do not pay 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,3 +140,102 @@ def _subject(message: str) -> str:
             break
         first.append(line.strip())
     return " ".join(first)
+
+
+@dataclass
+class FilePatch:
+    """One changed file of a commit as QA sees it (docs/decisions/1540-qa-sees-every-change.md)."""
+
+    path: str
+    added: int | None = None  # None: not counted (binary, too large)
+    deleted: int | None = None
+    patch: str = ""  # git's patch format; "" with a note instead
+    note: str = ""  # "binary", "3,001 bytes: too large to show, not read", ...
+
+
+def file_patches(cwd: Path, commit: str, max_blob: int,
+                 ) -> tuple[str, list[FilePatch]] | None:
+    """The commit's subject (git's `%s`) and each file it changes against its first parent
+    (the empty tree for a root commit), its patch made from the blobs themselves: no
+    `.gitattributes` (`-diff`, `binary`), diff driver or textconv decides what is text; a NUL
+    in the first 8,000 bytes does, as git's own test. A blob over `max_blob` bytes is
+    measured from its object header, never read. None when libgit2 cannot open or resolve
+    it."""
+    import pygit2
+
+    repo = _open(cwd)
+    if repo is None or len(commit) != 40:
+        return None
+    try:
+        found = repo[commit].peel(pygit2.Commit)
+        base = found.parents[0].tree if found.parents else None
+        diff = (base.diff_to_tree(found.tree) if base is not None
+                else found.tree.diff_to_tree(swap=True))
+        sizes = {d.new_file.id: _size(repo, d.new_file.id) for d in diff.deltas}
+        sizes |= {d.old_file.id: _size(repo, d.old_file.id) for d in diff.deltas}
+        if max(sizes.values(), default=0) <= max_blob:
+            diff.find_similar()  # renames read both blobs: only when every one is small
+        return (_subject(found.message),
+                [_file_patch(repo, d, sizes, max_blob) for d in diff.deltas])
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+
+
+def _is_zero(oid: pygit2.Oid) -> bool:
+    return not any(oid.raw)
+
+
+def _size(repo: pygit2.Repository, oid: pygit2.Oid) -> int:
+    if _is_zero(oid):
+        return 0
+    try:
+        return int(repo.odb.read_header(oid)[1])
+    except (KeyError, ValueError):
+        return 0  # a gitlink names a commit of another repository
+
+
+def _file_patch(repo: pygit2.Repository, delta: pygit2.DiffDelta, sizes: dict[pygit2.Oid, int],
+                max_blob: int) -> FilePatch:
+    import pygit2
+
+    old, new = delta.old_file, delta.new_file
+    path = new.path if old.path == new.path else f"{old.path} => {new.path}"
+    if pygit2.enums.FileMode.COMMIT in (old.mode, new.mode):
+        return FilePatch(path, note=f"submodule (gitlink) now at {str(new.id)[:12]}")
+    big = max(sizes.get(old.id, 0), sizes.get(new.id, 0))
+    if big > max_blob:
+        return FilePatch(path, note=f"{big:,} bytes: too large to show here, not read")
+    sides = [None if _is_zero(f.id) else repo[f.id].peel(pygit2.Blob).data for f in (old, new)]
+    if any(b"\0" in data[:8000] for data in sides if data):
+        return FilePatch(path, note="binary")
+    made = pygit2.Patch.create_from(
+        sides[0], sides[1], old_as_path=old.path, new_as_path=new.path,
+        flag=pygit2.enums.DiffOption.FORCE_TEXT)
+    _, added, deleted = made.line_stats
+    text = made.data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    if old.mode != new.mode and old.mode and new.mode:
+        text = f"(mode {old.mode:o} -> {new.mode:o})\n{text}"
+    return FilePatch(path, added, deleted, text)
+
+
+def changed_paths(cwd: Path, before: str, after: str, paths: list[str]) -> list[str] | None:
+    """The `paths` whose entry (content or mode; present or not) differs between the trees of
+    two commits, compared by object id, nothing read (None: ask git)."""
+    import pygit2
+
+    repo = _open(cwd)
+    if repo is None:
+        return None
+    try:
+        trees = [repo[c].peel(pygit2.Commit).tree for c in (before, after)]
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+
+    def entry(tree: pygit2.Tree, path: str) -> tuple[str, int] | None:
+        try:
+            obj = tree[path]
+        except KeyError:
+            return None
+        return str(obj.id), int(obj.filemode or 0)
+
+    return [p for p in paths if entry(trees[0], p) != entry(trees[1], p)]

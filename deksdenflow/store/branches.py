@@ -58,5 +58,17 @@ def committed_file(store: Store, branch: str, path: str) -> bytes | None:
     return None
 
 
+def file_at(store: Store, commit: str, path: str) -> bytes | None:
+    """A file as `commit` holds it (a run's plan commit); None when absent or unknown here."""
+    found = store.repo.get(commit)
+    if not isinstance(found, pygit2.Commit):
+        return None
+    try:
+        obj = found.tree[path]
+    except KeyError:
+        return None
+    return obj.data if isinstance(obj, pygit2.Blob) else None
+
+
 def _remote_names(store: Store, branch: str) -> list[str]:
     return [f"refs/remotes/{remote}/{branch}" for remote in store.repo.remotes.names()]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..domain.events import EVENT_SCHEMA_VERSION, Event
 from ..domain.models import SNAPSHOT_SCHEMA_VERSION, Job, RunSnapshot
+from ..domain.nesting import MAX_DEPTH, too_deep
 from ..domain.payloads import PAYLOADS
 from ..domain.settings import SETTINGS_SCHEMA_VERSION, ProjectSettings
 from ..errors import ConfigError, NewerSchema, StateCorrupt
@@ -65,6 +66,9 @@ def dump(model: BaseModel) -> bytes:
 
 
 def load_json(data: bytes, path: str) -> dict[str, Any]:
+    if too_deep(data):  # json.loads would recurse into it and crash (store/incoming.py)
+        raise StateCorrupt(f"{path} on {STATE_REF} nests deeper than {MAX_DEPTH} levels, "
+                           "which dflow never writes; run `dflow doctor`")
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -12,7 +12,9 @@ from enum import StrEnum
 
 import pygit2
 
-from ..errors import StateCorrupt
+from ..errors import NewerSchema, StateCorrupt
+from . import trust
+from .incoming import RemoteStateRefused
 from .layout import STATE_REF
 from .merge import Merged, Renumbered, merge_trees
 from .repo import Store
@@ -60,10 +62,66 @@ def integrate(store: Store, theirs: str, label: str = "remote") -> Integration:
     raise StateCorrupt(f"{STATE_REF} kept moving while merging {label}; try `dflow sync` again")
 
 
+def refusal(store: Store, theirs: str) -> str | None:
+    """Why the state commit `theirs` (a remote's) may not come in, or None: every file it
+    brings since what it shares with ours is shape-checked (store/incoming.py), then
+    validated, before anything of it is parsed for a merge."""
+    repo = store.repo
+    their_commit = _commit(repo, theirs)
+    ours = store.tip()
+    base_id = repo.merge_base(pygit2.Oid(hex=ours), their_commit.id) if ours else None
+    base = _commit(repo, str(base_id)).tree if base_id is not None else None
+    if base is not None and base.id == their_commit.tree.id:
+        return None
+    try:
+        trust.validate_tree(repo, their_commit.tree, base)
+    except (trust.StateUntrusted, NewerSchema) as exc:
+        if isinstance(exc, NewerSchema):
+            return None  # not hostile: the merge says what to upgrade
+        why = str(exc.__cause__ or exc).removesuffix(f"; {trust.REPAIR}")
+        return why.split(": the state fails validation")[0]
+    return None
+
+
+def check_incoming(store: Store, theirs: str, label: str) -> None:
+    """RemoteStateRefused, in one sentence naming the commit, unless `theirs` may come in."""
+    why = refusal(store, theirs)
+    if why is not None:
+        raise RemoteStateRefused(
+            f"the state from '{label}' at {theirs[:12]} was refused and nothing of it taken "
+            f"({why}); your state is unchanged, and whoever can push to '{label}' must put a "
+            "good state back (`dflow doctor` names the commit)")
+
+
+def set_aside_refused(store: Store) -> list[tuple[str, str]]:
+    """`dflow doctor --repair` for remotes: each tracking ref whose state is refused is kept
+    under a quarantine ref and put back on what it shares with ours, so commands stop
+    meeting it until the next fetch. Returns (tracking ref, quarantine ref) pairs."""
+    done = []
+    with store.lock():
+        for ref in list(store.repo.references):
+            if not (ref.startswith(TRACKING_PREFIX) and ref.endswith("/state")):
+                continue
+            theirs = str(store.repo.references[ref].target)
+            if refusal(store, theirs) is None:
+                continue
+            kept = trust.quarantine(store.repo, theirs)
+            ours = store.tip()
+            base = store.repo.merge_base(pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs)) \
+                if ours else None
+            if base is None:
+                store.repo.references.delete(ref)
+            else:
+                store.repo.references.create(ref, base, force=True)
+            done.append((ref, kept))
+    return done
+
+
 def _attempt(store: Store, theirs: str, label: str) -> Integration | None:
     repo = store.repo
     ours = store.tip()
     their_commit = _commit(repo, theirs)
+    check_incoming(store, theirs, label)
     if ours is None:
         ok = store.publish_commit(None, their_commit.id)
         return Integration(Outcome.ADOPTED, theirs) if ok else None

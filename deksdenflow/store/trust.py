@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ import pygit2
 
 from ..domain.events import EventType
 from ..errors import ConfigError, NewerSchema, StateCorrupt
-from . import codec
+from . import codec, incoming
 from .layout import META_FILE, OPEN_JOBS_DIR, PROJECT_FILE, STATE_REF
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def validate_tree(repo: pygit2.Repository, tree: pygit2.Tree, base: pygit2.Tree 
                 raise StateUntrusted(f"{path} was deleted from {STATE_REF}, which dflow never "
                                      f"does (events are kept for good); {REPAIR}")
             continue
-        _validate_file(path, blob)
+        _validate_file(repo, path, blob)
 
 
 def _may_delete(path: str, blob: pygit2.Blob | None) -> bool:
@@ -171,16 +172,26 @@ def _may_delete(path: str, blob: pygit2.Blob | None) -> bool:
 
 
 def _walk(tree: pygit2.Tree, prefix: str) -> list[tuple[str, pygit2.Blob]]:
+    _shape(incoming.check_tree_size, tree, prefix.rstrip("/"))
     found = []
     for entry in tree:
         path = f"{prefix}{entry.name}"
         if isinstance(entry, pygit2.Tree):
             found += _walk(entry, f"{path}/")
-        elif isinstance(entry, pygit2.Blob):
+        elif isinstance(entry, pygit2.Blob) and entry.filemode != pygit2.enums.FileMode.LINK:
             found.append((path, entry))
         else:
             raise StateUntrusted(f"{path} on {STATE_REF} is not a file or folder; {REPAIR}")
     return found
+
+
+def _shape(check: Callable[..., None], *args: object) -> None:
+    """One of incoming's checks, its refusal worded as every other failed validation."""
+    try:
+        check(*args)
+    except incoming.ShapeRefused as exc:
+        raise StateUntrusted(f"{exc}: the state fails validation, so dflow will not build on "
+                             f"it; {REPAIR}") from exc
 
 
 def _changed(repo: pygit2.Repository, tree: pygit2.Tree, base: pygit2.Tree,
@@ -191,6 +202,8 @@ def _changed(repo: pygit2.Repository, tree: pygit2.Tree, base: pygit2.Tree,
         if delta.status == pygit2.enums.DeltaStatus.DELETED:
             out.append((delta.old_file.path, repo.get(delta.old_file.id), True))
             continue
+        _shape(incoming.check_entry, repo, delta.new_file.path, delta.new_file.id,
+               delta.new_file.mode, _cap(delta.new_file.path))
         blob = repo.get(delta.new_file.id)
         if not isinstance(blob, pygit2.Blob):
             raise StateUntrusted(f"{delta.new_file.path} on {STATE_REF} is not a file; {REPAIR}")
@@ -198,8 +211,21 @@ def _changed(repo: pygit2.Repository, tree: pygit2.Tree, base: pygit2.Tree,
     return out  # type: ignore[return-value]
 
 
-def _validate_file(path: str, blob: pygit2.Blob) -> None:
+def _cap(path: str) -> int:
+    if _ARTIFACT.fullmatch(path):
+        return incoming.MAX_ARTIFACT_BYTES
+    if _EVENT.fullmatch(path):
+        return incoming.MAX_EVENT_BYTES
+    if path == PROJECT_FILE:
+        return incoming.MAX_SETTINGS_BYTES
+    return incoming.MAX_SNAPSHOT_BYTES
+
+
+def _validate_file(repo: pygit2.Repository, path: str, blob: pygit2.Blob) -> None:
+    _shape(incoming.check_entry, repo, path, blob.id, blob.filemode, _cap(path))
     data = blob.data
+    if not _ARTIFACT.fullmatch(path) and path != PROJECT_FILE:
+        _shape(incoming.check_json, data, path)
     try:
         if path == PROJECT_FILE:
             codec.load_settings(data.decode(), f"{PROJECT_FILE} on {STATE_REF}")

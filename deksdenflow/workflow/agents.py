@@ -15,6 +15,7 @@ from ..domain.models import Job, RunSnapshot
 from ..domain.payloads import Figures
 from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
+from ..domain.text_shape import SUMMARY_CHARS, one_line
 from ..errors import ConfigError, EngineError, EngineNotFound, GitOperationError
 from ..store import Tx
 from . import worktrees
@@ -161,6 +162,11 @@ def clean(text: str, settings: ProjectSettings, limit: int | None = None) -> str
     """Agent text on its way to the ref: secrets masked, optionally cut."""
     out = redact(text, secret_values(settings.secret_env_names()))
     return out if limit is None or len(out) <= limit else out[: limit - 3] + "..."
+
+
+def line(text: str, settings: ProjectSettings, limit: int = SUMMARY_CHARS) -> str:
+    """Agent text shown as one line (a summary, a finding): secrets masked, folded, capped."""
+    return one_line(clean(text, settings), limit)
 
 
 def save_transcript(tx: Tx, snap: RunSnapshot, settings: ProjectSettings, name: str,

@@ -175,7 +175,7 @@ def _refusal(worktree: Path, path: str, mode: str, settings: ProjectSettings) ->
 
     def text() -> str:
         try:
-            return full.read_bytes().decode("utf-8", errors="replace")
+            return content_text(full.read_bytes())
         except OSError:
             return ""
 
@@ -197,6 +197,8 @@ def refusal(path: str, mode: str, size: int, text: Callable[[], str],
         return None
     if _looks_secret_by_name(name):
         return f"{path} (its name says it holds credentials)"
+    if holds_secret(path, secret_values(settings.secret_env_names())):
+        return f"{path} (its name holds what looks like a secret)"
     if mode == "120000":
         return None  # a symlink: its target path is the content, and it is not read through
     content = text()
@@ -206,6 +208,18 @@ def refusal(path: str, mode: str, size: int, text: Callable[[], str],
     if holds_secret(content, secret_values(settings.secret_env_names())):
         return f"{path} (it contains what looks like a secret)"
     return None
+
+
+def content_text(data: bytes) -> str:
+    """A file's text for the secret check: UTF-8, and also UTF-16 when it looks like it (a
+    BOM, or NULs between ASCII letters): git stores a `working-tree-encoding` file as UTF-8
+    but the worktree holds it as UTF-16, where no pattern sees a token byte by byte."""
+    text = data.decode("utf-8", errors="replace")
+    head = data[:4096]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head.count(b"\0") * 4 >= len(head) > 0:
+        for codec in ("utf-16-le", "utf-16-be"):
+            text += "\n" + data.decode(codec, errors="replace")
+    return text
 
 
 def _looks_secret_by_name(name: str) -> bool:

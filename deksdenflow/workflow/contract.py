@@ -58,3 +58,33 @@ def read(snap: RunSnapshot, worktree: Path, folder: str, name: str) -> str:
         if part.is_symlink():
             raise UnsafePath(f"{part} is a symbolic link; dflow never reads through one")
     return path.read_text(encoding="utf-8") if path.is_file() else MISSING
+
+
+def contract_paths(snap: RunSnapshot, folder: str) -> list[str]:
+    """What the plan commit fixes: plan.md, context.md and the step files (log.md is the
+    run's log, which steps may add to)."""
+    names = ["plan.md", "context.md", *(s.file for s in snap.steps if s.file)]
+    return [f"{folder}/{name}" for name in dict.fromkeys(names)]
+
+
+def changed_since_plan(cwd: Path, snap: RunSnapshot, folder: str, commit: str) -> list[str]:
+    """The contract files whose committed copy at `commit` is not the plan commit's
+    (docs/decisions/1545-the-contract-as-planned.md); [] for a run planned before dflow
+    recorded its plan commit."""
+    plan = snap.run.plan_commit
+    if not plan or not commit or plan == commit:
+        return []
+    paths = contract_paths(snap, folder)
+    found = local.changed_paths(cwd, plan, commit, paths)
+    if found is None:
+        done = runner.run(cwd, "diff", "--no-ext-diff", "--no-textconv", "--name-only", "-z",
+                          plan, commit, "--", *paths, check=False)
+        found = [p for p in done.stdout.split("\0") if p]
+    return found
+
+
+def changed_note(changed: list[str]) -> str:
+    """The warning QA reads before the diff when the contract was changed."""
+    return (f"WARNING: this run's contract files were changed after the plan commit: "
+            f"{', '.join(changed)}. Judge the step against the contract as planned (the step "
+            "and plan above), not against the changed copy.\n\n")

@@ -8,7 +8,7 @@ from ..context.project import Project
 from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
-from ..store.branches import committed_file
+from ..store.branches import committed_file, file_at
 from . import conflicts
 from .conflicts import ConflictRisk
 from .facts import RunFacts, gather
@@ -35,9 +35,13 @@ class RunDetail(BaseModel):
 
 
 def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
-    """plan.md as committed on the run's branch (empty before planning)."""
+    """plan.md as the plan commit holds it, not a later step's rewrite (decision 1545); as
+    committed on the run's branch for a run planned before that was recorded (empty before
+    planning)."""
     path = f"{folder(snap)}/plan.md"
-    data = committed_file(project.store, snap.run.branch, path) if snap.run.branch else None
+    data = file_at(project.store, snap.run.plan_commit, path) if snap.run.plan_commit else None
+    if data is None and snap.run.branch:
+        data = committed_file(project.store, snap.run.branch, path)
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from ..context.parts import Parts
 from ..errors import DflowError, NewerSchema
 from ..git import runner
-from ..store import STATE_REF, trust
+from ..store import STATE_REF, integrate, trust
 from ..store.libgit2 import libgit2_version
 from ..store.lock import Timeout as LockBusy
-from ..store.repo import open_store
+from ..store.repo import Store, open_store
 
 Level = Literal["ok", "warn", "fail"]
 OPTIONAL_TOOLS = {
@@ -84,6 +84,7 @@ class Repair(BaseModel):
     restored: str
     found: str
     quarantined: str | None
+    remotes_set_aside: list[tuple[str, str]] = []  # (tracking ref, quarantine ref)
 
     @property
     def changed(self) -> bool:
@@ -92,8 +93,10 @@ class Repair(BaseModel):
 
 def repair(path: str = ".") -> Repair:
     """Restore the last good state of the ref (`dflow doctor --repair`)."""
-    restored, found, kept = open_store(path).repair()
-    return Repair(restored=restored, found=found, quarantined=kept)
+    store = open_store(path)
+    restored, found, kept = store.repair()
+    return Repair(restored=restored, found=found, quarantined=kept,
+                  remotes_set_aside=integrate.set_aside_refused(store))
 
 
 def _state_checks(parts: Parts, path: str) -> list[Check]:
@@ -122,6 +125,7 @@ def _state_checks(parts: Parts, path: str) -> list[Check]:
         checks.append(Check(name="state ref", level="fail", detail=str(exc),
                             fix="run `dflow doctor --repair` (the current tip is kept under "
                                 "refs/deksdenflow/quarantine/)"))
+    checks.extend(_remote_checks(store))
     checks.extend(_run_and_engine_checks(parts, path))
     lock = store.lock(timeout=2)
     try:
@@ -130,6 +134,27 @@ def _state_checks(parts: Parts, path: str) -> list[Check]:
     except LockBusy:
         checks.append(Check(name="lock", level="warn", detail=f"{lock.lock_file} is held",
                             fix="another dflow process is writing; wait, or stop it if it hangs"))
+    return checks
+
+
+def _remote_checks(store: Store) -> list[Check]:
+    """A remote's state that would be refused, named by its commit (store/incoming.py)."""
+    checks = []
+    for ref in sorted(store.repo.references):
+        if not (ref.startswith(integrate.TRACKING_PREFIX) and ref.endswith("/state")):
+            continue
+        theirs = str(store.repo.references[ref].target)
+        try:
+            why = integrate.refusal(store, theirs)
+        except DflowError as exc:
+            why = str(exc)
+        if why is not None:
+            remote = ref.removeprefix(integrate.TRACKING_PREFIX).removesuffix("/state")
+            checks.append(Check(
+                name="remote state", level="fail",
+                detail=f"'{remote}' holds state commit {theirs} that is refused: {why}",
+                fix="whoever can push there must put a good state back; `dflow doctor "
+                    "--repair` sets it aside here until the next fetch"))
     return checks
 
 

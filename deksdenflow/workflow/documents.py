@@ -15,7 +15,7 @@ from ..domain.models import RunSnapshot, StepRun
 from ..domain.redaction import strip_controls
 from ..errors import DflowError
 from ..store import StateView
-from ..store.branches import committed_file
+from ..store.branches import committed_file, file_at
 from . import diffs
 from .diffs import Diff
 
@@ -34,6 +34,10 @@ def protocol_file(project: Project, view: StateView | None, snap: RunSnapshot,
             return _decode(stored)
     # The one owner of the protocol folder's path (a renumbering does not rename it).
     path = name if "/" in name else f"{protocol_folder(snap.run)}/{name}"
+    if snap.run.plan_commit and name != "log.md":  # the contract as planned (decision 1545)
+        planned = file_at(project.store, snap.run.plan_commit, path)
+        if planned is not None:
+            return _decode(planned)
     return _decode(committed_file(project.store, snap.run.branch or snap.run.id, path))
 
 

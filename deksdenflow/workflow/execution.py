@@ -9,6 +9,7 @@ from ..context.project import Project
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.payloads import StepBlocked, StepFailed, StepFinished, StepStarted
 from ..domain.settings import ProjectSettings
+from ..domain.text_shape import TITLE_CHARS, one_line
 from ..errors import EngineError
 from ..store import Tx
 from . import (
@@ -106,7 +107,7 @@ def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.Age
     name = f"{step.index:02d}-execute-{job.id}-{step.attempts}"
     agents.save_transcript(tx, snap, settings, name, call)
     tx.emit(StepFinished(commit=commit, next=scheduling.finished_next(settings),
-                         summary=agents.clean(call.result.output.strip(), settings, 2000),
+                         summary=agents.line(call.result.output, settings),
                          **call.figures().fields()), run=uid, step=step.index)
 
 
@@ -162,7 +163,7 @@ class ExecuteHandler:
             raise
         what = "resolve the merge of" if resolve else ""
         message = (f"feat({snap.run.id}): {what + ' ' if what else ''}"
-                   f"{step.title or 'step ' + str(step.index)} "
+                   f"{one_line(step.title, TITLE_CHARS) or 'step ' + str(step.index)} "
                    f"[protocol-{snap.run.number:04d}/{step.index:02d}]\n\n"
                    f"{changes.JOB_TRAILER}: {job.id}")
         retry = changes.retry_hint(worktree, snap.run.id, step.index)

@@ -50,12 +50,13 @@ def ready_runs(project: Project) -> list[RunSnapshot]:
                   key=lambda s: (s.run.number, s.run.uid))
 
 
-def land_queue(project: Project, strategy: str = "merge") -> QueueResult:
+def land_queue(project: Project, strategy: str = "merge",
+               allow_contract_changes: bool = False) -> QueueResult:
     """Land the ready runs one after another, by number."""
     result = QueueResult(base=project.settings().project.base_branch)
     for snap in ready_runs(project):
         try:
-            done = landing.land(project, snap.run.id, strategy)
+            done = landing.land(project, snap.run.id, strategy, allow_contract_changes)
         except replay.LandConflict as exc:
             _block(project, snap, f"conflicts with the base in {', '.join(exc.files[:10])}")
             result.entries.append(QueueEntry(run=snap.run.id, landed=False, blocked=str(exc),

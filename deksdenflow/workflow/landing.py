@@ -15,9 +15,14 @@ from ..context.project import Project
 from ..domain.models import ProtocolRun, RunSnapshot, RunStatus, StepStatus
 from ..errors import DflowError, GitOperationError
 from ..sync import completion, transport
-from . import replay
+from . import contract, replay
 from .push_check import check_branch
+from .runs import folder
 from .worktrees import git
+
+
+class ContractChanged(DflowError):
+    """The run's contract was changed after its plan commit; land refuses unless allowed."""
 
 
 class NotLandable(DflowError):
@@ -56,8 +61,10 @@ def remote_of(project: Project) -> str | None:
     return name if name in project.store.remote_names() else None
 
 
-def land(project: Project, ref: str, strategy: str = "merge") -> LandResult:
-    """Land the run locally (and push the base when there is a remote)."""
+def land(project: Project, ref: str, strategy: str = "merge",
+         allow_contract_changes: bool = False) -> LandResult:
+    """Land the run locally (and push the base when there is a remote); a run whose contract
+    files changed after its plan commit only with `allow_contract_changes`."""
     if strategy not in replay.STRATEGIES:
         raise DflowError(f"unknown strategy '{strategy}'; use merge, squash or rebase")
     snap = project.view().find_run(ref)
@@ -70,6 +77,8 @@ def land(project: Project, ref: str, strategy: str = "merge") -> LandResult:
     head = _rev(root, f"refs/heads/{run.branch}")
     # The commit guard's rules over every commit that would reach the base (decision 0702).
     check_branch(root, target, head, project.settings(), f"land {run.branch}")
+    if not allow_contract_changes:
+        check_contract(root, snap, head)
     _check_local_base(root, run.base, local, target, target_ref)
     tree, conflicts = replay.merge_tree(root, target, head)
     if conflicts:
@@ -90,6 +99,18 @@ def land(project: Project, ref: str, strategy: str = "merge") -> LandResult:
     return LandResult(run=run.id, strategy=strategy, base=run.base, commit=new, remote=remote,
                       pushed=pushed, merged=merged,
                       updated_checkout=str(checkout) if checkout is not None else None)
+
+
+def check_contract(root: Path, snap: RunSnapshot, head: str) -> None:
+    """ContractChanged when the run's branch changed its contract after the plan commit."""
+    where = folder(snap)
+    changed = contract.changed_since_plan(root, snap, where, head)
+    if changed:
+        raise ContractChanged(
+            f"{snap.run.id}'s contract files were changed after its plan commit "
+            f"({', '.join(changed)}); nothing was landed. Read the change with `git diff "
+            f"{(snap.run.plan_commit or '')[:12]} {snap.run.branch} -- {where}` and, if it is "
+            f"meant, run `dflow land {snap.run.id} --allow-contract-changes`")
 
 
 def _fetch_base(project: Project, run: ProtocolRun, remote: str | None) -> str:

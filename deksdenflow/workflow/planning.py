@@ -16,6 +16,7 @@ from ..domain.models import Job, RunSnapshot, StepType
 from ..domain.payloads import PlannedStep, RunPlanFailed, RunPlanned
 from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
+from ..domain.text_shape import TITLE_CHARS, one_line
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
 from . import agents, changes, contract, variants, worktrees
@@ -87,7 +88,8 @@ def step_records(plan: PlanOutput) -> list[PlannedStep]:
     before), so nothing downstream guesses."""
     steps = sorted(plan.steps, key=lambda s: s.index)
     deps = graph.resolve([s.index for s in steps], {s.index: s.depends_on for s in steps})
-    return [PlannedStep(index=s.index, type=StepType(s.type), title=s.title, file=s.file,
+    return [PlannedStep(index=s.index, type=StepType(s.type),
+                        title=one_line(s.title, TITLE_CHARS), file=s.file,
                         depends_on=deps[s.index]) for s in steps]
 
 
@@ -110,7 +112,7 @@ def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, plan: P
     if tx.run(uid).run.cancelled:
         return
     agents.save_transcript(tx, snap, settings, f"plan-{job.id}", call)
-    tx.emit(RunPlanned(commit=commit, summary=agents.clean(plan.summary, settings, 2000),
+    tx.emit(RunPlanned(commit=commit, summary=agents.line(plan.summary, settings),
                        steps=step_records(plan), parallel=settings.plan.parallel,
                        **call.figures().fields()), run=uid)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..domain.settings import ProjectSettings
 from ..errors import CommitRefused
 from ..git import runner
-from .changes import GITLINK, refusal
+from .changes import GITLINK, content_text, refusal
 
 
 def branch_refusals(cwd: Path, base: str, tip: str, settings: ProjectSettings) -> list[str]:
@@ -71,7 +71,7 @@ def _batch(cwd: Path, blobs: list[str], mode: str) -> dict[str, bytes]:
 
 def _text(cwd: Path, blob: str) -> str:
     done = runner.run_bytes(cwd, "cat-file", "blob", blob, check=False)
-    return done.stdout.decode("utf-8", errors="replace")
+    return content_text(done.stdout)
 
 
 def _submodules(cwd: Path, tip: str) -> set[str]:

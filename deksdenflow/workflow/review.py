@@ -4,6 +4,7 @@ never a PASS; FAIL blocks the step with its findings (and may re-run it, per qa.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -15,8 +16,9 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, variants, worktrees
+from . import agents, contract, qa_diff, variants
 from .execution import step_values, worktree_for
+from .runs import folder
 
 REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
 
@@ -29,6 +31,11 @@ def parse_verdict(output: str, snap: RunSnapshot, step: int) -> QaVerdict:
         first = text.splitlines()[0] if text else type(exc).__name__
         raise AgentOutputError(f"QA of {snap.run.id} step {step:02d} gave no valid verdict "
                                f"({first}); a missing verdict never counts as PASS") from exc
+
+
+def _contract_note(worktree: Path, snap: RunSnapshot, step: StepRun) -> str:
+    changed = contract.changed_since_plan(worktree, snap, folder(snap), step.commit or "")
+    return contract.changed_note(changed) if changed else ""
 
 
 def _may_auto_retry(step: StepRun, settings: ProjectSettings) -> bool:
@@ -51,7 +58,8 @@ class QaHandler:
         worktree = worktree_for(snap, step)
         prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
-            "diff": worktrees.show_commit(worktree, step.commit),
+            "diff": _contract_note(worktree, snap, step)
+                    + qa_diff.review_diff(worktree, step.commit),
         })
         call: agents.AgentCall | None = None
         try:
@@ -70,8 +78,8 @@ class QaHandler:
             return
         agents.save_transcript(tx, snap, settings, f"{step.index:02d}-qa-{job.id}", call)
         tx.emit(StepQaVerdict(
-            verdict=verdict.verdict, summary=agents.clean(verdict.summary, settings, 2000),
-            findings=[agents.clean(f, settings, 500) for f in verdict.findings[:50]],
+            verdict=verdict.verdict, summary=agents.line(verdict.summary, settings),
+            findings=[agents.line(f, settings, 500) for f in verdict.findings[:50]],
             **call.figures().fields()), run=uid, step=step.index)
         current = tx.run(uid).step(step.index)
         if verdict.verdict == "FAIL" and current and _may_auto_retry(current, settings):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tests.sync.conftest import clone, remote  # noqa: F401  (shared fixtures: two clones)
+
 STATE_REF = "refs/deksdenflow/state"
 
 

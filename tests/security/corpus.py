@@ -79,3 +79,25 @@ def contexts(secret: str) -> dict[str, str]:
         "in a verdict": json.dumps({"verdict": "FAIL", "summary": f"saw\t{secret}",
                                     "findings": [f"line 3:\n{secret}"]}),
     }
+
+
+ZW = "\u200b"
+
+
+def encodings(secret: str) -> dict[str, str]:
+    """The same secret spelled so that no pattern sees it as written."""
+    cut = len(secret) // 2
+    return {
+        "as written": secret,
+        "percent-encoded": "".join(c if c.isalnum() else f"%{ord(c):02X}" for c in secret),
+        "zero-width-split": ZW.join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+        "line-split": secret[:cut] + "\n" + secret[cut:],
+    }
+
+
+def normalized(text: str) -> str:
+    """What a reader of `text` would reassemble: percent escapes decoded, invisible characters
+    and line breaks dropped (the needle must not be found in this either)."""
+    import urllib.parse
+
+    return urllib.parse.unquote(text).replace(ZW, "").replace("\n", "").replace("\\n", "")

@@ -77,6 +77,8 @@ ATTACKS: dict[str, Callable[[Path], None]] = {
     "a broken open-job file": lambda r: commit_file(r, open_job_path(FAKE_ID), b"[]") and None,
     "project.toml removed": lambda r: _remove_file(r, PROJECT_FILE),
     "a file dflow never writes": lambda r: commit_file(r, "runme.sh", b"echo hi") and None,
+    "a 100,000-deep event file": lambda r: commit_file(r, event_path(_uid(r), FAKE_ID), (
+        b'{"schema_version":1,"data":' + b"[" * 100_000 + b"]" * 100_000 + b"}")) and None,
 }
 
 
