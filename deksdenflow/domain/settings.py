@@ -236,6 +236,11 @@ class GitSection(_Section):
         description="let dflow's own git commands run the repository's hooks (an agent that "
         "can edit a tracked hooks folder then runs code outside its sandbox)",
     )
+    allow_submodules: bool = Field(
+        default=False,
+        description="let a step commit a gitlink (a submodule that .gitmodules declares); "
+        "without it a nested repository or gitlink an agent adds or changes is refused",
+    )
 
 
 class WorkerSection(_Section):

@@ -48,7 +48,7 @@ class QaHandler:
         if snap is None or step is None or snap.run.cancelled or step.status not in REVIEWABLE:
             return None
         settings = project.settings(view)
-        worktree = worktree_for(snap, step)
+        worktree = worktree_for(project, snap, step)
         prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
             "diff": worktrees.show_commit(worktree, step.commit),

@@ -126,10 +126,11 @@ def _author(worktree: Path) -> str:
 def test_the_commit_uses_the_users_identity_else_dflows(
         project: Project, repo: Path, isolated_env: Path, config: str, expected: str) -> None:
     (isolated_env / ".gitconfig").write_text(config)
-    (repo / "new.txt").write_text("hello\n")
-    commit = changes.commit(repo, "feat: x", project.settings())
-    assert commit == git("rev-parse", "HEAD", cwd=repo)
-    assert _author(repo) == expected
+    wt = _worktree(repo)
+    (wt / "new.txt").write_text("hello\n")
+    commit = changes.commit(worktrees.located(project, wt), "feat: x", project.settings())
+    assert commit == git("rev-parse", "HEAD", cwd=wt)
+    assert _author(wt) == expected
 
 
 def test_with_only_an_email_configured_git_completes_the_identity_as_before(
@@ -137,12 +138,13 @@ def test_with_only_an_email_configured_git_completes_the_identity_as_before(
     """`user.email` set, no name: dflow supplied nothing before, and git took the name from
     the system; the folded check must not turn that into dflow's name."""
     (isolated_env / ".gitconfig").write_text("[user]\n\temail = pat@example.com\n")
-    (repo / "new.txt").write_text("hello\n")
+    wt = _worktree(repo)
+    (wt / "new.txt").write_text("hello\n")
     done = runner.run(repo, "var", "GIT_AUTHOR_IDENT", check=False)
     if done.returncode != 0:
         pytest.skip("git cannot make up a name on this system")
-    changes.commit(repo, "feat: x", project.settings())
-    name, _, email = _author(repo).partition(" <")
+    changes.commit(worktrees.located(project, wt), "feat: x", project.settings())
+    name, _, email = _author(wt).partition(" <")
     assert email == "pat@example.com>" and name != "dflow"
 
 
