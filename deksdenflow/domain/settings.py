@@ -41,6 +41,11 @@ class EngineConfig(_Section):
     model: str = ""
     timeout: float = Field(default=1800.0, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
+    env: list[str] = Field(
+        default_factory=list,
+        description="names of environment variables (or PREFIX* patterns) the agent gets "
+        "besides the basics and the engine's own; nothing else of dflow's environment reaches it",
+    )
 
 
 def _default_engines() -> dict[str, EngineConfig]:

@@ -41,6 +41,8 @@ class ClaudeEngine(ConfiguredEngine):
     """Prompt on stdin; the result text, usage and cost come from the JSON on stdout."""
 
     kind = "claude"
+    own_env = ("ANTHROPIC_*", "CLAUDE_*", "DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER",
+               "DISABLE_ERROR_REPORTING", "DISABLE_NON_ESSENTIAL_MODEL_CALLS")
 
     def run(self, request: EngineRequest) -> EngineResult:
         options = self.options(request)

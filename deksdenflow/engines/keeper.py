@@ -18,6 +18,7 @@ starts in a few milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -74,10 +75,8 @@ def _descendants() -> list[int]:
 
 def _signal(pids: list[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, sig)
-        except OSError:
-            pass
 
 
 def _kill_all() -> None:
@@ -101,10 +100,8 @@ def _start(argv: list[str]) -> int:
         os.setsid()
         for sig in range(1, signal.NSIG):
             if sig not in (signal.SIGKILL, signal.SIGSTOP):
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     signal.signal(sig, signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         os.execv(argv[0], argv)
     except OSError as exc:

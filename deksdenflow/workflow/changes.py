@@ -82,6 +82,19 @@ def retry_hint(worktree: Worktree | Path, run_id: str, step: int | None) -> str:
     return f"`git -C {worktree} stash -u` and `dflow plan {run_id}`"
 
 
+def require_settled(worktree: Worktree, what: str) -> None:
+    """After `what` (a step's commit) nothing may have written into its worktree: a change
+    now is a late write by a process of the agent that outlived its step (decision 1531)."""
+    check(worktree)
+    files = dirty_files(worktree)
+    if files:
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        raise CommitRefused(
+            f"something wrote into {worktree} after {what} ({shown}): a process of the agent "
+            f"outlived its step; dflow will not review or build on it: look at the changes, "
+            f"set them aside with `git -C {worktree} stash -u`, then retry the step")
+
+
 JOB_TRAILER = "Dflow-Job"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from ..context.project import Project
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
@@ -82,7 +81,8 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
     return project.store.transact(lambda tx: begin(project, tx, job))
 
 
-def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Worktree) -> prompts.Prompt:
+def _prompt(project: Project, snap: RunSnapshot, step: StepRun,
+            worktree: Worktree) -> prompts.Prompt:
     where = folder(snap)
     return variants.render(project.root, snap, project.settings(), "execute", {
         **step_values(snap, step, worktree), "findings": _findings(project, step),

@@ -17,7 +17,6 @@ trailer names the job) when only the state commit was missing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from ..context.project import Project
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus

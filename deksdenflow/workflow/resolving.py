@@ -8,8 +8,6 @@ tip, so the integrator's next merge of the step is clean.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..context.project import Project
 from ..domain.models import RunSnapshot, StepRun
 from ..domain.settings import ProjectSettings

@@ -15,7 +15,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, variants, worktrees
+from . import agents, changes, variants, worktrees
 from .execution import step_values, worktree_for
 
 REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
@@ -49,6 +49,7 @@ class QaHandler:
             return None
         settings = project.settings(view)
         worktree = worktree_for(project, snap, step)
+        changes.require_settled(worktree, f"step {step.index:02d}'s commit")
         prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
             "diff": worktrees.show_commit(worktree, step.commit),

@@ -37,14 +37,15 @@ def test_a_step_runs_only_the_git_processes_it_needs(
     assert done.run.status.value == "completed" and len(done.steps) == 3
     names = [next(a for a in argv if not a.startswith("-") and "=" not in a)
              for argv in spawned]
-    # Per step: the clean check, add, the staged list and commit; per run:
+    # Per step: the clean check, add, the staged list, commit and, before QA, the check that
+    # nothing wrote into the worktree after the commit (decision 1531); per run:
     # the checkout's status, the worktree, the plan's commit. No `rev-parse`, `cat-file`,
     # `config`, `symbolic-ref` or `show`: HEAD, the contract files, the common dir and the
     # step's diff for QA are read in-process.
     assert not {"rev-parse", "cat-file", "config", "symbolic-ref"} & set(names)
     assert not {"show"} & set(names)  # QA's diff is read in-process too
     assert names.count("commit") == 4
-    assert len(spawned) <= 2 + 4 + 4 * len(done.steps), names
+    assert len(spawned) <= 2 + 4 + 5 * len(done.steps), names
 
 
 def _worktree(repo: Path) -> Path:
