@@ -96,7 +96,7 @@ def worktree_for(project: Project, snap: RunSnapshot, step: StepRun) -> Worktree
     (made now, from the run branch, when it does not exist yet)."""
     if not snap.run.parallel or step.integrated:
         return agents.worktree_of(project, snap)
-    return worktrees.located(project, step_worktrees.ensure(snap, step.index))
+    return worktrees.located(project, step_worktrees.ensure(project.root, snap, step.index))
 
 
 def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.AgentCall,

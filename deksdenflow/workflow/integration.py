@@ -64,10 +64,10 @@ def other_side(snap: RunSnapshot, worktree: Worktree, step_tip: str, files: list
     return sorted(s.index for s in snap.steps if s.integrated in merges)
 
 
-def merge(snap: RunSnapshot, step: StepRun, job: Job,
+def merge(project: Project, snap: RunSnapshot, step: StepRun, job: Job,
           worktree: Worktree) -> tuple[str | None, list[str]]:
     """Merge the step's branch into the run branch: (merge commit, []) or (None, conflicts)."""
-    tip = step_worktrees.tip(snap, step.index)
+    tip = step_worktrees.tip(project.root, snap, step.index)
     if tip is None:
         raise GitOperationError(
             f"the branch {step_worktrees.branch(snap, step.index)} of step {step.index:02d} is "
@@ -111,13 +111,13 @@ class IntegrateHandler:
         abort_unfinished(worktree)
         adopted = changes.adoptable(worktree, job.id)
         if adopted is not None:
-            step_worktrees.remove(snap, step.index)
+            step_worktrees.remove(project.root, snap, step.index)
             return lambda tx: _record(tx, snap, step, adopted, [], [])
         changes.prepare(worktree, job, snap.run.id)
-        tip = step_worktrees.tip(snap, step.index) or ""
-        commit, files = merge(snap, step, job, worktree)
+        tip = step_worktrees.tip(project.root, snap, step.index) or ""
+        commit, files = merge(project, snap, step, job, worktree)
         if commit is not None:
-            step_worktrees.remove(snap, step.index)
+            step_worktrees.remove(project.root, snap, step.index)
             return lambda tx: _record(tx, snap, step, commit, [], [])
         with_steps = other_side(snap, worktree, tip, files)
         return lambda tx: _record(tx, snap, step, None, files, with_steps)

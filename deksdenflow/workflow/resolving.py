@@ -21,15 +21,15 @@ MARKERS = ("<<<<<<< ", ">>>>>>> ")
 MAX_CONFLICT_CHARS = 20_000
 
 
-def run_tip(snap: RunSnapshot) -> str:
-    return runner.run(snap.run.worktree, "rev-parse", "--verify",
+def run_tip(worktree: Worktree, snap: RunSnapshot) -> str:
+    return runner.run(worktree, "rev-parse", "--verify",
                       f"refs/heads/{snap.run.branch}^{{commit}}").stdout.strip()
 
 
 def begin(worktree: Worktree, snap: RunSnapshot) -> tuple[str, list[str]]:
     """Merge the run branch into the step's branch without committing: (tip merged, files
     left in conflict — empty when it merges cleanly by now)."""
-    tip = run_tip(snap)
+    tip = run_tip(worktree, snap)
     runner.run(worktree, *changes.identity(worktree), "merge", "--no-ff", "--no-commit",
                "--no-edit", tip, check=False)
     return tip, integration.conflicted_files(worktree)
