@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -123,3 +124,24 @@ def test_a_binary_that_cannot_run_is_still_one_sentence(tmp_path: Path) -> None:
     agent.chmod(0o755)
     with pytest.raises(EngineFailed, match=r"could not start .*agent \(Exec format error\)"):
         run_process([str(agent)], engine="e", cwd=tmp_path, timeout_s=30)
+
+
+@linux
+def test_a_daemon_dies_when_dflow_itself_is_killed(tmp_path: Path) -> None:
+    # SIGKILL of the process running the agent (a worker killed at a random moment): the
+    # keeper is told by the kernel (PR_SET_PDEATHSIG) and ends the agent's processes.
+    beat = tmp_path / "beat"
+    runner = (
+        "import sys\nfrom pathlib import Path\n"
+        "from deksdenflow.engines.process import run_process\n"
+        f"run_process([sys.executable, '-c', {DAEMON + 'time.sleep(60)'!r}, {str(beat)!r}],"
+        f" engine='e', cwd=Path({str(tmp_path)!r}), timeout_s=60)\n")
+    dflow = subprocess.Popen([sys.executable, "-c", runner])
+    try:
+        deadline = time.monotonic() + 30
+        while not Path(f"{beat}.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(dflow.pid, signal.SIGKILL)
+    finally:
+        dflow.wait()
+    assert _stopped(beat), "the daemon outlived the dflow process that ran its agent"
