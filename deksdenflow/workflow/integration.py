@@ -23,7 +23,7 @@ from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.payloads import StepBlocked, StepConflicted, StepIntegrated
 from ..errors import GitOperationError
 from ..git import runner
-from ..git.worktree import Worktree
+from ..git.worktree import Worktree, check
 from ..store import Tx
 from . import agents, changes, step_worktrees
 
@@ -32,6 +32,7 @@ INTEGRABLE = {StepStatus.COMPLETED, StepStatus.NEEDS_QA}
 
 def abort_unfinished(worktree: Worktree) -> bool:
     """Undo a merge a killed integrator left in progress; True if there was one."""
+    check(worktree)  # before any git command: the `.git` an agent may have changed
     changes.clear_stale_index_lock(worktree)
     merging = runner.run(worktree, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False)
     if merging.returncode != 0:
