@@ -205,7 +205,7 @@ def _start(
         errors="replace",
         start_new_session=True,  # its own process group, so a timeout can kill all of it
         # Nothing blocked or ignored in the agent: the keeper restores both on Linux.
-        preexec_fn=None if KEEPER_ON else _default_signals,
+        preexec_fn=None if KEEPER_ON or os.name != "posix" else _default_signals,
     )
 
 

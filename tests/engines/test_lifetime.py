@@ -94,7 +94,10 @@ def test_a_daemon_dies_when_dflow_is_interrupted(tmp_path: Path, quick: None) ->
     assert _stopped(tmp_path / "beat")
 
 
-def test_the_agent_starts_with_no_signal_blocked_or_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keeper", [True, False])
+def test_the_agent_starts_with_no_signal_blocked_or_ignored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keeper: bool) -> None:
+    monkeypatch.setattr(process, "KEEPER_ON", process.KEEPER_ON and keeper)  # off: other OSes
     script = ("grep -E '^Sig(Blk|Ign)' /proc/self/status" if sys.platform.startswith("linux")
               else "true")
     old = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as `nohup dflow worker` has it
