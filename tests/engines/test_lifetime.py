@@ -88,7 +88,14 @@ def test_a_daemon_dies_when_the_agent_times_out(tmp_path: Path, quick: None) -> 
 def test_a_daemon_dies_when_dflow_is_interrupted(tmp_path: Path, quick: None) -> None:
     argv = [sys.executable, "-c", DAEMON + "\ntime.sleep(60)\n", str(tmp_path / "beat")]
     interrupt = interrupts.Interrupt()
-    threading.Timer(1.0, interrupt.fire).start()
+
+    def fire_once_started() -> None:  # the console quitting while the daemon runs
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "beat.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        interrupt.fire()
+
+    threading.Thread(target=fire_once_started, daemon=True).start()
     with interrupts.bound(interrupt), pytest.raises(interrupts.Interrupted):
         run_process(argv, engine="e", cwd=tmp_path, timeout_s=60)
     assert _stopped(tmp_path / "beat")
