@@ -124,7 +124,7 @@ def test_a_timeout_sigterm_reaches_the_agent_and_its_children(tmp_path: Path,
     trap = tmp_path / "trapped"
     script = f"trap 'echo term > {trap}; exit 0' TERM; sleep 60 & wait"
     with pytest.raises(EngineTimeout):
-        run_process(["sh", "-c", script], engine="e", cwd=tmp_path, timeout_s=1)
+        run_process(["sh", "-c", script], engine="e", cwd=tmp_path, timeout_s=2)
     assert trap.read_text().strip() == "term"
 
 
