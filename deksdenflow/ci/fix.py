@@ -28,7 +28,7 @@ class FixCiHandler:
         why = budget.stops(snap, settings, budget.month_for(project.view(), snap, settings))
         if why is not None:
             raise DflowError(f"no CI fix: {why}")
-        worktree = agents.worktree_of(snap)
+        worktree = agents.worktree_of(project, snap)
         changes.prepare(worktree, job, snap.run.id)
         attempt = int(job.payload.get("attempt", 1))
         prompt = variants.render(project.root, snap, settings, "fix-ci", {
@@ -40,7 +40,7 @@ class FixCiHandler:
         begin = changes.head(worktree)
         try:
             call = agents.invoke(project.parts, snap, settings, "execute", prompt,
-                                 model_phase="fix_ci")
+                                 model_phase="fix_ci", cwd=worktree)
         except DflowError:
             changes.set_aside(worktree, f"dflow: failed fix-CI attempt {attempt}", begin)
             raise
@@ -48,7 +48,7 @@ class FixCiHandler:
             worktree, f"fix({snap.run.id}): CI failure, attempt {attempt} [dflow fix-ci]",
             settings, begin)
         if commit is not None and settings.project.remote in project.store.remote_names():
-            transport.push_branch(worktree, project.store, settings.project.remote,
+            transport.push_branch(worktree.path, project.store, settings.project.remote,
                                   snap.run.branch)
         return lambda tx: _record(tx, snap, job, call, commit, settings)
 

@@ -41,6 +41,11 @@ class EngineConfig(_Section):
     model: str = ""
     timeout: float = Field(default=1800.0, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
+    env: list[str] = Field(
+        default_factory=list,
+        description="names of environment variables (or PREFIX* patterns) the agent gets "
+        "besides the basics and the engine's own; nothing else of dflow's environment reaches it",
+    )
 
 
 def _default_engines() -> dict[str, EngineConfig]:
@@ -237,6 +242,11 @@ class GitSection(_Section):
         default=False,
         description="let dflow's own git commands run the repository's hooks (an agent that "
         "can edit a tracked hooks folder then runs code outside its sandbox)",
+    )
+    allow_submodules: bool = Field(
+        default=False,
+        description="let a step commit a gitlink (a submodule that .gitmodules declares); "
+        "without it a nested repository or gitlink an agent adds or changes is refused",
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from ..domain.engine import Engine, EngineRequest, EngineResult, Phase, Sandbox
 from ..domain.settings import EngineConfig
 from ..errors import ConfigError
+from .allowlist import allowed
 
 __all__ = ["ConfiguredEngine", "Engine", "EngineRequest", "EngineResult", "Phase", "Sandbox"]
 
@@ -16,6 +17,8 @@ class ConfiguredEngine:
     """What the built-in engines share: their name, their config, and option lookup."""
 
     kind = ""
+    # The engine's own variables (its key, its config dir): allowed besides the basics.
+    own_env: tuple[str, ...] = ()
 
     def __init__(self, name: str, config: EngineConfig, **extra: Any) -> None:
         self.name = name
@@ -57,10 +60,16 @@ class ConfiguredEngine:
         return env
 
     def env_option(self, options: dict[str, Any]) -> dict[str, str]:
-        """The agent's environment: ours plus the `env` option's table."""
+        """The agent's environment: the allowed part of ours (engines/allowlist.py) plus the
+        `env` option's table of values."""
         value = options.get("env") or {}
         if not isinstance(value, dict):
             raise ConfigError(
                 f"[engines.{self.name}] options.env in project.toml must be a table of strings"
             )
-        return {**os.environ, **{str(k): str(v) for k, v in value.items()}}
+        names = (*self.own_env, *self.env_names(), *self.config.env)
+        return {**allowed(os.environ, names), **{str(k): str(v) for k, v in value.items()}}
+
+    def env_names(self) -> tuple[str, ...]:
+        """More names the engine needs, found where it keeps its own settings."""
+        return ()

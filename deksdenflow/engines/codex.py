@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,13 @@ class CodexEngine(ConfiguredEngine):
     """`codex exec --json` with the prompt on stdin; the final message comes from `-o FILE`."""
 
     kind = "codex"
+    own_env = ("CODEX_*", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID",
+               "OPENAI_ORGANIZATION", "OPENAI_PROJECT")
+
+    def env_names(self) -> tuple[str, ...]:
+        """The `env_key` of every model provider in Codex's config.toml: the key variable the
+        user told Codex to read is the engine's own."""
+        return provider_keys()
 
     def run(self, request: EngineRequest) -> EngineResult:
         options = self.options(request)
@@ -183,3 +192,19 @@ def _unwrap(message: str) -> str:
     error = body.get("error") if isinstance(body, dict) else None
     said = error.get("message") if isinstance(error, dict) else None
     return said if isinstance(said, str) and said else message
+
+
+def provider_keys() -> tuple[str, ...]:
+    """`model_providers.*.env_key` of `$CODEX_HOME/config.toml` (default ~/.codex); none when
+    the file is missing or unreadable (Codex then says what is wrong)."""
+    home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+    try:
+        with open(os.path.join(home, "config.toml"), "rb") as file:
+            config = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ()
+    providers = config.get("model_providers")
+    if not isinstance(providers, dict):
+        return ()
+    keys = (p.get("env_key") for p in providers.values() if isinstance(p, dict))
+    return tuple(k for k in keys if isinstance(k, str) and k)

@@ -14,6 +14,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,6 +30,12 @@ KILL_GRACE_S = 5.0  # time between SIGTERM and SIGKILL, so an agent can stop its
 PIPE_GRACE_S = 2.0  # after the agent exits, how long its pipes may stay open (background jobs)
 WAIT_SLICE_S = 0.5  # how often to look whether the agent itself has exited
 STDERR_TAIL = 400  # characters of stderr quoted in an error message
+# Linux: every agent runs under a keeper, a child subreaper that ends every process the agent
+# started, setsid and double-forked ones too (engines/keeper.py; decision 1531). Elsewhere
+# the agent's process group is killed, and the late-write check stands behind it.
+KEEPER = Path(__file__).with_name("keeper.py")
+KEEPER_ON = sys.platform.startswith("linux")
+KEEPER_MARGIN_S = 5.0  # beyond KILL_GRACE_S, how long dflow waits for the keeper's sweep
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,7 @@ def run_process(
         ) from None
     except BaseException:  # Ctrl-C, SIGTERM turned into one, a stopping worker: no orphans
         if proc is not None:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_now(proc)
         raise
     finally:
         if interrupt is not None and proc is not None:
@@ -112,6 +118,9 @@ def run_process(
     if interrupt is not None and interrupt.fired:
         raise interrupts.Interrupted(f"engine '{engine}' was stopped: dflow is closing")
     done = Completed(argv, proc.returncode, stdout, stderr, time.monotonic() - start)
+    unstarted = not_started(engine, done)
+    if unstarted is not None:
+        raise EngineFailed(unstarted, transcript=done.transcript())
     if check and done.returncode != 0:
         raise EngineFailed(exit_message(engine, done), transcript=done.transcript())
     return done
@@ -123,7 +132,7 @@ def _obey(interrupt: interrupts.Interrupt | None, proc: subprocess.Popen[str]) -
         return
 
     def kill() -> None:
-        _signal_group(proc.pid, signal.SIGKILL)
+        _kill_now(proc, wait=False)
 
     if not interrupt.watch(proc.pid, kill):
         kill()  # it fired while the agent was starting
@@ -134,10 +143,24 @@ def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str] | None, stdin: str
     try:
         return _start(argv, cwd, env, with_stdin=stdin is not None)
     except OSError as exc:  # not runnable after all: no shebang, wrong architecture, ...
-        raise EngineFailed(
-            f"engine '{engine}' could not start {argv[0]} ({exc.strerror or exc}); check "
-            f"[engines.{engine}] options"
-        ) from None
+        raise EngineFailed(_not_started(engine, argv[0], exc.strerror or str(exc))) from None
+
+
+def _not_started(engine: str, binary: str, why: str) -> str:
+    return f"engine '{engine}' could not start {binary} ({why}); check [engines.{engine}] options"
+
+
+def not_started(engine: str, done: Completed) -> str | None:
+    """The keeper's report that the agent's binary could not be executed, as a sentence."""
+    from .keeper import FAILED_TO_START, PREFIX
+
+    if not KEEPER_ON or done.returncode != FAILED_TO_START:
+        return None
+    for line in done.stderr.splitlines():
+        if line.startswith(f"{PREFIX} could not start "):
+            binary, _, why = line.removeprefix(f"{PREFIX} could not start ").rpartition(" (")
+            return _not_started(engine, binary, why.rstrip(")"))
+    return None
 
 
 @contextlib.contextmanager
@@ -171,6 +194,8 @@ def _tail(text: str) -> str:
 def _start(
     argv: list[str], cwd: Path, env: Mapping[str, str] | None, *, with_stdin: bool
 ) -> subprocess.Popen[str]:
+    if KEEPER_ON:
+        argv = [sys.executable, "-I", "-S", str(KEEPER), f"{KILL_GRACE_S:g}", *argv]
     return subprocess.Popen(  # noqa: S603 - argv built by the engine, never through a shell
         argv,
         cwd=cwd,
@@ -182,7 +207,17 @@ def _start(
         encoding="utf-8",
         errors="replace",
         start_new_session=True,  # its own process group, so a timeout can kill all of it
+        # Nothing blocked or ignored in the agent: the keeper restores both on Linux.
+        preexec_fn=None if KEEPER_ON or os.name != "posix" else _default_signals,
     )
+
+
+def _default_signals() -> None:
+    """In the child before exec (no keeper): the default mask and dispositions, not those of
+    dflow's deferred-interrupt section or of a shell that started dflow in the background."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _wait(proc: subprocess.Popen[str], reader: streams.Reader,
@@ -202,7 +237,7 @@ def _wait(proc: subprocess.Popen[str], reader: streams.Reader,
         if exited_at is None and proc.poll() is not None:
             exited_at = now
         if exited_at is not None and now - exited_at >= PIPE_GRACE_S:
-            _signal_group(proc.pid, signal.SIGKILL)
+            _end_leftovers(proc)
             return _drain(proc, reader)
         if not reader.wait(min(WAIT_SLICE_S, deadline - now)):
             continue
@@ -210,7 +245,7 @@ def _wait(proc: subprocess.Popen[str], reader: streams.Reader,
             proc.wait(timeout=max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
             continue
-        _signal_group(proc.pid, signal.SIGKILL)  # background children it left behind
+        _end_leftovers(proc)  # background children it left behind
         return reader.texts()
 
 
@@ -222,8 +257,44 @@ def _drain(proc: subprocess.Popen[str], reader: streams.Reader) -> tuple[str, st
     return reader.texts()
 
 
+def _end_leftovers(proc: subprocess.Popen[str]) -> None:
+    """The agent is done: end what it left running. The keeper does that itself before it
+    exits; never SIGKILL it mid-sweep (an orphan would escape to init)."""
+    if KEEPER_ON and _keeper_exits(proc, KILL_GRACE_S + KEEPER_MARGIN_S):
+        return
+    _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _keeper_exits(proc: subprocess.Popen[str], within: float) -> bool:
+    try:
+        proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _kill_now(proc: subprocess.Popen[str], wait: bool = True) -> None:
+    """Every process of the agent, at once (an interrupt, a stopping worker)."""
+    if KEEPER_ON:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGUSR1)
+        if not wait or _keeper_exits(proc, KEEPER_MARGIN_S):
+            return
+    _signal_group(proc.pid, signal.SIGKILL)
+    if wait:
+        proc.wait()
+
+
 def _kill_group(proc: subprocess.Popen[str], reader: streams.Reader) -> tuple[str, str]:
-    """SIGTERM the process group, SIGKILL it after a grace period; return what was printed."""
+    """SIGTERM the process group, SIGKILL it after a grace period; return what was printed.
+    Under the keeper: SIGTERM it; it passes that on and SIGKILLs all after the grace."""
+    if KEEPER_ON:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        if _keeper_exits(proc, KILL_GRACE_S + KEEPER_MARGIN_S):
+            reader.wait(KILL_GRACE_S)
+            return reader.texts()
+        # the keeper itself is stuck: the group, as without one
     _signal_group(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=KILL_GRACE_S)

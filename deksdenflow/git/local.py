@@ -15,22 +15,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
+
+from .worktree import Worktree
 
 if TYPE_CHECKING:
     import pygit2
 
+Where: TypeAlias = "Path | Worktree"
 
-def _open(path: Path) -> pygit2.Repository | None:
+
+def _open(path: Where) -> pygit2.Repository | None:
+    """A run's worktree opens on the git dir this clone recorded for it, never through its
+    `.git` file (docs/decisions/1530-dflow-git-on-recorded-gitdirs.md)."""
     import pygit2
 
     try:
+        if isinstance(path, Worktree):
+            return pygit2.Repository(str(path.git_dir),
+                                     pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
         return pygit2.Repository(str(path))
     except (pygit2.GitError, KeyError, OSError, ValueError):
         return None
 
 
-def head(worktree: Path) -> str | None:
+def head(worktree: Where) -> str | None:
     """The commit `git rev-parse --verify HEAD` names in `worktree` (None: ask git)."""
     import pygit2
 
@@ -45,7 +54,7 @@ def head(worktree: Path) -> str | None:
     return str(target) if isinstance(target, pygit2.Oid) else None
 
 
-def on_branch(path: Path) -> bool | None:
+def on_branch(path: Where) -> bool | None:
     """`git symbolic-ref -q HEAD` succeeds: HEAD names a branch (born or not), it is not
     detached (None: ask git)."""
     import pygit2
@@ -59,7 +68,7 @@ def on_branch(path: Path) -> bool | None:
         return None
 
 
-def common_dir(worktree: Path) -> Path | None:
+def common_dir(worktree: Where) -> Path | None:
     """`git rev-parse --git-common-dir` of `worktree`, absolute (None: ask git): a linked
     worktree's git dir names the main one in its `commondir` file."""
     repo = _open(worktree)
@@ -75,20 +84,20 @@ def common_dir(worktree: Path) -> Path | None:
     return (git_dir / named).resolve() if named else None
 
 
-def blob_text(cwd: Path, commit: str, path: str) -> str | None:
+def blob_text(cwd: Where, commit: str, path: str) -> str | None:
     """The text `git cat-file blob COMMIT:PATH` prints (decoded as the runner decodes git's
     output), or None when libgit2 cannot tell (git then answers). A full commit id names the
     same tree forever, so the answer is cached: a step's execute and QA read the same files."""
     if len(commit) != 40 or not all(c in "0123456789abcdef" for c in commit):
         return None  # only a full id is immutable; a name is for git to resolve
-    return _blob(str(cwd), commit, path)
+    return _blob(cwd if isinstance(cwd, Worktree) else str(cwd), commit, path)
 
 
 @lru_cache(maxsize=64)  # a few runs' plan.md, context.md and step files
-def _blob(cwd: str, commit: str, path: str) -> str | None:
+def _blob(cwd: str | Worktree, commit: str, path: str) -> str | None:
     import pygit2
 
-    repo = _open(Path(cwd))
+    repo = _open(cwd if isinstance(cwd, Worktree) else Path(cwd))
     if repo is None:
         return None
     try:
@@ -103,7 +112,7 @@ def _blob(cwd: str, commit: str, path: str) -> str | None:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def show(cwd: Path, commit: str) -> str | None:
+def show(cwd: Where, commit: str) -> str | None:
     """What `git show --stat -p --format='commit %H%n%s%n' COMMIT` prints for a commit with one
     parent: the header, `---`, the diffstat, and the patch with renames found as git's
     `diff.renames` default finds them (None: ask git — a merge, a root commit, a short id).
@@ -153,7 +162,7 @@ class FilePatch:
     note: str = ""  # "binary", "3,001 bytes: too large to show, not read", ...
 
 
-def file_patches(cwd: Path, commit: str, max_blob: int,
+def file_patches(cwd: Where, commit: str, max_blob: int,
                  ) -> tuple[str, list[FilePatch]] | None:
     """The commit's subject (git's `%s`) and each file it changes against its first parent
     (the empty tree for a root commit), its patch made from the blobs themselves: no
@@ -218,7 +227,7 @@ def _file_patch(repo: pygit2.Repository, delta: pygit2.DiffDelta, sizes: dict[py
     return FilePatch(path, added, deleted, text)
 
 
-def changed_paths(cwd: Path, before: str, after: str, paths: list[str]) -> list[str] | None:
+def changed_paths(cwd: Where, before: str, after: str, paths: list[str]) -> list[str] | None:
     """The `paths` whose entry (content or mode; present or not) differs between the trees of
     two commits, compared by object id, nothing read (None: ask git)."""
     import pygit2

@@ -14,15 +14,31 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 from .. import environment
 from ..domain.redaction import redact
 from ..errors import GitCommandFailed, GitNotFound, GitTimeout
+from .worktree import Worktree
+
+Where: TypeAlias = "Path | str | Worktree | None"
 
 # `-c` options that switch off what a repository could make git execute on our behalf.
 SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 NO_FSMONITOR = ("-c", "core.fsmonitor=false")
+# On a run's worktree (where an agent worked) also: no recursion into a submodule or nested
+# repository (whose own config the agent wrote: its filters would run), no signing or
+# signature check (gpg.program), no credential helper, ssh command or transport at all (a
+# worktree command never needs the network), no external diff. The git dir and work tree are
+# named explicitly (git/worktree.py; docs/decisions/1530-dflow-git-on-recorded-gitdirs.md).
+WORKTREE_CONFIG = (
+    "-c", "submodule.recurse=false", "-c", "diff.ignoreSubmodules=all",
+    "-c", "status.submoduleSummary=false", "-c", "fetch.recurseSubmodules=false",
+    "-c", "push.recurseSubmodules=no", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
+    "-c", "log.showSignature=false", "-c", "merge.verifySignatures=false",
+    "-c", "credential.helper=", "-c", "core.sshCommand=false", "-c", "protocol.allow=never",
+    "-c", "diff.external=", "-c", "core.pager=cat",
+)
 DEFAULT_TIMEOUT_S = 600.0
 MAX_DETAIL = 4000
 # Variables that say *where* a repository is or how git behaves in it. Inherited from a parent
@@ -38,7 +54,12 @@ _KEPT_GIT_VARS = frozenset({
 Out = TypeVar("Out", str, bytes)
 
 
-def run(cwd: Path | str | None, *args: str, check: bool = True, hooks: bool = False,
+def worktree_options(tree: Worktree) -> tuple[str, ...]:
+    """What every git command on a run's worktree is given before its own arguments."""
+    return (*WORKTREE_CONFIG, f"--git-dir={tree.git_dir}", f"--work-tree={tree.path}")
+
+
+def run(cwd: Where, *args: str, check: bool = True, hooks: bool = False,
         timeout: float | None = None, git_dir: Path | str | None = None,
         env: Mapping[str, str] | None = None, input: str | None = None,
         ) -> subprocess.CompletedProcess[str]:
@@ -51,7 +72,7 @@ def run(cwd: Path | str | None, *args: str, check: bool = True, hooks: bool = Fa
     return done
 
 
-def run_bytes(cwd: Path | str | None, *args: str, input: bytes | None = None,
+def run_bytes(cwd: Where, *args: str, input: bytes | None = None,
               check: bool = True, timeout: float | None = None,
               ) -> subprocess.CompletedProcess[bytes]:
     """`run` for binary output (blob contents, `-z` batches): same options, same errors."""
@@ -62,14 +83,21 @@ def run_bytes(cwd: Path | str | None, *args: str, input: bytes | None = None,
     return done
 
 
-def _run(cwd: Path | str | None, args: Sequence[str], hooks: bool, timeout: float | None,
+def _run(cwd: Where, args: Sequence[str], hooks: bool, timeout: float | None,
          git_dir: Path | str | None, env: Mapping[str, str] | None,
          input: Out | None) -> subprocess.CompletedProcess[Out]:
-    """`input` None: text, stdin closed; str: text fed to stdin; bytes (b"" too): binary."""
-    argv = command(args, hooks, git_dir)
+    """`input` None: text, stdin closed; str: text fed to stdin; bytes (b"" too): binary.
+    A Worktree `cwd`: its recorded git dir and work tree, named explicitly, hardened."""
+    if isinstance(cwd, Worktree):
+        options: tuple[str, ...] = worktree_options(cwd)
+        argv = command([*options, *args], hooks)
+        folder: Path | str | None = cwd.path
+    else:
+        argv = command(args, hooks, git_dir)
+        folder = cwd
     limit = timeout or default_timeout()
     try:
-        return execute(argv, cwd, clean_env(env), limit, input)
+        return execute(argv, folder, clean_env(env), limit, input)
     except FileNotFoundError as exc:
         if cwd is not None and not Path(cwd).is_dir():
             raise GitCommandFailed(f"`git {_shown(args)}` cannot run: {cwd} does not exist",
@@ -134,7 +162,7 @@ def default_timeout() -> float:
 
 
 def failure(done: subprocess.CompletedProcess[Out], args: Sequence[str],
-            cwd: Path | str | None = None) -> GitCommandFailed:
+            cwd: Where = None) -> GitCommandFailed:
     """The error for a failed git call: the command, where, and all git said (redacted)."""
     stderr = _decoded(done.stderr)
     return GitCommandFailed(
@@ -174,10 +202,11 @@ def _decoded(out: str | bytes | None) -> str:
 
 def _shown(args: Sequence[str]) -> str:
     shown = [a for a in args if not a.startswith(("user.name=", "user.email="))]
-    while shown[:1] == ["-c"]:
-        shown = shown[2:]
+    while shown[:1] == ["-c"] or shown[:1] and shown[0].startswith(("--git-dir=",
+                                                                    "--work-tree=")):
+        shown = shown[2:] if shown[0] == "-c" else shown[1:]
     return " ".join(shown)
 
 
-def _where(cwd: Path | str | None) -> str:
+def _where(cwd: Where) -> str:
     return f" in {cwd}" if cwd else ""

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..context import tracing
 from ..context.parts import Parts
+from ..context.project import Project
 from ..domain import settings_trust
 from ..domain.engine import EngineRequest, EngineResult, Phase, Sandbox
 from ..domain.models import Job, RunSnapshot
@@ -17,6 +18,7 @@ from ..domain.redaction import redact, secret_values
 from ..domain.settings import ProjectSettings
 from ..domain.text_shape import SUMMARY_CHARS, one_line
 from ..errors import ConfigError, EngineError, EngineNotFound, GitOperationError
+from ..git.worktree import Worktree
 from ..store import Tx
 from . import worktrees
 from .prompts import Prompt
@@ -72,7 +74,12 @@ def _phase_model(settings: ProjectSettings, name: str, phase: str) -> str:
     return settings.models.for_phase(phase)
 
 
-def worktree_of(snap: RunSnapshot) -> Path:
+def worktree_of(project: Project, snap: RunSnapshot) -> Worktree:
+    """The run's worktree with the git dir this clone recorded for it."""
+    return worktrees.located(project, worktree_path(snap))
+
+
+def worktree_path(snap: RunSnapshot) -> Path:
     path = Path(snap.run.worktree)
     if not snap.run.worktree or not path.is_dir():
         raise GitOperationError(
@@ -84,7 +91,7 @@ def worktree_of(snap: RunSnapshot) -> Path:
 
 def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Phase,
            prompt: Prompt, schema: dict[str, Any] | None = None, job: Job | None = None,
-           model_phase: str = "", cwd: Path | None = None) -> AgentCall:
+           model_phase: str = "", cwd: Worktree | Path | None = None) -> AgentCall:
     """Run the phase's engine in `cwd` (default: the run's worktree; a parallel step's own
     worktree otherwise); EngineError on any failure. `model_phase` names the default model's
     phase when it is not `phase` (fix-CI)."""
@@ -100,12 +107,14 @@ def invoke(parts: Parts, snap: RunSnapshot, settings: ProjectSettings, phase: Ph
         engine = parts.engine(name, config)
     except EngineError as exc:
         raise _with_hint(exc) from exc
-    cwd = cwd or worktree_of(snap)
+    cwd = cwd or worktree_path(snap)
     writable = SANDBOX[phase] == "workspace-write"
-    request = EngineRequest(prompt=prompt.text, cwd=cwd, sandbox=SANDBOX[phase],
+    if writable and not isinstance(cwd, Worktree):
+        raise GitOperationError(f"{cwd}: an agent writes only in a worktree dflow located")
+    request = EngineRequest(prompt=prompt.text, cwd=Path(cwd), sandbox=SANDBOX[phase],
                             phase=phase, model=config.model, timeout_s=config.timeout,
                             output_schema=schema, options=dict(config.options),
-                            tmp_dir=worktrees.agent_tmp(cwd) if writable else None)
+                            tmp_dir=worktrees.agent_tmp(cwd) if isinstance(cwd, Worktree) else None)
     started = time.monotonic()
     try:
         with tracing.span(f"dflow.engine {name}", engine=name, model=config.model,

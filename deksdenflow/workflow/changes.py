@@ -13,6 +13,7 @@ from ..domain.redaction import holds_secret, secret_values
 from ..domain.settings import ProjectSettings
 from ..errors import CommitRefused, WorktreeDirty
 from ..git import local, runner
+from ..git.worktree import Worktree, check
 
 # Names that hold credentials by convention; matched against the file's base name.
 SECRET_NAMES = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks",
@@ -26,14 +27,44 @@ CREDENTIAL_CONFIGS = {".npmrc": ("_authtoken", "_auth=", "_password"),
 GITLINK = "160000"
 
 
-def dirty_files(worktree: Path) -> list[str]:
-    """Tracked changes and untracked, non-ignored files, as `git status` lists them."""
-    out = runner.run(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+def dirty_files(worktree: Worktree) -> list[str]:
+    """Tracked changes and untracked, non-ignored files, as `git status` lists them (a
+    nested repository as its folder, `vendor/lib/`: git never enters one here)."""
+    return [path for path, _ in _status(worktree)]
+
+
+def _status(worktree: Worktree) -> list[tuple[str, bool]]:
+    """(path, is a gitlink or nested repository) of every change `git status` lists."""
+    out = runner.run(worktree, "status", "--porcelain=v2", "-z", "--untracked-files=all",
                      "--no-renames").stdout
-    return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+    found = []
+    for entry in out.split("\0"):
+        if entry.startswith("? "):
+            found.append((entry[2:], entry.endswith("/")))
+        elif entry[:2] in ("1 ", "u "):
+            fields = entry.split(" ", 10 if entry[0] == "u" else 8)
+            found.append((fields[-1], fields[2].startswith("S")))
+    return found
 
 
-def require_clean(worktree: Path, run_id: str, step: int | None) -> None:
+def guard(worktree: Worktree, allow_submodules: bool) -> None:
+    """Before dflow's git works on what an agent left: its `.git` must still name the git
+    dir this clone recorded, and it holds no nested repository or gitlink the agent made
+    (unless the project allows submodules): a repository the agent built is never entered
+    (docs/decisions/1530-dflow-git-on-recorded-gitdirs.md)."""
+    check(worktree)
+    if allow_submodules:
+        return
+    nested = [path.rstrip("/") for path, repo in _status(worktree) if repo]
+    if nested:
+        shown = ", ".join(nested[:5])
+        raise CommitRefused(
+            f"dflow will not commit or set aside {shown} (a nested repository or gitlink the "
+            f"agent made; set git.allow_submodules = true to allow submodules); remove it from "
+            f"{worktree}, then retry")
+
+
+def require_clean(worktree: Worktree, run_id: str, step: int | None) -> None:
     """Refuse to start an attempt on changes no agent of this job made."""
     files = dirty_files(worktree)
     if not files:
@@ -44,19 +75,33 @@ def require_clean(worktree: Path, run_id: str, step: int | None) -> None:
                         f"{retry_hint(worktree, run_id, step)}")
 
 
-def retry_hint(worktree: Path, run_id: str, step: int | None) -> str:
+def retry_hint(worktree: Worktree | Path, run_id: str, step: int | None) -> str:
     """The command that sets the worktree's changes aside and tries again."""
     if step is not None:
         return f"`dflow step retry {run_id} {step} --clean`"
     return f"`git -C {worktree} stash -u` and `dflow plan {run_id}`"
 
 
+def require_settled(worktree: Worktree, what: str) -> None:
+    """After `what` (a step's commit) nothing may have written into its worktree: a change
+    now is a late write by a process of the agent that outlived its step (decision 1531)."""
+    check(worktree)
+    files = dirty_files(worktree)
+    if files:
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        raise CommitRefused(
+            f"something wrote into {worktree} after {what} ({shown}): a process of the agent "
+            f"outlived its step; dflow will not review or build on it: look at the changes, "
+            f"set them aside with `git -C {worktree} stash -u`, then retry the step")
+
+
 JOB_TRAILER = "Dflow-Job"
 
 
-def prepare(worktree: Path, job: Job, run_id: str) -> None:
+def prepare(worktree: Worktree, job: Job, run_id: str) -> None:
     """Before an attempt touches the worktree: a first attempt needs it clean; a later one
     sets aside what its predecessor (killed, or failed before it could) left behind."""
+    check(worktree)
     if job.attempts > 1:
         clear_stale_index_lock(worktree)
         set_aside(worktree, f"dflow: leftovers before attempt {job.attempts} of job {job.id}")
@@ -64,18 +109,17 @@ def prepare(worktree: Path, job: Job, run_id: str) -> None:
         require_clean(worktree, run_id, job.step)
 
 
-def clear_stale_index_lock(worktree: Path) -> Path | None:
+def clear_stale_index_lock(worktree: Worktree) -> Path | None:
     """A later attempt holds the job's lock, so no dflow process works in this worktree: an
     `index.lock` there was left by its predecessor's killed `git add`/`commit`. Remove it."""
-    found = runner.run(worktree, "rev-parse", "--git-path", "index.lock").stdout.strip()
-    lock = Path(found) if Path(found).is_absolute() else worktree / found
+    lock = worktree.git_dir / "index.lock"  # the recorded git dir's: `rev-parse --git-path`
     if not lock.exists():
         return None
     lock.unlink(missing_ok=True)
     return lock
 
 
-def adoptable(worktree: Path, job_id: str) -> str | None:
+def adoptable(worktree: Worktree, job_id: str) -> str | None:
     """The commit an earlier attempt of this job made before it died (its trailer names the
     job), if it is the branch tip: the retry adopts it instead of running the agent again."""
     done = runner.run(worktree, "log", "-1", f"--format=%H%n%(trailers:key={JOB_TRAILER},"
@@ -84,23 +128,25 @@ def adoptable(worktree: Path, job_id: str) -> str | None:
     return lines[0] if done.returncode == 0 and len(lines) > 1 and lines[1] == job_id else None
 
 
-def head(worktree: Path) -> str:
+def head(worktree: Worktree) -> str:
     """The commit an attempt starts from (the branch tip before its agent runs): read
     in-process; git answers (or fails) only where libgit2 cannot."""
     return (local.head(worktree)
             or runner.run(worktree, "rev-parse", "--verify", "HEAD").stdout.strip())
 
 
-def take_back_commits(worktree: Path, start: str | None) -> None:
+def take_back_commits(worktree: Worktree, start: str | None) -> None:
     """Commits an agent made itself since `start` become uncommitted changes again, so that
     the guard sees them and the attempt's one commit (or its stash) holds them."""
     if start and head(worktree) != start:
         runner.run(worktree, "reset", "-q", "--soft", start)
 
 
-def set_aside(worktree: Path, label: str, start: str | None = None) -> bool:
+def set_aside(worktree: Worktree, label: str, start: str | None = None,
+              allow_submodules: bool = False) -> bool:
     """Move every uncommitted change (untracked files too, and commits the agent made since
     `start`) into `git stash`; True if any. Nothing is deleted: `git stash list` shows it."""
+    guard(worktree, allow_submodules)
     take_back_commits(worktree, start)
     if not dirty_files(worktree):
         return False
@@ -109,12 +155,15 @@ def set_aside(worktree: Path, label: str, start: str | None = None) -> bool:
     return True
 
 
-def commit(worktree: Path, message: str, settings: ProjectSettings,
+def commit(worktree: Worktree, message: str, settings: ProjectSettings,
            start: str | None = None, retry: str | None = None) -> str | None:
     """Stage everything since `start` (the attempt's start commit: commits the agent made
     itself are folded in and checked too), refuse what must not be committed, commit; the new
     id or None. A refusal leaves the branch at `start` and the files uncommitted."""
     hooks = settings.git.run_hooks
+    # Only the `.git` check here: a nested repository becomes a gitlink that `_refusal`
+    # names, and neither `add` nor the staged list enters it (WORKTREE_CONFIG).
+    check(worktree)
     take_back_commits(worktree, start)
     runner.run(worktree, "add", "-A", hooks=hooks)
     staged = _staged(worktree)
@@ -138,7 +187,7 @@ NO_AUTO_MAINTENANCE = ("-c", "maintenance.auto=false")
 NO_IDENTITY = "auto-detection is disabled"
 
 
-def _commit_index(worktree: Path, message: str, hooks: bool) -> None:
+def _commit_index(worktree: Worktree, message: str, hooks: bool) -> None:
     """`git commit` of the index. Without hooks, the identity check is folded into the commit:
     `user.useConfigOnly` makes git fail, before it writes anything, exactly where `_identity`
     would have supplied dflow's; only then is the config read and the commit made as before."""
@@ -153,10 +202,11 @@ def _commit_index(worktree: Path, message: str, hooks: bool) -> None:
     runner.run(worktree, *_identity(worktree), *NO_AUTO_MAINTENANCE, *argv, hooks=hooks)
 
 
-def _staged(worktree: Path) -> list[tuple[str, str]]:
-    """(path, new mode) of every added or changed entry in the index."""
+def _staged(worktree: Worktree) -> list[tuple[str, str]]:
+    """(path, new mode) of every added or changed entry in the index, gitlinks too (index
+    against HEAD only: git enters no submodule for it)."""
     out = runner.run(worktree, "diff", "--cached", "--raw", "-z", "--no-renames",
-                     "--no-ext-diff").stdout
+                     "--no-ext-diff", "--ignore-submodules=none").stdout
     parts = out.split("\0")
     entries = []
     for meta, path in zip(parts[0::2], parts[1::2], strict=False):
@@ -166,7 +216,7 @@ def _staged(worktree: Path) -> list[tuple[str, str]]:
     return entries
 
 
-def _refusal(worktree: Path, path: str, mode: str, settings: ProjectSettings) -> str | None:
+def _refusal(worktree: Worktree, path: str, mode: str, settings: ProjectSettings) -> str | None:
     full = worktree / path
     try:
         size = os.lstat(full).st_size
@@ -179,17 +229,19 @@ def _refusal(worktree: Path, path: str, mode: str, settings: ProjectSettings) ->
         except OSError:
             return ""
 
-    return refusal(path, mode, size, text, settings,
-                   _in_gitmodules(worktree, path) if mode == GITLINK else False)
+    declared = settings.git.allow_submodules and mode == GITLINK and _in_gitmodules(worktree,
+                                                                                    path)
+    return refusal(path, mode, size, text, settings, declared)
 
 
 def refusal(path: str, mode: str, size: int, text: Callable[[], str],
             settings: ProjectSettings, declared: bool = False) -> str | None:
     """Why this file must not be committed or pushed (None: it may). `declared`: a gitlink
-    that `.gitmodules` names."""
+    that `.gitmodules` names in a project that allows submodules (git.allow_submodules)."""
     name = PurePosixPath(path).name
     if mode == GITLINK:
-        return None if declared else f"{path} (a nested repository with no .gitmodules entry)"
+        return None if declared else (f"{path} (a gitlink: a nested repository or submodule "
+                                      "the project does not allow)")
     if size > settings.limits.max_file_bytes:
         return f"{path} ({size:,} bytes, over limits.max_file_bytes = " \
                f"{settings.limits.max_file_bytes:,})"
@@ -228,18 +280,18 @@ def _looks_secret_by_name(name: str) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_NAMES)
 
 
-def _in_gitmodules(worktree: Path, path: str) -> bool:
+def _in_gitmodules(worktree: Worktree, path: str) -> bool:
     done = runner.run(worktree, "config", "-f", ".gitmodules", "--get-regexp", r"\.path$",
                       check=False)
     return any(line.split(" ", 1)[-1] == path for line in done.stdout.splitlines())
 
 
-def identity(worktree: Path) -> tuple[str, ...]:
+def identity(worktree: Worktree | Path) -> tuple[str, ...]:
     """`-c` options with a commit identity, when the user has none configured."""
     return _identity(worktree)
 
 
-def _identity(worktree: Path) -> tuple[str, ...]:
+def _identity(worktree: Worktree | Path) -> tuple[str, ...]:
     """A commit identity when the user has none configured (a fresh CI runner)."""
     done = runner.run(worktree, "config", "user.email", check=False)
     return () if done.stdout.strip() else ("-c", "user.name=dflow", "-c",

@@ -69,7 +69,7 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
         return done
     if has_tree and (run.merged or force):  # a parallel run's step worktrees and branches
         for step in snap.steps:
-            step_worktrees.remove(snap, step.index)
+            step_worktrees.remove(root, snap, step.index)
     if has_tree and path is not None:
         removed = git(root, "worktree", "remove", *(["--force"] if force else []), str(path),
                       check=False)

@@ -10,10 +10,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..context.project import Project
 from ..domain import graph
 from ..domain.models import RunSnapshot, StepRun, StepStatus
+from ..errors import GitOperationError
 from ..git import runner
-from . import step_worktrees
+from ..git.worktree import check
+from . import step_worktrees, worktrees
 
 ACTIVE = {StepStatus.RUNNING, StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.FAILED,
           StepStatus.BLOCKED}
@@ -27,11 +30,17 @@ class ConflictRisk(BaseModel):
     conflict: bool = False
 
 
-def touched(snap: RunSnapshot, step: StepRun) -> set[str]:
+def touched(project: Project, snap: RunSnapshot, step: StepRun) -> set[str]:
     """Files the step changed since its branch was cut: committed, staged, in the worktree
-    and untracked (what its agent has done so far)."""
-    where = step_worktrees.path(snap, step.index)
-    if not where.is_dir():
+    and untracked (what its agent has done so far). Its agent may be at work there: git runs
+    on the recorded git dir, and not at all when the `.git` file was changed."""
+    path = step_worktrees.path(snap, step.index)
+    if not path.is_dir():
+        return set()
+    try:
+        where = worktrees.located(project, path)
+        check(where)
+    except GitOperationError:
         return set()
     base = runner.run(where, "merge-base", "HEAD", f"refs/heads/{snap.run.branch}",
                       check=False).stdout.strip()
@@ -55,28 +64,28 @@ def merge_conflicts(repo: Path, ours: str, theirs: str) -> list[str] | None:
     return sorted(line for line in done.stdout.splitlines()[1:] if line)
 
 
-def risks(snap: RunSnapshot) -> list[ConflictRisk]:
+def risks(project: Project, snap: RunSnapshot) -> list[ConflictRisk]:
     """Pairs of active, unmerged steps of a parallel run that touch the same files."""
     if not snap.run.parallel or not Path(snap.run.worktree).is_dir():
         return []
     active = [s for s in snap.steps if not s.integrated and s.status in ACTIVE]
-    files = {s.index: touched(snap, s) for s in active}
+    files = {s.index: touched(project, snap, s) for s in active}
     found = []
     for a, b in combinations(active, 2):
         shared = sorted(files[a.index] & files[b.index])
         if not shared:
             continue
-        real = _real(snap, a.index, b.index)
+        real = _real(project.root, snap, a.index, b.index)
         found.append(ConflictRisk(steps=[a.index, b.index], files=shared,
                                   conflict=bool(real)))
     return found
 
 
-def _real(snap: RunSnapshot, a: int, b: int) -> list[str] | None:
-    tips = step_worktrees.tip(snap, a), step_worktrees.tip(snap, b)
+def _real(root: Path, snap: RunSnapshot, a: int, b: int) -> list[str] | None:
+    tips = step_worktrees.tip(root, snap, a), step_worktrees.tip(root, snap, b)
     if None in tips:
         return None
-    return merge_conflicts(Path(snap.run.worktree), str(tips[0]), str(tips[1]))
+    return merge_conflicts(root, str(tips[0]), str(tips[1]))
 
 
 def graph_lines(snap: RunSnapshot) -> list[str]:

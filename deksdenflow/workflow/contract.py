@@ -11,6 +11,7 @@ from pathlib import Path
 from ..domain.models import RunSnapshot
 from ..errors import UnsafePath
 from ..git import local, runner
+from ..git.worktree import Worktree
 
 MISSING = "(missing from the plan commit)"
 
@@ -42,7 +43,7 @@ def write_file(path: Path, text: str) -> None:
         out.write(text)
 
 
-def read(snap: RunSnapshot, worktree: Path, folder: str, name: str) -> str:
+def read(snap: RunSnapshot, worktree: Worktree | Path, folder: str, name: str) -> str:
     """A contract file as the plan commit holds it (a symlink there reads as its target's
     name, never as the file it points to). Runs planned before dflow recorded the plan
     commit read the worktree's copy, refusing a symbolic link."""
@@ -67,7 +68,7 @@ def contract_paths(snap: RunSnapshot, folder: str) -> list[str]:
     return [f"{folder}/{name}" for name in dict.fromkeys(names)]
 
 
-def changed_since_plan(cwd: Path, snap: RunSnapshot, folder: str, commit: str) -> list[str]:
+def changed_since_plan(cwd: local.Where, snap: RunSnapshot, folder: str, commit: str) -> list[str]:
     """The contract files whose committed copy at `commit` is not the plan commit's
     (docs/decisions/1545-the-contract-as-planned.md); [] for a run planned before dflow
     recorded its plan commit."""

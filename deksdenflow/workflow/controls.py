@@ -200,11 +200,12 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
         snap = project.view().find_run(run_ref)
         _step(snap, step)
         if snap.run.worktree and Path(snap.run.worktree).is_dir():
-            from . import changes
+            from . import changes, worktrees
 
-            changes.set_aside(Path(snap.run.worktree),
+            changes.set_aside(worktrees.located(project, Path(snap.run.worktree)),
                               f"dflow: set aside by `dflow step retry {snap.run.id} {step} "
-                              "--clean`")
+                              "--clean`",
+                              allow_submodules=project.settings().git.allow_submodules)
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
         snap = tx.run(uid)

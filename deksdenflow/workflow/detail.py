@@ -62,5 +62,5 @@ def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
         artifacts=view.artifact_names(snap.run.uid),
         facts=gather(project, view, snap),
         graph=conflicts.graph_lines(snap) if snap.run.parallel else [],
-        conflicts=conflicts.risks(snap),
+        conflicts=conflicts.risks(project, snap),
     )

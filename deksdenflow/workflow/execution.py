@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from ..context.project import Project
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
@@ -11,6 +10,7 @@ from ..domain.payloads import StepBlocked, StepFailed, StepFinished, StepStarted
 from ..domain.settings import ProjectSettings
 from ..domain.text_shape import TITLE_CHARS, one_line
 from ..errors import EngineError
+from ..git.worktree import Worktree
 from ..store import Tx
 from . import (
     agents,
@@ -22,6 +22,7 @@ from . import (
     scheduling,
     step_worktrees,
     variants,
+    worktrees,
 )
 from .planning import folder
 
@@ -42,7 +43,7 @@ def _findings(project: Project, step: StepRun) -> str:
     return findings_section(step) if feeds else ""
 
 
-def step_values(snap: RunSnapshot, step: StepRun, worktree: Path) -> dict[str, str]:
+def step_values(snap: RunSnapshot, step: StepRun, worktree: Worktree) -> dict[str, str]:
     """Placeholders shared by the execute and QA prompts."""
     return {
         "protocol": snap.run.id, "step": f"{step.index:02d}", "branch": snap.run.branch,
@@ -81,7 +82,8 @@ def start(project: Project, job: Job) -> tuple[RunSnapshot, StepRun] | None:
     return project.store.transact(lambda tx: begin(project, tx, job))
 
 
-def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) -> prompts.Prompt:
+def _prompt(project: Project, snap: RunSnapshot, step: StepRun,
+            worktree: Worktree) -> prompts.Prompt:
     where = folder(snap)
     return variants.render(project.root, snap, project.settings(), "execute", {
         **step_values(snap, step, worktree), "findings": _findings(project, step),
@@ -90,12 +92,12 @@ def _prompt(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path) 
     })
 
 
-def worktree_for(snap: RunSnapshot, step: StepRun) -> Path:
+def worktree_for(project: Project, snap: RunSnapshot, step: StepRun) -> Worktree:
     """Where a step's agent works: the run's worktree, or in a parallel run the step's own
     (made now, from the run branch, when it does not exist yet)."""
     if not snap.run.parallel or step.integrated:
-        return agents.worktree_of(snap)
-    return step_worktrees.ensure(snap, step.index)
+        return agents.worktree_of(project, snap)
+    return worktrees.located(project, step_worktrees.ensure(project.root, snap, step.index))
 
 
 def _record(tx: Tx, snap: RunSnapshot, step: StepRun, job: Job, call: agents.AgentCall,
@@ -134,7 +136,7 @@ class ExecuteHandler:
             return None
         snap, step = started
         settings = project.settings()
-        worktree = worktree_for(snap, step)
+        worktree = worktree_for(project, snap, step)
         if snap.run.parallel:
             integration.abort_unfinished(worktree)  # a killed resolve attempt's merge
         adopted = changes.adoptable(worktree, job.id) if job.attempts > 1 else None

@@ -17,21 +17,22 @@ trailer names the job) when only the state commit was missing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from ..context.project import Project
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.payloads import StepBlocked, StepConflicted, StepIntegrated
 from ..errors import GitOperationError
 from ..git import runner
+from ..git.worktree import Worktree, check
 from ..store import Tx
 from . import agents, changes, step_worktrees
 
 INTEGRABLE = {StepStatus.COMPLETED, StepStatus.NEEDS_QA}
 
 
-def abort_unfinished(worktree: Path) -> bool:
+def abort_unfinished(worktree: Worktree) -> bool:
     """Undo a merge a killed integrator left in progress; True if there was one."""
+    check(worktree)  # before any git command: the `.git` an agent may have changed
     changes.clear_stale_index_lock(worktree)
     merging = runner.run(worktree, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False)
     if merging.returncode != 0:
@@ -48,12 +49,12 @@ def message(snap: RunSnapshot, step: StepRun, job: Job) -> str:
             f"{changes.JOB_TRAILER}: {job.id}")
 
 
-def conflicted_files(worktree: Path) -> list[str]:
+def conflicted_files(worktree: Worktree) -> list[str]:
     out = runner.run(worktree, "diff", "--name-only", "--diff-filter=U", "-z").stdout
     return sorted(p for p in out.split("\0") if p)
 
 
-def other_side(snap: RunSnapshot, worktree: Path, step_tip: str, files: list[str]) -> list[int]:
+def other_side(snap: RunSnapshot, worktree: Worktree, step_tip: str, files: list[str]) -> list[int]:
     """The steps merged into the run branch since this step's branch was cut that changed
     one of `files`: the other side of the conflict."""
     base = runner.run(worktree, "merge-base", "HEAD", step_tip, check=False).stdout.strip()
@@ -64,10 +65,10 @@ def other_side(snap: RunSnapshot, worktree: Path, step_tip: str, files: list[str
     return sorted(s.index for s in snap.steps if s.integrated in merges)
 
 
-def merge(snap: RunSnapshot, step: StepRun, job: Job,
-          worktree: Path) -> tuple[str | None, list[str]]:
+def merge(project: Project, snap: RunSnapshot, step: StepRun, job: Job,
+          worktree: Worktree) -> tuple[str | None, list[str]]:
     """Merge the step's branch into the run branch: (merge commit, []) or (None, conflicts)."""
-    tip = step_worktrees.tip(snap, step.index)
+    tip = step_worktrees.tip(project.root, snap, step.index)
     if tip is None:
         raise GitOperationError(
             f"the branch {step_worktrees.branch(snap, step.index)} of step {step.index:02d} is "
@@ -107,17 +108,17 @@ class IntegrateHandler:
         if snap is None or step is None or snap.run.cancelled or step.integrated \
                 or step.status not in INTEGRABLE:
             return None
-        worktree = agents.worktree_of(snap)
+        worktree = agents.worktree_of(project, snap)
         abort_unfinished(worktree)
         adopted = changes.adoptable(worktree, job.id)
         if adopted is not None:
-            step_worktrees.remove(snap, step.index)
+            step_worktrees.remove(project.root, snap, step.index)
             return lambda tx: _record(tx, snap, step, adopted, [], [])
         changes.prepare(worktree, job, snap.run.id)
-        tip = step_worktrees.tip(snap, step.index) or ""
-        commit, files = merge(snap, step, job, worktree)
+        tip = step_worktrees.tip(project.root, snap, step.index) or ""
+        commit, files = merge(project, snap, step, job, worktree)
         if commit is not None:
-            step_worktrees.remove(snap, step.index)
+            step_worktrees.remove(project.root, snap, step.index)
             return lambda tx: _record(tx, snap, step, commit, [], [])
         with_steps = other_side(snap, worktree, tip, files)
         return lambda tx: _record(tx, snap, step, None, files, with_steps)

@@ -18,6 +18,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..domain.text_shape import TITLE_CHARS, one_line
 from ..errors import AgentOutputError, EngineError
+from ..git.worktree import Worktree
 from ..store import Tx
 from . import agents, changes, contract, variants, worktrees
 from .runs import folder as folder  # re-exported: it lives with the other run reads
@@ -93,10 +94,10 @@ def step_records(plan: PlanOutput) -> list[PlannedStep]:
                         depends_on=deps[s.index]) for s in steps]
 
 
-def write_plan(worktree: Path, snap: RunSnapshot, plan: PlanOutput,
+def write_plan(worktree: Worktree, snap: RunSnapshot, plan: PlanOutput,
                settings: ProjectSettings, start: str | None = None) -> str | None:
     """Write the files under .protocols/NNNN-name/ and commit them on the run's branch."""
-    target = contract.safe_folder(worktree, folder(snap))
+    target = contract.safe_folder(worktree.path, folder(snap))
     for item in plan.files:
         contract.write_file(target / item.path, item.content)
     run = snap.run
@@ -136,7 +137,7 @@ class PlanHandler:
             "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,
             "parallel": PARALLEL_NOTE if settings.plan.parallel else SERIAL_NOTE,
         })
-        worktree = agents.worktree_of(snap)
+        worktree = agents.worktree_of(project, snap)
         changes.prepare(worktree, job, snap.run.id)
         begin = changes.head(worktree)
         call: agents.AgentCall | None = None

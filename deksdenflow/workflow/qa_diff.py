@@ -9,8 +9,6 @@ patches here are made from the blobs (git/local.py), whatever `.gitattributes` s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..git import local
 from .worktrees import git
 
@@ -19,7 +17,7 @@ MAX_BLOB_BYTES = 1_000_000  # a larger file is listed with its size and never re
 MIN_SHARE = 400  # every file's head, even among very many files
 
 
-def review_diff(worktree: Path, commit: str | None, limit: int = LIMIT_CHARS) -> str:
+def review_diff(worktree: local.Where, commit: str | None, limit: int = LIMIT_CHARS) -> str:
     """The commit's header, one stat line per file, a note on what was cut, then the patches
     within `limit` characters shared fairly between the files."""
     if not commit:

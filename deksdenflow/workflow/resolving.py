@@ -8,13 +8,12 @@ tip, so the integrator's next merge of the step is clean.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..context.project import Project
 from ..domain.models import RunSnapshot, StepRun
 from ..domain.settings import ProjectSettings
 from ..errors import EngineError
 from ..git import runner
+from ..git.worktree import Worktree
 from . import changes, contract, integration, prompts
 from .planning import folder
 
@@ -22,21 +21,21 @@ MARKERS = ("<<<<<<< ", ">>>>>>> ")
 MAX_CONFLICT_CHARS = 20_000
 
 
-def run_tip(snap: RunSnapshot) -> str:
-    return runner.run(snap.run.worktree, "rev-parse", "--verify",
+def run_tip(worktree: Worktree, snap: RunSnapshot) -> str:
+    return runner.run(worktree, "rev-parse", "--verify",
                       f"refs/heads/{snap.run.branch}^{{commit}}").stdout.strip()
 
 
-def begin(worktree: Path, snap: RunSnapshot) -> tuple[str, list[str]]:
+def begin(worktree: Worktree, snap: RunSnapshot) -> tuple[str, list[str]]:
     """Merge the run branch into the step's branch without committing: (tip merged, files
     left in conflict — empty when it merges cleanly by now)."""
-    tip = run_tip(snap)
+    tip = run_tip(worktree, snap)
     runner.run(worktree, *changes.identity(worktree), "merge", "--no-ff", "--no-commit",
                "--no-edit", tip, check=False)
     return tip, integration.conflicted_files(worktree)
 
 
-def render(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path,
+def render(project: Project, snap: RunSnapshot, step: StepRun, worktree: Worktree,
            files: list[str], values: dict[str, str]) -> prompts.Prompt:
     """The resolve prompt; `values` are the step's placeholders (execution.step_values)."""
     diff = runner.run(worktree, "diff", "--", *files, check=False).stdout if files else ""
@@ -50,7 +49,7 @@ def render(project: Project, snap: RunSnapshot, step: StepRun, worktree: Path,
     })
 
 
-def _other_steps(snap: RunSnapshot, step: StepRun, worktree: Path) -> str:
+def _other_steps(snap: RunSnapshot, step: StepRun, worktree: Worktree) -> str:
     parts = []
     for other in snap.steps:
         if other.index == step.index or not other.integrated:
@@ -63,7 +62,7 @@ def _other_steps(snap: RunSnapshot, step: StepRun, worktree: Path) -> str:
     return "\n".join(parts) or "(no other step is recorded as the other side)"
 
 
-def check_resolved(worktree: Path, files: list[str]) -> None:
+def check_resolved(worktree: Worktree, files: list[str]) -> None:
     """A resolution that still holds conflict markers is a failed attempt, never a merge."""
     left = []
     for name in files:
@@ -77,7 +76,7 @@ def check_resolved(worktree: Path, files: list[str]) -> None:
         raise EngineError(f"the resolve attempt left conflict markers in {', '.join(left)}")
 
 
-def commit(worktree: Path, start: str, tip: str, message: str,
+def commit(worktree: Worktree, start: str, tip: str, message: str,
            settings: ProjectSettings, retry: str | None = None) -> str | None:
     """Commit the resolution through the commit guard; the result always has the run
     branch's tip as a parent (an agent that committed the merge itself is put right), so

@@ -4,7 +4,6 @@ never a PASS; FAIL blocks the step with its findings (and may re-run it, per qa.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -15,8 +14,9 @@ from ..domain.payloads import StepBlocked, StepQaVerdict, StepRetried
 from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
+from ..git.worktree import Worktree
 from ..store import Tx
-from . import agents, contract, qa_diff, variants
+from . import agents, changes, contract, qa_diff, variants
 from .execution import step_values, worktree_for
 from .runs import folder
 
@@ -33,7 +33,7 @@ def parse_verdict(output: str, snap: RunSnapshot, step: int) -> QaVerdict:
                                f"({first}); a missing verdict never counts as PASS") from exc
 
 
-def _contract_note(worktree: Path, snap: RunSnapshot, step: StepRun) -> str:
+def _contract_note(worktree: Worktree, snap: RunSnapshot, step: StepRun) -> str:
     changed = contract.changed_since_plan(worktree, snap, folder(snap), step.commit or "")
     return contract.changed_note(changed) if changed else ""
 
@@ -55,7 +55,8 @@ class QaHandler:
         if snap is None or step is None or snap.run.cancelled or step.status not in REVIEWABLE:
             return None
         settings = project.settings(view)
-        worktree = worktree_for(snap, step)
+        worktree = worktree_for(project, snap, step)
+        changes.require_settled(worktree, f"step {step.index:02d}'s commit")
         prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
             "diff": _contract_note(worktree, snap, step)

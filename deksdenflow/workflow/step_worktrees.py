@@ -23,14 +23,14 @@ def path(snap: RunSnapshot, index: int) -> Path:
     return Path(f"{snap.run.worktree}.step-{index:02d}")
 
 
-def ensure(snap: RunSnapshot, index: int) -> Path:
+def ensure(repo: Path, snap: RunSnapshot, index: int) -> Path:
     """The step's worktree, made now from the run branch's tip when it does not exist (a
-    retry finds its own). Only the job that holds the step's lane calls this."""
+    retry finds its own). Only the job that holds the step's lane calls this. `repo`: the
+    project's own checkout (never a worktree an agent works in)."""
     where, name = path(snap, index), branch(snap, index)
     if where.is_dir():
         return where
-    repo = Path(snap.run.worktree)
-    if not repo.is_dir():
+    if not Path(snap.run.worktree).is_dir():
         raise GitOperationError(
             f"the worktree of {snap.run.id} ({snap.run.worktree or 'none'}) is missing; "
             f"restore it with `git worktree add {snap.run.worktree or 'DIR'} {snap.run.branch}`")
@@ -45,16 +45,15 @@ def ensure(snap: RunSnapshot, index: int) -> Path:
     return where
 
 
-def tip(snap: RunSnapshot, index: int) -> str | None:
+def tip(repo: Path, snap: RunSnapshot, index: int) -> str | None:
     """The step branch's commit, or None when the branch is gone."""
-    done = runner.run(snap.run.worktree, "rev-parse", "-q", "--verify",
+    done = runner.run(repo, "rev-parse", "-q", "--verify",
                       f"refs/heads/{branch(snap, index)}^{{commit}}", check=False)
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def remove(snap: RunSnapshot, index: int) -> None:
+def remove(repo: Path, snap: RunSnapshot, index: int) -> None:
     """Remove the step's worktree and branch once the run branch holds its work (idempotent)."""
-    repo = snap.run.worktree
     where = path(snap, index)
     if where.exists():
         runner.run(repo, "worktree", "remove", "--force", str(where), check=False)

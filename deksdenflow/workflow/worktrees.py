@@ -9,11 +9,18 @@ from pathlib import Path
 from ..context.project import Project
 from ..errors import GitOperationError
 from ..git import local, runner
+from ..git.worktree import Worktree, locate
 
 COMMIT_IDENTITY = ("-c", "user.name=dflow", "-c", "user.email=dflow@localhost")
 
 
-def git(cwd: Path, *args: str, check: bool = True,
+def located(project: Project, path: Path) -> Worktree:
+    """The worktree at `path` with the git dir this clone recorded for it (never through
+    its `.git` file: docs/decisions/1530-dflow-git-on-recorded-gitdirs.md)."""
+    return locate(project.store.git_dir, path)
+
+
+def git(cwd: Path | Worktree, *args: str, check: bool = True,
         hooks: bool = False) -> subprocess.CompletedProcess[str]:
     """Real git in `cwd` through the one runner (no hooks unless `[git] run_hooks`)."""
     return runner.run(cwd, *args, check=check, hooks=hooks)
@@ -114,13 +121,13 @@ def remove(project: Project, branch: str, path: Path) -> None:
 AGENT_TMP = ".dflow-tmp"
 
 
-def agent_tmp(worktree: Path) -> Path:
+def agent_tmp(worktree: Worktree) -> Path:
     """The agent's private temp dir inside its worktree, ignored through the repository's
     `info/exclude` (never committed, never shown as a change): the system temp dir can then
     stay outside the agent's sandbox."""
     common = (local.common_dir(worktree)
               or Path(git(worktree, "rev-parse", "--git-common-dir").stdout.strip()))
-    exclude = (common if common.is_absolute() else worktree / common) / "info" / "exclude"
+    exclude = (common if common.is_absolute() else worktree.path / common) / "info" / "exclude"
     line = f"/{AGENT_TMP}/"
     try:
         present = line in exclude.read_text().splitlines()
@@ -135,7 +142,7 @@ def agent_tmp(worktree: Path) -> Path:
     return path
 
 
-def show_commit(worktree: Path, commit: str | None, limit: int = 20_000) -> str:
+def show_commit(worktree: Worktree, commit: str | None, limit: int = 20_000) -> str:
     """`git show --stat -p` of a commit, cut to `limit` characters (for the QA prompt;
     docs/decisions/1332-the-qa-diff-in-process.md)."""
     if not commit:

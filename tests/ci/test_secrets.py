@@ -20,6 +20,7 @@ TOKEN = "sk-ant-" + "api03-Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0"
 LEAKER = """
 [engines.leaker]
 kind = "command"
+env = ["LEAK_TOKEN", "DB_PASSWORD"]  # listed: the agent's environment is an allowlist
 options = { command = "sh -c 'echo oops > leak.txt; echo key is $LEAK_TOKEN; echo $DB_PASSWORD'" }
 """
 

@@ -57,10 +57,13 @@ def install_fake(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir(exist_ok=True)
     exe = bin_dir / name
-    header = f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(FAKES)!r})\n"
+    fake = FakeAgent(name, bin_dir, tmp_path / f"{name}-script.json", tmp_path / f"{name}-rec.json")
+    # The paths are baked in: the agent's environment is an allowlist (decision 1532).
+    header = (f"#!{sys.executable}\nimport os, sys\nsys.path.insert(0, {str(FAKES)!r})\n"
+              f"os.environ.setdefault('FAKE_AGENT_SCRIPT', {str(fake.script_file)!r})\n"
+              f"os.environ.setdefault('FAKE_AGENT_RECORD', {str(fake.record_file)!r})\n")
     exe.write_text(header + (FAKES / f"{name}.py").read_text())
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    fake = FakeAgent(name, bin_dir, tmp_path / f"{name}-script.json", tmp_path / f"{name}-rec.json")
     fake.script()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_AGENT_SCRIPT", str(fake.script_file))

@@ -37,14 +37,15 @@ def test_a_step_runs_only_the_git_processes_it_needs(
     assert done.run.status.value == "completed" and len(done.steps) == 3
     names = [next(a for a in argv if not a.startswith("-") and "=" not in a)
              for argv in spawned]
-    # Per step: the clean check, add, the staged list and commit; per run:
+    # Per step: the clean check, add, the staged list, commit and, before QA, the check that
+    # nothing wrote into the worktree after the commit (decision 1531); per run:
     # the checkout's status, the worktree, the plan's commit. No `rev-parse`, `cat-file`,
     # `config`, `symbolic-ref` or `show`: HEAD, the contract files, the common dir and the
     # step's diff for QA are read in-process.
     assert not {"rev-parse", "cat-file", "config", "symbolic-ref"} & set(names)
     assert not {"show"} & set(names)  # QA's diff is read in-process too
     assert names.count("commit") == 4
-    assert len(spawned) <= 2 + 4 + 4 * len(done.steps), names
+    assert len(spawned) <= 2 + 4 + 5 * len(done.steps), names
 
 
 def _worktree(repo: Path) -> Path:
@@ -126,10 +127,11 @@ def _author(worktree: Path) -> str:
 def test_the_commit_uses_the_users_identity_else_dflows(
         project: Project, repo: Path, isolated_env: Path, config: str, expected: str) -> None:
     (isolated_env / ".gitconfig").write_text(config)
-    (repo / "new.txt").write_text("hello\n")
-    commit = changes.commit(repo, "feat: x", project.settings())
-    assert commit == git("rev-parse", "HEAD", cwd=repo)
-    assert _author(repo) == expected
+    wt = _worktree(repo)
+    (wt / "new.txt").write_text("hello\n")
+    commit = changes.commit(worktrees.located(project, wt), "feat: x", project.settings())
+    assert commit == git("rev-parse", "HEAD", cwd=wt)
+    assert _author(wt) == expected
 
 
 def test_with_only_an_email_configured_git_completes_the_identity_as_before(
@@ -137,12 +139,13 @@ def test_with_only_an_email_configured_git_completes_the_identity_as_before(
     """`user.email` set, no name: dflow supplied nothing before, and git took the name from
     the system; the folded check must not turn that into dflow's name."""
     (isolated_env / ".gitconfig").write_text("[user]\n\temail = pat@example.com\n")
-    (repo / "new.txt").write_text("hello\n")
+    wt = _worktree(repo)
+    (wt / "new.txt").write_text("hello\n")
     done = runner.run(repo, "var", "GIT_AUTHOR_IDENT", check=False)
     if done.returncode != 0:
         pytest.skip("git cannot make up a name on this system")
-    changes.commit(repo, "feat: x", project.settings())
-    name, _, email = _author(repo).partition(" <")
+    changes.commit(worktrees.located(project, wt), "feat: x", project.settings())
+    name, _, email = _author(wt).partition(" <")
     assert email == "pat@example.com>" and name != "dflow"
 
 
