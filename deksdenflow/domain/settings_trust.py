@@ -77,6 +77,7 @@ KEYS: Mapping[str, str] = {
     "worker.grace_s": FREE,
     "worker.lease_s": FREE,
     "git.run_hooks": TRUST,
+    "git.allow_submodules": TRUST,  # a nested repository an agent made
     "limits.max_file_bytes": FREE,
     "limits.max_parallel_steps": FREE,
     "limits.max_agents": FREE,
