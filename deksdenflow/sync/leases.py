@@ -29,6 +29,7 @@ from ..store.open_jobs import OpenJobs
 from . import service
 
 CLAIM_TRIES = 5
+BURST_MAX_WAIT_S = 600.0  # a backoff longer than this is left to the next burst
 
 
 class LeaseClaims:
@@ -116,14 +117,26 @@ def work(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | No
     while True:
         job = claim(project, remote, worker, kinds=kinds)
         if job is None:
-            if burst:
-                return done
-            time.sleep(poll_s)
+            wait = backoff_left(project, kinds) if burst else poll_s
+            if wait is None or wait > BURST_MAX_WAIT_S:
+                return done  # --burst: nothing it may take now or after its backoff
+            time.sleep(max(wait, 0.05))
             continue
         outcome = run_one(project, remote, job, worker)
         done += 1
         if sink is not None:
             sink(outcome)
+
+
+def backoff_left(project: Project, kinds: set[JobKind] | None) -> float | None:
+    """Seconds until the earliest requested job of these kinds is out of its retry backoff
+    (a lost lease's retry, say); None when none waits. A `--burst` worker waits that long
+    rather than leave work it could take (decision 1503)."""
+    now = datetime.now(UTC)
+    waits = [(j.not_before - now).total_seconds() for j in project.view().open_jobs()
+             if j.status == JobStatus.REQUESTED and j.not_before is not None
+             and j.not_before > now and (not kinds or j.kind in kinds)]
+    return min(waits) if waits else None  # a job claim passed over now is not waited for
 
 
 def run_one(project: Project, remote: str, job: Job, worker: str) -> RemoteOutcome:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from ..context.project import Project
 from ..domain.models import RunSnapshot
-from . import step_worktrees
+from . import placement, step_worktrees
 from .worktrees import git
 
 
@@ -49,7 +49,10 @@ def clean(project: Project, snaps: list[RunSnapshot], dry_run: bool = False,
 
 def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cleaned:
     run, root = snap.run, project.root
-    path = Path(run.worktree) if run.worktree else None
+    path = placement.existing(project, snap)  # this clone's, never the recorded hint
+    if path is not None:  # a parallel run's step worktrees sit beside this clone's
+        snap = placement.localized(snap, path)
+    run = snap.run
     has_tree = path is not None and path.is_dir()
     has_branch = bool(run.branch) and project.store.has_ref(
         f"refs/heads/{run.branch}")

@@ -199,10 +199,11 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
     if clean:
         snap = project.view().find_run(run_ref)
         _step(snap, step)
-        if snap.run.worktree and Path(snap.run.worktree).is_dir():
-            from . import changes
+        from . import changes, placement
 
-            changes.set_aside(Path(snap.run.worktree),
+        here = placement.existing(project, snap)  # this clone's, never the recorded hint
+        if here is not None:
+            changes.set_aside(here,
                               f"dflow: set aside by `dflow step retry {snap.run.id} {step} "
                               "--clean`")
 

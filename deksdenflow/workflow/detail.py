@@ -9,7 +9,7 @@ from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
 from ..store.branches import committed_file
-from . import conflicts
+from . import conflicts, placement
 from .conflicts import ConflictRisk
 from .facts import RunFacts, gather
 from .runs import RunLine, folder, run_line
@@ -41,6 +41,13 @@ def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 
+def _risks(project: Project, snap: RunSnapshot) -> list[ConflictRisk]:
+    """git reads the step branches in this clone's worktree of the run, never a path the
+    state records (decision 1501); none without one."""
+    here = placement.existing(project, snap) if snap.run.parallel else None
+    return conflicts.risks(placement.localized(snap, here)) if here is not None else []
+
+
 def show(project: Project, run_ref: str) -> RunDetail:
     """Everything about one run, as `dflow show` prints it."""
     view = project.view()
@@ -58,5 +65,5 @@ def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
         artifacts=view.artifact_names(snap.run.uid),
         facts=gather(project, view, snap),
         graph=conflicts.graph_lines(snap) if snap.run.parallel else [],
-        conflicts=conflicts.risks(snap),
+        conflicts=_risks(project, snap),
     )

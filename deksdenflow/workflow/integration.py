@@ -25,7 +25,7 @@ from ..domain.payloads import StepBlocked, StepConflicted, StepIntegrated
 from ..errors import GitOperationError
 from ..git import runner
 from ..store import Tx
-from . import agents, changes, step_worktrees
+from . import agents, changes, placement, step_worktrees
 
 INTEGRABLE = {StepStatus.COMPLETED, StepStatus.NEEDS_QA}
 
@@ -107,6 +107,7 @@ class IntegrateHandler:
         if snap is None or step is None or snap.run.cancelled or step.integrated \
                 or step.status not in INTEGRABLE:
             return None
+        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
         worktree = agents.worktree_of(snap)
         abort_unfinished(worktree)
         adopted = changes.adoptable(worktree, job.id)

@@ -15,7 +15,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, variants, worktrees
+from . import agents, placement, variants, worktrees
 from .execution import step_values, worktree_for
 
 REVIEWABLE = {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}
@@ -48,6 +48,7 @@ class QaHandler:
         if snap is None or step is None or snap.run.cancelled or step.status not in REVIEWABLE:
             return None
         settings = project.settings(view)
+        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
         worktree = worktree_for(snap, step)
         prompt = variants.render(project.root, snap, settings, "qa", {
             **step_values(snap, step, worktree), "summary": step.summary or "(none)",
