@@ -221,8 +221,11 @@ def bring(project: Project, snap: RunSnapshot) -> list[Work]:
     from the remote when one is missing; WorkMissing (one sentence: who holds it, what to
     do) when it is nowhere."""
     wanted = recorded(snap)
-    here = present(project, [w.commit for w in wanted])
-    missing = [w for w in wanted if w.commit not in here]
+    # Where the local branch is at the recorded commit it is here (no git process needed).
+    unsure = [w for w in wanted
+              if project.store.ref_target(f"refs/heads/{w.branch}") != w.commit]
+    here = present(project, [w.commit for w in unsure])
+    missing = [w for w in unsure if w.commit not in here]
     if not missing:
         return wanted
     remote = remote_of(project)

@@ -8,7 +8,6 @@ changes state only through events in one store transaction, and raises a DflowEr
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ..context import config

@@ -37,22 +37,28 @@ class Checkout:
 
 
 def checkouts(project: Project) -> list[Checkout]:
-    """`git worktree list --porcelain` of this clone (stale entries pruned first); the main
-    checkout first."""
-    root = project.root
-    runner.run(root, "worktree", "prune", check=False)
-    out: list[Checkout] = []
-    path: Path | None = None
-    branch: str | None = None
-    for line in [*runner.run(root, "worktree", "list", "--porcelain").stdout.splitlines(), ""]:
-        if line.startswith("worktree "):
-            path, branch = Path(line.removeprefix("worktree ")), None
-        elif line.startswith("branch "):
-            branch = line.removeprefix("branch ").removeprefix("refs/heads/")
-        elif not line and path is not None:
-            out.append(Checkout(path, branch, main=not out))
-            path = None
+    """This clone's checkouts, the main one first, as `git worktree list` has them: read from
+    the git dir in-process (`worktrees/<id>/gitdir` and `HEAD`), so a job that finds its
+    worktree ready spawns no git process; a registration whose folder is gone is left out."""
+    common = project.store.git_dir
+    out = [Checkout(project.root, _branch_in(common / "HEAD"), main=True)]
+    registered = common / "worktrees"
+    for entry in sorted(registered.iterdir()) if registered.is_dir() else []:
+        try:
+            gitfile = Path((entry / "gitdir").read_text().strip())
+        except OSError:
+            continue
+        if gitfile.is_file():
+            out.append(Checkout(gitfile.parent, _branch_in(entry / "HEAD"), main=False))
     return out
+
+
+def _branch_in(head: Path) -> str | None:
+    try:
+        text = head.read_text().strip()
+    except OSError:
+        return None
+    return text.removeprefix("ref: refs/heads/") if text.startswith("ref: refs/heads/") else None
 
 
 def place(project: Project, snap: RunSnapshot) -> Path:
@@ -175,6 +181,7 @@ def _add(project: Project, snap: RunSnapshot, path: Path) -> None:
     no recorded commit and no branch here yet)."""
     branch = snap.run.branch
     path.parent.mkdir(parents=True, exist_ok=True)
+    runner.run(project.root, "worktree", "prune", check=False)  # a registration left behind
     if project.store.has_ref(f"refs/heads/{branch}"):
         runner.run(project.root, "worktree", "add", "--quiet", str(path), branch)
         return
