@@ -10,6 +10,7 @@ already holds ours is fine (another clone went further), anything else stops the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..context.project import Project
@@ -19,6 +20,11 @@ from ..git import runner
 from . import transport
 
 WORK_PREFIX = "refs/deksdenflow/work/"
+# What `dflow new` names a run branch (`NNNN-slug`; a renumbered run keeps its old one) and
+# what a run's uid is (a ULID). The state is shared data: a teammate can record any name, and
+# only these ever become a ref here or on the remote.
+RUN_BRANCH = re.compile(r"[0-9]{4,}-[a-z0-9]+(-[a-z0-9]+)*")
+RUN_UID = re.compile(r"[0-9A-Za-z]{1,64}")
 
 
 class WorkNotPublished(DflowError):
@@ -68,8 +74,8 @@ def recorded_tip(snap: RunSnapshot) -> str | None:
 def recorded(snap: RunSnapshot) -> list[Work]:
     """Every branch of the run with the commit the state records on it."""
     run = snap.run
-    if not run.branch:
-        return []
+    if not RUN_BRANCH.fullmatch(run.branch) or not RUN_UID.fullmatch(run.uid):
+        return []  # not a run branch dflow made: nothing of it is published or fetched
     out = []
     tip = recorded_tip(snap)
     if tip:
@@ -208,6 +214,8 @@ def fetch_refs(project: Project, remote: str, pattern: str) -> dict[str, str]:
 
 def fetch_run(project: Project, remote: str, snap: RunSnapshot) -> dict[str, str]:
     """Bring every published branch of the run into this clone (tracking refs)."""
+    if not RUN_UID.fullmatch(snap.run.uid):
+        return {}
     return fetch_refs(project, remote, f"{WORK_PREFIX}{snap.run.uid}/*")
 
 

@@ -49,6 +49,9 @@ def clean(project: Project, snaps: list[RunSnapshot], dry_run: bool = False,
 
 def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cleaned:
     run, root = snap.run, project.root
+    if not placement.is_run_branch(snap, project.settings().project.base_branch):
+        return Cleaned(run=run.id, kept=f"its branch {run.branch!r} is not a run branch "
+                       "(NNNN-name); dflow deletes no other branch")
     path = placement.existing(project, snap)  # this clone's, never the recorded hint
     if path is not None:  # a parallel run's step worktrees sit beside this clone's
         snap = placement.localized(snap, path)

@@ -29,6 +29,21 @@ class NotThisRunsWorktree(GitOperationError):
     """A path dflow would work in is not this clone's worktree of the run's branch."""
 
 
+def is_run_branch(snap: RunSnapshot, base: str = "") -> bool:
+    """A branch dflow may make, move, commit on or delete for this run: shaped like a run
+    branch and not the base. The state is shared data: a teammate can record any name."""
+    branch = snap.run.branch
+    return bool(work.RUN_BRANCH.fullmatch(branch)) and branch not in (snap.run.base, base)
+
+
+def check_branch(project: Project, snap: RunSnapshot) -> None:
+    if not is_run_branch(snap, project.settings().project.base_branch):
+        raise NotThisRunsWorktree(
+            f"{snap.run.id} records the branch {snap.run.branch!r}, which is not a run branch "
+            f"(NNNN-name); dflow will not work on it — cancel the run (`dflow cancel "
+            f"{snap.run.id}`)")
+
+
 @dataclass(frozen=True)
 class Checkout:
     path: Path
@@ -64,6 +79,7 @@ def _branch_in(head: Path) -> str | None:
 def place(project: Project, snap: RunSnapshot) -> Path:
     """This clone's worktree of the run (it may not exist yet). The main checkout is never
     a run's worktree: a person works there."""
+    check_branch(project, snap)
     branch = snap.run.branch
     for found in checkouts(project):
         if found.branch != branch:
@@ -123,6 +139,7 @@ def bring_branch(project: Project, snap: RunSnapshot) -> str | None:
     """For `land`, `pr` and `diff`: the run's recorded work present and `refs/heads/<branch>`
     holding it (created or fast-forwarded; the worktree too when it has the branch checked
     out). The recorded tip, or None when nothing is recorded yet."""
+    check_branch(project, snap)
     recorded = {w.branch: w.commit for w in work.bring(project, snap)}
     tip = recorded.get(snap.run.branch)
     if tip is not None:
@@ -134,6 +151,8 @@ def bring_branch(project: Project, snap: RunSnapshot) -> str | None:
 def existing(project: Project, snap: RunSnapshot) -> Path | None:
     """This clone's linked worktree of the run, when it has one (for `clean`, `step retry
     --clean`): never the main checkout, never the recorded hint."""
+    if not is_run_branch(snap):
+        return None
     found = _checked_out(project, snap.run.branch)
     return found.path if found is not None and not found.main else None
 

@@ -216,7 +216,7 @@ def test_a_killed_remote_worker_is_replaced_by_another_machine_from_its_last_ste
     m1.dflow("new", "x", "--task", TASK)
     m2 = machine(tmp_path, "m2", remote)
     m2.env.update(DFLOW_WORKER_LEASE_S="3", DFLOW_TEST_PAUSE_AT="execute.step-02")
-    observer = machine(tmp_path, "observer", remote).root
+    observer = m1.root  # machine 1 watches the remote (fetch and merge, no push)
     worker = m2.popen("worker", "--remote", "origin", "--burst")
     _wait_for(worker, "paused at execute.step-02")  # step 2's agent is at work
     os.killpg(worker.pid, signal.SIGKILL)
@@ -242,6 +242,5 @@ def test_a_killed_remote_worker_is_replaced_by_another_machine_from_its_last_ste
     tip = work.recorded_tip(done)
     assert tip is not None
     git("merge-base", "--is-ancestor", one.commit, tip, cwd=m3.root)
-    m1.dflow("sync")
     m1.dflow("land", "0001-x")
     assert remote_files(remote) >= LANDED

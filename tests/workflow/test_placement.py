@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.workflow import placement
+from deksdenflow.domain.payloads import RunCancelled, RunCreated, RunPlanned
+from deksdenflow.store import Tx
+from deksdenflow.sync import work
+from deksdenflow.workflow import cleaning, placement
 from deksdenflow.workflow.runs import create_run
 from tests.conftest import git
 
@@ -61,3 +64,29 @@ def test_the_main_checkout_is_never_a_runs_worktree(project: Project) -> None:
     with pytest.raises(placement.NotThisRunsWorktree, match="switch .* to another branch"):
         placement.prepare(project, snap)
     assert not place.exists()
+
+
+def test_a_recorded_branch_that_is_no_run_branch_is_never_worked_on_or_deleted(
+        project: Project) -> None:
+    """A teammate records a run whose branch is `main` (and cancels it): no job works on it,
+    `clean` keeps the branch, and sync publishes nothing of it."""
+    git("switch", "-q", "-c", "topic", cwd=project.root)  # main is not checked out here
+    main = git("rev-parse", "main", cwd=project.root)
+
+    def hostile(tx: Tx) -> str:
+        uid = tx.emit(RunCreated(number=7, name="evil", task="t", branch="main",
+                                 base="main")).run
+        assert uid is not None
+        tx.emit(RunPlanned(commit=main, steps=[]), run=uid)
+        tx.emit(RunCancelled(), run=uid)
+        return uid
+
+    uid = project.store.transact(hostile)
+    snap = project.view().run(uid)
+    assert snap is not None and snap.run.tip == main
+    with pytest.raises(placement.NotThisRunsWorktree, match="not a run branch"):
+        placement.prepare(project, snap)
+    report = cleaning.clean(project, cleaning.select(project, [], False, True))
+    assert [r.kept for r in report.runs if r.run == snap.run.id][0]
+    assert git("rev-parse", "main", cwd=project.root) == main
+    assert work.recorded(snap) == []
