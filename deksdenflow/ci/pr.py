@@ -63,7 +63,7 @@ def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
     """Title: the plan's first heading (else the task); body: the plan itself."""
     plan = None
     for folder in protocol_folders(run):
-        plan = committed_file(project.store, run.branch, f"{folder}/plan.md")
+        plan = committed_file(project.store, run.branch, f"{folder}/plan.md", at=run.tip)
         if plan is not None:
             break
     text = plan.decode("utf-8", errors="replace") if plan else ""

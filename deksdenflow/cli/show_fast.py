@@ -171,11 +171,19 @@ def plan_text(common: str, run: Doc, run_id: str) -> tuple[str, str]:
     path = f"{PROTOCOLS_DIR}/{branch or run_id}/plan.md"
     if not branch:
         return path, ""
+    from ..store.objects import Unreadable
+
+    # The recorded tip first (another clone's work, fetched by sync), as detail.plan_text.
+    tip = run.get("tip")
+    if isinstance(tip, str) and tip:
+        try:
+            data = LiteView(common, tip).blob(path)
+            return path, data.decode("utf-8", errors="replace") if data is not None else ""
+        except (Unreadable, KeyError, ValueError):
+            pass  # not here (never fetched): the branch's copy
     commit = cache.read_ref(common, f"refs/heads/{branch}")
     if commit is None:
         raise ValueError("no local branch: the command looks at the remote-tracking ones")
-    from ..store.objects import Unreadable
-
     try:
         data = LiteView(common, commit).blob(path)
     except Unreadable as exc:  # not a commit: the command reads it through libgit2

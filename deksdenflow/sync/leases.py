@@ -115,9 +115,10 @@ def work(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | No
     """Claim, run and record jobs through the remote until none is left (or forever)."""
     done = 0
     while True:
+        looked = datetime.now(UTC)
         job = claim(project, remote, worker, kinds=kinds)
         if job is None:
-            wait = backoff_left(project, kinds) if burst else poll_s
+            wait = backoff_left(project, kinds, looked) if burst else poll_s
             if wait is None or wait > BURST_MAX_WAIT_S:
                 return done  # --burst: nothing it may take now or after its backoff
             time.sleep(max(wait, 0.05))
@@ -128,15 +129,18 @@ def work(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | No
             sink(outcome)
 
 
-def backoff_left(project: Project, kinds: set[JobKind] | None) -> float | None:
+def backoff_left(project: Project, kinds: set[JobKind] | None,
+                 looked: datetime) -> float | None:
     """Seconds until the earliest requested job of these kinds is out of its retry backoff
-    (a lost lease's retry, say); None when none waits. A `--burst` worker waits that long
-    rather than leave work it could take (decision 1503)."""
+    (a lost lease's retry, say: 0 when that happened since the claim `looked`); None when
+    none waits. A `--burst` worker waits that long rather than leave work it could take
+    (decision 1503). A job that was claimable when it looked, and not taken, is not waited
+    for."""
     now = datetime.now(UTC)
-    waits = [(j.not_before - now).total_seconds() for j in project.view().open_jobs()
+    waits = [max(0.0, (j.not_before - now).total_seconds()) for j in project.view().open_jobs()
              if j.status == JobStatus.REQUESTED and j.not_before is not None
-             and j.not_before > now and (not kinds or j.kind in kinds)]
-    return min(waits) if waits else None  # a job claim passed over now is not waited for
+             and j.not_before > looked and (not kinds or j.kind in kinds)]
+    return min(waits) if waits else None
 
 
 def run_one(project: Project, remote: str, job: Job, worker: str) -> RemoteOutcome:

@@ -153,7 +153,10 @@ def _base_refspec(project: Project, remote: str) -> dict[str, str]:
     if not project.store.is_initialized:
         return {}
     base = project.settings().project.base_branch
-    return {f"refs/heads/{base}": f"refs/remotes/{remote}/{base}"}
+    # Every run's published work too, so any clone shows, diffs and lands any run (and knows
+    # what the remote already holds: sync/work.py).
+    return {f"refs/heads/{base}": f"refs/remotes/{remote}/{base}",
+            f"{work.WORK_PREFIX}*": work.tracking(remote, f"{work.WORK_PREFIX}*")}
 
 
 def _note(report: SyncReport, done: Integration) -> None:

@@ -9,6 +9,7 @@ from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
 from ..store.branches import committed_file
+from ..sync import work
 from . import conflicts, placement
 from .conflicts import ConflictRisk
 from .facts import RunFacts, gather
@@ -37,7 +38,8 @@ class RunDetail(BaseModel):
 def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
     """plan.md as committed on the run's branch (empty before planning)."""
     path = f"{folder(snap)}/plan.md"
-    data = committed_file(project.store, snap.run.branch, path) if snap.run.branch else None
+    data = committed_file(project.store, snap.run.branch, path,
+                          at=work.recorded_tip(snap)) if snap.run.branch else None
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 

@@ -16,6 +16,7 @@ from ..domain.redaction import strip_controls
 from ..errors import DflowError
 from ..store import StateView
 from ..store.branches import committed_file
+from ..sync import work
 from . import diffs
 from .diffs import Diff
 
@@ -34,7 +35,8 @@ def protocol_file(project: Project, view: StateView | None, snap: RunSnapshot,
             return _decode(stored)
     # The one owner of the protocol folder's path (a renumbering does not rename it).
     path = name if "/" in name else f"{protocol_folder(snap.run)}/{name}"
-    return _decode(committed_file(project.store, snap.run.branch or snap.run.id, path))
+    return _decode(committed_file(project.store, snap.run.branch or snap.run.id, path,
+                                  at=work.recorded_tip(snap)))
 
 
 def plan_markdown(project: Project, view: StateView | None, snap: RunSnapshot) -> str:

@@ -75,6 +75,7 @@ def test_a_run_worked_on_another_machine_lands_with_all_its_files(
     assert (m2.folder / "repo.worktrees" / "0001-x" / "demo_x.py").is_file()
 
     m1.dflow("sync")
+    assert "Goal: a `demo_x` module" in m1.dflow("show", "0001-x").stdout  # the plan, here
     assert "demo_x.py" in m1.dflow("diff", "0001-x", "--stat").stdout
     landed = m1.dflow("land", "0001-x").stdout
     assert "pushed to origin" in landed
