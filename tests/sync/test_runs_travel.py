@@ -28,6 +28,8 @@ from tests.conftest import git
 
 from .machines import Machine, machine, remote_files, remote_ref
 
+pytestmark = pytest.mark.slow  # whole machines through the CLI: 5-10 s each
+
 TASK = "add a greeting"
 LANDED = {"demo_x.py", "tests/test_demo_x.py", ".protocols/0001-x/plan.md",
           ".protocols/0001-x/03-document.md"}
