@@ -92,6 +92,7 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
         if transport.push_state(store, name, local):
             set_tracking(store, name, local)
             report.pushed = True
+            work.retire(project, name)  # merged runs' work is on the base now
             break
         if attempt == attempts:
             raise SyncConflict(

@@ -146,6 +146,32 @@ def publish(project: Project, remote: str) -> list[Work]:
     return todo
 
 
+def retire(project: Project, remote: str) -> list[str]:
+    """Delete the work refs of merged runs from the remote once the state that says so is
+    there (their work is on the base now), so the namespace stays as small as the open
+    runs; best effort — a ref another clone already deleted is just forgotten here."""
+    store = project.store
+    gone = []
+    for snap in project.view().runs():
+        if not snap.run.merged or not RUN_BRANCH.fullmatch(snap.run.branch) \
+                or not RUN_UID.fullmatch(snap.run.uid):
+            continue
+        names = [snap.run.branch, *(f"{snap.run.branch}.step-{s.index:02d}" for s in snap.steps)]
+        gone += [ref for ref in (work_ref(snap.run.uid, n) for n in names)
+                 if store.ref_target(tracking(remote, ref)) is not None]
+    if not gone:
+        return []
+    try:
+        transport.git(project.store, "push", "--porcelain", "--quiet", remote,
+                      *(f":{ref}" for ref in gone))
+    except transport.RemoteUnreachable:
+        return []
+    for ref in gone:
+        runner.run(None, "update-ref", "-d", tracking(remote, ref), check=False,
+                   git_dir=project.store.git_dir)
+    return gone
+
+
 def _checked_from(project: Project, remote: str, work: Work) -> str:
     """Check only what the remote does not have yet: from its copy of this work, else from
     the run's base as the remote has it."""

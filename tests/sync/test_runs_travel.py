@@ -82,6 +82,10 @@ def test_a_run_worked_on_another_machine_lands_with_all_its_files(
     landed = m1.dflow("land", "0001-x").stdout
     assert "pushed to origin" in landed
     assert remote_files(remote) >= LANDED
+    # Landed and recorded on the remote: the run's work refs are gone from it (on main now).
+    snap = open_project(m1.root).view().find_run("1")
+    assert snap.run.merged
+    assert remote_ref(remote, work.work_ref(snap.run.uid, "0001-x")) is None
 
 
 def _offline(m: Machine, tmp: Path) -> str:
