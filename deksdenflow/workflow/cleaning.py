@@ -92,8 +92,9 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
 
 
 def _unsafe_commits(root: Path, branch: str, base: str) -> int:
-    """How many of the branch's commits are neither on a remote nor on the base."""
-    exclude = ["--remotes"]
+    """How many of the branch's commits are neither on a remote (a branch there, or the
+    run's published work: decision 1500) nor on the base."""
+    exclude = ["--remotes", "--glob=refs/deksdenflow/remotes/*/work/*"]
     if git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{base}",
            check=False).returncode == 0:
         exclude.append(f"refs/heads/{base}")
