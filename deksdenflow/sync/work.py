@@ -49,6 +49,13 @@ class Work:
     def ref(self) -> str:
         return work_ref(self.uid, self.branch)
 
+    @property
+    def aside(self) -> str:
+        """Where the commit goes when the remote holds other commits at `ref` (a clone that
+        lost a race, or a force push): a ref of its own, so nothing is forced and the state
+        can still name it."""
+        return f"{self.ref}.aside-{self.commit[:12]}"
+
 
 def work_ref(uid: str, branch: str) -> str:
     return f"{WORK_PREFIX}{uid}/{branch}"
@@ -115,7 +122,8 @@ def unpublished(project: Project, remote: str) -> list[Work]:
     store = project.store
     todo = [work for snap in project.view().runs() if not snap.run.merged
             for work in recorded(snap)
-            if store.ref_target(tracking(remote, work.ref)) != work.commit]
+            if work.commit not in (store.ref_target(tracking(remote, work.ref)),
+                                   store.ref_target(tracking(remote, work.aside)))]
     here = present(project, [w.commit for w in todo])
     return [w for w in todo if w.commit in here]  # else: its writer published it
 
@@ -134,16 +142,26 @@ def publish(project: Project, remote: str) -> list[Work]:
     refused = _refused(done.stdout)
     for work in todo:
         if work.ref in refused and not _held_there(project, remote, work):
-            raise WorkNotPublished(
-                f"'{remote}' refused the work of {work.run} at {work.ref} "
-                f"({refused[work.ref]}) and holds other commits there; the state is not "
-                f"pushed until it is: `git fetch {remote} {work.ref}` shows them")
+            _put_aside(project, remote, work, refused[work.ref])
+            continue
         if work.ref not in refused and done.returncode != 0 and not _ok(done.stdout, work.ref):
             raise transport.RemoteUnreachable(
                 f"could not publish the work of {work.run} to '{remote}': "
                 f"{runner.detail(done)}")
         _remember(project, remote, work.ref, work.commit)
     return todo
+
+
+def _put_aside(project: Project, remote: str, work: Work, why: str) -> None:
+    """The remote holds other commits at the work's ref: publish ours beside it, never
+    forced; WorkNotPublished when even that is refused (the state is then not pushed)."""
+    done = transport.git(project.store, "push", "--porcelain", remote,
+                         f"{work.commit}:{work.aside}")
+    if done.returncode != 0 and not _ok(done.stdout, work.aside):
+        raise WorkNotPublished(
+            f"'{remote}' refused the work of {work.run} at {work.ref} ({why}) and at "
+            f"{work.aside} ({runner.detail(done)}); the state is not pushed until it is")
+    _remember(project, remote, work.aside, work.commit)
 
 
 def retire(project: Project, remote: str) -> list[str]:
@@ -156,9 +174,9 @@ def retire(project: Project, remote: str) -> list[str]:
         if not snap.run.merged or not RUN_BRANCH.fullmatch(snap.run.branch) \
                 or not RUN_UID.fullmatch(snap.run.uid):
             continue
-        names = [snap.run.branch, *(f"{snap.run.branch}.step-{s.index:02d}" for s in snap.steps)]
-        gone += [ref for ref in (work_ref(snap.run.uid, n) for n in names)
-                 if store.ref_target(tracking(remote, ref)) is not None]
+        main = tracking(remote, work_ref(snap.run.uid, snap.run.branch))
+        if store.ref_target(main) is not None:  # in-process: most merged runs are done
+            gone += _known_refs(project, remote, snap.run.uid)
     if not gone:
         return []
     try:
@@ -170,6 +188,14 @@ def retire(project: Project, remote: str) -> list[str]:
         runner.run(None, "update-ref", "-d", tracking(remote, ref), check=False,
                    git_dir=project.store.git_dir)
     return gone
+
+
+def _known_refs(project: Project, remote: str, uid: str) -> list[str]:
+    """The run's work refs this clone has seen on `remote` (its tracking refs)."""
+    prefix = tracking(remote, f"{WORK_PREFIX}{uid}/")
+    listed = runner.run(None, "for-each-ref", "--format=%(refname)", prefix, check=False,
+                        git_dir=project.store.git_dir).stdout.split()
+    return [WORK_PREFIX + name.removeprefix(tracking(remote, WORK_PREFIX)) for name in listed]
 
 
 def _checked_from(project: Project, remote: str, work: Work) -> str:
@@ -212,7 +238,9 @@ def _held_there(project: Project, remote: str, work: Work) -> bool:
 
 
 def _remember(project: Project, remote: str, ref: str, commit: str) -> None:
-    runner.run(None, "update-ref", tracking(remote, ref), commit,
+    """What the remote holds now, so the next sync does not push it again (a cache: a
+    failure costs one push that git answers "up to date")."""
+    runner.run(None, "update-ref", tracking(remote, ref), commit, check=False,
                git_dir=project.store.git_dir)
 
 

@@ -158,7 +158,9 @@ def test_a_teammates_recorded_worktree_is_never_used(tmp_path: Path, remote: Pat
 def test_offline_work_is_published_by_the_next_sync_before_its_state(
         tmp_path: Path, remote: Path) -> None:
     """Work done offline stays local; the next sync pushes it before the state, and a
-    remote that will not take the work does not get the state that names it either."""
+    remote that will not take the work does not get the state that names it either. A
+    remote that holds other commits at the run's work ref (a force push) gets ours beside
+    them, never forced."""
     m1 = machine(tmp_path, "m1", remote)
     m1.dflow("new", "x", "--task", TASK)
     url = _offline(m1, tmp_path)
@@ -171,20 +173,24 @@ def test_offline_work_is_published_by_the_next_sync_before_its_state(
     assert tip is not None and snap.run.status == RunStatus.COMPLETED
     ref = work.work_ref(snap.run.uid, snap.run.branch)
     published = remote_ref(remote, "refs/deksdenflow/state")
-    # Another clone holds other commits at the run's work ref: the push of the work fails...
+    # Someone force-pushed other commits to the run's work ref, and a ref in the way blocks
+    # the place beside it: the work cannot be published...
     empty = git("--git-dir", str(remote), "hash-object", "-t", "tree", "-w", "/dev/null",
                 cwd=tmp_path)
     other = git("--git-dir", str(remote), "commit-tree", empty, "-m", "other",
                 cwd=tmp_path)
     git("--git-dir", str(remote), "update-ref", ref, other, cwd=tmp_path)
+    aside = f"{ref}.aside-{tip[:12]}"
+    git("--git-dir", str(remote), "update-ref", f"{aside}/blocker", other, cwd=tmp_path)
     refused = m1.dflow("sync", ok=False)
-    assert refused.returncode == 1 and ref in refused.stderr
+    assert refused.returncode == 1 and ref in refused.stderr, refused.stderr
     # ...so the state that names the work is not pushed either.
     assert remote_ref(remote, "refs/deksdenflow/state") == published
 
-    git("--git-dir", str(remote), "update-ref", "-d", ref, cwd=tmp_path)
+    git("--git-dir", str(remote), "update-ref", "-d", f"{aside}/blocker", cwd=tmp_path)
     m1.dflow("sync")
-    assert remote_ref(remote, ref) == tip
+    assert remote_ref(remote, ref) == other, "a work ref is never forced"
+    assert remote_ref(remote, aside) == tip
     assert remote_ref(remote, "refs/deksdenflow/state") == state(m1)
     for commit in [tip, *(s.commit for s in snap.steps if s.commit)]:
         git("--git-dir", str(remote), "cat-file", "-e", f"{commit}^{{commit}}", cwd=tmp_path)
