@@ -60,8 +60,9 @@ VARIABLES: tuple[Variable, ...] = (
              "(default project.remote)"),
     Variable("DFLOW_REF_LOCK_WAIT", "seconds", "10", "how long to wait out git's own lock "
              "on the state ref"),
-    Variable("DFLOW_TEST_PAUSE_AT", "text", "", "tests only: stop `dflow new` at a named "
-             "point so a test can SIGKILL it there (decision 0831); never set it otherwise"),
+    Variable("DFLOW_TEST_PAUSE_AT", "text", "", "tests only: stop `dflow new` (decision "
+             "0831) or a step's execution (`execute.step-NN`, decision 1503) at a named "
+             "point so a test can SIGKILL it there; never set it otherwise"),
     Variable("DFLOW_TRUST_SETTINGS", "flag", "0", "1: trust the settings on the state ref "
              "as they are (a CI job or remote worker running the repository's own workflow); "
              "otherwise changes from origin wait for `dflow trust`"),

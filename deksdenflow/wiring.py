@@ -93,6 +93,11 @@ class Wiring:
 
         return creation.recover(project)
 
+    def check_push(self, project: Project, base: str, tip: str, what: str) -> None:
+        from .workflow.push_check import check_branch
+
+        check_branch(project.root, base, tip, project.settings(), what)
+
     def note(self, text: str) -> None:
         if self._note is not None:
             self._note(text)

@@ -13,7 +13,7 @@ from ..domain.settings import ProjectSettings
 from ..errors import DflowError
 from ..store import Tx
 from ..sync import transport
-from ..workflow import agents, budget, changes, contract, variants
+from ..workflow import agents, budget, changes, contract, placement, variants
 from ..workflow.planning import folder
 
 
@@ -28,6 +28,7 @@ class FixCiHandler:
         why = budget.stops(snap, settings, budget.month_for(project.view(), snap, settings))
         if why is not None:
             raise DflowError(f"no CI fix: {why}")
+        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
         worktree = agents.worktree_of(project, snap)
         changes.prepare(worktree, job, snap.run.id)
         attempt = int(job.payload.get("attempt", 1))

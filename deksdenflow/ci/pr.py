@@ -17,7 +17,7 @@ from ..errors import DflowError, GitOperationError
 from ..store.branches import committed_file
 from ..sync import transport
 from ..sync.completion import record_merged
-from ..workflow import worktrees
+from ..workflow import placement, worktrees
 from ..workflow.landing import LandResult, check_landable, remote_of
 from ..workflow.push_check import check_branch
 from ..workflow.replay import STRATEGIES
@@ -37,6 +37,9 @@ def open_pr(project: Project, run_ref: str) -> str:
         return run.pr_url
     settings = project.settings()
     remote = settings.project.remote
+    # The run's recorded work, fetched when another clone made it; refused when it is
+    # nowhere, so no PR opens without it (decision 1502).
+    placement.bring_branch(project, view.find_run(run_ref))
     local = project.store.has_ref(f"refs/heads/{run.branch}")
     pushed = project.store.has_ref(f"refs/remotes/{remote}/{run.branch}")
     if not local and not pushed:
@@ -50,7 +53,8 @@ def open_pr(project: Project, run_ref: str) -> str:
                      f"refs/heads/{run.branch}", project.settings(), f"push {run.branch}")
         transport.push_branch(project.root, project.store, remote, run.branch)
     tool = provider(project, remote, settings.ci.provider)
-    url = _create(project.root, tool, run, title, body, plan_file(project, run), remote)
+    here = placement.existing(project, view.find_run(run_ref))
+    url = _create(project.root, tool, run, title, body, plan_file(project, run, here), remote)
     project.store.transact(lambda tx: tx.emit(RunPrOpened(url=url, tool=tool), run=run.uid))
     return url
 
@@ -59,7 +63,7 @@ def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
     """Title: the plan's first heading (else the task); body: the plan itself."""
     plan = None
     for folder in protocol_folders(run):
-        plan = committed_file(project.store, run.branch, f"{folder}/plan.md")
+        plan = committed_file(project.store, run.branch, f"{folder}/plan.md", at=run.tip)
         if plan is not None:
             break
     text = plan.decode("utf-8", errors="replace") if plan else ""
@@ -87,10 +91,11 @@ def command(tool: str, run: ProtocolRun, title: str, body_file: str) -> list[str
             "--yes"]
 
 
-def plan_file(project: Project, run: ProtocolRun) -> str:
-    """Where the plan is on disk (the run's worktree), for the command printed to the user."""
+def plan_file(project: Project, run: ProtocolRun, worktree: Path | None = None) -> str:
+    """Where the plan is on disk (this clone's worktree of the run), for the command printed
+    to the user."""
     for folder in protocol_folders(run):
-        for root in (Path(run.worktree) if run.worktree else None, project.root):
+        for root in (worktree, project.root):
             path = root / folder / "plan.md" if root is not None else None
             if path is not None and path.is_file():
                 return str(path)

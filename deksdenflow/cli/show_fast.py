@@ -183,6 +183,14 @@ def plan_text(common: str, run: Doc, run_id: str) -> tuple[str, str]:
             raise ValueError(str(exc)) from exc
         if data is not None:
             return path, data.decode("utf-8", errors="replace")
+    # The recorded tip first (another clone's work, fetched by sync), as detail.plan_text.
+    tip = run.get("tip")
+    if isinstance(tip, str) and tip:
+        try:
+            data = LiteView(common, tip).blob(path)
+            return path, data.decode("utf-8", errors="replace") if data is not None else ""
+        except (Unreadable, KeyError, ValueError):
+            pass  # not here (never fetched): the branch's copy
     commit = cache.read_ref(common, f"refs/heads/{branch}")
     if commit is None:
         raise ValueError("no local branch: the command looks at the remote-tracking ones")

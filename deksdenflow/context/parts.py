@@ -61,6 +61,12 @@ class Parts(Protocol):
         branches removed. The pool calls it between jobs."""
         ...
 
+    def check_push(self, project: Project, base: str, tip: str, what: str) -> None:
+        """The secret push check of `pr` and `land` over the commits `base..tip`
+        (workflow/push_check.py): CommitRefused naming the files, before anything leaves the
+        machine. Sync runs it on the work it publishes (decision 1500)."""
+        ...
+
     def note(self, text: str) -> None:
         """Tell the user something that is not an error (offline, numbering locally): the CLI
         prints it on stderr, the console shows a notification. Services never print."""

@@ -192,7 +192,9 @@ class ProtocolRun(BaseModel):
     task: str = ""
     branch: str = ""
     base: str = ""
-    worktree: str = ""
+    worktree: str = Field(default="", description="where the creating machine put its "
+                          "worktree: a hint for that machine only, never a path dflow uses "
+                          "(each clone places its own: workflow/placement.py)")
     engine: str | None = None
     model: str | None = Field(default=None, description="model chosen with `--model`")
     status: RunStatus = RunStatus.PENDING
@@ -212,6 +214,10 @@ class ProtocolRun(BaseModel):
     plan_prompt_hash: str | None = None
     plan_commit: str | None = Field(
         default=None, description="the commit that wrote the contract: steps and QA read it")
+    tip: str | None = Field(
+        default=None, description="the newest commit the state records on the run branch "
+        "(plan, step, integration, fix-CI): what any clone continues from and lands")
+    tip_by: str = Field(default="", description="the actor (worker@host) that recorded `tip`")
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
     variant: str = Field(default="", description="the prompt/model variant; empty: default")

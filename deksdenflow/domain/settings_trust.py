@@ -39,6 +39,7 @@ KEYS: Mapping[str, str] = {
     "engines.*.model": TRUST,
     "engines.*.timeout": TRUST,
     "engines.*.options": TRUST,  # command lines, environment lists, endpoints, key variables
+    "engines.*.env": TRUST,  # what of this machine's environment (tokens, keys) the agent gets
     "qa.policy": TRUST,
     "qa.auto_retry": TRUST,
     "retry.max_attempts": FREE,

@@ -43,31 +43,39 @@ def _tip(repo: pygit2.Repository, name: str) -> pygit2.Commit | None:
         return None
 
 
-def committed_file(store: Store, branch: str, path: str) -> bytes | None:
-    """A file as committed on a local (else remote-tracking) branch; None when absent."""
+def committed_file(store: Store, branch: str, path: str, at: str | None = None) -> bytes | None:
+    """A file as committed at `at` (the run's recorded tip, when this clone has it: another
+    clone may have made it), else on a local (else remote-tracking) branch; None when absent."""
+    commit = _commit(store.repo, at) if at else None
+    if commit is not None:
+        return _blob_at(commit, path)
     for name in (f"refs/heads/{branch}", *_remote_names(store, branch)):
         ref = store.repo.references.get(name)
-        if ref is None:
-            continue
-        commit = ref.peel(pygit2.Commit)
-        try:
-            obj = commit.tree[path]
-        except KeyError:
-            return None
-        return obj.data if isinstance(obj, pygit2.Blob) else None
+        if ref is not None:
+            return _blob_at(ref.peel(pygit2.Commit), path)
     return None
 
 
 def file_at(store: Store, commit: str, path: str) -> bytes | None:
     """A file as `commit` holds it (a run's plan commit); None when absent or unknown here."""
-    found = store.repo.get(commit)
-    if not isinstance(found, pygit2.Commit):
-        return None
+    found = _commit(store.repo, commit)
+    return _blob_at(found, path) if found is not None else None
+
+
+def _blob_at(commit: pygit2.Commit, path: str) -> bytes | None:
     try:
-        obj = found.tree[path]
+        obj = commit.tree[path]
     except KeyError:
         return None
     return obj.data if isinstance(obj, pygit2.Blob) else None
+
+
+def _commit(repo: pygit2.Repository, commit_id: str) -> pygit2.Commit | None:
+    try:
+        found = repo.get(commit_id)
+    except (ValueError, pygit2.GitError):
+        return None
+    return found if isinstance(found, pygit2.Commit) else None
 
 
 def _remote_names(store: Store, branch: str) -> list[str]:

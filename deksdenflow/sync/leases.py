@@ -29,6 +29,7 @@ from ..store.open_jobs import OpenJobs
 from . import service
 
 CLAIM_TRIES = 5
+BURST_MAX_WAIT_S = 600.0  # a backoff longer than this is left to the next burst
 
 
 class LeaseClaims:
@@ -115,16 +116,32 @@ def work(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | No
     """Claim, run and record jobs through the remote until none is left (or forever)."""
     done = 0
     while True:
+        looked = datetime.now(UTC)
         job = claim(project, remote, worker, kinds=kinds)
         if job is None:
-            if burst:
-                return done
-            time.sleep(poll_s)
+            wait = backoff_left(project, kinds, looked) if burst else poll_s
+            if wait is None or wait > BURST_MAX_WAIT_S:
+                return done  # --burst: nothing it may take now or after its backoff
+            time.sleep(max(wait, 0.05))
             continue
         outcome = run_one(project, remote, job, worker)
         done += 1
         if sink is not None:
             sink(outcome)
+
+
+def backoff_left(project: Project, kinds: set[JobKind] | None,
+                 looked: datetime) -> float | None:
+    """Seconds until the earliest requested job of these kinds is out of its retry backoff
+    (a lost lease's retry, say: 0 when that happened since the claim `looked`); None when
+    none waits. A `--burst` worker waits that long rather than leave work it could take
+    (decision 1503). A job that was claimable when it looked, and not taken, is not waited
+    for."""
+    now = datetime.now(UTC)
+    waits = [max(0.0, (j.not_before - now).total_seconds()) for j in project.view().open_jobs()
+             if j.status == JobStatus.REQUESTED and j.not_before is not None
+             and j.not_before > looked and (not kinds or j.kind in kinds)]
+    return min(waits) if waits else None
 
 
 def run_one(project: Project, remote: str, job: Job, worker: str) -> RemoteOutcome:

@@ -14,7 +14,7 @@ from ..domain.backoff import delay
 from ..errors import DflowError, NotInitialized
 from ..store.integrate import Integration, Outcome, integrate, set_tracking
 from ..store.layout import PROJECT_FILE
-from . import completion, setup, transport
+from . import completion, setup, transport, work
 
 PUSH_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.05
@@ -55,6 +55,8 @@ class SyncReport(BaseModel):
     settings_lost: list[SettingLost] = Field(default_factory=list)
     untrusted: list[str] = Field(default_factory=list, description="settings from origin "
                                  "that wait for `dflow trust` on this machine")
+    work_published: list[str] = Field(
+        default_factory=list, description="work refs pushed before the state (decision 1500)")
 
 
 def remote_name(project: Project, remote: str | None = None) -> str:
@@ -82,11 +84,17 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
             raise NotInitialized(
                 f"neither this repository nor '{name}' has dflow state; run `dflow init`"
             )
-        if local == theirs or not push:
+        if not push:
+            break
+        # The work first: the state names it. Also when the state is already there (it may
+        # have been pushed without its work, by hand or by an older dflow).
+        _publish_work(project, name, report)
+        if local == theirs:
             break
         if transport.push_state(store, name, local):
             set_tracking(store, name, local)
             report.pushed = True
+            work.retire(project, name)  # merged runs' work is on the base now
             break
         if attempt == attempts:
             raise SyncConflict(
@@ -106,10 +114,19 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
 def _push_after_completion(project: Project, name: str, report: SyncReport) -> str | None:
     """Runs found merged were recorded locally after the push: share that too."""
     tip = project.store.tip()
+    _publish_work(project, name, report)
     if tip is not None and transport.push_state(project.store, name, tip):
         set_tracking(project.store, name, tip)
     # A rejected push here is harmless: the next sync carries the event.
     return tip
+
+
+def _publish_work(project: Project, remote: str, report: SyncReport) -> None:
+    """Every commit the state about to be pushed records goes to the remote first, so no
+    shared state names a commit the remote lacks (sync/work.py)."""
+    for done in work.publish(project, remote):
+        if done.ref not in report.work_published:
+            report.work_published.append(done.ref)
 
 
 def _project_text(project: Project) -> str | None:
@@ -140,7 +157,10 @@ def _base_refspec(project: Project, remote: str) -> dict[str, str]:
     if not project.store.is_initialized:
         return {}
     base = project.settings().project.base_branch
-    return {f"refs/heads/{base}": f"refs/remotes/{remote}/{base}"}
+    # Every run's published work too, so any clone shows, diffs and lands any run (and knows
+    # what the remote already holds: sync/work.py).
+    return {f"refs/heads/{base}": f"refs/remotes/{remote}/{base}",
+            f"{work.WORK_PREFIX}*": work.tracking(remote, f"{work.WORK_PREFIX}*")}
 
 
 def _note(report: SyncReport, done: Integration) -> None:

@@ -77,8 +77,11 @@ def fetch_state(store: Store, remote: str, extra: dict[str, str] | None = None) 
     has no state yet. `extra` maps more remote refs to local ones (a missing one is skipped)."""
     check_remote(store, remote)
     specs = {STATE_REF: tracking_ref(remote), **(extra or {})}
+    # A pattern's tracking refs follow the remote's, deletions too: a stale one could block
+    # the name of a new ref (`a` kept here while the remote now has `a/b`).
+    prune = ["--prune"] if any(src.endswith("*") for src in specs) else []
     while specs:
-        done = git(store, "fetch", "--no-tags", "--quiet", remote,
+        done = git(store, "fetch", "--no-tags", "--quiet", *prune, remote,
                    *(f"+{src}:{dst}" for src, dst in specs.items()))
         if done.returncode == 0:
             break

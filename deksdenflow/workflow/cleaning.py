@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from ..context.project import Project
 from ..domain.models import RunSnapshot
-from . import step_worktrees
+from . import placement, step_worktrees
 from .worktrees import git
 
 
@@ -49,7 +49,13 @@ def clean(project: Project, snaps: list[RunSnapshot], dry_run: bool = False,
 
 def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cleaned:
     run, root = snap.run, project.root
-    path = Path(run.worktree) if run.worktree else None
+    if not placement.is_run_branch(snap, project.settings().project.base_branch):
+        return Cleaned(run=run.id, kept=f"its branch {run.branch!r} is not a run branch "
+                       "(NNNN-name); dflow deletes no other branch")
+    path = placement.existing(project, snap)  # this clone's, never the recorded hint
+    if path is not None:  # a parallel run's step worktrees sit beside this clone's
+        snap = placement.localized(snap, path)
+    run = snap.run
     has_tree = path is not None and path.is_dir()
     has_branch = bool(run.branch) and project.store.has_ref(
         f"refs/heads/{run.branch}")
@@ -86,8 +92,9 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
 
 
 def _unsafe_commits(root: Path, branch: str, base: str) -> int:
-    """How many of the branch's commits are neither on a remote nor on the base."""
-    exclude = ["--remotes"]
+    """How many of the branch's commits are neither on a remote (a branch there, or the
+    run's published work: decision 1500) nor on the base."""
+    exclude = ["--remotes", "--glob=refs/deksdenflow/remotes/*/work/*"]
     if git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{base}",
            check=False).returncode == 0:
         exclude.append(f"refs/heads/{base}")

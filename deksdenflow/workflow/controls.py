@@ -8,7 +8,6 @@ changes state only through events in one store transaction, and raises a DflowEr
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ..context import config
@@ -199,10 +198,11 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
     if clean:
         snap = project.view().find_run(run_ref)
         _step(snap, step)
-        if snap.run.worktree and Path(snap.run.worktree).is_dir():
-            from . import changes, worktrees
+        from . import changes, placement, worktrees
 
-            changes.set_aside(worktrees.located(project, Path(snap.run.worktree)),
+        here = placement.existing(project, snap)  # this clone's, never the recorded hint
+        if here is not None:
+            changes.set_aside(worktrees.located(project, here),
                               f"dflow: set aside by `dflow step retry {snap.run.id} {step} "
                               "--clean`",
                               allow_submodules=project.settings().git.allow_submodules)

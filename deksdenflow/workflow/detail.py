@@ -9,7 +9,8 @@ from ..domain.events import Event
 from ..domain.models import RunSnapshot, StepRun
 from ..store import StateView
 from ..store.branches import committed_file, file_at
-from . import conflicts
+from ..sync import work
+from . import conflicts, placement
 from .conflicts import ConflictRisk
 from .facts import RunFacts, gather
 from .runs import RunLine, folder, run_line
@@ -35,14 +36,21 @@ class RunDetail(BaseModel):
 
 
 def plan_text(project: Project, snap: RunSnapshot) -> tuple[str, str]:
-    """plan.md as the plan commit holds it, not a later step's rewrite (decision 1545); as
-    committed on the run's branch for a run planned before that was recorded (empty before
-    planning)."""
+    """plan.md as the plan commit holds it, not a later step's rewrite (decision 1545); for a
+    run planned before that was recorded, as committed at its recorded tip (another clone's
+    work, decision 1500) or on its branch (empty before planning)."""
     path = f"{folder(snap)}/plan.md"
     data = file_at(project.store, snap.run.plan_commit, path) if snap.run.plan_commit else None
     if data is None and snap.run.branch:
-        data = committed_file(project.store, snap.run.branch, path)
+        data = committed_file(project.store, snap.run.branch, path, at=work.recorded_tip(snap))
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
+
+
+def _risks(project: Project, snap: RunSnapshot) -> list[ConflictRisk]:
+    """git reads the step branches in this clone's worktree of the run, never a path the
+    state records (decision 1501); none without one."""
+    here = placement.existing(project, snap) if snap.run.parallel else None
+    return conflicts.risks(project, placement.localized(snap, here)) if here is not None else []
 
 
 def show(project: Project, run_ref: str) -> RunDetail:
@@ -62,5 +70,5 @@ def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
         artifacts=view.artifact_names(snap.run.uid),
         facts=gather(project, view, snap),
         graph=conflicts.graph_lines(snap) if snap.run.parallel else [],
-        conflicts=conflicts.risks(project, snap),
+        conflicts=_risks(project, snap),
     )

@@ -11,6 +11,7 @@ from ..context.project import Project
 from ..domain.models import RunSnapshot
 from ..errors import DflowError, GitOperationError
 from ..git import runner
+from . import placement
 from .worktrees import git
 
 
@@ -47,6 +48,7 @@ def base_ref(project: Project, base: str) -> str:
 def change_range(project: Project, snap: RunSnapshot, step: int | None = None) -> tuple[str, str]:
     """(from, to): a step's commit against its parent, or the branch against the merge base."""
     run = snap.run
+    placement.bring_branch(project, snap)  # another clone's work is fetched first
     if not project.store.has_ref(f"refs/heads/{run.branch}"):
         raise GitOperationError(f"{run.id} has no branch '{run.branch}' here; plan it first")
     if step is not None:

@@ -16,6 +16,7 @@ from ..domain.redaction import strip_controls
 from ..errors import DflowError
 from ..store import StateView
 from ..store.branches import committed_file, file_at
+from ..sync import work
 from . import diffs
 from .diffs import Diff
 
@@ -38,7 +39,8 @@ def protocol_file(project: Project, view: StateView | None, snap: RunSnapshot,
         planned = file_at(project.store, snap.run.plan_commit, path)
         if planned is not None:
             return _decode(planned)
-    return _decode(committed_file(project.store, snap.run.branch or snap.run.id, path))
+    return _decode(committed_file(project.store, snap.run.branch or snap.run.id, path,
+                                  at=work.recorded_tip(snap)))
 
 
 def plan_markdown(project: Project, view: StateView | None, snap: RunSnapshot) -> str:

@@ -16,7 +16,9 @@ from . import (
     agents,
     changes,
     contract,
+    creation,
     integration,
+    placement,
     prompts,
     resolving,
     scheduling,
@@ -135,6 +137,7 @@ class ExecuteHandler:
         if started is None:
             return None
         snap, step = started
+        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
         settings = project.settings()
         worktree = worktree_for(project, snap, step)
         if snap.run.parallel:
@@ -151,6 +154,7 @@ class ExecuteHandler:
                                    step_values(snap, step, worktree)) if resolve
                   else _prompt(project, snap, step, worktree))
         call: agents.AgentCall | None = None
+        creation.pause_point(f"execute.step-{step.index:02d}")  # tests: a kill mid-step
         try:
             call = agents.invoke(project.parts, snap, settings, "execute", prompt, job=job,
                                  cwd=worktree)

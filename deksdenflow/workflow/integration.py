@@ -25,7 +25,7 @@ from ..errors import GitOperationError
 from ..git import runner
 from ..git.worktree import Worktree, check
 from ..store import Tx
-from . import agents, changes, step_worktrees
+from . import agents, changes, placement, step_worktrees
 
 INTEGRABLE = {StepStatus.COMPLETED, StepStatus.NEEDS_QA}
 
@@ -108,6 +108,7 @@ class IntegrateHandler:
         if snap is None or step is None or snap.run.cancelled or step.integrated \
                 or step.status not in INTEGRABLE:
             return None
+        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
         worktree = agents.worktree_of(project, snap)
         abort_unfinished(worktree)
         adopted = changes.adoptable(worktree, job.id)

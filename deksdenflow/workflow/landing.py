@@ -15,7 +15,7 @@ from ..context.project import Project
 from ..domain.models import ProtocolRun, RunSnapshot, RunStatus, StepStatus
 from ..errors import DflowError, GitOperationError
 from ..sync import completion, transport
-from . import contract, replay
+from . import contract, placement, replay
 from .push_check import check_branch
 from .runs import folder
 from .worktrees import git
@@ -70,6 +70,9 @@ def land(project: Project, ref: str, strategy: str = "merge",
     snap = project.view().find_run(ref)
     check_landable(snap)
     run, root = snap.run, project.root
+    # The run's recorded work, fetched when another clone made it; refused when it is
+    # nowhere, so nothing lands without it (decision 1502).
+    placement.bring_branch(project, snap)
     remote = remote_of(project)
     target_ref = _fetch_base(project, run, remote)
     target = _rev(root, target_ref)

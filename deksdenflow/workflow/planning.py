@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -20,7 +19,7 @@ from ..domain.text_shape import TITLE_CHARS, one_line
 from ..errors import AgentOutputError, EngineError
 from ..git.worktree import Worktree
 from ..store import Tx
-from . import agents, changes, contract, variants, worktrees
+from . import agents, changes, contract, placement, variants
 from .runs import folder as folder  # re-exported: it lives with the other run reads
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
@@ -130,8 +129,9 @@ class PlanHandler:
         if snap is None or snap.run.planned or snap.run.cancelled:
             return None
         settings = project.settings(view)
-        if snap.run.worktree:  # made now when `dflow new` had to defer it (unborn base)
-            worktrees.ensure(project, snap.run.branch, Path(snap.run.worktree), snap.run.base)
+        # This clone's worktree at the recorded work (made now when `dflow new` deferred it,
+        # or when the run was created on another machine): decision 1501.
+        snap = placement.prepare(project, snap)
         prompt = variants.render(project.root, snap, settings, "plan", {
             "protocol": snap.run.id, "folder": folder(snap), "task": snap.run.task,
             "branch": snap.run.branch, "base": snap.run.base, "worktree": snap.run.worktree,

@@ -16,7 +16,7 @@ from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..git.worktree import Worktree
 from ..store import Tx
-from . import agents, changes, contract, qa_diff, variants
+from . import agents, changes, contract, placement, qa_diff, variants
 from .execution import step_values, worktree_for
 from .runs import folder
 
@@ -55,6 +55,7 @@ class QaHandler:
         if snap is None or step is None or snap.run.cancelled or step.status not in REVIEWABLE:
             return None
         settings = project.settings(view)
+        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
         worktree = worktree_for(project, snap, step)
         changes.require_settled(worktree, f"step {step.index:02d}'s commit")
         prompt = variants.render(project.root, snap, settings, "qa", {

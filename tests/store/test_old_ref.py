@@ -64,8 +64,9 @@ def test_a_ref_written_by_b21a015_takes_new_writes(old_repo: Path, cli) -> None:
 # What the fold learnt to derive after each fixture's dflow (its snapshots lack them).
 # last_attempt and month_spend: what the limits count (decision 1220).
 SPEND = {"last_attempt", "month_spend"}
-NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes", "depends_on", *SPEND},
-                "fbd0f61": {"depends_on", *SPEND}}
+TIP = {"tip", "tip_by"}  # the recorded work every clone continues from (decision 1500)
+NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes", "depends_on", *SPEND, *TIP},
+                "fbd0f61": {"depends_on", *SPEND, *TIP}}
 
 
 def _without(doc: object, names: set[str]) -> object:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..events import Event
 from ..models import RunSnapshot, RunStatus, StepRun, StepStatus
 from ..payloads import Spend
 
@@ -57,3 +58,11 @@ def charge(snap: RunSnapshot, spend: Spend, step: StepRun | None = None) -> None
 
 def later(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b > a else a
+
+
+def record_tip(snap: RunSnapshot, event: Event, commit: str | None) -> None:
+    """A commit dflow made on the run branch is the newest work every clone continues from
+    (and the one `land` and `pr` need); who recorded it is named when it cannot be found."""
+    if commit:
+        snap.run.tip = commit
+        snap.run.tip_by = event.actor

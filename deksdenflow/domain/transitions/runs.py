@@ -21,7 +21,7 @@ from ..payloads import (
     RunRenumbered,
     RunUnblocked,
 )
-from .common import NotApplicable, charge, not_terminal
+from .common import NotApplicable, charge, not_terminal, record_tip
 
 ALERTS_KEPT = 50
 
@@ -70,6 +70,7 @@ def planned(snap: RunSnapshot, event: Event, d: RunPlanned) -> None:
     snap.run.plan_started = True
     snap.run.plan_prompt_hash = d.prompt_hash
     snap.run.plan_commit = d.commit or None
+    record_tip(snap, event, d.commit)
     snap.run.blocks.pop("plan", None)
     charge(snap, d)
 
@@ -170,3 +171,4 @@ def note(snap: RunSnapshot, event: Event, d: RunNote) -> None:
     # A note may carry the tokens of work outside any step (a fix-CI attempt, say), so the
     # run's budget sees them; a note without usage changes nothing.
     charge(snap, d)
+    record_tip(snap, event, d.commit)  # a fix-CI commit on the run branch

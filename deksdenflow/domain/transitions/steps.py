@@ -14,7 +14,7 @@ from ..payloads import (
     StepQaVerdict,
     StepStarted,
 )
-from .common import NotApplicable, charge, not_terminal
+from .common import NotApplicable, charge, not_terminal, record_tip
 
 
 def _step(snap: RunSnapshot, event: Event) -> StepRun:
@@ -58,6 +58,8 @@ def finished(snap: RunSnapshot, event: Event, d: StepFinished) -> None:
     step.engine = d.engine or step.engine
     step.model = d.model or step.model
     step.commit = d.commit
+    if not snap.run.parallel:  # a parallel step's commit is on its own branch until merged
+        record_tip(snap, event, d.commit)
     step.conflict, step.conflict_with = [], []  # a resolve attempt's merge is committed
     step.duration_s += d.duration_s
     step.updated_at = event.at
@@ -133,6 +135,7 @@ def integrated(snap: RunSnapshot, event: Event, d: StepIntegrated) -> None:
         raise NotApplicable(f"step {step.index} is already integrated")
     _expect(step, {StepStatus.COMPLETED, StepStatus.NEEDS_QA}, "integrate")
     step.integrated = d.commit
+    record_tip(snap, event, d.commit)
     step.updated_at = event.at
 
 
