@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from ..context.project import Project
     from ..domain.models import RunSnapshot
     from ..workflow.runs import RunLine
 
@@ -61,9 +62,9 @@ def _end(code: int, out: str, err: str) -> NoReturn:
 def _parse(args: list[str], as_json: bool) -> Action | None:
     match args:
         case ["pause" | "resume" as verb, run] if _plain(run):
-            return lambda: (0, state_change_text(_control(verb)(run), f"{verb}d", as_json))
+            return lambda: (0, _state_change(verb, run, as_json))
         case ["step", "approve", run, step] if _plain(run) and _integer(step):
-            return lambda: (0, approved_text(_approve(run, int(step)), int(step), as_json))
+            return lambda: (0, _approve(run, int(step), as_json))
         case ["new", name, *options] if _plain(name):
             found = _new_options(options)
             if found is None:
@@ -120,19 +121,21 @@ def _guarded(action: Action, as_json: bool) -> tuple[int, str, str]:
         return int(code), out if as_json else "", f"error: {message}\n"
 
 
-def _control(verb: str) -> Callable[[str], RunSnapshot]:
+def _state_change(verb: str, run: str, as_json: bool) -> str:
     from ..wiring import open_project
     from ..workflow import controls
 
+    project = open_project()
     do = controls.pause if verb == "pause" else controls.resume
-    return lambda run: do(open_project(), run)
+    return state_change_text(project, do(project, run), f"{verb}d", as_json)
 
 
-def _approve(run: str, step: int) -> RunSnapshot:
+def _approve(run: str, step: int, as_json: bool) -> str:
     from ..wiring import open_project
     from ..workflow import controls
 
-    return controls.approve_step(open_project(), run, step)
+    project = open_project()
+    return approved_text(project, controls.approve_step(project, run, step), step, as_json)
 
 
 def _new(name: str, task: str, no_plan: bool, as_json: bool) -> str:
@@ -152,22 +155,22 @@ def json_text(line: RunLine) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def state_change_text(snap: RunSnapshot, verb: str, as_json: bool) -> str:
+def state_change_text(project: Project, snap: RunSnapshot, verb: str, as_json: bool) -> str:
     """`dflow pause|resume|cancel`: `paused 0001-x; it is running (paused)`."""
     if as_json:
         from ..workflow.runs import run_line
 
-        return json_text(run_line(snap))
+        return json_text(run_line(snap, project.settings()))
     return (f"{verb} {snap.run.id}; it is {snap.run.status.value}"
             f"{' (paused)' if snap.run.paused else ''}\n")
 
 
-def approved_text(snap: RunSnapshot, step: int, as_json: bool) -> str:
+def approved_text(project: Project, snap: RunSnapshot, step: int, as_json: bool) -> str:
     """`dflow step approve`: `approved 0001-x step 02; run is running`."""
     if as_json:
         from ..workflow.runs import run_line
 
-        return json_text(run_line(snap))
+        return json_text(run_line(snap, project.settings()))
     return f"approved {snap.run.id} step {step:02d}; run is {snap.run.status.value}\n"
 
 

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedC
 from ...domain.alerts import newest
 from ...domain.models import RunSnapshot, StepStatus
 from ...domain.reconcile import waiting
+from ...domain.settings import ProjectSettings
 from ...observe.watch import Change
 from ...workflow import documents
 from ...workflow.conflicts import graph_lines
@@ -75,7 +76,7 @@ class RunDetailScreen(StateScreen):
         if snap is None:
             self.query_one("#run-head", Static).update("this run is gone from the state ref")
             return
-        text = head(snap)
+        text = head(snap, self.console.project.settings(self.watcher.view))
         for line in graph_lines(snap) if snap.run.parallel else []:  # the step graph, live
             text.append(f"\n  {line}")
         self.query_one("#run-head", Static).update(text)
@@ -151,14 +152,14 @@ class RunDetailScreen(StateScreen):
             self.app.push_screen(StepDetailScreen(self.uid, int(event.row_key.value)))
 
 
-def head(snap: RunSnapshot) -> Text:
+def head(snap: RunSnapshot, settings: ProjectSettings) -> Text:
     """Two or three lines: id and status, the task, and what blocks or links the run."""
     run = snap.run
     text = Text.assemble((run.id, "bold"), "  ", rows.status_text(run.status.value, run.paused),
                          f"  {snap.steps_done}/{len(snap.steps)} steps  branch {run.branch or '-'}"
                          f"  {rows.tokens(run.usage.total)} tokens  {rows.money(run.cost)}")
     text.append(f"\n{run.task}")
-    waits = waiting(snap)
+    waits = waiting(snap, settings)
     extra = [] if waits is None else [f"waits: {waits.reason} — {waits.command}"]
     if waits is None or not waits.reason.startswith("blocked by"):
         extra += [f"blocked by {k}: {why}" for k, why in run.blocks.items()]
