@@ -195,9 +195,9 @@ def print_fast(argv: list[str]) -> bool:
             return text
         tip = cache.read_tip(common)
         if tip is not None and cache.refs_key(common) == refs:
-            from .status_json import LISTING
+            from .status_json import LISTING, listing_key
 
-            cache.save(common, LISTING, f"{tip} {refs}", (text + "\n").encode())
+            cache.save(common, LISTING, listing_key(tip, refs), (text + "\n").encode())
         return text + "\n"
 
     from . import fast

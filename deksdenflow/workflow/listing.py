@@ -80,12 +80,8 @@ def row(line: Line) -> tuple[object, ...]:
 
 def settings_key(project_blob_id: str) -> str:
     """What the effective settings depend on (as `Project`'s settings cache keys them):
-    project.toml's blob id, the DFLOW_* variables, the user config file's identity. Hashed,
-    so no variable's value is written into the cache."""
-    import hashlib
-
-    stamp = environment.settings_stamp()
-    return hashlib.sha256(json.dumps([project_blob_id, stamp]).encode()).hexdigest()
+    project.toml's blob id, the DFLOW_* variables, the user config file's identity."""
+    return environment.settings_digest(project_blob_id)
 
 
 def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Line:
