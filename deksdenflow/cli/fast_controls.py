@@ -5,8 +5,9 @@
 The same service calls as the Typer commands, printed by the same functions (the commands in
 `workflow_cmds` and `runs_cmds` use them too), with the same error handling: a DflowError is
 `error: <sentence>` and its exit code, anything else goes through the CLI's own handler. Any
-other spelling (options in other places, `-C`, `--debug`, `--engine`), and a repository whose
-git config may name a remote (the implicit sync runs around commands then), is left to Typer.
+other spelling (options in other places, `-C`, `--debug`, `--engine`) is left to Typer. In a
+repository with a remote the implicit sync runs around the command as the root callback runs
+it (sync/seen.py): nothing before it while no ref moved, the push after it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from ..context.project import Project
     from ..domain.models import RunSnapshot
+    from ..sync.auto import AutoSync
+    from ..sync.seen import Deferred
     from ..workflow.runs import RunLine
 
 Action = Callable[[], tuple[int, str]]  # runs the command; (exit code, what stdout gets)
@@ -39,16 +42,30 @@ def answer(argv: list[str]) -> bool:
     from ..store import cache
 
     common = cache.common_dir_of(os.getcwd())
-    if common is None or cache.may_have_remote(common):
-        return False  # the root callback's implicit sync (decision 0403) runs with Typer
-    _end(*_guarded(action, as_json))
+    if common is None:
+        return False
+    sync = None
+    if cache.may_have_remote(common):  # the root callback's implicit sync (decision 0403)
+        from . import fast
+
+        try:
+            from .. import environment
+
+            environment.check_all()  # as _guarded does, before the sync reads settings
+            sync = fast.implicit_sync(common, argv[0])
+        except Exception:
+            return False  # Typer's path words whatever is wrong
+        if sync is not None:
+            fast.say(sync.take_notes())
+    _end(*_guarded(action, as_json), after=sync)
 
 
-def _end(code: int, out: str, err: str) -> NoReturn:
-    """Print, then end the process at once: the interpreter's teardown (freeing every
-    object pydantic and pygit2 made, ~35-45 ms of CPU) is skipped. Nothing is left to run
-    at exit: the commit is published, the lock released, no thread or atexit hook exists;
-    both streams are flushed first (decision 1315)."""
+def _end(code: int, out: str, err: str, after: AutoSync | Deferred | None = None) -> NoReturn:
+    """Print, push what the command changed (the implicit sync, where there is one), then
+    end the process at once: the interpreter's teardown (freeing every object pydantic and
+    pygit2 made, ~35-45 ms of CPU) is skipped. Nothing is left to run at exit: the commit is
+    published and pushed, the lock released, no thread or atexit hook exists; both streams
+    are flushed first (decision 1315)."""
     try:
         sys.stdout.write(out)
         sys.stdout.flush()
@@ -56,6 +73,19 @@ def _end(code: int, out: str, err: str) -> NoReturn:
         code = 0
     sys.stderr.write(err)
     sys.stderr.flush()
+    if after is not None and code == 0:
+        from . import fast
+
+        try:
+            after.after_command()  # offline or refused: a warning among its notes
+            fast.say(after.take_notes())
+        except Exception as exc:  # a bug: told as the root handler tells it
+            from .app import _describe, debug_from_env
+
+            message, exit_code = _describe(exc, debug_from_env())
+            sys.stderr.write(f"error: {message}\n")
+            sys.stderr.flush()
+            code = int(exit_code)
     os._exit(code)
 
 

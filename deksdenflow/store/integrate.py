@@ -13,11 +13,9 @@ from enum import StrEnum
 import pygit2
 
 from ..errors import StateCorrupt
-from .layout import STATE_REF
+from .layout import STATE_REF, TRACKING_PREFIX
 from .merge import Merged, Renumbered, merge_trees
 from .repo import Store
-
-TRACKING_PREFIX = "refs/deksdenflow/remotes/"
 
 
 class Outcome(StrEnum):
