@@ -2,11 +2,11 @@
 
 The same `Shown` as `show_cmds.shown(detail.show(...))`, printed by the same renderer
 (cli/show_text.py): the run found as `StateView.find_run` finds it (through the run index of
-decision 1312), why it waits (domain/waits.py, with the QA policy kept under the settings'
-key), plan.md as committed on its branch, the facts from its events, and each step commit's
-change counts from the cache `dflow show` fills (workflow/facts.py). A parallel run, a step
-commit not measured yet, a run name that is not exactly one run's, or anything this dflow
-would not have written as it is leaves the answer to the command
+decision 1312), why it waits (its status line, cli/status_lines.py: the reconciler's words
+as the listing keeps them), plan.md as committed on its branch, the facts from its events,
+and each step commit's change counts from the cache `dflow show` fills (workflow/facts.py).
+A parallel run, a step commit not measured yet, a run name that is not exactly one run's,
+or anything this dflow would not have written as it is leaves the answer to the command
 (docs/decisions/1313-show-before-typer.md).
 """
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ..store.lite import LiteView
 
 RECENT_EVENTS = 20  # workflow/detail.py's
-SHOW_SETTINGS = "show-settings"
 PROTOCOLS_DIR = ".protocols"  # domain/layout.py's
 Doc = dict[str, Any]
 
@@ -85,7 +84,7 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
     found = Shown(
         id=run_id, status=run.get("status", "pending"), paused=bool(run.get("paused")),
         branch=run.get("branch", ""), engine=run.get("engine"),
-        waiting=_waiting(common, view, doc), task=run.get("task", ""),
+        waiting=_waiting(common, view, folder), task=run.get("task", ""),
         blocks=list(run.get("blocks", {}).items()), plan_path=path, plan=plan,
         steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
         changes=changes, transcripts=_transcripts(view, folder, run_id),
@@ -183,25 +182,12 @@ def plan_text(common: str, run: Doc, run_id: str) -> tuple[str, str]:
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 
-def _waiting(common: str, view: LiteView, doc: Doc) -> str:
-    from ..domain.waits import waiting
-    from .status_lines import waiting_line
+def _waiting(common: str, view: LiteView, folder: str) -> str:
+    """The run's `waits:` note from its status line: the reconciler's words, decided once
+    (by the writer that handed the line over, or here through the same function)."""
+    from .status_lines import line_of_run, settings_at
 
-    found = waiting(doc, _qa_policy(common, view))
-    return waiting_line(*found) if found is not None else ""
-
-
-def _qa_policy(common: str, view: LiteView) -> str:
-    """The effective `qa.policy`, kept under the settings' key (status_lines.settings_key)."""
-    from .status_lines import settings_key
-
-    key = settings_key(view)
-    raw = cache.load(common, SHOW_SETTINGS, key)
-    policy = json.loads(raw).get("qa.policy") if raw is not None else None
-    if not isinstance(policy, str):
-        from ..context import config
-
-        data = view.blob("project.toml")
-        policy = config.resolve(data.decode() if data is not None else "").settings.qa.policy
-        cache.save(common, SHOW_SETTINGS, key, json.dumps({"qa.policy": policy}).encode())
-    return policy
+    line = line_of_run(common, view, folder, lambda: settings_at(view))
+    if line is None:
+        raise ValueError(f"no status line for run {folder}")  # the command answers
+    return line.waits

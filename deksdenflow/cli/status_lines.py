@@ -68,6 +68,21 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     return sorted(found.values(), key=lambda line: (line.number, line.uid))
 
 
+def line_of_run(common: str, view: LiteView, uid: str,
+                settings: Callable[[], ProjectSettings]) -> Line | None:
+    """One run's line, as `lines` has it: from the listing's cache, else the writer's
+    journal, else computed through the reconciler (`show` tells why a run waits from it, so
+    that one function decides it); None when there is no such run."""
+    tree = view.run_dirs().get(uid)
+    if tree is None:
+        return None
+    key = settings_key(view)
+    found = _load(common, key).get(tree) or handed_over(common, key, {tree}).get(tree)
+    if found is not None:
+        return found
+    return _compute(view, {uid: tree}, settings()).get(tree)
+
+
 def settings_key(view: LiteView) -> str:
     """What the effective settings at the view's tip depend on (workflow/listing.py)."""
     return _settings_key(view.blob_id("project.toml"))
@@ -217,7 +232,7 @@ def _listing(common: str, as_json: bool) -> str | None:
         from ..store.lite import LiteView
 
         view = LiteView(common, tip)
-        found = lines(common, view, lambda: _settings(view))
+        found = lines(common, view, lambda: settings_at(view))
     except (DflowError, Unreadable):
         return None  # the command says it properly
     if as_json:
@@ -226,7 +241,7 @@ def _listing(common: str, as_json: bool) -> str | None:
     return ""
 
 
-def _settings(view: LiteView) -> ProjectSettings:
+def settings_at(view: LiteView) -> ProjectSettings:
     from ..context import config
 
     data = view.blob("project.toml")
