@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from types import MappingProxyType
 
 from .errors import ConfigError
@@ -128,6 +129,11 @@ def user_config_path() -> str:
 
 @functools.lru_cache(maxsize=8)
 def _default_config_path(home: str | None, xdg: str | None) -> str:
+    if sys.platform.startswith("linux"):  # platformdirs' rule there, without its ~5-15 ms of
+        # imports on every `dflow status` (the settings digest names this file); a test holds
+        # the two equal
+        base = xdg if xdg and xdg.strip() else os.path.expanduser("~/.config")
+        return os.path.join(base, "dflow", "config.toml")
     import platformdirs  # what the path depends on is the key: looked up once per value
 
     return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
