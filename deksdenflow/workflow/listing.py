@@ -137,7 +137,8 @@ def write_through(project: Project, tx: Tx) -> None:
     from ..store.objects import Unreadable
 
     uids = sorted({event.run for event in tx.events if event.run})
-    if not uids or project.flags:  # command-line flags are not what `dflow status` resolves
+    every = tx.staged_project_text is not None  # new settings: every run's line is new
+    if not (uids or every) or project.flags:  # flags are not what `dflow status` resolves
         return
     try:
         _write_through(project, tx, uids)
@@ -158,7 +159,12 @@ def _write_through(project: Project, tx: Tx, uids: list[str]) -> None:
         return
     view = LiteView(store.repo, tip)
     key = settings_key(view.blob_id(PROJECT_FILE))
-    if not cache.holds(common, LINES, key):
+    if tx.staged_project_text is not None:
+        # A settings change: the writer has the models loaded and the new settings resolved,
+        # so it hands every run's line over rather than leave the next listing to compute
+        # them all (issue 24: the writer owns the excerpt readers show).
+        uids = sorted(view.run_dirs())
+    elif not cache.holds(common, LINES, key):
         return
     text = view.blob(PROJECT_FILE)
     settings = project.settings_of(text.decode() if text is not None else "")
