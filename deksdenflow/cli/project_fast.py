@@ -56,7 +56,7 @@ def overrides_part(common: str, view: LiteView, body: str) -> list[str]:
     """The `# overridden here:` lines (none when nothing is), through the cache."""
     from .status_lines import settings_key
 
-    key = settings_key(view)
+    key = settings_key(view, common)
     raw = cache.load(common, OVERRIDES, key)
     found = json.loads(raw) if raw is not None else None
     if not (isinstance(found, list) and all(isinstance(line, str) for line in found)):

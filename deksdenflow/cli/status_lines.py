@@ -48,7 +48,7 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     """Every run's line at the view's tip, ordered by number; the cache is brought up to date.
     A changed run's line comes from the writer's journal when it handed one over (decision
     1304), else it is computed here."""
-    key = settings_key(view)
+    key = settings_key(view, common)
     dirs = view.run_dirs()
     known = _load(common, key)
     found = {tree: known[tree] for tree in dirs.values() if tree in known}
@@ -76,16 +76,16 @@ def line_of_run(common: str, view: LiteView, uid: str,
     tree = view.run_dirs().get(uid)
     if tree is None:
         return None
-    key = settings_key(view)
+    key = settings_key(view, common)
     found = _load(common, key).get(tree) or handed_over(common, key, {tree}).get(tree)
     if found is not None:
         return found
     return _compute(view, {uid: tree}, settings()).get(tree)
 
 
-def settings_key(view: LiteView) -> str:
+def settings_key(view: LiteView, common: str) -> str:
     """What the effective settings at the view's tip depend on (workflow/listing.py)."""
-    return _settings_key(view.blob_id("project.toml"))
+    return _settings_key(view.blob_id("project.toml"), common)
 
 
 def _compute(view: LiteView, missing: dict[str, str],
@@ -212,7 +212,7 @@ def print_fast(argv: list[str]) -> bool:
         if tip is not None and cache.refs_key(common) == refs:
             from .status_json import LISTING, listing_key
 
-            cache.save(common, LISTING, listing_key(tip, refs), (text + "\n").encode())
+            cache.save(common, LISTING, listing_key(common, tip, refs), (text + "\n").encode())
         return text + "\n"
 
     from . import fast

@@ -34,7 +34,7 @@ READS = frozenset({"status", "show", "events"})
 
 def stamp(common: str) -> str:
     """Every ref the implicit sync reads (all but the state ref) and the settings digest."""
-    return f"{environment.settings_digest()} {cache.refs_key(common)}"
+    return f"{environment.settings_digest(common)} {cache.refs_key(common)}"
 
 
 def unmoved(common: str) -> bool:

@@ -78,10 +78,10 @@ def row(line: Line) -> tuple[object, ...]:
             line.total, line.jobs, line.tokens, line.updated, line.waits, line.alerts)
 
 
-def settings_key(project_blob_id: str) -> str:
+def settings_key(project_blob_id: str, common: str) -> str:
     """What the effective settings depend on (as `Project`'s settings cache keys them):
     project.toml's blob id, the DFLOW_* variables, the user config file's identity."""
-    return environment.settings_digest(project_blob_id)
+    return environment.settings_digest(common, project_blob_id)
 
 
 def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Line:
@@ -158,7 +158,7 @@ def _write_through(project: Project, tx: Tx, uids: list[str]) -> None:
     if tip is None:
         return
     view = LiteView(store.repo, tip)
-    key = settings_key(view.blob_id(PROJECT_FILE))
+    key = settings_key(view.blob_id(PROJECT_FILE), common)
     if tx.staged_project_text is not None:
         # A settings change: the writer has the models loaded and the new settings resolved,
         # so it hands every run's line over rather than leave the next listing to compute

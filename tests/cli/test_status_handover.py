@@ -54,7 +54,7 @@ def plant(project: Project, repo: Path, text: bytes, instead: bytes) -> None:
     common = str(repo / ".git")
     tip = cache.read_tip(common)
     assert tip is not None
-    key = listing.settings_key(LiteView(common, tip).blob_id("project.toml"))
+    key = listing.settings_key(LiteView(common, tip).blob_id("project.toml"), common)
     records = cache.records(common, listing.JOURNAL, key)
     assert records, "the writer handed nothing over"
     journal(repo).unlink()
@@ -180,7 +180,7 @@ def test_the_hand_over_reads_the_commit_it_published_not_the_ref_after_a_move(
     project.store.transact(lambda tx: tx.emit(RunPaused(), run=uid))
     assert moved
     common = str(repo / ".git")
-    key = listing.settings_key(LiteView(common, moved[0]).blob_id("project.toml"))
+    key = listing.settings_key(LiteView(common, moved[0]).blob_id("project.toml"), common)
     handed = [json.loads(payload) for payload in cache.records(common, listing.JOURNAL, key)]
     run_tree = LiteView(common, moved[0]).entry_id(f"runs/{uid[:5]}/{uid}")
     assert any(run_tree in record for record in handed)  # read from what was published
