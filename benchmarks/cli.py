@@ -1,19 +1,26 @@
-"""Start-up and read/control command latency, fresh processes, against `python -c pass`.
+"""Read and control command latency in fresh processes, without a remote and with one, side
+by side in one run, as ratios to `python -c pass` measured in the same run.
 
-    .venv/bin/python benchmarks/cli.py [--runs 1000] [--reps 7]
+    .venv/bin/python benchmarks/cli.py [--runs 200] [--reps 7]
 
-A ref of --runs runs × 20 events (as benchmarks/store.py lays out 60 days of use) is built
-once. Every read command is then timed in a fresh process **right after the ref moved**: before
-each repetition the benchmark appends one event to one run through the composition root, as a
-dflow command does, so no cache keyed by the tip can answer (the per-run status lines of the
-runs that did not change stay valid, as they would for a user, decision 1301; the writer hands
-the changed run's new line over, decision 1304). `status (no hand-over)` moves the ref through
-a bare store instead, as a sync merge or another tool does: the changed line is computed.
-`status (cold)` also deletes the git dir's cache first: what a fresh clone, or a changed
-project.toml, pays. Control commands change the ref
-themselves. Each figure is the median of --reps repetitions, printed beside the interpreter's
-own start-up, the CPU time of the command (which a loaded machine inflates less than wall
-time) and the issue's targets; the load average is printed at the start and the end.
+One ref of --runs runs × 20 events (as benchmarks/store.py lays out 60 days of use) is built
+once and copied into two clones: `local` has no remote; `remote` has a local bare remote it
+syncs with, and a teammate's clone `mate` of the same remote pushes changes to it. Each
+command is timed in the state the row names, prepared (untimed) before every repetition:
+
+- unmoved: nothing changed since the last command;
+- changed here: another dflow process changed a run (through the composition root, as a
+  command does; with the remote it also pushes, as that command's implicit sync would);
+- fetched: the teammate changed a run and pushed, and a plain `git fetch` brought it (the
+  remote clone only);
+- settings: project.toml changed (every run's line is computed again);
+- controls change the ref themselves (pause and resume alternate, untimed in between); with
+  the remote their figure includes the push.
+
+Each figure is the median of --reps repetitions, with the CPU time of the command (which a
+loaded machine inflates less than wall time) and the issue's target as a ratio to
+`python -c pass`; the load average is printed at the start and the end. Bytecode is compiled
+first, as an installed package has it.
 """
 
 from __future__ import annotations
@@ -34,28 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from store import EVENTS_PER_RUN, make_state  # noqa: E402  (benchmarks/store.py)
 
-from deksdenflow.domain.payloads import RunNote
-from deksdenflow.store import Store, open_store  # noqa: E402
+from deksdenflow.domain.payloads import RunNote  # noqa: E402
+from deksdenflow.sync import service, setup  # noqa: E402
 from deksdenflow.wiring import Wiring  # noqa: E402
 
 BIN = Path(sys.executable).parent
-
-
-def _move_ref(store: Store, uid: str) -> Callable[[], None]:
-    def move() -> None:
-        store.transact(lambda tx: tx.emit(RunNote(text="bench"), run=uid) and None)
-    return move
-
-
-def _movers(repo: Path, uid: str) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(a move as a dflow command makes it: through the composition root, whose published
-    hook hands the changed run's status line over (decision 1304); a move that hands nothing
-    over, as a `dflow sync` merge or another tool's commit: a bare store, no hook)."""
-    return (_move_ref(Wiring().open_project(repo).store, uid),
-            _move_ref(open_store(repo), uid))
-
-
-CPU: dict[str, float] = {}  # label -> median CPU seconds of the command's process
+DFLOW = str(BIN / "dflow")
+Prepare = Callable[[], None] | None
 
 
 def _children_cpu() -> float:
@@ -63,114 +55,174 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(cmd: list[str], cwd: Path, reps: int, before: Callable[[], None] | None = None,
-          check: bool = True, label: str = "") -> float:
-    times, cpu = [], []
-    for _ in range(reps):
-        if before is not None:
-            before()
-        start, start_cpu = time.perf_counter(), _children_cpu()
-        out = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        times.append(time.perf_counter() - start)
-        cpu.append(_children_cpu() - start_cpu)
-        if check and out.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)}: exit {out.returncode}: {out.stderr.decode()}")
-    CPU[label or " ".join(cmd)] = statistics.median(cpu)
-    return statistics.median(times)
+def timed(cmd: list[str], cwd: Path, before: Prepare = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one fresh process."""
+    if before is not None:
+        before()
+    start, start_cpu = time.perf_counter(), _children_cpu()
+    out = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall, cpu = time.perf_counter() - start, _children_cpu() - start_cpu
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} in {cwd}: exit {out.returncode}: "
+                         f"{out.stderr.decode()}")
+    return wall, cpu
+
+
+def median_of(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+class Clone:
+    """One clone under test: how to change a run in it as another dflow process would."""
+
+    def __init__(self, repo: Path, remote: bool) -> None:
+        self.repo, self.remote = repo, remote
+        self.project = Wiring().open_project(repo)
+        self.toggle = 0
+
+    def change_run(self, uid: str) -> None:
+        self.project.store.transact(lambda tx: tx.emit(RunNote(text="bench"), run=uid) and None)
+        if self.remote:
+            service.sync(self.project)  # that command's implicit sync pushes it
+
+    def change_settings(self) -> None:
+        self.toggle += 1
+        self.project.set_settings({"budget.tokens": str(1_000_000 + self.toggle)})
+        if self.remote:
+            service.sync(self.project)
+
+
+def build(tmp: Path, runs: int) -> tuple[Clone, Clone, Clone, list[str]]:
+    """(local, remote, mate, run uids): the same state in a clone without a remote and in one
+    with a local bare remote, plus a teammate's clone of that remote."""
+    store, uids = make_state(tmp / "state", runs, 60.0)
+    source = Path(store.repo.workdir or store.git_dir)
+    _git(source, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q",
+         "--allow-empty", "-m", "initial")  # a base branch to push
+    local, shared, bare = tmp / "local", tmp / "remote", tmp / "remote.git"
+    shutil.copytree(source, local, symlinks=True)
+    shutil.copytree(source, shared, symlinks=True)
+    _git(tmp, "init", "-q", "--bare", "-b", "main", str(bare))
+    _git(shared, "remote", "add", "origin", bare.as_uri())
+    _git(shared, "push", "-q", "origin", "main")
+    remote = Clone(shared, remote=True)
+    setup.add_fetch_refspec(remote.project.store, "origin")
+    service.sync(remote.project)
+    _git(tmp, "clone", "-q", bare.as_uri(), str(tmp / "mate"))
+    setup.init(Wiring(), tmp / "mate", engine="demo")
+    mate = Clone(tmp / "mate", remote=True)
+    for clone in (Clone(local, remote=False), remote):  # as for anyone who ran it once
+        subprocess.run([DFLOW, "status"], cwd=clone.repo, stdout=subprocess.DEVNULL, check=True)
+    return Clone(local, remote=False), remote, mate, uids
 
 
 def _load() -> str:
     try:
-        one, _, _ = os.getloadavg()
-        return f"{one:.2f}"
+        return f"{os.getloadavg()[0]:.2f}"
     except OSError:
         return "?"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--reps", type=int, default=7)
     args = parser.parse_args()
     os.environ.setdefault("DFLOW_ACTOR", "bench@localhost")
-    os.environ["DFLOW_SYNC"] = os.environ.get("DFLOW_SYNC", "off")
-    dflow = str(BIN / "dflow")
-    # An installed dflow has its bytecode compiled (pip compiles on install). Without this a
+    # An installed dflow has its bytecode compiled (pip compiles on install); without this a
     # PYTHONDONTWRITEBYTECODE in the developer's environment would make every timed process
-    # compile each dflow module it imports again (~30 ms for `dflow status`).
+    # compile each dflow module it imports again.
     import deksdenflow
 
     subprocess.run([sys.executable, "-m", "compileall", "-q",
                     str(Path(deksdenflow.__file__).parent)], check=True,
                    stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="dflow-bench-cli-") as tmp:
-        store, uids = make_state(Path(tmp), args.runs, 60.0)
-        repo = Path(store.repo.workdir or store.git_dir)
-        uid = uids[len(uids) // 2]
-        number = f"{len(uids) // 2 + 1:04d}"
-        move, move_unhanded = _movers(repo, uid)
-        # A listing was kept before, as for anyone who has run `dflow status` once.
-        subprocess.run([dflow, "status"], cwd=repo, stdout=subprocess.DEVNULL, check=True)
-        load_at_start = _load()
-        base = timed([sys.executable, "-c", "pass"], repo, args.reps, label="pass")
-        rows: list[tuple[str, float, str]] = []
+        local, remote, mate, uids = build(Path(tmp), args.runs)
+        report(local, remote, mate, uids, args.reps)
 
-        def verdict(t: float, target_ms: float | None, ratio: float | None) -> str:
-            parts = []
-            if target_ms is not None:
-                parts.append(f"<= {target_ms:.0f} ms " + ("met" if t * 1e3 <= target_ms
-                                                          else "NOT met"))
-            if ratio is not None:
-                parts.append(f"<= {ratio:.0f}x " + ("met" if t / base <= ratio else "NOT met"))
-            return "; ".join(parts)
 
-        def row(label: str, argv: list[str], target_ms: float | None, ratio: float | None,
-                before: Callable[[], None] | None = move, check: bool = True) -> None:
-            t = timed([dflow, *argv], repo, args.reps, before, check, label)
-            rows.append((label, t, verdict(t, target_ms, ratio)))
+def report(local: Clone, remote: Clone, mate: Clone, uids: list[str], reps: int) -> None:
+    uid = uids[len(uids) // 2]
+    number = f"{len(uids) // 2 + 1:04d}"
+    other = uids[len(uids) // 3]
+    load_at_start = _load()
+    base = median_of([timed([sys.executable, "-c", "pass"], local.repo)
+                      for _ in range(reps)])
+    rows: list[tuple[str, float | None, tuple[float, float] | None,
+                     tuple[float, float] | None]] = []
 
-        def cold() -> None:
-            move()
-            shutil.rmtree(repo / ".git" / "deksdenflow" / "cache", ignore_errors=True)
+    def row(label: str, argv: list[str], ratio: float | None,
+            prepare: Callable[[Clone], Prepare], only_remote: bool = False) -> None:
+        found = []
+        for clone in (local, remote):
+            if only_remote and not clone.remote:
+                found.append(None)
+                continue
+            found.append(median_of([timed([DFLOW, *argv], clone.repo, prepare(clone))
+                                    for _ in range(reps)]))
+        rows.append((label, ratio, found[0], found[1]))
 
-        row("dflow --version", ["--version"], None, 3, before=None)
-        row("dflow --help", ["--help"], None, 3, before=None)
-        row("dflow status", ["status"], 150, 10)
-        row("dflow status --json", ["status", "--json"], 150, 10)
-        row("dflow status (no hand-over)", ["status"], 150, 10, before=move_unhanded)
-        row("dflow status (cold)", ["status"], 150, 10, before=cold)
-        row("dflow show RUN", ["show", number], 150, 10)
-        row("dflow events --limit 20", ["events", "--limit", "20"], 150, 10)
-        row("dflow project show", ["project", "show"], 150, 10)
-        row("dflow workers", ["workers"], 150, 10)
-        # Controls move the ref themselves; pause and resume alternate so each is legal.
-        for label, argvs in (
-            ("dflow pause RUN", [["pause", number]] * args.reps),
-            ("dflow resume RUN", [["resume", number]] * args.reps),
-            ("dflow step approve RUN 7", [["step", "approve", str(k + 1), "7"]
-                                          for k in range(args.reps)]),
-            ("dflow new --no-plan", [["new", f"bench-{k}", "--task", "t", "--no-plan"]
-                                     for k in range(args.reps)]),
-        ):
-            times, cpus = [], []
-            for k, argv in enumerate(argvs):
-                if label == "dflow pause RUN" and k:  # resume in between, untimed
-                    timed([dflow, "resume", number], repo, 1, label="-")
-                if label == "dflow resume RUN" and k:  # paused by the loop above at first
-                    timed([dflow, "pause", number], repo, 1, label="-")
-                times.append(timed([dflow, *argv], repo, 1, label=label))
-                cpus.append(CPU[label])
-            t = statistics.median(times)
-            CPU[label] = statistics.median(cpus)
-            rows.append((label, t, verdict(t, 200, None)))
-        events = args.runs * EVENTS_PER_RUN
-        print(f"fresh processes, {args.runs} runs / {events} events, median of {args.reps}, "
-              f"load {load_at_start} at the start, {_load()} at the end")
-        print(f"{'python -c pass':<28} {base * 1e3:>8.1f} ms  (cpu {CPU['pass'] * 1e3:.0f} ms)")
-        print(f"{'command':<28} {'ms':>8} {'x pass':>8} {'cpu ms':>8}  target")
-        for label, t, verdict_text in rows:
-            print(f"{label:<28} {t * 1e3:>8.1f} {t / base:>8.1f} {CPU[label] * 1e3:>8.0f}  "
-                  f"{verdict_text}")
+    def fetched(clone: Clone) -> Prepare:
+        def bring() -> None:
+            mate.change_run(other)  # the teammate's command pushes
+            _git(clone.repo, "fetch", "-q", "origin")
+        return bring
+
+    row("status, unmoved", ["status"], 6, lambda c: None)
+    row("status --json, unmoved", ["status", "--json"], 6, lambda c: None)
+    row("status, changed here", ["status"], 10, lambda c: lambda: c.change_run(uid))
+    row("status, fetched", ["status"], 10, fetched, only_remote=True)
+    row("status, settings", ["status"], 10, lambda c: c.change_settings)
+    row("show RUN, changed here", ["show", number], 10, lambda c: lambda: c.change_run(uid))
+    row("show RUN, unmoved", ["show", number], 10, lambda c: None)
+    for label, verb, undo in (("pause RUN", "pause", "resume"),
+                              ("resume RUN", "resume", "pause")):
+        found = []
+        for clone in (local, remote):
+            if verb == "resume":
+                timed([DFLOW, "pause", number], clone.repo)
+            times = []
+            for k in range(reps):
+                if k:  # undone in between, untimed
+                    timed([DFLOW, undo, number], clone.repo)
+                times.append(timed([DFLOW, verb, number], clone.repo))
+            if verb == "pause":
+                timed([DFLOW, "resume", number], clone.repo)
+            found.append(median_of(times))
+        rows.append((label, 15, found[0], found[1]))
+    found = []
+    for clone in (local, remote):
+        found.append(median_of([timed([DFLOW, "new", f"bench-{k}", "--task", "t",
+                                       "--no-plan"], clone.repo) for k in range(reps)]))
+    rows.append(("new --no-plan", 15, found[0], found[1]))
+    print_table(rows, base, load_at_start, len(uids), reps)
+
+
+def print_table(rows: list[tuple[str, float | None, tuple[float, float] | None,
+                                 tuple[float, float] | None]],
+                base: tuple[float, float], load_at_start: str, runs: int, reps: int) -> None:
+    print(f"fresh processes, {runs} runs / {runs * EVENTS_PER_RUN} events, median of {reps}, "
+          f"load {load_at_start} at the start, {_load()} at the end")
+    print(f"python -c pass: {base[0] * 1e3:.1f} ms (cpu {base[1] * 1e3:.0f} ms)")
+    print(f"{'command':<24} {'target':>7} | {'no remote: ms':>13} {'x':>5} {'cpu':>5} | "
+          f"{'remote: ms':>10} {'x':>5} {'cpu':>5}  met")
+
+    def cells(found: tuple[float, float] | None) -> str:
+        if found is None:
+            return f"{'-':>13} {'-':>5} {'-':>5}"
+        return f"{found[0] * 1e3:>13.1f} {found[0] / base[0]:>5.1f} {found[1] * 1e3:>5.0f}"
+
+    for label, ratio, here, there in rows:
+        met = all(f is None or ratio is None or f[0] / base[0] <= ratio for f in (here, there))
+        target = f"<= {ratio:.0f}x" if ratio is not None else ""
+        print(f"{label:<24} {target:>7} | {cells(here)} | {cells(there)[3:]}  "
+              f"{'yes' if met else 'NO'}")
 
 
 if __name__ == "__main__":

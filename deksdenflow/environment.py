@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from types import MappingProxyType
 
 from .errors import ConfigError
@@ -147,6 +148,11 @@ def user_config_path() -> str:
 
 @functools.lru_cache(maxsize=8)
 def _default_config_path(home: str | None, xdg: str | None) -> str:
+    if sys.platform.startswith("linux"):  # platformdirs' rule there, without its ~5-15 ms of
+        # imports on every `dflow status` (the settings digest names this file); a test holds
+        # the two equal
+        base = xdg if xdg and xdg.strip() else os.path.expanduser("~/.config")
+        return os.path.join(base, "dflow", "config.toml")
     import platformdirs  # what the path depends on is the key: looked up once per value
 
     return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
@@ -170,3 +176,19 @@ def _identity(path: str) -> tuple[int, ...]:
     except OSError:
         return ()
     return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def settings_digest(git_dir: str, *also: str) -> str:
+    """A digest of what the effective settings of the repository at `git_dir` depend on
+    besides project.toml (`settings_stamp`, this machine's trust record included), and of
+    `also` (project.toml's blob id, say): what a cache of anything computed with the
+    effective settings keys on. Hashed, so no variable's value is written into a cache.
+    BLAKE2 from its own module where there is one: hashlib loads OpenSSL, ~10 ms on the
+    `status --json` hit path that computes this too."""
+    try:
+        from _blake2 import blake2b  # CPython's builtin module
+    except ImportError:  # pragma: no cover - another interpreter
+        from hashlib import blake2b
+    stamp = settings_stamp(git_dir)
+    digest: str = blake2b(repr((also, stamp)).encode(), digest_size=20).hexdigest()
+    return digest

@@ -203,3 +203,18 @@ def _documented_key(key: str, text: str) -> bool:
         if re.search(rf"^\s*{re.escape(leaf)}\s*=", found.group(1), re.M):
             return True
     return False
+
+
+def test_the_size_table_in_the_architecture_doc_is_current() -> None:
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("size_figures",
+                                                  root / "benchmarks" / "size_figures.py")
+    assert spec is not None and spec.loader is not None
+    sizes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sizes)
+    doc = (root / "docs" / "architecture.md").read_text()
+    assert sizes.current_doc(root / "deksdenflow", doc) == doc, (
+        "docs/architecture.md's size table is not current: run "
+        "`python benchmarks/size_figures.py --write`")

@@ -60,3 +60,18 @@ def test_values_are_read_when_used_not_at_import(monkeypatch: pytest.MonkeyPatch
     assert environment.seconds("DFLOW_REF_LOCK_WAIT") == 0.25
     monkeypatch.delenv("DFLOW_REF_LOCK_WAIT")
     assert environment.seconds("DFLOW_REF_LOCK_WAIT") == 10.0
+
+
+@pytest.mark.parametrize("xdg", [None, "", "  ", "/elsewhere/config"])
+def test_the_default_user_config_is_where_platformdirs_puts_it(
+        xdg: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.delenv("DFLOW_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    expected = str(Path(platformdirs.user_config_dir("dflow")) / "config.toml")
+    assert environment.user_config_path() == expected

@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).parent.parent / "deksdenflow"
 
 # the version, exit codes, user-facing errors, the DFLOW_* variables
-BASE = {"__init__", "exit_codes", "errors", "environment"}
+BASE = {"__init__", "exit_codes", "errors", "environment", "faults"}
 LOWER = BASE | {"domain", "git", "store"}
 SERVICES = ["jobs", "observe", "sync", "workflow", "ci", "projects"]
 
@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "exit_codes": set(),
     "errors": {"exit_codes"},
     "environment": {"errors", "exit_codes"},
+    "faults": {"environment"},  # the test-only stopping points, called by name
     "crash": {"__init__"},  # the crash log names the version
     "domain": {"errors", "exit_codes"},
     "git": BASE | {"domain"},

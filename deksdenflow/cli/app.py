@@ -208,14 +208,20 @@ def _root(
 
     environment.check_all()  # a bad DFLOW_* value fails here, naming the variable
     # The composition root builds the command's sync policy; the result callback uses it.
-    # Without a remote in the git config there is nothing to sync: skip loading it.
+    # Without a remote in the git config there is nothing to sync: skip loading it; with
+    # one, nothing is loaded either while no ref it reads moved (sync/seen.py).
     common = cache.common_dir_of(os.getcwd())
     if common is None or cache.may_have_remote(common):
+        from ..sync import seen
         from ..wiring import Wiring
 
-        ctx.obj = Wiring().auto_sync()
-        ctx.obj.before_command(ctx.invoked_subcommand)
-        _say_notes(ctx.obj.take_notes())
+        if common is None:  # outside a repository: the command says so properly
+            ctx.obj = Wiring().auto_sync()
+            ctx.obj.before_command(ctx.invoked_subcommand)
+        else:
+            ctx.obj = seen.implicit(common, ctx.invoked_subcommand, Wiring().auto_sync)
+        if ctx.obj is not None:
+            _say_notes(ctx.obj.take_notes())
 
 
 def _say_notes(notes: list[str]) -> None:

@@ -23,6 +23,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..sync.auto import AutoSync
+    from ..sync.seen import Deferred
+
 # The command's first word -> the module (in this package) whose `print_fast(argv)` may answer.
 ROUTES = {
     "status": "status_lines",
@@ -71,11 +74,9 @@ def run(command: str, body: Callable[[str, str], str | None], common: str | None
         return False  # the root callback says which variable is wrong
     sync = None
     if cache.may_have_remote(common):  # as cli/app.py's root callback does
-        from ..wiring import Wiring
-
-        sync = Wiring().auto_sync()
-        sync.before_command(command)
-        _say(sync.take_notes())
+        sync = implicit_sync(common, command)
+        if sync is not None:
+            say(sync.take_notes())
     tip = trusted_tip(common)
     try:
         text = body(common, tip) if tip is not None else None
@@ -88,8 +89,20 @@ def run(command: str, body: Callable[[str, str], str | None], common: str | None
     write(text)
     if sync is not None:
         sync.after_command()
-        _say(sync.take_notes())
+        say(sync.take_notes())
     return True
+
+
+def implicit_sync(common: str, command: str) -> AutoSync | Deferred | None:
+    """The implicit sync before `command` (sync/seen.py: nothing heavy while nothing moved)."""
+    from ..sync import seen
+
+    def make() -> AutoSync:
+        from ..wiring import Wiring
+
+        return Wiring().auto_sync()
+
+    return seen.implicit(common, command, make)
 
 
 def write(text: str) -> None:
@@ -98,7 +111,7 @@ def write(text: str) -> None:
         sys.stdout.flush()
 
 
-def _say(notes: list[str]) -> None:
+def say(notes: list[str]) -> None:
     if notes:
         from ..domain.redaction import redact, secret_values, strip_controls
 

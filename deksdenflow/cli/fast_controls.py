@@ -5,8 +5,9 @@
 The same service calls as the Typer commands, printed by the same functions (the commands in
 `workflow_cmds` and `runs_cmds` use them too), with the same error handling: a DflowError is
 `error: <sentence>` and its exit code, anything else goes through the CLI's own handler. Any
-other spelling (options in other places, `-C`, `--debug`, `--engine`), and a repository whose
-git config may name a remote (the implicit sync runs around commands then), is left to Typer.
+other spelling (options in other places, `-C`, `--debug`, `--engine`) is left to Typer. In a
+repository with a remote the implicit sync runs around the command as the root callback runs
+it (sync/seen.py): nothing before it while no ref moved, the push after it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from ..context.project import Project
     from ..domain.models import RunSnapshot
+    from ..sync.auto import AutoSync
+    from ..sync.seen import Deferred
     from ..workflow.runs import RunLine
 
 Action = Callable[[], tuple[int, str]]  # runs the command; (exit code, what stdout gets)
@@ -38,16 +42,30 @@ def answer(argv: list[str]) -> bool:
     from ..store import cache
 
     common = cache.common_dir_of(os.getcwd())
-    if common is None or cache.may_have_remote(common):
-        return False  # the root callback's implicit sync (decision 0403) runs with Typer
-    _end(*_guarded(action, as_json))
+    if common is None:
+        return False
+    sync = None
+    if cache.may_have_remote(common):  # the root callback's implicit sync (decision 0403)
+        from . import fast
+
+        try:
+            from .. import environment
+
+            environment.check_all()  # as _guarded does, before the sync reads settings
+            sync = fast.implicit_sync(common, argv[0])
+        except Exception:
+            return False  # Typer's path words whatever is wrong
+        if sync is not None:
+            fast.say(sync.take_notes())
+    _end(*_guarded(action, as_json), after=sync)
 
 
-def _end(code: int, out: str, err: str) -> NoReturn:
-    """Print, then end the process at once: the interpreter's teardown (freeing every
-    object pydantic and pygit2 made, ~35-45 ms of CPU) is skipped. Nothing is left to run
-    at exit: the commit is published, the lock released, no thread or atexit hook exists;
-    both streams are flushed first (decision 1315)."""
+def _end(code: int, out: str, err: str, after: AutoSync | Deferred | None = None) -> NoReturn:
+    """Print, push what the command changed (the implicit sync, where there is one), then
+    end the process at once: the interpreter's teardown (freeing every object pydantic and
+    pygit2 made, ~35-45 ms of CPU) is skipped. Nothing is left to run at exit: the commit is
+    published and pushed, the lock released, no thread or atexit hook exists; both streams
+    are flushed first (decision 1315)."""
     try:
         sys.stdout.write(out)
         sys.stdout.flush()
@@ -55,15 +73,28 @@ def _end(code: int, out: str, err: str) -> NoReturn:
         code = 0
     sys.stderr.write(err)
     sys.stderr.flush()
+    if after is not None and code == 0:
+        from . import fast
+
+        try:
+            after.after_command()  # offline or refused: a warning among its notes
+            fast.say(after.take_notes())
+        except Exception as exc:  # a bug: told as the root handler tells it
+            from .app import _describe, debug_from_env
+
+            message, exit_code = _describe(exc, debug_from_env())
+            sys.stderr.write(f"error: {message}\n")
+            sys.stderr.flush()
+            code = int(exit_code)
     os._exit(code)
 
 
 def _parse(args: list[str], as_json: bool) -> Action | None:
     match args:
         case ["pause" | "resume" as verb, run] if _plain(run):
-            return lambda: (0, state_change_text(_control(verb)(run), f"{verb}d", as_json))
+            return lambda: (0, _state_change(verb, run, as_json))
         case ["step", "approve", run, step] if _plain(run) and _integer(step):
-            return lambda: (0, approved_text(_approve(run, int(step)), int(step), as_json))
+            return lambda: (0, _approve(run, int(step), as_json))
         case ["new", name, *options] if _plain(name):
             found = _new_options(options)
             if found is None:
@@ -120,19 +151,21 @@ def _guarded(action: Action, as_json: bool) -> tuple[int, str, str]:
         return int(code), out if as_json else "", f"error: {message}\n"
 
 
-def _control(verb: str) -> Callable[[str], RunSnapshot]:
+def _state_change(verb: str, run: str, as_json: bool) -> str:
     from ..wiring import open_project
     from ..workflow import controls
 
+    project = open_project()
     do = controls.pause if verb == "pause" else controls.resume
-    return lambda run: do(open_project(), run)
+    return state_change_text(project, do(project, run), f"{verb}d", as_json)
 
 
-def _approve(run: str, step: int) -> RunSnapshot:
+def _approve(run: str, step: int, as_json: bool) -> str:
     from ..wiring import open_project
     from ..workflow import controls
 
-    return controls.approve_step(open_project(), run, step)
+    project = open_project()
+    return approved_text(project, controls.approve_step(project, run, step), step, as_json)
 
 
 def _new(name: str, task: str, no_plan: bool, as_json: bool) -> str:
@@ -152,22 +185,22 @@ def json_text(line: RunLine) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def state_change_text(snap: RunSnapshot, verb: str, as_json: bool) -> str:
+def state_change_text(project: Project, snap: RunSnapshot, verb: str, as_json: bool) -> str:
     """`dflow pause|resume|cancel`: `paused 0001-x; it is running (paused)`."""
     if as_json:
         from ..workflow.runs import run_line
 
-        return json_text(run_line(snap))
+        return json_text(run_line(snap, project.settings()))
     return (f"{verb} {snap.run.id}; it is {snap.run.status.value}"
             f"{' (paused)' if snap.run.paused else ''}\n")
 
 
-def approved_text(snap: RunSnapshot, step: int, as_json: bool) -> str:
+def approved_text(project: Project, snap: RunSnapshot, step: int, as_json: bool) -> str:
     """`dflow step approve`: `approved 0001-x step 02; run is running`."""
     if as_json:
         from ..workflow.runs import run_line
 
-        return json_text(run_line(snap))
+        return json_text(run_line(snap, project.settings()))
     return f"approved {snap.run.id} step {step:02d}; run is {snap.run.status.value}\n"
 
 

@@ -2,11 +2,11 @@
 
 The same `Shown` as `show_cmds.shown(detail.show(...))`, printed by the same renderer
 (cli/show_text.py): the run found as `StateView.find_run` finds it (through the run index of
-decision 1312), why it waits (domain/waits.py, with the QA policy kept under the settings'
-key), plan.md as committed on its branch, the facts from its events, and each step commit's
-change counts from the cache `dflow show` fills (workflow/facts.py). A parallel run, a step
-commit not measured yet, a run name that is not exactly one run's, or anything this dflow
-would not have written as it is leaves the answer to the command
+decision 1312), why it waits (its status line, cli/status_lines.py: the reconciler's words
+as the listing keeps them), plan.md as committed on its branch, the facts from its events,
+and each step commit's change counts from the cache `dflow show` fills (workflow/facts.py).
+A parallel run, a step commit not measured yet, a run name that is not exactly one run's,
+or anything this dflow would not have written as it is leaves the answer to the command
 (docs/decisions/1313-show-before-typer.md).
 """
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ..store.lite import LiteView
 
 RECENT_EVENTS = 20  # workflow/detail.py's
-SHOW_SETTINGS = "show-settings"
 PROTOCOLS_DIR = ".protocols"  # domain/layout.py's
 Doc = dict[str, Any]
 
@@ -78,15 +77,14 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
     if run.get("parallel"):
         return None  # its graph and conflicts need git: the command draws them
     changes = _changes(common, doc)
-    waits = _waiting(common, view, doc)
-    if changes is None or waits is None:
+    if changes is None:
         return None
     events = events_fast.ordered(events_fast.events_under(view, events_dir(folder)))
     path, plan = plan_text(common, run, run_id)
     found = Shown(
         id=run_id, status=run.get("status", "pending"), paused=bool(run.get("paused")),
         branch=run.get("branch", ""), engine=run.get("engine"),
-        waiting=waits, task=run.get("task", ""),
+        waiting=_waiting(common, view, folder), task=run.get("task", ""),
         blocks=list(run.get("blocks", {}).items()), plan_path=path, plan=plan,
         steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
         changes=changes, transcripts=_transcripts(view, folder, run_id),
@@ -201,35 +199,12 @@ def plan_text(common: str, run: Doc, run_id: str) -> tuple[str, str]:
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 
-def _waiting(common: str, view: LiteView, doc: Doc) -> str | None:
-    """The `waits:` line; None when this machine has settings to trust (a job may wait for
-    them: the command asks the reconciler, domain/reconcile.trust_wait)."""
-    from ..domain.waits import waiting
-    from .status_lines import waiting_line
+def _waiting(common: str, view: LiteView, folder: str) -> str:
+    """The run's `waits:` note from its status line: the reconciler's words, decided once
+    (by the writer that handed the line over, or here through the same function)."""
+    from .status_lines import line_of_run, settings_at
 
-    policy, untrusted = _settings_facts(common, view)
-    if untrusted:
-        return None
-    found = waiting(doc, policy)
-    return waiting_line(*found) if found is not None else ""
-
-
-def _settings_facts(common: str, view: LiteView) -> tuple[str, bool]:
-    """The effective `qa.policy`, and whether any setting waits for `dflow trust` here, kept
-    under the settings' key (status_lines.settings_key)."""
-    from .status_lines import settings_key
-
-    key = settings_key(view, common)
-    raw = cache.load(common, SHOW_SETTINGS, key)
-    found = json.loads(raw) if raw is not None else {}
-    policy, untrusted = found.get("qa.policy"), found.get("untrusted")
-    if not isinstance(policy, str) or not isinstance(untrusted, bool):
-        from ..context import config
-
-        data = view.blob("project.toml")
-        settings = config.resolve(data.decode() if data is not None else "",
-                                  trust_dir=common).settings
-        policy, untrusted = settings.qa.policy, bool(settings.untrusted())
-        cache.save(common, SHOW_SETTINGS, key,
-                   json.dumps({"qa.policy": policy, "untrusted": untrusted}).encode())
-    return policy, untrusted
+    line = line_of_run(common, view, folder, lambda: settings_at(view, common))
+    if line is None:
+        raise ValueError(f"no status line for run {folder}")  # the command answers
+    return line.waits

@@ -37,7 +37,7 @@ def print_cached(argv: list[str]) -> bool:
         if common is None or tip is None:
             return False
         refs_at_start = cache.refs_key(common)
-        payload = cache.load(common, LISTING, f"{tip} {refs_at_start}")
+        payload = cache.load(common, LISTING, listing_key(common, tip, refs_at_start))
     except OSError:
         return False
     if payload is None:
@@ -73,5 +73,15 @@ def render(project: Project) -> str:
     view = project.view()
     text = listing_json(listed(project, view))
     if view.tip is not None and cache.refs_key(common) == refs:
-        cache.save(common, LISTING, f"{view.tip} {refs}", (text + "\n").encode())
+        cache.save(common, LISTING, listing_key(common, view.tip, refs), (text + "\n").encode())
     return text
+
+
+def listing_key(common: str, tip: str, refs: str) -> str:
+    """The listing's cache key (`status_lines.print_fast` stores under it too): the tip,
+    the refs the implicit sync looks at, and what the effective settings depend on besides
+    project.toml (a DFLOW_* variable or the user config changes why a run waits without
+    moving the tip)."""
+    from .. import environment
+
+    return f"{tip} {refs} {environment.settings_digest(common)}"

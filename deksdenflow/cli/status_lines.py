@@ -68,6 +68,21 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     return sorted(found.values(), key=lambda line: (line.number, line.uid))
 
 
+def line_of_run(common: str, view: LiteView, uid: str,
+                settings: Callable[[], ProjectSettings]) -> Line | None:
+    """One run's line, as `lines` has it: from the listing's cache, else the writer's
+    journal, else computed through the reconciler (`show` tells why a run waits from it, so
+    that one function decides it); None when there is no such run."""
+    tree = view.run_dirs().get(uid)
+    if tree is None:
+        return None
+    key = settings_key(view, common)
+    found = _load(common, key).get(tree) or handed_over(common, key, {tree}).get(tree)
+    if found is not None:
+        return found
+    return _compute(view, {uid: tree}, settings()).get(tree)
+
+
 def settings_key(view: LiteView, common: str) -> str:
     """What the effective settings at the view's tip depend on (workflow/listing.py)."""
     return _settings_key(view.blob_id("project.toml"), common)
@@ -195,9 +210,9 @@ def print_fast(argv: list[str]) -> bool:
             return text
         tip = cache.read_tip(common)
         if tip is not None and cache.refs_key(common) == refs:
-            from .status_json import LISTING
+            from .status_json import LISTING, listing_key
 
-            cache.save(common, LISTING, f"{tip} {refs}", (text + "\n").encode())
+            cache.save(common, LISTING, listing_key(common, tip, refs), (text + "\n").encode())
         return text + "\n"
 
     from . import fast
@@ -217,7 +232,7 @@ def _listing(common: str, as_json: bool) -> str | None:
         from ..store.lite import LiteView
 
         view = LiteView(common, tip)
-        found = lines(common, view, lambda: _settings(view, common))
+        found = lines(common, view, lambda: settings_at(view, common))
     except (DflowError, Unreadable):
         return None  # the command says it properly
     if as_json:
@@ -226,7 +241,7 @@ def _listing(common: str, as_json: bool) -> str | None:
     return ""
 
 
-def _settings(view: LiteView, common: str) -> ProjectSettings:
+def settings_at(view: LiteView, common: str) -> ProjectSettings:
     from ..context import config
 
     data = view.blob("project.toml")

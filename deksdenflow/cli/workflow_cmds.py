@@ -92,7 +92,7 @@ def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job]
             snap = controls.run_until_settled(project, run, me, all_steps, printer)
         else:
             snap = controls.wait(project, run, me, printer)
-    _report(snap, json_)
+    _report(project, snap, json_)
     _trust_wait(project, snap, json_)
     if snap.run.status.value == "failed":
         raise typer.Exit(int(ExitCode.FAILED))
@@ -128,16 +128,16 @@ def interrupts_as_keyboard() -> Iterator[None]:
         signal.signal(signal.SIGTERM, before)
 
 
-def _report(snap: RunSnapshot, json_: bool) -> None:
+def _report(project: Project, snap: RunSnapshot, json_: bool) -> None:
     if json_:
-        emit_json(controls.show_snapshot(snap))
+        emit_json(controls.show_snapshot(project, snap))
         return
     run = snap.run
     typer.echo(f"{run.id}: {run.status.value}{' (paused)' if run.paused else ''}, "
                f"{snap.steps_done}/{len(snap.steps)} steps done, {tokens(run.usage.total)} tokens")
     for key, why in run.blocks.items():
         typer.echo(f"blocked by {key}: {why}")
-    line = controls.show_snapshot(snap)
+    line = controls.show_snapshot(project, snap)
     if line.waiting is not None and not run.blocks:
         typer.echo(waiting_line(line.waiting))
 
@@ -202,8 +202,9 @@ def step_approve(run: str = typer.Argument(..., help="A run id, number or name."
 
     Example: dflow step approve 0001-add-login 2
     """
-    snap = controls.approve_step(open_project(), run, step)
-    typer.echo(approved_text(snap, step, json_), nl=False)  # as the fast path (1315) prints
+    project = open_project()
+    snap = controls.approve_step(project, run, step)
+    typer.echo(approved_text(project, snap, step, json_), nl=False)  # as the fast path prints
 
 
 @step_app.command("retry")
@@ -226,8 +227,11 @@ def step_retry(run: str = typer.Argument(..., help="A run id, number or name."),
     _finish(project, run, wait, json_, jobs)
 
 
-def _state_change(snap: RunSnapshot, verb: str, json_: bool) -> None:
-    typer.echo(state_change_text(snap, verb, json_), nl=False)  # as the fast path prints
+def _state_change(control: Callable[[Project, str], RunSnapshot], run: str, verb: str,
+                  json_: bool) -> None:
+    project = open_project()
+    snap = control(project, run)
+    typer.echo(state_change_text(project, snap, verb, json_), nl=False)  # as the fast path
 
 
 def pause(run: str = typer.Argument(..., help="A run id, number or name."),
@@ -236,7 +240,7 @@ def pause(run: str = typer.Argument(..., help="A run id, number or name."),
 
     Example: dflow pause 0001-add-login
     """
-    _state_change(controls.pause(open_project(), run), "paused", json_)
+    _state_change(controls.pause, run, "paused", json_)
 
 
 def resume(run: str = typer.Argument(..., help="A run id, number or name."),
@@ -245,7 +249,7 @@ def resume(run: str = typer.Argument(..., help="A run id, number or name."),
 
     Example: dflow resume 0001-add-login
     """
-    _state_change(controls.resume(open_project(), run), "resumed", json_)
+    _state_change(controls.resume, run, "resumed", json_)
 
 
 def cancel(run: str = typer.Argument(..., help="A run id, number or name."),
@@ -255,7 +259,8 @@ def cancel(run: str = typer.Argument(..., help="A run id, number or name."),
 
     Example: dflow cancel 0001-add-login --reason "not needed"
     """
-    _state_change(controls.cancel(open_project(), run, reason), "cancelled", json_)
+    _state_change(lambda project, ref: controls.cancel(project, ref, reason), run,
+                  "cancelled", json_)
 
 
 def register(app: typer.Typer) -> None:

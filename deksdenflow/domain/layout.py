@@ -18,4 +18,9 @@ def protocol_folder(run: ProtocolRun) -> str:
 
 def protocol_folders(run: ProtocolRun) -> list[str]:
     """Where to look for a run's files: its folder, then one named after its id."""
-    return [f"{PROTOCOLS_DIR}/{name}" for name in dict.fromkeys((run.branch, run.id)) if name]
+    return folders_of(run.branch, run.id)
+
+
+def folders_of(branch: str, run_id: str) -> list[str]:
+    """`protocol_folders` of the run with this branch and NNNN-name."""
+    return [f"{PROTOCOLS_DIR}/{name}" for name in dict.fromkeys((branch, run_id)) if name]

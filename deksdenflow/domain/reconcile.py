@@ -65,9 +65,10 @@ def needs(snap: RunSnapshot, settings: ProjectSettings) -> Needs:
     return _steps(snap, settings, mode)
 
 
-def waiting(snap: RunSnapshot, settings: ProjectSettings | None = None) -> Waiting | None:
-    """What the run waits for, for status lines: None while it moves or once it is done."""
-    settings = settings or ProjectSettings()
+def waiting(snap: RunSnapshot, settings: ProjectSettings) -> Waiting | None:
+    """What the run waits for, for status lines: None while it moves or once it is done.
+    `settings` are the effective ones the reconciler used: with any others (the defaults,
+    say) a run it left waiting can look as if it could go on."""
     result = needs(snap, settings)
     if result.jobs:
         return Waiting(reason="no job is open although the run could go on (a dflow bug)",

@@ -15,11 +15,9 @@ import pygit2
 from ..errors import NewerSchema, StateCorrupt
 from . import trust
 from .incoming import RemoteStateRefused
-from .layout import STATE_REF
+from .layout import STATE_REF, TRACKING_PREFIX
 from .merge import Merged, Renumbered, merge_trees
 from .repo import Store
-
-TRACKING_PREFIX = "refs/deksdenflow/remotes/"
 
 
 class Outcome(StrEnum):

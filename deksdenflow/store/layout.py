@@ -15,6 +15,7 @@ tree grows without bound: a run bucket spans ~9 hours, an event bucket ~33 secon
 from __future__ import annotations
 
 STATE_REF = "refs/deksdenflow/state"
+TRACKING_PREFIX = "refs/deksdenflow/remotes/"  # + "<remote>/state": what `git fetch` brought
 PROJECT_FILE = "project.toml"
 META_FILE = "meta.json"
 RUNS_DIR = "runs"

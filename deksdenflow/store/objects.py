@@ -221,15 +221,7 @@ class _Pack:
             return self._idx
         with open(self.idx_path, "rb") as f:
             idx = f.read()
-        if not idx.startswith(_IDX_MAGIC):
-            raise Unreadable(f"{self.idx_path} is not a version-2 pack index")
-        fanout = struct.unpack_from(">256I", idx, 8)
-        count = fanout[255]
-        small = _FANOUT_END + 28 * count + 40  # names, CRCs, offsets, two checksums
-        if len(idx) < small or (len(idx) - small) % 8 or any(
-                a > b for a, b in zip(fanout, fanout[1:], strict=False)):
-            raise Unreadable(f"{self.idx_path} is damaged")
-        self._idx, self._fanout = idx, fanout
+        self._idx, self._fanout = idx, index_fanout(idx, self.idx_path)
         return idx
 
     def _offset(self, i: int) -> int:
@@ -301,6 +293,29 @@ class _Pack:
 
     def __del__(self) -> None:  # a reader nobody closed lets its packs go with it
         self.close()
+
+
+def index_fanout(idx: bytes, name: str) -> tuple[int, ...]:
+    """The fan-out table of a version-2 pack index, once its shape is checked (the one
+    reader of pack indexes: this module's lookups and the store's roll-up, store/pack.py)."""
+    if not idx.startswith(_IDX_MAGIC):
+        raise Unreadable(f"{name} is not a version-2 pack index")
+    fanout = struct.unpack_from(">256I", idx, 8)
+    count = fanout[255]
+    small = _FANOUT_END + 28 * count + 40  # names, CRCs, offsets, two checksums
+    if len(idx) < small or (len(idx) - small) % 8 or any(
+            a > b for a, b in zip(fanout, fanout[1:], strict=False)):
+        raise Unreadable(f"{name} is damaged")
+    return fanout
+
+
+def index_rows(idx: bytes, count: int) -> list[tuple[bytes, int, int]]:
+    """(raw id, CRC-32, 32-bit offset field) of every object of a checked index (an offset
+    with its high bit set points into the 64-bit table)."""
+    names = [idx[_FANOUT_END + 20 * i:_FANOUT_END + 20 * i + 20] for i in range(count)]
+    crcs = struct.unpack_from(f">{count}I", idx, _FANOUT_END + 20 * count)
+    offsets = struct.unpack_from(f">{count}I", idx, _FANOUT_END + 24 * count)
+    return list(zip(names, crcs, offsets, strict=True))
 
 
 def _bounded(size: int) -> int:
@@ -397,21 +412,29 @@ def commit_tree(data: bytes) -> str:
 
 
 TREE_MODE = b"40000"
+TreeIndex = dict[bytes, tuple[bytes, int]]  # name -> (mode, offset of its 20-byte id)
 
 
-def tree_entries(data: bytes) -> dict[str, tuple[bytes, str]]:
-    """{name: (mode, hex id)} of a tree's content, in the tree's order."""
-    entries: dict[str, tuple[bytes, str]] = {}
+def tree_index(data: bytes) -> TreeIndex:
+    """{name: (mode, offset of its raw id)} of a tree's content, in the tree's order: the one
+    tree parser, for the read paths (`tree_entries`) and the writer's edits (store/tree.py),
+    which splices ids in place at those offsets."""
+    index: TreeIndex = {}
     at, end = 0, len(data)
     while at < end:
         space = data.find(b" ", at)
         nul = data.find(b"\0", space)
         if space < 0 or nul < 0 or nul + 21 > end:
             raise Unreadable("a tree cut short")
-        try:
-            name = data[space + 1:nul].decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise Unreadable("a tree entry whose name is not UTF-8") from e
-        entries[name] = (data[at:space], data[nul + 1:nul + 21].hex())
+        index[data[space + 1:nul]] = (data[at:space], nul + 1)
         at = nul + 21
-    return entries
+    return index
+
+
+def tree_entries(data: bytes) -> dict[str, tuple[bytes, str]]:
+    """{name: (mode, hex id)} of a tree's content, in the tree's order."""
+    try:
+        return {name.decode("utf-8"): (mode, data[at:at + 20].hex())
+                for name, (mode, at) in tree_index(data).items()}
+    except UnicodeDecodeError as e:
+        raise Unreadable("a tree entry whose name is not UTF-8") from e

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pygit2
 
+from . import objects
+
 TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 ROLL_UP_AT = 16  # small packs before a roll-up
 SMALL_PACK_BYTES = 4 << 20  # larger packs are git's business (gc, repack)
@@ -269,20 +271,15 @@ def _read_entries(pack: Path) -> list[Entry] | None:
     try:
         index = pack.with_suffix(".idx").read_bytes()
         data = pack.read_bytes()
-    except OSError:
+        rows = objects.index_rows(index, objects.index_fanout(index, str(pack))[255])
+    except (OSError, objects.Unreadable):
         return None
-    if index[:8] != _IDX_MAGIC or data[:4] != b"PACK":
-        return None
-    count = struct.unpack_from(">I", index, 8 + 255 * 4)[0]
-    base = 8 + 256 * 4
-    oids = [index[base + 20 * i: base + 20 * i + 20] for i in range(count)]
-    crcs = struct.unpack_from(f">{count}I", index, base + 20 * count)
-    offsets = struct.unpack_from(f">{count}I", index, base + 24 * count)
-    if any(off & 0x80000000 for off in offsets):
+    offsets = [off for _, _, off in rows]
+    if data[:4] != b"PACK" or any(off & 0x80000000 for off in offsets):
         return None
     ends = dict(zip(sorted(offsets), [*sorted(offsets)[1:], len(data) - 20], strict=True))
     entries = []
-    for oid, crc, off in zip(oids, crcs, offsets, strict=True):
+    for oid, crc, off in rows:
         if not 1 <= (data[off] >> 4) & 7 <= 4:
             return None  # a delta: leave this pack to git
         entries.append(Entry(oid, crc, data[off:ends[off]]))

@@ -10,8 +10,7 @@ import pygit2
 
 from ..domain.models import RunSnapshot
 from . import codec
-from .integrate import TRACKING_PREFIX
-from .layout import RUNS_DIR, run_snapshot_path
+from .layout import RUNS_DIR, TRACKING_PREFIX, run_snapshot_path
 from .repo import Store
 from .state import StateView
 

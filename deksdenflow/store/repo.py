@@ -92,6 +92,10 @@ class Store:
         # Run once a transaction's commit is published (never for one that was not): what
         # must happen only for facts that are on the ref, such as delivering a budget alert.
         self.published: Callable[[Tx], None] | None = None
+        # The effective settings for a project.toml text (user config and DFLOW_* included):
+        # set by the context that owns them, so redaction and every reader of a view's
+        # settings use what the user configured, not project.toml alone.
+        self.settings_of: Callable[[str], ProjectSettings] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
         self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
         self.fsync = environment.flag("DFLOW_FSYNC")
@@ -160,7 +164,7 @@ class Store:
                 f"dflow is not set up in {self.workdir or self.git_dir}; run `dflow init` first"
             )
         self.check_trusted(str(ref.target))
-        return StateView(self.repo, self._commit(ref), self._parsed)
+        return StateView(self.repo, self._commit(ref), self._parsed, self.settings_of)
 
     def check_trusted(self, tip: str) -> None:
         """Refuse a tip dflow did not write or that fails validation (store/trust.py)."""
@@ -174,7 +178,7 @@ class Store:
         commit = self.repo.get(commit_id)
         if not isinstance(commit, pygit2.Commit):
             raise StateCorrupt(f"{commit_id} is not a commit")
-        return StateView(self.repo, commit, self._parsed)
+        return StateView(self.repo, commit, self._parsed, self.settings_of)
 
     def _commit(self, ref: pygit2.Reference) -> pygit2.Commit:
         obj = self.repo.get(ref.target)
@@ -220,7 +224,7 @@ class Store:
                 if ref is None:
                     raise NotInitialized("dflow is not set up here; run `dflow init` first")
                 self.check_trusted(str(ref.target))
-                view = StateView(self.repo, self._commit(ref), self._parsed)
+                view = StateView(self.repo, self._commit(ref), self._parsed, self.settings_of)
                 view.check_versions(self._checked_settings)
                 tx = Tx(view, self.actor)
                 result = fn(tx)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pygit2
@@ -31,7 +31,8 @@ class StateView:
     """The state as of one commit on the state ref (or an empty state before init)."""
 
     def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit | None,
-                 parsed: dict[str, ProjectSettings] | None = None) -> None:
+                 parsed: dict[str, ProjectSettings] | None = None,
+                 effective: Callable[[str], ProjectSettings] | None = None) -> None:
         self.repo = repo
         self.commit = commit
         self.tree: pygit2.Tree | None = commit.tree if commit is not None else None
@@ -39,6 +40,7 @@ class StateView:
         # project.toml settings by blob id, shared by the views of one store: tomlkit takes
         # ~4 ms per parse, and every write reads the settings (redaction's secret names).
         self._parsed = parsed if parsed is not None else {}
+        self._effective = effective
         self._subtrees: dict[str, pygit2.Tree | None] = {}
         self._run_keys: dict[str, tuple[int, str, str]] | None = None
 
@@ -111,7 +113,11 @@ class StateView:
         return data.decode() if data is not None else ""
 
     def settings(self) -> ProjectSettings:
-        """Project settings from project.toml alone (no env, no user config)."""
+        """The effective settings of this view's project.toml where the store has an owner
+        of them (`Store.settings_of`: user config and DFLOW_* included), else project.toml
+        alone (a bare store, as the trust checks and tests open it)."""
+        if self._effective is not None:
+            return self._effective(self.project_text())
         if self._settings is None:
             key = self._blob_id(PROJECT_FILE)
             cached = self._parsed.get(key) if key is not None else None

@@ -9,17 +9,15 @@ other entries.
 
 from __future__ import annotations
 
-import re
 from typing import Union
 
 import pygit2
 
+from .objects import TREE_MODE, tree_index
+from .objects import TreeIndex as _Index
 from .pack import PackWriter
 
 _Node = dict[str, Union["_Node", pygit2.Oid, None]]
-_Index = dict[bytes, tuple[bytes, int]]  # name -> (mode, offset of its 20-byte id)
-_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
-TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 OBJ_BLOB, OBJ_TREE = 3, 2
 
@@ -41,7 +39,7 @@ class TreeCache:
         hit = self._trees.get(oid)
         if hit is None:
             raw = repo.odb.read(pygit2.Oid(raw=oid))[1]
-            hit = raw, {m.group(2): (m.group(1), m.start(3)) for m in _ENTRY.finditer(raw)}
+            hit = raw, tree_index(raw)
             self.put(oid, *hit)
         return hit
 

@@ -12,12 +12,10 @@ from ..context.project import Project
 from ..errors import DflowError
 from ..store.integrate import integrate, tracking_tip
 from ..store.layout import PROJECT_FILE
-from . import completion, service, transport
+from . import completion, seen, service, transport
+from .seen import READS, SKIP
 
-# Commands that manage sync themselves, or must work without (or before) any state.
-SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", "pr"})
-# Reads that show run statuses: worth the cheap merged-branch check.
-READS = frozenset({"status", "show", "events"})
+__all__ = ["READS", "SKIP", "AutoSync", "lost_notes", "notes_of"]
 
 
 class AutoSync:
@@ -45,6 +43,8 @@ class AutoSync:
         project = self._auto_project()
         if project is None:
             return
+        common = str(project.store.git_dir)
+        key = seen.stamp(common)  # before the work: a fetch during it must change the key
         remote = service.remote_name(project)
         theirs = tracking_tip(project.store, remote)
         try:
@@ -52,9 +52,18 @@ class AutoSync:
                 integrate(project.store, theirs, remote)
             if command in READS:
                 completion.record_merged(project, remote)
+                if seen.stamp(common) == key:
+                    seen.remember(common, key)  # the next command need not look again
         except DflowError as exc:
             self._warn(f"could not merge the state fetched from '{remote}': {exc}")
         self.project, self.tip, self.remote = project, project.store.tip(), remote
+
+    def resume(self, tip: str | None) -> None:
+        """Nothing needed merging before the command (sync/seen.py), which began at `tip`:
+        set up only what `after_command` needs to push what it changed."""
+        project = self._auto_project()
+        if project is not None:
+            self.project, self.tip, self.remote = project, tip, service.remote_name(project)
 
     def after_command(self) -> None:
         """Push (through a full sync) when the command moved the state ref."""

@@ -14,7 +14,7 @@ from ..domain.backoff import delay
 from ..errors import DflowError, NotInitialized
 from ..store.integrate import Integration, Outcome, integrate, set_tracking
 from ..store.layout import PROJECT_FILE
-from . import completion, setup, transport, work
+from . import completion, seen, setup, transport, work
 
 PUSH_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.05
@@ -104,10 +104,16 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
     report.tip = store.tip()
     if PROJECT_FILE in report.conflicts and ours is not None:
         report.settings_lost = _lost(ours, _project_text(project))
+    # What was fetched is merged now; once the runs merged into the base are recorded too,
+    # the next command need not look again while no ref moves (sync/seen.py).
+    common = str(store.git_dir)
+    key = seen.stamp(common)
     report.completed = completion.record_merged(project, name)
     if report.completed:
         report.tip = _push_after_completion(project, name, report) if push else store.tip()
     report.untrusted = sorted(project.settings().untrusted())
+    if seen.stamp(common) == key:
+        seen.remember(common, key)
     return report
 
 

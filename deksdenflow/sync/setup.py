@@ -15,7 +15,8 @@ from pydantic import BaseModel
 from ..context.parts import Parts
 from ..context.project import Project, initialize
 from ..store import Store
-from ..store.integrate import TRACKING_PREFIX, integrate
+from ..store.integrate import integrate
+from ..store.layout import TRACKING_PREFIX
 from . import transport
 
 

@@ -276,11 +276,12 @@ def cancel(project: Project, run_ref: str, reason: str = "") -> RunSnapshot:
     return _in_tx(project, run_ref, body)
 
 
-def show_snapshot(snap: RunSnapshot) -> RunLine:
-    """The status line of a snapshot a control returned (what `--json` prints)."""
+def show_snapshot(project: Project, snap: RunSnapshot) -> RunLine:
+    """The status line of a snapshot a control returned (what `--json` prints), with the
+    project's effective settings (what the reconciler used)."""
     from .runs import run_line
 
-    return run_line(snap)
+    return run_line(snap, project.settings())
 
 
 def show(project: Project, run_ref: str) -> RunDetail:

@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-from .. import environment
 from ..context.project import Project
 from ..errors import GitOperationError
 from ..jobs.locks import try_lock, unlock
@@ -28,20 +26,6 @@ from . import worktrees
 
 CREATING_DIR = "creating"
 BEGIN_TRIES = 100
-# Test-only: `DFLOW_TEST_PAUSE_AT=<point>` makes dflow stop at that point (saying so on
-# stderr) so a test can SIGKILL it there. Points: new.before-worktree, new.worktree-made,
-# new.recorded. Never set it outside tests.
-PAUSE_ENV = "DFLOW_TEST_PAUSE_AT"
-
-
-def pause_point(name: str) -> None:
-    """Test-only: stop here for an hour when DFLOW_TEST_PAUSE_AT names this point."""
-    if environment.text(PAUSE_ENV) != name:
-        return
-    print(f"paused at {name}", file=sys.stderr, flush=True)
-    time.sleep(3600)
-
-
 def _dir(store: Store) -> Path:
     return store.data_dir / CREATING_DIR
 

@@ -13,6 +13,7 @@ from ..context.parts import Parts
 from ..errors import DflowError, NewerSchema
 from ..git import runner
 from ..store import STATE_REF, integrate, trust
+from ..store.layout import TRACKING_PREFIX
 from ..store.libgit2 import libgit2_version
 from ..store.lock import Timeout as LockBusy
 from ..store.repo import Store, open_store
@@ -141,7 +142,7 @@ def _remote_checks(store: Store) -> list[Check]:
     """A remote's state that would be refused, named by its commit (store/incoming.py)."""
     checks = []
     for ref in sorted(store.repo.references):
-        if not (ref.startswith(integrate.TRACKING_PREFIX) and ref.endswith("/state")):
+        if not (ref.startswith(TRACKING_PREFIX) and ref.endswith("/state")):
             continue
         theirs = str(store.repo.references[ref].target)
         try:
@@ -149,7 +150,7 @@ def _remote_checks(store: Store) -> list[Check]:
         except DflowError as exc:
             why = str(exc)
         if why is not None:
-            remote = ref.removeprefix(integrate.TRACKING_PREFIX).removesuffix("/state")
+            remote = ref.removeprefix(TRACKING_PREFIX).removesuffix("/state")
             checks.append(Check(
                 name="remote state", level="fail",
                 detail=f"'{remote}' holds state commit {theirs} that is refused: {why}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import faults
 from ..context.project import Project
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.payloads import StepBlocked, StepFailed, StepFinished, StepStarted
@@ -16,7 +17,6 @@ from . import (
     agents,
     changes,
     contract,
-    creation,
     integration,
     placement,
     prompts,
@@ -154,7 +154,7 @@ class ExecuteHandler:
                                    step_values(snap, step, worktree)) if resolve
                   else _prompt(project, snap, step, worktree))
         call: agents.AgentCall | None = None
-        creation.pause_point(f"execute.step-{step.index:02d}")  # tests: a kill mid-step
+        faults.point(f"{faults.STEP_POINT}{step.index:02d}")  # tests: a kill mid-step
         try:
             call = agents.invoke(project.parts, snap, settings, "execute", prompt, job=job,
                                  cwd=worktree)

@@ -81,12 +81,8 @@ def row(line: Line) -> tuple[object, ...]:
 def settings_key(project_blob_id: str, common: str) -> str:
     """What the effective settings depend on (as `Project`'s settings cache keys them):
     project.toml's blob id, the DFLOW_* variables, the user config file's identity, this
-    machine's settings trust record. Hashed, so no variable's value is written into the
-    cache."""
-    import hashlib
-
-    stamp = environment.settings_stamp(common)
-    return hashlib.sha256(json.dumps([project_blob_id, stamp]).encode()).hexdigest()
+    machine's settings trust record."""
+    return environment.settings_digest(common, project_blob_id)
 
 
 def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Line:
@@ -142,7 +138,8 @@ def write_through(project: Project, tx: Tx) -> None:
     from ..store.objects import Unreadable
 
     uids = sorted({event.run for event in tx.events if event.run})
-    if not uids or project.flags:  # command-line flags are not what `dflow status` resolves
+    every = tx.staged_project_text is not None  # new settings: every run's line is new
+    if not (uids or every) or project.flags:  # flags are not what `dflow status` resolves
         return
     try:
         _write_through(project, tx, uids)
@@ -163,7 +160,12 @@ def _write_through(project: Project, tx: Tx, uids: list[str]) -> None:
         return
     view = LiteView(store.repo, tip)
     key = settings_key(view.blob_id(PROJECT_FILE), common)
-    if not cache.holds(common, LINES, key):
+    if tx.staged_project_text is not None:
+        # A settings change: the writer has the models loaded and the new settings resolved,
+        # so it hands every run's line over rather than leave the next listing to compute
+        # them all (issue 24: the writer owns the excerpt readers show).
+        uids = sorted(view.run_dirs())
+    elif not cache.holds(common, LINES, key):
         return
     text = view.blob(PROJECT_FILE)
     settings = project.settings_of(text.decode() if text is not None else "")

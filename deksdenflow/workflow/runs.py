@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from .. import faults
 from ..domain.alerts import BudgetAlert, newest
 from ..domain.events import Event
 from ..domain.layout import protocol_folder
@@ -113,10 +114,10 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
                 markers.end(made.pop()[0])
             worktrees.check_free(project, branch, root / branch)
             markers.begin(branch, root / branch)
-            creation.pause_point("new.before-worktree")
+            faults.point("new.before-worktree")
             worktrees.create(project, branch, root / branch, start)
             made.append((branch, root / branch))
-            creation.pause_point("new.worktree-made")
+            faults.point("new.worktree-made")
         snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch),
                           floor=floor, variant=variants.choose(settings, branch, variant))
         # What `dflow new` asks for is the project's loop mode; `--no-plan` is hands-off.
@@ -125,7 +126,7 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
 
     try:
         created = project.store.transact(body)
-        creation.pause_point("new.recorded")
+        faults.point("new.recorded")
         return created
     except BaseException:
         for branch, path in made:
@@ -191,7 +192,7 @@ class StatusReport(BaseModel):
     runs: list[RunLine]
 
 
-def run_line(snap: RunSnapshot, settings: ProjectSettings | None = None) -> RunLine:
+def run_line(snap: RunSnapshot, settings: ProjectSettings) -> RunLine:
     """The run's status line; `waiting` says why it is not moving (None while it moves)."""
     run = snap.run
     return RunLine(

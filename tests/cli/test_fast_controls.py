@@ -155,12 +155,26 @@ def test_any_other_spelling_is_left_to_typer(run_repo: Path, argv: list[str]) ->
     assert not answered_fast(fresh(argv, run_repo))
 
 
-def test_a_repository_with_a_remote_is_left_to_typer_for_the_implicit_sync(
-        run_repo: Path, tmp_path: Path) -> None:
-    git("init", "-q", "--bare", str(tmp_path / "remote.git"), cwd=tmp_path)
-    git("remote", "add", "origin", str(tmp_path / "remote.git"), cwd=run_repo)
+def test_a_repository_with_a_remote_answers_fast_and_pushes_the_change(
+        run_repo: Path, tmp_path: Path, cli: Callable[..., object]) -> None:
+    """The implicit sync around a control costs its push only (sync/seen.py): with nothing
+    fetched to merge, the fast path answers, then pushes; a teammate's clone sees it."""
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    git("remote", "add", "origin", str(remote), cwd=run_repo)
+    git("push", "-q", "origin", "main", cwd=run_repo)
+    assert cli("sync", cwd=run_repo).exit_code == 0  # type: ignore[attr-defined]
+    cli("status", cwd=run_repo)  # the implicit sync has looked: nothing moved since
     found = fresh(["pause", "1"], run_repo)
-    assert found.code == 0 and not answered_fast(found)
+    assert found.code == 0 and answered_fast(found), found.err
+    assert "typer" not in found.modules
+    tip = git("rev-parse", "refs/deksdenflow/state", cwd=run_repo)
+    assert git("ls-remote", str(remote), "refs/deksdenflow/state", cwd=tmp_path).split()[0] == tip
+    teammate = tmp_path / "teammate"
+    git("clone", "-q", str(remote), str(teammate), cwd=tmp_path)
+    git("fetch", "-q", "origin", "refs/deksdenflow/state:refs/deksdenflow/state", cwd=teammate)
+    shown = fresh(["status", "--json"], teammate)
+    assert json.loads(shown.out)["runs"][0]["paused"] is True, shown.err
 
 
 @pytest.mark.parametrize("argv", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,25 @@ def test_any_moved_branch_or_tracking_ref_bypasses_the_cache(project: Project,
     listing.write_bytes(listing.read_bytes().partition(b"\n")[0] + b"\nplanted\n")
     git("branch", "feature", cwd=repo)
     assert _status(repo) == real
+
+
+def test_a_settings_change_outside_the_ref_bypasses_the_cache(
+        project: Project, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line says why a run waits with the effective settings: a DFLOW_* variable or the
+    user config changes them without moving the tip, so neither may be answered from a
+    listing stored under the old ones."""
+    add_run(project.store, "one")
+    _status(repo)
+    listing = _cache_file(repo)
+
+    def plant() -> None:
+        listing.write_bytes(listing.read_bytes().partition(b"\n")[0] + b"\nplanted\n")
+
+    plant()
+    assert _status(repo) == "planted\n"  # a hit serves the stored bytes
+    monkeypatch.setenv("DFLOW_QA_POLICY", "never")
+    assert _status(repo) == _uncached(project) != "planted\n"
+    plant()
+    assert _status(repo) == "planted\n"
+    Path(os.environ["DFLOW_CONFIG_FILE"]).write_text('[loop]\nmode = "step"\n')
+    assert _status(repo) == _uncached(project) != "planted\n"

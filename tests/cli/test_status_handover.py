@@ -184,3 +184,19 @@ def test_the_hand_over_reads_the_commit_it_published_not_the_ref_after_a_move(
     handed = [json.loads(payload) for payload in cache.records(common, listing.JOURNAL, key)]
     run_tree = LiteView(common, moved[0]).entry_id(f"runs/{uid[:5]}/{uid}")
     assert any(run_tree in record for record in handed)  # read from what was published
+
+
+def test_after_a_settings_change_the_writer_hands_every_line_over(
+        project: Project, repo: Path) -> None:
+    """A changed project.toml changes every run's line (why it waits): the writer, which
+    has the new settings, hands them all over; status loads no model and prints what it
+    would compute."""
+    for name in ("one", "two", "three"):
+        add_run(project.store, name)
+    table(repo)  # a listing is kept under the old settings
+    project.set_settings({"qa.policy": "never"})
+    modules = loaded_by(["status"], cwd=repo)
+    assert "pydantic" not in modules and "pygit2" not in modules and "typer" not in modules
+    handed = table(repo), status(repo)
+    shutil.rmtree(repo / ".git" / "deksdenflow" / "cache")  # every line computed afresh
+    assert (table(repo), status(repo)) == handed

@@ -124,12 +124,26 @@ def test_plan_pause_resume_cancel_and_qa_commands(repo: Path, cli) -> None:
     assert "requested plan" in cli("plan", "x", cwd=repo).output
     assert cli("pause", "x", cwd=repo).output.startswith("paused 0001-x")
     assert cli("resume", "x", cwd=repo).output.startswith("resumed 0001-x")
-    assert "plan: planned" in cli("plan", "x", "--wait", cwd=repo).output or True
+    planned = cli("plan", "x", "--wait", cwd=repo)
+    assert planned.exit_code == 0 and "plan: planned" in planned.output, planned.output
     ran = cli("run", "x", "--step", "1", "--wait", cwd=repo)
     assert "step 01 execute: needs_qa" in ran.output and "step 01 qa: PASS" in ran.output
     again = cli("qa", "x", "1", "--wait", cwd=repo)
     assert "step 01 qa: PASS" in again.output
     assert cli("cancel", "x", "--reason", "done", cwd=repo).output.startswith("cancelled")
+
+
+def test_one_step_with_qa_at_the_end_says_what_status_says(repo: Path, cli) -> None:
+    """`run --step N --wait` reports the wait with the project's settings (qa.policy = end),
+    never the defaults': the reconciler has no settings to fall back to."""
+    cli("init", "--engine", "demo", cwd=repo)
+    cli("new", "x", "--task", "t", "--no-plan", cwd=repo)
+    cli("plan", "x", "--wait", cwd=repo)
+    cli("config", "set", "qa.policy", "end", cwd=repo)
+    ran = cli("run", "x", "--step", "1", "--wait", cwd=repo)
+    assert ran.exit_code == 0, ran.output
+    assert "a dflow bug" not in ran.output
+    assert "waits: one step at a time (loop.mode step); step 02 is next" in ran.output
 
 
 def test_demo_completes_a_protocol_in_a_kept_scratch_repo(tmp_path: Path, cli,

@@ -68,7 +68,7 @@ def test_pause_during_a_claimed_job_then_resume_ends_completed(
     wait_for(lambda: not project.view().find_run("1").open_jobs, what="the claimed job done")
     snap = project.view().find_run("1")
     assert snap.run.status.value != "completed"
-    reason = waiting(snap)
+    reason = waiting(snap, project.settings())
     assert reason is not None and reason.reason == "paused" and "resume" in reason.command
     assert cli("resume", "1", cwd=repo).exit_code == 0
     wait_for(lambda: _status(project) == "completed", timeout=60, what="the resumed run done")
@@ -88,7 +88,8 @@ def test_qa_fail_then_approve_ends_completed_under_the_pool(
         if snap.run.status.value == "completed":
             break
         blocked = [s.index for s in snap.steps if s.status.value == "blocked"]
-        assert blocked and "dflow step retry" in (waiting(snap) or pytest.fail()).command
+        why = waiting(snap, project.settings()) or pytest.fail()
+        assert blocked and "dflow step retry" in why.command
         assert cli("step", "approve", "1", str(blocked[0]), cwd=repo).exit_code == 0
         approved += 1
     wait_for(lambda: _status(project) == "completed", timeout=60, what="the approved run done")
@@ -111,6 +112,7 @@ def test_ci_failure_then_success_ends_completed_under_the_pool(
     wait_for(lambda: not project.view().run(uid).open_jobs, what="the pool to stop at CI")  # type: ignore[union-attr]
     snap = project.view().run(uid)
     assert snap is not None and snap.run.status.value == "blocked"
-    assert (waiting(snap) or pytest.fail()).reason == "blocked by ci: CI failed: https://ci/7"
+    why = waiting(snap, project.settings()) or pytest.fail()
+    assert why.reason == "blocked by ci: CI failed: https://ci/7"
     ci("success")
     wait_for(lambda: _status(project) == "completed", timeout=60, what="the run after green CI")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from deksdenflow import faults
 from deksdenflow.context.project import Project
 from deksdenflow.domain.reconcile import waiting
 from tests.conftest import git
@@ -58,10 +59,10 @@ def assert_nothing_half_made(repo: Path, project: Project) -> None:
         repo.parent / f"{repo.name}.worktrees").exists() else set()
     assert {p.resolve() for p in leftovers} == trees
     for snap in runs:
-        assert snap.open_jobs or waiting(snap) is not None, snap.run.id
+        assert snap.open_jobs or waiting(snap, project.settings()) is not None, snap.run.id
 
 
-@pytest.mark.parametrize("point", ["new.before-worktree", "new.worktree-made", "new.recorded"])
+@pytest.mark.parametrize("point", faults.POINTS)
 def test_a_new_killed_at_any_point_is_undone_or_kept_by_the_next_command(
     project: Project, repo: Path, tmp_path: Path, cli, point: str  # type: ignore[no-untyped-def]
 ) -> None:

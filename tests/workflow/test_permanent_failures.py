@@ -26,7 +26,7 @@ def test_a_missing_binary_blocks_the_step_once_with_the_fix(project: Project, ne
     snap = settle(project)
     assert snap.run.status.value == "blocked"
     assert _execute_jobs(project) == [(1, "failed")]  # no retries, no backoff
-    why = waiting(snap)
+    why = waiting(snap, project.settings())
     assert why is not None and "step 01" in why.reason and "dflow step retry" in why.command
 
 
@@ -87,6 +87,6 @@ def test_a_schema_the_engine_refuses_fails_planning_once_with_the_fix(
     plans = [(j.failures, j.status.value) for j in snap.jobs if j.kind == JobKind.PLAN]
     assert plans == [(1, "failed")]  # refused once; never asked again
     assert len(codex.calls()) == 1
-    why = waiting(snap)
+    why = waiting(snap, project.settings())
     assert why is not None and "refused the output schema" in why.reason
     assert why.command.startswith("fix the cause, then dflow plan")

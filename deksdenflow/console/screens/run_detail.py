@@ -152,7 +152,7 @@ class RunDetailScreen(StateScreen):
             self.app.push_screen(StepDetailScreen(self.uid, int(event.row_key.value)))
 
 
-def head(snap: RunSnapshot, settings: ProjectSettings | None = None) -> Text:
+def head(snap: RunSnapshot, settings: ProjectSettings) -> Text:
     """Two or three lines: id and status, the task, and what blocks or links the run (why it
     waits as the effective settings decide, this machine's settings trust included)."""
     run = snap.run

@@ -1,0 +1,87 @@
+"""What the implicit sync last found, so that a command can tell that there is nothing to
+merge without loading anything heavy (no pygit2, no pydantic, no settings).
+
+The implicit sync before a command (sync/auto.py) does two things that depend on refs only:
+it merges the state a plain `git fetch` brought (the tracking ref), and before a read it
+records runs whose branch was merged (branch and remote-tracking refs). Once it has done
+both, it remembers the key of every ref but the state ref itself (`cache.refs_key`) and
+of what the effective settings depend on besides project.toml. While that key holds, the
+next command skips it: the remote costs nothing until a ref moves. A command that moves
+the state ref then loads the sync to push it, and only then (`Deferred`). A tip the store
+has not verified (moved behind its back) always takes the whole path
+(docs/decisions/1550-the-remote-costs-nothing-until-used.md).
+
+Standard library only at import: `dflow status` reads this before anything else.
+"""
+
+from __future__ import annotations
+
+from .. import environment
+from ..store import cache
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .auto import AutoSync
+
+SEEN = "sync-seen"
+# Commands that manage sync themselves, or must work without (or before) any state.
+SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", "pr"})
+# Reads that show run statuses: worth the cheap merged-branch check.
+READS = frozenset({"status", "show", "events"})
+
+
+def stamp(common: str) -> str:
+    """Every ref the implicit sync reads (all but the state ref) and the settings digest."""
+    return f"{environment.settings_digest(common)} {cache.refs_key(common)}"
+
+
+def unmoved(common: str) -> bool:
+    """Whether nothing the implicit sync reads moved since it last had nothing left to do,
+    at a tip the store wrote or verified."""
+    tip = cache.read_tip(common)
+    if tip is None or cache.trusted_tip(common) != tip:
+        return False
+    return cache.holds(common, SEEN, stamp(common))
+
+
+def remember(common: str, key: str) -> None:
+    """The implicit sync has merged and checked everything `key` (a `stamp`) names."""
+    cache.save(common, SEEN, key, b"")
+
+
+def implicit(common: str, command: str | None,
+             make: Callable[[], AutoSync]) -> AutoSync | Deferred | None:
+    """The implicit sync around `command`, run before it: None where there is none; a
+    `Deferred` one when nothing moved; else the whole `AutoSync` (`make` builds it)."""
+    if not command or command in SKIP:
+        return None
+    if unmoved(common):
+        return Deferred(common, make)
+    sync = make()
+    sync.before_command(command)
+    return sync
+
+
+class Deferred:
+    """The implicit sync of a command before which nothing moved: after the command, the
+    sync is loaded only when the command moved the state ref, to push it."""
+
+    def __init__(self, common: str, make: Callable[[], AutoSync]) -> None:
+        self.common, self.make = common, make
+        self.tip = cache.read_tip(common)
+        self.notes: list[str] = []
+
+    def take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
+
+    def after_command(self) -> None:
+        if cache.read_tip(self.common) == self.tip:
+            return
+        sync = self.make()
+        sync.resume(self.tip)
+        sync.after_command()
+        self.notes.extend(sync.take_notes())
+

@@ -1,0 +1,92 @@
+"""The remote costs nothing until it is used (sync/seen.py, decision 1550): before a read, the
+implicit sync loads nothing heavy while no ref it reads moved; a moved ref (a `git fetch` of
+a teammate's events, a branch merged into the base, another settings digest) takes the whole
+path, and its result is what the whole path shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deksdenflow.sync import seen, service
+from deksdenflow.workflow import controls, runs
+from tests.cli.test_fast_controls import fresh
+from tests.conftest import git
+from tests.sync.conftest import Clone
+
+HEAVY = ("pygit2", "pydantic", "deksdenflow.sync.auto", "deksdenflow.wiring")
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
+
+
+def _status(where: Path) -> tuple[dict[str, dict[str, object]], set[str]]:
+    found = fresh(["status", "--json"], where)
+    assert found.code == 0, found.err
+    return {r["name"]: r for r in json.loads(found.out)["runs"]}, found.modules
+
+
+def test_an_unmoved_read_loads_nothing_heavy_and_a_fetch_is_merged(clone: Clone) -> None:
+    a, b = clone("a"), clone("b")
+    runs.create_run(a, "login", "t", plan=False)
+    service.sync(a)
+    service.sync(b)
+    _status(b.root)  # the whole path once: it remembers what it saw
+    shown, modules = _status(b.root)
+    assert not heavy(modules), heavy(modules)
+    assert shown["login"]["paused"] is False
+    controls.pause(a, "login")
+    service.sync(a)  # the teammate pushes; plain git brings it
+    git("fetch", "-q", "origin", cwd=b.root)
+    shown, modules = _status(b.root)
+    assert shown["login"]["paused"] is True  # merged: the tracking ref moved
+    assert "pygit2" in modules
+    again, modules = _status(b.root)
+    assert again == shown and not heavy(modules)
+
+
+def test_a_branch_merged_into_the_base_is_seen_by_the_next_read(clone: Clone) -> None:
+    a = clone("a")
+    snap = runs.create_run(a, "login", "t", plan=False)
+    service.sync(a)
+    _status(a.root)
+    worktree = Path(snap.run.worktree)
+    plan = worktree / ".protocols" / snap.run.id / "plan.md"  # what says the branch has work
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text("# plan\n")
+    git("add", "-A", cwd=worktree)
+    git("commit", "-q", "-m", "work", cwd=worktree)
+    git("merge", "-q", "--no-ff", "-m", "merge", snap.run.branch, cwd=a.root)
+    shown, _ = _status(a.root)
+    assert shown["login"]["merged"] is True, shown
+
+
+@pytest.mark.parametrize("change", ["DFLOW variable", "user config"])
+def test_a_settings_change_outside_the_ref_takes_the_whole_path(
+        clone: Clone, change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = clone("a")
+    runs.create_run(a, "login", "t", plan=False)
+    service.sync(a)
+    _status(a.root)
+    common = str(a.store.git_dir)
+    assert seen.unmoved(common)
+    if change == "DFLOW variable":
+        monkeypatch.setenv("DFLOW_PROJECT_SYNC", "off")
+    else:
+        Path(a.root.parent / "user.toml").write_text('[project]\nsync = "off"\n')
+        monkeypatch.setenv("DFLOW_CONFIG_FILE", str(a.root.parent / "user.toml"))
+    assert not seen.unmoved(common)
+
+
+def test_a_tip_moved_behind_the_stores_back_takes_the_whole_path(clone: Clone) -> None:
+    a = clone("a")
+    runs.create_run(a, "login", "t", plan=False)
+    service.sync(a)
+    _status(a.root)
+    common = str(a.store.git_dir)
+    assert seen.unmoved(common)
+    git("update-ref", "refs/deksdenflow/state", "refs/deksdenflow/state~1", cwd=a.root)
+    assert not seen.unmoved(common)
