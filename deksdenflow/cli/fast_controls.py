@@ -153,27 +153,28 @@ def json_text(line: RunLine) -> str:
 
 
 def state_change_text(snap: RunSnapshot, verb: str, as_json: bool) -> str:
-    """`dflow pause|resume|cancel`: `paused 0001-x; it is running (paused)`."""
-    if as_json:
-        from ..workflow.runs import run_line
+    """`dflow pause|resume|cancel`: `paused 0001-x; it is paused`."""
+    from ..workflow.runs import run_line, run_stage
 
+    if as_json:
         return json_text(run_line(snap))
-    return (f"{verb} {snap.run.id}; it is {snap.run.status.value}"
-            f"{' (paused)' if snap.run.paused else ''}\n")
+    return f"{verb} {snap.run.id}; it is {run_stage(snap)}\n"
 
 
 def approved_text(snap: RunSnapshot, step: int, as_json: bool) -> str:
     """`dflow step approve`: `approved 0001-x step 02; run is running`."""
-    if as_json:
-        from ..workflow.runs import run_line
+    from ..workflow.runs import run_line, run_stage
 
+    if as_json:
         return json_text(run_line(snap))
-    return f"approved {snap.run.id} step {step:02d}; run is {snap.run.status.value}\n"
+    return f"approved {snap.run.id} step {step:02d}; run is {run_stage(snap)}\n"
 
 
 def created_text(snap: RunSnapshot, no_plan: bool) -> str:
     """`dflow new`: the run, its branch and worktree, its variant, what comes next."""
-    text = f"created {snap.run.id} ({snap.run.status.value}) on branch {snap.run.branch}\n"
+    from ..workflow.runs import run_stage
+
+    text = f"created {snap.run.id} ({run_stage(snap)}) on branch {snap.run.branch}\n"
     text += f"worktree: {snap.run.worktree}\n"
     if snap.run.variant:
         text += f"variant: {snap.run.variant}\n"

@@ -141,11 +141,13 @@ def clean(
     for item in report.runs:
         gone = [what for what, done in (("worktree " + item.worktree, item.worktree_removed),
                                         ("branch " + item.branch, item.branch_deleted)) if done]
+        if item.cancelled:
+            typer.echo(f"{item.run}: {'would cancel' if dry_run else 'cancelled'} (--force)")
+        if gone:
+            typer.echo(f"{item.run}: {verb} {' and '.join(gone)}")
         if item.kept:
             typer.echo(f"{item.run}: kept: {item.kept}")
-        elif gone:
-            typer.echo(f"{item.run}: {verb} {' and '.join(gone)}")
-        else:
+        elif not gone:
             typer.echo(f"{item.run}: nothing left to remove")
 
 

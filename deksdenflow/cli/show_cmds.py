@@ -52,6 +52,7 @@ def shown(found: detail.RunDetail) -> Shown:
         transcripts=[t.command for t in facts.transcripts],
         events=[(e.at, e.type.value, e.step, e.actor,
                  event_detail(e.data.model_dump(mode="json"))) for e in found.events],
+        stage=line.stage,
     )
 
 

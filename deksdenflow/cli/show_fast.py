@@ -16,6 +16,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..domain import stages
 from ..store import cache
 from ..store.layout import events_dir, run_dir
 from . import events_fast, fast
@@ -82,14 +83,18 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
         return None
     events = events_fast.ordered(events_fast.events_under(view, events_dir(folder)))
     path, plan = plan_text(common, run, run_id)
+    waiting = _waiting(common, view, doc)
+    status, paused = run.get("status", "pending"), bool(run.get("paused"))
     found = Shown(
-        id=run_id, status=run.get("status", "pending"), paused=bool(run.get("paused")),
+        id=run_id, status=status, paused=paused,
         branch=run.get("branch", ""), engine=run.get("engine"),
-        waiting=_waiting(common, view, doc), task=run.get("task", ""),
+        waiting=waiting, task=run.get("task", ""),
         blocks=list(run.get("blocks", {}).items()), plan_path=path, plan=plan,
         steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
         changes=changes, transcripts=_transcripts(view, folder, run_id),
         events=[_event_row(e) for e in events[-RECENT_EVENTS:]],
+        stage=stages.stage(status, paused=paused, merged=bool(run.get("merged")),
+                           waiting=bool(waiting)),
     )
     _facts(found, events)
     return found

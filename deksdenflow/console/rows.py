@@ -16,6 +16,7 @@ from rich.text import Text
 from ..domain.events import Event
 from ..domain.models import Job, RunSnapshot, StepRun
 from ..wording import STATUS_STYLE, ago, tokens
+from ..workflow.runs import run_stage
 
 Clock = Callable[[], datetime]
 
@@ -40,15 +41,9 @@ def status_text(status: str, paused: bool = False) -> Text:
 
 
 def stage_text(snap: RunSnapshot) -> Text:
-    """`ready` (every step passed) and `merged` (on the base) in place of `completed`
-    (docs/decisions/1000-ready-and-merged.md)."""
-    run = snap.run
-    if run.status.value != "completed":
-        return status_text(run.status.value, run.paused)
-    text = Text("merged" if run.merged else "ready", style=STATUS_STYLE.get("completed", ""))
-    if run.paused:
-        text.append(" (paused)", style="yellow")
-    return text
+    """The run's stage, the word the CLI shows too (domain/stages.py)."""
+    stage = run_stage(snap)
+    return Text(stage, style=STATUS_STYLE.get(stage, ""))
 
 
 def plain(value: str) -> Text:
@@ -87,7 +82,7 @@ def sort_key(column: str) -> Callable[[RunSnapshot], Any]:
     far = datetime.min.replace(tzinfo=UTC)
     keys: dict[str, Callable[[RunSnapshot], Any]] = {
         "id": lambda s: (s.run.number, s.run.uid),
-        "status": lambda s: (s.run.status.value, s.run.number),
+        "status": lambda s: (run_stage(s), s.run.number),
         "updated": lambda s: (-(s.run.updated_at or far).timestamp(), s.run.number),
         "cost": lambda s: (-s.run.cost, s.run.number),
     }
@@ -95,10 +90,9 @@ def sort_key(column: str) -> Callable[[RunSnapshot], Any]:
 
 
 def matches(snap: RunSnapshot, query: str) -> bool:
-    """The `/` filter: every word must appear in the id, status, engine or task."""
+    """The `/` filter: every word must appear in the id, the stage shown, engine or task."""
     run = snap.run
-    hay = " ".join((run.id, run.status.value, run.engine or "", run.task,
-                    "paused" if run.paused else "")).lower()
+    hay = " ".join((run.id, run_stage(snap), run.engine or "", run.task)).lower()
     return all(word in hay for word in query.lower().split())
 
 

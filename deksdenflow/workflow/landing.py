@@ -17,6 +17,7 @@ from ..errors import DflowError, GitOperationError
 from ..sync import completion, transport
 from . import replay
 from .push_check import check_branch
+from .runs import run_stage
 from .worktrees import git
 
 
@@ -46,7 +47,7 @@ def check_landable(snap: RunSnapshot) -> None:
         s.status == StepStatus.COMPLETED for s in snap.steps)
     if run.status != RunStatus.COMPLETED and not only_land_block:
         raise NotLandable(
-            f"{run.id} is {run.status.value} ({snap.steps_done}/{len(snap.steps)} steps passed); "
+            f"{run.id} is {run_stage(snap)} ({snap.steps_done}/{len(snap.steps)} steps passed); "
             f"land it when every step has passed (`dflow status {run.id}`)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def test_land_refuses_a_run_that_is_not_done(local: Path, cli) -> None:
     cli("new", "later", "--task", "t", "--no-plan", cwd=local)
     result = cli("land", "later", cwd=local)
     assert result.exit_code == 1
-    assert "0001-later is pending (0/0 steps passed); land it when every step has passed" \
+    assert "0001-later is waiting (0/0 steps passed); land it when every step has passed" \
         in result.output
 
 
@@ -178,7 +179,6 @@ def test_clean_removes_merged_and_cancelled_but_keeps_unpushed_work(local: Path,
     cli("new", "dropped", "--task", "t", "--no-plan", cwd=local)
     assert cli("cancel", "dropped", cwd=local).exit_code == 0
     unpushed = finished_run(cli, local, "unpushed")
-    assert cli("cancel", "unpushed", cwd=local).exit_code == 1  # completed runs cannot cancel
     worktrees = local.parent / f"{local.name}.worktrees"
     state = git("rev-parse", STATE, cwd=local)
 
@@ -191,12 +191,58 @@ def test_clean_removes_merged_and_cancelled_but_keeps_unpushed_work(local: Path,
     branches = git("branch", "--format=%(refname:short)", cwd=local).split()
     assert "0001-landed" not in branches and "0002-dropped" not in branches
     assert (worktrees / unpushed).is_dir() and unpushed in branches
+    assert git("rev-parse", STATE, cwd=local) == state  # the state history is kept
 
     kept = cli("clean", unpushed, cwd=local)
-    assert f"{unpushed}: kept: it is completed" in kept.output
-    forced = cli("clean", unpushed, "--force", cwd=local)
-    assert f"{unpushed}: removed worktree" in forced.output
-    assert git("rev-parse", STATE, cwd=local) == state  # the state history is kept
+    assert f"{unpushed}: kept: it is ready to land; `dflow land {unpushed}`, or `dflow " \
+        f"cancel {unpushed}` to abandon it first" in kept.output
+
+
+def test_clean_force_abandons_a_ready_run_instead_of_leaving_it_ready(local: Path,
+                                                                      cli) -> None:
+    """Before: `clean --force` removed the work and the run stayed "ready to land" forever,
+    while `land` said its branch did not exist."""
+    run = finished_run(cli, local)
+    forced = cli("clean", run, "--force", cwd=local)
+    assert forced.exit_code == 0, forced.output
+    assert f"{run}: cancelled (--force)\n{run}: removed worktree" in forced.output
+    line = json.loads(cli("status", run, "--json", cwd=local).output)["runs"][0]
+    assert (line["status"], line["stage"]) == ("cancelled", "cancelled")
+    refused = cli("land", run, cwd=local)
+    assert refused.exit_code == 1
+    assert f"{run} is cancelled; there is nothing to land" in refused.output
+
+
+def test_a_ready_run_is_abandoned_and_cleaned_keeping_only_unique_work(cloned, cli) -> None:
+    """`cancel` works on a ready run; `clean` then removes its worktree, and its branch
+    unless the branch holds commits that exist nowhere else (it says so; --force deletes)."""
+    work, _ = cloned
+    worktrees = work.parent / f"{work.name}.worktrees"
+    pushed = finished_run(cli, work, "pushed")
+    git("push", "-q", "origin", pushed, cwd=work)  # its commits exist on the remote too
+    alone = finished_run(cli, work, "alone")
+    tree = worktrees / alone
+    (tree / "mine.txt").write_text("a person's own work, on this branch only\n")
+    git("add", "mine.txt", cwd=tree)
+    git("commit", "-qm", "mine", cwd=tree)
+    for run in (pushed, alone):
+        cancelled = cli("cancel", run, cwd=work)
+        assert cancelled.exit_code == 0, cancelled.output
+        assert cancelled.output == f"cancelled {run}; it is cancelled\n"
+    result = cli("clean", cwd=work)
+    assert result.exit_code == 0, result.output
+    assert f"{pushed}: removed worktree {worktrees / pushed} and branch {pushed}" \
+        in result.output
+    assert f"{alone}: removed worktree {worktrees / alone}\n" in result.output
+    assert re.search(f"{alone}: kept: branch {alone}: [0-9]+ commits? on no remote and not "
+                     f"merged into main; push it, or `dflow clean {alone} --force` deletes it",
+                     result.output), result.output
+    branches = git("branch", "--format=%(refname:short)", cwd=work).split()
+    assert pushed not in branches and alone in branches
+    assert not (worktrees / alone).exists()
+    forced = cli("clean", alone, "--force", cwd=work)
+    assert f"{alone}: removed branch {alone}" in forced.output, forced.output
+    assert alone not in git("branch", "--format=%(refname:short)", cwd=work).split()
 
 
 def test_clean_keeps_a_cancelled_branch_with_unpushed_commits(local: Path, cli) -> None:
@@ -207,11 +253,10 @@ def test_clean_keeps_a_cancelled_branch_with_unpushed_commits(local: Path, cli) 
     git("commit", "-qm", "work", cwd=tree)
     cli("cancel", "x", cwd=local)
     result = cli("clean", "--cancelled", cwd=local)
-    assert "0001-x: kept: 0001-x has 1 commit on no remote and not merged into main" \
+    assert "0001-x: kept: branch 0001-x: 1 commit on no remote and not merged into main" \
         in result.output
-    assert tree.is_dir()
-    assert "removed worktree" in cli("clean", "x", "--force", cwd=local).output
-    assert not tree.exists()
+    assert not tree.exists()  # the worktree goes; the branch holds the work
+    assert "removed branch 0001-x" in cli("clean", "x", "--force", cwd=local).output
 
 
 def test_done_when_on_a_fresh_clone(tmp_path: Path, cli) -> None:
