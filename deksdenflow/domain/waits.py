@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .hints import land_command, step_command
+
 INTENTS = ("all", "step", "manual")
 TERMINAL = ("completed", "failed", "cancelled")
 OPEN = ("requested", "claimed")
 # reconcile.COMMANDS and its `_LIMIT_KEY` (a test holds them equal)
 COMMANDS = {
     "ci": "push a fix, or `dflow config set ci.fix auto`",
-    "land": "merge the base into the run branch, resolve, commit, then dflow land RUN",
 }
 _LIMIT_KEY = re.compile(r"\((budget\.[a-z_.]+)\)$")
 BUG = "no job is open although the run could go on (a dflow bug)"
@@ -76,6 +77,8 @@ def _bug(run_id: str) -> Wait:
 def _run_block(blocks: dict[str, str], run_id: str) -> Wait:
     key, why = next(iter(sorted(blocks.items())))
     command = COMMANDS.get(key, f"dflow show {run_id}")
+    if key == "land":
+        command = land_command(run_id)
     if key == "budget":
         found = _LIMIT_KEY.search(why)
         command = (f"dflow config set {found.group(1) if found else 'budget.tokens'} N "
@@ -90,8 +93,9 @@ def _blocked(doc: Doc, blocks: dict[str, str], run_id: str) -> Wait:
         status = step.get("status", "pending")
         if status == "blocked" or (status == "failed" and step.get("final_failure")):
             i = step["index"]
-            return (f"step {i:02d} is {status}: {step.get('reason') or 'no reason recorded'}",
-                    f"dflow step retry {run_id} {i} (or dflow step approve {run_id} {i})")
+            reason = step.get("reason") or ""
+            return (f"step {i:02d} is {status}: {reason or 'no reason recorded'}",
+                    step_command(run_id, i, reason, step.get("attempts", 0)))
     return None
 
 

@@ -27,7 +27,8 @@ PAYLOADS = [{}, {"chain": True}, {"chain": False}, {"then": "all"}, {"then": "st
             {"then": "odd"}]
 
 steps = st.lists(st.tuples(st.sampled_from(list(StepStatus)), st.booleans(),
-                           st.sampled_from(["", "it broke"])), max_size=3)
+                           st.sampled_from(["", "it broke", "QA could not run: refused"]),
+                           st.integers(0, 1)), max_size=3)
 jobs = st.lists(st.tuples(st.sampled_from(list(JobStatus)), st.sampled_from(PAYLOADS)),
                 max_size=2)
 
@@ -42,14 +43,15 @@ jobs = st.lists(st.tuples(st.sampled_from(list(JobStatus)), st.sampled_from(PAYL
        policy=st.sampled_from(["each_step", "end", "never"]))
 def test_the_json_reading_waits_for_what_the_reconciler_says(
         status: RunStatus, paused: bool, planned: bool, blocks: dict[str, str], intent: str,
-        credit: int, steps: list[tuple[StepStatus, bool, str]],
+        credit: int, steps: list[tuple[StepStatus, bool, str, int]],
         jobs: list[tuple[JobStatus, dict[str, object]]], policy: str) -> None:
     snap = RunSnapshot(
         run=ProtocolRun(uid="01ARZ3NDEKTSV4RRFFQ69G5FAV", number=7, name="x", status=status,
                         paused=paused, planned=planned, blocks=blocks, intent=intent,
                         step_credit=credit),
-        steps=[StepRun(index=i + 1, status=s, final_failure=final, reason=reason)
-               for i, (s, final, reason) in enumerate(steps)],
+        steps=[StepRun(index=i + 1, status=s, final_failure=final, reason=reason,
+                       attempts=attempts)
+               for i, (s, final, reason, attempts) in enumerate(steps)],
         jobs=[Job(id=f"01ARZ3NDEKTSV4RRFFQ69G5F{i:02d}", kind=JobKind.NOOP, status=s,
                   payload=payload) for i, (s, payload) in enumerate(jobs)])
     settings_ = ProjectSettings.model_validate({"qa": {"policy": policy}})
