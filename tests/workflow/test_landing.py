@@ -151,6 +151,7 @@ def test_land_via_pr_merges_with_gh_and_sees_the_merge(cloned: tuple[Path, Path]
     fake_gh(tmp_path / "bin", bare, log)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DFLOW_FAKE_BRANCH", run)
+    cli("config", "set", "ci.provider", "github", cwd=work)  # the bare remote stands for it
     assert cli("pr", run, cwd=work).exit_code == 0
     result = cli("land", run, "--via", "pr", "--strategy", "squash", cwd=work)
     assert result.exit_code == 0, result.output
@@ -165,6 +166,7 @@ def test_land_via_pr_without_gh_prints_the_exact_command(cloned: tuple[Path, Pat
     run = finished_run(cli, work)
     fake_gh(tmp_path / "bin", bare, tmp_path / "gh.log")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    cli("config", "set", "ci.provider", "github", cwd=work)  # the bare remote stands for it
     assert cli("pr", run, cwd=work).exit_code == 0
     (tmp_path / "bin" / "gh").unlink()
     result = cli("land", run, "--via", "pr", cwd=work)
