@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .exit_codes import ExitCode
 
 
@@ -19,8 +21,21 @@ class UsageError(DflowError):
     exit_code: int = ExitCode.USAGE
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean 'X'?)` for a near miss among `choices`, else ""; the one wording of a
+    suggestion (run names, engines, config keys, projects)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 class NotAGitRepository(DflowError):
     pass
+
+
+class DubiousOwnership(NotAGitRepository):
+    """The repository belongs to another user and is not in git's `safe.directory`."""
 
 
 class NotInitialized(DflowError):

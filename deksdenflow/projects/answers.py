@@ -3,6 +3,7 @@ they become project.toml (docs/decisions/1103-init-wizard.md)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,7 @@ class InitAnswers(BaseModel):
     qa_policy: QaPolicy = "each_step"
     budget_tokens: int = 0
     budget_mode: BudgetMode = "off"
+    command: str = ""  # the command engine's command line (options.command)
 
 
 def defaults(detected: Detected, **given: Any) -> InitAnswers:
@@ -49,6 +51,9 @@ def apply(project_text: str, answers: InitAnswers, kinds: list[str]) -> str:
     }
     if answers.model:
         values[f"engines.{answers.engine}.model"] = f'"{answers.model}"'
+    if answers.command:  # a TOML basic string: JSON's escapes are TOML's
+        values[f"engines.{answers.engine}.options.command"] = json.dumps(
+            answers.command, ensure_ascii=False)
     text = project_text
     for key, value in values.items():
         raw = value if key in ("budget.tokens",) or value.startswith('"') else f'"{value}"'

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..ci.forge import CiProvider, ci_provider
+from ..ci.forge import CiProvider as CiProvider
+from ..ci.forge import ci_provider as ci_provider
 from ..git import runner as git
 from ..store import open_store
 

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..context.parts import Parts
-from ..errors import DflowError, NewerSchema
+from ..errors import DflowError, DubiousOwnership, NewerSchema
 from ..git import runner
 from ..store import STATE_REF, trust
 from ..store.libgit2 import libgit2_version
@@ -99,6 +99,8 @@ def repair(path: str = ".") -> Repair:
 def _state_checks(parts: Parts, path: str) -> list[Check]:
     try:
         store = open_store(path)
+    except DubiousOwnership as exc:  # the message says what to run
+        return [Check(name="repository", level="fail", detail=str(exc))]
     except DflowError as exc:
         return [Check(name="repository", level="fail", detail=str(exc),
                       fix="cd into a git repository")]
@@ -140,6 +142,7 @@ def _run_and_engine_checks(parts: Parts, path: str) -> list[Check]:
         project = parts.open_project(path)
         return [*doctor_runs.run_checks(project),
                 *doctor_runs.engine_checks(project.settings(),
-                                            project.parts.engine_kinds())]
+                                            project.parts.engine_kinds(),
+                                            project.parts.engine)]
     except DflowError as exc:
         return [Check(name="runs", level="fail", detail=str(exc))]
