@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .exit_codes import ExitCode
 
@@ -21,13 +21,17 @@ class UsageError(DflowError):
     exit_code: int = ExitCode.USAGE
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """` (did you mean 'X'?)` for a near miss among `choices`, else ""; the one wording of a
-    suggestion (run names, engines, config keys, projects)."""
+def did_you_mean(word: str, choices: Iterable[str] | Mapping[str, str]) -> str:
+    """` (did you mean 'X'?)` for a near miss among `choices` (a mapping: of its keys, naming
+    the value), else ""; the one wording of a suggestion (run names, engines, config keys,
+    projects)."""
     import difflib
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    if not close:
+        return ""
+    found = choices[close[0]] if isinstance(choices, Mapping) else close[0]
+    return f" (did you mean '{found}'?)"
 
 
 class NotAGitRepository(DflowError):

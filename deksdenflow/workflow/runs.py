@@ -18,7 +18,7 @@ from ..domain.models import TERMINAL_RUN_STATUSES, RunSnapshot, RunStatus
 from ..domain.payloads import RunCreated
 from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
-from ..errors import InvalidName, NameClash, UsageError
+from ..errors import InvalidName, NameClash, UsageError, did_you_mean
 
 if TYPE_CHECKING:  # the status listing imports this module: no store writer, no git runner
     from ..context.project import Project
@@ -147,7 +147,8 @@ def check_engine(settings: ProjectSettings, engine: str | None, kinds: list[str]
         return
     kind = settings.engine(engine).kind
     if kind not in kinds:
-        raise UsageError(f"unknown engine '{engine}' (known: {', '.join(kinds)}); "
+        hint = did_you_mean(engine, sorted({*settings.engines, *kinds}))
+        raise UsageError(f"unknown engine '{engine}'{hint} (known: {', '.join(kinds)}); "
                          "try --engine demo")
 
 

@@ -19,8 +19,35 @@ def test_a_mistyped_run_name_or_command_gets_a_suggestion(repo: Path, cli) -> No
     cli("new", "add-login", "--task", "t", "--no-plan", cwd=repo)
     result = cli("show", "add-logn", cwd=repo)
     assert result.exit_code == 1
-    assert "no protocol run 'add-logn' (did you mean 0001-add-login?)" in result.output
+    assert "no protocol run 'add-logn' (did you mean '0001-add-login'?)" in result.output
     assert "Did you mean 'status'?" in cli("stauts", cwd=repo).output
+
+
+def test_typos_in_engines_config_keys_and_projects_get_a_suggestion(repo: Path, cli) -> None:
+    """Before: `--engine comand` said "configure it first (`dflow config set
+    engines.comand.kind KIND`…)" with no suggestion, nor had a mistyped key or project."""
+    cli("init", "--engine", "demo", cwd=repo)
+    cli("new", "x", "--task", "t", "--no-plan", cwd=repo)
+    state = git("rev-parse", "refs/deksdenflow/state", cwd=repo)
+    for args, expected in (
+            (("new", "y", "--task", "t", "--engine", "comand"),
+             "unknown engine 'comand' (did you mean 'command'?)"),
+            (("run", "x", "--engine", "cluade"), "no engine 'cluade' (did you mean 'claude'?)"),
+            (("config", "set", "phases.default", "dmeo"), "no engine 'dmeo' (did you mean "
+             "'demo'?)"),
+            (("config", "set", "qa.polcy", "end"), "unknown key 'qa.polcy' (did you mean "
+             "'qa.policy'?)"),
+            (("config", "set", "engines.demo.modle", "m"), "unknown key 'engines.demo.modle' "
+             "(did you mean 'engines.demo.model'?)"),
+            (("config", "get", "budget.tokns"), "unknown key 'budget.tokns' (did you mean "
+             "'budget.tokens'?)"),
+            (("projects", "remove", repo.name + "x"), f"no project named '{repo.name}x' (did "
+             f"you mean '{repo.name}'?)"),
+            (("-C", repo.name[:-1] + "0", "status"), f"(did you mean '{repo.name}'?)")):
+        result = cli(*args, cwd=repo)
+        assert result.exit_code in (1, 2), (args, result.output)
+        assert expected in " ".join(result.output.split()), (args, result.output)
+    assert git("rev-parse", "refs/deksdenflow/state", cwd=repo) == state
 
 
 def test_pr_without_gh_says_it_pushed_and_what_to_do_on_a_remote_that_is_not_github(
