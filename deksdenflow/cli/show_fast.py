@@ -134,6 +134,9 @@ def _facts(found: Shown, events: list[Doc]) -> None:
             found.failures.append((e["at"], what, where, data.get("error", "")))
         elif kind == "step.failed" and data.get("reason"):
             found.failures.append((e["at"], "execute", step, data["reason"]))
+        elif kind == "job.finished" and data.get("job") in kinds:  # facts._failures' rule
+            done = kinds[data["job"]]
+            found.failures = [f for f in found.failures if (f[1], f[2]) != done]
         if step is None:
             continue
         if kind == "step.finished":
