@@ -73,17 +73,16 @@ def _problem(key: str, answer: Any, root: Path | None, kinds: list[str] | None) 
 
 def _command_line(console: Console) -> str:
     """The command engine runs a command line: without one its first run fails."""
-    from ..engines.command import PLACEHOLDERS, placeholders
+    from ..domain.settings import EngineConfig
+    from ..wiring import Wiring
 
-    names = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
     while True:
-        line = Prompt.ask(f"Command line for the command engine (the prompt comes on stdin "
-                          f"unless it names {{prompt_file}}; placeholders: {names})",
+        line = Prompt.ask("Command line for the command engine (the prompt comes on stdin "
+                          "unless it names {prompt_file}; also {output_file}, {cwd}, {model})",
                           console=console).strip()
-        try:
-            if not line:
-                raise DflowError("the command engine needs a command line")
-            placeholders(line, "command")
+        config = EngineConfig(kind="command", options={"command": line})
+        why = "the command engine needs a command line" if not line else \
+            getattr(Wiring().engine("command", config), "cannot_run", lambda: None)()
+        if not why:
             return line
-        except DflowError as exc:
-            console.print(str(exc), markup=False)
+        console.print(str(why), markup=False)

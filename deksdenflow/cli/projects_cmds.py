@@ -91,7 +91,8 @@ def remove(
     entry = known.get(name)
     if entry is None:
         raise registry.ProjectNotRegistered(
-            f"no project named '{name}'{did_you_mean(name, list(known))}; `dflow projects` lists them")
+            f"no project named '{name}'{did_you_mean(name, list(known))}; `dflow projects` "
+            "lists them")
     if delete_clone and not entry.managed:
         raise UsageError(f"'{name}' is your own repository at {entry.path}, not a clone dflow "
                          "made; remove it without --delete-clone")
@@ -140,8 +141,8 @@ def resolve_place(name_or_path: str) -> Path:
     path = Path(name_or_path).expanduser()
     if not path.is_dir():
         raise UsageError(f"-C {name_or_path}: no registered project and no directory by that "
-                         f"name{did_you_mean(name_or_path, list(known))}; `dflow projects` lists the "
-                         "projects")
+                         f"name{did_you_mean(name_or_path, list(known))}; `dflow projects` "
+                         "lists the projects")
     return path
 
 
