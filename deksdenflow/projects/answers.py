@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from ..context import config
+from ..domain.settings import ProjectSettings
 from ..errors import UsageError
 from .detect import CiProvider, Detected
 
@@ -37,6 +38,17 @@ def defaults(detected: Detected, **given: Any) -> InitAnswers:
         first = exc.errors()[0]
         flag = "--" + str(first["loc"][0]).replace("_", "-")
         raise UsageError(f"{flag}: {first['msg']}") from exc
+
+
+def answers_of(settings: ProjectSettings) -> InitAnswers:
+    """The answers a project's effective settings amount to (what `projects add` reports: a
+    repository set up before keeps its own, whatever was detected)."""
+    engine = settings.phases.default
+    configured = settings.engines.get(engine)
+    return InitAnswers(base=settings.project.base_branch, ci=settings.ci.provider,
+                       engine=engine, model=configured.model if configured else "",
+                       qa_policy=settings.qa.policy, budget_tokens=settings.budget.tokens,
+                       budget_mode=settings.budget.mode)
 
 
 def apply(project_text: str, answers: InitAnswers, kinds: list[str]) -> str:
