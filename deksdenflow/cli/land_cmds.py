@@ -12,7 +12,7 @@ from ..exit_codes import ExitCode
 from ..wiring import open_project
 from ..workflow import cleaning, diffs, facts, land_queue, landing
 from ..workflow.replay import STRATEGIES
-from .render import JSON_OPTION, emit_json
+from .render import JSON_OPTION, emit_json, warn
 
 
 def diff(
@@ -79,6 +79,7 @@ def land(
         result = pr_service.land_via_pr(project, run, strategy)
     else:
         result = landing.land(project, run, strategy)
+    warn(result.warnings)
     if json_:
         emit_json(result)
         return

@@ -35,6 +35,7 @@ class LandResult(BaseModel):
     via: str = "local"
     merged: bool = False
     updated_checkout: str | None = None
+    warnings: list[str] = []  # for the user (the CLI prints them on stderr)
 
 
 def check_landable(snap: RunSnapshot) -> None:
@@ -88,9 +89,11 @@ def land(project: Project, ref: str, strategy: str = "merge") -> LandResult:
         pushed = True
     _update_local(root, run.base, local, new, checkout)
     merged = run.id in completion.record_merged(project, remote) or _is_recorded(project, run)
+    note = replay.identity_note(root, strategy)
     return LandResult(run=run.id, strategy=strategy, base=run.base, commit=new, remote=remote,
                       pushed=pushed, merged=merged,
-                      updated_checkout=str(checkout) if checkout is not None else None)
+                      updated_checkout=str(checkout) if checkout is not None else None,
+                      warnings=[note] if note else [])
 
 
 def _fetch_base(project: Project, run: ProtocolRun, remote: str | None) -> str:

@@ -306,3 +306,25 @@ def test_land_queue_lands_ready_runs_in_order_and_blocks_a_conflict(local: Path,
     again = cli("land", "--queue", cwd=local)
     assert again.exit_code == 4 and f"blocked: {second}" in again.output
     assert "landed" not in again.output  # the landed runs are merged: not ready any more
+
+
+def test_landing_without_a_git_identity_says_how_to_set_one(local: Path, cli, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """Before: the merge on the person's main was silently 'dflow <dflow@localhost>'."""
+    run = finished_run(cli, local)
+    bare = tmp_path / "no-identity.gitconfig"
+    bare.write_text("[init]\n\tdefaultBranch = main\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(bare))
+    result = cli("land", run, cwd=local)
+    assert result.exit_code == 0, result.output
+    assert "warning: the landed commit was made as 'dflow <dflow@localhost>' because git has " \
+        "no identity here; set yours with `git config --global user.name" in result.output
+    assert git("log", "-1", "--format=%an <%ae>", "main", cwd=local) == "dflow <dflow@localhost>"
+    again = finished_run(cli, local, "second")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "missing"))
+    git("config", "user.email", "me@example.com", cwd=local)
+    git("config", "user.name", "Me", cwd=local)
+    quiet = cli("land", again, cwd=local)
+    assert "warning" not in quiet.output and \
+        git("log", "-1", "--format=%an", "main", cwd=local) == "Me"
