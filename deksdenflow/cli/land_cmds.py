@@ -12,11 +12,13 @@ from ..exit_codes import ExitCode
 from ..wiring import open_project
 from ..workflow import cleaning, diffs, facts, land_queue, landing
 from ..workflow.replay import STRATEGIES
+from ..workflow.worktrees import run_here
 from .render import JSON_OPTION, emit_json, warn
 
 
 def diff(
-    run: str = typer.Argument(..., help="A run id, number or name."),
+    run: Optional[str] = typer.Argument(  # noqa: UP045
+        None, help="A run id, number or name (default: the run whose worktree you are in)."),
     step: Optional[int] = typer.Argument(None, help="Step number (default: the whole run)."),  # noqa: UP045
     stat: bool = typer.Option(False, "--stat", help="Files and line counts only."),
     json_: bool = JSON_OPTION,
@@ -28,7 +30,7 @@ def diff(
     Example: dflow diff 0001-add-login 2 --stat
     """
     project = open_project()
-    snap = project.view().find_run(run)
+    snap = project.view().find_run(run_here(project, run))
     found = diffs.diff(project, snap, step, patch=not stat)
     if json_:
         emit_json(found)
@@ -62,6 +64,8 @@ def land(
 
     Example: dflow land 0001-add-login --strategy squash
     """
+    if run is None and not queue:
+        run = _run_here_or_none()
     if queue or run is None:
         if run is not None or via is not None or not queue:
             raise UsageError("name one run to land, or --queue (without a run or --via) to "
@@ -153,7 +157,8 @@ def clean(
 
 
 def logs(
-    run: str = typer.Argument(..., help="A run id, number or name."),
+    run: Optional[str] = typer.Argument(  # noqa: UP045
+        None, help="A run id, number or name (default: the run whose worktree you are in)."),
     step: Optional[int] = typer.Argument(None, help="Step number (default: the run's plan "  # noqa: UP045
                                          "and fix-CI transcripts)."),
     attempt: Optional[int] = typer.Option(None, "--attempt", "-a", min=1,  # noqa: UP045
@@ -168,12 +173,19 @@ def logs(
     """
     project = open_project()
     view = project.view()
-    snap = view.find_run(run)
+    snap = view.find_run(run_here(project, run))
     found = facts.pick(facts.transcripts(snap, view.artifact_names(snap.run.uid)), step, qa,
                        attempt)
     text = view.artifact(snap.run.uid, found.name) or b""
     typer.echo(f"# {found.name}")
     typer.echo(text.decode("utf-8", errors="replace"), nl=False)
+
+
+def _run_here_or_none() -> str | None:
+    try:
+        return run_here(open_project(), None)
+    except UsageError:
+        return None
 
 
 def register(app: typer.Typer) -> None:

@@ -328,3 +328,19 @@ def test_landing_without_a_git_identity_says_how_to_set_one(local: Path, cli, tm
     quiet = cli("land", again, cwd=local)
     assert "warning" not in quiet.output and \
         git("log", "-1", "--format=%an", "main", cwd=local) == "Me"
+
+
+def test_inside_a_run_s_worktree_show_diff_logs_and_land_mean_that_run(local: Path,
+                                                                      cli) -> None:
+    run = finished_run(cli, local)
+    tree = local.parent / f"{local.name}.worktrees" / run
+    assert cli("show", cwd=tree).output.startswith(f"{run}  ready to land  branch {run}")
+    assert "demo_hello.py  +" in cli("diff", "--stat", cwd=tree / "tests").output
+    assert cli("logs", cwd=tree).output.startswith("# transcripts/plan-")
+    landed = cli("land", cwd=tree)
+    assert landed.exit_code == 0, landed.output
+    assert f"{run} is merged" in landed.output
+    outside = cli("show", cwd=local)  # the main checkout is on main: no run is meant
+    assert outside.exit_code == 2
+    assert "name a run (`dflow status` lists them), or run this inside a run's worktree" \
+        in outside.output
