@@ -129,6 +129,28 @@ async def test_n_creates_a_run_with_its_branch_and_plan_request(runs_repo) -> No
         assert project.store.has_ref("refs/heads/0004-add-search")
 
 
+async def test_an_empty_task_keeps_the_form_and_what_was_typed(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    """Before: submitting an empty task closed the form and discarded the name typed."""
+    from textual.widgets import Input, Label
+
+    from deksdenflow.console.dialogs.new_run import NewRunDialog
+
+    project, _ = runs_repo
+    tip = project.store.tip()
+    async with console(project).run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", *"add-search", "enter", "enter")  # no pause between the keys
+        await settle(pilot)
+        dialog = pilot.app.screen
+        assert isinstance(dialog, NewRunDialog)
+        assert dialog.query_one("#name", Input).value == "add-search"
+        assert "needed: the task" in str(dialog.query_one("#hint", Label).render())
+        assert dialog.focused is dialog.query_one("#task", Input)
+        await press(pilot, *"Search the docs", "ctrl+s")
+        await settle(pilot)
+    assert project.store.tip() != tip
+    assert project.view().find_run("add-search").run.task == "Search the docs"
+
+
 @pytest.mark.slow
 async def test_keyboard_alone_plans_runs_and_reviews_a_protocol_with_the_demo_engine(  # type: ignore[no-untyped-def]
     project, monkeypatch: pytest.MonkeyPatch

@@ -14,8 +14,7 @@ KEYS = [
         ("/", "filter runs (or search a log)", ""),
         ("S", "sort runs: id, status, updated, cost", ""),
         ("esc", "back / clear the filter", ""),
-        ("1-4", "switch tabs: steps, plan, timeline, diff (a step: summary, file, logs, diff)",
-         ""),
+        ("1-4", "tabs: steps, plan, timeline, diff (of a step: summary, file, logs, diff)", ""),
     ]),
     ("Workflow", [
         ("n", "new run (name, task)", "dflow new"),
