@@ -120,3 +120,24 @@ async def test_slash_filters_on_the_words_the_table_shows(runs_repo) -> None:  #
             await press(pilot, "escape")
         await press(pilot, "slash", *"completed", "enter")
         assert table.row_count == 0  # the machine word is not what the table shows
+
+
+def test_a_step_s_logs_are_its_own_transcripts_only(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    """Before: a step without logs listed all of the run's, and step 2 took another step's
+    `…-2.log` (an attempt number) for its own."""
+    from deksdenflow.workflow import documents
+
+    project, uids = runs_repo
+    job, plan = "01M99GTAWHFSYK5SB7K40T89V8", "01M99GTAWHFSYK5SB7K40T89V0"
+    names = [f"transcripts/01-execute-{job}-2.log", f"transcripts/01-qa-{job}.log",
+             f"transcripts/plan-{plan}.log", f"transcripts/00-execute-{job}-1.log"]
+    project.store.transact(lambda tx: [tx.put_artifact(uids["login"], n, b"x\n")
+                                       for n in names])
+    view = project.view()
+    snap = view.run(uids["login"])
+    assert sorted(documents.step_artifacts(view, snap, 1)) == [
+        "steps/01/transcript.log", f"transcripts/01-execute-{job}-2.log",
+        f"transcripts/01-qa-{job}.log"]
+    assert documents.step_artifacts(view, snap, 2) == []
+    assert documents.step_artifacts(view, snap, 0) == [
+        f"transcripts/00-execute-{job}-1.log", "steps/00/transcript.log"]
