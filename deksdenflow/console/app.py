@@ -16,6 +16,7 @@ from textual.timer import Timer
 from ..context.project import Project
 from ..crash import write_crash_log
 from ..domain import interrupts
+from ..domain.models import ProtocolRun
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
 from ..observe.watch import Change, StateWatcher
@@ -30,7 +31,7 @@ POLL_S = 0.1  # an idle poll is one ref read (~15 µs)
 WATCHED_POLL_S = 0.5  # the fallback poll while the ref's files are watched
 # Keys that act on a run; they wait while a dialog is open.
 RUN_ACTIONS = {"plan", "run_next", "run_all", "qa", "approve", "retry", "pause", "cancel",
-               "open_pr"}
+               "open_pr", "land", "clean"}
 
 
 class DflowConsole(App[None]):
@@ -52,6 +53,8 @@ class DflowConsole(App[None]):
         Binding("space", "pause", "Pause/resume", show=False),
         Binding("c", "cancel", "Cancel", show=False),
         Binding("o", "open_pr", "Open PR", show=False),
+        Binding("l", "land", "Land", show=False),
+        Binding("x", "clean", "Clean", show=False),
         Binding("s", "sync", "Sync", show=False),
         Binding("w", "workers", "Workers", show=False),
         Binding("i", "settings", "Settings", show=False),
@@ -236,12 +239,20 @@ class DflowConsole(App[None]):
         self._on_run(actions.toggle_pause)
 
     def action_open_pr(self) -> None:
-        self._on_run(actions.open_pr)
+        self._confirmed(lambda run: f"Push {run.branch} and open a draft PR for {run.id}?",
+                        actions.open_pr)
 
-    def action_sync(self) -> None:
-        self.act(actions.sync)
+    def action_land(self) -> None:
+        self._confirmed(lambda run: f"Land {run.id} on {run.base} (a merge commit, pushed when "
+                        "there is a remote)?", actions.land)
 
-    def action_cancel(self) -> None:
+    def action_clean(self) -> None:
+        self._confirmed(lambda run: f"Remove the worktree and branch of {run.id}? A branch "
+                        "with commits found nowhere else is kept.", actions.clean)
+
+    def _confirmed(self, question: Callable[[ProtocolRun], str],
+                   fn: Callable[..., actions.Outcome]) -> None:
+        """Ask first (these change what is on disk or on the remote), then act."""
         from .dialogs.confirm import ConfirmDialog
 
         uid, _ = self._target()
@@ -252,9 +263,15 @@ class DflowConsole(App[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.act(actions.cancel, snap.run.uid)
+                self.act(fn, snap.run.uid)
 
-        self.push_screen(ConfirmDialog(f"Cancel {snap.run.id}? Its open jobs stop."), answered)
+        self.push_screen(ConfirmDialog(question(snap.run)), answered)
+
+    def action_sync(self) -> None:
+        self.act(actions.sync)
+
+    def action_cancel(self) -> None:
+        self._confirmed(lambda run: f"Cancel {run.id}? Its open jobs stop.", actions.cancel)
 
     def action_new_run(self) -> None:
         from .dialogs.new_run import NewRunDialog

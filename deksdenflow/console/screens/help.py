@@ -26,7 +26,9 @@ KEYS = [
         ("t", "retry the step", "dflow step retry"),
         ("space", "pause / resume the run", "dflow pause|resume"),
         ("c", "cancel the run (asks first)", "dflow cancel"),
-        ("o", "open the PR", "dflow pr"),
+        ("o", "push and open a draft PR (asks first)", "dflow pr"),
+        ("l", "land the run on its base (asks first)", "dflow land"),
+        ("x", "remove its worktree and branch (asks first)", "dflow clean"),
         ("s", "sync the state ref with the remote", "dflow sync"),
     ]),
     ("Views", [
