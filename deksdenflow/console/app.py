@@ -95,7 +95,11 @@ class DflowConsole(App[None]):
 
     def on_mount(self) -> None:
         self.watcher.poll()
-        self.push_screen(ProjectsScreen() if _several_projects() else RunsScreen())
+        # Started inside a repository (`dflow console` needs one): its runs first; with more
+        # projects registered, the projects list is under them, one `escape` away.
+        if _several_projects():
+            self.push_screen(ProjectsScreen())
+        self.push_screen(RunsScreen())
         if not self.watch_files:
             self._poll_timer = self.set_interval(self.poll_s, self.check_state)
             return
