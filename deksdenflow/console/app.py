@@ -150,6 +150,7 @@ class DflowConsole(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, StateScreen):
                 screen.state_changed(change)
+        self._pick_up(change.runs)
         if change.remote and self.project.settings().project.sync == "auto":
             self.act(actions.sync)
         return change
@@ -175,6 +176,19 @@ class DflowConsole(App[None]):
         self.call_from_thread(self.notify, outcome.message)
         if outcome.requested_jobs and outcome.run_uid:
             self._process(project, outcome.run_uid)
+
+    def _pick_up(self, uids: set[str]) -> None:
+        """Work requested elsewhere (`dflow new` in another terminal) is done here too when no
+        worker pool runs, as the console's own keys' work is (decision 0503): a run created
+        from the CLI does not sit in `pending`/`planning` until `r`."""
+        if not self.process_jobs or self.closing:
+            return
+        for uid in sorted(uids - self.processing):
+            snap = self.watcher.run(uid)
+            if snap is not None and any(j.status.value == "requested" for j in snap.open_jobs):
+                self.run_worker(lambda uid=uid: self._process(
+                    Wiring(note=self._note_from_thread).open_project(self.root), uid),
+                    thread=True, group="actions")
 
     def _note_from_thread(self, text: str) -> None:
         self.call_from_thread(self.notify, text, severity="warning", timeout=8)

@@ -165,3 +165,21 @@ def test_only_files_of_dflows_refs_wake_the_console(tmp_path: Path) -> None:
     assert not refwatch.is_ref_file(str(git_dir / "refs" / "deksdenflow" / "state.lock"))
     assert not refwatch.is_ref_file(str(git_dir / "index"))
     assert not refwatch.is_ref_file(str(git_dir / "HEAD"))
+
+
+async def test_a_run_created_from_the_cli_is_planned_without_a_key(project, repo: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: with no worker pool, a run `dflow new` made in another terminal sat in
+    planning until `r` was pressed in the console."""
+    from deksdenflow.console.app import DflowConsole
+
+    app = DflowConsole(project.root, clock=lambda: FIXED_NOW, process_jobs=True, poll_s=60)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause(0.3)
+        other_process(repo, "runs.create_run(project, 'from-cli', 'say hello')")
+
+        def planned() -> bool:
+            snap = project.view().find_run("from-cli") if project.view().run_names() else None
+            return snap is not None and snap.run.planned
+
+        await wait_until(pilot, planned, tries=200)
+        await pilot.app.workers.wait_for_complete()
