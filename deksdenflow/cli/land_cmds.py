@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import DflowError, UsageError
 from ..exit_codes import ExitCode
 from ..wiring import open_project
 from ..workflow import cleaning, diffs, facts, land_queue, landing
@@ -164,6 +164,8 @@ def logs(
     attempt: Optional[int] = typer.Option(None, "--attempt", "-a", min=1,  # noqa: UP045
                                           help="Which attempt (default: the last)."),
     qa: bool = typer.Option(False, "--qa", help="The step's QA transcript, not its execution."),
+    prompt: bool = typer.Option(False, "--prompt", help="What the agent was told (the prompt "
+                                "of that attempt), not what it did."),
 ) -> None:
     """Print an agent transcript (redacted) as stored on the state ref.
 
@@ -176,8 +178,17 @@ def logs(
     snap = view.find_run(run_here(project, run))
     found = facts.pick(facts.transcripts(snap, view.artifact_names(snap.run.uid)), step, qa,
                        attempt)
-    text = view.artifact(snap.run.uid, found.name) or b""
-    typer.echo(f"# {found.name}")
+    name = found.name
+    if prompt:
+        from ..workflow.agents import prompt_artifact
+
+        name = prompt_artifact(found.name)
+        if view.artifact(snap.run.uid, name) is None:
+            raise DflowError(f"no prompt is stored for {found.name} (a failed attempt's, or one "
+                             "recorded before prompts were kept); `dflow logs` without --prompt "
+                             "shows what the agent did")
+    text = view.artifact(snap.run.uid, name) or b""
+    typer.echo(f"# {name}")
     typer.echo(text.decode("utf-8", errors="replace"), nl=False)
 
 

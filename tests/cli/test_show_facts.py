@@ -113,3 +113,17 @@ def test_show_stops_listing_a_planning_failure_once_planning_succeeded(demo: Pat
                           text=True, check=True).stdout
     assert "failures:" not in fast
     assert "job.failed" in cli("events", "x", cwd=demo).output  # history keeps it
+
+
+def test_logs_prompt_prints_what_the_agent_was_told_redacted(demo: Path, cli) -> None:
+    token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    cli("new", "x", "--task", f"add a greeting; the token is {token}", cwd=demo)
+    assert cli("run", "x", "--wait", cwd=demo).exit_code == 0
+    plan = cli("logs", "x", "--prompt", cwd=demo).output
+    assert plan.startswith("# prompts/plan-") and "add a greeting" in plan
+    step = cli("logs", "x", "1", "--prompt", cwd=demo).output
+    assert step.startswith("# prompts/01-execute-") and "# Execute one step" in step
+    review = cli("logs", "x", "1", "--qa", "--prompt", cwd=demo).output
+    assert review.startswith("# prompts/01-qa-")
+    assert all(token not in text for text in (plan, step, review))
+    assert cli("logs", "x", "1", cwd=demo).output.startswith("# transcripts/01-execute-")
