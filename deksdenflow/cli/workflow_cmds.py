@@ -237,7 +237,9 @@ def resume(run: str = typer.Argument(..., help="A run id, number or name."),
 def cancel(run: str = typer.Argument(..., help="A run id, number or name."),
            reason: str = typer.Option("", "--reason", help="Why (kept in the event)."),
            json_: bool = JSON_OPTION) -> None:
-    """Cancel a run for good; its branch and worktree stay.
+    """Cancel a run for good, or abandon one ready to land; its branch and worktree stay.
+
+    `dflow clean RUN` then removes them (a branch with commits found nowhere else is kept).
 
     Example: dflow cancel 0001-add-login --reason "not needed"
     """
