@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from .exit_codes import ExitCode
 
 
@@ -19,8 +21,25 @@ class UsageError(DflowError):
     exit_code: int = ExitCode.USAGE
 
 
+def did_you_mean(word: str, choices: Iterable[str] | Mapping[str, str]) -> str:
+    """` (did you mean 'X'?)` for a near miss among `choices` (a mapping: of its keys, naming
+    the value), else ""; the one wording of a suggestion (run names, engines, config keys,
+    projects)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    found = choices[close[0]] if isinstance(choices, Mapping) else close[0]
+    return f" (did you mean '{found}'?)"
+
+
 class NotAGitRepository(DflowError):
     pass
+
+
+class DubiousOwnership(NotAGitRepository):
+    """The repository belongs to another user and is not in git's `safe.directory`."""
 
 
 class NotInitialized(DflowError):

@@ -15,6 +15,11 @@ STATUS_STYLE = {
     "blocked": "yellow",
     "failed": "red",
     "cancelled": "dim",
+    # the stages people see (domain/stages.py) that are not also a status
+    "waiting": "magenta",
+    "paused": "yellow",
+    "ready to land": "green",
+    "merged": "green",
 }
 
 

@@ -21,6 +21,7 @@ from ..workflow import placement, worktrees
 from ..workflow.landing import LandResult, check_landable, remote_of
 from ..workflow.push_check import check_branch
 from ..workflow.replay import STRATEGIES
+from .forge import ci_provider
 
 BODY_MAX = 60_000  # GitHub refuses bodies over 65,536 characters
 
@@ -52,15 +53,26 @@ def open_pr(project: Project, run_ref: str) -> str:
         check_branch(project.root, worktrees.start_point(project, run.base),
                      f"refs/heads/{run.branch}", project.settings(), f"push {run.branch}")
         transport.push_branch(project.root, project.store, remote, run.branch)
+    # What this command did to the branch, said first whatever happens next.
+    done = (f"pushed branch {run.branch} to {remote}; " if local
+            else f"branch {run.branch} is on {remote}; ")
     tool = provider(project, remote, settings.ci.provider)
     here = placement.existing(project, view.find_run(run_ref))
-    url = _create(project.root, tool, run, title, body, plan_file(project, run, here), remote)
+    plan = plan_file(project, run, here)
+    if tool is None:
+        raise PrToolMissing(
+            f"{done}remote '{remote}' ({transport.remote_url(project.store, remote)}) is "
+            f"neither GitHub nor GitLab: open a pull request from {run.branch} into {run.base} "
+            f"on your forge with {plan} as its description (or `dflow "
+            f"config set ci.provider github|gitlab` if it is one)")
+    url = _create(project.root, tool, run, title, body, plan, done)
     project.store.transact(lambda tx: tx.emit(RunPrOpened(url=url, tool=tool), run=run.uid))
     return url
 
 
 def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
-    """Title: the plan's first heading (else the task); body: the plan itself."""
+    """Title: the run and its task's first line (a plan's heading is often just "Plan");
+    body: the plan itself."""
     plan = None
     for folder in protocol_folders(run):
         plan = committed_file(project.store, run.branch, f"{folder}/plan.md", at=run.tip)
@@ -68,18 +80,20 @@ def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
             break
     text = plan.decode("utf-8", errors="replace") if plan else ""
     heading = next((ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("#")), "")
-    title = f"{run.id}: {heading or run.task or run.name}"[:200]
+    task = next((ln.strip() for ln in run.task.splitlines() if ln.strip()), "")
+    title = f"{run.id}: {task or heading or run.name}"[:200]
     body = (text or run.task)[:BODY_MAX]
     body += f"\n\n---\nOpened by dflow for protocol run `{run.id}` (branch `{run.branch}`)."
     return title, body
 
 
-def provider(project: Project, remote: str, configured: str) -> str:
-    """gh for GitHub, glab for GitLab: from ci.provider, else from the remote's URL."""
+def provider(project: Project, remote: str, configured: str) -> str | None:
+    """gh for GitHub, glab for GitLab: from ci.provider, else from the remote's URL; None for
+    a remote that is neither (a bare repository, another forge)."""
     if configured in ("github", "gitlab"):
         return "gh" if configured == "github" else "glab"
-    url = transport.remote_url(project.store, remote).lower()
-    return "glab" if "gitlab" in url else "gh"
+    found = ci_provider(transport.remote_url(project.store, remote))
+    return {"github": "gh", "gitlab": "glab"}.get(found)
 
 
 def command(tool: str, run: ProtocolRun, title: str, body_file: str) -> list[str]:
@@ -103,13 +117,12 @@ def plan_file(project: Project, run: ProtocolRun, worktree: Path | None = None) 
 
 
 def _create(cwd: Path, tool: str, run: ProtocolRun, title: str, body: str, plan: str,
-            remote: str) -> str:
+            pushed: str) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as f:
         f.write(body)
     quoted = shlex.quote(f"$(cat {plan})")  # glab takes the text: keep $(cat) expandable
     by_hand = shlex.join(command(tool, run, title, plan)).replace(
         quoted, f'"$(cat {shlex.quote(plan)})"')
-    pushed = f"branch {run.branch} is already pushed to {remote}; "
     try:
         return _invoke(cwd, tool, command(tool, run, title, f.name), body, by_hand, pushed)
     finally:
@@ -152,6 +165,10 @@ def merge_pr(project: Project, run: ProtocolRun, strategy: str) -> str:
                          f"land it without --via pr")
     settings = project.settings()
     tool = provider(project, settings.project.remote, settings.ci.provider)
+    if tool is None:
+        raise PrToolMissing(f"{run.id}'s remote is neither GitHub nor GitLab; merge its pull "
+                            "request there (dflow sees the merge on its next sync), or `dflow "
+                            "config set ci.provider github|gitlab` if it is one")
     argv = merge_command(tool, run, strategy)
     if shutil.which(tool) is None:
         raise PrToolMissing(f"`{tool}` is not installed; install it, or merge by hand with "
@@ -171,7 +188,7 @@ def land_via_pr(project: Project, ref: str, strategy: str) -> LandResult:
     if strategy not in STRATEGIES:
         raise DflowError(f"unknown strategy '{strategy}'; use merge, squash or rebase")
     snap = project.view().find_run(ref)
-    check_landable(snap)
+    check_landable(snap, project.settings())
     run = snap.run
     merge_pr(project, run, strategy)
     remote = remote_of(project)

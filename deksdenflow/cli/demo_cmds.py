@@ -89,7 +89,8 @@ def _walk(repo: Path) -> bool:
     with _progress(project) as report:
         me = new_worker_id(project.store, "demo")
         done = controls.run_until_settled(project, snap.run.id, me, True, report)
-    _say(f"{done.run.id}: {done.run.status.value}, {done.steps_done}/{len(done.steps)} steps")
+    stage = runs.run_stage(done, project.settings())
+    _say(f"{done.run.id}: {stage}, {done.steps_done}/{len(done.steps)} steps")
     _say(f"\n$ dflow status {done.run.id}")
     render_status(runs.status(project, done.run.id), single=True)
     _say(f"\n$ git log --oneline {STATE_REF}")
@@ -114,7 +115,7 @@ def _walk_parallel(repo: Path) -> bool:
     _say(f"\n$ git log --graph --oneline {snap.run.branch}")
     log = runner.run(repo, "log", "--graph", "--oneline", snap.run.branch).stdout
     _say(log.rstrip())
-    _say(f"{snap.run.id}: {found.run.status}")
+    _say(f"{snap.run.id}: {found.run.stage}")
     return str(found.run.status) == "completed"
 
 

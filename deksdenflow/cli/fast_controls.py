@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from ..context.project import Project
     from ..domain.models import RunSnapshot
+    from ..domain.settings import ProjectSettings
     from ..sync.auto import AutoSync
     from ..sync.seen import Deferred
     from ..workflow.runs import RunLine
@@ -176,7 +177,7 @@ def _new(name: str, task: str, no_plan: bool, as_json: bool) -> str:
     snap = runs.create_run(project, name, task, plan=not no_plan)
     if as_json:
         return json_text(runs.run_line(snap, project.settings()))
-    return created_text(snap, no_plan)
+    return created_text(snap, project.settings(), no_plan)
 
 
 def json_text(line: RunLine) -> str:
@@ -186,27 +187,30 @@ def json_text(line: RunLine) -> str:
 
 
 def state_change_text(project: Project, snap: RunSnapshot, verb: str, as_json: bool) -> str:
-    """`dflow pause|resume|cancel`: `paused 0001-x; it is running (paused)`."""
-    if as_json:
-        from ..workflow.runs import run_line
+    """`dflow pause|resume|cancel`: `paused 0001-x; it is paused`."""
+    from ..workflow.runs import run_line, run_stage
 
-        return json_text(run_line(snap, project.settings()))
-    return (f"{verb} {snap.run.id}; it is {snap.run.status.value}"
-            f"{' (paused)' if snap.run.paused else ''}\n")
+    settings = project.settings()
+    if as_json:
+        return json_text(run_line(snap, settings))
+    return f"{verb} {snap.run.id}; it is {run_stage(snap, settings)}\n"
 
 
 def approved_text(project: Project, snap: RunSnapshot, step: int, as_json: bool) -> str:
     """`dflow step approve`: `approved 0001-x step 02; run is running`."""
+    from ..workflow.runs import run_line, run_stage
+
     if as_json:
-        from ..workflow.runs import run_line
-
         return json_text(run_line(snap, project.settings()))
-    return f"approved {snap.run.id} step {step:02d}; run is {snap.run.status.value}\n"
+    return (f"approved {snap.run.id} step {step:02d}; run is "
+            f"{run_stage(snap, project.settings())}\n")
 
 
-def created_text(snap: RunSnapshot, no_plan: bool) -> str:
+def created_text(snap: RunSnapshot, settings: ProjectSettings, no_plan: bool) -> str:
     """`dflow new`: the run, its branch and worktree, its variant, what comes next."""
-    text = f"created {snap.run.id} ({snap.run.status.value}) on branch {snap.run.branch}\n"
+    from ..workflow.runs import run_stage
+
+    text = f"created {snap.run.id} ({run_stage(snap, settings)}) on branch {snap.run.branch}\n"
     text += f"worktree: {snap.run.worktree}\n"
     if snap.run.variant:
         text += f"variant: {snap.run.variant}\n"

@@ -7,16 +7,18 @@ from typing import Optional
 
 import typer
 
-from ..errors import UsageError
+from ..errors import DflowError, UsageError
 from ..exit_codes import ExitCode
 from ..wiring import open_project
 from ..workflow import cleaning, diffs, facts, land_queue, landing
 from ..workflow.replay import STRATEGIES
-from .render import JSON_OPTION, emit_json
+from ..workflow.worktrees import run_here
+from .render import JSON_OPTION, emit_json, warn
 
 
 def diff(
-    run: str = typer.Argument(..., help="A run id, number or name."),
+    run: Optional[str] = typer.Argument(  # noqa: UP045
+        None, help="A run id, number or name (default: the run whose worktree you are in)."),
     step: Optional[int] = typer.Argument(None, help="Step number (default: the whole run)."),  # noqa: UP045
     stat: bool = typer.Option(False, "--stat", help="Files and line counts only."),
     json_: bool = JSON_OPTION,
@@ -28,7 +30,7 @@ def diff(
     Example: dflow diff 0001-add-login 2 --stat
     """
     project = open_project()
-    snap = project.view().find_run(run)
+    snap = project.view().find_run(run_here(project, run))
     found = diffs.diff(project, snap, step, patch=not stat)
     if json_:
         emit_json(found)
@@ -66,6 +68,8 @@ def land(
 
     Example: dflow land 0001-add-login --strategy squash
     """
+    if run is None and not queue:
+        run = _run_here_or_none()
     if queue or run is None:
         if run is not None or via is not None or not queue:
             raise UsageError("name one run to land, or --queue (without a run or --via) to "
@@ -83,6 +87,7 @@ def land(
         result = pr_service.land_via_pr(project, run, strategy)
     else:
         result = landing.land(project, run, strategy, allow_contract_changes)
+    warn(result.warnings)
     if json_:
         emit_json(result)
         return
@@ -145,21 +150,26 @@ def clean(
     for item in report.runs:
         gone = [what for what, done in (("worktree " + item.worktree, item.worktree_removed),
                                         ("branch " + item.branch, item.branch_deleted)) if done]
+        if item.cancelled:
+            typer.echo(f"{item.run}: {'would cancel' if dry_run else 'cancelled'} (--force)")
+        if gone:
+            typer.echo(f"{item.run}: {verb} {' and '.join(gone)}")
         if item.kept:
             typer.echo(f"{item.run}: kept: {item.kept}")
-        elif gone:
-            typer.echo(f"{item.run}: {verb} {' and '.join(gone)}")
-        else:
+        elif not gone:
             typer.echo(f"{item.run}: nothing left to remove")
 
 
 def logs(
-    run: str = typer.Argument(..., help="A run id, number or name."),
+    run: Optional[str] = typer.Argument(  # noqa: UP045
+        None, help="A run id, number or name (default: the run whose worktree you are in)."),
     step: Optional[int] = typer.Argument(None, help="Step number (default: the run's plan "  # noqa: UP045
                                          "and fix-CI transcripts)."),
     attempt: Optional[int] = typer.Option(None, "--attempt", "-a", min=1,  # noqa: UP045
                                           help="Which attempt (default: the last)."),
     qa: bool = typer.Option(False, "--qa", help="The step's QA transcript, not its execution."),
+    prompt: bool = typer.Option(False, "--prompt", help="What the agent was told (the prompt "
+                                "of that attempt), not what it did."),
 ) -> None:
     """Print an agent transcript (redacted) as stored on the state ref.
 
@@ -169,12 +179,28 @@ def logs(
     """
     project = open_project()
     view = project.view()
-    snap = view.find_run(run)
+    snap = view.find_run(run_here(project, run))
     found = facts.pick(facts.transcripts(snap, view.artifact_names(snap.run.uid)), step, qa,
                        attempt)
-    text = view.artifact(snap.run.uid, found.name) or b""
-    typer.echo(f"# {found.name}")
+    name = found.name
+    if prompt:
+        from ..workflow.agents import prompt_artifact
+
+        name = prompt_artifact(found.name)
+        if view.artifact(snap.run.uid, name) is None:
+            raise DflowError(f"no prompt is stored for {found.name} (a failed attempt's, or one "
+                             "recorded before prompts were kept); `dflow logs` without --prompt "
+                             "shows what the agent did")
+    text = view.artifact(snap.run.uid, name) or b""
+    typer.echo(f"# {name}")
     typer.echo(text.decode("utf-8", errors="replace"), nl=False)
+
+
+def _run_here_or_none() -> str | None:
+    try:
+        return run_here(open_project(), None)
+    except UsageError:
+        return None
 
 
 def register(app: typer.Typer) -> None:

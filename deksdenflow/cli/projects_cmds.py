@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 from ..projects import onboarding, overview, registry
 from ..projects.onboarding import SetupEvent
 from ..wiring import Wiring
@@ -87,10 +87,12 @@ def remove(
 
     Example: dflow projects remove app --delete-clone
     """
-    entry = registry.load().projects.get(name)
+    known = registry.load().projects
+    entry = known.get(name)
     if entry is None:
         raise registry.ProjectNotRegistered(
-            f"no project named '{name}'; `dflow projects` lists them")
+            f"no project named '{name}'{did_you_mean(name, list(known))}; `dflow projects` "
+            "lists them")
     if delete_clone and not entry.managed:
         raise UsageError(f"'{name}' is your own repository at {entry.path}, not a clone dflow "
                          "made; remove it without --delete-clone")
@@ -132,13 +134,15 @@ class _Progress:
 
 def resolve_place(name_or_path: str) -> Path:
     """`dflow -C NAME|PATH`: a registered project's directory, else the path itself."""
-    entry = registry.load().projects.get(name_or_path)
+    known = registry.load().projects
+    entry = known.get(name_or_path)
     if entry is not None:
         return Path(entry.path)
     path = Path(name_or_path).expanduser()
     if not path.is_dir():
         raise UsageError(f"-C {name_or_path}: no registered project and no directory by that "
-                         "name; `dflow projects` lists the projects")
+                         f"name{did_you_mean(name_or_path, list(known))}; `dflow projects` "
+                         "lists the projects")
     return path
 
 

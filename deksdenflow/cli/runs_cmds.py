@@ -36,7 +36,7 @@ def new(
                            variant=variant)
     # The same text as `dflow new` answered before Typer (cli/fast_controls.py, 1315).
     text = (json_text(runs.run_line(snap, project.settings())) if json_
-            else created_text(snap, no_plan))
+            else created_text(snap, project.settings(), no_plan))
     typer.echo(text, nl=False)
 
 
@@ -98,7 +98,7 @@ def _status_all(only: str | None, json_: bool) -> None:
         return
     table = Table("project", "id", "status", "steps", "jobs", "tokens", "updated", box=None)
     for line in report.runs:
-        state = _stage(line) + (" (paused)" if line.paused else "")
+        state = _stage(line)
         jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
         table.add_row(line.project, line.id, state, f"{line.steps_done}/{line.steps_total}",
                       jobs, tokens(line.tokens), ago(line.updated))
@@ -106,7 +106,7 @@ def _status_all(only: str | None, json_: bool) -> None:
 
 
 def _stage(line: runs.RunLine) -> str:
-    """`ready to land` / `merged` in place of `completed` (decision 1000)."""
+    """The run's stage, styled (domain/stages.py)."""
     return status_lines.stage_markup(line.status, line.stage)
 
 
@@ -117,7 +117,7 @@ def render_status(report: runs.StatusReport, single: bool = False,
     out = console()
     if single:
         line = report.runs[0]
-        out.print(f"{line.id}  {_stage(line)}{'  (paused)' if line.paused else ''}")
+        out.print(f"{line.id}  {_stage(line)}")
         out.print(f"task: {line.task}")
         for key, why in line.blocks.items():
             out.print(f"blocked by {key}: {why}", markup=False)

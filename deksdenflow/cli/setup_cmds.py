@@ -52,7 +52,8 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
     open_project(".")  # outside a repository: one clear sentence, before any question
     root = Path(".")
     wizard = None if yes or not _is_terminal() else (
-        lambda detected: init_wizard.ask(detected, console(), given))
+        lambda detected: init_wizard.ask(detected, console(), given, root,
+                                         Wiring().engine_kinds()))
     result = init_repo(Wiring(), root, ask=wizard, **given)
     report, project = result.report, open_project(root)
     warn(report.warnings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 from rich.console import Console
 
@@ -14,13 +16,18 @@ from .show_text import render_graph as print_graph
 from .text import event_detail
 
 
-def show(run: str = typer.Argument(..., help="A run id, number or name."),
+def show(run: Optional[str] = typer.Argument(  # noqa: UP045
+             None, help="A run id, number or name (default: the run whose worktree you are "
+             "in)."),
          json_: bool = JSON_OPTION) -> None:
     """Show a run: its plan, its steps with their figures, and its recent events.
 
     Example: dflow show 0001-add-login --json
     """
-    found = detail.show(open_project(), run)
+    from ..workflow.worktrees import run_here
+
+    project = open_project()
+    found = detail.show(project, run_here(project, run))
     if json_:
         emit_json(found)
         return
@@ -53,6 +60,7 @@ def shown(found: detail.RunDetail) -> Shown:
         transcripts=[t.command for t in facts.transcripts],
         events=[(e.at, e.type.value, e.step, e.actor,
                  event_detail(e.data.model_dump(mode="json"))) for e in found.events],
+        stage=line.stage,
     )
 
 

@@ -16,6 +16,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..domain import stages
 from ..store import cache
 from ..store.layout import events_dir, run_dir
 from . import events_fast, fast
@@ -81,14 +82,18 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
         return None
     events = events_fast.ordered(events_fast.events_under(view, events_dir(folder)))
     path, plan = plan_text(common, run, run_id)
+    waiting = _waiting(common, view, folder)
+    status, paused = run.get("status", "pending"), bool(run.get("paused"))
     found = Shown(
-        id=run_id, status=run.get("status", "pending"), paused=bool(run.get("paused")),
+        id=run_id, status=status, paused=paused,
         branch=run.get("branch", ""), engine=run.get("engine"),
-        waiting=_waiting(common, view, folder), task=run.get("task", ""),
+        waiting=waiting, task=run.get("task", ""),
         blocks=list(run.get("blocks", {}).items()), plan_path=path, plan=plan,
         steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
         changes=changes, transcripts=_transcripts(view, folder, run_id),
         events=[_event_row(e) for e in events[-RECENT_EVENTS:]],
+        stage=stages.stage(status, paused=paused, merged=bool(run.get("merged")),
+                           waiting=bool(waiting)),
     )
     _facts(found, events)
     return found
@@ -128,6 +133,9 @@ def _facts(found: Shown, events: list[Doc]) -> None:
             found.failures.append((e["at"], what, where, data.get("error", "")))
         elif kind == "step.failed" and data.get("reason"):
             found.failures.append((e["at"], "execute", step, data["reason"]))
+        elif kind == "job.finished" and data.get("job") in kinds:  # facts._failures' rule
+            done = kinds[data["job"]]
+            found.failures = [f for f in found.failures if (f[1], f[2]) != done]
         if step is None:
             continue
         if kind == "step.finished":

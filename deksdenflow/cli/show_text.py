@@ -66,11 +66,12 @@ class Shown:
     changes: list[tuple[int, int, int, int]] = field(default_factory=list)
     transcripts: list[str] = field(default_factory=list)  # the command that prints each
     events: list[tuple[datetime, str, int | None, str, str]] = field(default_factory=list)
+    stage: str = ""  # the word people see (domain/stages.py); the status when empty
 
 
 def render(out: Console, found: Shown) -> None:
     """The run in full: head, plan, steps, graph, facts, recent events."""
-    out.print(f"{found.id}  {styled(found.status)}{'  (paused)' if found.paused else ''}  "
+    out.print(f"{found.id}  {styled(found.stage or found.status)}  "
               f"branch {found.branch}  engine {found.engine or 'project default'}")
     if found.waiting:
         print_lines(out, [found.waiting])

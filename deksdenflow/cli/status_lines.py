@@ -152,10 +152,8 @@ def listing_json(found: list[Line]) -> str:
 
 
 def stage_markup(status: str, stage: str) -> str:
-    """`ready to land` / `merged` in place of `completed` (decision 1000), styled."""
-    if stage and stage != status:
-        return styled(status).replace(status, stage)
-    return styled(status)
+    """The run's stage, styled (domain/stages.py); its status where a line has no stage."""
+    return styled(stage or status)
 
 
 def print_listing(found: list[Line], empty: str = EMPTY) -> None:
@@ -168,8 +166,7 @@ def print_listing(found: list[Line], empty: str = EMPTY) -> None:
     if not found:
         print_lines(out, [empty])  # no markup in it: what `out.print(empty)` printed
         return
-    rows = [[line.id, stage_markup(line.status, line.stage) + (" (paused)" if line.paused
-                                                               else ""),
+    rows = [[line.id, stage_markup(line.status, line.stage),
              f"{line.done}/{line.total}", line.jobs, tokens(line.tokens),
              ago(datetime.fromisoformat(line.updated) if line.updated else None)]
             for line in found]

@@ -51,7 +51,9 @@ def print_transition(t: Transition) -> None:
     style = EVENT_STYLE.get(t.event, "")
     event = f"[{style}]{t.event:<9}[/]" if style else f"{t.event:<9}"
     line = f"[dim]{t.at:%H:%M:%S}[/] {t.worker:<22} {event} {what}"
-    console().print(line + (f"  {t.detail}" if t.detail else ""), markup=True, highlight=False)
+    # soft_wrap: a log line stays one line whatever the width (a pipe is 80 columns to Rich)
+    console().print(line + (f"  {t.detail}" if t.detail else ""), markup=True, highlight=False,
+                    soft_wrap=True)
 
 
 def worker(

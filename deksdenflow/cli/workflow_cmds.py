@@ -16,6 +16,7 @@ from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
 from ..wiring import open_project
 from ..workflow import controls
+from ..workflow.runs import run_stage
 from .fast_controls import approved_text, state_change_text
 from .render import (
     JSON_OPTION,
@@ -53,7 +54,7 @@ def outcome_line(project: Project, outcome: Outcome) -> str:
         return f"{what}: {step.status.value} {step.title}".rstrip()
     if job.kind.value == "plan" and snap is not None and snap.run.planned:
         return f"{what}: planned"  # the commit that closed it may have started step 1 already
-    return f"{what}: {snap.run.status.value if snap else 'done'}"
+    return f"{what}: {run_stage(snap, project.settings()) if snap else 'done'}"
 
 
 def _printer(project: Project, worker: str,
@@ -133,11 +134,11 @@ def _report(project: Project, snap: RunSnapshot, json_: bool) -> None:
         emit_json(controls.show_snapshot(project, snap))
         return
     run = snap.run
-    typer.echo(f"{run.id}: {run.status.value}{' (paused)' if run.paused else ''}, "
+    line = controls.show_snapshot(project, snap)
+    typer.echo(f"{run.id}: {line.stage}, "
                f"{snap.steps_done}/{len(snap.steps)} steps done, {tokens(run.usage.total)} tokens")
     for key, why in run.blocks.items():
         typer.echo(f"blocked by {key}: {why}")
-    line = controls.show_snapshot(project, snap)
     if line.waiting is not None and not run.blocks:
         typer.echo(waiting_line(line.waiting))
 
@@ -255,7 +256,9 @@ def resume(run: str = typer.Argument(..., help="A run id, number or name."),
 def cancel(run: str = typer.Argument(..., help="A run id, number or name."),
            reason: str = typer.Option("", "--reason", help="Why (kept in the event)."),
            json_: bool = JSON_OPTION) -> None:
-    """Cancel a run for good; its branch and worktree stay.
+    """Cancel a run for good, or abandon one ready to land; its branch and worktree stay.
+
+    `dflow clean RUN` then removes them (a branch with commits found nowhere else is kept).
 
     Example: dflow cancel 0001-add-login --reason "not needed"
     """

@@ -96,6 +96,29 @@ def open_pr(project: Project, ref: str) -> Outcome:
                    snap.run.uid, not url)
 
 
+def land(project: Project, ref: str) -> Outcome:
+    """`dflow land RUN`: the same checks and words as the CLI (a merge commit)."""
+    from ..workflow import landing
+
+    snap = _snap(project, ref)
+    done = landing.land(project, snap.run.id)
+    pushed = f" and pushed to {done.remote}" if done.pushed else ""
+    return Outcome(f"landed {done.run} on {done.base} at {done.commit[:9]}{pushed}",
+                   snap.run.uid)
+
+
+def clean(project: Project, ref: str) -> Outcome:
+    """`dflow clean RUN`: its worktree and branch, kept (and said why) as the CLI keeps them."""
+    from ..workflow import cleaning
+
+    snap = _snap(project, ref)
+    (done,) = cleaning.clean(project, [snap]).runs
+    gone = [what for what, yes in (("worktree", done.worktree_removed),
+                                   ("branch", done.branch_deleted)) if yes]
+    said = f"{done.run}: removed {' and '.join(gone)}" if gone else f"{done.run}: nothing removed"
+    return Outcome(f"{said}; kept: {done.kept}" if done.kept else said, snap.run.uid)
+
+
 def sync(project: Project) -> Outcome:
     """`dflow sync`: fetch, merge and push the state ref; the same line the CLI prints."""
     report = sync_service.sync(project)

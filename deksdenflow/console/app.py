@@ -16,6 +16,7 @@ from textual.timer import Timer
 from ..context.project import Project
 from ..crash import write_crash_log
 from ..domain import interrupts
+from ..domain.models import ProtocolRun
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
 from ..observe.watch import Change, StateWatcher
@@ -30,7 +31,7 @@ POLL_S = 0.1  # an idle poll is one ref read (~15 µs)
 WATCHED_POLL_S = 0.5  # the fallback poll while the ref's files are watched
 # Keys that act on a run; they wait while a dialog is open.
 RUN_ACTIONS = {"plan", "run_next", "run_all", "qa", "approve", "retry", "pause", "cancel",
-               "open_pr"}
+               "open_pr", "land", "clean"}
 
 
 class DflowConsole(App[None]):
@@ -52,6 +53,8 @@ class DflowConsole(App[None]):
         Binding("space", "pause", "Pause/resume", show=False),
         Binding("c", "cancel", "Cancel", show=False),
         Binding("o", "open_pr", "Open PR", show=False),
+        Binding("l", "land", "Land", show=False),
+        Binding("x", "clean", "Clean", show=False),
         Binding("s", "sync", "Sync", show=False),
         Binding("w", "workers", "Workers", show=False),
         Binding("i", "settings", "Settings", show=False),
@@ -92,7 +95,11 @@ class DflowConsole(App[None]):
 
     def on_mount(self) -> None:
         self.watcher.poll()
-        self.push_screen(ProjectsScreen() if _several_projects() else RunsScreen())
+        # Started inside a repository (`dflow console` needs one): its runs first; with more
+        # projects registered, the projects list is under them, one `escape` away.
+        if _several_projects():
+            self.push_screen(ProjectsScreen())
+        self.push_screen(RunsScreen())
         if not self.watch_files:
             self._poll_timer = self.set_interval(self.poll_s, self.check_state)
             return
@@ -143,6 +150,7 @@ class DflowConsole(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, StateScreen):
                 screen.state_changed(change)
+        self._pick_up(change.runs)
         if change.remote and self.project.settings().project.sync == "auto":
             self.act(actions.sync)
         return change
@@ -168,6 +176,19 @@ class DflowConsole(App[None]):
         self.call_from_thread(self.notify, outcome.message)
         if outcome.requested_jobs and outcome.run_uid:
             self._process(project, outcome.run_uid)
+
+    def _pick_up(self, uids: set[str]) -> None:
+        """Work requested elsewhere (`dflow new` in another terminal) is done here too when no
+        worker pool runs, as the console's own keys' work is (decision 0503): a run created
+        from the CLI does not sit in `pending`/`planning` until `r`."""
+        if not self.process_jobs or self.closing:
+            return
+        for uid in sorted(uids - self.processing):
+            snap = self.watcher.run(uid)
+            if snap is not None and any(j.status.value == "requested" for j in snap.open_jobs):
+                self.run_worker(lambda uid=uid: self._process(
+                    Wiring(note=self._note_from_thread).open_project(self.root), uid),
+                    thread=True, group="actions")
 
     def _note_from_thread(self, text: str) -> None:
         self.call_from_thread(self.notify, text, severity="warning", timeout=8)
@@ -236,12 +257,20 @@ class DflowConsole(App[None]):
         self._on_run(actions.toggle_pause)
 
     def action_open_pr(self) -> None:
-        self._on_run(actions.open_pr)
+        self._confirmed(lambda run: f"Push {run.branch} and open a draft PR for {run.id}?",
+                        actions.open_pr)
 
-    def action_sync(self) -> None:
-        self.act(actions.sync)
+    def action_land(self) -> None:
+        self._confirmed(lambda run: f"Land {run.id} on {run.base} (a merge commit, pushed when "
+                        "there is a remote)?", actions.land)
 
-    def action_cancel(self) -> None:
+    def action_clean(self) -> None:
+        self._confirmed(lambda run: f"Remove the worktree and branch of {run.id}? A branch "
+                        "with commits found nowhere else is kept.", actions.clean)
+
+    def _confirmed(self, question: Callable[[ProtocolRun], str],
+                   fn: Callable[..., actions.Outcome]) -> None:
+        """Ask first (these change what is on disk or on the remote), then act."""
         from .dialogs.confirm import ConfirmDialog
 
         uid, _ = self._target()
@@ -252,9 +281,15 @@ class DflowConsole(App[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.act(actions.cancel, snap.run.uid)
+                self.act(fn, snap.run.uid)
 
-        self.push_screen(ConfirmDialog(f"Cancel {snap.run.id}? Its open jobs stop."), answered)
+        self.push_screen(ConfirmDialog(question(snap.run)), answered)
+
+    def action_sync(self) -> None:
+        self.act(actions.sync)
+
+    def action_cancel(self) -> None:
+        self._confirmed(lambda run: f"Cancel {run.id}? Its open jobs stop.", actions.cancel)
 
     def action_new_run(self) -> None:
         from .dialogs.new_run import NewRunDialog

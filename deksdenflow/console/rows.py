@@ -15,7 +15,9 @@ from rich.text import Text
 
 from ..domain.events import Event
 from ..domain.models import Job, RunSnapshot, StepRun
+from ..domain.settings import ProjectSettings
 from ..wording import STATUS_STYLE, ago, tokens
+from ..workflow.runs import run_stage
 
 Clock = Callable[[], datetime]
 
@@ -39,16 +41,10 @@ def status_text(status: str, paused: bool = False) -> Text:
     return text
 
 
-def stage_text(snap: RunSnapshot) -> Text:
-    """`ready` (every step passed) and `merged` (on the base) in place of `completed`
-    (docs/decisions/1000-ready-and-merged.md)."""
-    run = snap.run
-    if run.status.value != "completed":
-        return status_text(run.status.value, run.paused)
-    text = Text("merged" if run.merged else "ready", style=STATUS_STYLE.get("completed", ""))
-    if run.paused:
-        text.append(" (paused)", style="yellow")
-    return text
+def stage_text(snap: RunSnapshot, settings: ProjectSettings) -> Text:
+    """The run's stage, the word the CLI shows too (domain/stages.py)."""
+    stage = run_stage(snap, settings)
+    return Text(stage, style=STATUS_STYLE.get(stage, ""))
 
 
 def plain(value: str) -> Text:
@@ -69,12 +65,13 @@ def duration(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
-def run_cells(snap: RunSnapshot, now: datetime, engine: str = "-") -> tuple[Any, ...]:
+def run_cells(snap: RunSnapshot, now: datetime, settings: ProjectSettings,
+              engine: str = "-") -> tuple[Any, ...]:
     """One row of the runs list; `engine` is the project's when the run names none."""
     run = snap.run
     return (
         plain(run.id),
-        stage_text(snap),
+        stage_text(snap, settings),
         plain(f"{snap.steps_done}/{len(snap.steps)}"),
         plain(run.engine or engine),
         plain(money(run.cost)),
@@ -82,23 +79,22 @@ def run_cells(snap: RunSnapshot, now: datetime, engine: str = "-") -> tuple[Any,
     )
 
 
-def sort_key(column: str) -> Callable[[RunSnapshot], Any]:
+def sort_key(column: str, settings: ProjectSettings) -> Callable[[RunSnapshot], Any]:
     """Newest first for time and cost; otherwise ascending."""
     far = datetime.min.replace(tzinfo=UTC)
     keys: dict[str, Callable[[RunSnapshot], Any]] = {
         "id": lambda s: (s.run.number, s.run.uid),
-        "status": lambda s: (s.run.status.value, s.run.number),
+        "status": lambda s: (run_stage(s, settings), s.run.number),
         "updated": lambda s: (-(s.run.updated_at or far).timestamp(), s.run.number),
         "cost": lambda s: (-s.run.cost, s.run.number),
     }
     return keys[column]
 
 
-def matches(snap: RunSnapshot, query: str) -> bool:
-    """The `/` filter: every word must appear in the id, status, engine or task."""
+def matches(snap: RunSnapshot, query: str, settings: ProjectSettings) -> bool:
+    """The `/` filter: every word must appear in the id, the stage shown, engine or task."""
     run = snap.run
-    hay = " ".join((run.id, run.status.value, run.engine or "", run.task,
-                    "paused" if run.paused else "")).lower()
+    hay = " ".join((run.id, run_stage(snap, settings), run.engine or "", run.task)).lower()
     return all(word in hay for word in query.lower().split())
 
 

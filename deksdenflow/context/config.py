@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import environment
 from ..domain.settings import EngineConfig, ProjectSettings, Variant
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..store import codec
 from ..store.layout import PROJECT_FILE, STATE_REF
 
@@ -98,7 +98,8 @@ def get_value(settings: ProjectSettings, key: str) -> Any:
     node: Any = settings.model_dump(mode="json")
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise ConfigError(f"unknown key '{key}'; `dflow config list` shows the known keys")
+            raise ConfigError(f"unknown key '{key}'{suggest_key(key)}; `dflow config list` "
+                              "shows the known keys")
         node = node[part]
     return node
 
@@ -109,7 +110,8 @@ def set_in_project_text(project_text: str, key: str, raw: str, *, kinds: Sequenc
     parts = key.split(".")
     if parts[0] == "schema_version" or not _is_settable(parts):
         raise ConfigError(
-            f"unknown key '{key}' in {PROJECT_SOURCE}; `dflow config list` shows them"
+            f"unknown key '{key}'{suggest_key(key)} in {PROJECT_SOURCE}; `dflow config list` "
+            "shows them"
         )
     import tomlkit
 
@@ -135,7 +137,8 @@ def check_engine_name(settings: ProjectSettings, name: str, kinds: Sequence[str]
     if name in settings.engines or name in kinds:
         return
     configured = ", ".join(sorted(settings.engines)) or "none"
-    raise ConfigError(f"no engine '{name}': configure it first (`dflow config set "
+    hint = did_you_mean(name, sorted({*settings.engines, *kinds}))
+    raise ConfigError(f"no engine '{name}'{hint}: configure it first (`dflow config set "
                       f"engines.{name}.kind KIND`, kinds: {', '.join(kinds)}) "
                       f"or name one of: {configured}")
 
@@ -162,6 +165,24 @@ def _set_nested_toml(doc: Any, parts: list[str], value: Any) -> None:
             table[part] = tomlkit.table()
         table = table[part]
     table[parts[-1]] = value
+
+
+def suggest_key(key: str) -> str:
+    """` (did you mean 'qa.policy'?)` for a near miss of a settings key."""
+    parts = key.split(".")
+    if parts[0] in ("engines", "variants") and len(parts) >= 3:
+        table = EngineConfig if parts[0] == "engines" else Variant
+        return did_you_mean(key, [".".join([*parts[:2], f]) for f in table.model_fields])
+    return did_you_mean(key, list(_model_keys(ProjectSettings, "")))
+
+
+def _model_keys(model: Any, prefix: str) -> Iterator[str]:
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            yield from _model_keys(kind, f"{prefix}{name}.")
+        elif name not in ("schema_version", "engines", "variants"):
+            yield f"{prefix}{name}"
 
 
 def _is_settable(parts: list[str]) -> bool:

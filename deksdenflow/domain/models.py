@@ -111,6 +111,24 @@ class QaResult(BaseModel):
     findings: list[str] = Field(default_factory=list)
 
 
+class Review(BaseModel):
+    """One QA verdict, and the executor (engine/model) of the attempt it judged: a verdict is
+    credited to that attempt, not to whoever ran the step last."""
+
+    verdict: str
+    engine: str | None = None
+    model: str | None = None
+
+
+class QaSpend(BaseModel):
+    """What reviewing a step cost, and the QA engine/model that did it (the newest)."""
+
+    engine: str | None = None
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost: float | None = None
+
+
 class StepRun(BaseModel):
     """One numbered step of a protocol run."""
 
@@ -146,6 +164,10 @@ class StepRun(BaseModel):
         default_factory=list, description="steps on the other side of that conflict")
     reason: str = ""
     qa: QaResult | None = None
+    reviews: list[Review] = Field(default_factory=list, description="every QA verdict, with "
+                                  "the executor of the attempt it judged")
+    qa_spend: QaSpend = Field(default_factory=QaSpend, description="tokens and cost of its "
+                              "reviews (not in usage/cost, which are the executions')")
     updated_at: datetime | None = None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from . import parallel, settings_trust
+from . import hints, parallel, settings_trust
 from .models import (
     TERMINAL_RUN_STATUSES,
     JobKind,
@@ -118,7 +118,6 @@ def _unplanned(snap: RunSnapshot, mode: str) -> Needs:
 
 COMMANDS = {
     "ci": "push a fix, or `dflow config set ci.fix auto`",
-    "land": "merge the base into the run branch, resolve, commit, then dflow land RUN",
 }
 # The budget's reason ends with the key that sets the limit it hit: `(budget.run.max_tokens)`.
 _LIMIT_KEY = re.compile(r"\((budget\.[a-z_.]+)\)$")
@@ -127,6 +126,8 @@ _LIMIT_KEY = re.compile(r"\((budget\.[a-z_.]+)\)$")
 def _run_block(snap: RunSnapshot) -> Needs:
     key, why = next(iter(sorted(snap.run.blocks.items())))
     command = COMMANDS.get(key, f"dflow show {snap.run.id}")
+    if key == "land":
+        command = hints.land_command(snap.run.id)
     if key == "budget":
         found = _LIMIT_KEY.search(why)
         command = (f"dflow config set {found.group(1) if found else 'budget.tokens'} N "
@@ -143,8 +144,8 @@ def _blocked(snap: RunSnapshot) -> Needs | None:
         ):
             return _wait(f"step {step.index:02d} is {step.status.value}: "
                          f"{step.reason or 'no reason recorded'}",
-                         f"dflow step retry {snap.run.id} {step.index} "
-                         f"(or dflow step approve {snap.run.id} {step.index})")
+                         hints.step_command(snap.run.id, step.index, step.reason,
+                                            step.attempts))
     return None
 
 

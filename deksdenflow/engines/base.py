@@ -25,6 +25,11 @@ class ConfiguredEngine:
         self.config = config
         self.extra = extra
 
+    def cannot_run(self) -> str | None:
+        """Why this engine cannot run as configured, found without running an agent (`dflow
+        doctor`); None when nothing is known to stop it."""
+        return None
+
     def options(self, request: EngineRequest) -> dict[str, Any]:
         """The engine's options from project.toml, overridden by the request's own."""
         return {**self.config.options, **request.options}

@@ -53,6 +53,13 @@ class CommandEngine(ConfiguredEngine):
             model=self.model(request),
         )
 
+    def cannot_run(self) -> str | None:
+        try:
+            placeholders(self.template(self.config.options), self.name)
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
     def template(self, options: dict[str, Any]) -> str:
         command = options.get("command")
         if not isinstance(command, str) or not command.strip():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 BASE_URL_ENV = "DFLOW_OPENAI_BASE_URL"
 FALLBACK_KEY_ENV = "DFLOW_OPENAI_API_KEY"
 CONNECT_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 2.0  # `dflow doctor`: a server that does not answer by then counts as down
 
 
 class OpenAIEngine(ConfiguredEngine):
@@ -53,6 +55,20 @@ class OpenAIEngine(ConfiguredEngine):
             transcript=transcript,
             model=str(reply.get("model") or body["model"]),
         )
+
+    def cannot_run(self) -> str | None:
+        """The server does not accept a connection within PROBE_TIMEOUT_S (no request sent)."""
+        from urllib.parse import urlsplit
+
+        url = self.base_url(self.config.options)
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "", port), PROBE_TIMEOUT_S):
+                return None
+        except OSError as exc:
+            return (f"engine '{self.name}' cannot reach {url} ({exc}); start the server or set "
+                    f"[engines.{self.name}] options.base_url")
 
     def base_url(self, options: dict[str, Any]) -> str:
         # DFLOW_* environment beats project.toml, as for every other setting.

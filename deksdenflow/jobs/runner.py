@@ -15,7 +15,7 @@ from ..context import tracing
 from ..context.parts import JobHandler
 from ..context.project import Project
 from ..domain import correlation
-from ..domain.models import Job, JobKind, JobStatus
+from ..domain.models import Job, JobKind, JobStatus, RunSnapshot
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..domain.settings import RetrySection
 from ..errors import DflowError
@@ -104,7 +104,18 @@ def job_ids(project: Project, job: Job, worker: str) -> dict[str, object]:
     the job's internal id."""
     snap = project.view().run(job.run) if job.run else None
     return {"project": project.root.name, "run": snap.run.id if snap else job.run,
-            "step": job.step, "job": job.id, "attempt": job.attempts, "worker": worker}
+            "step": job.step, "job": job.id, "attempt": attempt_number(snap, job),
+            "worker": worker}
+
+
+def attempt_number(snap: RunSnapshot | None, job: Job) -> int:
+    """The attempt as `dflow logs` numbers its transcript: an execute job's is the step's
+    (its start is recorded when it is claimed; a step retried after QA is a new job whose
+    own count starts again at 1); any other job's is the job's."""
+    step = snap.step(job.step) if snap is not None and job.step is not None else None
+    if job.kind == JobKind.EXECUTE and step is not None and step.attempts:
+        return step.attempts
+    return job.attempts
 
 
 def record(tx: Tx, done: Attempt, worker: str, policy: RetrySection,

@@ -7,12 +7,13 @@ by design: project, engine, model, variant, step type, kind and status; never a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
-OTHER = "plan+qa"  # what a run spent outside its steps' own attempts (planning, QA, fix-CI)
+OTHER = "plan+qa"  # what a run spent outside its steps (planning, fix-CI; QA before qa_spend)
+QA = "qa"  # a step's reviews: their tokens and cost, under the QA engine and model
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,13 @@ def _add_run(out: Ledger, doc: dict[str, Any]) -> None:
     for step in doc.get("steps", ()):
         fact = _step_fact(run_id, engine, variant, step)
         models[int(step["index"])] = (fact.engine, fact.model)
-        if fact.attempts == 0 and fact.tokens == 0:
-            continue
-        spent_in, spent_out = spent_in + fact.input_tokens, spent_out + fact.output_tokens
-        spent_cost += fact.cost
-        out.spends.append(fact)
+        for extra in (fact, *_review_facts(fact, step, engine)):
+            if extra.attempts == 0 and extra.tokens == 0 and not extra.cost and \
+                    not (extra.qa_passes or extra.qa_fails):
+                continue
+            spent_in, spent_out = spent_in + extra.input_tokens, spent_out + extra.output_tokens
+            spent_cost += extra.cost
+            out.spends.append(extra)
     rest_in, rest_out = run_in - spent_in, run_out - spent_out
     rest_cost = float(run.get("cost") or 0) - spent_cost
     if rest_in or rest_out or abs(rest_cost) > 1e-12:
@@ -131,16 +134,39 @@ def _add_run(out: Ledger, doc: dict[str, Any]) -> None:
                                 failures=int(job.get("failures", 0))))
 
 
+def _review_facts(fact: SpendFact, step: dict[str, Any], engine: str) -> list[SpendFact]:
+    """What reviewing the step spent, under the QA engine and model (step type `qa`), and
+    each verdict credited to the executor of the attempt it judged (a snapshot from before
+    `reviews` were kept credits the step's last executor, in `fact`)."""
+    found = []
+    spend = step.get("qa_spend") or {}
+    qa_in, qa_out = _usage(spend)
+    if qa_in or qa_out or spend.get("cost"):
+        found.append(replace(fact, step_type=QA, engine=spend.get("engine") or engine,
+                             model=spend.get("model") or "", attempts=0, input_tokens=qa_in,
+                             output_tokens=qa_out, cost=float(spend.get("cost") or 0),
+                             duration_s=0.0, failures=0, qa_passes=0, qa_fails=0))
+    for review in step.get("reviews", ()):
+        passed = review.get("verdict") == "PASS"
+        found.append(replace(fact, engine=review.get("engine") or fact.engine,
+                             model=review.get("model") or "", attempts=0, input_tokens=0,
+                             output_tokens=0, cost=0.0, duration_s=0.0, failures=0,
+                             qa_passes=int(passed), qa_fails=int(not passed)))
+    return found
+
+
 def _step_fact(run_id: str, engine: str, variant: str, step: dict[str, Any]) -> SpendFact:
     tokens_in, tokens_out = _usage(step)
+    reviewed = bool(step.get("reviews"))  # then each verdict has its own fact
     return SpendFact(
         run=run_id, at=_when(step.get("updated_at")), step_type=str(step.get("type", "work")),
         engine=step.get("engine") or engine, model=step.get("model") or "",
         variant=step.get("variant") or variant, attempts=int(step.get("attempts", 0)),
         input_tokens=tokens_in, output_tokens=tokens_out, cost=float(step.get("cost") or 0),
         duration_s=float(step.get("duration_s", 0)), status=str(step.get("status", "")),
-        failures=int(step.get("failures", 0)), qa_passes=int(step.get("qa_passes", 0)),
-        qa_fails=int(step.get("qa_fails", 0)),
+        failures=int(step.get("failures", 0)),
+        qa_passes=0 if reviewed else int(step.get("qa_passes", 0)),
+        qa_fails=0 if reviewed else int(step.get("qa_fails", 0)),
     )
 
 

@@ -3,11 +3,13 @@ they become project.toml (docs/decisions/1103-init-wizard.md)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from ..context import config
+from ..domain.settings import ProjectSettings
 from ..errors import UsageError
 from .detect import CiProvider, Detected
 
@@ -23,6 +25,7 @@ class InitAnswers(BaseModel):
     qa_policy: QaPolicy = "each_step"
     budget_tokens: int = 0
     budget_mode: BudgetMode = "off"
+    command: str = ""  # the command engine's command line (options.command)
 
 
 def defaults(detected: Detected, **given: Any) -> InitAnswers:
@@ -37,6 +40,17 @@ def defaults(detected: Detected, **given: Any) -> InitAnswers:
         raise UsageError(f"{flag}: {first['msg']}") from exc
 
 
+def answers_of(settings: ProjectSettings) -> InitAnswers:
+    """The answers a project's effective settings amount to (what `projects add` reports: a
+    repository set up before keeps its own, whatever was detected)."""
+    engine = settings.phases.default
+    configured = settings.engines.get(engine)
+    return InitAnswers(base=settings.project.base_branch, ci=settings.ci.provider,
+                       engine=engine, model=configured.model if configured else "",
+                       qa_policy=settings.qa.policy, budget_tokens=settings.budget.tokens,
+                       budget_mode=settings.budget.mode)
+
+
 def apply(project_text: str, answers: InitAnswers, kinds: list[str]) -> str:
     """project.toml with the answers set (comments kept)."""
     values: dict[str, str] = {
@@ -49,6 +63,9 @@ def apply(project_text: str, answers: InitAnswers, kinds: list[str]) -> str:
     }
     if answers.model:
         values[f"engines.{answers.engine}.model"] = f'"{answers.model}"'
+    if answers.command:  # a TOML basic string: JSON's escapes are TOML's
+        values[f"engines.{answers.engine}.options.command"] = json.dumps(
+            answers.command, ensure_ascii=False)
     text = project_text
     for key, value in values.items():
         raw = value if key in ("budget.tokens",) or value.startswith('"') else f'"{value}"'

@@ -3,17 +3,16 @@ provider from the remote's URL, the agent CLIs on PATH (docs/decisions/1102-init
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel
 
+from ..ci.forge import CiProvider as CiProvider
+from ..ci.forge import ci_provider as ci_provider
 from ..git import runner as git
 from ..store import open_store
 
-CiProvider = Literal["none", "github", "gitlab"]
 # engine name -> the command it runs; the first one found on PATH is the default engine
 ENGINE_COMMANDS = {"codex": "codex", "claude": "claude"}
 FALLBACK_ENGINE = "codex"
@@ -27,24 +26,6 @@ class Detected(BaseModel):
     ci: CiProvider = "none"
     engines: list[str] = []  # engines whose command is on PATH
     engine: str = FALLBACK_ENGINE
-
-
-def ci_provider(url: str) -> CiProvider:
-    """github.com -> github; gitlab.com or a host named like GitLab -> gitlab; else none."""
-    host = _host(url).lower()
-    if host == "github.com" or host.endswith(".github.com"):
-        return "github"
-    if host == "gitlab.com" or "gitlab" in host:
-        return "gitlab"
-    return "none"
-
-
-def _host(url: str) -> str:
-    match = re.match(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?([^/:]+)", url, re.I)
-    if match:
-        return match.group(1)
-    scp = re.match(r"^(?:[^@/]+@)?([^/:]+):", url)  # git@github.com:owner/repo.git
-    return scp.group(1) if scp else ""
 
 
 def engines_on_path(path: str | None = None) -> list[str]:

@@ -22,7 +22,7 @@ from ..errors import DflowError, GitOperationError, NotAGitRepository, UsageErro
 from ..git import runner as git
 from ..sync import setup as sync_setup
 from . import preflight, registry
-from .answers import InitAnswers, apply, defaults
+from .answers import InitAnswers, answers_of, apply, defaults
 from .detect import Detected, detect
 from .registry import ProjectEntry
 
@@ -74,6 +74,7 @@ def add(parts: Parts, source: str, *, name: str | None = None, ci_template: bool
                           f"same `dflow projects add` again to resume") from exc
     project = parts.open_project(entry.path)
     record(project, run.events)
+    answers = answers_of(project.settings())  # an existing setup's own, not the detected
     entry.base = answers.base
     entry.remote = entry.remote or project.store.remote_url()
     entry.setup = "done"

@@ -20,7 +20,7 @@ from filelock import FileLock
 from pydantic import BaseModel, ValidationError
 
 from .. import environment
-from ..errors import ConfigError, DflowError
+from ..errors import ConfigError, DflowError, did_you_mean
 
 REGISTRY_SCHEMA_VERSION = 1
 LOCK_TIMEOUT_S = 30.0
@@ -135,7 +135,9 @@ def remove(name: str) -> ProjectEntry:
     def change(registry: Registry) -> ProjectEntry:
         entry = registry.projects.pop(name, None)
         if entry is None:
-            raise ProjectNotRegistered(f"no project named '{name}'; `dflow projects` lists them")
+            raise ProjectNotRegistered(f"no project named '{name}'"
+                                       f"{did_you_mean(name, list(registry.projects))}; "
+                                       "`dflow projects` lists them")
         return entry
 
     result: ProjectEntry = update(change)

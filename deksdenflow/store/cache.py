@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # Plain os.path and no `re`/`pathlib`/`typing`: this module is on the path of a cache hit,
 # where every import counts against the bare start-up time of Python.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: status lines carry the stage people see (decision 1570)
 _HEX_DIGITS = frozenset("0123456789abcdef")
 # Any of these changes where git looks for the repository; leave those cases to libgit2.
 _DISCOVERY_ENV = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES",

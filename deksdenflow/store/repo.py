@@ -15,7 +15,13 @@ import pygit2
 
 from .. import environment
 from ..domain.settings import ProjectSettings
-from ..errors import LockTimeout, NotAGitRepository, NotInitialized, StateCorrupt
+from ..errors import (
+    DubiousOwnership,
+    LockTimeout,
+    NotAGitRepository,
+    NotInitialized,
+    StateCorrupt,
+)
 from . import codec, maintenance, trust
 from .layout import META_FILE, PROJECT_FILE, STATE_REF
 from .lock import StateLock
@@ -55,7 +61,16 @@ def open_repository(path: str | os.PathLike[str] = ".") -> pygit2.Repository:
         raise NotAGitRepository(
             f"{where} is not inside a git repository; run `git init` first or cd into one"
         )
-    return pygit2.Repository(found)
+    try:
+        return pygit2.Repository(found)
+    except pygit2.GitError as exc:
+        if "not owned by current user" not in str(exc):
+            raise
+        # git's own check (CVE-2022-24765): say what git says, not an internal error.
+        top = Path(found).parent if Path(found).name == ".git" else Path(found)
+        raise DubiousOwnership(
+            f"{top} is owned by another user, so git will not use it (dubious ownership); if "
+            f"you trust it, run `git config --global --add safe.directory {top}`") from exc
 
 
 def head_branch(repo: pygit2.Repository) -> str:

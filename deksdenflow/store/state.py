@@ -11,7 +11,7 @@ import pygit2
 from ..domain.events import Event, ordered
 from ..domain.models import Job, RunSnapshot
 from ..domain.settings import ProjectSettings
-from ..errors import RunNotFound, UsageError
+from ..errors import RunNotFound, UsageError, did_you_mean
 from . import codec
 from .layout import (
     META_FILE,
@@ -349,9 +349,6 @@ def _walk_names(tree: pygit2.Tree, prefix: str) -> list[str]:
 
 
 def _did_you_mean(ref: str, snaps: list[RunSnapshot]) -> str:
-    """` (did you mean 0001-add-login?)` for a near miss of a run's id or name."""
-    import difflib
-
+    """` (did you mean '0001-add-login'?)` for a near miss of a run's id or name."""
     names = {s.run.id: s.run.id for s in snaps} | {s.run.name: s.run.id for s in snaps}
-    close = difflib.get_close_matches(ref.lower(), list(names), n=1, cutoff=0.6)
-    return f" (did you mean {names[close[0]]}?)" if close else ""
+    return did_you_mean(ref.lower(), names)

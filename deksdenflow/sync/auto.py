@@ -38,6 +38,7 @@ class AutoSync:
 
     def before_command(self, command: str | None) -> None:
         """Merge the tracking ref if `git fetch` moved it; note the tip to see if we change it."""
+        transport.explain_once()
         if not command or command in SKIP:
             return
         project = self._auto_project()
@@ -76,7 +77,8 @@ class AutoSync:
             with transport.time_limit(environment.seconds("DFLOW_SYNC_TIMEOUT")):
                 report = service.sync(project, remote)
         except transport.RemoteUnreachable as exc:
-            self._warn(f"{exc}; the change is kept locally, run `dflow sync` when online")
+            self._warn(f"{transport.unreachable(exc, remote)}; the change is kept locally, run "
+                       "`dflow sync` when online")
         except DflowError as exc:
             self._warn(f"could not sync with '{remote}': {exc}; run `dflow sync` to retry")
         else:

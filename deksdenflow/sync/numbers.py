@@ -38,5 +38,6 @@ def claim_number(project: Project, proposed: int | None = None) -> int:
                 return number
             number += 1  # another clone has it: a normal race, not an error
     except transport.RemoteUnreachable as exc:
-        project.parts.note(f"{exc}; numbering locally, a clash is resolved on sync")
+        project.parts.note(f"{transport.unreachable(exc, remote)}; numbering locally, a clash "
+                           "is resolved on sync")
     return 0

@@ -180,7 +180,15 @@ def line(text: str, settings: ProjectSettings, limit: int = SUMMARY_CHARS) -> st
 
 def save_transcript(tx: Tx, snap: RunSnapshot, settings: ProjectSettings, name: str,
                     call: AgentCall) -> str:
-    """Store the transcript as a capped, redacted artifact; returns its name."""
+    """Store the transcript, and the prompt the agent was given (`dflow logs --prompt`), as
+    capped, redacted artifacts; returns the transcript's name."""
     text = call.result.transcript or call.result.output
+    tx.put_artifact(snap.run.uid, prompt_artifact(f"transcripts/{name}.log"),
+                    clean(call.prompt.text, settings).encode(), settings.artifacts.max_bytes)
     return tx.put_artifact(snap.run.uid, f"transcripts/{name}.log",
                            clean(text, settings).encode(), settings.artifacts.max_bytes)
+
+
+def prompt_artifact(transcript: str) -> str:
+    """Where the prompt of the attempt whose transcript is `transcript` is kept."""
+    return "prompts/" + transcript.removeprefix("transcripts/").removesuffix(".log") + ".md"

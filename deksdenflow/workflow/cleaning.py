@@ -1,18 +1,20 @@
 """`dflow clean`: remove the worktrees and local branches of landed or cancelled runs.
 
-The state history is never touched. A branch with commits that are on no remote and not on the
-base is kept (with its worktree) unless forced (docs/decisions/1002-clean.md).
+The state history is never rewritten. A branch with commits that are on no remote and not on
+the base is kept (its worktree goes) unless forced (docs/decisions/1002-clean.md); a run not
+finished is kept unless forced, and then cancelled first (docs/decisions/1572).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..context.project import Project
 from ..domain.models import RunSnapshot
-from . import placement, step_worktrees
+from ..domain.settings import ProjectSettings
+from . import controls, placement, step_worktrees
 from .worktrees import git
 
 
@@ -23,6 +25,8 @@ class Cleaned(BaseModel):
     worktree_removed: bool = False
     branch_deleted: bool = False
     kept: str = ""
+    cancelled: bool = Field(default=False, description="--force on a run that was not "
+                            "finished: it was cancelled first")
 
 
 class CleanReport(BaseModel):
@@ -61,15 +65,23 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
         f"refs/heads/{run.branch}")
     done = Cleaned(run=run.id, worktree=run.worktree if has_tree else "",
                    branch=run.branch if has_branch else "")
-    if not (run.merged or run.cancelled or run.failed) and not force:
-        done.kept = f"it is {run.status.value}; cancel it or land it first (or --force)"
-        return done
+    if not (run.merged or run.cancelled or run.failed):
+        if not force:
+            done.kept = _why_kept(snap, project.settings())
+            return done
+        # Its worktree and branch are going: the run is abandoned, not left "ready to land"
+        # (or running) on work that no longer exists (decision 1572).
+        done.cancelled = True
+        if not dry_run:
+            controls.cancel(project, run.uid, reason="cleaned with --force")
     if has_branch and not force and not run.merged:  # a squash or rebase landing is merged too
         unsafe = _unsafe_commits(root, run.branch, run.base)
-        if unsafe:
-            done.kept = (f"{run.branch} has {unsafe} commit{'s' if unsafe != 1 else ''} on no "
-                         f"remote and not merged into {run.base}; push it, or --force deletes it")
-            return done
+        if unsafe:  # the worktree goes; the branch holds the only copy of that work
+            has_branch = False
+            done.branch = ""
+            done.kept = (f"branch {run.branch}: {unsafe} commit{'s' if unsafe != 1 else ''} "
+                         f"on no remote and not merged into {run.base}; push it, or "
+                         f"`dflow clean {run.id} --force` deletes it")
     if dry_run:
         done.worktree_removed, done.branch_deleted = has_tree, has_branch
         return done
@@ -82,6 +94,7 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
         if removed.returncode != 0:
             done.kept = (f"{path} has uncommitted or untracked files; commit or remove them, "
                          "or --force discards them")
+            done.branch = ""
             return done
         done.worktree_removed = True
     git(root, "worktree", "prune", check=False)
@@ -89,6 +102,17 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
         git(root, "branch", "-D", run.branch)
         done.branch_deleted = True
     return done
+
+
+def _why_kept(snap: RunSnapshot, settings: ProjectSettings) -> str:
+    from .runs import run_stage
+
+    run = snap.run
+    if run.status.value == "completed":
+        return (f"it is ready to land; `dflow land {run.id}`, or `dflow cancel {run.id}` to "
+                "abandon it first")
+    return (f"it is {run_stage(snap, settings)}; `dflow cancel {run.id}` first, or --force "
+            "cancels it and removes its work")
 
 
 def _unsafe_commits(root: Path, branch: str, base: str) -> int:

@@ -61,6 +61,20 @@ def _step(snap: RunSnapshot, index: int) -> StepRun:
     return step
 
 
+def _stage(snap: RunSnapshot, settings: ProjectSettings) -> str:
+    """The word people see for where the run is (domain/stages.py)."""
+    from .runs import run_stage
+
+    return run_stage(snap, settings)
+
+
+def _after(snap: RunSnapshot) -> str:
+    """What a finished run can still do."""
+    if snap.run.status.value == "completed" and not snap.run.merged:
+        return f" (`dflow land {snap.run.id}`, or `dflow cancel {snap.run.id}` to abandon it)"
+    return ""
+
+
 def _mode(settings: ProjectSettings, all_steps: bool | None) -> IntentMode:
     """`dflow run` (and the console's `r`): the project's loop mode; --all / one step."""
     if all_steps is None:
@@ -103,7 +117,7 @@ def request_plan(project: Project, run_ref: str, engine: str | None = None,
         if open_plan:
             return open_plan[0]
         if snap.run.planned or snap.run.status.value in ("cancelled", "failed", "completed"):
-            raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}; it cannot be "
+            raise IllegalTransition(f"{snap.run.id} is {_stage(snap, settings)}; it cannot be "
                                     "planned again (start a new run with `dflow new`)")
         if snap.run.paused:
             raise IllegalTransition(f"{snap.run.id} is paused; `dflow resume {snap.run.id}`")
@@ -120,8 +134,8 @@ def request_next(project: Project, run_ref: str, all_steps: bool | None = None,
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
         snap = tx.run(uid)
         if snap.run.status in TERMINAL_RUN_STATUSES:
-            raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}; nothing left "
-                                    "to run")
+            raise IllegalTransition(f"{snap.run.id} is {_stage(snap, settings)}; nothing left "
+                                    "to run" + _after(snap))
         choose_engine(tx, uid, settings, engine, model, project.parts.engine_kinds())
         scheduling.set_intent(tx, uid, _mode(settings, all_steps))
         result = scheduling.reconcile(tx, uid, settings)
@@ -166,7 +180,7 @@ def request_qa(project: Project, run_ref: str, step: int | None = None) -> list[
         if step is None:
             targets = [s for s in snap.steps if s.status.value == "needs_qa"]
             if not targets:
-                raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value} and no "
+                raise IllegalTransition(f"{snap.run.id} is {_stage(snap, settings)} and no "
                                         "step awaits QA; name a step to review it again")
         else:
             targets = [_step(snap, step)]
@@ -251,7 +265,7 @@ def resume(project: Project, run_ref: str) -> RunSnapshot:
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> RunSnapshot:
         snap = tx.run(uid)
         if not snap.run.paused:
-            raise IllegalTransition(f"{snap.run.id} is {snap.run.status.value}, not paused")
+            raise IllegalTransition(f"{snap.run.id} is {_stage(snap, settings)}, not paused")
         tx.emit(RunResumed(), run=uid)
         for waiting in _interrupted(tx, uid):
             queue.request(tx, waiting.kind, run=uid, step=waiting.step, payload=waiting.payload)

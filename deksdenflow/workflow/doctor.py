@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..context.parts import Parts
-from ..errors import DflowError, NewerSchema
+from ..errors import DflowError, DubiousOwnership, NewerSchema
 from ..git import runner
 from ..store import STATE_REF, integrate, trust
 from ..store.layout import TRACKING_PREFIX
@@ -103,6 +103,8 @@ def repair(path: str = ".") -> Repair:
 def _state_checks(parts: Parts, path: str) -> list[Check]:
     try:
         store = open_store(path)
+    except DubiousOwnership as exc:  # the message says what to run
+        return [Check(name="repository", level="fail", detail=str(exc))]
     except DflowError as exc:
         return [Check(name="repository", level="fail", detail=str(exc),
                       fix="cd into a git repository")]
@@ -166,7 +168,8 @@ def _run_and_engine_checks(parts: Parts, path: str) -> list[Check]:
         project = parts.open_project(path)
         settings = project.settings()
         return [*doctor_runs.run_checks(project),
-                *doctor_runs.engine_checks(settings, project.parts.engine_kinds()),
+                *doctor_runs.engine_checks(settings, project.parts.engine_kinds(),
+                                           project.parts.engine),
                 *doctor_runs.sandbox_checks(project, settings)]
     except DflowError as exc:
         return [Check(name="runs", level="fail", detail=str(exc))]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import shlex
 import shutil
+from collections.abc import Callable
 
 from ..context.project import Project
-from ..domain.engine import SelfChecking
+from ..domain.engine import Engine, SelfChecking
 from ..domain.models import RunSnapshot
 from ..domain.reconcile import needs
-from ..domain.settings import ProjectSettings
+from ..domain.settings import EngineConfig, ProjectSettings
 from ..errors import DflowError
 from ..store import Tx
 from . import creation
@@ -57,13 +58,19 @@ def undo_killed_creations(project: Project) -> list[str]:
     return creation.recover(project)
 
 
-def engine_checks(settings: ProjectSettings, kinds: list[str]) -> list[Check]:
-    """Every phase's engine resolves to a known kind, and its binary is on PATH."""
+def engine_checks(settings: ProjectSettings, kinds: list[str],
+                  engine_of: Callable[[str, EngineConfig], Engine] | None = None) -> list[Check]:
+    """Every phase's engine resolves to a known kind, its binary is on PATH, and the engine
+    itself knows of nothing that stops it (a command engine's command line, an openai
+    engine's server: `cannot_run`, asked once per engine)."""
     checks = []
+    why_not: dict[str, str | None] = {}
     for phase in ("plan", "execute", "qa"):
         name = settings.phases.engine_for(phase)
         config = settings.engine(name)
         binary = _binary(config.kind, config.options)
+        if engine_of is not None and config.kind in kinds and name not in why_not:
+            why_not[name] = _cannot_run(engine_of, name, config)
         if config.kind not in kinds:
             checks.append(Check(name=CHECK_NAMES[phase], level="fail",
                                 detail=f"'{name}' has the unknown kind '{config.kind}'",
@@ -72,6 +79,11 @@ def engine_checks(settings: ProjectSettings, kinds: list[str]) -> list[Check]:
             checks.append(Check(name=CHECK_NAMES[phase], level="fail",
                                 detail=f"'{name}' runs `{binary}`, which is not on PATH",
                                 fix=OPTIONAL_TOOLS.get(config.kind, f"install {binary}")))
+        elif why_not.get(name):
+            checks.append(Check(name=CHECK_NAMES[phase], level="fail",
+                                detail=f"'{name}' cannot run: {why_not[name]}",
+                                fix=f"fix [engines.{name}], or dflow config set phases.{phase} "
+                                    "ENGINE"))
         else:
             checks.append(Check(name=CHECK_NAMES[phase], level="ok",
                                 detail=f"{name} ({config.kind})"))
@@ -91,6 +103,17 @@ def sandbox_checks(project: Project, settings: ProjectSettings) -> list[Check]:
             checks += [Check(name=c.name, level=c.level, detail=c.detail, fix=c.fix)
                        for c in engine.checks()]
     return checks
+
+
+def _cannot_run(engine_of: Callable[[str, EngineConfig], Engine], name: str,
+                config: EngineConfig) -> str | None:
+    try:
+        engine = engine_of(name, config)
+    except DflowError as exc:
+        return str(exc)
+    probe = getattr(engine, "cannot_run", None)  # an engine from a plug-in may have none
+    found = probe() if callable(probe) else None
+    return str(found) if found else None
 
 
 def _binary(kind: str, options: dict[str, object]) -> str | None:

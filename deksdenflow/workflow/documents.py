@@ -13,6 +13,7 @@ from ..context.project import Project
 from ..domain.layout import protocol_folder
 from ..domain.models import RunSnapshot, StepRun
 from ..domain.redaction import strip_controls
+from ..domain.transcripts import numbered
 from ..errors import DflowError
 from ..store import StateView
 from ..store.branches import committed_file, file_at
@@ -61,13 +62,15 @@ def step_markdown(project: Project, view: StateView | None, snap: RunSnapshot,
 
 
 def step_artifacts(view: StateView | None, snap: RunSnapshot, step: int) -> list[str]:
-    """Artifacts of one step (by the step number in their name); all of the run's if none."""
+    """Artifacts of this step only: its transcripts (execute and QA, in the order they ran,
+    as `dflow logs` numbers them) and what is filed under `steps/NN/`; never another step's
+    (a job id or an attempt number in a name is not a step number)."""
     if view is None:
         return []
     names = view.artifact_names(snap.run.uid)
-    mark = re.compile(rf"(^|[/_-])(step-?)?0*{step}([/_.-]|$)")
-    mine = [n for n in names if mark.search(n) and not n.endswith("plan.md")]
-    return mine or names
+    folder = re.compile(rf"^steps/0*{step}/")
+    mine = [name for name, index, *_ in numbered(snap.run.id, names) if index == step]
+    return mine + [n for n in names if folder.match(n) and n not in mine]
 
 
 def artifact_text(view: StateView | None, snap: RunSnapshot, name: str) -> str:

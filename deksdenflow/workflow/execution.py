@@ -12,6 +12,7 @@ from ..domain.settings import ProjectSettings
 from ..domain.text_shape import TITLE_CHARS, one_line
 from ..errors import EngineError
 from ..git.worktree import Worktree
+from ..jobs.runner import attempt_number
 from ..store import Tx
 from . import (
     agents,
@@ -185,7 +186,8 @@ class ExecuteHandler:
         if job.run is None or job.step is None:
             return
         self.failed.save(tx, job.id, job.run,
-                         f"{job.step:02d}-execute-{job.id}-failed-{job.attempts}")
+                         f"{job.step:02d}-execute-{job.id}-failed-"
+                         f"{attempt_number(tx.run(job.run), job)}")
         step = tx.run(job.run).step(job.step)
         if step is not None and step.status == StepStatus.RUNNING:
             tx.emit(StepFailed(reason=error, final=final), run=job.run, step=job.step)

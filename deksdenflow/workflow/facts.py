@@ -14,6 +14,7 @@ from ..domain.events import Event
 from ..domain.models import CiResult, RunSnapshot
 from ..domain.payloads import (
     JobFailed,
+    JobFinished,
     JobRequested,
     RunNote,
     StepFailed,
@@ -90,13 +91,18 @@ def gather(project: Project, view: StateView, snap: RunSnapshot) -> RunFacts:
 def _failures(events: list[Event]) -> list[Failure]:
     kinds = {e.id: (e.data.kind.value, e.step)
              for e in events if isinstance(e.data, JobRequested)}
-    found = []
+    found: list[Failure] = []
     for e in events:
         if isinstance(e.data, JobFailed):
             kind, step = kinds.get(e.data.job, ("", e.step))
             found.append(Failure(at=e.at, kind=kind, step=step, error=e.data.error))
         elif isinstance(e.data, StepFailed) and e.data.reason:
             found.append(Failure(at=e.at, kind="execute", step=e.step, error=e.data.reason))
+        elif isinstance(e.data, JobFinished) and e.data.job in kinds:
+            # That work succeeded since: its earlier failures are history, not a problem now
+            # (`dflow events` keeps them).
+            done = kinds[e.data.job]
+            found = [f for f in found if (f.kind, f.step) != done]
     return found
 
 

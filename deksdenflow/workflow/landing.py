@@ -13,11 +13,12 @@ from pydantic import BaseModel
 
 from ..context.project import Project
 from ..domain.models import ProtocolRun, RunSnapshot, RunStatus, StepStatus
+from ..domain.settings import ProjectSettings
 from ..errors import DflowError, GitOperationError
 from ..sync import completion, transport
 from . import contract, placement, replay
 from .push_check import check_branch
-from .runs import folder
+from .runs import folder, run_stage
 from .worktrees import git
 
 
@@ -39,9 +40,10 @@ class LandResult(BaseModel):
     via: str = "local"
     merged: bool = False
     updated_checkout: str | None = None
+    warnings: list[str] = []  # for the user (the CLI prints them on stderr)
 
 
-def check_landable(snap: RunSnapshot) -> None:
+def check_landable(snap: RunSnapshot, settings: ProjectSettings) -> None:
     run = snap.run
     if run.merged:
         raise NotLandable(f"{run.id} is already merged into {run.base}")
@@ -51,7 +53,8 @@ def check_landable(snap: RunSnapshot) -> None:
         s.status == StepStatus.COMPLETED for s in snap.steps)
     if run.status != RunStatus.COMPLETED and not only_land_block:
         raise NotLandable(
-            f"{run.id} is {run.status.value} ({snap.steps_done}/{len(snap.steps)} steps passed); "
+            f"{run.id} is {run_stage(snap, settings)} ({snap.steps_done}/{len(snap.steps)} "
+            "steps passed); "
             f"land it when every step has passed (`dflow status {run.id}`)")
 
 
@@ -68,7 +71,7 @@ def land(project: Project, ref: str, strategy: str = "merge",
     if strategy not in replay.STRATEGIES:
         raise DflowError(f"unknown strategy '{strategy}'; use merge, squash or rebase")
     snap = project.view().find_run(ref)
-    check_landable(snap)
+    check_landable(snap, project.settings())
     run, root = snap.run, project.root
     # The run's recorded work, fetched when another clone made it; refused when it is
     # nowhere, so nothing lands without it (decision 1502).
@@ -99,9 +102,11 @@ def land(project: Project, ref: str, strategy: str = "merge",
         pushed = True
     _update_local(root, run.base, local, new, checkout)
     merged = run.id in completion.record_merged(project, remote) or _is_recorded(project, run)
+    note = replay.identity_note(root, strategy)
     return LandResult(run=run.id, strategy=strategy, base=run.base, commit=new, remote=remote,
                       pushed=pushed, merged=merged,
-                      updated_checkout=str(checkout) if checkout is not None else None)
+                      updated_checkout=str(checkout) if checkout is not None else None,
+                      warnings=[note] if note else [])
 
 
 def check_contract(root: Path, snap: RunSnapshot, head: str) -> None:

@@ -44,3 +44,15 @@ def _replay(root: Path, target: str, head: str) -> str:
 
 def _has_identity(root: Path) -> bool:
     return git(root, "config", "user.email", check=False).returncode == 0
+
+
+def identity_note(root: Path, strategy: str) -> str:
+    """What to say when the landed commit carries dflow's stand-in identity: a commit on the
+    person's base is theirs, so they are told how to make it so ("" when git has one)."""
+    if _has_identity(root):
+        return ""
+    what = "the replayed commits keep their authors but were committed" if strategy == \
+        "rebase" else "the landed commit was made"
+    return (f"{what} as 'dflow <dflow@localhost>' because git has no identity here; set yours "
+            "with `git config --global user.name 'Your Name'` and `git config --global "
+            "user.email you@example.com`")

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ..context.project import Project
 from ..domain.agent_output import QaVerdict, strict_json
+from ..domain.hints import QA_COULD_NOT_RUN
 from ..domain.models import Job, RunSnapshot, StepRun, StepStatus
 from ..domain.payloads import StepBlocked, StepQaVerdict, StepRetried
 from ..domain.schemas import schema_for
@@ -96,4 +97,4 @@ class QaHandler:
             return
         step = tx.run(job.run).step(job.step)
         if step is not None and step.status == StepStatus.NEEDS_QA:
-            tx.emit(StepBlocked(reason=error), run=job.run, step=job.step)
+            tx.emit(StepBlocked(reason=QA_COULD_NOT_RUN + error), run=job.run, step=job.step)

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from .. import faults
+from ..domain import stages
 from ..domain.alerts import BudgetAlert, newest
 from ..domain.events import Event
 from ..domain.layout import protocol_folder
-from ..domain.models import RunSnapshot, RunStatus
+from ..domain.models import TERMINAL_RUN_STATUSES, RunSnapshot, RunStatus
 from ..domain.payloads import RunCreated
 from ..domain.reconcile import Waiting, waiting
 from ..domain.settings import ProjectSettings
-from ..errors import InvalidName, NameClash, UsageError
+from ..errors import InvalidName, NameClash, UsageError, did_you_mean
 
 if TYPE_CHECKING:  # the status listing imports this module: no store writer, no git runner
     from ..context.project import Project
@@ -147,7 +148,8 @@ def check_engine(settings: ProjectSettings, engine: str | None, kinds: list[str]
         return
     kind = settings.engine(engine).kind
     if kind not in kinds:
-        raise UsageError(f"unknown engine '{engine}' (known: {', '.join(kinds)}); "
+        hint = did_you_mean(engine, sorted({*settings.engines, *kinds}))
+        raise UsageError(f"unknown engine '{engine}'{hint} (known: {', '.join(kinds)}); "
                          "try --engine demo")
 
 
@@ -182,7 +184,8 @@ class RunLine(BaseModel):
     steps: list[StepLine]
     merged: bool = False
     ready: bool = False
-    stage: str = ""
+    stage: str = Field(default="", description="where the run is, in the words people see: "
+                       + ", ".join(stages.STAGES))
     waiting: Waiting | None = None
     alerts: list[BudgetAlert] = Field(default_factory=list,
                                       description="the highest alert per budget and period")
@@ -195,6 +198,7 @@ class StatusReport(BaseModel):
 def run_line(snap: RunSnapshot, settings: ProjectSettings) -> RunLine:
     """The run's status line; `waiting` says why it is not moving (None while it moves)."""
     run = snap.run
+    wait = waiting(snap, settings)
     return RunLine(
         id=run.id,
         uid=run.uid,
@@ -218,7 +222,8 @@ def run_line(snap: RunSnapshot, settings: ProjectSettings) -> RunLine:
         updated=run.updated_at,
         merged=run.merged,
         ready=is_ready(snap),
-        stage=stage(snap),
+        stage=stages.stage(run.status.value, paused=run.paused, merged=run.merged,
+                           waiting=wait is not None),
         steps=[
             StepLine(
                 index=s.index,
@@ -232,7 +237,7 @@ def run_line(snap: RunSnapshot, settings: ProjectSettings) -> RunLine:
             )
             for s in snap.steps
         ],
-        waiting=waiting(snap, settings),
+        waiting=wait,
     )
 
 
@@ -242,12 +247,12 @@ def is_ready(snap: RunSnapshot) -> bool:
     return run.status == RunStatus.COMPLETED and not run.merged
 
 
-def stage(snap: RunSnapshot) -> str:
-    """What the status table shows: `ready to land` and `merged` are told apart
-    (docs/decisions/1000-ready-and-merged.md); otherwise the status itself."""
-    if snap.run.merged and snap.run.status == RunStatus.COMPLETED:
-        return "merged"
-    return "ready to land" if is_ready(snap) else snap.run.status.value
+def run_stage(snap: RunSnapshot, settings: ProjectSettings) -> str:
+    """The word people see for where the run is (domain/stages.py), as `run_line` says it."""
+    run = snap.run
+    waits = (run.status not in TERMINAL_RUN_STATUSES and not run.paused
+             and waiting(snap, settings) is not None)
+    return stages.stage(run.status.value, paused=run.paused, merged=run.merged, waiting=waits)
 
 
 FILTERS = ("ready", "merged", "active")

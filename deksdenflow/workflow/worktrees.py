@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ..context.project import Project
-from ..errors import GitOperationError
+from ..errors import DflowError, GitOperationError, UsageError
 from ..git import local, runner
 from ..git.worktree import Worktree, locate
 
@@ -24,6 +24,24 @@ def git(cwd: Path | Worktree, *args: str, check: bool = True,
         hooks: bool = False) -> subprocess.CompletedProcess[str]:
     """Real git in `cwd` through the one runner (no hooks unless `[git] run_hooks`)."""
     return runner.run(cwd, *args, check=check, hooks=hooks)
+
+
+def run_here(project: Project, given: str | None, cwd: Path | None = None) -> str:
+    """`given` when a run is named; else the run whose branch is checked out in `cwd` (a
+    person inside a run's worktree means that run)."""
+    if given is not None:
+        return given
+    done = git(cwd or Path.cwd(), "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    branch = done.stdout.strip()
+    if branch:
+        try:
+            snap = project.view().find_run(branch)
+        except DflowError:
+            snap = None
+        if snap is not None and snap.run.branch == branch:
+            return snap.run.id
+    raise UsageError("name a run (`dflow status` lists them), or run this inside a run's "
+                     "worktree")
 
 
 def worktree_root(project: Project) -> Path:

@@ -72,6 +72,7 @@ def test_pr_pushes_the_branch_and_opens_a_draft_with_gh(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, run_id = done_run
+    configure(a, {"ci.provider": "github"})  # the bare remote stands for GitHub
     args = tmp_path / "gh-args.txt"
     fake_tool(tmp_path / "bin", "gh", args)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
@@ -89,6 +90,7 @@ def test_pr_without_gh_says_the_command_to_run(
     done_run: tuple[Project, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, run_id = done_run
+    configure(a, {"ci.provider": "github"})  # the bare remote stands for GitHub
     (tmp_path / "empty").mkdir()
     git_dir = Path(os.popen("command -v git").read().strip()).parent
     monkeypatch.setenv("PATH", f"{tmp_path / 'empty'}{os.pathsep}{git_dir}")

@@ -93,7 +93,7 @@ def test_pause_and_resume_print_what_the_typer_commands_print(run_repo: Path,
         fast = fresh(["resume", *args[1:]], run_repo)
         cli("pause", "1", cwd=run_repo)
         _same(fast, cli("resume", *args[1:], cwd=run_repo), run_repo)
-    assert fresh(["pause", "first"], run_repo).out == "paused 0001-first; it is pending (paused)\n"
+    assert fresh(["pause", "first"], run_repo).out == "paused 0001-first; it is paused\n"
 
 
 def test_an_error_is_the_same_sentence_code_and_json(run_repo: Path,
@@ -114,7 +114,7 @@ def test_new_and_step_approve_answer_before_typer(project: Project, repo: Path,
                                                   cli: Callable[..., object]) -> None:
     fast = fresh(["new", "Add Login", "--task", "log in", "--no-plan"], repo)
     assert fast.code == 0 and "typer" not in fast.modules
-    assert fast.out.startswith("created 0001-add-login (pending) on branch 0001-add-login\n")
+    assert fast.out.startswith("created 0001-add-login (waiting) on branch 0001-add-login\n")
     typer_result = cli("new", "other", "-t", "x", "--no-plan", cwd=repo)
     assert scrub(fast.out, repo).replace("add-login", "other").replace("0001", "0002") == \
         scrub(typer_result.stdout, repo)  # type: ignore[attr-defined]

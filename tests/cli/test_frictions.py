@@ -19,17 +19,46 @@ def test_a_mistyped_run_name_or_command_gets_a_suggestion(repo: Path, cli) -> No
     cli("new", "add-login", "--task", "t", "--no-plan", cwd=repo)
     result = cli("show", "add-logn", cwd=repo)
     assert result.exit_code == 1
-    assert "no protocol run 'add-logn' (did you mean 0001-add-login?)" in result.output
+    assert "no protocol run 'add-logn' (did you mean '0001-add-login'?)" in result.output
     assert "Did you mean 'status'?" in cli("stauts", cwd=repo).output
 
 
-def test_pr_without_gh_names_the_real_plan_and_says_the_branch_is_pushed(
+def test_typos_in_engines_config_keys_and_projects_get_a_suggestion(repo: Path, cli) -> None:
+    """Before: `--engine comand` said "configure it first (`dflow config set
+    engines.comand.kind KIND`…)" with no suggestion, nor had a mistyped key or project."""
+    cli("init", "--engine", "demo", cwd=repo)
+    cli("new", "x", "--task", "t", "--no-plan", cwd=repo)
+    state = git("rev-parse", "refs/deksdenflow/state", cwd=repo)
+    for args, expected in (
+            (("new", "y", "--task", "t", "--engine", "comand"),
+             "unknown engine 'comand' (did you mean 'command'?)"),
+            (("run", "x", "--engine", "cluade"), "no engine 'cluade' (did you mean 'claude'?)"),
+            (("config", "set", "phases.default", "dmeo"), "no engine 'dmeo' (did you mean "
+             "'demo'?)"),
+            (("config", "set", "qa.polcy", "end"), "unknown key 'qa.polcy' (did you mean "
+             "'qa.policy'?)"),
+            (("config", "set", "engines.demo.modle", "m"), "unknown key 'engines.demo.modle' "
+             "(did you mean 'engines.demo.model'?)"),
+            (("config", "get", "budget.tokns"), "unknown key 'budget.tokns' (did you mean "
+             "'budget.tokens'?)"),
+            (("projects", "remove", repo.name + "x"), f"no project named '{repo.name}x' (did "
+             f"you mean '{repo.name}'?)"),
+            (("-C", repo.name[:-1] + "0", "status"), f"(did you mean '{repo.name}'?)")):
+        result = cli(*args, cwd=repo)
+        assert result.exit_code in (1, 2), (args, result.output)
+        assert expected in " ".join(result.output.split()), (args, result.output)
+    assert git("rev-parse", "refs/deksdenflow/state", cwd=repo) == state
+
+
+def test_pr_without_gh_says_it_pushed_and_what_to_do_on_a_remote_that_is_not_github(
         tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: "already pushed" right after pushing it, and a `gh pr create` fallback although
+    gh is missing and the remote (a bare repository) is not GitHub."""
     bare = make_remote(tmp_path)
     work = tmp_path / "work"
     git("clone", "-q", bare.as_uri(), str(work), cwd=tmp_path)
     cli("init", "--engine", "demo", cwd=work)
-    cli("new", "x", "--task", "t", cwd=work)
+    cli("new", "x", "--task", "Add extra helpers\n\nwith tests", cwd=work)
     cli("run", "x", "--wait", cwd=work)
     (tmp_path / "empty").mkdir()
     git_dir = Path(os.popen("command -v git").read().strip()).parent
@@ -37,10 +66,18 @@ def test_pr_without_gh_names_the_real_plan_and_says_the_branch_is_pushed(
     result = cli("pr", "x", cwd=work)
     assert result.exit_code == 1
     plan = work.parent / "work.worktrees" / "0001-x" / ".protocols" / "0001-x" / "plan.md"
-    assert "branch 0001-x is already pushed to origin; `gh` is not installed" in result.output
-    assert f"--body-file {plan} --head 0001-x --base main" in result.output
-    assert "PLAN.md" not in result.output
+    assert result.output.startswith(
+        f"error: pushed branch 0001-x to origin; remote 'origin' ({bare.as_uri()}) is neither "
+        f"GitHub nor GitLab: open a pull request from 0001-x into main on your forge with "
+        f"{plan} as its description")
+    assert "already" not in result.output and "gh pr create" not in result.output
     assert git("rev-parse", "0001-x", cwd=bare) == git("rev-parse", "0001-x", cwd=work)
+
+    cli("config", "set", "ci.provider", "github", cwd=work)  # GitHub, but gh is missing
+    again = cli("pr", "x", cwd=work)
+    assert "pushed branch 0001-x to origin; `gh` is not installed" in again.output
+    assert "--title '0001-x: Add extra helpers' --body-file" in again.output
+    assert f"--body-file {plan} --head 0001-x --base main" in again.output
 
 
 def test_project_show_is_toml_that_parses_even_on_a_narrow_terminal(

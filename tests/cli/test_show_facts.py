@@ -88,3 +88,42 @@ def test_logs_prints_a_transcript_and_names_the_attempts(demo: Path, cli) -> Non
     wrong = cli("logs", "x", "2", "--attempt", "4", cwd=demo)
     assert wrong.exit_code == 1
     assert "step 02 execute has 1 transcript; choose --attempt 1 to 1" in wrong.output
+
+
+def test_show_stops_listing_a_planning_failure_once_planning_succeeded(demo: Path,
+                                                                         cli) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cli("config", "set", "engines.broken.kind", "command", cwd=demo)
+    cli("config", "set", "engines.broken.options.command", "sh -c 'exit 3'", cwd=demo)
+    cli("config", "set", "retry.max_attempts", "1", cwd=demo)
+    cli("new", "x", "--task", "add a greeting", cwd=demo)
+    failed = cli("plan", "x", "--wait", "--engine", "broken", cwd=demo)
+    assert failed.exit_code != 0
+    assert "\nfailures:\n" in cli("show", "x", cwd=demo).output  # a problem now: listed
+    fixed = cli("plan", "x", "--wait", "--engine", "demo", cwd=demo)
+    assert fixed.exit_code == 0, fixed.output
+    typer_path = cli("show", "x", cwd=demo).output
+    assert "failures:" not in typer_path and "\nno plan yet" not in typer_path
+    dflow = str(Path(sys.executable).with_name("dflow"))
+    env = {**os.environ, "COLUMNS": str(80)}
+    fast = subprocess.run([dflow, "show", "x"], cwd=demo, env=env, capture_output=True,
+                          text=True, check=True).stdout
+    assert "failures:" not in fast
+    assert "job.failed" in cli("events", "x", cwd=demo).output  # history keeps it
+
+
+def test_logs_prompt_prints_what_the_agent_was_told_redacted(demo: Path, cli) -> None:
+    token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    cli("new", "x", "--task", f"add a greeting; the token is {token}", cwd=demo)
+    assert cli("run", "x", "--wait", cwd=demo).exit_code == 0
+    plan = cli("logs", "x", "--prompt", cwd=demo).output
+    assert plan.startswith("# prompts/plan-") and "add a greeting" in plan
+    step = cli("logs", "x", "1", "--prompt", cwd=demo).output
+    assert step.startswith("# prompts/01-execute-") and "# Execute one step" in step
+    review = cli("logs", "x", "1", "--qa", "--prompt", cwd=demo).output
+    assert review.startswith("# prompts/01-qa-")
+    assert all(token not in text for text in (plan, step, review))
+    assert cli("logs", "x", "1", cwd=demo).output.startswith("# transcripts/01-execute-")

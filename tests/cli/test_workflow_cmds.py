@@ -22,10 +22,11 @@ def test_new_then_run_wait_completes_every_step(repo: Path, cli) -> None:
     result = cli("run", "0001-x", "--wait", cwd=repo)
     assert result.exit_code == 0, result.output
     assert "step 03 qa: PASS" in result.output
-    assert result.output.strip().endswith("0001-x: completed, 3/3 steps done, 1.7k tokens") \
-        or "0001-x: completed, 3/3 steps done" in result.output
+    assert result.output.strip().endswith("0001-x: ready to land, 3/3 steps done, 1.7k tokens") \
+        or "0001-x: ready to land, 3/3 steps done" in result.output
     status = json.loads(cli("status", "--json", cwd=repo).output)
-    assert status["runs"][0]["status"] == "completed"
+    line = status["runs"][0]
+    assert (line["status"], line["stage"]) == ("completed", "ready to land")
     plan = git("show", "0001-x:.protocols/0001-x/plan.md", cwd=repo)
     assert plan.startswith("# Plan for 0001-x")
 
@@ -151,7 +152,7 @@ def test_demo_completes_a_protocol_in_a_kept_scratch_repo(tmp_path: Path, cli,
     monkeypatch.setenv("CI", "true")
     result = cli("demo", "--keep", str(tmp_path / "d"), cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    assert "0001-greeting: completed, 3/3 steps" in result.output
+    assert "0001-greeting: ready to land, 3/3 steps" in result.output
     assert "dflow: init" in result.output.splitlines()[-3]
     repo = tmp_path / "d" / "shop"
     assert git("show", "0001-greeting:demo_greeting.py", cwd=repo).startswith('"""Greetings')

@@ -129,6 +129,28 @@ async def test_n_creates_a_run_with_its_branch_and_plan_request(runs_repo) -> No
         assert project.store.has_ref("refs/heads/0004-add-search")
 
 
+async def test_an_empty_task_keeps_the_form_and_what_was_typed(runs_repo) -> None:  # type: ignore[no-untyped-def]
+    """Before: submitting an empty task closed the form and discarded the name typed."""
+    from textual.widgets import Input, Label
+
+    from deksdenflow.console.dialogs.new_run import NewRunDialog
+
+    project, _ = runs_repo
+    tip = project.store.tip()
+    async with console(project).run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", *"add-search", "enter", "enter")  # no pause between the keys
+        await settle(pilot)
+        dialog = pilot.app.screen
+        assert isinstance(dialog, NewRunDialog)
+        assert dialog.query_one("#name", Input).value == "add-search"
+        assert "needed: the task" in str(dialog.query_one("#hint", Label).render())
+        assert dialog.focused is dialog.query_one("#task", Input)
+        await press(pilot, *"Search the docs", "ctrl+s")
+        await settle(pilot)
+    assert project.store.tip() != tip
+    assert project.view().find_run("add-search").run.task == "Search the docs"
+
+
 @pytest.mark.slow
 async def test_keyboard_alone_plans_runs_and_reviews_a_protocol_with_the_demo_engine(  # type: ignore[no-untyped-def]
     project, monkeypatch: pytest.MonkeyPatch
@@ -146,3 +168,41 @@ async def test_keyboard_alone_plans_runs_and_reviews_a_protocol_with_the_demo_en
         assert snap.steps[1].status.value == "pending"
         events = [e.type for e in project.view().run_events(snap.run.uid)]
         assert EventType.STEP_QA_VERDICT in events
+
+
+async def test_l_lands_and_x_cleans_a_ready_run_each_asking_first(project, cli) -> None:  # type: ignore[no-untyped-def]
+    """Before: no key landed, cleaned or asked before opening a PR; `l` did nothing."""
+    from pathlib import Path
+
+    from tests.conftest import git
+
+    cli("new", "x", "--task", "say hello", cwd=project.root)
+    assert cli("run", "x", "--wait", cwd=project.root).exit_code == 0
+    tree = Path(project.view().find_run("x").run.worktree)
+    async with console(project).run_test(size=(100, 24)) as pilot:
+        tip = project.store.tip()
+        await press(pilot, "l", "n")
+        await settle(pilot)
+        assert project.store.tip() == tip and not project.view().find_run("x").run.merged
+        await press(pilot, "l", "y")
+        await settle(pilot)
+        assert project.view().find_run("x").run.merged, pilot.app.told
+        assert "landed 0001-x on main at" in pilot.app.told[-1][0]
+        await press(pilot, "x", "y")
+        await settle(pilot)
+        assert pilot.app.told[-1][0] == "0001-x: removed worktree and branch"
+    assert not tree.exists()
+    assert "0001-x" not in git("branch", "--format=%(refname:short)", cwd=project.root).split()
+
+
+async def test_o_asks_before_pushing_for_a_pr(project, cli) -> None:  # type: ignore[no-untyped-def]
+    cli("new", "x", "--task", "t", "--no-plan", cwd=project.root)
+    async with console(project).run_test(size=(100, 24)) as pilot:
+        await press(pilot, "o")
+        from deksdenflow.console.dialogs.confirm import ConfirmDialog
+
+        assert isinstance(pilot.app.screen, ConfirmDialog)
+        await press(pilot, "n")
+        await settle(pilot)
+        assert not isinstance(pilot.app.screen, ConfirmDialog)
+        assert project.view().find_run("x").run.pr_url is None

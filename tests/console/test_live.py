@@ -49,7 +49,7 @@ async def test_a_run_created_by_another_process_appears(runs_repo, repo: Path) -
         assert table.row_count == 3
         other_process(repo, "runs.create_run(project, 'elsewhere', 'typed elsewhere', plan=False)")
         await wait_until(pilot, lambda: table.row_count == 4)
-        assert cell_texts(table, 3)[:2] == ["0004-elsewhere", "pending"]
+        assert cell_texts(table, 3)[:2] == ["0004-elsewhere", "waiting"]
 
 
 async def test_the_open_run_detail_follows_a_step_finishing_elsewhere(  # type: ignore[no-untyped-def]
@@ -124,7 +124,7 @@ async def test_a_ref_move_shows_at_once_through_the_ref_files_not_the_poll(  # t
                                             for row in range(table.row_count)), tries=60)
         await pilot.pause()
         shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
-        assert "blocked (paused)" in shown  # on the screen, not only in the table's data
+        assert "0003-write-docs  paused" in shown  # on the screen, not only in the table's data
 
 
 def test_the_first_poll_reads_every_snapshot_with_the_collector_paused(runs_repo) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
@@ -165,3 +165,21 @@ def test_only_files_of_dflows_refs_wake_the_console(tmp_path: Path) -> None:
     assert not refwatch.is_ref_file(str(git_dir / "refs" / "deksdenflow" / "state.lock"))
     assert not refwatch.is_ref_file(str(git_dir / "index"))
     assert not refwatch.is_ref_file(str(git_dir / "HEAD"))
+
+
+async def test_a_run_created_from_the_cli_is_planned_without_a_key(project, repo: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: with no worker pool, a run `dflow new` made in another terminal sat in
+    planning until `r` was pressed in the console."""
+    from deksdenflow.console.app import DflowConsole
+
+    app = DflowConsole(project.root, clock=lambda: FIXED_NOW, process_jobs=True, poll_s=60)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause(0.3)
+        other_process(repo, "runs.create_run(project, 'from-cli', 'say hello')")
+
+        def planned() -> bool:
+            snap = project.view().find_run("from-cli") if project.view().run_names() else None
+            return snap is not None and snap.run.planned
+
+        await wait_until(pilot, planned, tries=200)
+        await pilot.app.workers.wait_for_complete()

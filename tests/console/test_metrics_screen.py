@@ -55,3 +55,31 @@ async def test_the_metrics_screen_of_a_project_without_spend_says_so(project) ->
         await pilot.pause()
         head = str(pilot.app.screen.query_one("#metrics-head", Static).render())
         assert "nothing spent yet" in head
+
+
+async def test_the_cost_sparkline_is_empty_when_nothing_cost_money(project) -> None:  # type: ignore[no-untyped-def]
+    """Before: $0.00 every day drew a full bar."""
+    from deksdenflow.domain.events import EventType
+    from deksdenflow.workflow import runs
+
+    from .conftest import emit_all, steps
+
+    snap = runs.create_run(project, "free", "t", plan=False)
+    emit_all(project, snap.run.uid, [
+        (EventType.RUN_PLANNED, None, {"steps": steps("Only")}),
+        (EventType.STEP_STARTED, 0, {"engine": "demo"}),
+        (EventType.STEP_FINISHED, 0, {"next": "completed", "usage": {"input_tokens": 10}})])
+    app = DflowConsole(project.root, clock=lambda: FIXED_NOW, process_jobs=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert list(screen.query_one("#cost-per-day", Sparkline).data or []) == []
+        assert list(screen.query_one("#tokens-per-day", Sparkline).data or []) == [10.0]
+
+
+def test_help_names_the_four_tabs() -> None:
+    from deksdenflow.console.screens.help import help_text
+
+    assert "1-4" in help_text() and "steps, plan, timeline, diff" in help_text()
+    assert "1 2 3 " not in help_text()

@@ -1,6 +1,6 @@
-"""The console opens on the projects screen when more than one project is registered
-(issue 15 item 5): counts from the state ref, the current repository preselected, Enter opens
-the one under the cursor."""
+"""With more than one project registered, the console opens on the current repository's
+runs with the projects screen one `escape` away (issue 25; issue 15 item 5): counts from the
+state ref, the current repository preselected, Enter opens the one under the cursor."""
 
 from __future__ import annotations
 
@@ -47,11 +47,15 @@ def two_projects(tmp_path: Path, frozen_clock: None, isolated_env: Path) -> tupl
     return alpha, beta
 
 
-async def test_the_console_opens_on_the_projects_with_the_current_one_selected(
+async def test_the_console_opens_on_this_repository_s_runs_then_the_projects(
         two_projects: tuple[Path, Path]) -> None:
     alpha, beta = two_projects
     app = DflowConsole(beta, clock=lambda: FIXED_NOW, process_jobs=False)
     async with app.run_test(size=(100, 24)) as pilot:
+        runs_here = pilot.app.screen
+        assert isinstance(runs_here, RunsScreen) and app.root == beta
+        assert _row(runs_here.query_one("#runs", DataTable), 0)[0] == "0001-tidy"
+        await _press(pilot, "escape")
         screen = pilot.app.screen
         assert isinstance(screen, ProjectsScreen)
         table = screen.query_one("#projects", DataTable)
@@ -68,7 +72,7 @@ async def test_enter_opens_the_selected_project_and_escape_comes_back(
     alpha, beta = two_projects
     app = DflowConsole(beta, clock=lambda: FIXED_NOW, process_jobs=False)
     async with app.run_test(size=(100, 24)) as pilot:
-        await _press(pilot, "up", "enter")
+        await _press(pilot, "escape", "up", "enter")
         screen = pilot.app.screen
         assert isinstance(screen, RunsScreen)
         assert app.root == alpha and app.sub_title == "alpha"

@@ -62,7 +62,7 @@ def test_a_person_sees_the_runs_opens_one_and_sees_a_change_from_another_termina
     pane = Pane(socket)
     try:
         screen = pane.wait_for(lambda s: "0001-add-login" in s and "q Quit" in s)
-        assert "pending" in screen
+        assert "waiting" in screen
         assert pane.tmux("display", "-p", "-t", "console", "#{window_width}x#{window_height}"
                          ).strip() == "80x24"
         subprocess.run([DFLOW, "new", "from-elsewhere", "--task", "typed in another terminal",

@@ -251,7 +251,7 @@ def test_a_completed_run_cannot_be_paused() -> None:
     snap = fold.fold(events)
     assert snap is not None and not snap.run.paused
     assert snap.run.status == RunStatus.COMPLETED
-    assert snap.rejected[-1].reason == "cannot pause: run is completed"
+    assert snap.rejected[-1].reason == "cannot pause: run is completed"  # the fold's own word
 
 
 BOOKKEEPING = {"event_count", "last_event", "last_lamport", "rejected", "rejected_count"}

@@ -57,7 +57,7 @@ def test_run_wait_waits_for_a_live_pool_instead_of_running_jobs_itself(
     assert waited.exit_code == 0, waited.output  # type: ignore[attr-defined]
     lines = waited.output.splitlines()  # type: ignore[attr-defined]
     assert lines[0] == "plan: planned"  # the pool's outcomes, reported as they land
-    assert lines[-1].startswith("0001-a: completed, 3/3 steps done")
+    assert lines[-1].startswith("0001-a: ready to land, 3/3 steps done")
     uid = project.view().runs()[0].run.uid
     claimers = {e.data.worker for e in project.view().run_events(uid)
                 if isinstance(e.data, JobClaimed)}

@@ -112,3 +112,14 @@ def test_a_job_attempt_binds_its_ids(project: Project, monkeypatch: pytest.Monke
     assert seen == {"project": "repo", "run": "0001-greet", "job": job.id, "attempt": "0",
                     "worker": "w-test"}
     assert correlation.ids() == {}
+
+
+def test_a_piped_worker_line_is_one_line_however_long(capsys, monkeypatch) -> None:
+    """Before: piped, Rich wrapped at 80 columns and one log line became two."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    detail = "engine 'cmd' exited with status 1: " + "a long reason " * 10
+    print_transition(Transition(at=datetime.now(UTC), worker="w1@some-host-name", event="failed",
+                                job="01M99GTAWHFSYK5SB7K40T89V8", kind="execute", run="UID",
+                                run_id="0001-a-rather-long-run-name", step=2, detail=detail))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and detail.strip() in out, out

@@ -38,7 +38,8 @@ def test_report_by_engine_and_step_type(project: Project, history, cli) -> None:
     tokens = {g["key"]: g["tokens"] for g in by_engine["groups"]}
     assert tokens == {"codex": 220, "claude": 1100}  # run 2's QA: on the run's engine
     by_type = json.loads(cli("report", "--json", "--by", "step-type", cwd=project.root).output)
-    assert {g["key"] for g in by_type["groups"]} == {"work", "plan+qa"}
+    groups = {g["key"]: g["tokens"] for g in by_type["groups"]}
+    assert groups == {"work": 1295, "qa": 18, "plan+qa": 7}  # each review: 6 tokens
 
 
 def test_since_leaves_out_older_work(project: Project, history, cli) -> None:
@@ -66,3 +67,45 @@ def test_bad_since_and_by_are_usage_errors(project: Project, cli) -> None:
         parse_since("3x")
     now = datetime(2026, 11, 28, tzinfo=UTC)
     assert parse_since("30d", now) == now - timedelta(days=30)
+
+
+def test_qa_is_its_own_engine_and_model_and_each_verdict_credits_the_attempt_it_judged(
+        project: Project, cli) -> None:
+    """Before: QA tokens sat under model "(none)", and a FAIL of model A's attempt counted
+    against model B, which ran the step last and passed (B: "QA pass 50%")."""
+    from deksdenflow.domain.models import StepType, Usage
+    from deksdenflow.domain.payloads import (
+        PlannedStep,
+        RunCreated,
+        RunPlanned,
+        StepFinished,
+        StepQaVerdict,
+        StepRetried,
+        StepStarted,
+    )
+
+    def body(tx) -> None:  # type: ignore[no-untyped-def]
+        uid = tx.emit(RunCreated(number=1, name="r", task="t", engine="codex")).run
+        tx.emit(RunPlanned(steps=[PlannedStep(index=1, type=StepType.WORK)]), run=uid)
+        review = {"engine": "openai", "model": "reviewer-1",
+                  "usage": Usage(input_tokens=30, output_tokens=3), "cost": 0.01}
+        for model, verdict in (("scripted-1", "FAIL"), ("scripted-2", "PASS")):
+            tx.emit(StepStarted(engine="command", model=model), run=uid, step=1)
+            tx.emit(StepFinished(engine="command", model=model,
+                                 usage=Usage(input_tokens=100)), run=uid, step=1)
+            tx.emit(StepQaVerdict(verdict=verdict, **review), run=uid, step=1)
+            if verdict == "FAIL":
+                tx.emit(StepRetried(), run=uid, step=1)
+
+    project.store.transact(body)
+    data = json.loads(cli("report", "--json", "--by", "model", cwd=project.root).output)
+    groups = {g["key"]: g for g in data["groups"]}
+    assert (groups["scripted-1"]["qa_fails"], groups["scripted-1"]["qa_passes"]) == (1, 0)
+    assert (groups["scripted-2"]["qa_passes"], groups["scripted-2"]["qa_pass_rate"]) == (1, 1.0)
+    assert groups["reviewer-1"]["tokens"] == 66 and "(none)" not in groups
+    by_engine = json.loads(cli("report", "--json", "--by", "engine", cwd=project.root).output)
+    assert {g["key"]: g["tokens"] for g in by_engine["groups"]} == {"command": 200,
+                                                                    "openai": 66}
+    metrics = cli("metrics", cwd=project.root).output
+    assert 'dflow_tokens_total{engine="openai",model="reviewer-1",project=' in metrics
+    assert 'step_type="qa",variant=""} 66.0' in metrics

@@ -77,3 +77,33 @@ def test_a_bad_answer_given_as_a_flag_is_a_usage_error(cli: Any, repo: Path) -> 
 ])
 def test_the_ci_provider_is_detected_from_the_remote_url(url: str, provider: str) -> None:
     assert ci_provider(url) == provider
+
+
+@pytest.mark.slow
+def test_each_answer_is_checked_as_it_is_given_and_the_command_engine_asks_its_line(
+        tmp_path: Path) -> None:
+    """Before: base `develop` and engine `cluade` were taken, all questions asked, then init
+    failed on the branch and every answer was lost; `command` never asked its command line."""
+    repo = make_repo(tmp_path / "r")
+    env = {**os.environ, "PYTHONPATH": SOURCE_ROOT, "TERM": "dumb", "COLUMNS": "300"}
+    child = pexpect.spawn(sys.executable, ["-m", "deksdenflow.cli.main", "init"], cwd=str(repo),
+                          env=env, encoding="utf-8", timeout=60)
+    steps = [("Base branch", "develop"), ("there is no branch 'develop'", None),
+             ("Base branch", "main"), ("CI provider", "none"), ("Engine", "cluade"),
+             ("unknown engine 'cluade' \\(did you mean 'claude'\\?\\)", None),
+             ("Engine", "command"), ("Model", ""), ("QA policy", ""), ("Token budget", ""),
+             ("Budget mode", ""), ("Command line for the command engine", ""),
+             ("needs a command line", None),
+             ("Command line for the command engine", "my-agent --in {prompt_fil}"),
+             ("unknown placeholder", None),
+             ("Command line for the command engine", 'my-agent --in "{prompt_file}"')]
+    for expected, answer in steps:
+        child.expect(expected)
+        if answer is not None:
+            child.sendline(answer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    settings = open_project(repo).settings()
+    assert settings.project.base_branch == "main" and settings.phases.default == "command"
+    assert settings.engines["command"].options["command"] == 'my-agent --in "{prompt_file}"'

@@ -98,3 +98,15 @@ def test_remove_never_deletes_your_own_repository(cli: Any, repo: Path) -> None:
     assert refused.exit_code == 2 and "not a clone dflow made" in refused.output
     assert cli("projects", "remove", "repo").exit_code == 0
     assert repo.exists() and registry.load().projects == {}
+
+
+def test_add_of_a_repository_set_up_before_reports_its_own_engine_and_base(
+        cli: Any, repo: Path) -> None:
+    """Before: "engine codex" for a command-engine project and the detected base, not its."""
+    git("branch", "trunk", cwd=repo)
+    assert cli("init", "--yes", "--engine", "command", "--base", "trunk", cwd=repo).exit_code == 0
+    result = cli("projects", "add", str(repo))
+    assert result.exit_code == 0, result.output
+    assert f"added repo: {repo.resolve()} (base trunk, engine command, ci none)" \
+        in result.output
+    assert registry.load().projects["repo"].base == "trunk"

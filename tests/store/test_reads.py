@@ -46,7 +46,7 @@ def test_a_run_is_found_by_id_number_name_branch_and_uid(store: Store) -> None:
         assert view.find_run(ref).run.uid == uid, ref
     assert view.find_run("0002-7").run.name == "7"
     assert view.find_run("7").run.number == 2  # by name: no run has number 7
-    with pytest.raises(RunNotFound, match="did you mean 0001-add-login"):
+    with pytest.raises(RunNotFound, match="did you mean '0001-add-login'"):
         view.find_run("add-logn")
 
 

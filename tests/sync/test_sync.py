@@ -17,6 +17,7 @@ from deksdenflow.sync import service, setup, transport
 from deksdenflow.wiring import Wiring
 from deksdenflow.workflow.runs import record_run
 from tests.conftest import git
+from tests.sync.conftest import make_remote
 
 from .conftest import Clone, clone_of, tree_of
 
@@ -304,3 +305,21 @@ def test_an_implicit_sync_gives_up_on_a_silent_remote_and_keeps_working(
         assert a.view().find_run("patient").run.paused
     finally:
         silent.close()
+
+
+def test_an_offline_command_explains_the_unreachable_remote_once(tmp_path: Path, cli) -> None:
+    """Before: `dflow new` offline printed git's long reason twice (numbering, then the push)."""
+    bare = make_remote(tmp_path)
+    work = tmp_path / "work"
+    git("clone", "-q", bare.as_uri(), str(work), cwd=tmp_path)
+    assert cli("init", "--engine", "demo", cwd=work).exit_code == 0
+    bare.rename(tmp_path / "gone.git")
+    result = cli("new", "x", "--task", "t", cwd=work)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and sum("does not appear to be a git repository" in w
+                                      for w in warnings) == 1, warnings
+    assert warnings[1] == "warning: remote 'origin' is unreachable (see above); the change is " \
+        "kept locally, run `dflow sync` when online"
+    again = cli("pause", "x", cwd=work)  # the next command explains it again
+    assert "does not appear to be a git repository" in again.output

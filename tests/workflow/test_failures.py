@@ -150,11 +150,13 @@ def test_illegal_transitions_name_the_current_status(project: Project, new_run) 
     settle(project)
     with pytest.raises(IllegalTransition, match="step 1 is already completed"):
         controls.approve_step(project, "x", 1)
-    with pytest.raises(IllegalTransition, match="0001-x is completed; nothing left to run"):
+    with pytest.raises(IllegalTransition, match="0001-x is ready to land; nothing left to "
+                       "run \\(`dflow land 0001-x`, or `dflow cancel 0001-x` to abandon it\\)"):
         controls.request_next(project, "x")
-    with pytest.raises(IllegalTransition, match="is completed, not paused"):
+    with pytest.raises(IllegalTransition, match="is ready to land, not paused"):
         controls.resume(project, "x")
-    with pytest.raises(IllegalTransition, match="cannot cancel: run is completed|already"):
+    controls.cancel(project, "x")  # a ready run can be abandoned (decision 1572)
+    with pytest.raises(IllegalTransition, match="cannot cancel: run is cancelled"):
         controls.cancel(project, "x")
     with pytest.raises(StepNotFound, match="has no step 7"):
         controls.retry_step(project, "x", 7)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def test_land_refuses_a_run_that_is_not_done(local: Path, cli) -> None:
     cli("new", "later", "--task", "t", "--no-plan", cwd=local)
     result = cli("land", "later", cwd=local)
     assert result.exit_code == 1
-    assert "0001-later is pending (0/0 steps passed); land it when every step has passed" \
+    assert "0001-later is waiting (0/0 steps passed); land it when every step has passed" \
         in result.output
 
 
@@ -150,6 +151,7 @@ def test_land_via_pr_merges_with_gh_and_sees_the_merge(cloned: tuple[Path, Path]
     fake_gh(tmp_path / "bin", bare, log)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DFLOW_FAKE_BRANCH", run)
+    cli("config", "set", "ci.provider", "github", cwd=work)  # the bare remote stands for it
     assert cli("pr", run, cwd=work).exit_code == 0
     result = cli("land", run, "--via", "pr", "--strategy", "squash", cwd=work)
     assert result.exit_code == 0, result.output
@@ -164,6 +166,7 @@ def test_land_via_pr_without_gh_prints_the_exact_command(cloned: tuple[Path, Pat
     run = finished_run(cli, work)
     fake_gh(tmp_path / "bin", bare, tmp_path / "gh.log")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    cli("config", "set", "ci.provider", "github", cwd=work)  # the bare remote stands for it
     assert cli("pr", run, cwd=work).exit_code == 0
     (tmp_path / "bin" / "gh").unlink()
     result = cli("land", run, "--via", "pr", cwd=work)
@@ -178,7 +181,6 @@ def test_clean_removes_merged_and_cancelled_but_keeps_unpushed_work(local: Path,
     cli("new", "dropped", "--task", "t", "--no-plan", cwd=local)
     assert cli("cancel", "dropped", cwd=local).exit_code == 0
     unpushed = finished_run(cli, local, "unpushed")
-    assert cli("cancel", "unpushed", cwd=local).exit_code == 1  # completed runs cannot cancel
     worktrees = local.parent / f"{local.name}.worktrees"
     state = git("rev-parse", STATE, cwd=local)
 
@@ -191,12 +193,58 @@ def test_clean_removes_merged_and_cancelled_but_keeps_unpushed_work(local: Path,
     branches = git("branch", "--format=%(refname:short)", cwd=local).split()
     assert "0001-landed" not in branches and "0002-dropped" not in branches
     assert (worktrees / unpushed).is_dir() and unpushed in branches
+    assert git("rev-parse", STATE, cwd=local) == state  # the state history is kept
 
     kept = cli("clean", unpushed, cwd=local)
-    assert f"{unpushed}: kept: it is completed" in kept.output
-    forced = cli("clean", unpushed, "--force", cwd=local)
-    assert f"{unpushed}: removed worktree" in forced.output
-    assert git("rev-parse", STATE, cwd=local) == state  # the state history is kept
+    assert f"{unpushed}: kept: it is ready to land; `dflow land {unpushed}`, or `dflow " \
+        f"cancel {unpushed}` to abandon it first" in kept.output
+
+
+def test_clean_force_abandons_a_ready_run_instead_of_leaving_it_ready(local: Path,
+                                                                      cli) -> None:
+    """Before: `clean --force` removed the work and the run stayed "ready to land" forever,
+    while `land` said its branch did not exist."""
+    run = finished_run(cli, local)
+    forced = cli("clean", run, "--force", cwd=local)
+    assert forced.exit_code == 0, forced.output
+    assert f"{run}: cancelled (--force)\n{run}: removed worktree" in forced.output
+    line = json.loads(cli("status", run, "--json", cwd=local).output)["runs"][0]
+    assert (line["status"], line["stage"]) == ("cancelled", "cancelled")
+    refused = cli("land", run, cwd=local)
+    assert refused.exit_code == 1
+    assert f"{run} is cancelled; there is nothing to land" in refused.output
+
+
+def test_a_ready_run_is_abandoned_and_cleaned_keeping_only_unique_work(cloned, cli) -> None:
+    """`cancel` works on a ready run; `clean` then removes its worktree, and its branch
+    unless the branch holds commits that exist nowhere else (it says so; --force deletes)."""
+    work, _ = cloned
+    worktrees = work.parent / f"{work.name}.worktrees"
+    pushed = finished_run(cli, work, "pushed")
+    git("push", "-q", "origin", pushed, cwd=work)  # its commits exist on the remote too
+    alone = finished_run(cli, work, "alone")
+    tree = worktrees / alone
+    (tree / "mine.txt").write_text("a person's own work, on this branch only\n")
+    git("add", "mine.txt", cwd=tree)
+    git("commit", "-qm", "mine", cwd=tree)
+    for run in (pushed, alone):
+        cancelled = cli("cancel", run, cwd=work)
+        assert cancelled.exit_code == 0, cancelled.output
+        assert cancelled.output == f"cancelled {run}; it is cancelled\n"
+    result = cli("clean", cwd=work)
+    assert result.exit_code == 0, result.output
+    assert f"{pushed}: removed worktree {worktrees / pushed} and branch {pushed}" \
+        in result.output
+    assert f"{alone}: removed worktree {worktrees / alone}\n" in result.output
+    assert re.search(f"{alone}: kept: branch {alone}: [0-9]+ commits? on no remote and not "
+                     f"merged into main; push it, or `dflow clean {alone} --force` deletes it",
+                     result.output), result.output
+    branches = git("branch", "--format=%(refname:short)", cwd=work).split()
+    assert pushed not in branches and alone in branches
+    assert not (worktrees / alone).exists()
+    forced = cli("clean", alone, "--force", cwd=work)
+    assert f"{alone}: removed branch {alone}" in forced.output, forced.output
+    assert alone not in git("branch", "--format=%(refname:short)", cwd=work).split()
 
 
 def test_clean_keeps_a_cancelled_branch_with_unpushed_commits(local: Path, cli) -> None:
@@ -207,11 +255,10 @@ def test_clean_keeps_a_cancelled_branch_with_unpushed_commits(local: Path, cli) 
     git("commit", "-qm", "work", cwd=tree)
     cli("cancel", "x", cwd=local)
     result = cli("clean", "--cancelled", cwd=local)
-    assert "0001-x: kept: 0001-x has 1 commit on no remote and not merged into main" \
+    assert "0001-x: kept: branch 0001-x: 1 commit on no remote and not merged into main" \
         in result.output
-    assert tree.is_dir()
-    assert "removed worktree" in cli("clean", "x", "--force", cwd=local).output
-    assert not tree.exists()
+    assert not tree.exists()  # the worktree goes; the branch holds the work
+    assert "removed branch 0001-x" in cli("clean", "x", "--force", cwd=local).output
 
 
 def test_done_when_on_a_fresh_clone(tmp_path: Path, cli) -> None:
@@ -259,3 +306,41 @@ def test_land_queue_lands_ready_runs_in_order_and_blocks_a_conflict(local: Path,
     again = cli("land", "--queue", cwd=local)
     assert again.exit_code == 4 and f"blocked: {second}" in again.output
     assert "landed" not in again.output  # the landed runs are merged: not ready any more
+
+
+def test_landing_without_a_git_identity_says_how_to_set_one(local: Path, cli, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """Before: the merge on the person's main was silently 'dflow <dflow@localhost>'."""
+    run = finished_run(cli, local)
+    bare = tmp_path / "no-identity.gitconfig"
+    bare.write_text("[init]\n\tdefaultBranch = main\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(bare))
+    result = cli("land", run, cwd=local)
+    assert result.exit_code == 0, result.output
+    assert "warning: the landed commit was made as 'dflow <dflow@localhost>' because git has " \
+        "no identity here; set yours with `git config --global user.name" in result.output
+    assert git("log", "-1", "--format=%an <%ae>", "main", cwd=local) == "dflow <dflow@localhost>"
+    again = finished_run(cli, local, "second")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "missing"))
+    git("config", "user.email", "me@example.com", cwd=local)
+    git("config", "user.name", "Me", cwd=local)
+    quiet = cli("land", again, cwd=local)
+    assert "warning" not in quiet.output and \
+        git("log", "-1", "--format=%an", "main", cwd=local) == "Me"
+
+
+def test_inside_a_run_s_worktree_show_diff_logs_and_land_mean_that_run(local: Path,
+                                                                      cli) -> None:
+    run = finished_run(cli, local)
+    tree = local.parent / f"{local.name}.worktrees" / run
+    assert cli("show", cwd=tree).output.startswith(f"{run}  ready to land  branch {run}")
+    assert "demo_hello.py  +" in cli("diff", "--stat", cwd=tree / "tests").output
+    assert cli("logs", cwd=tree).output.startswith("# transcripts/plan-")
+    landed = cli("land", cwd=tree)
+    assert landed.exit_code == 0, landed.output
+    assert f"{run} is merged" in landed.output
+    outside = cli("show", cwd=local)  # the main checkout is on main: no run is meant
+    assert outside.exit_code == 2
+    assert "name a run (`dflow status` lists them), or run this inside a run's worktree" \
+        in outside.output

@@ -14,6 +14,9 @@ NewRun = tuple[str, str, bool]
 
 
 class NewRunDialog(ModalScreen[NewRun | None]):
+    # Focused as the screen is activated, not after it mounted: keys typed right after `n`
+    # reach the name, never the runs list behind the form.
+    AUTO_FOCUS = "#name"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "create", "Create"),
@@ -29,9 +32,6 @@ class NewRunDialog(ModalScreen[NewRun | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Create (ctrl+s)", id="create", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#name", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "name":
@@ -51,9 +51,17 @@ class NewRunDialog(ModalScreen[NewRun | None]):
             self.action_cancel()
 
     def action_create(self) -> None:
-        # Checked by the library, so the console says exactly what `dflow new` would.
-        self.dismiss((self.query_one("#name", Input).value, self.query_one("#task", Input).value,
-                      self.query_one("#plan", Checkbox).value))
+        # The rest is checked by the library, so the console says exactly what `dflow new`
+        # would; an empty field keeps the form (and what was typed) open.
+        name, task = self.query_one("#name", Input), self.query_one("#task", Input)
+        missing = name if not slugify(name.value) else task if not task.value.strip() else None
+        if missing is not None:
+            what = "a name with letters or digits" if missing is name else \
+                "the task: what should the agent do?"
+            self.query_one("#hint", Label).update(f"needed: {what}")
+            missing.focus()
+            return
+        self.dismiss((name.value, task.value, self.query_one("#plan", Checkbox).value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

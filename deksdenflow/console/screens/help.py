@@ -14,7 +14,7 @@ KEYS = [
         ("/", "filter runs (or search a log)", ""),
         ("S", "sort runs: id, status, updated, cost", ""),
         ("esc", "back / clear the filter", ""),
-        ("1 2 3", "switch tabs", ""),
+        ("1-4", "tabs: steps, plan, timeline, diff (of a step: summary, file, logs, diff)", ""),
     ]),
     ("Workflow", [
         ("n", "new run (name, task)", "dflow new"),
@@ -26,7 +26,9 @@ KEYS = [
         ("t", "retry the step", "dflow step retry"),
         ("space", "pause / resume the run", "dflow pause|resume"),
         ("c", "cancel the run (asks first)", "dflow cancel"),
-        ("o", "open the PR", "dflow pr"),
+        ("o", "push and open a draft PR (asks first)", "dflow pr"),
+        ("l", "land the run on its base (asks first)", "dflow land"),
+        ("x", "remove its worktree and branch (asks first)", "dflow clean"),
         ("s", "sync the state ref with the remote", "dflow sync"),
     ]),
     ("Views", [

@@ -57,11 +57,16 @@ class MetricsScreen(StateScreen):
         self.query_one("#metrics-head", Static).update(_head(found))
         _fill_groups(self.query_one("#metrics-groups", DataTable), found)
         days = found.days[-30:]
-        self.query_one("#tokens-per-day", Sparkline).data = [d.tokens for d in days]
-        self.query_one("#cost-per-day", Sparkline).data = [d.cost for d in days]
+        self.query_one("#tokens-per-day", Sparkline).data = _bars([d.tokens for d in days])
+        self.query_one("#cost-per-day", Sparkline).data = _bars([d.cost for d in days])
         self.query_one("#tokens-title", Static).update(_span("tokens per day", found))
         self.query_one("#cost-title", Static).update(_span("cost per day", found))
         _fill_rates(self.query_one("#metrics-rates", DataTable), found)
+
+
+def _bars(values: list[float] | list[int]) -> list[float]:
+    """Nothing to draw when nothing was spent: a Sparkline of zeros draws full bars."""
+    return [float(v) for v in values] if any(values) else []
 
 
 def _head(found: Report) -> Text:

@@ -156,7 +156,7 @@ def head(snap: RunSnapshot, settings: ProjectSettings) -> Text:
     """Two or three lines: id and status, the task, and what blocks or links the run (why it
     waits as the effective settings decide, this machine's settings trust included)."""
     run = snap.run
-    text = Text.assemble((run.id, "bold"), "  ", rows.status_text(run.status.value, run.paused),
+    text = Text.assemble((run.id, "bold"), "  ", rows.stage_text(snap, settings),
                          f"  {snap.steps_done}/{len(snap.steps)} steps  branch {run.branch or '-'}"
                          f"  {rows.tokens(run.usage.total)} tokens  {rows.money(run.cost)}")
     text.append(f"\n{run.task}")

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ...domain.models import RunSnapshot
+from ...domain.settings import ProjectSettings
 from ...observe.watch import Change
 from .. import rows
 from ..widgets.runs_table import RunsTable
@@ -62,11 +63,17 @@ class RunsScreen(StateScreen):
         return self.query_one("#runs", RunsTable)
 
     def visible_runs(self) -> list[RunSnapshot]:
-        snaps = [s for s in self.watcher.runs() if rows.matches(s, self.query_text)]
-        return sorted(snaps, key=rows.sort_key(self.sort))
+        settings = self._settings()
+        snaps = [s for s in self.watcher.runs() if rows.matches(s, self.query_text, settings)]
+        return sorted(snaps, key=rows.sort_key(self.sort, settings))
 
     def cells(self, snap: RunSnapshot, now: datetime) -> tuple[object, ...]:
-        return rows.run_cells(snap, now, self.console.engine)
+        return rows.run_cells(snap, now, self._settings(), self.console.engine)
+
+    def _settings(self) -> ProjectSettings:
+        """The effective settings (cached by the project under its settings key): why a run
+        waits, and so its stage, is decided with them."""
+        return self.console.project.settings(self.watcher.view)
 
     def rebuild(self) -> None:
         """Fill the table from scratch (start, filter, sort), keeping the cursor's run.

@@ -7,6 +7,7 @@ from datetime import datetime
 from ..events import Event
 from ..models import RunSnapshot, RunStatus, StepRun, StepStatus
 from ..payloads import Spend
+from ..stages import stage
 
 
 class NotApplicable(Exception):
@@ -42,7 +43,8 @@ def derive_status(snap: RunSnapshot) -> RunStatus:
 def not_terminal(snap: RunSnapshot, what: str) -> None:
     run = snap.run
     if run.cancelled or run.failed or run.merged:
-        raise NotApplicable(f"cannot {what}: run is {derive_status(snap).value}")
+        word = stage(derive_status(snap).value, merged=run.merged)
+        raise NotApplicable(f"cannot {what}: run is {word}")
 
 
 def charge(snap: RunSnapshot, spend: Spend, step: StepRun | None = None) -> None:

@@ -99,9 +99,9 @@ def resumed(snap: RunSnapshot, event: Event, d: Payload) -> None:
 
 
 def cancelled(snap: RunSnapshot, event: Event, d: Payload) -> None:
+    # A run ready to land (every step passed, not merged) can be abandoned too
+    # (docs/decisions/1572-abandon-a-ready-run.md); a merged one cannot: not_terminal.
     not_terminal(snap, "cancel")
-    if snap.run.status == RunStatus.COMPLETED:
-        raise NotApplicable("run is already completed")
     snap.run.cancelled = True
 
 

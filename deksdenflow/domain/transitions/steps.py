@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..events import Event
-from ..models import QaResult, RunSnapshot, StepRun, StepStatus
+from ..models import QaResult, Review, RunSnapshot, StepRun, StepStatus
 from ..payloads import (
     Payload,
     StepBlocked,
@@ -82,6 +82,12 @@ def qa_verdict(snap: RunSnapshot, event: Event, d: StepQaVerdict) -> None:
     step = _step(snap, event)
     _expect(step, {StepStatus.NEEDS_QA, StepStatus.COMPLETED, StepStatus.BLOCKED}, "review")
     step.qa = QaResult(verdict=d.verdict, summary=d.summary, findings=list(d.findings))
+    step.reviews.append(Review(verdict=d.verdict, engine=step.engine, model=step.model))
+    spent = step.qa_spend
+    spent.engine, spent.model = d.engine or spent.engine, d.model or spent.model
+    spent.usage = spent.usage + d.usage
+    if d.cost is not None:
+        spent.cost = (spent.cost or 0.0) + d.cost
     if d.verdict == "PASS":
         step.status = StepStatus.COMPLETED
         step.reason = ""
