@@ -30,7 +30,10 @@ class SettingsChange:
 
 def changes(repo: pygit2.Repository, since: str = "") -> list[SettingsChange]:
     """The commits on the state ref, newest first, that changed project.toml and are not
-    reachable from `since` (the commit last trusted; empty or unknown: the whole history)."""
+    reachable from `since` (the commit last trusted; empty or unknown: the whole history).
+    The walk runs libgit2 without the GIL: on a Repository of its own, never the store's,
+    whose in-memory object backend is Python (docs/decisions/1324)."""
+    repo = pygit2.Repository(repo.path)
     ref = repo.references.get(STATE_REF)
     if ref is None:
         return []

@@ -19,7 +19,8 @@ from tests.store.conftest import add_run
 _GIL_FREE = re.compile(r"(?<!os)(?<!ast)\.(walk|merge_trees|merge_commits|ahead_behind|"
                        r"read_tree|checkout\w*|describe|revert\w*|stash\w*)\(")
 _OWN_REPOSITORY = {"git/replay.py": "repo = pygit2.Repository(",
-                   "store/trust.py": "pygit2.Repository(repo.path).walk("}
+                   "store/trust.py": "pygit2.Repository(repo.path).walk(",
+                   "store/settings_log.py": "repo = pygit2.Repository(repo.path)"}
 
 
 def test_consecutive_transactions_never_make_libgit2_list_the_pack_folder(

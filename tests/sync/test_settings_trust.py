@@ -142,7 +142,8 @@ def test_each_kind_of_setting_from_origin_waits(team: tuple[Machine, Machine, Pa
     mate.set_and_sync(changes)
     victim.dflow("sync")
     pending = {c["key"]: c for c in json.loads(victim.dflow("trust", "--json").stdout)["changes"]}
-    new_engine = {"engines.evil.model", "engines.evil.options", "engines.evil.timeout"}
+    new_engine = {"engines.evil.model", "engines.evil.options", "engines.evil.timeout",
+                  "engines.evil.env"}
     assert sorted(pending) == sorted(set(changes) - {"budget.tokens"} | new_engine)
     assert pending["secrets.env"]["new"] == pending["secrets.env"]["old"] == "(hidden)"
     victim.dflow("trust", "--yes")
