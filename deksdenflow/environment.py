@@ -60,6 +60,8 @@ VARIABLES: tuple[Variable, ...] = (
              "(default project.remote)"),
     Variable("DFLOW_REF_LOCK_WAIT", "seconds", "10", "how long to wait out git's own lock "
              "on the state ref"),
+    Variable("DFLOW_SERVE_TOKEN", "text", "", "the bearer token of `dflow serve` (default: "
+             "one generated and kept in the git dir); required with a non-loopback --host"),
     Variable("DFLOW_TEST_PAUSE_AT", "text", "", "tests only: stop `dflow new` at a named "
              "point so a test can SIGKILL it there (decision 0831); never set it otherwise"),
     Variable("DFLOW_SYNC_TIMEOUT", "seconds", "20", "the time limit of the implicit sync "
