@@ -188,3 +188,42 @@ def test_a_chosen_token_is_the_only_one_and_is_not_printed(project: Project,
                                            (None, False), ("secret ", False)])
 def test_tokens_compare_whole(given: str | None, ok: bool) -> None:
     assert access.same(given, "secret") is ok
+
+
+def test_a_finished_run_read_and_landed_over_http(served: Served) -> None:
+    """A whole demo protocol done by `dflow run --wait` in another process, then read and
+    landed through the API, each answer the CLI's `--json`."""
+    assert dflow(served.root, "new", "greet", "--task", "Add a greeting").returncode == 0
+    assert dflow(served.root, "run", "1", "--wait", "--all").returncode == 0
+    get = lambda path, **params: httpx.get(served.base + path, headers=served.headers(),  # noqa: E731
+                                           params=params)
+
+    shown = get("api/runs/0001-greet")
+    assert shown.status_code == 200
+    assert shown.json() == json.loads(dflow(served.root, "show", "1", "--json").stdout)
+    assert [s["qa"]["verdict"] for s in shown.json()["steps"]] == ["PASS"] * 3
+
+    whole = get("api/runs/1/diff", stat="true").json()
+    assert whole["files"] and whole["patch"] == ""
+    assert whole == json.loads(dflow(served.root, "diff", "1", "--stat", "--json").stdout)
+    assert get("api/runs/1/diff", step=1).json()["patch"].startswith("diff --git")
+
+    log = get("api/runs/1/steps/1/logs").json()
+    printed = dflow(served.root, "logs", "1", "1").stdout
+    assert printed == f"# {log['name']}\n{log['text']}"
+    missing = get("api/runs/1/steps/9/logs")
+    assert missing.status_code == 409 and "transcript" in missing.json()["error"]["message"]
+
+    report = get("api/metrics").json()
+    assert report["runs"] == 1 and report["total"]["qa_passes"] == 3
+    assert get("api/projects").json() == []  # none registered in this HOME
+
+    refused = httpx.post(served.base + "api/runs/1/steps/2/approve", headers=served.headers())
+    assert refused.status_code == 409 and refused.json()["error"]["message"]
+
+    landed = httpx.post(served.base + "api/runs/1/land", headers=served.headers(),
+                        json={"strategy": "squash"})
+    assert landed.status_code == 200, landed.text
+    assert landed.json()["landed"]["strategy"] == "squash"
+    status = json.loads(dflow(served.root, "status", "--json").stdout)["runs"][0]
+    assert status["merged"] is True
