@@ -13,7 +13,9 @@ server's own script, and every agent-written text on them is escaped.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+import queue
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -215,6 +217,14 @@ def build(face: ops.Face, token: str) -> FastAPI:
         """Tokens, cost, durations and QA pass rate, as `dflow report --json`."""
         return ops.metrics(p, by)
 
+    @app.post("/api/projects", dependencies=[Auth], tags=["actions"],
+              response_class=StreamingResponse)
+    def add_project(new: ops.NewProject) -> StreamingResponse:
+        """Register a repository and set dflow up in it, as `dflow projects add`: one JSON
+        line per setup step as it starts and ends (`{"step": ...}`), then `{"result":
+        AddResult}` or `{"error": {"message", "code"}}`."""
+        return StreamingResponse(_setup_lines(new), media_type="application/x-ndjson")
+
     @app.post("/api/runs", dependencies=[Auth], response_model=RunLine, status_code=201,
               tags=["actions"])
     def create_run(new: ops.NewRun, p: Proj) -> RunLine:
@@ -316,6 +326,30 @@ def _page(html: str) -> HTMLResponse:
         "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
                                    "connect-src 'self'; img-src 'self'; form-action 'self'; "
                                    "base-uri 'none'; frame-ancestors 'none'"})
+
+
+def _setup_lines(new: ops.NewProject) -> Iterator[str]:
+    """The setup runs in its own thread; its steps are sent as they happen."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def work() -> None:
+        try:
+            result = ops.add_project(new, lambda e: lines.put(json.dumps(
+                {"step": e.model_dump(mode="json")})))
+            lines.put(json.dumps({"result": result.model_dump(mode="json")}))
+        except DflowError as exc:
+            lines.put(json.dumps({"error": {"message": ops.error_text(exc),
+                                            "code": int(exc.exit_code)}}))
+        except Exception as exc:  # a bug: said, not hung on
+            lines.put(json.dumps({"error": {"message": f"dflow hit an internal error "
+                                            f"({type(exc).__name__}); please report it",
+                                            "code": 3}}))
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=work, name="dflow-serve-setup", daemon=True).start()
+    while (line := lines.get()) is not None:
+        yield line + "\n"
 
 
 def _sse(event: FeedEvent) -> str:

@@ -21,6 +21,9 @@ from ..domain.models import Job
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..errors import DflowError, RunNotFound, StepNotFound, UsageError
 from ..observe.report import Report
+from ..projects.answers import QaPolicy
+from ..projects.detect import CiProvider
+from ..projects.onboarding import AddResult, SetupEvent
 from ..projects.overview import ProjectSummary
 from ..workflow.detail import RunDetail
 from ..workflow.diffs import Diff
@@ -42,6 +45,21 @@ class NewRun(BaseModel):
     task: str = Field(min_length=1, max_length=TASK_MAX)
     engine: str | None = Field(default=None, max_length=100)
     plan: bool = Field(default=True, description="false: record the run without planning")
+
+
+class NewProject(BaseModel):
+    """`POST /api/projects`: what `dflow projects add SOURCE` takes, and the answers `dflow
+    init` asks (they apply to a project set up now; an existing state keeps its settings)."""
+
+    source: str = Field(min_length=1, max_length=4_096, pattern=r"^[^-\s]",
+                        description="a repository's path, or a git URL to clone")
+    name: str | None = Field(default=None, max_length=100)
+    base: str | None = Field(default=None, max_length=200)
+    engine: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=200)
+    ci: CiProvider | None = None
+    qa_policy: QaPolicy | None = None
+    ci_template: bool = Field(default=False, description="also write the CI workflow")
 
 
 class Options(BaseModel):
@@ -154,6 +172,17 @@ def metrics(project: Project, by: str = "model") -> Report:
 
 
 # --- actions --------------------------------------------------------------------------------
+
+
+def add_project(new: NewProject, sink: Callable[[SetupEvent], None]) -> AddResult:
+    """`dflow projects add SOURCE [--name] [--base] [--engine] [--ci]`: clone (a URL), init,
+    CI template, each step told to `sink` as it starts and ends."""
+    from ..projects import onboarding
+    from ..wiring import Wiring
+
+    return onboarding.add(Wiring(), new.source, name=new.name, ci_template=new.ci_template,
+                          sink=sink, base=new.base, engine=new.engine, model=new.model,
+                          ci=new.ci, qa_policy=new.qa_policy)
 
 
 def create(project: Project, new: NewRun) -> RunLine:

@@ -157,7 +157,26 @@ def projects_page(found: list[ProjectSummary], q: str = "") -> str:
              "<th>active</th><th>ready</th><th>failed</th></tr></thead><tbody>" + rows
              + "</tbody></table>") if rows else (
         "<p>no projects registered; add one with <code>dflow projects add PATH|URL</code></p>")
-    return _layout("projects", f"<h1>Projects</h1><div class=\"scroll\">{table}</div>", q)
+    return _layout("projects", f"<h1>Projects</h1><div class=\"scroll\">{table}</div>"
+                   + ADD_PROJECT, q)
+
+
+ADD_PROJECT = """<h2>Add a project</h2>
+<form id="add-project">
+<label>repository path or git URL <input name="source" required maxlength="4096"></label>
+<label>name <input name="name" maxlength="100" placeholder="the directory's"></label>
+<label>base branch <input name="base" maxlength="200" placeholder="the remote's HEAD"></label>
+<label>CI platform <select name="ci"><option value="">detected</option>
+<option>github</option><option>gitlab</option><option>none</option></select></label>
+<label><input type="checkbox" name="ci_template"> write the CI workflow</label>
+<label>default engine <input name="engine" maxlength="100"
+placeholder="the first agent CLI on PATH"></label>
+<label>default model <input name="model" maxlength="200" placeholder="the engine's"></label>
+<label>QA policy <select name="qa_policy"><option value="">each step</option>
+<option value="end">at the end</option><option value="never">never</option></select></label>
+<button type="submit">add</button>
+</form>
+<ol id="setup-progress" aria-live="polite"></ol>"""
 
 
 def metrics_page(found: Report, q: str = "") -> str:
@@ -242,6 +261,50 @@ SCRIPT = r"""
         form.reset();
         refresh();
       } catch (err) { say("refused: " + err.message); }
+    });
+  }
+  const adding = document.getElementById("add-project");
+  if (adding) {
+    adding.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      const fields = new FormData(adding);
+      const body = {ci_template: !!fields.get("ci_template")};
+      for (const key of ["source", "name", "base", "ci", "engine", "model", "qa_policy"]) {
+        if (fields.get(key)) { body[key] = fields.get(key); }
+      }
+      if (!window.confirm("Register and set up " + body.source + "?")) { return; }
+      const progress = document.getElementById("setup-progress");
+      progress.textContent = "";
+      function line(text) {
+        const item = document.createElement("li");
+        item.textContent = text;
+        progress.appendChild(item);
+      }
+      const response = await fetch("/api/projects", {method: "POST", headers: {
+        "Authorization": "Bearer " + token, "Content-Type": "application/json"},
+        body: JSON.stringify(body)});
+      if (!response.ok || !response.body) { line("refused: HTTP " + response.status); return; }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let rest = "";
+      for (;;) {
+        const chunk = await reader.read();
+        if (chunk.done) { break; }
+        rest += decoder.decode(chunk.value, {stream: true});
+        let cut;
+        while ((cut = rest.indexOf("\n")) >= 0) {
+          const data = JSON.parse(rest.slice(0, cut));
+          rest = rest.slice(cut + 1);
+          if (data.step) {
+            const s = data.step;
+            line(s.project + ": " + s.step + " " + s.status + (s.detail ? " " + s.detail : ""));
+          } else if (data.result) {
+            line("added " + data.result.entry.name + " (" + data.result.entry.path + ")");
+          } else if (data.error) {
+            line("refused: " + data.error.message);
+          }
+        }
+      }
     });
   }
   let timer = null;
