@@ -300,6 +300,11 @@ def build(face: ops.Face, token: str) -> FastAPI:
         found = ops.step_log(p, run, step, qa, attempt)
         return _page(pages.log_page(run, found.name, found.text, q(request)))
 
+    @app.get("/runs/{run}/steps/{step}/diff", dependencies=[Auth],
+             response_class=HTMLResponse, include_in_schema=False)
+    def step_diff_page(request: Request, run: str, step: int, p: Proj) -> HTMLResponse:
+        return _page(pages.diff_page(run, step, ops.diff(p, run, step).patch, q(request)))
+
     @app.get("/projects", dependencies=[Auth], response_class=HTMLResponse,
              include_in_schema=False)
     def projects_page(request: Request) -> HTMLResponse:

@@ -115,8 +115,16 @@ def run_page(found: RunDetail, patch: str, q: str = "") -> str:
                     f"Approve step {s.index:02d} whatever QA said?"),
             _button("retry", f"{step_api}/retry", f"Run step {s.index:02d} again?"),
         ])
-        logs = (f'<a href="/runs/{e(rid)}/steps/{s.index}/logs{q}">transcript</a>'
-                if s.attempts else "")
+        links = []
+        if s.attempts:
+            links.append(f'<a href="/runs/{e(rid)}/steps/{s.index}/logs{q}">transcript</a>')
+        if s.qa is not None:
+            sep = "&amp;" if q else "?"
+            links.append(f'<a href="/runs/{e(rid)}/steps/{s.index}/logs{q}{sep}qa=true">'
+                         "QA transcript</a>")
+        if s.commit:
+            links.append(f'<a href="/runs/{e(rid)}/steps/{s.index}/diff{q}">diff</a>')
+        logs = " · ".join(links)
         steps.append(
             f'<li class="step"><h3>{s.index:02d} {e(s.title)}</h3>'
             f"<p>{e(s.status.value)} · attempts {s.attempts} · {_cost(s.cost)} · "
@@ -139,6 +147,12 @@ def run_page(found: RunDetail, patch: str, q: str = "") -> str:
 <h2>Recent events</h2>
 <ul>{events}</ul>"""
     return _layout(line.id, body, q)
+
+
+def diff_page(run: str, step: int, patch: str, q: str = "") -> str:
+    body = (f"<h1>{e(run)}: step {step:02d}</h1><p><a href=\"/runs/{e(quote(run))}{q}\">back "
+            f"to {e(run)}</a></p><pre class=\"diff\">{e(patch) or 'no change'}</pre>")
+    return _layout(f"{run} step {step:02d}", body, q)
 
 
 def log_page(run: str, name: str, text: str, q: str = "") -> str:

@@ -60,6 +60,11 @@ def test_health_answers_without_a_token_and_nothing_else_does(served: Served,
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert token_file.read_text().strip() == served.token
 
+    # printed once with the URL; the requests above (some with ?token=) are in no log
+    stop(served)
+    assert served.process.stderr is not None
+    assert served.token not in served.process.stderr.read()
+
 
 def test_openapi_lists_every_path(served: Served) -> None:
     found = httpx.get(served.base + "openapi.json", headers=served.headers())
@@ -213,6 +218,12 @@ def test_a_finished_run_read_and_landed_over_http(served: Served) -> None:
     assert printed == f"# {log['name']}\n{log['text']}"
     missing = get("api/runs/1/steps/9/logs")
     assert missing.status_code == 409 and "transcript" in missing.json()["error"]["message"]
+
+    page = httpx.get(served.base + "runs/1/steps/1/diff", params={"token": served.token})
+    assert page.status_code == 200 and "diff --git" in page.text
+    qa_log = httpx.get(served.base + "runs/1/steps/1/logs",
+                       params={"token": served.token, "qa": "true"})
+    assert qa_log.status_code == 200 and "-qa-" in qa_log.text
 
     report = get("api/metrics").json()
     assert report["runs"] == 1 and report["total"]["qa_passes"] == 3
