@@ -29,6 +29,7 @@ from ..errors import DflowError
 from ..observe.feed import FeedEvent
 from ..observe.report import Report
 from ..projects.overview import ProjectSummary
+from ..workflow.detail import RunDetail
 from ..workflow.diffs import Diff
 from ..workflow.runs import RunLine, StatusReport
 from . import access, ops, pages
@@ -189,10 +190,10 @@ def build(face: ops.Face, token: str) -> FastAPI:
         """The runs, as `dflow status --json` lists them."""
         return ops.list_runs(p)
 
-    @app.get("/api/runs/{run}", dependencies=[Auth], response_model=None, tags=["reads"])
-    def show_run(run: str, p: Proj) -> dict[str, Any]:
-        """One run in full, as `dflow show RUN --json` prints it (a `RunDetail`)."""
-        return ops.show_run(p, run).model_dump(mode="json")
+    @app.get("/api/runs/{run}", dependencies=[Auth], response_model=RunDetail, tags=["reads"])
+    def show_run(run: str, p: Proj) -> RunDetail:
+        """One run in full, as `dflow show RUN --json` prints it."""
+        return ops.show_run(p, run)
 
     @app.get("/api/runs/{run}/diff", dependencies=[Auth], response_model=Diff, tags=["reads"])
     def diff(run: str, p: Proj, step: int | None = None, stat: bool = False) -> Diff:
