@@ -18,7 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -276,9 +276,11 @@ def build(face: ops.Face, token: str) -> FastAPI:
     # --- the pages --------------------------------------------------------------------------
 
     def q(request: Request) -> str:
-        """The page's links keep `?token=` when the page was opened with it."""
-        given = request.query_params.get("token")
-        return f"?token={quote(given)}" if given else ""
+        """The page's links keep `?token=` when the page was opened with it, and the project
+        it shows (with --all-projects)."""
+        kept = {k: request.query_params[k] for k in ("token", "project")
+                if request.query_params.get(k)}
+        return f"?{urlencode(kept)}" if kept else ""
 
     @app.get("/", dependencies=[Auth], response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request, p: Proj) -> HTMLResponse:
@@ -309,7 +311,7 @@ def build(face: ops.Face, token: str) -> FastAPI:
     @app.get("/projects", dependencies=[Auth], response_class=HTMLResponse,
              include_in_schema=False)
     def projects_page(request: Request) -> HTMLResponse:
-        return _page(pages.projects_page(ops.projects(), q(request)))
+        return _page(pages.projects_page(ops.projects(), q(request), face.all_projects))
 
     @app.get("/metrics", dependencies=[Auth], response_class=HTMLResponse,
              include_in_schema=False)

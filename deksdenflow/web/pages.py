@@ -10,7 +10,7 @@ the same without colour; the layout is one column on a phone.
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from ..observe.report import Report
 from ..projects.overview import ProjectSummary
@@ -55,6 +55,7 @@ def _button(label: str, path: str, confirm: str, *, fields: str = "") -> str:
 
 
 def runs_page(report: StatusReport, q: str = "") -> str:
+    q = e(q)  # the query the page was opened with, kept in its links
     rows = []
     for line in report.runs:
         waiting = line.waiting.reason if line.waiting else ""
@@ -81,6 +82,7 @@ def runs_page(report: StatusReport, q: str = "") -> str:
 
 
 def run_page(found: RunDetail, patch: str, q: str = "") -> str:
+    q = e(q)  # the query the page was opened with, kept in its links
     line = found.run
     rid = quote(line.id)
     api = f"/api/runs/{rid}"
@@ -150,20 +152,32 @@ def run_page(found: RunDetail, patch: str, q: str = "") -> str:
 
 
 def diff_page(run: str, step: int, patch: str, q: str = "") -> str:
+    q = e(q)  # the query the page was opened with, kept in its links
     body = (f"<h1>{e(run)}: step {step:02d}</h1><p><a href=\"/runs/{e(quote(run))}{q}\">back "
             f"to {e(run)}</a></p><pre class=\"diff\">{e(patch) or 'no change'}</pre>")
     return _layout(f"{run} step {step:02d}", body, q)
 
 
 def log_page(run: str, name: str, text: str, q: str = "") -> str:
+    q = e(q)  # the query the page was opened with, kept in its links
     body = (f'<h1>{e(name)}</h1><p><a href="/runs/{e(quote(run))}{q}">back to {e(run)}</a>'
             f"</p><pre>{e(text)}</pre>")
     return _layout(name, body, q)
 
 
-def projects_page(found: list[ProjectSummary], q: str = "") -> str:
+def projects_page(found: list[ProjectSummary], q: str = "", linked: bool = False) -> str:
+    """`linked` (--all-projects): each name opens that project's runs."""
+    token = parse_qs(q.removeprefix("?")).get("token", [""])[0]
+    q = e(q)
+
+    def name(p: ProjectSummary) -> str:
+        if not linked:
+            return e(p.name)
+        kept = urlencode({k: v for k, v in (("token", token), ("project", p.name)) if v})
+        return f'<a href="/?{e(kept)}">{e(p.name)}</a>'
+
     rows = "".join(
-        f"<tr><td>{e(p.name)}</td><td>{e(p.path)}{e(' (' + p.error + ')') if p.error else ''}"
+        f"<tr><td>{name(p)}</td><td>{e(p.path)}{e(' (' + p.error + ')') if p.error else ''}"
         f"</td><td>{e(p.base or '-')}</td><td>{e(', '.join(p.engines) or '-')}</td>"
         f"<td>{p.runs_active}</td><td>{p.runs_ready}</td><td>{p.runs_failed}</td></tr>"
         for p in found)
@@ -194,6 +208,7 @@ placeholder="the first agent CLI on PATH"></label>
 
 
 def metrics_page(found: Report, q: str = "") -> str:
+    q = e(q)  # the query the page was opened with, kept in its links
     rows = "".join(
         f"<tr><td>{e(g.key)}</td><td>{g.steps}</td><td>{g.attempts}</td><td>{g.tokens}</td>"
         f"<td>{_cost(g.cost)}</td><td>{_rate(g.qa_pass_rate)}</td>"
@@ -233,12 +248,18 @@ input:not([type=checkbox]), textarea { width: 100%; box-sizing: border-box; font
 SCRIPT = r"""
 "use strict";
 (function () {
-  const token = new URLSearchParams(location.search).get("token") || "";
+  const here = new URLSearchParams(location.search);
+  const token = here.get("token") || "";
+  const project = here.get("project");
+  function api(path) {  // with --all-projects, the project this page shows
+    return project ? path + (path.includes("?") ? "&" : "?") + "project=" +
+      encodeURIComponent(project) : path;
+  }
   const said = document.getElementById("said");
   const live = document.getElementById("live");
   function say(text) { said.textContent = text; }
   async function post(path, body) {
-    const response = await fetch(path, {method: "POST", headers: {
+    const response = await fetch(api(path), {method: "POST", headers: {
       "Authorization": "Bearer " + token, "Content-Type": "application/json"},
       body: JSON.stringify(body || {})});
     let data = {};

@@ -238,3 +238,37 @@ def test_a_finished_run_read_and_landed_over_http(served: Served) -> None:
     assert landed.json()["landed"]["strategy"] == "squash"
     status = json.loads(dflow(served.root, "status", "--json").stdout)["runs"][0]
     assert status["merged"] is True
+
+
+def test_all_projects_serves_each_registered_project_by_name(project: Project,
+                                                             tmp_path: Path) -> None:
+    from ..conftest import make_repo
+
+    other = make_repo(tmp_path / "other")
+    assert dflow(other, "projects", "add", str(other), "--name", "other",
+                 "--engine", "demo").returncode == 0
+    assert dflow(other, "new", "elsewhere", "--task", "t", "--no-plan").returncode == 0
+    runs.create_run(project, "here", "t", plan=False)
+    served = start(project.root, "--all-projects")
+    try:
+        get = lambda **params: httpx.get(served.base + "api/runs",  # noqa: E731
+                                         headers=served.headers(), params=params)
+        assert [r["id"] for r in get().json()["runs"]] == ["0001-here"]
+        assert [r["id"] for r in get(project="other").json()["runs"]] == ["0001-elsewhere"]
+        assert get(project="nope").status_code == 404
+        paused = httpx.post(served.base + "api/runs/1/pause", headers=served.headers(),
+                            params={"project": "other"})
+        assert paused.json()["run"]["id"] == "0001-elsewhere"
+        assert json.loads(dflow(other, "status", "--json").stdout)["runs"][0]["paused"]
+        page = httpx.get(served.base + "projects", params={"token": served.token})
+        assert f'href="/?token={served.token}&amp;project=other"' in page.text
+        runs_page = httpx.get(served.base, params={"token": served.token, "project": "other"})
+        assert "0001-elsewhere" in runs_page.text and "&amp;project=other" in runs_page.text
+    finally:
+        stop(served)
+
+
+def test_one_project_servers_refuse_to_choose_another(served: Served) -> None:
+    found = httpx.get(served.base + "api/runs", headers=served.headers(),
+                      params={"project": "other"})
+    assert found.status_code == 400 and "--all-projects" in found.json()["error"]["message"]
