@@ -122,6 +122,7 @@ def build(face: ops.Face, token: str) -> FastAPI:
     app = FastAPI(title="dflow", version=__version__, lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None,
                   description="dflow's control plane over HTTP: the CLI's reads and actions.")
+    app.state.hub = hub  # the server ends the streams on Ctrl-C (web/server.py)
     app.add_middleware(BodyLimit)
 
     def authorized(request: Request) -> None:

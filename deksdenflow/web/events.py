@@ -41,6 +41,23 @@ class Hub:
         self.stop.set()
         self.wake.set()
 
+    def end_streams(self) -> None:
+        """The server is stopping: every open stream ends now, so Ctrl-C does not wait out
+        the graceful shutdown (and cancel the streams mid-write). Safe from a signal handler."""
+        self.close()
+        if self.loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._end_all)
+
+    def _end_all(self) -> None:
+        with self.lock:
+            streams, self.streams = list(self.streams), set()
+        for queue in streams:
+            with contextlib.suppress(asyncio.QueueEmpty, asyncio.QueueFull):
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+
     def subscribe(self) -> asyncio.Queue[FeedEvent | None]:
         queue: asyncio.Queue[FeedEvent | None] = asyncio.Queue(QUEUE_MAX)
         with self.lock:

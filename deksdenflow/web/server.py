@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from types import FrameType
 
 from . import access, ops
 from .app import build
@@ -44,9 +45,18 @@ def serve(face: ops.Face, host: str, port: int, say: Callable[[str], None]) -> N
         say(f"the token is kept in {git_dir / access.TOKEN_FILE} (mode 0600); set "
             "DFLOW_SERVE_TOKEN to choose one")
     say("Ctrl-C stops it")
-    config = uvicorn.Config(build(face, token), log_level="warning", access_log=False,
+    app = build(face, token)
+    config = uvicorn.Config(app, log_level="warning", access_log=False,
                             server_header=False, limit_concurrency=CONCURRENCY,
                             timeout_keep_alive=KEEP_ALIVE_S,
                             timeout_graceful_shutdown=GRACEFUL_S,
                             h11_max_incomplete_event_size=HEADER_MAX, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    plain_exit = server.handle_exit
+
+    def handle_exit(sig: int, frame: FrameType | None) -> None:
+        app.state.hub.end_streams()  # open event streams would hold up the shutdown
+        plain_exit(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
+    server.run(sockets=[sock])

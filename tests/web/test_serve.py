@@ -272,3 +272,27 @@ def test_one_project_servers_refuse_to_choose_another(served: Served) -> None:
     found = httpx.get(served.base + "api/runs", headers=served.headers(),
                       params={"project": "other"})
     assert found.status_code == 400 and "--all-projects" in found.json()["error"]["message"]
+
+
+def test_ctrl_c_ends_open_event_streams_at_once_without_a_traceback(served: Served) -> None:
+    import signal
+
+    ended = threading.Event()
+
+    def follow() -> None:
+        with httpx.stream("GET", served.base + "api/events", params={"token": served.token},
+                          timeout=30) as stream:
+            for _ in stream.iter_lines():
+                pass
+        ended.set()
+
+    threading.Thread(target=follow, daemon=True).start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(10) == 130  # as every dflow command that is interrupted
+    assert time.monotonic() - started < 2.5  # not the graceful shutdown's time-out
+    assert ended.wait(5)  # the stream was closed cleanly, not cut
+    assert served.process.stderr is not None
+    rest = served.process.stderr.read()
+    assert "Traceback" not in rest and "interrupted" in rest
