@@ -61,6 +61,8 @@ VARIABLES: tuple[Variable, ...] = (
              "(default project.remote)"),
     Variable("DFLOW_REF_LOCK_WAIT", "seconds", "10", "how long to wait out git's own lock "
              "on the state ref"),
+    Variable("DFLOW_SERVE_TOKEN", "text", "", "the bearer token of `dflow serve` (default: "
+             "one generated and kept in the git dir); required with a non-loopback --host"),
     Variable("DFLOW_TEST_PAUSE_AT", "text", "", "tests only: stop `dflow new` (decision "
              "0831) or a step's execution (`execute.step-NN`, decision 1503) at a named "
              "point so a test can SIGKILL it there; never set it otherwise"),

@@ -39,8 +39,13 @@ ALLOWED: dict[str, set[str]] = {
     "wiring": LOWER | {"context", "engines", *SERVICES},
     "wording": {"domain"},
     # the two faces: parse, call, render. Neither imports the other's modules.
-    "cli": LOWER | {"context", "wiring", "wording", "crash", "console", *SERVICES},
+    "cli": LOWER | {"context", "wiring", "wording", "crash", "console", "web", "mcp",
+                    *SERVICES},
     "console": BASE | {"domain", "context", "wiring", "wording", "crash", *SERVICES},
+    # `dflow serve` (HTTP) and `dflow mcp` (stdio): faces beside the console, without the
+    # store or git; the MCP tools call the very operations the HTTP API calls (web/ops.py).
+    "web": BASE | {"domain", "context", "wiring", "wording", "crash", *SERVICES},
+    "mcp": BASE | {"domain", "context", "wiring", "wording", "crash", "web", *SERVICES},
 }
 
 

@@ -19,9 +19,10 @@ from ..domain import interrupts
 from ..domain.models import ProtocolRun
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
+from ..observe import refwatch
 from ..observe.watch import Change, StateWatcher
 from ..wiring import Wiring, open_project
-from . import actions, refwatch
+from . import actions
 from .rows import Clock, now_utc
 from .screens.base import StateScreen
 from .screens.projects import ProjectsScreen

@@ -15,9 +15,10 @@ import pytest
 from deksdenflow.cli import commands
 from deksdenflow.cli.app import _module_commands, app
 
-# What no command that does not run jobs, engines or the console may import.
+# What no command that does not run jobs, engines, the console or a server may import.
 HEAVY = ("textual", "httpx", "deksdenflow.engines", "deksdenflow.jobs.runner",
-         "deksdenflow.console")
+         "deksdenflow.console", "fastapi", "starlette", "uvicorn", "mcp", "deksdenflow.web",
+         "deksdenflow.mcp")
 
 _PROBE = """
 import json, sys

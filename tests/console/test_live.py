@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from deksdenflow.console import refwatch
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.domain.payloads import RunPaused
-from deksdenflow.observe import watch
+from deksdenflow.observe import refwatch, watch
 from deksdenflow.observe.watch import StateWatcher
 from deksdenflow.wiring import open_project
 

@@ -1,4 +1,5 @@
-"""Wake the console the moment the state ref's files change, instead of at the next poll.
+"""Wake a console the moment the state ref's files change, instead of at the next poll: the
+Textual console and `dflow serve`'s event stream both follow the ref through this module.
 
 The watched files are the ones any move of `refs/deksdenflow/state` (or of a remote-tracking
 state ref after a `git fetch`) touches: the loose ref files under `refs/deksdenflow/`, the
@@ -44,7 +45,7 @@ def ref_changes(git_dir: Path, stop: threading.Event) -> Iterator[bool]:
     """Yield once per burst of changes to the state refs' files (True when a remote-tracking
     ref's files were among them); returns once `stop` is set. Blocks: run it in a thread.
     Raises ImportError or OSError when the platform cannot watch (then poll instead)."""
-    from watchfiles import watch  # imported by the console only, when it starts watching
+    from watchfiles import watch  # imported only when a console starts watching
 
     def wanted(_: object, path: str) -> bool:
         return is_ref_file(path)
