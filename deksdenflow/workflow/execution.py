@@ -13,6 +13,7 @@ from ..errors import EngineError
 from ..store import Tx
 from . import (
     agents,
+    ancestry,
     changes,
     contract,
     integration,
@@ -168,6 +169,9 @@ class ExecuteHandler:
         retry = changes.retry_hint(worktree, snap.run.id, step.index)
         commit = (resolving.commit(worktree, begin, tip, message, settings, retry) if resolve
                   else changes.commit(worktree, message, settings, begin, retry))
+        on = (step_worktrees.branch(snap, step.index) if snap.run.parallel and not step.integrated
+              else snap.run.branch)  # the branch worktree_for's worktree has checked out
+        ancestry.check_on_branch(project.root, commit, on, f"step {step.index:02d}")
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
     def on_claim(self, project: Project, tx: Tx, job: Job) -> None:

@@ -18,7 +18,7 @@ from ..domain.schemas import schema_for
 from ..domain.settings import ProjectSettings
 from ..errors import AgentOutputError, EngineError
 from ..store import Tx
-from . import agents, changes, contract, variants, worktrees
+from . import agents, ancestry, changes, contract, variants, worktrees
 from .runs import folder as folder  # re-exported: it lives with the other run reads
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
@@ -146,6 +146,7 @@ class PlanHandler:
             self.failed.keep(job.id, exc, call)
             raise
         commit = write_plan(worktree, snap, plan, settings, begin)
+        ancestry.check_on_branch(project.root, commit, snap.run.branch, "plan")
         return lambda tx: _record(tx, snap, job, call, plan, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
