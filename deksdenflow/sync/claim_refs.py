@@ -58,7 +58,7 @@ def push(store: Store, remote: str, updates: dict[str, tuple[str, str | None]]) 
     if not updates:
         return set()
     args = ["push", "--porcelain", remote]  # not --quiet: it hides the refs taken
-    for job_id, (new, old) in updates.items():
+    for job_id, (_, old) in updates.items():
         args.append(f"--force-with-lease={ref(job_id)}:{old or ''}")
     args += [f"{new}:{ref(job_id)}" for job_id, (new, _) in updates.items()]
     done = transport.git(store, *args)

@@ -84,6 +84,7 @@ class SharedClaims:
         self._fetched = float("-inf")
         self._idle = False
         self.cache = OpenJobs()
+        self.unreachable = ""  # why the last claim could not reach the remote
         self.policy = project.settings().retry
 
     def lease_until(self) -> datetime:
@@ -114,7 +115,8 @@ class SharedClaims:
                 if self.renews:
                     self._start_renewing()
             return claimed
-        except transport.RemoteUnreachable:
+        except transport.RemoteUnreachable as exc:
+            self.unreachable = str(exc)
             return None
 
     def _refresh(self) -> None:
@@ -267,25 +269,25 @@ def claim(project: Project, remote: str, worker: str, *, kinds: set[JobKind] | N
     strategy = LeaseClaims(claims.lease_s)
     cache = OpenJobs()
     tried: set[str] = set()
+    picked: list[Job] = []
+
+    def pick(found: list[Job]) -> list[Job]:
+        picked[:] = [j for j in found if j.id not in tried
+                     and (not kinds or j.kind in kinds)][:1]
+        return picked
+
+    def record(won: set[str]) -> list[Job]:
+        def body(tx: Tx) -> list[Job]:
+            claims.take_over(tx, open_in(tx, cache), won)
+            return claim_batch(tx, worker, strategy, open_in(tx, cache), kinds=kinds,
+                               limit=1, only=won)
+        return project.store.transact(body)
+
     for _ in range(CLAIM_TRIES):
-        picked: list[Job] = []
-
-        def pick(found: list[Job]) -> list[Job]:
-            picked[:] = [j for j in found if j.id not in tried
-                         and (not kinds or j.kind in kinds)][:1]
-            return picked
-
-        def record(won: set[str]) -> list[Job]:
-            def body(tx: Tx) -> list[Job]:
-                claims.take_over(tx, open_in(tx, cache), won)
-                return claim_batch(tx, worker, strategy, open_in(tx, cache), kinds=kinds,
-                                   limit=1, only=won)
-            return project.store.transact(body)
-
+        picked.clear()
         claimed = claims.claim(pick, record)
         if claimed is None:
-            raise transport.RemoteUnreachable(f"could not reach remote '{remote}'; run "
-                                              "`dflow sync` to see why")
+            raise transport.RemoteUnreachable(claims.unreachable)
         if claimed:
             return claimed[0]
         if not picked:
