@@ -137,8 +137,11 @@ class ExecuteHandler:
         worktree = worktree_for(snap, step)
         if snap.run.parallel:
             integration.abort_unfinished(worktree)  # a killed resolve attempt's merge
+        on = (step_worktrees.branch(snap, step.index) if snap.run.parallel and not step.integrated
+              else snap.run.branch)  # the branch worktree_for's worktree has checked out
         adopted = changes.adoptable(worktree, job.id) if job.attempts > 1 else None
         if adopted is not None:
+            ancestry.check_on_branch(project.root, adopted, on, f"step {step.index:02d}")
             changes.clear_stale_index_lock(worktree)
             return lambda tx: _record_adopted(tx, snap, step, adopted, settings)
         changes.prepare(worktree, job, snap.run.id)
@@ -169,8 +172,6 @@ class ExecuteHandler:
         retry = changes.retry_hint(worktree, snap.run.id, step.index)
         commit = (resolving.commit(worktree, begin, tip, message, settings, retry) if resolve
                   else changes.commit(worktree, message, settings, begin, retry))
-        on = (step_worktrees.branch(snap, step.index) if snap.run.parallel and not step.integrated
-              else snap.run.branch)  # the branch worktree_for's worktree has checked out
         ancestry.check_on_branch(project.root, commit, on, f"step {step.index:02d}")
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
