@@ -16,7 +16,7 @@ land, landed from its maker and with all its files on the remote's main. A check
 said in one line per run ("run 0003-t02 landed without its files: demo_t02.py, ...") and the
 exit status is 1; the figures are printed either way.
 
-    .venv/bin/python benchmarks/team.py [--runs 30] [--rounds 6] [--keep]
+    .venv/bin/python benchmarks/team.py [--runs 30] [--rounds 6] [--keep] [--all]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ rc=$?
 case " $* " in *" push "*) printf '%s\\t%s\\n' "$rc" "$*" >> "$BENCH_GITLOG";; esac
 exit $rc
 """
+SHOWN = 5  # failures of one kind printed (the count says how many more)
 CREATED = re.compile(r"^created (\d{4}-[a-z0-9-]+)", re.M)
 
 
@@ -232,7 +233,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=6, help="worker rounds at most")
     parser.add_argument("--keep", action="store_true", help="keep the folders, print where")
+    parser.add_argument("--all", action="store_true", help="print every failure")
     args = parser.parse_args()
+    if args.all:
+        global SHOWN
+        SHOWN = 1 << 30
     root = Path(tempfile.mkdtemp(prefix="dflow-bench-team-"))
     try:
         failures = bench(root, args.runs, args.rounds)
@@ -289,8 +294,11 @@ def bench(root: Path, runs: int, rounds: int) -> list[str]:
     print(f"  landed                   {landed:6d} of {runs}")
     failures = [*doubled, *not_ready, *problems]
     print(f"  nothing done twice       {'yes' if not doubled else 'NO'}")
-    for line in failures:
-        print(f"  FAIL {line}")
+    for group in (doubled, not_ready, problems):
+        for line in group[:SHOWN]:
+            print(f"  FAIL {line[:300]}")
+        if len(group) > SHOWN:
+            print(f"  FAIL ... and {len(group) - SHOWN} more like these (--all shows them)")
     if not failures:
         print("  every run done once, ready, landed from its maker with all its files")
     return failures
