@@ -197,19 +197,20 @@ class SharedClaims:
     def _renew_loop(self) -> None:
         while not self._stop.wait(max(self.lease_s / 3, RENEW_MIN_S)):
             with self._guard:
-                held = dict(self.tokens)
-            if not held:
-                return
+                if not self.tokens:
+                    return
             with contextlib.suppress(DflowError):
-                self.renew(held)
+                self.renew()
 
-    def renew(self, held: dict[str, str]) -> set[str]:
-        """Move the lease of each held claim ref forward; the job ids renewed."""
+    def renew(self, held: dict[str, str] | None = None) -> set[str]:
+        """Move the lease of each held claim ref forward; the job ids renewed. Under the
+        guard throughout, so a close never deletes with a token a renewal just replaced."""
         store = self.project.store
-        fresh = {j: claim_refs.token(store, j, self.worker, self.lease_until()) for j in held}
-        self.pushes += 1
-        done = claim_refs.push(store, self.remote, {j: (fresh[j], held[j]) for j in held})
         with self._guard:
+            held = dict(self.tokens) if held is None else held
+            fresh = {j: claim_refs.token(store, j, self.worker, self.lease_until()) for j in held}
+            self.pushes += 1
+            done = claim_refs.push(store, self.remote, {j: (fresh[j], held[j]) for j in held})
             for job_id in done:
                 if self.tokens.get(job_id) == held[job_id]:
                     self.tokens[job_id] = fresh[job_id]

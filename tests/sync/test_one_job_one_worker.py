@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ from deksdenflow.domain.payloads import (
     StepFinished,
     StepStarted,
 )
-from deksdenflow.sync import service
+from deksdenflow.sync import leases, service
 from deksdenflow.workflow import runs
 from tests.sync.conftest import Clone
 
@@ -120,3 +122,42 @@ def test_a_pool_whose_remote_is_gone_works_locally_and_says_so(clone: Clone,
     finished = a.view().run(snap.run.uid)
     assert finished is not None and finished.run.planned
     assert all(s.status.value == "completed" for s in finished.steps)
+
+
+def test_a_job_longer_than_its_lease_is_not_taken_over_while_its_worker_lives(
+        clone: Clone, tmp_path: Path) -> None:
+    """The pool's worker renews its claim ref's lease while the agent works: another clone
+    that looks after the first lease ran out finds the claim alive and takes nothing."""
+    a = clone("a")
+    a.store.transact(lambda tx: tx.set_project_text(
+        tx.view.project_text() + '\n[worker]\nlease_s = 3\n\n[engines.demo]\nkind = "demo"\n'
+        "options = {delay_s = 7}\n"))
+    snap = runs.create_run(a, "slow", "a greeting, slowly")
+    service.sync(a)
+    b = clone("b")
+    pool = subprocess.Popen([str(DFLOW), "worker", "-j", "1", "--grace", "0"], cwd=a.root,
+                            env=user_env(tmp_path / "home-a"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _claimed_on_remote(b, snap.run.uid):
+            time.sleep(0.2)
+        time.sleep(3.5)  # the first lease (3 s) has run out; renewals (every 1 s) moved it on
+        assert leases.claim(b, "origin", "remote-b") is None
+        seen = b.view().run(snap.run.uid)
+        assert seen is not None
+        (job,) = [j for j in seen.jobs if j.kind.value == "plan"]
+        assert (job.status.value, job.lost) == ("claimed", 0), "b took over a live claim"
+        assert (job.claimed_by or "").startswith("w")
+    finally:
+        pool.send_signal(signal.SIGTERM)
+        out = pool.communicate(timeout=60)[0]
+    twice = done_twice(a, snap.run.uid)
+    service.sync(a)
+    assert not twice and not done_twice(a, snap.run.uid), out
+
+
+def _claimed_on_remote(project: Project, uid: str) -> bool:
+    service.sync(project)
+    snap = project.view().run(uid)
+    return snap is not None and any(j.status.value == "claimed" for j in snap.jobs)
