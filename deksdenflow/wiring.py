@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import environment
-from .context.parts import JobHandler
+from .context.parts import JobHandler, SharedClaimer
 from .context.project import Project, initialize
 from .errors import UsageError
 from .store import open_store
@@ -87,6 +87,16 @@ class Wiring:
         from .sync import numbers
 
         return numbers.claim_number(project)
+
+    def shared_claims(self, project: Project, worker: str,
+                      holds: Callable[[str], bool] | None) -> SharedClaimer | None:
+        from .sync import leases
+
+        if not leases.is_shared(project):
+            return None
+        settings = project.settings()
+        return leases.SharedClaims(project, settings.project.remote, worker,
+                                   settings.worker.lease_s, holds)
 
     def undo_killed_creations(self, project: Project) -> list[str]:
         from .workflow import creation

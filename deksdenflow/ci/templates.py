@@ -117,22 +117,35 @@ def target(root: Path, provider: str) -> Path:
     return root / ".gitlab" / "dflow.gitlab-ci.yml" if gitlab.exists() else gitlab
 
 
-def write(project: Project, provider: str, checks: str | None = None) -> list[Path]:
+def write(project: Project, provider: str, checks: str | None = None,
+          workers: int = 0) -> list[Path]:
+    """The workflow; with `workers`, the job that runs that many remote workers too (its own
+    workflow on GitHub, a job in the same file on GitLab: `ci/workers.py`)."""
+    from . import workers as fleet
+
     if provider not in ("github", "gitlab"):
         raise UsageError(f"--ci takes github or gitlab, not '{provider}'")
     root = project.root
     path = target(root, provider)
-    if path.exists():
-        raise UsageError(f"{path} exists; remove it or edit it by hand (docs/ci.md shows it)")
+    extra = fleet.target(root, provider) if workers and provider == "github" else None
+    for existing in (path, extra):
+        if existing is not None and existing.exists():
+            raise UsageError(f"{existing} exists; remove it or edit it by hand (docs/ci.md "
+                             "shows it)")
     settings = project.settings()
     for key in ("ci.install", "project.base_branch"):
         if key in settings.untrusted():  # the workflow would run it on CI with its tokens
             raise ConfigError(f"{settings_trust.reason(key)}; review and accept it with "
                               f"`{settings_trust.COMMAND}`, then run this again")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(provider, checks or detect_checks(root), settings.project.base_branch,
-                           settings.ci.install))
-    return [path]
+    text = render(provider, checks or detect_checks(root), settings.project.base_branch,
+                  settings.ci.install)
+    fleet_text = fleet.render(provider, workers, settings) if workers else ""
+    path.write_text(text if extra is not None or not workers else f"{text}\n{fleet_text}")
+    if extra is None:
+        return [path]
+    extra.write_text(fleet_text)
+    return [path, extra]
 
 
 SECRET_HINT = {
@@ -151,7 +164,8 @@ class CiSetup(BaseModel):
     secret: str = ""
 
 
-def setup(project: Project, provider: str, checks: str | None = None) -> CiSetup:
+def setup(project: Project, provider: str, checks: str | None = None,
+          workers: int = 0) -> CiSetup:
     """`dflow init --ci`: ci.provider and ci.install on the ref (one commit), then the workflow."""
     if provider not in ("github", "gitlab"):
         raise UsageError(f"--ci takes github or gitlab, not '{provider}'")
@@ -170,7 +184,9 @@ def setup(project: Project, provider: str, checks: str | None = None) -> CiSetup
         tx.set_project_text(text)
 
     project.store.transact(change, message=f"dflow: init --ci {provider}")
-    paths = write(project, provider, checks)
+    if workers < 0:
+        raise UsageError("--workers must be at least 1")
+    paths = write(project, provider, checks, workers)
     chosen = project.settings().ci.install
     return CiSetup(paths=paths, provider=provider, install=chosen,
                    why_no_install="" if chosen else found.why_not, secret=SECRET_HINT[provider])

@@ -32,6 +32,9 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
     checks: Optional[str] = typer.Option(  # noqa: UP045
         None, "--checks", help="The command CI runs as the project's checks (with --ci)."
     ),
+    workers: int = typer.Option(
+        0, "--workers", min=0,
+        help="With --ci: also a job that runs N remote workers on CI runners (docs/ci.md)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Ask nothing: detected defaults and flags."),  # noqa: E501
 ) -> None:
     """Set up dflow in this repository (creates the state ref; safe to run again).
@@ -42,10 +45,15 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
     In a clone of a repository that already uses dflow, this adopts the remote's state,
     and `git fetch` is set up to bring the remote's state from then on.
 
+    With --ci and --workers N it also writes a job that runs `dflow worker --remote origin
+    --burst` on N CI runners, on a schedule and on demand (docs/ci.md).
+
     Example: dflow init --base main --engine demo --ci github
     """
     if ci is not None and ci not in ("github", "gitlab"):
         raise UsageError(f"--ci takes github or gitlab, not '{ci}'")
+    if workers and ci is None:
+        raise UsageError("--workers writes a CI job: give --ci github or --ci gitlab too")
     given: dict[str, Any] = {
         "base": base, "engine": engine, "model": model, "ci": ci_provider or ci,
         "qa_policy": qa_policy, "budget_tokens": budget_tokens, "budget_mode": budget_mode}
@@ -72,7 +80,7 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
     if ci is not None:
         from ..ci import templates
 
-        done = templates.setup(project, ci, checks)
+        done = templates.setup(project, ci, checks, workers)
         for path in done.paths:
             shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
             typer.echo(f"wrote {shown} and set ci.provider = {done.provider}; commit it: "

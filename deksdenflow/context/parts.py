@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..domain.engine import Engine
     from ..domain.models import Job, JobKind
     from ..domain.settings import EngineConfig, ProjectSettings
@@ -26,6 +28,36 @@ class JobHandler(Protocol):
     def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None: ...
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None: ...
+
+
+class SharedClaimer(Protocol):
+    """How a worker claims when the project's state is shared through a remote: through the
+    remote, so two clones never both run one job (sync/leases.py `SharedClaims`)."""
+
+    def lease_until(self) -> datetime:
+        """Until when a claim made now holds unless renewed (other clones judge by it)."""
+        ...
+
+    def claim(self, pick: Callable[[list[Job]], list[Job]],
+              record: Callable[[set[str]], list[Job]]) -> list[Job] | None:
+        """Bring the remote's state in, `pick` from the jobs that may be tried (requested
+        ones, and other machines' claims whose lease ran out), win them on the remote and
+        `record` the claims of those won (by id); the jobs claimed, or None when the remote
+        is out of reach (then the worker claims locally, as offline)."""
+        ...
+
+    def take_over(self, tx: Tx, jobs: list[Job], won: set[str]) -> None:
+        """In `record`'s transaction, first: a lost attempt for each won job whose dead claim
+        the state still shows."""
+        ...
+
+    def closed(self, jobs: list[Job]) -> None:
+        """The jobs' closing commit is on the ref: share it and give their claims back."""
+        ...
+
+    def stop(self) -> None:
+        """The worker stops: no more lease renewals."""
+        ...
 
 
 class Parts(Protocol):
@@ -46,6 +78,13 @@ class Parts(Protocol):
 
     def claim_number(self, project: Project) -> int:
         """A protocol number claimed on the remote, or 0 to number locally (decision 0401)."""
+        ...
+
+    def shared_claims(self, project: Project, worker: str,
+                      holds: Callable[[str], bool] | None) -> SharedClaimer | None:
+        """How `worker` claims when the project's state is shared through its remote (through
+        the remote: decision 1520); None when it is not shared (a local claim is enough).
+        `holds(job_id)`: does this worker hold the job's lock (jobs/liveness.py)?"""
         ...
 
     def engine(self, name: str, config: EngineConfig) -> Engine:

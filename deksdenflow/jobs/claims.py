@@ -43,16 +43,19 @@ class ClaimStrategy(Protocol):
 
 
 class LocalClaims:
-    """Claims proved alive by a per-job OS file lock in the git dir."""
+    """Claims proved alive by a per-job OS file lock in the git dir (and, where the state is
+    shared through a remote, by the lease of the claim ref for other clones)."""
 
-    def __init__(self, locks: JobLocks) -> None:
+    def __init__(self, locks: JobLocks,
+                 lease: Callable[[], datetime] | None = None) -> None:
         self.locks = locks
+        self.lease = lease  # claims shared through a remote carry a lease for other clones
 
     def hold(self, job: Job) -> bool:
         return self.locks.hold(job.id)
 
     def lease_until(self, job: Job) -> datetime | None:
-        return None
+        return self.lease() if self.lease is not None else None
 
     def let_go(self, job: Job) -> None:
         self.locks.let_go(job.id)
@@ -79,9 +82,11 @@ def claim_batch(
     limit: int = 1,
     begin: Callable[[Tx, Job], None] | None = None,
     held: Held | None = None,
+    only: set[str] | None = None,
 ) -> list[Job]:
     """Claim up to `limit` claimable jobs in this transaction (group commit); `begin(tx, job)`
-    stages what starting each one records (a step's start), in the same commit.
+    stages what starting each one records (a step's start), in the same commit. `only`: of
+    these job ids alone (those whose claim ref this worker got on the remote).
 
     `jobs` must be the open jobs as `tx` sees them (`open_in`): under the store lock, the tip.
     A job `held` says this machine may not run (`trust_hold`) is left for others."""
@@ -90,7 +95,7 @@ def claim_batch(
     for job in claimable(jobs, datetime.now(UTC), kinds):
         if len(claimed) >= limit:
             break
-        if held is not None and held(job):
+        if (held is not None and held(job)) or (only is not None and job.id not in only):
             continue
         if not room.fits(job) or not strategy.hold(job):
             continue

@@ -86,10 +86,7 @@ class JobLocks:
 
 
 def is_abandoned_candidate(job: Job, store: Store) -> bool:
-    """A claim this clone can judge by its lock: local worker, no lease (leases are remote)."""
-    return (
-        job.status == JobStatus.CLAIMED
-        and job.lease_until is None
-        and is_local_worker(job.claimed_by, store)
-    )
+    """A claim this clone can judge by its lock: a worker of this clone (whose claim may also
+    carry a lease for other clones, when the state is shared through a remote)."""
+    return job.status == JobStatus.CLAIMED and is_local_worker(job.claimed_by, store)
 

@@ -171,35 +171,66 @@ def drain(
     Like a pool worker it holds each job's lock from before its claim until it is closed,
     so a worker pool running beside it neither takes its jobs nor mistakes them for dead."""
     locks, cache = JobLocks(project.store), OpenJobs()
-    strategy = LocalClaims(locks)
+    # Where the state is shared through a remote, a job is won there first (decision 1520).
+    shared = project.parts.shared_claims(project, worker, locks.held.__contains__)
+    strategy = LocalClaims(locks, shared.lease_until if shared is not None else None)
+
+    def ours(jobs: list[Job]) -> list[Job]:
+        return [j for j in jobs if run is None or j.run == run]
 
     def pick(tx: Tx) -> list[Job]:
-        jobs = [j for j in open_in(tx, cache) if run is None or j.run == run]
-        return claim_batch(tx, worker, strategy, jobs, kinds=kinds, limit=1,
+        return claim_batch(tx, worker, strategy, ours(open_in(tx, cache)), kinds=kinds, limit=1,
                            begin=lambda tx, job: on_claim(project, tx, job),
                            held=trust_hold(project, tx.view))
+
+    def choose(found: list[Job]) -> list[Job]:
+        hold = trust_hold(project, project.view())  # not claimed here: this machine may not
+        return [j for j in ours(found) if (not kinds or j.kind in kinds)
+                and not (hold is not None and hold(j)) and locks.hold(j.id)][:1]
+
+    def record(won: set[str]) -> list[Job]:
+        def body(tx: Tx) -> list[Job]:
+            assert shared is not None
+            shared.take_over(tx, open_in(tx, cache), won)
+            return claim_batch(tx, worker, strategy, ours(open_in(tx, cache)), kinds=kinds,
+                               limit=1, only=won,
+                               begin=lambda tx, job: on_claim(project, tx, job),
+                               held=trust_hold(project, tx.view))
+        return project.store.transact(body)
+
+    def claim_next() -> list[Job]:
+        got = shared.claim(choose, record) if shared is not None else None
+        return got if got is not None else project.store.transact(pick)  # offline: here
 
     done = 0
     deadline = time.monotonic() + max_wait_s
     try:
-        claimed = project.store.transact(pick)
+        claimed = claim_next()
         while True:
             locks.keep_only({j.id for j in claimed})
             if claimed:
-                # The commit that closes this job claims (and starts) the next one.
-                claimed = _run_claimed(project, claimed[0], worker, pick, on_outcome)
+                # The commit that closes this job claims (and starts) the next one, unless
+                # the next one must be won on the remote first.
+                following = _run_claimed(project, claimed[0], worker,
+                                         pick if shared is None else None, on_outcome)
+                if shared is not None:
+                    shared.closed(claimed[:1])
+                claimed = following if shared is None else claim_next()
                 done += 1
                 continue
             wait = _next_wakeup(project, run, kinds)
             if wait is None or time.monotonic() + wait > deadline:
                 return done
             time.sleep(max(wait, 0.01))
-            claimed = project.store.transact(pick)
+            claimed = claim_next()
     finally:
         locks.keep_only(set())  # however it ends: no job lock outlives this call
+        if shared is not None:
+            shared.stop()
 
 
-def _run_claimed(project: Project, job: Job, worker: str, pick: Callable[[Tx], list[Job]],
+def _run_claimed(project: Project, job: Job, worker: str,
+                 pick: Callable[[Tx], list[Job]] | None,
                  on_outcome: Callable[[Outcome], None] | None) -> list[Job]:
     """Run a claimed job; its closing commit claims what comes next (returned)."""
     try:

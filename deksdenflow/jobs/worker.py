@@ -94,7 +94,9 @@ class Worker:
         self.options = options
         self.id = liveness.new_worker_id(self.store)
         self.locks = liveness.JobLocks(self.store)
-        self.strategy = LocalClaims(self.locks)
+        # Where the state is shared through a remote, claims go through it (decision 1520).
+        self.shared = project.parts.shared_claims(project, self.id, self.locks.held.__contains__)
+        self.strategy = LocalClaims(self.locks, self.shared.lease_until if self.shared else None)
         self.open = OpenJobs()
         self.record = WorkerRecord(self.store, self.id)
         settings = project.settings()
@@ -108,7 +110,10 @@ class Worker:
         self._avg_s: float | None = None
         self._last_scan = 0.0
         self._nap = options.poll_s
-        self.prefetch = True  # claim the next job in the commit that closes one
+        # claim the next job in the commit that closes one (not through a remote: a claim
+        # is won there first)
+        self.prefetch = self.shared is None
+        self.offline = False
         self._run_ids: dict[str, str] = {}
 
     # --- the loop ---------------------------------------------------------------------------
@@ -161,11 +166,48 @@ class Worker:
         return self._avg_s is not None and self._avg_s < FAST_JOB_S
 
     def _claim(self) -> list[Job]:
+        if self.shared is not None:
+            claimed = self._claim_shared()
+            if claimed is not None:
+                self._claimed(claimed)
+                return claimed
         limit = self._prelock(self.options.batch_cap if self.is_fast and self.prefetch else 1)
         if limit == 0:
             return []
         claimed = self.store.transact(lambda tx: self._claim_in(tx, limit))
         self._claimed(claimed)
+        return claimed
+
+    def _claim_shared(self) -> list[Job] | None:
+        """Claim through the remote; None when it is out of reach (then claim locally)."""
+        assert self.shared is not None
+        shared = self.shared
+        cap = self.options.batch_cap if self.is_fast else 1
+
+        def pick(found: list[Job]) -> list[Job]:
+            hold = trust_hold(self.project, self.store.read())  # jobs this machine may not run
+            found = [j for j in found if (not self.options.kinds or j.kind in self.options.kinds)
+                     and not (hold is not None and hold(j))]
+            limit = fair_share(len(found), self.options.pool_size, cap)
+            return [j for j in found if self.locks.hold(j.id)][:limit]
+
+        def record(won: set[str]) -> list[Job]:
+            def body(tx: Tx) -> list[Job]:
+                shared.take_over(tx, open_in(tx, self.open), won)
+                return claim_batch(tx, self.id, self.strategy, open_in(tx, self.open),
+                                   kinds=self.options.kinds, limit=len(won), only=won,
+                                   begin=partial(runner.on_claim, self.project),
+                                   held=trust_hold(self.project, tx.view))
+            return self.store.transact(body)
+
+        claimed = shared.claim(pick, record)
+        if (claimed is None) != self.offline:
+            self.offline = claimed is None
+            self._log("offline" if self.offline else "online", detail=(
+                "the remote is out of reach: claiming locally until it answers"
+                if self.offline else "claiming through the remote again"))
+        if claimed is not None and not claimed:
+            self._prune_locks()
         return claimed
 
     def _prelock(self, cap: int) -> int:
@@ -293,6 +335,8 @@ class Worker:
                 lambda tx: self._close_in(tx, done, limit if claim_next else 0))
         except Exception:  # a handler's hook no longer applies, or has a bug: close each alone
             outcomes, claimed = self._close_one_by_one(done), []
+        if self.shared is not None:
+            self.shared.closed([attempt.job for attempt in done])
         self.record.idle()
         for outcome in outcomes:
             self._log_outcome(outcome)
@@ -337,6 +381,8 @@ class Worker:
         if back:
             try:
                 self.store.transact(lambda tx: self._release_in(tx, back))
+                if self.shared is not None:
+                    self.shared.closed(back)
                 for job in back:
                     self._log("released", job)
             except DflowError as exc:
@@ -344,6 +390,8 @@ class Worker:
                           "recovered once this process is gone")
         self.flight = _Flight()
         self._prune_locks()
+        if self.shared is not None:
+            self.shared.stop()
         self.record.close()
         self._log("stopped", detail=f"{self.done_count} jobs")
 

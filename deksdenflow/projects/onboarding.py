@@ -21,7 +21,7 @@ from ..domain.payloads import ProjectSetup
 from ..errors import DflowError, GitOperationError, NotAGitRepository, UsageError
 from ..git import runner as git
 from ..sync import setup as sync_setup
-from . import preflight, registry
+from . import identity, preflight, registry
 from .answers import InitAnswers, answers_of, apply, defaults
 from .detect import Detected, detect
 from .registry import ProjectEntry
@@ -93,10 +93,16 @@ def _entry_for(parts: Parts, source: str, name: str | None, base: str | None) ->
         name = name or name_of(source)
         path = str((registry.clone_dir(current) / name).resolve())
         entry = ProjectEntry(name=name, path=path, remote=source, managed=True, setup="clone")
+        same = identity.registered_as(current, url=source)
     else:
         root = _repo_root(parts, Path(source))
         name = name or root.name
         entry = ProjectEntry(name=name, path=str(root), setup="init")
+        same = identity.registered_as(current, root=root, remote=_origin(parts, root))
+    if same is not None and (same.name, same.path) != (entry.name, entry.path):
+        raise UsageError(f"{source} is the repository already registered as '{same.name}' "
+                         f"({same.path}); use `dflow -C {same.name} ...`, or `dflow projects "
+                         f"remove {same.name}` first")
     old = current.projects.get(entry.name)
     if old is not None and old.path != entry.path:
         raise UsageError(f"a project named '{entry.name}' is already registered ({old.path}); "
@@ -105,6 +111,11 @@ def _entry_for(parts: Parts, source: str, name: str | None, base: str | None) ->
         entry = old.model_copy(update={"setup": old.setup if old.setup != "done" else "init"})
     entry.base = base or entry.base
     return entry
+
+
+def _origin(parts: Parts, root: Path) -> str:
+    store = parts.open_project(root).store
+    return store.remote_url()
 
 
 def _repo_root(parts: Parts, path: Path) -> Path:

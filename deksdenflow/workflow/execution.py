@@ -16,6 +16,7 @@ from ..jobs.runner import attempt_number
 from ..store import Tx
 from . import (
     agents,
+    ancestry,
     changes,
     contract,
     integration,
@@ -143,8 +144,11 @@ class ExecuteHandler:
         worktree = worktree_for(project, snap, step)
         if snap.run.parallel:
             integration.abort_unfinished(worktree)  # a killed resolve attempt's merge
+        on = (step_worktrees.branch(snap, step.index) if snap.run.parallel and not step.integrated
+              else snap.run.branch)  # the branch worktree_for's worktree has checked out
         adopted = changes.adoptable(worktree, job.id) if job.attempts > 1 else None
         if adopted is not None:
+            ancestry.check_on_branch(project.root, adopted, on, f"step {step.index:02d}")
             changes.clear_stale_index_lock(worktree)
             return lambda tx: _record_adopted(tx, snap, step, adopted, settings)
         changes.prepare(worktree, job, snap.run.id)
@@ -176,6 +180,7 @@ class ExecuteHandler:
         retry = changes.retry_hint(worktree, snap.run.id, step.index)
         commit = (resolving.commit(worktree, begin, tip, message, settings, retry) if resolve
                   else changes.commit(worktree, message, settings, begin, retry))
+        ancestry.check_on_branch(project.root, commit, on, f"step {step.index:02d}")
         return lambda tx: _record(tx, snap, step, job, call, commit, settings)
 
     def on_claim(self, project: Project, tx: Tx, job: Job) -> None:

@@ -19,7 +19,7 @@ from ..domain.text_shape import TITLE_CHARS, one_line
 from ..errors import AgentOutputError, EngineError
 from ..git.worktree import Worktree
 from ..store import Tx
-from . import agents, changes, contract, placement, variants
+from . import agents, ancestry, changes, contract, placement, variants
 from .runs import folder as folder  # re-exported: it lives with the other run reads
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # always with fullmatch
@@ -149,6 +149,7 @@ class PlanHandler:
             self.failed.keep(job.id, exc, call)
             raise
         commit = write_plan(worktree, snap, plan, settings, begin)
+        ancestry.check_on_branch(project.root, commit, snap.run.branch, "plan")
         return lambda tx: _record(tx, snap, job, call, plan, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

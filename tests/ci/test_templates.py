@@ -37,3 +37,42 @@ def test_init_ci_rejects_an_unknown_provider(clone: Clone, cli: object) -> None:
     result = cli("init", "--ci", "jenkins", cwd=a.root)  # type: ignore[operator]
     assert result.exit_code == 2 and "--ci takes github or gitlab" in result.output
     assert not (Path(a.root) / ".github").exists()
+
+
+def test_init_ci_github_workers_writes_a_fleet_of_remote_workers(clone: Clone,
+                                                                 cli: object) -> None:
+    """`--workers 3`: a scheduled and on-demand workflow runs `dflow worker --remote origin
+    --burst` on 3 runners; the worker step's environment holds the agent's key alone."""
+    a = clone("a")
+    assert cli("config", "set", "phases.default", "claude", cwd=a.root).exit_code == 0  # type: ignore[operator]
+    result = cli("init", "--ci", "github", "--workers", "3", cwd=a.root)  # type: ignore[operator]
+    assert result.exit_code == 0, result.output
+    text = (a.root / ".github" / "workflows" / "dflow-workers.yml").read_text()
+    assert "schedule:" in text and "workflow_dispatch:" in text
+    assert "runner: [1, 2, 3]" in text and "\t" not in text
+    assert "dflow trust --yes" in text and "dflow sync" in text
+    step = text[text.index("- name: Work the queue"):]
+    assert step.splitlines()[-1].strip() == "run: dflow worker --remote origin --burst"
+    env = [ln.strip() for ln in step.splitlines()[2:-1]]
+    assert env == ['CI: "true"', "ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}"]
+    assert "secrets." not in text.replace(step, "")  # no other step sees a secret
+
+
+def test_init_ci_gitlab_workers_run_the_agent_with_its_key_alone(clone: Clone,
+                                                                 cli: object) -> None:
+    a = clone("a")
+    assert cli("config", "set", "phases.default", "codex", cwd=a.root).exit_code == 0  # type: ignore[operator]
+    result = cli("init", "--ci", "gitlab", "--workers", "2", cwd=a.root)  # type: ignore[operator]
+    assert result.exit_code == 0, result.output
+    text = (a.root / ".gitlab-ci.yml").read_text()
+    assert "dflow-workers:\n" in text and "parallel: 2" in text
+    assert '$CI_PIPELINE_SOURCE == "schedule"' in text
+    last = text.strip().splitlines()[-1]
+    assert last.strip().startswith("- env -i ") and 'OPENAI_API_KEY="$OPENAI_API_KEY"' in last
+    assert last.endswith("dflow worker --remote origin --burst")
+
+
+def test_workers_without_ci_is_a_usage_error(clone: Clone, cli: object) -> None:
+    a = clone("a")
+    result = cli("init", "--workers", "2", cwd=a.root)  # type: ignore[operator]
+    assert result.exit_code == 2 and "give --ci github or --ci gitlab" in result.output
