@@ -40,6 +40,11 @@ class Parts(Protocol):
         outside (budget alerts to `alerts.command`, decision 1224)."""
         ...
 
+    def notify(self, project: Project, runs: list[str] | None) -> None:
+        """After a commit is on the ref: tell a person what the runs `runs` (None: every
+        run, after a commit another clone built) need, once per state (decision 1590)."""
+        ...
+
     def handler(self, kind: JobKind) -> JobHandler | None:
         """The handler of a job kind; None when this dflow has none."""
         ...

@@ -150,6 +150,33 @@ class AlertsSection(_Section):
         return self
 
 
+NOTICE_EVENTS = ("ready", "waiting", "failed", "budget_alert", "merged", "cancelled")
+DEFAULT_NOTICES = ["ready", "waiting", "failed", "budget_alert"]
+
+
+class NotifySection(_Section):
+    """Tell a person when a run needs them (docs/notify.md, decision 1590)."""
+
+    command: str = Field(default="", description="shell command run with each notice as JSON "
+                         "on stdin, detached, in a clean environment")
+    webhook_url: str = Field(default="", description="an http(s) URL each notice is POSTed to "
+                             "as JSON (Slack/Teams-style incoming webhooks take `text`)")
+    on: list[str] = Field(default_factory=lambda: list(DEFAULT_NOTICES),
+                          description="which changes are told: " + ", ".join(NOTICE_EVENTS))
+    timeout_s: float = Field(default=10.0, gt=0, le=600, description="the command or the "
+                             "POST is given up after this long")
+
+    @model_validator(mode="after")
+    def _events(self) -> NotifySection:
+        bad = [e for e in self.on if e not in NOTICE_EVENTS]
+        if bad:
+            raise ValueError(f"notify.on takes {', '.join(NOTICE_EVENTS)}, not {bad[0]!r}")
+        url = self.webhook_url.strip()
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("notify.webhook_url must be an http:// or https:// URL")
+        return self
+
+
 class ModelsSection(_Section):
     """Which models a project may use, and the default model of each phase."""
 
@@ -252,6 +279,7 @@ class ProjectSettings(_Section):
     retry: RetrySection = Field(default_factory=RetrySection)
     budget: BudgetSection = Field(default_factory=BudgetSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)
+    notify: NotifySection = Field(default_factory=NotifySection)
     models: ModelsSection = Field(default_factory=ModelsSection)
     variants: dict[str, Variant] = Field(default_factory=dict)
     loop: LoopSection = Field(default_factory=LoopSection)

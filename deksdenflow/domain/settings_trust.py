@@ -57,6 +57,10 @@ KEYS: Mapping[str, str] = {
     "alerts.at": FREE,
     "alerts.command": TRUST,
     "alerts.timeout_s": FREE,
+    "notify.command": TRUST,  # a program run here with each notice
+    "notify.webhook_url": TRUST,  # where this machine posts what its runs do
+    "notify.on": FREE,
+    "notify.timeout_s": FREE,
     "models.allowed": FREE,
     "models.plan": FREE,
     "models.execute": FREE,
@@ -84,8 +88,9 @@ KEYS: Mapping[str, str] = {
 
 AGENT_KINDS = ("plan", "execute", "qa", "fix_ci")
 # Used where they take effect, not by a job: an untrusted alert command is not started, an
-# untrusted CI install step is not written into a workflow (they never hold a job back).
-AT_USE = ("alerts.command", "ci.install")
+# untrusted CI install step is not written into a workflow, an untrusted notify command or
+# webhook is not used (they never hold a job back).
+AT_USE = ("alerts.command", "ci.install", "notify.command", "notify.webhook_url")
 COMMAND = "dflow trust"
 _SECRET_NAME = re.compile(r"key|token|secret|password|passwd|auth|credential", re.I)
 

@@ -92,6 +92,9 @@ class Store:
         # Run once a transaction's commit is published (never for one that was not): what
         # must happen only for facts that are on the ref, such as delivering a budget alert.
         self.published: Callable[[Tx], None] | None = None
+        # Run once a commit built elsewhere (a merge, a fast-forward, an adopted state) is
+        # published: what another clone's facts mean here, such as telling a person.
+        self.adopted: Callable[[], None] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
         self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
         self.fsync = environment.flag("DFLOW_FSYNC")
@@ -266,6 +269,8 @@ class Store:
         elif not self._publish(ref, commit):
             return False
         trust.remember(self.data_dir, str(commit))
+        if self.adopted is not None:
+            self.adopted()
         return True
 
     def repair(self) -> tuple[str, str, str | None]:
