@@ -66,6 +66,8 @@ def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
     heading = next((ln.lstrip("#").strip() for ln in text.splitlines() if ln.startswith("#")), "")
     title = f"{run.id}: {heading or run.task or run.name}"[:200]
     body = (text or run.task)[:BODY_MAX]
+    if run.issue_number is not None:  # merging the PR (or MR) closes the issue it came from
+        body += f"\n\nCloses #{run.issue_number}"
     body += f"\n\n---\nOpened by dflow for protocol run `{run.id}` (branch `{run.branch}`)."
     return title, body
 

@@ -215,6 +215,8 @@ class ProtocolRun(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
     variant: str = Field(default="", description="the prompt/model variant; empty: default")
+    issue_number: int | None = Field(default=None, description="the issue it was made from")
+    issue_url: str = Field(default="", description="that issue's web address")
     last_attempt: AttemptSpend | None = None
     month_spend: dict[str, Spend] = Field(
         default_factory=dict, description="'YYYY-MM' (UTC, of the event) -> what was spent")

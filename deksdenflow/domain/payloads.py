@@ -68,6 +68,9 @@ class RunCreated(Payload):
     worktree: str = ""
     engine: str | None = None
     variant: str = Field(default="", description="prompt/model variant; empty: none")
+    issue_number: int | None = Field(default=None, description="the forge issue the run "
+                                     "was made from (`dflow new --from-event`); None: none")
+    issue_url: str = Field(default="", description="that issue's web address")
 
 
 class RunRenumbered(Payload):

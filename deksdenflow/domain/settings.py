@@ -177,6 +177,13 @@ class NotifySection(_Section):
         return self
 
 
+class IntakeSection(_Section):
+    """Issues become runs (`dflow new --from-event`, docs/ci.md)."""
+
+    label: str = Field(default="dflow", min_length=1, description="the label that makes an "
+                       "issue a run in the CI job `dflow init --ci` writes")
+
+
 class ModelsSection(_Section):
     """Which models a project may use, and the default model of each phase."""
 
@@ -280,6 +287,7 @@ class ProjectSettings(_Section):
     budget: BudgetSection = Field(default_factory=BudgetSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     notify: NotifySection = Field(default_factory=NotifySection)
+    intake: IntakeSection = Field(default_factory=IntakeSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
     variants: dict[str, Variant] = Field(default_factory=dict)
     loop: LoopSection = Field(default_factory=LoopSection)

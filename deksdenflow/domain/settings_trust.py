@@ -61,6 +61,7 @@ KEYS: Mapping[str, str] = {
     "notify.webhook_url": TRUST,  # where this machine posts what its runs do
     "notify.on": FREE,
     "notify.timeout_s": FREE,
+    "intake.label": FREE,  # read when `dflow init --ci` writes the job, by a person here
     "models.allowed": FREE,
     "models.plan": FREE,
     "models.execute": FREE,

@@ -33,6 +33,7 @@ def created(event: Event) -> RunSnapshot:
     run = ProtocolRun(
         uid=uid, number=d.number, name=d.name or uid, task=d.task, branch=d.branch,
         base=d.base, worktree=d.worktree, engine=d.engine, variant=d.variant,
+        issue_number=d.issue_number, issue_url=d.issue_url,
         created_at=event.at, created_by=event.actor, updated_at=event.at,
     )
     return RunSnapshot(run=run, event_count=1, last_event=event.id, last_lamport=event.lamport)
