@@ -93,13 +93,35 @@ name: dflow-intake
 on:
   issues:
     types: [opened, labeled]
+  pull_request_review:
+    types: [submitted]
+  pull_request_review_comment:
+    types: [created]
 permissions:
   contents: write
 jobs:
+  review:
+    # A reviewer's review or comment goes back to the run of the PR's branch (review.fix).
+    if: github.event_name != 'issues'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install dflow
+        env:
+          DFLOW_INSTALL: ${{{{ vars.DFLOW_INSTALL }}}}
+        run: {install}
+      - name: Record the review
+        run: dflow review report --event-file "$GITHUB_EVENT_PATH"
   intake:
     if: >-
-      github.event.label.name == '{label}' ||
-      (github.event.action == 'opened' && contains(github.event.issue.labels.*.name, '{label}'))
+      github.event_name == 'issues' && github.event.label.name == '{label}' ||
+      github.event_name == 'issues' && github.event.action == 'opened' &&
+      contains(github.event.issue.labels.*.name, '{label}')
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
@@ -150,6 +172,25 @@ dflow-intake:
     - dflow sync
     - dflow new --from-event "$TRIGGER_PAYLOAD"
     - dflow sync
+
+# A merge request note (a project webhook for Comments events to the trigger URL) goes back
+# to the run of its source branch (review.fix).
+dflow-review:
+  stage: test
+  image: python:3.12
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_PAYLOAD
+  variables:
+    GIT_DEPTH: "0"
+  script:
+    - {install}
+    - git remote set-url origin "https://dflow:${{DFLOW_PUSH_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git"
+    - >-
+      python3 -c 'import json, os, sys;
+      d = json.load(open(os.environ["TRIGGER_PAYLOAD"]));
+      sys.exit(0 if d.get("object_kind") == "note" and "merge_request" in d else 1)'
+      || {{ echo "not a merge request note"; exit 0; }}
+    - dflow review report --event-file "$TRIGGER_PAYLOAD"
 """
 
 

@@ -67,6 +67,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "Tokens, cost, durations, QA pass rate and errors, as tables and terminal charts."),
     ("step", "workflow_cmds", "Approve or retry one step of a run."),
     ("ci", "sync_cmds", "Report CI results back to protocol runs."),
+    ("review", "sync_cmds", "Record reviewers' comments on a run's PR/MR (a fix can follow)."),
     ("project", "project_cmds", "The project's settings on the state ref."),
     ("config", "project_cmds", "Read and change settings (project.toml on the state ref)."),
     ("projects", "projects_cmds", "Every repository you work on, from one place."),

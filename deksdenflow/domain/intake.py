@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ..errors import UsageError
+from .models import ReviewComment
 
 
 class Issue(BaseModel):
@@ -63,3 +64,77 @@ def _read(part: Mapping[str, Any], forge: Literal["github", "gitlab"], source: s
     return Issue(forge=forge, number=int(raw), title=str(part[title]).strip(), body=text,
                  url=str(part[url]))
 
+
+
+class Review(BaseModel):
+    """A review, review comment or MR note, with the branch it is for."""
+
+    forge: Literal["github", "gitlab"]
+    branch: str
+    reviewer: str
+    state: str
+    comments: list[ReviewComment]
+
+
+_STATES = {"changes_requested": "changes_requested", "approved": "approved",
+           "commented": "commented", "dismissed": "commented"}
+
+
+def review_from_payload(doc: Any, source: str = "the payload") -> Review:
+    """A GitHub `pull_request_review` / `pull_request_review_comment` payload, or a GitLab
+    merge request note."""
+    if not isinstance(doc, Mapping):
+        raise UsageError(f"{source} is not a JSON object; pass a pull_request_review, "
+                         "pull_request_review_comment or GitLab note webhook payload")
+    if doc.get("object_kind") == "note":
+        return _gitlab_note(doc, source)
+    pull = doc.get("pull_request")
+    branch = pull.get("head", {}).get("ref") if isinstance(pull, Mapping) and isinstance(
+        pull.get("head"), Mapping) else None
+    if not isinstance(branch, str) or not branch:
+        raise UsageError(f"{source} has no `pull_request.head.ref`; pass a pull_request_review "
+                         "or pull_request_review_comment payload")
+    if isinstance(doc.get("review"), Mapping):
+        r = doc["review"]
+        state = _STATES.get(str(r.get("state") or "").lower(), "commented")
+        who = _login(r.get("user"))
+        body = str(r.get("body") or "")
+        comments = [ReviewComment(reviewer=who, state=state, body=body,
+                                  url=str(r.get("html_url") or ""))] if body.strip() else []
+        return Review(forge="github", branch=branch, reviewer=who, state=state,
+                      comments=comments)
+    if isinstance(doc.get("comment"), Mapping):
+        c = doc["comment"]
+        who = _login(c.get("user"))
+        line = c.get("line") if isinstance(c.get("line"), int) else c.get("original_line")
+        comment = ReviewComment(reviewer=who, state="commented", body=str(c.get("body") or ""),
+                                file=str(c.get("path") or ""),
+                                line=line if isinstance(line, int) else None,
+                                url=str(c.get("html_url") or ""))
+        return Review(forge="github", branch=branch, reviewer=who, state="commented",
+                      comments=[comment])
+    raise UsageError(f"{source} has neither `review` nor `comment`; pass a pull_request_review "
+                     "or pull_request_review_comment payload")
+
+
+def _gitlab_note(doc: Mapping[str, Any], source: str) -> Review:
+    mr, attrs = doc.get("merge_request"), doc.get("object_attributes")
+    if not isinstance(mr, Mapping) or not isinstance(attrs, Mapping) or not mr.get(
+            "source_branch"):
+        raise UsageError(f"{source} is a note without `merge_request.source_branch`; only "
+                         "merge request notes go back to a run")
+    user: Mapping[str, Any] = doc["user"] if isinstance(doc.get("user"), Mapping) else {}
+    who = str(user.get("username") or user.get("name") or "")
+    pos: Mapping[str, Any] = (attrs["position"] if isinstance(attrs.get("position"), Mapping)
+                              else {})
+    line = pos.get("new_line")
+    comment = ReviewComment(reviewer=who, state="commented", body=str(attrs.get("note") or ""),
+                            file=str(pos.get("new_path") or ""),
+                            line=line if isinstance(line, int) else None,
+                            url=str(attrs.get("url") or ""))
+    return Review(forge="gitlab", branch=str(mr["source_branch"]), reviewer=who,
+                  state="commented", comments=[comment])
+
+
+def _login(user: Any) -> str:
+    return str(user.get("login") or "") if isinstance(user, Mapping) else ""

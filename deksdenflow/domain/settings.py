@@ -177,6 +177,15 @@ class NotifySection(_Section):
         return self
 
 
+class ReviewSection(_Section):
+    """Review comments go back to the agent (`dflow review report`, docs/ci.md)."""
+
+    fix: Literal["off", "auto"] = Field(default="off", description="auto: a changes-requested "
+                                        "review requests a fix job with its comments")
+    max_rounds: int = Field(default=3, ge=0, le=50, description="review fixes per run; then "
+                            "the run waits for a person")
+
+
 class IntakeSection(_Section):
     """Issues become runs (`dflow new --from-event`, docs/ci.md)."""
 
@@ -288,6 +297,7 @@ class ProjectSettings(_Section):
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     notify: NotifySection = Field(default_factory=NotifySection)
     intake: IntakeSection = Field(default_factory=IntakeSection)
+    review: ReviewSection = Field(default_factory=ReviewSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
     variants: dict[str, Variant] = Field(default_factory=dict)
     loop: LoopSection = Field(default_factory=LoopSection)

@@ -61,6 +61,8 @@ KEYS: Mapping[str, str] = {
     "notify.webhook_url": TRUST,  # where this machine posts what its runs do
     "notify.on": FREE,
     "notify.timeout_s": FREE,
+    "review.fix": TRUST,  # an agent run on what a reviewer wrote
+    "review.max_rounds": FREE,
     "intake.label": FREE,  # read when `dflow init --ci` writes the job, by a person here
     "models.allowed": FREE,
     "models.plan": FREE,
@@ -87,7 +89,7 @@ KEYS: Mapping[str, str] = {
     "limits.max_agents": FREE,
 }
 
-AGENT_KINDS = ("plan", "execute", "qa", "fix_ci")
+AGENT_KINDS = ("plan", "execute", "qa", "fix_ci", "fix_review")
 # Used where they take effect, not by a job: an untrusted alert command is not started, an
 # untrusted CI install step is not written into a workflow, an untrusted notify command or
 # webhook is not used (they never hold a job back).
@@ -154,7 +156,7 @@ def reason(key: str) -> str:
 
 def phase_of(kind: str) -> str:
     """The phase whose engine a job kind runs (fix-CI runs the execute engine)."""
-    return "execute" if kind == "fix_ci" else kind
+    return "execute" if kind in ("fix_ci", "fix_review") else kind
 
 
 def holds_back(key: str, kind: str, engines: frozenset[str]) -> bool:
@@ -172,6 +174,8 @@ def holds_back(key: str, kind: str, engines: frozenset[str]) -> bool:
         return agent
     if key == "ci.fix":
         return kind == "fix_ci"
+    if key == "review.fix":
+        return kind == "fix_review"
     return True  # secrets, git, where worktrees live, where work goes, who reviews
 
 

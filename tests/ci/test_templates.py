@@ -53,6 +53,8 @@ def test_init_ci_github_writes_the_intake_workflow_for_the_label(
     assert "contains(github.event.issue.labels.*.name, 'agent-ready')" in text
     assert text.rstrip().endswith(
         'dflow sync\n          dflow new --from-event "$GITHUB_EVENT_PATH"\n          dflow sync')
+    assert "pull_request_review:\n    types: [submitted]" in text
+    assert 'run: dflow review report --event-file "$GITHUB_EVENT_PATH"' in text
     assert "\t" not in text
 
 
@@ -79,6 +81,7 @@ def test_the_gitlab_intake_job_runs_only_for_an_issue_with_the_label(
     job = text[text.index("dflow-intake:"):]
     assert '$CI_PIPELINE_SOURCE == "trigger"' in job
     assert '- dflow new --from-event "$TRIGGER_PAYLOAD"\n    - dflow sync' in job
+    assert '- dflow review report --event-file "$TRIGGER_PAYLOAD"' in job
     check = _folded(job, "    - >-")
     payload = Path(__file__).parent / "payloads" / "gitlab-issue-open.json"
     unlabelled = tmp_path / "unlabelled.json"

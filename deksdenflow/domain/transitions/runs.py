@@ -19,6 +19,8 @@ from ..payloads import (
     RunPlanned,
     RunPrOpened,
     RunRenumbered,
+    RunReviewAddressed,
+    RunReviewReported,
     RunUnblocked,
 )
 from .common import NotApplicable, charge, not_terminal
@@ -171,3 +173,29 @@ def note(snap: RunSnapshot, event: Event, d: RunNote) -> None:
     # A note may carry the tokens of work outside any step (a fix-CI attempt, say), so the
     # run's budget sees them; a note without usage changes nothing.
     charge(snap, d)
+
+
+REVIEW_KEPT = 100  # pending comments kept per run: a flood is cut, never unbounded
+
+
+def review_reported(snap: RunSnapshot, event: Event, d: RunReviewReported) -> None:
+    """Comments join the batch the next fix gets; `changes_requested` blocks the run (it is
+    no longer ready to land), an approval lifts that (docs/decisions/1592)."""
+    run = snap.run
+    if run.cancelled or run.failed or run.merged:
+        return  # recorded for the record: a finished run takes no more fixes
+    if d.state == "approved":
+        run.blocks.pop("review", None)
+        return
+    run.review_comments = [*run.review_comments, *d.comments][:REVIEW_KEPT]
+    if d.state == "changes_requested":
+        run.blocks["review"] = f"changes requested by {d.reviewer or 'a reviewer'}"
+
+
+def review_addressed(snap: RunSnapshot, event: Event, d: RunReviewAddressed) -> None:
+    not_terminal(snap, "address a review")
+    snap.run.review_rounds = max(snap.run.review_rounds, d.round)
+    if d.gave_up:
+        return
+    snap.run.review_comments = snap.run.review_comments[d.addressed:]
+    snap.run.blocks.pop("review", None)
