@@ -5,17 +5,22 @@ committed on the run's branch and pushed, and `run.review_addressed` lifts the r
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable
 
 from ..context.project import Project
-from ..domain.models import Job, ReviewComment, RunSnapshot
+from ..domain.models import Job, JobKind, ReviewComment, RunSnapshot
 from ..domain.payloads import RunNote, RunReviewAddressed
 from ..domain.settings import ProjectSettings
 from ..errors import DflowError
+from ..jobs import queue
 from ..store import Tx
 from ..sync import transport
 from ..workflow import agents, budget, changes, contract, variants
 from ..workflow.planning import folder
+
+ANSWER_TIMEOUT_S = 60
 
 
 def comments_text(comments: list[ReviewComment]) -> str:
@@ -60,7 +65,10 @@ class FixReviewHandler:
         if commit is not None and settings.project.remote in project.store.remote_names():
             transport.push_branch(worktree, project.store, settings.project.remote,
                                   snap.run.branch)
-        return lambda tx: _record(tx, snap, job, call, commit, settings, round_, len(comments))
+        summary = agents.clean(call.result.output.strip(), settings, 2000)
+        answered = answer(project, snap, round_, commit, summary)
+        return lambda tx: _record(tx, snap, job, call, commit, settings, round_, len(comments),
+                                  answered)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:
         if job.run is None or not final:
@@ -70,14 +78,38 @@ class FixReviewHandler:
         tx.emit(RunNote(level="warning", text=f"review fix gave up: {error[:500]}"), run=job.run)
 
 
+def answer(project: Project, snap: RunSnapshot, round_: int, commit: str | None,
+           summary: str) -> str:
+    """Answer on the PR/MR which comments the fix addressed, through gh/glab when present;
+    returns where it was posted ("" when not: the run's note carries the text)."""
+    url = snap.run.pr_url or ""
+    tool = "glab" if "gitlab" in url else "gh"
+    if not url or shutil.which(tool) is None:
+        return ""
+    text = (f"dflow review round {round_}: "
+            f"{'pushed ' + commit[:12] if commit else 'no change'}\n\n{summary}")
+    argv = (["gh", "pr", "comment", url, "--body", text] if tool == "gh"
+            else ["glab", "mr", "note", snap.run.branch, "--message", text])
+    try:
+        done = subprocess.run(argv, cwd=project.root, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=ANSWER_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return url if done.returncode == 0 else ""
+
+
 def _record(tx: Tx, snap: RunSnapshot, job: Job, call: agents.AgentCall, commit: str | None,
-            settings: ProjectSettings, round_: int, addressed: int) -> None:
+            settings: ProjectSettings, round_: int, addressed: int, answered: str) -> None:
     agents.save_transcript(tx, snap, settings, f"fix-review-{job.id}", call)
     summary = agents.clean(call.result.output.strip(), settings, 2000)
     done = "pushed " + commit[:12] if commit else "the engine changed nothing"
     tx.emit(RunReviewAddressed(round=round_, addressed=addressed, commit=commit),
             run=snap.run.uid)
-    # What to answer on the PR: the agent's reply, per comment (post it, or let gh/glab).
-    tx.emit(RunNote(text=f"review round {round_}: {done}; answer on the PR with the summary",
+    if commit is not None and settings.qa.policy != "never" and snap.steps:
+        # QA reviews the last step again with the fix on the branch, as green CI does
+        # (ci/report.py); a FAIL blocks the run as any QA verdict would.
+        queue.request(tx, JobKind.QA, run=snap.run.uid, step=snap.steps[-1].index)
+    where = f"answered on {answered}" if answered else "post the summary as the answer on the PR"
+    tx.emit(RunNote(text=f"review round {round_}: {done}; {where}",
                     summary=summary, commit=commit, **call.figures().fields()),
             run=snap.run.uid)

@@ -5,11 +5,15 @@ a fix job whose command-engine agent gets every comment with its file and line."
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.payloads import RunPrOpened
 from deksdenflow.workflow import runs
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
@@ -47,11 +51,27 @@ def _fixer(project: Project, tmp_path: Path) -> Path:
     return prompt_copy
 
 
+def _stand_in_gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`gh` at the process boundary: records its arguments, one line each."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "gh-args.txt"
+    gh = bin_dir / "gh"
+    gh.write_text(f"#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> {record}; done\n")
+    gh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return record
+
+
 def test_a_changes_requested_review_goes_to_the_agent_and_the_fix_lands_on_the_branch(
-    project: Project, new_run, repo: Path, cli, tmp_path: Path
+    project: Project, new_run, repo: Path, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     branch = _ready(project, new_run)
     prompt = _fixer(project, tmp_path)
+    gh = _stand_in_gh(tmp_path, monkeypatch)
+    pr_url = "https://github.com/octo-org/hello/pull/8"
+    uid = project.view().find_run(branch).run.uid
+    project.store.transact(lambda tx: tx.emit(RunPrOpened(url=pr_url, tool="gh"), run=uid))
     one = cli("review", "report", "--event-file",
               _event(tmp_path, "github-pull-request-review-comment.json", branch), cwd=repo)
     assert one.exit_code == 0, one.output
@@ -78,7 +98,13 @@ def test_a_changes_requested_review_goes_to_the_agent_and_the_fix_lands_on_the_b
     assert "review round 1 [dflow fix-review]" in log
     assert git("show", f"{branch}:greeting.txt", cwd=repo).strip() == "Hello, NAME"
     assert runs.stage(after) == "ready to land" and after.run.review_rounds == 1
+    qa_after_fix = [e for e in project.view().run_events(after.run.uid)
+                    if e.type == "step.qa_verdict" and e.at >= _fixed_at(project, after.run.uid)]
+    assert qa_after_fix, "QA did not run after the review fix"
     assert after.run.review_comments == []
+    answer = gh.read_text()  # the PR is answered with what the agent did per comment
+    assert answer.startswith(f"pr\ncomment\n{pr_url}\n--body\ndflow review round 1: pushed ")
+    assert "1. greeting.txt:2 now says Hello, NAME" in answer
 
 
 def test_without_review_fix_a_changes_requested_review_waits_for_a_person(
@@ -136,3 +162,7 @@ def test_a_payload_that_is_not_a_review_is_one_sentence(
               cwd=repo)
     assert bad.exit_code == 2 and "has no `pull_request.head.ref`" in bad.output
     assert project.store.tip() == tip
+
+
+def _fixed_at(project: Project, uid: str):  # type: ignore[no-untyped-def]
+    return next(e.at for e in project.view().run_events(uid) if e.type == "run.review_addressed")
