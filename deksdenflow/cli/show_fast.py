@@ -19,7 +19,7 @@ from typing import Any
 from ..store import cache
 from ..store.layout import events_dir, run_dir
 from . import events_fast, fast
-from .show_text import Shown, StepRow
+from .show_text import Shown, StepRow, review_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,6 +91,11 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
         steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
         changes=changes, transcripts=_transcripts(view, folder, run_id),
         events=[_event_row(e) for e in events[-RECENT_EVENTS:]],
+        issue=str(run.get("issue_url") or ""),
+        review=[review_line(str(c.get("reviewer") or ""), str(c.get("state") or "commented"),
+                            str(c.get("body") or ""), str(c.get("file") or ""),
+                            c.get("line") if isinstance(c.get("line"), int) else None)
+                for c in run.get("review_comments") or () if isinstance(c, dict)],
     )
     _facts(found, events)
     return found

@@ -13,6 +13,7 @@ import pytest
 
 from deksdenflow.ci import pr
 from deksdenflow.context.project import Project
+from tests.cli.test_reads_fast import same_both_ways
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -34,8 +35,8 @@ def test_a_labeled_github_issue_becomes_a_run_with_its_body_link_and_closes_line
     assert run.task.startswith("Greet the user by name\n\nThe greeting should say the user's name.")
     _, body = pr.describe(project, run)
     assert "Closes #42" in body
-    shown = cli("show", run.id, cwd=repo).output
-    assert "https://github.com/octo-org/hello/issues/42" in shown
+    shown = same_both_ways(repo, "show", run.id)  # the fast path and Typer's, the same
+    assert "issue: https://github.com/octo-org/hello/issues/42\n" in shown
 
 
 def test_the_same_issue_twice_makes_one_run(project: Project, repo: Path, cli) -> None:

@@ -15,6 +15,7 @@ from deksdenflow.context.project import Project
 from deksdenflow.domain.models import JobKind
 from deksdenflow.domain.payloads import RunPrOpened
 from deksdenflow.workflow import runs
+from tests.cli.test_reads_fast import same_both_ways
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 
@@ -84,6 +85,8 @@ def test_a_changes_requested_review_goes_to_the_agent_and_the_fix_lands_on_the_b
     assert [j.kind for j in snap.open_jobs] == [JobKind.FIX_REVIEW]
     shown = cli("show", snap.run.id, cwd=repo).output
     assert "run.review_reported" in shown
+    assert "review comments waiting for a fix:\n  greeting.txt:2 (reviewer-rita, commented): " \
+        "Say 'Hello, NAME' here" in shown
     assert TOKEN not in json.dumps([e.data.model_dump(mode="json")
                                     for e in project.view().run_events(snap.run.uid)])
     head_before = git("rev-parse", branch, cwd=repo).strip()
@@ -147,6 +150,8 @@ def test_a_gitlab_note_joins_the_batch_and_a_foreign_branch_is_a_notice(
     assert done.exit_code == 0, done.output
     [comment] = project.view().find_run(snap.run.branch).run.review_comments
     assert (comment.reviewer, comment.file, comment.line) == ("rita", "greeting.txt", 3)
+    shown = same_both_ways(repo, "show", snap.run.id)  # the fast path prints what Typer's does
+    assert "  greeting.txt:3 (rita, commented): This should be a constant." in shown
     tip = project.store.tip()
     other = cli("review", "report", "--event-file",
                 _event(tmp_path, "gitlab-merge-request-note.json", "someone-else"), cwd=repo)
