@@ -79,7 +79,7 @@ class Wiring:
         settings = project.settings()
         alerts.deliver(tx.events, settings, settings.project.name or project.root.name)
 
-    def notify(self, project: Project, runs: list[str] | None) -> None:
+    def notify(self, project: Project, runs: list[str] | None, quiet: bool = False) -> None:
         if runs == []:
             return
         told = project.settings().notify
@@ -89,7 +89,7 @@ class Wiring:
         from .workflow import notify
 
         try:
-            notify.tell(project, runs)
+            notify.tell(project, runs, quiet=quiet)
         except (DflowError, OSError) as e:  # a published commit never fails over a notice
             self.note(f"a notice was not sent: {e}")
 

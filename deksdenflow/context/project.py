@@ -35,7 +35,7 @@ class Project:
     def __post_init__(self) -> None:
         self.store.after = self._reconcile
         self.store.published = self._published
-        self.store.adopted = lambda: self.parts.notify(self, None)
+        self.store.adopted = lambda fresh: self.parts.notify(self, None, quiet=fresh)
 
     def _reconcile(self, tx: Tx) -> None:
         """After every transaction: what each touched run needs now (docs/decisions/0800)."""

@@ -93,8 +93,9 @@ class Store:
         # must happen only for facts that are on the ref, such as delivering a budget alert.
         self.published: Callable[[Tx], None] | None = None
         # Run once a commit built elsewhere (a merge, a fast-forward, an adopted state) is
-        # published: what another clone's facts mean here, such as telling a person.
-        self.adopted: Callable[[], None] | None = None
+        # published: what another clone's facts mean here, such as telling a person. Its
+        # argument says whether this clone had no state before (a fresh clone's first state).
+        self.adopted: Callable[[bool], None] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
         self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
         self.fsync = environment.flag("DFLOW_FSYNC")
@@ -270,7 +271,7 @@ class Store:
             return False
         trust.remember(self.data_dir, str(commit))
         if self.adopted is not None:
-            self.adopted()
+            self.adopted(ref is None)
         return True
 
     def repair(self) -> tuple[str, str, str | None]:

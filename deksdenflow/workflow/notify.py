@@ -45,11 +45,13 @@ def is_wanted(settings: ProjectSettings) -> bool:
     return bool(_targets(settings))
 
 
-def tell(project: Project, uids: list[str] | None = None) -> list[Notice]:
-    """Send the notices of `uids` (None: every run) not told yet; returns what was sent."""
+def tell(project: Project, uids: list[str] | None = None, quiet: bool = False) -> list[Notice]:
+    """Send the notices of `uids` (None: every run) not told yet; returns what was sent.
+    `quiet` records them as told without sending: a fresh clone (a CI checkout above all)
+    does not repeat what the clones that made those states told already."""
     settings = project.settings()
     targets = _targets(settings)
-    if not targets:
+    if not targets and not quiet:  # quiet: recorded even before a person here trusts them
         return []
     view = project.view()
     if uids is None:
@@ -66,6 +68,8 @@ def tell(project: Project, uids: list[str] | None = None) -> list[Notice]:
         record[snap.run.uid] = sorted(key for key, _ in now)
     if sent or snaps:
         _write(project.store.git_dir, record)
+    if quiet:
+        return []
     env = alerts.clean_env()
     for notice in sent:
         doc: dict[str, object] = notice.model_dump(mode="json")

@@ -138,6 +138,8 @@ def test_a_state_from_another_clone_is_told_once_and_an_untrusted_command_never(
     assert [(d["event"], d["run"]) for d in _lines(out, 1)] == [("ready", "0001-two")]
     service.sync(a)
     _note(a, uid)
+    c = clone("c")  # a fresh clone (a CI checkout): what it adopts was told where it happened
+    _note(c, uid)
     time.sleep(0.5)
     assert len(_lines(out, 1)) == 1
 
