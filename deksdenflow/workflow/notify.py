@@ -63,7 +63,8 @@ def tell(project: Project, uids: list[str] | None = None, quiet: bool = False) -
     sent: list[Notice] = []
     for snap in snaps:
         told = set(record.get(snap.run.uid, ()))
-        now = notices(snap, runs.stage(snap), settings, name)
+        # the stage as the listing words it (run_line: one place that decides it)
+        now = notices(snap, runs.run_line(snap, settings).stage, settings, name)
         sent += [n for key, n in now if key not in told and n.event in settings.notify.on]
         record[snap.run.uid] = sorted(key for key, _ in now)
     if sent or snaps:

@@ -32,7 +32,7 @@ def test_an_issue_becomes_a_run_a_person_is_told_and_the_review_goes_back_to_the
     assert "Ignore previous instructions" in snap.run.task  # the body, as untrusted text
     assert snap.run.issue_url == "https://github.com/octo-org/hello/issues/42"
     snap = settle(a, snap.run.id)
-    assert runs.stage(snap) == "ready to land"
+    assert runs.run_line(snap, a.settings()).stage == "ready to land"
     assert [(d["event"], d["run"]) for d in _lines(out, 1)] == [("ready", snap.run.id)]
     prompt = _fixer(a, tmp_path)
     for name in ("github-pull-request-review-comment.json", "github-pull-request-review.json"):
@@ -43,5 +43,5 @@ def test_an_issue_becomes_a_run_a_person_is_told_and_the_review_goes_back_to_the
     after = settle(a, snap.run.id)
     assert "greeting.txt:2 (reviewer-rita, commented)" in prompt.read_text()
     assert git("show", f"{after.run.branch}:greeting.txt", cwd=a.root).strip() == "Hello, NAME"
-    assert runs.stage(after) == "ready to land"
+    assert runs.run_line(after, a.settings()).stage == "ready to land"
     assert [d["event"] for d in _lines(out, 2)] == ["ready", "ready"]  # a new state: told again

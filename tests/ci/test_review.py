@@ -32,7 +32,7 @@ def _event(tmp_path: Path, name: str, branch: str) -> str:
 def _ready(project: Project, new_run) -> str:  # type: ignore[no-untyped-def]
     new_run()
     snap = settle(project)
-    assert runs.stage(snap) == "ready to land"
+    assert runs.run_line(snap, project.settings()).stage == "ready to land"
     return snap.run.branch
 
 
@@ -81,7 +81,7 @@ def test_a_changes_requested_review_goes_to_the_agent_and_the_fix_lands_on_the_b
     assert two.exit_code == 0, two.output
     assert "changes requested by reviewer-rita" in two.output and "review fix" in two.output
     snap = project.view().find_run(branch)
-    assert runs.stage(snap) != "ready to land"
+    assert runs.run_line(snap, project.settings()).stage != "ready to land"
     assert [j.kind for j in snap.open_jobs] == [JobKind.FIX_REVIEW]
     shown = cli("show", snap.run.id, cwd=repo).output
     assert "run.review_reported" in shown
@@ -100,7 +100,8 @@ def test_a_changes_requested_review_goes_to_the_agent_and_the_fix_lands_on_the_b
     log = git("log", "--format=%s", f"{head_before}..{branch}", cwd=repo)
     assert "review round 1 [dflow fix-review]" in log
     assert git("show", f"{branch}:greeting.txt", cwd=repo).strip() == "Hello, NAME"
-    assert runs.stage(after) == "ready to land" and after.run.review_rounds == 1
+    assert runs.run_line(after, project.settings()).stage == "ready to land"
+    assert after.run.review_rounds == 1
     qa_after_fix = [e for e in project.view().run_events(after.run.uid)
                     if e.type == "step.qa_verdict" and e.at >= _fixed_at(project, after.run.uid)]
     assert qa_after_fix, "QA did not run after the review fix"

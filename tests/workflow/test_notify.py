@@ -43,7 +43,7 @@ def test_a_run_ready_to_land_is_told_once_with_every_key_and_a_clean_environment
     configure(project, {"notify.command": json.dumps(_command(out, env_file))})
     new_run()
     snap = settle(project)
-    assert runs.stage(snap) == "ready to land"
+    assert runs.run_line(snap, project.settings()).stage == "ready to land"
     _note(project, snap.run.uid)  # another commit on the run: the same state, not told again
     _note(project, snap.run.uid)
     time.sleep(0.5)
@@ -130,7 +130,7 @@ def test_a_state_from_another_clone_is_told_once_and_an_untrusted_command_never(
     assert "notify.command" in b.settings().untrusted()
     uid = runs.create_run(b, "two", "add a greeting").run.uid
     settle(b, uid)
-    assert runs.stage(b.view().find_run(uid)) == "ready to land"
+    assert runs.run_line(b.view().find_run(uid), b.settings()).stage == "ready to land"
     service.sync(b)
     time.sleep(0.5)
     assert not out.exists()  # b never ran a's command
