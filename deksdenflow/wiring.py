@@ -71,12 +71,27 @@ class Wiring:
         from .workflow import listing
 
         listing.write_through(project, tx)  # the changed runs' status lines (decision 1304)
+        self.notify(project, sorted({e.run for e in tx.events if e.run}))
         if not any(e.type == "run.budget_alert" for e in tx.events):
             return
         from .workflow import alerts
 
         settings = project.settings()
         alerts.deliver(tx.events, settings, settings.project.name or project.root.name)
+
+    def notify(self, project: Project, runs: list[str] | None, quiet: bool = False) -> None:
+        if runs == []:
+            return
+        told = project.settings().notify
+        if not (told.command.strip() or told.webhook_url.strip()):
+            return  # nobody to tell: not even the notices module is imported
+        from .errors import DflowError
+        from .workflow import notify
+
+        try:
+            notify.tell(project, runs, quiet=quiet)
+        except (DflowError, OSError) as e:  # a published commit never fails over a notice
+            self.note(f"a notice was not sent: {e}")
 
     def handler(self, kind: JobKind) -> JobHandler | None:
         if self._registry is None:

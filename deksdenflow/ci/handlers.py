@@ -10,6 +10,7 @@ from ..domain.models import Job, JobKind
 from ..store import Tx
 from . import pr
 from .fix import FixCiHandler
+from .review_fix import FixReviewHandler
 
 
 class OpenPrHandler:
@@ -24,4 +25,5 @@ class OpenPrHandler:
 
 
 def handlers() -> dict[JobKind, JobHandler]:
-    return {JobKind.FIX_CI: FixCiHandler(), JobKind.OPEN_PR: OpenPrHandler()}
+    return {JobKind.FIX_CI: FixCiHandler(), JobKind.OPEN_PR: OpenPrHandler(),
+            JobKind.FIX_REVIEW: FixReviewHandler()}

@@ -83,6 +83,8 @@ def describe(project: Project, run: ProtocolRun) -> tuple[str, str]:
     task = next((ln.strip() for ln in run.task.splitlines() if ln.strip()), "")
     title = f"{run.id}: {task or heading or run.name}"[:200]
     body = (text or run.task)[:BODY_MAX]
+    if run.issue_number is not None:  # merging the PR (or MR) closes the issue it came from
+        body += f"\n\nCloses #{run.issue_number}"
     body += f"\n\n---\nOpened by dflow for protocol run `{run.id}` (branch `{run.branch}`)."
     return title, body
 

@@ -85,6 +85,115 @@ dflow-checks:
 """
 
 
+GITHUB_INTAKE = """\
+# Written by `dflow init --ci github`: an issue labelled `{label}` becomes a protocol run
+# (`dflow new --from-event`, docs/ci.md), planned by whichever worker takes the job. The state
+# ref and the run's branch are pushed with GITHUB_TOKEN (`contents: write`).
+name: dflow-intake
+on:
+  issues:
+    types: [opened, labeled]
+  pull_request_review:
+    types: [submitted]
+  pull_request_review_comment:
+    types: [created]
+permissions:
+  contents: write
+jobs:
+  review:
+    # A reviewer's review or comment goes back to the run of the PR's branch (review.fix).
+    if: github.event_name != 'issues'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install dflow
+        env:
+          DFLOW_INSTALL: ${{{{ vars.DFLOW_INSTALL }}}}
+        run: {install}
+      - name: Record the review
+        run: dflow review report --event-file "$GITHUB_EVENT_PATH"
+  intake:
+    if: >-
+      github.event_name == 'issues' && github.event.label.name == '{label}' ||
+      github.event_name == 'issues' && github.event.action == 'opened' &&
+      contains(github.event.issue.labels.*.name, '{label}')
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install dflow
+        env:
+          DFLOW_INSTALL: ${{{{ vars.DFLOW_INSTALL }}}}
+        run: {install}
+      - name: The issue becomes a run
+        env:
+          DFLOW_TRUST_SETTINGS: "1"
+        run: |
+          git config user.name "dflow"
+          git config user.email "dflow@users.noreply.github.com"
+          dflow sync
+          dflow new --from-event "$GITHUB_EVENT_PATH"
+          dflow sync
+"""
+
+# GitLab runs no pipeline on an issue event itself: a project webhook (Issues events) to the
+# pipeline trigger URL starts this job with the event in the file variable TRIGGER_PAYLOAD.
+GITLAB_INTAKE = """\
+
+# Written by `dflow init --ci gitlab`: an issue labelled `{label}` becomes a protocol run
+# (docs/ci.md: a project webhook for Issues events to the pipeline trigger URL starts it).
+dflow-intake:
+  stage: test
+  image: python:3.12
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_PAYLOAD
+  variables:
+    GIT_DEPTH: "0"
+    DFLOW_TRUST_SETTINGS: "1"
+  script:
+    - {install}
+    - git remote set-url origin "https://dflow:${{DFLOW_PUSH_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git"
+    - >-
+      python3 -c 'import json, os, sys;
+      d = json.load(open(os.environ["TRIGGER_PAYLOAD"]));
+      sys.exit(0 if d.get("object_kind") == "issue" and "{label}" in
+      [l.get("title") for l in d.get("labels") or []] else 1)'
+      || {{ echo "not an issue labelled {label}"; exit 0; }}
+    - git config user.name dflow && git config user.email dflow@noreply.invalid
+    - dflow sync
+    - dflow new --from-event "$TRIGGER_PAYLOAD"
+    - dflow sync
+
+# A merge request note (a project webhook for Comments events to the trigger URL) goes back
+# to the run of its source branch (review.fix).
+dflow-review:
+  stage: test
+  image: python:3.12
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_PAYLOAD
+  variables:
+    GIT_DEPTH: "0"
+  script:
+    - {install}
+    - git remote set-url origin "https://dflow:${{DFLOW_PUSH_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git"
+    - >-
+      python3 -c 'import json, os, sys;
+      d = json.load(open(os.environ["TRIGGER_PAYLOAD"]));
+      sys.exit(0 if d.get("object_kind") == "note" and "merge_request" in d else 1)'
+      || {{ echo "not a merge request note"; exit 0; }}
+    - dflow review report --event-file "$TRIGGER_PAYLOAD"
+"""
+
+
 def detect_checks(root: Path) -> str:
     """A sensible default for the project's checks; `--checks` overrides it."""
     if (root / ".ci" / "run").exists():
@@ -104,9 +213,23 @@ def install_line(requirement: str) -> str:
     return INSTALL.format(requirement=requirement.replace('"', '\\"'))
 
 
-def render(provider: str, checks: str, base: str, requirement: str = "") -> str:
+def render(provider: str, checks: str, base: str, requirement: str = "",
+           label: str = "") -> str:
     template = GITHUB if provider == "github" else GITLAB
-    return template.format(install=install_line(requirement), checks=checks, base=base)
+    text = template.format(install=install_line(requirement), checks=checks, base=base)
+    if provider == "gitlab" and label:  # one pipeline file: the intake job is in it
+        text += render_intake(provider, label, requirement)
+    return text
+
+
+def render_intake(provider: str, label: str, requirement: str = "") -> str:
+    """The job that turns an issue labelled `label` into a run."""
+    template = GITHUB_INTAKE if provider == "github" else GITLAB_INTAKE
+    return template.format(install=install_line(requirement), label=label.replace("'", ""))
+
+
+def intake_target(root: Path) -> Path:
+    return root / ".github" / "workflows" / "dflow-intake.yml"
 
 
 def target(root: Path, provider: str) -> Path:
@@ -139,13 +262,18 @@ def write(project: Project, provider: str, checks: str | None = None,
                               f"`{settings_trust.COMMAND}`, then run this again")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render(provider, checks or detect_checks(root), settings.project.base_branch,
-                  settings.ci.install)
+                  settings.ci.install, settings.intake.label)
     fleet_text = fleet.render(provider, workers, settings) if workers else ""
     path.write_text(text if extra is not None or not workers else f"{text}\n{fleet_text}")
-    if extra is None:
-        return [path]
-    extra.write_text(fleet_text)
-    return [path, extra]
+    written = [path]
+    if extra is not None:
+        extra.write_text(fleet_text)
+        written.append(extra)
+    if provider == "github" and not intake_target(root).exists():
+        intake = intake_target(root)
+        intake.write_text(render_intake(provider, settings.intake.label, settings.ci.install))
+        written.append(intake)
+    return written
 
 
 SECRET_HINT = {

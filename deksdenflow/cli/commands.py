@@ -72,6 +72,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "Serve dflow's tools over the Model Context Protocol on stdio (for Codex, Claude Code)."),
     ("step", "workflow_cmds", "Approve or retry one step of a run."),
     ("ci", "sync_cmds", "Report CI results back to protocol runs."),
+    ("review", "sync_cmds", "Record reviewers' comments on a run's PR/MR (a fix can follow)."),
     ("project", "project_cmds", "The project's settings on the state ref."),
     ("config", "project_cmds", "Read and change settings (project.toml on the state ref)."),
     ("projects", "projects_cmds", "Every repository you work on, from one place."),

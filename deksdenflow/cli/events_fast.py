@@ -32,7 +32,7 @@ SNAPSHOT_SCHEMA = 1
 # payload's default when a file leaves one out (None: required). A test holds it to the
 # payload models (domain/payloads.py).
 DETAIL_FIELDS: dict[str, dict[str, str | None]] = {
-    "run.created": {"name": ""},
+    "run.created": {"name": "", "issue_url": ""},
     "run.planned": {"summary": ""},
     "run.plan_failed": {"reason": "planning failed"},
     "run.cancelled": {"reason": ""},

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..context.project import Project
 from ..domain.reconcile import Waiting
 from ..errors import UsageError
 from ..wiring import Wiring, open_project
@@ -19,8 +20,15 @@ from .text import event_detail
 
 
 def new(
-    name: str = typer.Argument(..., help="Short name; slugified into the run id NNNN-name."),
-    task: str = typer.Option(..., "--task", "-t", help="What the agent should do."),
+    name: Optional[str] = typer.Argument(  # noqa: UP045
+        None, help="Short name; slugified into the run id NNNN-name."),
+    task: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--task", "-t", help="What the agent should do."),
+    from_event: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--from-event", help="A GitHub `issues` or GitLab issue webhook payload (JSON "
+        "file): the run is the issue's (name, task, link; its PR closes it)."),
+    from_issue: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--from-issue", help="An issue's number or URL, read through gh or glab."),
     no_plan: bool = typer.Option(False, "--no-plan", help="Record the run without planning."),
     engine: Optional[str] = typer.Option(None, "--engine", help="Engine for this run."),  # noqa: UP045
     variant: Optional[str] = typer.Option(  # noqa: UP045
@@ -29,15 +37,46 @@ def new(
 ) -> None:
     """Start a protocol run: branch and worktree NNNN-name from the base, then a plan job.
 
+    From an issue: `dflow new --from-event "$GITHUB_EVENT_PATH"` (what the CI job runs) or
+    `dflow new --from-issue 42`; the task is the issue's title and body.
+
     Example: dflow new add-login --task "Add a login page" --engine demo
     """
     project = open_project()
+    if from_event is not None or from_issue is not None:
+        _new_from_issue(project, name, task, from_event, from_issue, engine, no_plan,
+                        variant, json_)
+        return
+    if name is None or task is None:
+        raise UsageError("name the run and say what to do: dflow new NAME --task TEXT "
+                         "(or --from-event FILE / --from-issue N)")
     snap = runs.create_run(project, name, task, engine=engine, plan=not no_plan,
                            variant=variant)
     # The same text as `dflow new` answered before Typer (cli/fast_controls.py, 1315).
     text = (json_text(runs.run_line(snap, project.settings())) if json_
             else created_text(snap, project.settings(), no_plan))
     typer.echo(text, nl=False)
+
+
+def _new_from_issue(project: Project, name: str | None, task: str | None,
+                    from_event: str | None, from_issue: str | None, engine: str | None,
+                    no_plan: bool, variant: str | None, json_: bool) -> None:
+    from ..ci import intake
+
+    if from_event is not None and from_issue is not None:
+        raise UsageError("choose one of --from-event and --from-issue")
+    if task is not None:
+        raise UsageError("the task of a run made from an issue is the issue's title and "
+                         "body; drop --task")
+    issue = (intake.read_event(from_event) if from_event is not None
+             else intake.read_issue(project, from_issue or ""))
+    snap, made = intake.create(project, issue, name, engine, not no_plan, variant)
+    if json_:
+        typer.echo(json_text(runs.run_line(snap, project.settings())), nl=False)
+    elif made:
+        typer.echo(created_text(snap, project.settings(), no_plan), nl=False)
+    else:
+        typer.echo(f"issue #{issue.number} already has run {snap.run.id}; nothing made")
 
 
 def status(

@@ -11,7 +11,7 @@ from ..wiring import open_project
 from ..workflow import detail
 from .render import JSON_OPTION, console, emit_json
 from .runs_cmds import waiting_line
-from .show_text import Shown, StepRow, render
+from .show_text import Shown, StepRow, render, review_line
 from .show_text import render_graph as print_graph
 from .text import event_detail
 
@@ -58,6 +58,9 @@ def shown(found: detail.RunDetail) -> Shown:
                   for a in facts.attempts],
         changes=[(c.step, c.files, c.added, c.deleted) for c in facts.changes],
         transcripts=[t.command for t in facts.transcripts],
+        issue=found.issue_url,
+        review=[review_line(c.reviewer, c.state, c.body, c.file, c.line)
+                for c in found.review_comments],
         events=[(e.at, e.type.value, e.step, e.actor,
                  event_detail(e.data.model_dump(mode="json"))) for e in found.events],
         stage=line.stage,

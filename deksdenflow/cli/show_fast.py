@@ -20,7 +20,7 @@ from ..domain import stages
 from ..store import cache
 from ..store.layout import events_dir, run_dir
 from . import events_fast, fast
-from .show_text import Shown, StepRow
+from .show_text import Shown, StepRow, review_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,6 +94,11 @@ def shown(common: str, view: LiteView, folder: str, doc: Doc) -> Shown | None:
         events=[_event_row(e) for e in events[-RECENT_EVENTS:]],
         stage=stages.stage(status, paused=paused, merged=bool(run.get("merged")),
                            waiting=bool(waiting)),
+        issue=str(run.get("issue_url") or ""),
+        review=[review_line(str(c.get("reviewer") or ""), str(c.get("state") or "commented"),
+                            str(c.get("body") or ""), str(c.get("file") or ""),
+                            c.get("line") if isinstance(c.get("line"), int) else None)
+                for c in run.get("review_comments") or () if isinstance(c, dict)],
     )
     _facts(found, events)
     return found

@@ -60,6 +60,8 @@ class Shown:
     ci: tuple[str, str, str, str] | None = None  # status, commit, url, excerpt
     notes: list[tuple[datetime, str, str]] = field(default_factory=list)  # at, level, text
     failures: list[tuple[datetime, str, int | None, str]] = field(default_factory=list)
+    issue: str = ""  # the issue the run was made from
+    review: list[str] = field(default_factory=list)  # comments waiting for a fix, one line each
     # step, kind, outcome, engine, model, sandboxed (None: the engine cannot say)
     attempts: list[tuple[int, str, str, str | None, str | None, bool | None]] = field(
         default_factory=list)
@@ -76,6 +78,10 @@ def render(out: Console, found: Shown) -> None:
     if found.waiting:
         print_lines(out, [found.waiting])
     out.print(f"task: {found.task}")
+    if found.issue:
+        out.print(f"issue: {found.issue}", markup=False)
+    if found.review:
+        print_lines(out, ["review comments waiting for a fix:", *found.review])
     print_lines(out, [f"blocked by {key}: {why}" for key, why in found.blocks])
     out.print(f"\n--- {found.plan_path} ---" if found.plan else "\nno plan yet")
     if found.plan:
@@ -166,3 +172,12 @@ def _ci(out: Console, ci: tuple[str, str, str, str] | None) -> None:
         lines = excerpt.rstrip().splitlines()[-EXCERPT_LINES:]
         out.print("  log (redacted, last lines):")
         print_lines(out, [f"  | {line}" for line in lines], soft_wrap=True)
+
+
+def review_line(reviewer: str, state: str, body: str, file: str, line: int | None) -> str:
+    """One pending review comment as `show` prints it: where, who, the first line of it."""
+    where = f"{file}:{line}" if file and line else (file or "the whole change")
+    from ..domain.redaction import strip_controls
+
+    first = (body.strip().splitlines() or [""])[0]
+    return strip_controls(f"  {where} ({reviewer or 'reviewer'}, {state}): {first[:120]}")

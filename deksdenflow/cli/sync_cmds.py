@@ -108,8 +108,36 @@ def pr(
         typer.echo(url)
 
 
+review_app = typer.Typer(help="Record reviewers' comments on a run's PR/MR (a fix can follow).",
+                         no_args_is_help=True)
+
+
+@review_app.command("report")
+def review_report(
+    event_file: Path = typer.Option(..., "--event-file", help="A pull_request_review, "  # noqa: B008
+                                    "pull_request_review_comment or GitLab note payload."),
+    remote: Optional[str] = typer.Option(None, "--remote", help="Remote with the state."),  # noqa: UP045
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Record a review on the run of the branch it names and push it (a CI job's step).
+
+    With review.fix = auto, changes requested hand the comments to the agent in a fix job.
+
+    Example: dflow review report --event-file "$GITHUB_EVENT_PATH"
+    """
+    from ..ci import review_report as review_service
+
+    result = review_service.report(Wiring(), ".", event_file=event_file, remote=remote)
+    warn(result.warnings)
+    if json_:
+        emit_json(result)
+    else:
+        typer.echo(result.message)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command()(sync)
     app.command()(pr)
     app.add_typer(ci_app, name="ci")
+    app.add_typer(review_app, name="review")

@@ -8,7 +8,8 @@ from ..wording import STATUS_STYLE, ago, tokens
 
 __all__ = ["STATUS_STYLE", "ago", "console", "event_detail", "is_plain", "styled", "tokens"]
 
-DETAIL_KEYS = ("kind", "verdict", "status", "reason", "text", "summary", "url", "name")
+DETAIL_KEYS = ("kind", "verdict", "status", "reason", "text", "summary", "url", "name",
+               "issue_url")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -72,6 +72,12 @@ class Parts(Protocol):
         outside (budget alerts to `alerts.command`, decision 1224)."""
         ...
 
+    def notify(self, project: Project, runs: list[str] | None, quiet: bool = False) -> None:
+        """After a commit is on the ref: tell a person what the runs `runs` (None: every
+        run, after a commit another clone built) need, once per state (decision 1590);
+        `quiet`: only note the states as told (a fresh clone's, or a CI checkout's, first)."""
+        ...
+
     def handler(self, kind: JobKind) -> JobHandler | None:
         """The handler of a job kind; None when this dflow has none."""
         ...

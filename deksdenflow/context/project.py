@@ -36,6 +36,7 @@ class Project:
         self.store.after = self._reconcile
         self.store.published = self._published
         self.store.settings_of = self.settings_of  # one owner of the effective settings
+        self.store.adopted = lambda fresh: self.parts.notify(self, None, quiet=fresh)
 
     def _reconcile(self, tx: Tx) -> None:
         """After every transaction: what each touched run needs now (docs/decisions/0800)."""

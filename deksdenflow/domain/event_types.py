@@ -26,6 +26,8 @@ class EventType(StrEnum):
     RUN_INTENT = "run.intent"
     RUN_ENGINE_CHOSEN = "run.engine_chosen"
     RUN_BUDGET_ALERT = "run.budget_alert"
+    RUN_REVIEW_REPORTED = "run.review_reported"  # a reviewer's review or comment on its PR/MR
+    RUN_REVIEW_ADDRESSED = "run.review_addressed"  # a fix job answered the review's comments
 
     STEP_STARTED = "step.started"
     STEP_FINISHED = "step.finished"

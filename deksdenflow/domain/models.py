@@ -56,6 +56,7 @@ class JobKind(StrEnum):
     REPORT_CI = "report_ci"
     NOOP = "noop"
     INTEGRATE = "integrate"
+    FIX_REVIEW = "fix_review"
 
 
 class JobStatus(StrEnum):
@@ -205,6 +206,19 @@ class CiResult(BaseModel):
     at: datetime | None = None
 
 
+class ReviewComment(BaseModel):
+    """One reviewer comment waiting for a fix (`dflow review report`): the review's own text
+    has no file; an inline comment has its file and line."""
+
+    reviewer: str = ""
+    state: str = Field(default="commented", description="changes_requested, approved, "
+                       "commented")
+    body: str = ""
+    file: str = ""
+    line: int | None = None
+    url: str = ""
+
+
 class ProtocolRun(BaseModel):
     """One task: its identity, where it lives, and its derived status."""
 
@@ -243,6 +257,11 @@ class ProtocolRun(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
     variant: str = Field(default="", description="the prompt/model variant; empty: default")
+    issue_number: int | None = Field(default=None, description="the issue it was made from")
+    issue_url: str = Field(default="", description="that issue's web address")
+    review_comments: list[ReviewComment] = Field(
+        default_factory=list, description="reviewer comments not yet handed to a fix")
+    review_rounds: int = Field(default=0, description="review fixes made so far")
     last_attempt: AttemptSpend | None = None
     month_spend: dict[str, Spend] = Field(
         default_factory=dict, description="'YYYY-MM' (UTC, of the event) -> what was spent")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from .alerts import BudgetAlert
 from .event_types import EventType
-from .models import JobKind, StepStatus, StepType, Usage
+from .models import JobKind, ReviewComment, StepStatus, StepType, Usage
 
 IntentMode = Literal["all", "step", "manual"]
 
@@ -68,6 +68,9 @@ class RunCreated(Payload):
     worktree: str = ""
     engine: str | None = None
     variant: str = Field(default="", description="prompt/model variant; empty: none")
+    issue_number: int | None = Field(default=None, description="the forge issue the run "
+                                     "was made from (`dflow new --from-event`); None: none")
+    issue_url: str = Field(default="", description="that issue's web address")
 
 
 class RunRenumbered(Payload):
@@ -183,6 +186,28 @@ class RunCiReported(Payload):
     branch: str = ""
     commit: str = ""
     excerpt: str = ""
+
+
+class RunReviewReported(Payload):
+    """A review (or one review comment, or a GitLab MR note) on the run's PR/MR."""
+
+    TYPE = EventType.RUN_REVIEW_REPORTED
+    forge: str = Field(default="", description="github or gitlab")
+    reviewer: str = ""
+    state: str = Field(default="commented", description="changes_requested, approved, "
+                       "commented")
+    comments: list[ReviewComment] = Field(default_factory=list)
+
+
+class RunReviewAddressed(Payload):
+    """A fix job handed the pending comments to the agent and committed (or not)."""
+
+    TYPE = EventType.RUN_REVIEW_ADDRESSED
+    round: int = 1
+    addressed: int = Field(default=0, description="how many comments it was given")
+    commit: str | None = None
+    gave_up: bool = Field(default=False, description="the fix job failed for good: the round "
+                          "is used, the comments and the block stay")
 
 
 class RunNote(Figures):
@@ -342,6 +367,7 @@ AnyPayload = (
     RunCreated | RunRenumbered | RunPlanStarted | RunPlanned | RunPlanFailed | RunPaused
     | RunResumed | RunCancelled | RunFailed | RunBlocked | RunUnblocked | RunMerged
     | RunPrOpened | RunCiReported | RunNote | RunIntent | RunEngineChosen | RunBudgetAlert
+    | RunReviewReported | RunReviewAddressed
     | StepStarted | StepFinished | StepFailed | StepQaVerdict | StepApproved | StepRetried
     | StepBlocked | StepIntegrated | StepConflicted
     | JobRequested | JobClaimed | JobFinished | JobFailed | JobReleased | JobCancelled

@@ -59,10 +59,31 @@ def needs(snap: RunSnapshot, settings: ProjectSettings) -> Needs:
     mode = intent(snap)
     if not run.planned:
         return _unplanned(snap, mode)
+    review = _review(snap, settings)
+    if review is not None:
+        return review
     blocked = _blocked(snap)
     if blocked is not None:
         return blocked
     return _steps(snap, settings, mode)
+
+
+def _review(snap: RunSnapshot, settings: ProjectSettings) -> Needs | None:
+    """Changes requested: one fix job with the pending comments (review.fix = auto), until
+    review.max_rounds are used; then (or with review.fix off) a person decides (1592)."""
+    run = snap.run
+    if "review" not in run.blocks or set(run.blocks) - {"review"}:
+        return None  # another block (CI, budget, ...) speaks first
+    used = run.review_rounds
+    if settings.review.fix == "auto" and used < settings.review.max_rounds \
+            and run.review_comments:
+        return Needs(jobs=(JobNeed(JobKind.FIX_REVIEW),))
+    why = run.blocks["review"]
+    if settings.review.fix == "auto" and used >= settings.review.max_rounds:
+        return _wait(f"blocked by review: {why}; {used} review fixes used "
+                     f"(review.max_rounds)", f"fix it by hand and push, or dflow show {run.id}")
+    return _wait(f"blocked by review: {why}",
+                 "push a fix, or `dflow config set review.fix auto`")
 
 
 def waiting(snap: RunSnapshot, settings: ProjectSettings) -> Waiting | None:

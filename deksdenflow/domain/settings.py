@@ -155,6 +155,49 @@ class AlertsSection(_Section):
         return self
 
 
+NOTICE_EVENTS = ("ready", "waiting", "failed", "budget_alert", "merged", "cancelled")
+DEFAULT_NOTICES = ["ready", "waiting", "failed", "budget_alert"]
+
+
+class NotifySection(_Section):
+    """Tell a person when a run needs them (docs/notify.md, decision 1590)."""
+
+    command: str = Field(default="", description="shell command run with each notice as JSON "
+                         "on stdin, detached, in a clean environment")
+    webhook_url: str = Field(default="", description="an http(s) URL each notice is POSTed to "
+                             "as JSON (Slack/Teams-style incoming webhooks take `text`)")
+    on: list[str] = Field(default_factory=lambda: list(DEFAULT_NOTICES),
+                          description="which changes are told: " + ", ".join(NOTICE_EVENTS))
+    timeout_s: float = Field(default=10.0, gt=0, le=600, description="the command or the "
+                             "POST is given up after this long")
+
+    @model_validator(mode="after")
+    def _events(self) -> NotifySection:
+        bad = [e for e in self.on if e not in NOTICE_EVENTS]
+        if bad:
+            raise ValueError(f"notify.on takes {', '.join(NOTICE_EVENTS)}, not {bad[0]!r}")
+        url = self.webhook_url.strip()
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("notify.webhook_url must be an http:// or https:// URL")
+        return self
+
+
+class ReviewSection(_Section):
+    """Review comments go back to the agent (`dflow review report`, docs/ci.md)."""
+
+    fix: Literal["off", "auto"] = Field(default="off", description="auto: a changes-requested "
+                                        "review requests a fix job with its comments")
+    max_rounds: int = Field(default=3, ge=0, le=50, description="review fixes per run; then "
+                            "the run waits for a person")
+
+
+class IntakeSection(_Section):
+    """Issues become runs (`dflow new --from-event`, docs/ci.md)."""
+
+    label: str = Field(default="dflow", min_length=1, description="the label that makes an "
+                       "issue a run in the CI job `dflow init --ci` writes")
+
+
 class ModelsSection(_Section):
     """Which models a project may use, and the default model of each phase."""
 
@@ -264,6 +307,9 @@ class ProjectSettings(_Section):
     retry: RetrySection = Field(default_factory=RetrySection)
     budget: BudgetSection = Field(default_factory=BudgetSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)
+    notify: NotifySection = Field(default_factory=NotifySection)
+    intake: IntakeSection = Field(default_factory=IntakeSection)
+    review: ReviewSection = Field(default_factory=ReviewSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
     variants: dict[str, Variant] = Field(default_factory=dict)
     loop: LoopSection = Field(default_factory=LoopSection)

@@ -58,6 +58,13 @@ KEYS: Mapping[str, str] = {
     "alerts.at": FREE,
     "alerts.command": TRUST,
     "alerts.timeout_s": FREE,
+    "notify.command": TRUST,  # a program run here with each notice
+    "notify.webhook_url": TRUST,  # where this machine posts what its runs do
+    "notify.on": FREE,
+    "notify.timeout_s": FREE,
+    "review.fix": TRUST,  # an agent run on what a reviewer wrote
+    "review.max_rounds": FREE,
+    "intake.label": FREE,  # read when `dflow init --ci` writes the job, by a person here
     "models.allowed": FREE,
     "models.plan": FREE,
     "models.execute": FREE,
@@ -84,10 +91,11 @@ KEYS: Mapping[str, str] = {
     "limits.max_agents": FREE,
 }
 
-AGENT_KINDS = ("plan", "execute", "qa", "fix_ci")
+AGENT_KINDS = ("plan", "execute", "qa", "fix_ci", "fix_review")
 # Used where they take effect, not by a job: an untrusted alert command is not started, an
-# untrusted CI install step is not written into a workflow (they never hold a job back).
-AT_USE = ("alerts.command", "ci.install")
+# untrusted CI install step is not written into a workflow, an untrusted notify command or
+# webhook is not used (they never hold a job back).
+AT_USE = ("alerts.command", "ci.install", "notify.command", "notify.webhook_url")
 COMMAND = "dflow trust"
 _SECRET_NAME = re.compile(r"key|token|secret|password|passwd|auth|credential", re.I)
 
@@ -150,7 +158,7 @@ def reason(key: str) -> str:
 
 def phase_of(kind: str) -> str:
     """The phase whose engine a job kind runs (fix-CI runs the execute engine)."""
-    return "execute" if kind == "fix_ci" else kind
+    return "execute" if kind in ("fix_ci", "fix_review") else kind
 
 
 def holds_back(key: str, kind: str, engines: frozenset[str]) -> bool:
@@ -168,6 +176,8 @@ def holds_back(key: str, kind: str, engines: frozenset[str]) -> bool:
         return agent
     if key == "ci.fix":
         return kind == "fix_ci"
+    if key == "review.fix":
+        return kind == "fix_review"
     return True  # secrets, git, where worktrees live, where work goes, who reviews
 
 

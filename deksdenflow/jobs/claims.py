@@ -114,7 +114,8 @@ def claim_batch(
     return claimed
 
 
-AGENT_KINDS = frozenset({JobKind.PLAN, JobKind.EXECUTE, JobKind.QA, JobKind.FIX_CI})
+AGENT_KINDS = frozenset({JobKind.PLAN, JobKind.EXECUTE, JobKind.QA, JobKind.FIX_CI,
+                         JobKind.FIX_REVIEW})
 
 
 class AgentRoom:

@@ -111,6 +111,10 @@ class Store:
         # set by the context that owns them, so redaction and every reader of a view's
         # settings use what the user configured, not project.toml alone.
         self.settings_of: Callable[[str], ProjectSettings] | None = None
+        # Run once a commit built elsewhere (a merge, a fast-forward, an adopted state) is
+        # published: what another clone's facts mean here, such as telling a person. Its
+        # argument says whether this clone had no state before (a fresh clone's first state).
+        self.adopted: Callable[[bool], None] | None = None
         self._parsed: dict[str, ProjectSettings] = {}  # project.toml blob id -> settings
         self._checked_settings: set[str] = set()  # project.toml blob ids known to be readable
         self.fsync = environment.flag("DFLOW_FSYNC")
@@ -285,6 +289,8 @@ class Store:
         elif not self._publish(ref, commit):
             return False
         trust.remember(self.data_dir, str(commit))
+        if self.adopted is not None:
+            self.adopted(ref is None)
         return True
 
     def repair(self) -> tuple[str, str, str | None]:

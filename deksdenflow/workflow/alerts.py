@@ -92,18 +92,30 @@ def deliver(events: list[Event], settings: ProjectSettings, project: str) -> int
     if not command or "alerts.command" in settings.untrusted():
         return 0  # a command from origin nobody here trusted yet is not started (decision 1510)
     started = 0
-    env = {k: os.environ[k] for k in CLEAN_ENV if k in os.environ}
+    env = clean_env()
     for event in events:
         if not isinstance(event.data, RunBudgetAlert):
             continue
         doc = {**event.data.model_dump(mode="json"), "event": event.id, "run": event.run,
                "project": project, "at": event.at.isoformat()}
-        proc = subprocess.Popen(
-            [sys.executable, "-c", RUNNER, command, str(settings.alerts.timeout_s)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env, start_new_session=True, close_fds=True)
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(doc).encode())
-        proc.stdin.close()
+        start(RUNNER, command, settings.alerts.timeout_s, doc, env)
         started += 1
     return started
+
+
+def clean_env() -> dict[str, str]:
+    """The environment a delivery runs in: only CLEAN_ENV's names."""
+    return {k: os.environ[k] for k in CLEAN_ENV if k in os.environ}
+
+
+def start(runner: str, target: str, timeout_s: float, doc: dict[str, object],
+          env: dict[str, str]) -> None:
+    """Start `runner` (a detached Python program) with `target` and the timeout as arguments
+    and `doc` as JSON on stdin; never waits for it (`notify` delivers through here too)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", runner, target, str(timeout_s)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, start_new_session=True, close_fds=True)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(doc).encode())
+    proc.stdin.close()

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from ..context.project import Project
 from ..domain.events import Event
-from ..domain.models import RunSnapshot, StepRun
+from ..domain.models import ReviewComment, RunSnapshot, StepRun
 from ..store import StateView
 from ..store.branches import committed_file, file_at
 from ..sync import work
@@ -30,6 +30,9 @@ class RunDetail(BaseModel):
     facts: RunFacts = Field(default_factory=RunFacts)
     graph: list[str] = Field(default_factory=list,
                              description="parallel runs: the step graph, one line per step")
+    issue_url: str = Field(default="", description="the issue the run was made from")
+    review_comments: list[ReviewComment] = Field(
+        default_factory=list, description="reviewer comments waiting for a fix")
     conflicts: list[ConflictRisk] = Field(
         default_factory=list, description="parallel runs: unmerged steps touching the same "
         "files, and whether git merge-tree says they conflict")
@@ -71,4 +74,6 @@ def detail(project: Project, view: StateView, snap: RunSnapshot) -> RunDetail:
         facts=gather(project, view, snap),
         graph=conflicts.graph_lines(snap) if snap.run.parallel else [],
         conflicts=_risks(project, snap),
+        issue_url=snap.run.issue_url,
+        review_comments=snap.run.review_comments,
     )

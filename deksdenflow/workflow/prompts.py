@@ -13,7 +13,7 @@ from ..errors import ConfigError
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 # Placeholders whose text comes from a person, an agent or the repository: fenced as data.
 UNTRUSTED = frozenset({"task", "step_text", "plan_text", "context_text", "findings", "summary",
-                       "diff", "excerpt", "conflict", "other_steps"})
+                       "diff", "excerpt", "conflict", "other_steps", "comments"})
 OVERRIDE_DIR = Path(".dflow") / "prompts"
 _PACKAGE = Path(__file__).resolve().parents[1]
 

@@ -23,6 +23,7 @@ from ..errors import InvalidName, NameClash, UsageError, did_you_mean
 
 if TYPE_CHECKING:  # the status listing imports this module: no store writer, no git runner
     from ..context.project import Project
+    from ..domain.intake import Issue
     from ..store import StateView, Tx
 
 MAX_NAME = 48
@@ -65,19 +66,23 @@ def check_name_free(tx: Tx, slug: str) -> None:
 
 
 def record_run(tx: Tx, slug: str, task: str, *, base: str, engine: str | None = None,
-               worktree: str = "", floor: int = 0, variant: str = "") -> RunSnapshot:
+               worktree: str = "", floor: int = 0, variant: str = "",
+               issue: Issue | None = None) -> RunSnapshot:
     """Stage a run.created event with the next protocol number; returns the new snapshot."""
     check_name_free(tx, slug)
     number = next_number(tx, floor)
     event = tx.emit(RunCreated(number=number, name=slug, task=task,
                                branch=f"{number:04d}-{slug}", base=base, engine=engine,
-                               worktree=worktree, variant=variant))
+                               worktree=worktree, variant=variant,
+                               issue_number=issue.number if issue else None,
+                               issue_url=issue.url if issue else ""))
     assert event.run is not None
     return tx.run(event.run)
 
 
 def create_run(project: Project, name: str, task: str, engine: str | None = None,
-               plan: bool = True, variant: str | None = None) -> RunSnapshot:
+               plan: bool = True, variant: str | None = None,
+               issue: Issue | None = None) -> RunSnapshot:
     """Record a run with its branch `NNNN-name` and worktree; request its plan unless told not.
 
     Nothing is half-made: a failure after the worktree exists removes it and the branch."""
@@ -120,7 +125,8 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
             made.append((branch, root / branch))
             faults.point("new.worktree-made")
         snap = record_run(tx, slug, task, base=base, engine=engine, worktree=str(root / branch),
-                          floor=floor, variant=variants.choose(settings, branch, variant))
+                          floor=floor, variant=variants.choose(settings, branch, variant),
+                          issue=issue)
         # What `dflow new` asks for is the project's loop mode; `--no-plan` is hands-off.
         scheduling.set_intent(tx, snap.run.uid, settings.loop.mode if plan else "manual", 0)
         return tx.run(snap.run.uid)

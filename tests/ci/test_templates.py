@@ -76,3 +76,56 @@ def test_workers_without_ci_is_a_usage_error(clone: Clone, cli: object) -> None:
     a = clone("a")
     result = cli("init", "--workers", "2", cwd=a.root)  # type: ignore[operator]
     assert result.exit_code == 2 and "give --ci github or --ci gitlab" in result.output
+
+
+def test_init_ci_github_writes_the_intake_workflow_for_the_label(
+    clone: Clone, cli: object
+) -> None:
+    a = clone("a")
+    cli("config", "set", "intake.label", '"agent-ready"', cwd=a.root)  # type: ignore[operator]
+    result = cli("init", "--ci", "github", cwd=a.root)  # type: ignore[operator]
+    assert result.exit_code == 0, result.output
+    text = (a.root / ".github" / "workflows" / "dflow-intake.yml").read_text()
+    assert "on:\n  issues:\n    types: [opened, labeled]\n" in text
+    assert "github.event.label.name == 'agent-ready'" in text
+    assert "contains(github.event.issue.labels.*.name, 'agent-ready')" in text
+    assert text.rstrip().endswith(
+        'dflow sync\n          dflow new --from-event "$GITHUB_EVENT_PATH"\n          dflow sync')
+    assert "pull_request_review:\n    types: [submitted]" in text
+    assert 'run: dflow review report --event-file "$GITHUB_EVENT_PATH"' in text
+    assert "\t" not in text
+
+
+def _folded(text: str, start: str) -> str:
+    """The `- >-` block scalar that follows `start`, folded as YAML folds it (one line)."""
+    lines = text[text.index(start):].splitlines()[1:]
+    block = []
+    for line in lines:
+        if not line.startswith("      "):
+            break
+        block.append(line.strip())
+    return " ".join(block)
+
+
+def test_the_gitlab_intake_job_runs_only_for_an_issue_with_the_label(
+    clone: Clone, cli: object, tmp_path: Path
+) -> None:
+    import subprocess
+
+    a = clone("a")
+    result = cli("init", "--ci", "gitlab", cwd=a.root)  # type: ignore[operator]
+    assert result.exit_code == 0, result.output
+    text = (a.root / ".gitlab-ci.yml").read_text()
+    job = text[text.index("dflow-intake:"):]
+    assert '$CI_PIPELINE_SOURCE == "trigger"' in job
+    assert '- dflow new --from-event "$TRIGGER_PAYLOAD"\n    - dflow sync' in job
+    assert '- dflow review report --event-file "$TRIGGER_PAYLOAD"' in job
+    check = _folded(job, "    - >-")
+    payload = Path(__file__).parent / "payloads" / "gitlab-issue-open.json"
+    unlabelled = tmp_path / "unlabelled.json"
+    unlabelled.write_text(payload.read_text().replace('"title": "dflow"', '"title": "bug"'))
+    for path, goes_on in ((payload, True), (unlabelled, False)):
+        done = subprocess.run(["sh", "-c", f"{check}\necho GOES-ON"], capture_output=True,
+                              text=True, env={"TRIGGER_PAYLOAD": str(path),
+                                              "PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0 and ("GOES-ON" in done.stdout) is goes_on, done

@@ -19,6 +19,8 @@ from ..payloads import (
     RunPlanned,
     RunPrOpened,
     RunRenumbered,
+    RunReviewAddressed,
+    RunReviewReported,
     RunUnblocked,
 )
 from .common import NotApplicable, charge, not_terminal, record_tip
@@ -33,6 +35,7 @@ def created(event: Event) -> RunSnapshot:
     run = ProtocolRun(
         uid=uid, number=d.number, name=d.name or uid, task=d.task, branch=d.branch,
         base=d.base, worktree=d.worktree, engine=d.engine, variant=d.variant,
+        issue_number=d.issue_number, issue_url=d.issue_url,
         created_at=event.at, created_by=event.actor, updated_at=event.at,
     )
     return RunSnapshot(run=run, event_count=1, last_event=event.id, last_lamport=event.lamport)
@@ -172,3 +175,30 @@ def note(snap: RunSnapshot, event: Event, d: RunNote) -> None:
     # run's budget sees them; a note without usage changes nothing.
     charge(snap, d)
     record_tip(snap, event, d.commit)  # a fix-CI commit on the run branch
+
+
+REVIEW_KEPT = 100  # pending comments kept per run: a flood is cut, never unbounded
+
+
+def review_reported(snap: RunSnapshot, event: Event, d: RunReviewReported) -> None:
+    """Comments join the batch the next fix gets; `changes_requested` blocks the run (it is
+    no longer ready to land), an approval lifts that (docs/decisions/1592)."""
+    run = snap.run
+    if run.cancelled or run.failed or run.merged:
+        return  # recorded for the record: a finished run takes no more fixes
+    if d.state == "approved":
+        run.blocks.pop("review", None)
+        return
+    run.review_comments = [*run.review_comments, *d.comments][:REVIEW_KEPT]
+    if d.state == "changes_requested":
+        run.blocks["review"] = f"changes requested by {d.reviewer or 'a reviewer'}"
+
+
+def review_addressed(snap: RunSnapshot, event: Event, d: RunReviewAddressed) -> None:
+    not_terminal(snap, "address a review")
+    record_tip(snap, event, d.commit)  # the fix is on the run branch: published before this
+    snap.run.review_rounds = max(snap.run.review_rounds, d.round)
+    if d.gave_up:
+        return
+    snap.run.review_comments = snap.run.review_comments[d.addressed:]
+    snap.run.blocks.pop("review", None)
