@@ -16,6 +16,8 @@ Standard library only at import: `dflow status` reads this before anything else.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from .. import environment
 from ..store import cache
 
@@ -30,6 +32,16 @@ SEEN = "sync-seen"
 SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", "pr"})
 # Reads that show run statuses: worth the cheap merged-branch check.
 READS = frozenset({"status", "show", "events"})
+
+
+# The unreachable remotes this command has explained already (sync/transport.unreachable);
+# None: no command scope (the console, a worker), where every warning says it all.
+told: ContextVar[set[str] | None] = ContextVar("dflow_unreachable_told", default=None)
+
+
+def explain_once() -> None:
+    """From now on in this command, an unreachable remote's reason is told once."""
+    told.set(set())
 
 
 def stamp(common: str) -> str:
@@ -55,6 +67,7 @@ def implicit(common: str, command: str | None,
              make: Callable[[], AutoSync]) -> AutoSync | Deferred | None:
     """The implicit sync around `command`, run before it: None where there is none; a
     `Deferred` one when nothing moved; else the whole `AutoSync` (`make` builds it)."""
+    explain_once()  # a new command: whether or not it syncs before, it may warn after
     if not command or command in SKIP:
         return None
     if unmoved(common):

@@ -16,6 +16,7 @@ from ..git import runner
 from ..store import Store
 from ..store.integrate import tracking_ref
 from ..store.layout import STATE_REF
+from . import seen
 
 NUMBERS_PREFIX = "refs/deksdenflow/numbers/"
 _MISSING_REF = re.compile(r"couldn't find remote ref (\S+)")
@@ -46,20 +47,13 @@ class RemoteUnreachable(DflowError):
     """The remote could not be reached (offline, wrong URL, no access)."""
 
 
-# The unreachable remotes this command has explained already; None: no command scope (the
-# console, a worker), where every warning says it all.
-_told: ContextVar[set[str] | None] = ContextVar("dflow_unreachable_told", default=None)
-
-
-def explain_once() -> None:
-    """From now on in this command, an unreachable remote's reason is told once."""
-    _told.set(set())
+explain_once = seen.explain_once  # one owner of the command's scope (sync/seen.py)
 
 
 def unreachable(exc: RemoteUnreachable, remote: str) -> str:
     """git's whole reason the first time a command meets it; after that (numbering, then the
     push after the command) a short reference to it: one long warning per command."""
-    told = _told.get()
+    told = seen.told.get()
     if told is not None and remote in told:
         return f"remote '{remote}' is unreachable (see above)"
     if told is not None:

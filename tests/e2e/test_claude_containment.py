@@ -87,7 +87,7 @@ def test_a_hook_edited_by_real_claude_is_committed_and_never_run(
     done = dflow("run", RUN, "--wait", cwd=repo)
 
     assert claude_setup.server.pending() == [] and claude_setup.server.errors == []
-    assert "completed" in done.stdout
+    assert "ready to land" in done.stdout
     # The edit is the agent's work, committed like any other file, and never executed by
     # dflow: not the edited pre-commit, not the tracked hooks around its checkouts and commits.
     assert "echo pwned" in git("show", f"{RUN}:.githooks/pre-commit", cwd=repo)
@@ -124,7 +124,7 @@ def test_real_claude_cannot_move_the_state_ref_from_its_sandbox(
     assert subprocess.run(["git", "merge-base", "--is-ancestor", before, tip], cwd=repo
                           ).returncode == 0  # fmt: skip
     assert set(git("log", "--format=%an", f"{before}..{tip}", cwd=repo).split("\n")) == {"dflow"}
-    assert "completed" in done.stdout
+    assert "ready to land" in done.stdout
     assert show(cli, repo)["run"]["status"] == "completed"
     assert "ok" in in_process(cli, "doctor", cwd=repo).lower()
     assert git("fsck", "--no-progress", cwd=repo) == ""

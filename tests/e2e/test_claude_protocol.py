@@ -104,7 +104,7 @@ def test_real_claude_plans_executes_retries_after_qa_fail_and_is_ready_to_land(
 
     server = claude_setup.server
     assert server.pending() == [] and server.errors == [], server.errors
-    assert "completed" in done.stdout
+    assert "ready to land" in done.stdout
     # The planner's files and the agent's work (Bash commands, and after QA's FAIL the Write
     # tool too) are committed by dflow on the run's branch.
     assert git("show", f"{RUN}:{FOLDER}/01-add-greet.md", cwd=repo) == "# Add greet()\n\nDo it."

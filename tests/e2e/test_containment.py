@@ -73,7 +73,7 @@ def test_a_hook_edited_by_real_codex_is_never_run_by_dflow(
 
     done = dflow("run", RUN, "--wait", cwd=repo)
 
-    assert "completed" in done.stdout
+    assert "ready to land" in done.stdout
     assert codex_setup.server.pending() == [] and codex_setup.server.errors == []
     # The agent's edit is its work, committed like any other file, and never executed by dflow:
     # not the edited pre-commit, not the tracked hooks around dflow's checkouts and commits.
@@ -119,7 +119,7 @@ def test_real_codex_cannot_move_the_state_ref_from_its_sandbox(
     assert ancestry.returncode == 0
     authors = set(git("log", "--format=%an", f"{before}..{tip}", cwd=repo).split("\n"))
     assert authors == {"dflow"}, authors
-    assert "completed" in done.stdout
+    assert "ready to land" in done.stdout
     assert show(cli, repo)["run"]["status"] == "completed"
     assert "ok" in in_process(cli, "doctor", cwd=repo).lower()
     assert git("fsck", "--no-progress", cwd=repo) == ""

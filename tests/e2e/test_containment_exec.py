@@ -112,7 +112,7 @@ def test_a_setsid_daemon_started_through_real_codex_dies_with_its_step(
     finally:
         for pid in _daemons(worktree):
             os.kill(pid, signal.SIGKILL)
-    assert "completed" in done.stdout, done.stdout + done.stderr
+    assert "ready to land" in done.stdout, done.stdout + done.stderr
     late = worktree / "late.txt"
     size = late.stat().st_size
     time.sleep(0.3)

@@ -136,7 +136,7 @@ def test_real_codex_plans_executes_and_reviews_a_whole_protocol(
     assert second["qa"]["verdict"] == "PASS" and second["status"] == "completed"
     status = json.loads(in_process(cli, "status", "--json", cwd=repo))
     assert [r["status"] for r in status["runs"]] == ["completed"]
-    assert "completed" in done.stdout
+    assert "ready to land" in done.stdout
     # What dflow asked of Codex: read-only planning and QA, workspace-write execution, and the
     # shipped schemas as the output schemas.
     requests = codex_setup.server.model_requests()

@@ -65,8 +65,9 @@ def test_a_ref_written_by_b21a015_takes_new_writes(old_repo: Path, cli) -> None:
 # last_attempt and month_spend: what the limits count (decision 1220).
 SPEND = {"last_attempt", "month_spend"}
 TIP = {"tip", "tip_by"}  # the recorded work every clone continues from (decision 1500)
-NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes", "depends_on", *SPEND, *TIP},
-                "fbd0f61": {"depends_on", *SPEND, *TIP}}
+QA = {"reviews", "qa_spend"}  # each verdict credited to the attempt it judged (decision 1576)
+NEWER_FIELDS = {"b21a015": {"plan_commit", "qa_passes", "depends_on", *SPEND, *TIP, *QA},
+                "fbd0f61": {"depends_on", *SPEND, *TIP, *QA}}
 
 
 def _without(doc: object, names: set[str]) -> object:
