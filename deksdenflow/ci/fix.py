@@ -11,26 +11,38 @@ from ..domain.models import Job, RunSnapshot
 from ..domain.payloads import RunNote
 from ..domain.settings import ProjectSettings
 from ..errors import DflowError
+from ..git.worktree import Worktree
 from ..store import Tx
 from ..sync import transport
 from ..workflow import agents, budget, changes, contract, placement, variants
 from ..workflow.planning import folder
 
 
+def begin_fix(project: Project, job: Job, what: str
+              ) -> tuple[RunSnapshot, ProjectSettings, Worktree] | None:
+    """What a fix job (CI's or a review's) starts from: the run within its budget, this
+    clone's worktree at the recorded work, ready for the agent; None when the run is done."""
+    snap = project.view().run(job.run or "")
+    if snap is None or snap.run.cancelled or snap.run.merged:
+        return None
+    settings = project.settings()
+    why = budget.stops(snap, settings, budget.month_for(project.view(), snap, settings))
+    if why is not None:
+        raise DflowError(f"no {what}: {why}")
+    snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
+    worktree = agents.worktree_of(project, snap)
+    changes.prepare(worktree, job, snap.run.id)
+    return snap, settings, worktree
+
+
 class FixCiHandler:
     """JobKind.FIX_CI."""
 
     def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
-        snap = project.view().run(job.run or "")
-        if snap is None or snap.run.cancelled or snap.run.merged:
+        started = begin_fix(project, job, "CI fix")
+        if started is None:
             return None
-        settings = project.settings()
-        why = budget.stops(snap, settings, budget.month_for(project.view(), snap, settings))
-        if why is not None:
-            raise DflowError(f"no CI fix: {why}")
-        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
-        worktree = agents.worktree_of(project, snap)
-        changes.prepare(worktree, job, snap.run.id)
+        snap, settings, worktree = started
         attempt = int(job.payload.get("attempt", 1))
         prompt = variants.render(project.root, snap, settings, "fix-ci", {
             "protocol": snap.run.id, "branch": snap.run.branch, "worktree": str(worktree),

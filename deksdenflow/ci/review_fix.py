@@ -17,8 +17,9 @@ from ..errors import DflowError
 from ..jobs import queue
 from ..store import Tx
 from ..sync import transport
-from ..workflow import agents, budget, changes, contract, placement, variants
+from ..workflow import agents, changes, contract, variants
 from ..workflow.planning import folder
+from .fix import begin_fix
 
 ANSWER_TIMEOUT_S = 60
 
@@ -36,18 +37,12 @@ class FixReviewHandler:
     """JobKind.FIX_REVIEW."""
 
     def run(self, project: Project, job: Job, worker: str) -> Callable[[Tx], None] | None:
-        snap = project.view().run(job.run or "")
-        if snap is None or snap.run.cancelled or snap.run.merged:
+        started = begin_fix(project, job, "review fix")
+        if started is None:
             return None
-        settings = project.settings()
-        why = budget.stops(snap, settings, budget.month_for(project.view(), snap, settings))
-        if why is not None:
-            raise DflowError(f"no review fix: {why}")
+        snap, settings, worktree = started
         comments = list(snap.run.review_comments)
         round_ = snap.run.review_rounds + 1
-        snap = placement.prepare(project, snap)  # this clone's worktree at the recorded work
-        worktree = agents.worktree_of(project, snap)
-        changes.prepare(worktree, job, snap.run.id)
         prompt = variants.render(project.root, snap, settings, "fix-review", {
             "protocol": snap.run.id, "branch": snap.run.branch, "worktree": str(worktree),
             "round": str(round_), "comments": comments_text(comments),
