@@ -256,8 +256,11 @@ def write(project: Project, provider: str, checks: str | None = None,
             raise UsageError(f"{existing} exists; remove it or edit it by hand (docs/ci.md "
                              "shows it)")
     settings = project.settings()
-    for key in ("ci.install", "project.base_branch"):
-        if key in settings.untrusted():  # the workflow would run it on CI with its tokens
+    # The workflow would run these on CI with its tokens; with workers, the engines and
+    # phases also choose which CI secrets reach the agent (ci/workers.credentials).
+    for key in sorted(settings.untrusted()):
+        if key in ("ci.install", "project.base_branch") or (
+                workers and key.startswith(("engines.", "phases."))):
             raise ConfigError(f"{settings_trust.reason(key)}; review and accept it with "
                               f"`{settings_trust.COMMAND}`, then run this again")
     path.parent.mkdir(parents=True, exist_ok=True)

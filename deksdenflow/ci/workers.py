@@ -4,14 +4,16 @@ agent's credentials from CI secrets and nothing else (docs/ci.md, decision 1523)
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..domain.settings import ProjectSettings
-from ..errors import UsageError
+from ..errors import ConfigError, UsageError
 from .templates import install_line
 
 SCHEDULE = "*/30 * * * *"  # every half hour; `workflow_dispatch` / a web pipeline runs it now
 TIMEOUT_MIN = 120  # a runner stops after this; its claims' leases run out and others go on
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 KEY_OF_KIND = {"codex": "OPENAI_API_KEY", "claude": "ANTHROPIC_API_KEY",
                "openai": "OPENAI_API_KEY"}
 
@@ -87,8 +89,12 @@ def credentials(settings: ProjectSettings) -> list[str]:
     """The variables the project's agents read their keys from (the engines its phases use)."""
     names: list[str] = []
     for phase in ("plan", "execute", "qa"):
-        engine = settings.engine(settings.phases.engine_for(phase))
+        name = settings.phases.engine_for(phase)
+        engine = settings.engine(name)
         key = str(engine.options.get("api_key_env") or KEY_OF_KIND.get(engine.kind, ""))
+        if key and not _VARIABLE.fullmatch(key):  # it is pasted into YAML and a shell line
+            raise ConfigError(f"[engines.{name}] options.api_key_env '{key}' is not a "
+                              "variable name; use letters, digits and _")
         if key and key not in names:
             names.append(key)
     return names

@@ -173,12 +173,14 @@ def trust_hold(project: Project, view: StateView) -> Held | None:
     return held
 
 
-def next_wakeup(jobs: Iterable[Job], kinds: set[JobKind] | None, now: datetime) -> float | None:
-    """Seconds until the earliest delayed job of interest is due; None when none waits."""
+def next_wakeup(jobs: Iterable[Job], kinds: set[JobKind] | None, now: datetime,
+                held: Held | None = None) -> float | None:
+    """Seconds until the earliest delayed job of interest is due; None when none waits. A
+    job this machine may not run (`held`) is no reason to wake up: it waits for a person."""
     waits = [
         (j.not_before - now).total_seconds()
         for j in jobs
         if j.status == JobStatus.REQUESTED and j.not_before is not None
-        and (not kinds or j.kind in kinds)
+        and (not kinds or j.kind in kinds) and not (held is not None and held(j))
     ]
     return max(min(waits), 0.0) if waits else None

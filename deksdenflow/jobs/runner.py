@@ -259,12 +259,15 @@ def _release_quietly(project: Project, job: Job, worker: str) -> None:
 def _next_wakeup(project: Project, run: str | None, kinds: set[JobKind] | None) -> float | None:
     """Seconds until the earliest delayed job of interest becomes claimable; None if none."""
     now = datetime.now(UTC)
+    view = project.view()
+    hold = trust_hold(project, view)  # held here: it waits for `dflow trust`, not for time
     waits = [
         (j.not_before - now).total_seconds()
-        for j in project.view().open_jobs()
+        for j in view.open_jobs()
         if j.status == JobStatus.REQUESTED
         and (run is None or j.run == run)
         and (not kinds or j.kind in kinds)
         and j.not_before is not None
+        and not (hold is not None and hold(j))
     ]
     return min(waits) if waits else None

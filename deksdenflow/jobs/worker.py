@@ -250,7 +250,8 @@ class Worker:
             return False
         if self.options.burst and not self._more_may_come(jobs, view):
             return True
-        wait = next_wakeup(jobs, self.options.kinds, datetime.now(UTC))
+        wait = next_wakeup(jobs, self.options.kinds, datetime.now(UTC),
+                           trust_hold(self.project, view))
         self._wait_for_change(view.tip, min(wait if wait is not None else 1.0, 1.0))
         return False
 

@@ -331,8 +331,11 @@ def backoff_left(project: Project, kinds: set[JobKind] | None,
     (decision 1503). A job that was claimable when it looked, and not taken, is not waited
     for."""
     now = datetime.now(UTC)
-    waits = [max(0.0, (j.not_before - now).total_seconds()) for j in project.view().open_jobs()
+    view = project.view()
+    hold = trust_hold(project, view)  # held here: it waits for `dflow trust`, not for time
+    waits = [max(0.0, (j.not_before - now).total_seconds()) for j in view.open_jobs()
              if j.status == JobStatus.REQUESTED and j.not_before is not None
+             and not (hold is not None and hold(j))
              and j.not_before > looked and (not kinds or j.kind in kinds)]
     return min(waits) if waits else None
 

@@ -187,7 +187,8 @@ def move_branch(project: Project, branch: str, tip: str, checkout: Checkout | No
             f"{checkout.path} has {branch} checked out and cannot be moved to the recorded "
             f"work {tip[:12]}; switch it to another branch (or commit, stash), then retry")
     located = worktrees.located(project, checkout.path)
-    changes.set_aside(located, f"dflow: before moving {branch} to the recorded work {tip[:12]}")
+    changes.set_aside(located, f"dflow: before moving {branch} to the recorded work {tip[:12]}",
+                      allow_submodules=project.settings().git.allow_submodules)
     runner.run(located, "reset", "-q", "--hard", tip)
 
 
