@@ -68,8 +68,8 @@ def metrics(
 
 def report(
     since: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--since", help="Only what happened since: today, yesterday, 30d, 12h, 2w, '3 days ago' or a "
-        "date like 2026-11-01."),
+        None, "--since", help="Only what happened since: today, yesterday, 30d, 12h, 2w, "
+        "'3 days ago' or a date like 2026-11-01."),
     by: str = typer.Option("model", "--by", help="Group by engine, model, variant or step-type."),
     json_: bool = JSON_OPTION,
 ) -> None:

@@ -1,4 +1,5 @@
-"""`dflow plan|run|qa|pause|resume|cancel|abandon` and `dflow step approve|retry` (show: show_cmds)."""
+"""`dflow plan|run|qa|pause|resume|cancel|abandon` and `dflow step approve|retry`
+(show: show_cmds)."""
 
 from __future__ import annotations
 
