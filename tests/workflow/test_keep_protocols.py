@@ -4,18 +4,29 @@ and out of the base, with every strategy; the run is recorded merged (decision 1
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import git
-from tests.workflow.test_landing import DEMO_FILES, finished_run
+from tests.sync.conftest import make_remote
+from tests.workflow.test_landing import DEMO_FILES, fake_gh, finished_run
 
 
 @pytest.fixture
 def local(repo: Path, cli) -> Path:
     assert cli("init", "--engine", "demo", cwd=repo).exit_code == 0
     return repo
+
+
+@pytest.fixture
+def cloned(tmp_path: Path, cli) -> tuple[Path, Path]:
+    bare = make_remote(tmp_path)
+    work = tmp_path / "work"
+    git("clone", "-q", bare.as_uri(), str(work), cwd=tmp_path)
+    assert cli("init", "--engine", "demo", cwd=work).exit_code == 0
+    return work, bare
 
 
 def _files(ref: str, repo: Path) -> list[str]:
@@ -41,3 +52,20 @@ def test_by_default_the_protocol_folder_lands(local: Path, cli) -> None:
     run = finished_run(cli, local)
     assert cli("land", run, "--strategy", "squash", cwd=local).exit_code == 0
     assert f".protocols/{run}/plan.md" in _files("main", local)
+
+
+def test_a_merge_on_the_forge_says_the_folder_landed(cloned: tuple[Path, Path], cli,
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    work, bare = cloned
+    assert cli("config", "set", "land.keep_protocols", "false", cwd=work).exit_code == 0
+    run = finished_run(cli, work)
+    fake_gh(tmp_path / "bin", bare, tmp_path / "gh.log")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DFLOW_FAKE_BRANCH", run)
+    cli("config", "set", "ci.provider", "github", cwd=work)
+    assert cli("pr", run, cwd=work).exit_code == 0
+    result = cli("land", run, "--via", "pr", cwd=work)
+    assert result.exit_code == 0, result.output
+    assert (f"keep_protocols = false applies to `dflow land`, not to a merge on the forge: "
+            f".protocols/{run}/ is on main") in result.output
