@@ -199,6 +199,10 @@ def land_via_pr(project: Project, ref: str, strategy: str) -> LandResult:
                               {f"refs/heads/{run.base}": f"refs/remotes/{remote}/{run.base}"})
     merged = run.id in record_merged(project, remote)
     tracking = project.store.ref_target(f"refs/remotes/{remote}/{run.base}")
+    # The forge merges what the PR shows, protocol folder included (decision 1579).
+    kept = [] if project.settings().land.keep_protocols else [
+        f"[land] keep_protocols = false applies to `dflow land`, not to a merge on the forge: "
+        f"{protocol_folder(run)}/ is on {run.base}; remove it there with a commit if it must go"]
     return LandResult(run=run.id, strategy=strategy, base=run.base, remote=remote,
                       commit=tracking or "", via="pr",
-                      merged=merged)
+                      merged=merged, warnings=kept)

@@ -41,6 +41,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "Resume a paused run; the work it was waiting for is requested again."),
     ("cancel", "workflow_cmds",
      "Cancel a run for good, or abandon one ready to land; its branch and worktree stay."),
+    ("abandon", "workflow_cmds",
+     "Abandon a run: another name for `dflow cancel` (a run ready to land too)."),
     ("worker", "worker_cmds",
      "Run a pool of local workers that claim and run the jobs on the state ref."),
     ("workers", "workers_cmds",

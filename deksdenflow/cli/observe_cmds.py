@@ -68,18 +68,20 @@ def metrics(
 
 def report(
     since: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--since", help="Only what happened in this span (30d, 12h, 2w) or since a date."),
+        None, "--since", help="Only what happened since: today, yesterday, 30d, 12h, 2w, "
+        "'3 days ago' or a date like 2026-11-01."),
     by: str = typer.Option("model", "--by", help="Group by engine, model, variant or step-type."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Tokens, cost, durations, QA pass rate and errors, as tables and terminal charts.
 
-    Example: dflow report --since 30d --by engine
+    Example: dflow report --since yesterday --by engine
     """
+    from ..domain.since import parse_since
     from ..observe import report as reporting
     from .report_render import render
 
-    found = reporting.for_project(open_project(), by, reporting.parse_since(since))
+    found = reporting.for_project(open_project(), by, parse_since(since))
     if json_:
         emit_json(found)
         return

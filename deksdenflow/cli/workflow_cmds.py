@@ -1,4 +1,5 @@
-"""`dflow plan|run|qa|pause|resume|cancel` and `dflow step approve|retry` (show: show_cmds)."""
+"""`dflow plan|run|qa|pause|resume|cancel|abandon` and `dflow step approve|retry`
+(show: show_cmds)."""
 
 from __future__ import annotations
 
@@ -266,8 +267,20 @@ def cancel(run: str = typer.Argument(..., help="A run id, number or name."),
                   "cancelled", json_)
 
 
+def abandon(run: str = typer.Argument(..., help="A run id, number or name."),
+            reason: str = typer.Option("", "--reason", help="Why (kept in the event)."),
+            json_: bool = JSON_OPTION) -> None:
+    """Abandon a run: another name for `dflow cancel` (a run ready to land too).
+
+    `dflow clean RUN` then removes its worktree and branch.
+
+    Example: dflow abandon 0001-add-login --reason "superseded"
+    """
+    cancel(run, reason, json_)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    for command in (plan, run, qa, pause, resume, cancel):
+    for command in (plan, run, qa, pause, resume, cancel, abandon):
         app.command()(command)
     app.add_typer(step_app, name="step")

@@ -293,6 +293,14 @@ class GitSection(_Section):
     )
 
 
+class LandSection(_Section):
+    keep_protocols: bool = Field(
+        default=True,
+        description="false: `dflow land` leaves the run's .protocols/NNNN-name/ folder out of "
+        "what lands on the base (the run branch and its PR keep it; decision 1579)",
+    )
+
+
 class WorkerSection(_Section):
     grace_s: float = Field(default=30.0, ge=0)
     lease_s: float = Field(default=600.0, gt=0)
@@ -319,6 +327,7 @@ class ProjectSettings(_Section):
     artifacts: ArtifactsSection = Field(default_factory=ArtifactsSection)
     worker: WorkerSection = Field(default_factory=WorkerSection)
     git: GitSection = Field(default_factory=GitSection)
+    land: LandSection = Field(default_factory=LandSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
     # This machine's fact, never a setting: the keys that changed on the state ref since a
     # person here trusted them (domain/settings_trust.py); jobs that use them wait here.

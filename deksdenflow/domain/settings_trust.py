@@ -86,6 +86,7 @@ KEYS: Mapping[str, str] = {
     "worker.lease_s": FREE,
     "git.run_hooks": TRUST,
     "git.allow_submodules": TRUST,  # a nested repository an agent made
+    "land.keep_protocols": FREE,  # read by a person's `dflow land`; runs nothing
     "limits.max_file_bytes": FREE,
     "limits.max_parallel_steps": FREE,
     "limits.max_agents": FREE,

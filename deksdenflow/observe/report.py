@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, computed_field
@@ -63,23 +63,6 @@ class Report(BaseModel):
     groups: list[Group]
     days: list[Day]
     durations: list[Bucket]
-
-
-def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
-    """`30d`, `12h`, `2w` or an ISO date; None for all history."""
-    if not text:
-        return None
-    now = now or datetime.now(UTC)
-    units = {"h": 3600, "d": 86400, "w": 7 * 86400}
-    number, unit = text[:-1], text[-1:]
-    if unit in units and number.isdigit():
-        return now - timedelta(seconds=int(number) * units[unit])
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--since wants a span like 30d, 12h, 2w or a date like 2026-11-01, "
-                         f"not '{text}'") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def for_project(project: Project, by: str = "model", since: datetime | None = None) -> Report:

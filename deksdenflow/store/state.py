@@ -213,6 +213,11 @@ class StateView:
         matches = [s for s in self._candidates(ref) if _matches(s, ref)]
         if len(matches) == 1:
             return matches[0]
+        # A name reused after its run was merged or cancelled (decision 1578) means the one
+        # run of that name still open; the finished ones keep their full id.
+        open_runs = [s for s in matches if ref == s.run.name and not _finished(s)]
+        if len(open_runs) == 1 and all(ref == s.run.name for s in matches):
+            return open_runs[0]
         if not matches:
             every = self.runs()
             raise RunNotFound(f"no protocol run '{ref}'{_did_you_mean(ref, every)}; "
@@ -329,6 +334,10 @@ def _last_lamport(data: bytes) -> float:
     """The snapshot's `last_lamport` read from its bytes; unknown counts as the newest."""
     found = _LAST_LAMPORT.search(data, max(0, len(data) - 200)) or _LAST_LAMPORT.search(data)
     return int(found.group(1)) if found else float("inf")
+
+
+def _finished(snap: RunSnapshot) -> bool:
+    return snap.run.merged or snap.run.status.value == "cancelled"
 
 
 def _matches(snap: RunSnapshot, ref: str) -> bool:

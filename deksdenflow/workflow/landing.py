@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from ..context.project import Project
 from ..domain.models import ProtocolRun, RunSnapshot, RunStatus, StepStatus
+from ..domain.payloads import RunMerged
 from ..domain.settings import ProjectSettings
 from ..errors import DflowError, GitOperationError
+from ..store import Tx
 from ..sync import completion, transport
 from . import contract, placement, replay
 from .push_check import check_branch
@@ -89,7 +91,12 @@ def land(project: Project, ref: str, strategy: str = "merge",
     tree, conflicts = replay.merge_tree(root, target, head)
     if conflicts:
         raise replay.LandConflict(_conflict_text(run, target_ref, conflicts), conflicts)
+    keep = project.settings().land.keep_protocols
+    if not keep:  # the run branch (and its PR) keep the folder; the base does not (1579)
+        tree = replay.without(root, tree, folder(snap))
     new = replay.build(root, strategy, target, head, tree, _message(run, strategy))
+    if not keep and strategy == "rebase":  # the replayed commits carry it: one commit more
+        new = _drop_protocols(root, snap, new)
     checkout = checkout_of(root, run.base)
     if checkout is not None:
         _check_fast_update(checkout, local or target, new, run.base)
@@ -102,6 +109,8 @@ def land(project: Project, ref: str, strategy: str = "merge",
         pushed = True
     _update_local(root, run.base, local, new, checkout)
     merged = run.id in completion.record_merged(project, remote) or _is_recorded(project, run)
+    if not merged and not keep:  # no folder on the base for completion to see: say it here
+        merged = _record_landed(project, run)
     note = replay.identity_note(root, strategy)
     return LandResult(run=run.id, strategy=strategy, base=run.base, commit=new, remote=remote,
                       pushed=pushed, merged=merged,
@@ -180,6 +189,25 @@ def _update_local(root: Path, base: str, local: str | None, new: str,
         git(checkout, "merge", "--ff-only", "--quiet", new)
     elif local is not None:
         git(root, "update-ref", f"refs/heads/{base}", new, local)
+
+
+def _drop_protocols(root: Path, snap: RunSnapshot, tip: str) -> str:
+    where = folder(snap)
+    tree = git(root, "rev-parse", f"{tip}^{{tree}}").stdout.strip()
+    kept = replay.without(root, tree, where)
+    if kept == tree:
+        return tip
+    return replay.bare_commit(root, kept, tip, f"{snap.run.id}: keep {where} out of "
+                              f"{snap.run.base}\n\n[land] keep_protocols = false")
+
+
+def _record_landed(project: Project, run: ProtocolRun) -> bool:
+    def record(tx: Tx) -> bool:
+        if not tx.run(run.uid).run.merged:
+            tx.emit(RunMerged(branch=run.branch, base=run.base), run=run.uid, strict=False)
+        return True
+
+    return project.store.transact(record)
 
 
 def _is_recorded(project: Project, run: ProtocolRun) -> bool:

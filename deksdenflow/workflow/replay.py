@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DflowError, LandConflict
+from ..git import runner
 from ..git.replay import replay_commits
 from .worktrees import COMMIT_IDENTITY, git
 
@@ -56,3 +57,37 @@ def identity_note(root: Path, strategy: str) -> str:
     return (f"{what} as 'dflow <dflow@localhost>' because git has no identity here; set yours "
             "with `git config --global user.name 'Your Name'` and `git config --global "
             "user.email you@example.com`")
+
+
+def without(root: Path, tree: str, path: str) -> str:
+    """`tree` with the folder `path` (`.protocols/NNNN-name`) left out; `tree` itself when it
+    has no such folder. A `.protocols/` left empty goes too: git keeps no empty folders."""
+    parent, _, name = path.partition("/")
+    top = _entries(root, tree)
+    if parent not in top:
+        return tree
+    inner = _entries(root, top[parent].split()[2])
+    if inner.pop(name, None) is None:
+        return tree
+    if inner:
+        top[parent] = f"040000 tree {_mktree(root, inner)}"
+    else:
+        del top[parent]
+    return _mktree(root, top)
+
+
+def bare_commit(root: Path, tree: str, parent: str, message: str) -> str:
+    """One commit of `tree` on `parent`, with dflow's stand-in identity when git has none."""
+    identity = () if _has_identity(root) else COMMIT_IDENTITY
+    return git(root, *identity, "commit-tree", tree, "-p", parent, "-m", message).stdout.strip()
+
+
+def _entries(root: Path, tree: str) -> dict[str, str]:
+    """name -> `mode type id` of one level of `tree` (`-z`: names as they are)."""
+    listed = git(root, "ls-tree", "-z", tree).stdout.split("\0")
+    return {line.split("\t", 1)[1]: line.split("\t", 1)[0] for line in listed if line}
+
+
+def _mktree(root: Path, entries: dict[str, str]) -> str:
+    text = "".join(f"{meta}\t{name}\0" for name, meta in entries.items())
+    return runner.run(root, "mktree", "-z", input=text).stdout.strip()

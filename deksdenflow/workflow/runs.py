@@ -56,13 +56,20 @@ def claimed_floor(project: Project) -> int:
 
 
 def check_name_free(tx: Tx, slug: str) -> None:
+    """A name is free again once every run that bore it is merged or cancelled (`clean`
+    leaves only such runs): the new run gets a new number, so a new branch `NNNN-name`
+    (docs/decisions/1578-reuse-a-finished-name.md)."""
     # Only the runs of that name are read whole (1,000 validated snapshots cost ~0.15 s).
     named = sorted(uid for uid, (_, name) in tx.run_names().items() if name == slug)
     for snap in (tx.run(uid) for uid in named):
-        if snap.run.name == slug and snap.run.status != RunStatus.CANCELLED:
-            raise NameClash(
-                f"protocol run {snap.run.id} already uses the name '{slug}'; choose another name"
-            )
+        run = snap.run
+        if run.name != slug or run.status == RunStatus.CANCELLED or run.merged:
+            continue
+        word = stages.stage(run.status.value, paused=run.paused, merged=run.merged)
+        move = (f"land it (dflow land {run.id}) or cancel it (dflow cancel {run.id})"
+                if word == "ready to land" else f"cancel it (dflow cancel {run.id})")
+        raise NameClash(f"protocol run {run.id} already uses the name '{slug}' (it is {word}); "
+                        f"{move} first, or choose another name")
 
 
 def record_run(tx: Tx, slug: str, task: str, *, base: str, engine: str | None = None,

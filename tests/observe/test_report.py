@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deksdenflow.context.project import Project
+from deksdenflow.domain.since import parse_since
 from deksdenflow.errors import UsageError
-from deksdenflow.observe.report import parse_since
 
 
 def test_report_json_groups_the_constructed_history_by_model(project: Project, history,
