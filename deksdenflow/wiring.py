@@ -71,18 +71,21 @@ class Wiring:
         from .workflow import listing
 
         listing.write_through(project, tx)  # the changed runs' status lines (decision 1304)
-        self.notify(project, sorted({e.run for e in tx.events if e.run}))
+        # The settings of the commit this transaction published, never the ref read again: a
+        # `git fetch` takes no dflow lock and may have moved it to a tip nobody checked.
+        settings = project.settings(tx.view)
+        self.notify(project, sorted({e.run for e in tx.events if e.run}), settings=settings)
         if not any(e.type == "run.budget_alert" for e in tx.events):
             return
         from .workflow import alerts
 
-        settings = project.settings()
         alerts.deliver(tx.events, settings, settings.project.name or project.root.name)
 
-    def notify(self, project: Project, runs: list[str] | None, quiet: bool = False) -> None:
+    def notify(self, project: Project, runs: list[str] | None, quiet: bool = False,
+               settings: ProjectSettings | None = None) -> None:
         if runs == []:
             return
-        told = project.settings().notify
+        told = (settings or project.settings()).notify
         if not (told.command.strip() or told.webhook_url.strip()):
             return  # nobody to tell: not even the notices module is imported
         from .errors import DflowError

@@ -54,6 +54,21 @@ def head(worktree: Where) -> str | None:
     return str(target) if isinstance(target, pygit2.Oid) else None
 
 
+def ref_target(path: Where, ref: str) -> str | None:
+    """The commit id `ref` holds in the repository at `path` (None: no such ref, or ask git)."""
+    import pygit2
+
+    repo = _open(path)
+    if repo is None:
+        return None
+    try:
+        found = repo.references.get(ref)
+        target = found.resolve().target if found is not None else None
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+    return str(target) if isinstance(target, pygit2.Oid) else None
+
+
 def on_branch(path: Where) -> bool | None:
     """`git symbolic-ref -q HEAD` succeeds: HEAD names a branch (born or not), it is not
     detached (None: ask git)."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GitOperationError
-from ..git import runner
+from ..git import local, runner
 
 
 def check_on_branch(root: Path, commit: str | None, branch: str, what: str) -> None:
     """Refuse `commit` unless `refs/heads/<branch>` of the repository at `root` contains it."""
     if not commit:
         return
+    if local.ref_target(root, f"refs/heads/{branch}") == commit:
+        return  # the branch's tip, as a step's commit is: no git process needed
     done = runner.run(root, "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}",
                       check=False)
     if done.returncode != 0:

@@ -45,7 +45,7 @@ def test_a_step_runs_only_the_git_processes_it_needs(
     assert not {"rev-parse", "cat-file", "config", "symbolic-ref"} & set(names)
     assert not {"show"} & set(names)  # QA's diff is read in-process too
     assert names.count("commit") == 4
-    assert len(spawned) <= 2 + 4 + 5 * len(done.steps), names
+    assert len(spawned) <= 2 + 4 + 5 * len(done.steps), " ".join(names)
 
 
 def _worktree(repo: Path) -> Path:
