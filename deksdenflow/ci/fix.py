@@ -14,8 +14,10 @@ from ..errors import DflowError
 from ..git.worktree import Worktree
 from ..store import Tx
 from ..sync import transport
-from ..workflow import agents, budget, changes, contract, placement, variants
+from ..workflow import agents, budget, changes, contract, placement, variants, worktrees
 from ..workflow.planning import folder
+from ..workflow.prompts import Prompt
+from ..workflow.push_check import check_branch
 
 
 def begin_fix(project: Project, job: Job, what: str
@@ -35,6 +37,27 @@ def begin_fix(project: Project, job: Job, what: str
     return snap, settings, worktree
 
 
+def run_fix(project: Project, snap: RunSnapshot, settings: ProjectSettings,
+            worktree: Worktree, job: Job, prompt: Prompt, attempt: str,
+            subject: str) -> tuple[agents.AgentCall, str | None]:
+    """The agent's fix in the worktree, committed on the run's branch (set aside when the
+    agent fails) and pushed once it passed the push check; the call and the commit, if any."""
+    begin = changes.head(worktree)
+    try:
+        call = agents.invoke(project.parts, snap, settings, "execute", prompt, job=job,
+                             model_phase="fix_ci", cwd=worktree)
+    except DflowError:
+        changes.set_aside(worktree, f"dflow: failed {attempt}", begin)
+        raise
+    commit = changes.commit(worktree, f"fix({snap.run.id}): {subject}", settings, begin)
+    if commit is not None and settings.project.remote in project.store.remote_names():
+        check_branch(project.root, worktrees.start_point(project, snap.run.base),
+                     f"refs/heads/{snap.run.branch}", settings, f"push {snap.run.branch}")
+        transport.push_branch(worktree.path, project.store, settings.project.remote,
+                              snap.run.branch)
+    return call, commit
+
+
 class FixCiHandler:
     """JobKind.FIX_CI."""
 
@@ -50,19 +73,9 @@ class FixCiHandler:
             "excerpt": _excerpt(job, settings),
             "plan_text": contract.read(snap, worktree, folder(snap), "plan.md"),
         })
-        begin = changes.head(worktree)
-        try:
-            call = agents.invoke(project.parts, snap, settings, "execute", prompt,
-                                 model_phase="fix_ci", cwd=worktree)
-        except DflowError:
-            changes.set_aside(worktree, f"dflow: failed fix-CI attempt {attempt}", begin)
-            raise
-        commit = changes.commit(
-            worktree, f"fix({snap.run.id}): CI failure, attempt {attempt} [dflow fix-ci]",
-            settings, begin)
-        if commit is not None and settings.project.remote in project.store.remote_names():
-            transport.push_branch(worktree.path, project.store, settings.project.remote,
-                                  snap.run.branch)
+        call, commit = run_fix(project, snap, settings, worktree, job, prompt,
+                               f"fix-CI attempt {attempt}",
+                               f"CI failure, attempt {attempt} [dflow fix-ci]")
         return lambda tx: _record(tx, snap, job, call, commit, settings)
 
     def on_failure(self, tx: Tx, job: Job, error: str, final: bool) -> None:

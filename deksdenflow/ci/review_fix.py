@@ -13,13 +13,11 @@ from ..context.project import Project
 from ..domain.models import Job, JobKind, ReviewComment, RunSnapshot
 from ..domain.payloads import RunNote, RunReviewAddressed
 from ..domain.settings import ProjectSettings
-from ..errors import DflowError
 from ..jobs import queue
 from ..store import Tx
-from ..sync import transport
-from ..workflow import agents, changes, contract, variants
+from ..workflow import agents, contract, variants
 from ..workflow.planning import folder
-from .fix import begin_fix
+from .fix import begin_fix, run_fix
 
 ANSWER_TIMEOUT_S = 60
 
@@ -48,19 +46,9 @@ class FixReviewHandler:
             "round": str(round_), "comments": comments_text(comments),
             "plan_text": contract.read(snap, worktree, folder(snap), "plan.md"),
         })
-        begin = changes.head(worktree)
-        try:
-            call = agents.invoke(project.parts, snap, settings, "execute", prompt, job=job,
-                                 model_phase="fix_ci", cwd=worktree)
-        except DflowError:
-            changes.set_aside(worktree, f"dflow: failed review fix, round {round_}", begin)
-            raise
-        commit = changes.commit(
-            worktree, f"fix({snap.run.id}): review round {round_} [dflow fix-review]",
-            settings, begin)
-        if commit is not None and settings.project.remote in project.store.remote_names():
-            transport.push_branch(worktree.path, project.store, settings.project.remote,
-                                  snap.run.branch)
+        call, commit = run_fix(project, snap, settings, worktree, job, prompt,
+                               f"review fix, round {round_}",
+                               f"review round {round_} [dflow fix-review]")
         summary = agents.clean(call.result.output.strip(), settings, 2000)
         answered = answer(project, snap, round_, commit, summary)
         return lambda tx: _record(tx, snap, job, call, commit, settings, round_, len(comments),

@@ -105,17 +105,7 @@ jobs:
     if: github.event_name != 'issues'
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install dflow
-        env:
-          DFLOW_INSTALL: ${{{{ vars.DFLOW_INSTALL }}}}
-        run: {install}
-      - name: Record the review
+{setup}      - name: Record the review
         run: dflow review report --event-file "$GITHUB_EVENT_PATH"
   intake:
     if: >-
@@ -124,17 +114,7 @@ jobs:
       contains(github.event.issue.labels.*.name, '{label}')
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install dflow
-        env:
-          DFLOW_INSTALL: ${{{{ vars.DFLOW_INSTALL }}}}
-        run: {install}
-      - name: The issue becomes a run
+{setup}      - name: The issue becomes a run
         env:
           DFLOW_TRUST_SETTINGS: "1"
         run: |
@@ -207,6 +187,25 @@ def detect_checks(root: Path) -> str:
     return 'echo "set your checks with: dflow init --ci PROVIDER --checks CMD" && false'
 
 
+# What every GitHub job that runs dflow on the repository's history starts with.
+GITHUB_SETUP = """\
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install dflow
+        env:
+          DFLOW_INSTALL: ${{ vars.DFLOW_INSTALL }}
+        run: """
+
+
+def github_setup(requirement: str) -> str:
+    """The checkout (whole history), Python and dflow's install, as steps of a GitHub job."""
+    return f"{GITHUB_SETUP}{install_line(requirement)}\n"
+
+
 def install_line(requirement: str) -> str:
     if not requirement:
         return NO_INSTALL
@@ -225,7 +224,8 @@ def render(provider: str, checks: str, base: str, requirement: str = "",
 def render_intake(provider: str, label: str, requirement: str = "") -> str:
     """The job that turns an issue labelled `label` into a run."""
     template = GITHUB_INTAKE if provider == "github" else GITLAB_INTAKE
-    return template.format(install=install_line(requirement), label=label.replace("'", ""))
+    return template.format(install=install_line(requirement), label=label.replace("'", ""),
+                           setup=github_setup(requirement))
 
 
 def intake_target(root: Path) -> Path:

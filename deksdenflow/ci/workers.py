@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..domain.settings import ProjectSettings
 from ..errors import ConfigError, UsageError
-from .templates import install_line
+from .templates import github_setup, install_line
 
 SCHEDULE = "*/30 * * * *"  # every half hour; `workflow_dispatch` / a web pipeline runs it now
 TIMEOUT_MIN = 120  # a runner stops after this; its claims' leases run out and others go on
@@ -38,17 +38,7 @@ jobs:
       matrix:
         runner: [{runners}]
     steps:
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install dflow
-        env:
-          DFLOW_INSTALL: ${{{{ vars.DFLOW_INSTALL }}}}
-        run: {install}
-      - name: Fetch the state and trust the settings of this commit
+{setup}      - name: Fetch the state and trust the settings of this commit
         run: |
           git config user.name "dflow worker"
           git config user.email "dflow-worker@users.noreply.github.com"
@@ -108,7 +98,7 @@ def render(provider: str, n: int, settings: ProjectSettings) -> str:
         secrets = "".join(f"          {k}: ${{{{ secrets.{k} }}}}\n" for k in keys)
         return GITHUB.format(n=n, schedule=SCHEDULE, timeout=TIMEOUT_MIN,
                              runners=", ".join(str(i) for i in range(1, n + 1)),
-                             install=install_line(settings.ci.install), secrets_github=secrets)
+                             setup=github_setup(settings.ci.install), secrets_github=secrets)
     # GitLab hands every CI/CD variable to every job: the worker's agent gets only the keys.
     keep = " ".join(f'{k}="${k}"' for k in keys)
     run = f"env -i PATH=\"$PATH\" HOME=\"$HOME\" CI=true {keep} ".replace("  ", " ")
