@@ -143,3 +143,27 @@ def test_a_ci_report_follows_the_budget_mode(done_run: tuple[Project, str], mode
     configure(a, {"ci.fix": "auto", "budget.tokens": 1, "budget.mode": mode})
     result = ci.report(Wiring(), a.root, status="failure", branch=run_id)
     assert result.fix_requested is fix_requested
+
+
+def test_a_fix_never_pushes_a_branch_that_holds_a_secret(
+    done_run: tuple[Project, str], remote: Path
+) -> None:
+    """The fix job pushes the run's branch: what is on it passes the push check of `pr` and
+    `land` first, even what the agent did not write (a token committed on the branch by hand)."""
+    a, run_id = done_run
+    a.store.transact(lambda tx: tx.set_project_text(tx.view.project_text() + FIXER))
+    configure(a, {"ci.fix": "auto", "ci.max_fix_attempts": 1, "phases.execute": "fixer"})
+    token = "ghp_" + "A1b2C3d4E5f6" * 3
+    worktree = Path(git("worktree", "list", "--porcelain", cwd=a.root).split(
+        "worktree ")[2].splitlines()[0])
+    (worktree / "deploy.txt").write_text(f"token = {token}\n")
+    git("add", "deploy.txt", cwd=worktree)
+    git("-c", "user.name=me", "-c", "user.email=me@x", "commit", "-qm", "by hand",
+        cwd=worktree)
+    ci.report(Wiring(), a.root, status="failure", branch=run_id)
+    outcomes = []
+    runner.drain(a, "w-fix", kinds={JobKind.FIX_CI}, on_outcome=outcomes.append)
+    assert outcomes and not any(o.ok for o in outcomes), outcomes
+    pushed = git("log", "-p", f"refs/heads/{run_id}", cwd=remote) \
+        if run_id in git("branch", "--list", run_id, cwd=remote) else ""
+    assert token not in pushed
