@@ -69,7 +69,7 @@ def answered_fast(cwd: Path, *args: str) -> bool:
 
 
 def test_the_fast_paths_know_the_schema_versions_the_store_writes() -> None:
-    from deksdenflow.cli import workers_fast
+    from deksdenflow.reads import workers as workers_fast
 
     assert codec.CURRENT_VERSIONS["job"] == workers_fast.JOB_SCHEMA
     assert codec.CURRENT_VERSIONS["snapshot"] == workers_fast.SNAPSHOT_SCHEMA

@@ -9,10 +9,11 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-from deksdenflow.cli import status_json, status_lines
-from deksdenflow.cli.status_lines import Line
+from deksdenflow.cli import status_json
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunCreated
+from deksdenflow.reads import listing as status_lines
+from deksdenflow.reads.listing import Line
 from deksdenflow.store import Tx
 
 DFLOW = str(Path(sys.executable).with_name("dflow"))
