@@ -186,8 +186,9 @@ def listing_json(found: list[Line]) -> str:
 
 
 def cached_json(cwd: str) -> bytes | None:
-    """`status --json`'s bytes kept for the tip as it is now, or None (the refs as they are
-    now are remembered: `keep_json` stores under them only if no fetch moved one since)."""
+    """`status --json`'s bytes kept for the tip as it is now, when the store has checked that
+    tip; else None (the refs as they are now are remembered: `keep_json` stores under them
+    only if no fetch moved one since)."""
     global refs_at_start
     try:
         common = cache.common_dir_of(cwd)
@@ -195,6 +196,8 @@ def cached_json(cwd: str) -> bytes | None:
         if common is None or tip is None:
             return None
         refs_at_start = cache.refs_key(common)
+        if cache.trusted_tip(common) != tip:
+            return None  # moved behind the store's back: never served before Store.read checks
         return cache.load(common, LISTING, listing_key(common, tip, refs_at_start))
     except OSError:
         return None

@@ -1,0 +1,64 @@
+"""The read side (deksdenflow/reads, decision 1600) serves what it keeps only for a tip the
+store checked and under the settings it was computed with; anything else is read again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from deksdenflow.context.project import Project
+from deksdenflow.domain.payloads import RunPaused
+from deksdenflow.reads import listing
+from deksdenflow.store import STATE_REF, cache
+from tests.conftest import git
+from tests.store.conftest import add_run
+
+DFLOW = str(Path(sys.executable).with_name("dflow"))
+
+
+def dflow(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    out = subprocess.run([DFLOW, *args], cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "200", **(env or {})})
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_a_listing_kept_for_a_tip_the_store_has_not_checked_is_not_served(
+        project: Project, repo: Path) -> None:
+    """A tip moved behind the store's back (a hand `update-ref`) may have a kept listing in
+    the cache (planted, or kept when that tip was ours long ago): the hit path must not
+    serve it before the store has checked the tip."""
+    add_run(project.store, "one")
+    real = dflow(repo, "status", "--json")
+    common = str(repo / ".git")
+    tip = git("rev-parse", STATE_REF, cwd=repo)
+    moved = git("commit-tree", f"{tip}^{{tree}}", "-p", tip, "-m", "by hand", cwd=repo)
+    git("update-ref", STATE_REF, moved, tip, cwd=repo)
+    refs = cache.refs_key(common)
+    cache.save(common, listing.LISTING, listing.listing_key(common, moved, refs),
+               b'{"runs": "PLANTED"}\n')
+    shown = subprocess.run([DFLOW, "status", "--json"], cwd=repo, capture_output=True,
+                           text=True)
+    assert "PLANTED" not in shown.stdout
+    assert shown.returncode != 0 or shown.stdout == real  # refused, or read and checked
+
+
+def test_show_never_says_why_a_run_waits_from_a_line_kept_under_other_variables(
+        project: Project, repo: Path) -> None:
+    """`show`'s `waits:` note is the run's line (decision 1551): one kept under the settings
+    before a DFLOW_* variable changed is not the line under the settings of now."""
+    uid = add_run(project.store, "one")
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=uid))
+    dflow(repo, "status")  # the lines are kept under the settings of now
+    lines = repo / ".git" / "deksdenflow" / "cache" / listing.LINES
+    honest = dflow(repo, "show", "one")
+    assert "waits:" in honest
+    lines.write_bytes(lines.read_bytes().replace(b"waits: ", b"waits: PLANTED "))
+    assert "PLANTED" in dflow(repo, "show", "one")  # the kept line is what show prints...
+    env = {"DFLOW_QA_POLICY": "never"}
+    assert "PLANTED" not in dflow(repo, "show", "one", env=env)  # ...under its settings only
+    assert dflow(repo, "show", "one", env=env) == dflow(repo, "--debug", "show", "one",
+                                                        env=env)
+
