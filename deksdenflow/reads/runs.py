@@ -2,8 +2,9 @@
 and `dflow events --limit` before Typer — without models.
 
 What these need of each run (its uid, its `NNNN-name`, its `last_lamport`, number, name and
-branch) is a pure function of the run's tree, so it is kept in the git dir's cache by run
-tree id (`run-index`): after the ref moved only the runs that changed are read. The events
+branch) comes from the one run index (store/run_index.py, kept in the git dir's cache by run
+tree id, shared with the store's `find_run`): after the ref moved only the runs that changed
+are read. The events
 are read as `StateView.newest_events` reads them. An event or a snapshot this dflow would not
 have written as it is (another schema, a time pydantic would coerce, an unknown type) raises
 `Unusual`: the command answers (docs/decisions/1312-events-before-typer.md).
@@ -15,22 +16,24 @@ import functools
 import json
 from datetime import datetime
 
-from ..store import cache
 from ..store.layout import ROOT_EVENTS_DIR, events_dir
+from ..store.run_index import SNAPSHOT_SCHEMA
+from ..store.run_index import Unusual as PlainlyOdd
+from ..store.run_index import run_index as index_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..store.lite import LiteView
 
-RUN_INDEX = "run-index"
 EVENT_SCHEMA = 2  # domain/events.py's EVENT_SCHEMA_VERSION; schema 1 is migrated as codec does
-SNAPSHOT_SCHEMA = 1
 
 Doc = dict[str, object]
 INF = float("inf")
 # The snapshot's uid, the run's NNNN-name, its last_lamport, number, name and branch.
 Row = tuple[str, str, float, int, str, str]
-INDEX_FORMAT = "2"
+
+__all__ = ["EVENT_SCHEMA", "SNAPSHOT_SCHEMA", "Doc", "Row", "Unusual", "event", "events_under",
+           "find", "newest", "newest_events", "ordered", "run_index", "view_at"]
 
 
 class Unusual(ValueError):
@@ -63,44 +66,16 @@ def newest(view: LiteView, index: dict[str, Row], limit: int) -> list[Doc]:
 
 
 def run_index(common: str, view: LiteView) -> dict[str, Row]:
-    """Run folder -> its row, for every run with a snapshot; the cache brought up to date."""
-    raw = cache.load(common, RUN_INDEX, f"{INDEX_FORMAT} {SNAPSHOT_SCHEMA}")
+    """Run folder -> its row, for every run with a snapshot, from the one run index
+    (store/run_index.py, kept by run tree id); a snapshot not plainly what dflow writes
+    raises `Unusual`."""
     try:
-        known = json.loads(raw) if raw is not None else {}
-    except ValueError:
-        known = {}  # a damaged cache is rebuilt, never trusted
-    kept: dict[str, list[object]] = {}
-    index: dict[str, Row] = {}
-    for folder, tree in view.run_dirs().items():
-        row = known.get(tree) if isinstance(known, dict) else None
-        if not (isinstance(row, list) and len(row) == 7 and row[0] == folder):
-            row = _read_row(view, folder)
-        if row is None:
-            continue  # a run directory without a snapshot is not a run (yet)
-        kept[tree] = row
-        last, number = row[3], row[4]  # last None (unknown): the newest, as the command says
-        index[folder] = (str(row[1]), str(row[2]), last if isinstance(last, int) else INF,
-                         number if isinstance(number, int) else -1, str(row[5]), str(row[6]))
-    if kept != known:
-        cache.save(common, RUN_INDEX, f"{INDEX_FORMAT} {SNAPSHOT_SCHEMA}",
-                   json.dumps(kept).encode())
-    return index
-
-
-def _read_row(view: LiteView, folder: str) -> list[object] | None:
-    data = view.snapshot(folder)
-    if data is None:
-        return None
-    doc = json.loads(data)
-    run = doc["run"]
-    number, name, uid, branch = run["number"], run["name"], run["uid"], run.get("branch", "")
-    if doc.get("schema_version", 1) != SNAPSHOT_SCHEMA or type(number) is not int or not (
-            isinstance(name, str) and isinstance(uid, str) and isinstance(branch, str)):
-        raise Unusual(f"run {folder}: a snapshot this dflow does not read as it is")
-    last = doc.get("last_lamport")  # absent: counts as the newest, as the command counts it
-    if last is not None and type(last) is not int:
-        raise Unusual(f"run {folder}: last_lamport is not a number")
-    return [folder, uid, f"{number:04d}-{name}", last, number, name, branch]
+        found = index_of(view.run_dirs(), view.snapshot, common, validate=False)
+    except PlainlyOdd as exc:
+        raise Unusual(str(exc)) from exc
+    return {folder: (uid, f"{number:04d}-{name}", INF if last is None else last, number, name,
+                     branch)
+            for folder, (uid, number, name, branch, last) in found.items()}
 
 
 def find(index: dict[str, Row], ref: str) -> str | None:

@@ -62,3 +62,19 @@ def test_show_never_says_why_a_run_waits_from_a_line_kept_under_other_variables(
     assert dflow(repo, "show", "one", env=env) == dflow(repo, "--debug", "show", "one",
                                                         env=env)
 
+
+
+def test_the_store_and_the_read_side_share_one_run_index(project: Project, repo: Path) -> None:
+    """`find_run` (the controls) and `show` before Typer read the same index: what one kept
+    is what the other finds, and a run that moved is read again by both."""
+    from deksdenflow.domain.payloads import RunRenumbered
+    from deksdenflow.store import run_index
+
+    uid = add_run(project.store, "one")
+    assert project.store.read().find_run("one").run.uid == uid  # the store keeps the index
+    kept = repo / ".git" / "deksdenflow" / "cache" / run_index.NAME
+    kept.write_text(kept.read_text().replace('"one"', '"from-the-index"'))
+    assert "0001-from-the-index" in dflow(repo, "events", "-n", "1")  # the read side uses it
+    project.store.transact(lambda tx: tx.emit(RunRenumbered(number=7), run=uid) and None)
+    assert "0007-one" in dflow(repo, "events", "-n", "1")  # the moved run is read again
+    assert project.store.read().find_run("7").run.uid == uid
