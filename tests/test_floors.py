@@ -36,9 +36,10 @@ ALLOWED: dict[str, set[str]] = {
     "workflow": LOWER | {"context", "jobs", "sync"},
     "ci": LOWER | {"context", "jobs", "sync", "workflow"},
     "projects": LOWER | {"context", "jobs", "sync", "workflow", "ci"},
-    "wiring": LOWER | {"context", "engines", *SERVICES},
     # the read side: what the faces show, read from the ref and the caches (decision 1600).
     "reads": LOWER | {"context", *SERVICES},
+    # the root hands the excerpts of a published commit over (reads/excerpts.py).
+    "wiring": LOWER | {"context", "engines", "reads", *SERVICES},
     "wording": {"domain"},
     # the two faces: parse, call, render. Neither imports the other's modules.
     # cli reads the ref only through the read side: no store (decision 1600).

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..domain import stages
 from ..reads.show import PROTOCOLS_DIR, RECENT_EVENTS, RunRead
 from . import events_fast, fast
 from .show_text import Shown, StepRow, review_line
@@ -58,8 +57,7 @@ def shown(read: RunRead) -> Shown:
         steps=[_step(s) for s in doc.get("steps", [])], ci=_ci(run.get("ci")),
         changes=read.changes, transcripts=read.transcripts,
         events=[_event_row(e) for e in events[-RECENT_EVENTS:]],
-        stage=stages.stage(status, paused=paused, merged=bool(run.get("merged")),
-                           waiting=bool(read.waiting)),
+        stage=read.stage,
         issue=str(run.get("issue_url") or ""),
         review=[review_line(str(c.get("reviewer") or ""), str(c.get("state") or "commented"),
                             str(c.get("body") or ""), str(c.get("file") or ""),

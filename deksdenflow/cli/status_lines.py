@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 
 from ..reads import gitdir
-from ..reads.listing import Line, listing_json
-from ..workflow.listing import LINES, of_run_line, waiting_line
+from ..reads.excerpts import LINES, of_run_line, waiting_line
+from ..reads.listing import Excerpt, listing_json
 from .text import ago, console, styled, tokens
 
-__all__ = ["LINES", "Line", "listing_json", "of_run_line", "print_fast", "print_listing",
+__all__ = ["LINES", "Excerpt", "listing_json", "of_run_line", "print_fast", "print_listing",
            "waiting_line"]
 
 EMPTY = "no protocol runs yet; start one with `dflow new NAME --task TEXT`"
@@ -30,7 +30,7 @@ def stage_markup(status: str, stage: str) -> str:
     return styled(stage or status)
 
 
-def print_listing(found: list[Line], empty: str = EMPTY) -> None:
+def print_listing(found: list[Excerpt], empty: str = EMPTY) -> None:
     """The status table of every run, then why each waiting run waits."""
     from datetime import datetime
 
@@ -49,7 +49,7 @@ def print_listing(found: list[Line], empty: str = EMPTY) -> None:
                 + alert_notes(found))
 
 
-def alert_notes(found: list[Line]) -> list[str]:
+def alert_notes(found: list[Excerpt]) -> list[str]:
     """`<run> alert: <text>`, the highest alert per budget and period: a month's once, though
     several runs (or clones, before their merge) recorded it (decision 1224)."""
     best: dict[str, tuple[float, str]] = {}

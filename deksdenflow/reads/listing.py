@@ -19,8 +19,8 @@ import itertools
 import json
 
 from ..store import cache
-from ..workflow.listing import LINES, Line, handed_over, line_of, row
-from ..workflow.listing import settings_key as _settings_key
+from .excerpts import LINES, Excerpt, handed_over, line_of, row
+from .excerpts import settings_key as _settings_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..store import StateView
     from ..store.lite import LiteView
 
-__all__ = ["LINES", "LISTING", "Line", "at_tip", "cached_json", "json_text", "line_of_run",
+__all__ = ["LINES", "LISTING", "Excerpt", "at_tip", "cached_json", "json_text", "line_of_run",
            "listed", "listing_json", "lines"]
 
 LISTING = "status.json"
@@ -41,7 +41,7 @@ HANDED_UNSAVED = 32  # journaled lines a listing uses before it folds them into 
 refs_at_start: str | None = None
 
 
-def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) -> list[Line]:
+def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) -> list[Excerpt]:
     """Every run's line at the view's tip, ordered by number; the cache is brought up to date.
     A changed run's line comes from the writer's journal when it handed one over (decision
     1304), else it is computed here."""
@@ -51,7 +51,7 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     found = {tree: known[tree] for tree in dirs.values() if tree in known}
     stale = len(known) - len(found)  # older trees of runs that moved (or runs that went)
     missing = {uid: tree for uid, tree in dirs.items() if tree not in found}
-    handed: dict[str, Line] = {}
+    handed: dict[str, Excerpt] = {}
     if missing:
         handed = handed_over(common, key, set(missing.values()))
         found.update({tree: handed[tree] for tree in missing.values() if tree in handed})
@@ -65,7 +65,7 @@ def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) 
     return sorted(found.values(), key=lambda line: (line.number, line.uid))
 
 
-def line_of_run(common: str, view: LiteView, uid: str) -> Line | None:
+def line_of_run(common: str, view: LiteView, uid: str) -> Excerpt | None:
     """One run's line, as `lines` has it: from the listing's cache, else the writer's
     journal, else computed through the reconciler (`show` tells why a run waits from it, so
     that one function decides it); None when there is no such run."""
@@ -79,7 +79,7 @@ def line_of_run(common: str, view: LiteView, uid: str) -> Line | None:
     return _compute(view, {uid: tree}, settings_at(view, common)).get(tree)
 
 
-def at_tip(common: str) -> list[Line] | None:
+def at_tip(common: str) -> list[Excerpt] | None:
     """Every run's line at the checked tip; None when the regular command must answer (not
     initialised, a tip moved behind the store's back, a state it words better)."""
     from ..errors import DflowError
@@ -97,7 +97,7 @@ def at_tip(common: str) -> list[Line] | None:
         return None  # the command says it properly
 
 
-def listed(project: Project, view: StateView | None = None) -> list[Line]:
+def listed(project: Project, view: StateView | None = None) -> list[Excerpt]:
     """Every run's line at the tip `project` reads now (verified by the store)."""
     from ..store.lite import LiteView
 
@@ -123,7 +123,7 @@ def settings_at(view: LiteView, common: str) -> ProjectSettings:
 
 
 def _compute(view: LiteView, missing: dict[str, str],
-             settings: ProjectSettings) -> dict[str, Line]:
+             settings: ProjectSettings) -> dict[str, Excerpt]:
     found = {}
     for uid, tree in missing.items():
         data = view.snapshot(uid)
@@ -136,7 +136,7 @@ def _compute(view: LiteView, missing: dict[str, str],
 # --- the per-run cache: one framed record per run tree ---------------------------------------
 
 
-def _save(common: str, key: str, found: dict[str, Line]) -> None:
+def _save(common: str, key: str, found: dict[str, Excerpt]) -> None:
     """One JSON line {tree id: [row..., offset, length]}, then every run's JSON text (offsets
     and lengths in bytes). Built and written piece by piece: with 10,000 runs one `json.dumps`
     of the index, or the body joined, would each cost tens of MB at once."""
@@ -154,7 +154,7 @@ def _save(common: str, key: str, found: dict[str, Line]) -> None:
     cache.save(common, LINES, key, itertools.chain([head.encode()], parts))
 
 
-def _load(common: str, key: str) -> dict[str, Line]:
+def _load(common: str, key: str) -> dict[str, Excerpt]:
     raw = cache.load(common, LINES, key)
     if raw is None:
         return {}
@@ -167,7 +167,7 @@ def _load(common: str, key: str) -> dict[str, Line]:
         for tree, row in index.items():
             start = body + row[-2]
             values = [*row[:-2], raw[start:start + row[-1]].decode()]
-            found[tree] = Line(*values)
+            found[tree] = Excerpt(*values)
         return found
     except (ValueError, TypeError, UnicodeDecodeError, AttributeError, IndexError):
         return {}  # a damaged cache is rebuilt, never trusted
@@ -176,7 +176,7 @@ def _load(common: str, key: str) -> dict[str, Line]:
 # --- `status --json`'s whole text, by tip ----------------------------------------------------
 
 
-def listing_json(found: list[Line]) -> str:
+def listing_json(found: list[Excerpt]) -> str:
     """What pydantic prints for StatusReport(runs=[...]) with indent=2, from the runs' own
     indented texts."""
     if not found:

@@ -1,12 +1,12 @@
 """What `dflow show RUN` shows of one run, read before Typer: its snapshot and events as
-JSON, plan.md as committed, each step commit's change counts, its transcripts, and why it
-waits — no models (docs/decisions/1313-show-before-typer.md).
+JSON, plan.md as committed, each step commit's change counts, its transcripts, its stage and
+why it waits — no models (docs/decisions/1313-show-before-typer.md).
 
-The run is found through the run index (reads/runs.py) as `StateView.find_run` finds it; why
-it waits is its status line (reads/listing.py: the reconciler's words as the listing keeps
-them, handed over by the writer or computed through the same function). A parallel run, a
-step commit not measured yet, a run name that is not exactly one run's, or anything this
-dflow would not have written as it is gives None: the command answers.
+The run is found through the run index (reads/runs.py) as `StateView.find_run` finds it; its
+stage and why it waits are its excerpt's (reads/excerpts.py: the reconciler's words as the
+listing keeps them, handed over by the writer or computed through the same function). A
+parallel run, a step commit not measured yet, a run name that is not exactly one run's, or
+anything this dflow would not have written as it is gives None: the command answers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from . import runs
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..store.lite import LiteView
+    from .excerpts import Excerpt
 
 RECENT_EVENTS = 20  # workflow/detail.py's
 PROTOCOLS_DIR = ".protocols"  # domain/layout.py's
@@ -30,17 +31,19 @@ Changes = list[tuple[int, int, int, int]]  # step index, files, added, deleted
 class RunRead:
     """One run as `show` reads it (a plain class: the fast path avoids `dataclasses`)."""
 
-    __slots__ = ("changes", "doc", "events", "plan", "plan_path", "transcripts", "waiting")
+    __slots__ = ("changes", "doc", "events", "plan", "plan_path", "stage", "transcripts",
+                 "waiting")
 
     def __init__(self, doc: Doc, events: list[Doc], plan_path: str, plan: str,
-                 changes: Changes, transcripts: list[str], waiting: str) -> None:
+                 changes: Changes, transcripts: list[str], excerpt: Excerpt) -> None:
         self.doc = doc  # run.json as parsed
         self.events = events  # every event of the run, ordered
         self.plan_path = plan_path
         self.plan = plan
         self.changes = changes
         self.transcripts = transcripts  # the commands that show each transcript
-        self.waiting = waiting  # the `waits: ...` note, "" while the run moves
+        self.waiting = excerpt.waits  # the `waits: ...` note, "" while the run moves
+        self.stage = excerpt.stage  # the word people see (domain/stages.py), decided once
 
 
 def run_read(common: str, tip: str, ref: str) -> RunRead | None:
@@ -62,7 +65,7 @@ def run_read(common: str, tip: str, ref: str) -> RunRead | None:
     run_id = f"{run['number']:04d}-{run['name']}"
     path, plan = plan_text(common, run, run_id)
     return RunRead(doc, runs.ordered(runs.events_under(view, events_dir(folder))), path, plan,
-                   changes, _transcripts(view, folder, run_id), _waiting(common, view, folder))
+                   changes, _transcripts(view, folder, run_id), _excerpt(common, view, folder))
 
 
 def _transcripts(view: LiteView, folder: str, run_id: str) -> list[str]:
@@ -123,12 +126,12 @@ def plan_text(common: str, run: dict[str, object], run_id: str) -> tuple[str, st
     return path, data.decode("utf-8", errors="replace") if data is not None else ""
 
 
-def _waiting(common: str, view: LiteView, folder: str) -> str:
-    """The run's `waits:` note from its status line: the reconciler's words, decided once
-    (by the writer that handed the line over, or here through the same function)."""
+def _excerpt(common: str, view: LiteView, folder: str) -> Excerpt:
+    """The run's excerpt: its stage and its `waits:` note, the reconciler's words decided once
+    (by the writer that handed it over, or here through the same function)."""
     from .listing import line_of_run
 
-    line = line_of_run(common, view, folder)
-    if line is None:
-        raise ValueError(f"no status line for run {folder}")  # the command answers
-    return line.waits
+    found = line_of_run(common, view, folder)
+    if found is None:
+        raise ValueError(f"no excerpt for run {folder}")  # the command answers
+    return found

@@ -13,15 +13,15 @@ from deksdenflow.cli import status_json
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunCreated
 from deksdenflow.reads import listing as status_lines
-from deksdenflow.reads.listing import Line
+from deksdenflow.reads.listing import Excerpt
 from deksdenflow.store import Tx
 
 DFLOW = str(Path(sys.executable).with_name("dflow"))
 RUNS = 2000
 
 
-def _lines() -> dict[str, Line]:
-    return {f"{n:040x}": Line(n, f"uid-{n}", f"{n:04d}-run", "planned", "planned", False, 0, 3,
+def _lines() -> dict[str, Excerpt]:
+    return {f"{n:040x}": Excerpt(n, f"uid-{n}", f"{n:04d}-run", "planned", "planned", False, 0, 3,
                               "-", 0, "", "", [],
                               json.dumps({"task": "x" * 900, "n": n}, indent=2))
             for n in range(RUNS)}

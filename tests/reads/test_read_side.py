@@ -4,6 +4,7 @@ store checked and under the settings it was computed with; anything else is read
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunPaused
 from deksdenflow.reads import listing
 from deksdenflow.store import STATE_REF, cache
+from tests.cli.test_reads_fast import answered_fast
 from tests.conftest import git
 from tests.store.conftest import add_run
 
@@ -22,7 +24,7 @@ def dflow(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     out = subprocess.run([DFLOW, *args], cwd=cwd, capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "200", **(env or {})})
     assert out.returncode == 0, out.stderr
-    return out.stdout
+    return re.sub(r"\d+[smhd] ago", "<AGO>", out.stdout)  # independent of the clock
 
 
 def test_a_listing_kept_for_a_tip_the_store_has_not_checked_is_not_served(
@@ -78,3 +80,30 @@ def test_the_store_and_the_read_side_share_one_run_index(project: Project, repo:
     project.store.transact(lambda tx: tx.emit(RunRenumbered(number=7), run=uid) and None)
     assert "0007-one" in dflow(repo, "events", "-n", "1")  # the moved run is read again
     assert project.store.read().find_run("7").run.uid == uid
+
+
+def test_dflow_trust_changes_the_excerpts_readers_show(project: Project, repo: Path) -> None:
+    """The settings stamp holds this machine's trust record: settings from origin that name a
+    program make a run wait until `dflow trust`, and every reader says so, then stops saying
+    so, exactly as the full path does — never from an excerpt kept under the old record."""
+    from deksdenflow.context import settings_trust as record
+    from deksdenflow.workflow import runs
+
+    project.set_settings({"engines.demo.kind": "command",
+                          "engines.demo.options": '{command = "true"}'})
+    runs.create_run(project, "x", "add a greeting")
+    before = dflow(repo, "status"), dflow(repo, "show", "x")  # kept under the trusting record
+    assert "dflow trust" not in before[0] + before[1]
+    values = record.trusted_values(project.store.git_dir)
+    values.pop("engines.demo.kind")  # as a sync leaves it: this machine never trusted it
+    record.write(project.store.git_dir, values, project.store.tip() or "")
+    waits = "waits: settings from origin changed engines.demo.kind"
+    for argv in (["status"], ["show", "x"], ["status", "--json"]):
+        fast = dflow(repo, *argv)
+        assert fast == dflow(repo, "--debug", *argv), argv
+        assert "dflow trust" in fast, argv
+    assert waits in dflow(repo, "show", "x")
+    assert answered_fast(repo, "status") and answered_fast(repo, "show", "x")
+    dflow(repo, "trust", "--yes")
+    after = dflow(repo, "status"), dflow(repo, "show", "x")
+    assert after == before
