@@ -51,12 +51,14 @@ def run(command: str, body: Callable[[str, str], str | None], common: str | None
         if sync is not None:
             say(sync.take_notes())
     tip = gitdir.checked_tip(common)
+    from ..store.objects import Unreadable  # what every fast read's object reader may raise
+
     try:
         text = body(common, tip) if tip is not None else None
     except BrokenPipeError:
         raise  # `dflow show RUN | head`: main() ends quietly; answering again would not help
-    except FALLBACK_ERRORS:
-        text = None
+    except (*FALLBACK_ERRORS, Unreadable):
+        text = None  # an object store the pure-Python reader gives up on: libgit2's path
     if text is None:
         return False
     write(text)
