@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 
 from ..store.layout import ROOT_EVENTS_DIR, events_dir
-from ..store.run_index import SNAPSHOT_SCHEMA
+from ..store.run_index import SNAPSHOT_SCHEMA, Entry, may_name
 from ..store.run_index import Unusual as PlainlyOdd
 from ..store.run_index import run_index as index_of
 
@@ -29,11 +29,9 @@ EVENT_SCHEMA = 2  # domain/events.py's EVENT_SCHEMA_VERSION; schema 1 is migrate
 
 Doc = dict[str, object]
 INF = float("inf")
-# The snapshot's uid, the run's NNNN-name, its last_lamport, number, name and branch.
-Row = tuple[str, str, float, int, str, str]
 
-__all__ = ["EVENT_SCHEMA", "SNAPSHOT_SCHEMA", "Doc", "Row", "Unusual", "event", "events_under",
-           "find", "newest", "newest_events", "ordered", "run_index", "view_at"]
+__all__ = ["EVENT_SCHEMA", "SNAPSHOT_SCHEMA", "Doc", "Entry", "Unusual", "event", "events_under",
+           "find", "newest", "newest_events", "ordered", "run_id", "run_index", "view_at"]
 
 
 class Unusual(ValueError):
@@ -51,40 +49,42 @@ def newest_events(common: str, tip: str, limit: int) -> tuple[list[Doc], dict[st
     """The newest `limit` events at `tip`, oldest first, and uid -> `NNNN-name` of every run."""
     view = view_at(common, tip)
     index = run_index(common, view)
-    return newest(view, index, limit), {row[0]: row[1] for row in index.values()}
+    return newest(view, index, limit), {entry[0]: run_id(entry) for entry in index.values()}
 
 
-def newest(view: LiteView, index: dict[str, Row], limit: int) -> list[Doc]:
-    """The newest `limit` events, oldest first (`StateView.newest_events`' reading)."""
+def newest(view: LiteView, index: dict[str, Entry], limit: int) -> list[Doc]:
+    """The newest `limit` events, oldest first (`StateView.newest_events`' reading: a run
+    without `last_lamport` counts as the newest)."""
     found = ordered(events_under(view, ROOT_EVENTS_DIR))[-limit:]
-    for last, folder in sorted(((row[2], folder) for folder, row in index.items()),
-                               reverse=True):
+    for last, folder in sorted(((INF if entry[4] is None else entry[4], folder)
+                                for folder, entry in index.items()), reverse=True):
         if len(found) >= limit and last < _lamport(found[0]):
             break
         found = ordered([*found, *events_under(view, events_dir(folder))])[-limit:]
     return found
 
 
-def run_index(common: str, view: LiteView) -> dict[str, Row]:
-    """Run folder -> its row, for every run with a snapshot, from the one run index
-    (store/run_index.py, kept by run tree id); a snapshot not plainly what dflow writes
-    raises `Unusual`."""
+def run_index(common: str, view: LiteView) -> dict[str, Entry]:
+    """Run folder -> (uid, number, name, branch, last_lamport), for every run with a
+    snapshot, from the one run index (store/run_index.py, kept by run tree id); a snapshot
+    not plainly what dflow writes raises `Unusual`."""
     try:
-        found = index_of(view.run_dirs(), view.snapshot, common, validate=False)
+        return index_of(view.run_dirs(), view.snapshot, common, validate=False)
     except PlainlyOdd as exc:
         raise Unusual(str(exc)) from exc
-    return {folder: (uid, f"{number:04d}-{name}", INF if last is None else last, number, name,
-                     branch)
-            for folder, (uid, number, name, branch, last) in found.items()}
 
 
-def find(index: dict[str, Row], ref: str) -> str | None:
-    """The run folder `ref` names, as `StateView.find_run` resolves it; None unless exactly
-    one run matches."""
+def run_id(entry: Entry) -> str:
+    """`NNNN-name`, as `ProtocolRun.id` words it."""
+    return f"{entry[1]:04d}-{entry[2]}"
+
+
+def find(index: dict[str, Entry], ref: str) -> str | None:
+    """The run folder `ref` names, as `StateView.find_run` resolves it (`may_name`); None
+    unless exactly one run matches."""
     if len(ref) == 26 and ref in index:
         return ref
-    matches = [folder for folder, (uid, run_id, _, number, name, branch) in index.items()
-               if ref in (run_id, name, branch, uid) or (ref.isdigit() and int(ref) == number)]
+    matches = [folder for folder, entry in index.items() if may_name(entry, ref)]
     return matches[0] if len(matches) == 1 else None
 
 

@@ -85,6 +85,15 @@ def of_snapshot(data: bytes, folder: str, validate: bool) -> Entry:
     return _plain(data, folder)
 
 
+def may_name(entry: Entry, ref: str) -> bool:
+    """Whether what a user typed (`0012-add-login`, `12`, `add-login`, a branch, a uid) can
+    name the run of `entry`: the one rule `StateView.find_run` (which then decides on the
+    validated snapshot) and the read side's `show` use."""
+    uid, number, name, branch, _ = entry
+    return ref in (f"{number:04d}-{name}", name, branch, uid) or (
+        ref.isdecimal() and int(ref) == number)
+
+
 def last_lamport(data: bytes) -> int | None:
     """The snapshot's `last_lamport` read from its bytes (the last field pydantic writes);
     None when it has none."""

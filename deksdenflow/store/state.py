@@ -24,7 +24,7 @@ from .layout import (
     events_dir,
     run_snapshot_path,
 )
-from .run_index import Entry, run_index
+from .run_index import Entry, may_name, run_index
 
 
 class StateView:
@@ -251,10 +251,9 @@ class StateView:
         return {uid: (number, name) for uid, (number, name, _) in self.run_keys().items()}
 
     def _candidates(self, ref: str) -> list[RunSnapshot]:
-        number = int(ref) if ref.isdecimal() else None
         found = []
-        for uid, (n, name, branch) in self.run_keys().items():
-            if n == number or ref in (f"{n:04d}-{name}", name, branch):
+        for uid, entry in self.run_index().items():
+            if may_name(entry, ref):
                 snap = self.run(uid)
                 if snap is not None:
                     found.append(snap)

@@ -107,3 +107,24 @@ def test_dflow_trust_changes_the_excerpts_readers_show(project: Project, repo: P
     dflow(repo, "trust", "--yes")
     after = dflow(repo, "status"), dflow(repo, "show", "x")
     assert after == before
+
+
+def test_show_finds_the_run_find_run_finds_for_every_spelling(project: Project,
+                                                               repo: Path) -> None:
+    """One rule says which run a name means (`run_index.may_name`): what the fast `show`
+    resolves is what the store's `find_run` resolves, or it leaves the answer to it."""
+    from deksdenflow.errors import DflowError
+    from deksdenflow.reads import runs
+
+    uids = [add_run(project.store, name) for name in ("one", "two", "1", "0002-two")]
+    tip = git("rev-parse", STATE_REF, cwd=repo)
+    view = project.store.read()
+    index = runs.run_index(str(repo / ".git"), runs.view_at(str(repo / ".git"), tip))
+    for ref in ["1", "2", "3", "01", "one", "two", "0001-one", "0002-two", "0004-0002-two",
+                "٣", "²", "nope", *uids]:
+        try:
+            expected: str | None = view.find_run(ref).run.uid
+        except (DflowError, ValueError):
+            expected = None
+        found = runs.find(index, ref)
+        assert found is None or found == expected, ref  # never another run than the store's
