@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..reads.runs import EVENT_SCHEMA, SNAPSHOT_SCHEMA, Doc, Unusual
+from ..reads.runs import Doc, Unusual
 from . import fast
 from .text import DETAIL_KEYS, event_detail
-
-__all__ = ["DETAIL_FIELDS", "EVENT_SCHEMA", "SNAPSHOT_SCHEMA", "detail", "line", "print_fast"]
 
 # The keys `runs_cmds.event_detail` shows, for each event type whose payload has any: the
 # payload's default when a file leaves one out (None: required). A test holds it to the

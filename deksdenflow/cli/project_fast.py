@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 
-from ..reads.project import PROJECT_SOURCE, override_lines
+from ..reads.project import PROJECT_SOURCE
 from . import fast
-
-__all__ = ["OVERRIDDEN", "PROJECT_SOURCE", "header", "override_lines", "print_fast"]
 
 OVERRIDDEN = "# overridden here:"  # the one line the command lets Rich wrap
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..reads.show import PROTOCOLS_DIR, RECENT_EVENTS, RunRead
+from ..reads.show import RECENT_EVENTS, RunRead
 from . import events_fast, fast
 from .show_text import Shown, StepRow, review_line
-
-__all__ = ["PROTOCOLS_DIR", "RECENT_EVENTS", "print_fast", "shown"]
 
 Doc = dict[str, Any]
 

@@ -13,12 +13,6 @@ import sys
 
 from ..reads import listing
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # the hit path imports nothing beyond the standard library's core
-    from ..context.project import Project
-
-LISTING = listing.LISTING
-
 
 def print_cached(argv: list[str]) -> bool:
     """Print the cached listing for `dflow status --json` when it is current; True if done."""
@@ -33,11 +27,3 @@ def print_cached(argv: list[str]) -> bool:
     except BrokenPipeError:  # `dflow status --json | head`: the reader is gone, not an error
         os._exit(0)
     return True
-
-
-def render(project: Project) -> str:
-    """The listing's JSON text for the tip `project` reads now; stored for the next call."""
-    return listing.json_text(project)
-
-
-listed = listing.listed

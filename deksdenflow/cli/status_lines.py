@@ -11,12 +11,8 @@ from __future__ import annotations
 import os
 
 from ..reads import gitdir
-from ..reads.excerpts import LINES, of_run_line, waiting_line
-from ..reads.listing import Excerpt, listing_json
+from ..reads.excerpts import Excerpt
 from .text import ago, console, styled, tokens
-
-__all__ = ["LINES", "Excerpt", "listing_json", "of_run_line", "print_fast", "print_listing",
-           "waiting_line"]
 
 EMPTY = "no protocol runs yet; start one with `dflow new NAME --task TEXT`"
 HEADERS = ("id", "status", "steps", "jobs", "tokens", "updated")

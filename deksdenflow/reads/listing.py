@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from ..store import StateView
     from ..store.lite import LiteView
 
-__all__ = ["LINES", "LISTING", "Excerpt", "at_tip", "cached_json", "json_text", "line_of_run",
-           "listed", "listing_json", "lines"]
-
 LISTING = "status.json"
 HANDED_UNSAVED = 32  # journaled lines a listing uses before it folds them into its cache
 

@@ -25,9 +25,6 @@ WORKERS_DIR = "workers"  # jobs/liveness.py's, in <git dir>/deksdenflow/
 JOB_SCHEMA = SNAPSHOT_SCHEMA = 1
 JOB_STATUSES = ("requested", "claimed", "finished", "failed", "cancelled")
 
-__all__ = ["JOB_SCHEMA", "OPEN_JOBS_DIR", "SNAPSHOT_SCHEMA", "pool_at", "queue_line",
-           "run_ids", "scan"]
-
 
 def pool_at(common: str, tip: str) -> tuple[list[dict[str, object]], str, dict[str, str]] | None:
     """The live workers' records, the `queue: ...` line at `tip` and uid -> `NNNN-name` of
