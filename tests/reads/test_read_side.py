@@ -128,3 +128,33 @@ def test_show_finds_the_run_find_run_finds_for_every_spelling(project: Project,
             expected = None
         found = runs.find(index, ref)
         assert found is None or found == expected, ref  # never another run than the store's
+
+
+def test_the_excerpts_after_a_git_fetch_and_a_merge_of_a_teammates_change(
+        tmp_path: Path) -> None:
+    """A teammate's event comes with a plain `git fetch`; the next read merges it with this
+    clone's own change (a two-parent commit no writer here handed an excerpt over for) and
+    shows the merged run — fast, and exactly as the full path does."""
+    from deksdenflow.domain.payloads import RunNote
+    from deksdenflow.sync.service import sync
+    from tests.cli.test_lazy_cli import loaded_by
+    from tests.sync.conftest import clone_of, make_remote
+
+    url = make_remote(tmp_path).as_uri()
+    a = clone_of(url, tmp_path / "a")
+    uid = add_run(a.store, "one")
+    sync(a)
+    b = clone_of(url, tmp_path / "b")
+    dflow(a.root, "status")  # a keeps its excerpts
+    a.store.transact(lambda tx: tx.emit(RunPaused(), run=uid))  # handed over here
+    b.store.transact(lambda tx: tx.emit(RunNote(text="from b", level="warning"), run=uid))
+    sync(b)
+    git("fetch", "-q", "origin", cwd=a.root)
+    assert "typer" not in loaded_by(["show", "one"], cwd=a.root)  # merged, then answered fast
+    merge = git("rev-list", "--parents", "-n", "1", STATE_REF, cwd=a.root).split()
+    assert len(merge) == 3  # the tip is the merge of both clones' changes
+    shown = dflow(a.root, "show", "one")
+    assert shown == dflow(a.root, "--debug", "show", "one")
+    assert "from b" in shown and "paused" in shown
+    listing_now = dflow(a.root, "status")
+    assert listing_now == dflow(a.root, "--debug", "status") and " paused " in listing_now
