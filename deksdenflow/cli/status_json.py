@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import sys
 
-from ..reads import listing
+from ..reads import hit
 
 
 def print_cached(argv: list[str]) -> bool:
     """Print the cached listing for `dflow status --json` when it is current; True if done."""
     if argv != ["status", "--json"]:
         return False
-    payload = listing.cached_json(os.getcwd())
+    payload = hit.cached_json(os.getcwd())
     if payload is None:
         return False
     try:

@@ -8,9 +8,7 @@ moves, only the runs whose tree changed are parsed into models; the others cost 
 JSON row each (docs/decisions/1301-status-reads-only-what-changed.md). A changed run's line
 comes from the writer's journal when it handed one over (decision 1304).
 
-`dflow status --json`'s whole text is kept too, under the tip, the refs the implicit sync
-looks at and the settings digest (docs/decisions/0012-status-cache.md): a hit is printed
-before Typer, pydantic or pygit2 are imported.
+`dflow status --json`'s whole text is kept too (reads/hit.py).
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ import itertools
 import json
 
 from ..store import cache
+from . import hit
 from .excerpts import LINES, Excerpt, handed_over, line_of, row
 from .excerpts import settings_key as _settings_key
 
@@ -31,11 +30,7 @@ if TYPE_CHECKING:
     from ..store import StateView
     from ..store.lite import LiteView
 
-LISTING = "status.json"
 HANDED_UNSAVED = 32  # journaled lines a listing uses before it folds them into its cache
-
-# The refs as this process first saw them, before the implicit sync ran (see json_text).
-refs_at_start: str | None = None
 
 
 def lines(common: str, view: LiteView, settings: Callable[[], ProjectSettings]) -> list[Excerpt]:
@@ -182,24 +177,6 @@ def listing_json(found: list[Excerpt]) -> str:
     return '{\n  "runs": [\n' + body + "\n  ]\n}"
 
 
-def cached_json(cwd: str) -> bytes | None:
-    """`status --json`'s bytes kept for the tip as it is now, when the store has checked that
-    tip; else None (the refs as they are now are remembered: `keep_json` stores under them
-    only if no fetch moved one since)."""
-    global refs_at_start
-    try:
-        common = cache.common_dir_of(cwd)
-        tip = cache.read_tip(common) if common is not None else None
-        if common is None or tip is None:
-            return None
-        refs_at_start = cache.refs_key(common)
-        if cache.trusted_tip(common) != tip:
-            return None  # moved behind the store's back: never served before Store.read checks
-        return cache.load(common, LISTING, listing_key(common, tip, refs_at_start))
-    except OSError:
-        return None
-
-
 def json_at_tip(common: str, refs: str) -> str | None:
     """`status --json`'s text at the checked tip, kept for the next call while the refs are
     still `refs` (as before the implicit sync); None: the command answers."""
@@ -207,7 +184,7 @@ def json_at_tip(common: str, refs: str) -> str | None:
     if found is None:
         return None
     text = listing_json(found)
-    keep_json(common, cache.read_tip(common), refs, text)
+    hit.keep_json(common, cache.read_tip(common), refs, text)
     return text
 
 
@@ -216,22 +193,8 @@ def json_text(project: Project) -> str:
     common = str(project.store.git_dir)
     # Keyed by the refs as they were before the implicit sync (cli/app.py) ran: if a fetch
     # moved a tracking ref since, the key no longer matches and nothing is stored.
-    refs = refs_at_start if refs_at_start is not None else cache.refs_key(common)
+    refs = hit.refs_at_start if hit.refs_at_start is not None else cache.refs_key(common)
     view = project.view()
     text = listing_json(listed(project, view))
-    keep_json(common, view.tip, refs, text)
+    hit.keep_json(common, view.tip, refs, text)
     return text
-
-
-def keep_json(common: str, tip: str | None, refs: str, text: str) -> None:
-    if tip is not None and cache.refs_key(common) == refs:
-        cache.save(common, LISTING, listing_key(common, tip, refs), (text + "\n").encode())
-
-
-def listing_key(common: str, tip: str, refs: str) -> str:
-    """The listing's cache key: the tip, the refs the implicit sync looks at, and what the
-    effective settings depend on besides project.toml (a DFLOW_* variable or the user config
-    changes why a run waits without moving the tip)."""
-    from .. import environment
-
-    return f"{tip} {refs} {environment.settings_digest(common)}"

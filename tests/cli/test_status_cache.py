@@ -12,7 +12,7 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunPaused, RunResumed
-from deksdenflow.reads import listing
+from deksdenflow.reads import hit, listing
 from deksdenflow.store import STATE_REF, Store, cache
 from deksdenflow.workflow import runs
 from tests.conftest import git
@@ -32,7 +32,7 @@ def _uncached(project: Project) -> str:
     return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def _cache_file(repo: Path, name: str = listing.LISTING) -> Path:
+def _cache_file(repo: Path, name: str = hit.LISTING) -> Path:
     return repo / ".git" / "deksdenflow" / "cache" / name
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunCreated
+from deksdenflow.reads import hit
 from deksdenflow.reads import listing as status_lines
 from deksdenflow.reads.listing import Excerpt
 from deksdenflow.store import Tx
@@ -60,7 +61,7 @@ def test_runs_with_text_beyond_ascii_come_back_whole_from_the_cache(project: Pro
     status = [DFLOW, "status", "--json"]
     first = subprocess.run(status, cwd=repo, capture_output=True, text=True, check=True).stdout
     folder = repo / ".git" / "deksdenflow" / "cache"
-    (folder / status_lines.LISTING).unlink()  # the next call reads the per-run lines
+    (folder / hit.LISTING).unlink()  # the next call reads the per-run lines
     lines = folder / status_lines.LINES
     lines.write_bytes(lines.read_bytes().replace(b"plain again", b"PLAIN AGAIN"))
     again = subprocess.run(status, cwd=repo, capture_output=True, text=True, check=True).stdout

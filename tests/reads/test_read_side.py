@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunPaused
-from deksdenflow.reads import listing
+from deksdenflow.reads import hit, listing
 from deksdenflow.store import STATE_REF, cache
 from tests.cli.test_reads_fast import answered_fast
 from tests.conftest import git
@@ -39,7 +39,7 @@ def test_a_listing_kept_for_a_tip_the_store_has_not_checked_is_not_served(
     moved = git("commit-tree", f"{tip}^{{tree}}", "-p", tip, "-m", "by hand", cwd=repo)
     git("update-ref", STATE_REF, moved, tip, cwd=repo)
     refs = cache.refs_key(common)
-    cache.save(common, listing.LISTING, listing.listing_key(common, moved, refs),
+    cache.save(common, hit.LISTING, hit.listing_key(common, moved, refs),
                b'{"runs": "PLANTED"}\n')
     shown = subprocess.run([DFLOW, "status", "--json"], cwd=repo, capture_output=True,
                            text=True)
