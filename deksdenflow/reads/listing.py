@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..domain.settings import ProjectSettings
     from ..store import StateView
     from ..store.lite import LiteView
+    from ..workflow.runs import StatusReport
 
 HANDED_UNSAVED = 32  # journaled lines a listing uses before it folds them into its cache
 
@@ -98,6 +99,16 @@ def listed(project: Project, view: StateView | None = None) -> list[Excerpt]:
         return []
     return lines(str(project.store.git_dir), LiteView(project.store.repo, view.tip),
                  lambda: project.settings(view))
+
+
+def status_report(project: Project) -> StatusReport:
+    """Every run's `RunLine` as its excerpt holds it (the objects `status --json` prints):
+    what the HTTP API and the MCP tools list, computed once per run tree and settings stamp
+    by the one function, never again per request."""
+    from ..workflow.runs import RunLine, StatusReport
+
+    return StatusReport(runs=[RunLine.model_validate_json(found.fragment)
+                              for found in listed(project)])
 
 
 def settings_key(view: LiteView, common: str) -> str:

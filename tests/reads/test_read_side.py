@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunPaused
 from deksdenflow.reads import hit, listing
@@ -158,3 +160,21 @@ def test_the_excerpts_after_a_git_fetch_and_a_merge_of_a_teammates_change(
     assert "from b" in shown and "paused" in shown
     listing_now = dflow(a.root, "status")
     assert listing_now == dflow(a.root, "--debug", "status") and " paused " in listing_now
+
+
+def test_the_http_and_mcp_runs_list_renders_the_excerpts_of_now(
+        project: Project, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`GET /api/runs` and the MCP `list_runs` tool (web/ops.py) render the runs' excerpts,
+    the very objects `status --json` prints — and only under the settings of now."""
+    from deksdenflow.web import ops
+    from deksdenflow.workflow import runs
+
+    uid = add_run(project.store, "one")
+    add_run(project.store, "two")
+    project.store.transact(lambda tx: tx.emit(RunPaused(), run=uid))
+    assert ops.list_runs(project) == runs.status(project)
+    kept = repo / ".git" / "deksdenflow" / "cache" / listing.LINES
+    kept.write_bytes(kept.read_bytes().replace(b"do one", b"XX one"))  # same length: intact
+    assert [r.task for r in ops.list_runs(project).runs] == ["XX one", "do two"]  # the excerpt
+    monkeypatch.setenv("DFLOW_QA_POLICY", "never")  # another stamp: computed again
+    assert ops.list_runs(project) == runs.status(project)
