@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..domain import run_facts
 from ..reads.show import RECENT_EVENTS, RunRead
 from . import events_fast, fast
 from .show_text import Shown, StepRow, review_line
@@ -62,7 +63,11 @@ def shown(read: RunRead) -> Shown:
                             c.get("line") if isinstance(c.get("line"), int) else None)
                 for c in run.get("review_comments") or () if isinstance(c, dict)],
     )
-    _facts(found, events)
+    facts = [(str(e["id"]), str(e["type"]), e.get("step"), e["at"], e.get("data", {}))
+             for e in events]
+    found.notes = run_facts.notes(facts)
+    found.failures = run_facts.failures(facts)
+    found.attempts = run_facts.attempts(facts)
     return found
 
 
@@ -85,31 +90,3 @@ def _ci(ci: Doc | None) -> tuple[str, str, str, str] | None:
     if ci is None:
         return None
     return ci["status"], ci.get("commit", ""), ci.get("url", ""), ci.get("excerpt", "")
-
-
-def _facts(found: Shown, events: list[Doc]) -> None:
-    """Notes, failures and attempts from the events (`workflow.facts.gather`'s reading)."""
-    kinds = {e["id"]: (e["data"]["kind"], e.get("step"))
-             for e in events if e["type"] == "job.requested"}
-    for e in events:
-        kind, data, step = e["type"], e.get("data", {}), e.get("step")
-        if kind == "run.note" and data.get("text"):
-            found.notes.append((e["at"], data.get("level", "info"), data["text"]))
-        if kind == "job.failed":
-            what, where = kinds.get(data["job"], ("", step))
-            found.failures.append((e["at"], what, where, data.get("error", "")))
-        elif kind == "step.failed" and data.get("reason"):
-            found.failures.append((e["at"], "execute", step, data["reason"]))
-        elif kind == "job.finished" and data.get("job") in kinds:  # facts._failures' rule
-            done = kinds[data["job"]]
-            found.failures = [f for f in found.failures if (f[1], f[2]) != done]
-        if step is None:
-            continue
-        if kind == "step.finished":
-            found.attempts.append((step, "execute", "finished", data.get("engine"),
-                                   data.get("model"), data.get("sandboxed")))
-        elif kind == "step.qa_verdict":
-            found.attempts.append((step, "qa", data["verdict"], data.get("engine"),
-                                   data.get("model"), data.get("sandboxed")))
-        elif kind == "step.failed":
-            found.attempts.append((step, "execute", "failed", None, None, None))
