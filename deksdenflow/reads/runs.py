@@ -4,10 +4,10 @@ and `dflow events --limit` before Typer — without models.
 What these need of each run (its uid, its `NNNN-name`, its `last_lamport`, number, name and
 branch) comes from the one run index (store/run_index.py, kept in the git dir's cache by run
 tree id, shared with the store's `find_run`): after the ref moved only the runs that changed
-are read. The events
-are read as `StateView.newest_events` reads them. An event or a snapshot this dflow would not
-have written as it is (another schema, a time pydantic would coerce, an unknown type) raises
-`Unusual`: the command answers (docs/decisions/1312-events-before-typer.md).
+are read. The events are read as `StateView.newest_events` reads them. An event or a
+snapshot this dflow would not have written as it is (another schema, a time pydantic would
+coerce, an unknown type) raises `Unusual`: the command answers
+(docs/decisions/1312-events-before-typer.md).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import json
 from datetime import datetime
 
 from ..store.layout import ROOT_EVENTS_DIR, events_dir
-from ..store.run_index import SNAPSHOT_SCHEMA, Entry, may_name
-from ..store.run_index import Unusual as PlainlyOdd
+from ..store.run_index import SNAPSHOT_SCHEMA, Entry, Unusual, may_name
 from ..store.run_index import run_index as index_of
 
 TYPE_CHECKING = False
@@ -34,12 +33,8 @@ __all__ = ["EVENT_SCHEMA", "SNAPSHOT_SCHEMA", "Doc", "Entry", "Unusual", "event"
            "find", "newest", "newest_events", "ordered", "run_id", "run_index", "view_at"]
 
 
-class Unusual(ValueError):
-    """Something the command reads differently (or refuses): the command answers."""
-
-
 def view_at(common: str, tip: str) -> LiteView:
-    """The state tree of `tip` (one the store checked), read without pygit2 where it can."""
+    """The state tree of `tip` (one the store checked), read without pygit2 (decision 1603)."""
     from ..store.lite import LiteView
 
     return LiteView(common, tip)
@@ -68,10 +63,7 @@ def run_index(common: str, view: LiteView) -> dict[str, Entry]:
     """Run folder -> (uid, number, name, branch, last_lamport), for every run with a
     snapshot, from the one run index (store/run_index.py, kept by run tree id); a snapshot
     not plainly what dflow writes raises `Unusual`."""
-    try:
-        return index_of(view.run_dirs(), view.snapshot, common, validate=False)
-    except PlainlyOdd as exc:
-        raise Unusual(str(exc)) from exc
+    return index_of(view.run_dirs(), view.snapshot, common, validate=False)
 
 
 def run_id(entry: Entry) -> str:

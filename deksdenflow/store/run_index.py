@@ -41,7 +41,8 @@ _LAST_LAMPORT = re.compile(rb'"last_lamport"\s*:\s*(\d+)')
 
 
 class Unusual(ValueError):
-    """A snapshot this dflow does not read as it is without validating it."""
+    """Something the read side reads differently from the command (or the command refuses):
+    a snapshot or event this dflow would not write as it is. The command answers."""
 
 
 def run_index(versions: dict[str, str], snapshot: Callable[[str], bytes | None],
