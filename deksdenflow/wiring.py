@@ -68,9 +68,9 @@ class Wiring:
         scheduling.reconcile_touched(tx, settings, every_run=every_run)
 
     def published(self, project: Project, tx: Tx) -> None:
-        from .workflow import listing
+        from .reads import excerpts
 
-        listing.write_through(project, tx)  # the changed runs' status lines (decision 1304)
+        excerpts.write_through(project, tx)  # the changed runs' status lines (decision 1304)
         # The settings of the commit this transaction published, never the ref read again: a
         # `git fetch` takes no dflow lock and may have moved it to a tip nobody checked.
         settings = project.settings(tx.view)

@@ -36,16 +36,21 @@ ALLOWED: dict[str, set[str]] = {
     "workflow": LOWER | {"context", "jobs", "sync"},
     "ci": LOWER | {"context", "jobs", "sync", "workflow"},
     "projects": LOWER | {"context", "jobs", "sync", "workflow", "ci"},
-    "wiring": LOWER | {"context", "engines", *SERVICES},
+    # the read side: what the faces show, read from the ref and the caches (decision 1600).
+    "reads": LOWER | {"context", *SERVICES},
+    # the root hands the excerpts of a published commit over (reads/excerpts.py).
+    "wiring": LOWER | {"context", "engines", "reads", *SERVICES},
     "wording": {"domain"},
     # the two faces: parse, call, render. Neither imports the other's modules.
-    "cli": LOWER | {"context", "wiring", "wording", "crash", "console", "web", "mcp",
-                    *SERVICES},
-    "console": BASE | {"domain", "context", "wiring", "wording", "crash", *SERVICES},
+    # cli reads the ref only through the read side: no store (decision 1600).
+    "cli": BASE | {"domain", "git", "context", "wiring", "reads", "wording", "crash",
+                   "console", "web", "mcp", *SERVICES},
+    "console": BASE | {"domain", "context", "wiring", "reads", "wording", "crash", *SERVICES},
     # `dflow serve` (HTTP) and `dflow mcp` (stdio): faces beside the console, without the
     # store or git; the MCP tools call the very operations the HTTP API calls (web/ops.py).
-    "web": BASE | {"domain", "context", "wiring", "wording", "crash", *SERVICES},
-    "mcp": BASE | {"domain", "context", "wiring", "wording", "crash", "web", *SERVICES},
+    "web": BASE | {"domain", "context", "wiring", "reads", "wording", "crash", *SERVICES},
+    "mcp": BASE | {"domain", "context", "wiring", "reads", "wording", "crash", "web",
+                   *SERVICES},
 }
 
 
@@ -115,3 +120,13 @@ def test_only_store_and_git_import_pygit2() -> None:
 def test_the_checker_sees_an_upward_import() -> None:
     text = "from ..store import Store\nfrom deksdenflow.cli import app\nfrom .. import jobs\n"
     assert _imports_of(text, ("domain", "probe.py")) >= {"store", "cli", "jobs"}
+
+
+def test_no_face_may_import_the_store() -> None:
+    """The faces read the ref through `reads` and the services (decision 1600): a cli,
+    console, web or MCP module importing the store (even its stdlib-only cache) is upward."""
+    for face in ("cli", "console", "web", "mcp"):
+        assert "store" not in ALLOWED[face], face
+        found = _imports_of("from ..store import cache\n", (face, "probe.py"))
+        assert found - ALLOWED[face] == {"store"}, face
+    assert "store" in ALLOWED["reads"] and "reads" not in ALLOWED["store"]

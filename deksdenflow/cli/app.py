@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..errors import DflowError
 from ..exit_codes import ExitCode
-from ..store import cache
+from ..reads import gitdir as cache
 from .commands import (
     COMMANDS,
     DEBUG_HELP,

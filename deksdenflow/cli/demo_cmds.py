@@ -17,7 +17,7 @@ from ..jobs.liveness import new_worker_id
 from ..jobs.pool import run_pool
 from ..jobs.runner import Outcome
 from ..jobs.worker import WorkerOptions
-from ..store import STATE_REF
+from ..reads.gitdir import STATE_REF
 from ..wiring import init_project
 from ..workflow import controls, demo, runs
 from .render import console, is_plain

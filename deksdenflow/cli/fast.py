@@ -6,18 +6,16 @@ which answers only an exact argument list it knows (`dflow workers`, `dflow proj
 error, a tip moved behind the store's back — returns False and Typer's command answers,
 byte for byte the same (docs/decisions/1301, 1310).
 
-`run` is what every fast path shares with the root callback of `cli/app.py`: the check of
-the `DFLOW_*` variables, the implicit sync around the command (only when the git config
-names a remote), its notes on stderr, and the fall-back on any error.
+`run` is what every fast path shares with the root callback of `cli/app.py`: the read side's
+`reads/around.py` (the `DFLOW_*` check, the implicit sync, the checked tip, the fall-back)
+with this face's stdout and stderr.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-from ..errors import DflowError
-from ..store import cache
+from ..reads import around
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,11 +33,6 @@ ROUTES = {
     "show": "show_fast",
 }
 
-# What a fast path's reading may raise on state it does not expect: the regular command
-# then answers (and words any real problem as one sentence).
-FALLBACK_ERRORS = (DflowError, OSError, ValueError, KeyError, TypeError, IndexError,
-                   AttributeError)
-
 
 def answer(argv: list[str]) -> bool:
     """True when a fast path printed the answer; False: Typer's command must answer."""
@@ -51,58 +44,21 @@ def answer(argv: list[str]) -> bool:
     return bool(importlib.import_module(f"{__package__}.{module}").print_fast(argv))
 
 
-def trusted_tip(common: str) -> str | None:
-    """The state ref's tip when it is one the store wrote or verified; None when the regular
-    command must look (not initialised, moved behind the store's back: `Store.read` checks)."""
-    tip = cache.read_tip(common)
-    return tip if tip is not None and cache.trusted_tip(common) == tip else None
-
-
 def run(command: str, body: Callable[[str, str], str | None], common: str | None = None) -> bool:
-    """Around `body` what the root callback does around a command. `body(git dir, tip)` gets
-    the tip as it is after the implicit sync, and returns the text to print (it may have
-    printed before it, once sure), or None to leave the command to Typer."""
-    from .. import environment
-
-    common = common or cache.common_dir_of(os.getcwd())
-    if common is None:
-        return False
-
-    try:
-        environment.check_all()
-    except DflowError:
-        return False  # the root callback says which variable is wrong
-    sync = None
-    if cache.may_have_remote(common):  # as cli/app.py's root callback does
-        sync = implicit_sync(common, command)
-        if sync is not None:
-            say(sync.take_notes())
-    tip = trusted_tip(common)
-    try:
-        text = body(common, tip) if tip is not None else None
-    except BrokenPipeError:
-        raise  # `dflow show RUN | head`: main() ends quietly; answering again would not help
-    except FALLBACK_ERRORS:
-        text = None
-    if text is None:
-        return False
-    write(text)
-    if sync is not None:
-        sync.after_command()
-        say(sync.take_notes())
-    return True
+    """Around `body` what the root callback does around a command (reads/around.py); `body`
+    returns the text to print, or None to leave the command to Typer."""
+    return around.run(command, body, common, _auto_sync, write, say)
 
 
 def implicit_sync(common: str, command: str) -> AutoSync | Deferred | None:
     """The implicit sync before `command` (sync/seen.py: nothing heavy while nothing moved)."""
-    from ..sync import seen
+    return around.implicit_sync(common, command, _auto_sync)
 
-    def make() -> AutoSync:
-        from ..wiring import Wiring
 
-        return Wiring().auto_sync()
+def _auto_sync() -> AutoSync:
+    from ..wiring import Wiring
 
-    return seen.implicit(common, command, make)
+    return Wiring().auto_sync()
 
 
 def write(text: str) -> None:

@@ -40,7 +40,7 @@ def answer(argv: list[str]) -> bool:
     action = _parse(args, as_json)
     if action is None:
         return False
-    from ..store import cache
+    from ..reads import gitdir as cache
 
     common = cache.common_dir_of(os.getcwd())
     if common is None:

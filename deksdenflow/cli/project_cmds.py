@@ -7,6 +7,7 @@ import json
 import typer
 
 from ..context import config
+from ..reads.project import override_lines
 from ..wiring import open_project
 from . import project_fast
 from .render import JSON_OPTION, console, emit_json
@@ -33,7 +34,7 @@ def project_show(json_: bool = JSON_OPTION) -> None:
     # TOML is never wrapped (soft_wrap): `dflow project show | tomllib` must parse.
     out.print(project_fast.header(str(view.tip)), markup=False, soft_wrap=True)
     out.print(view.project_text().rstrip(), markup=False, highlight=False, soft_wrap=True)
-    overridden = project_fast.override_lines(resolved)
+    overridden = override_lines(resolved)
     if overridden:
         out.print("\n" + project_fast.OVERRIDDEN, markup=False)
         for line in overridden:

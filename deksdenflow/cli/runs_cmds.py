@@ -10,9 +10,10 @@ from rich.table import Table
 from ..context.project import Project
 from ..domain.reconcile import Waiting
 from ..errors import UsageError
+from ..reads import excerpts, listing
 from ..wiring import Wiring, open_project
 from ..workflow import runs
-from . import status_json, status_lines
+from . import status_lines
 from .fast_controls import created_text, json_text
 from .render import JSON_OPTION, ago, console, emit_json, styled, tokens
 from .table import print_table
@@ -109,9 +110,9 @@ def status(
         return
     if not run and only is None:  # every run: through the per-run cache (status_lines)
         if json_:
-            typer.echo(status_json.render(open_project()))
+            typer.echo(listing.json_text(open_project()))
         else:
-            status_lines.print_listing(status_json.listed(open_project()))
+            status_lines.print_listing(listing.listed(open_project()))
         return
     report = runs.status(open_project(), run, only=only)
     if json_:
@@ -171,12 +172,12 @@ def render_status(report: runs.StatusReport, single: bool = False,
         else:
             out.print("no steps yet")
         return
-    status_lines.print_listing([status_lines.of_run_line(line) for line in report.runs], empty)
+    status_lines.print_listing([excerpts.of_run_line(line) for line in report.runs], empty)
 
 
 def waiting_line(waiting: Waiting) -> str:
     """`waits: <reason> — <command>`, as status, show and the console print it."""
-    return status_lines.waiting_line(waiting.reason, waiting.command)
+    return excerpts.waiting_line(waiting.reason, waiting.command)
 
 
 def events(

@@ -11,7 +11,7 @@ import typer
 from ..context.project import Project
 from ..errors import DflowError, UsageError
 from ..projects.onboarding import init_repo
-from ..store import STATE_REF
+from ..reads.gitdir import STATE_REF
 from ..wiring import Wiring, open_project
 from ..workflow import doctor as doctor_service
 from . import init_wizard

@@ -1,11 +1,13 @@
 """Reads of one state tree without pydantic, models or the trust walk — and without pygit2.
 
-For the CLI's fast read paths (`dflow status`), which call this only for a tip the store has
-already verified (`cache.trusted_tip`), and which turn bytes into models only for the runs
-whose directory changed (docs/decisions/1301-status-reads-only-what-changed.md). Objects are
-read by the pure-Python reader (store/objects.py); when it gives up (a SHA-256 repository,
-alternates, a damaged pack, ...) the view reads through libgit2 instead, with the same answers
-(docs/decisions/1303-a-pure-python-object-reader.md).
+For the read side's fast paths (`dflow status`, deksdenflow/reads), which call this only for
+a tip the store has already verified (`cache.trusted_tip`), and which turn bytes into models
+only for the runs whose directory changed (docs/decisions/1301-status-reads-only-what-changed.md).
+Given a git dir, objects are read by the pure-Python reader (store/objects.py) and nothing
+else: when it gives up (a SHA-256 repository, alternates, a damaged pack, ...) `Unreadable`
+goes up and the fast path leaves the answer to the full command, which reads through libgit2
+(docs/decisions/1303, 1603). Given a libgit2 repository (a writer handing its excerpts over,
+the full path's listing), it reads through that one: one object reader per job.
 """
 
 from __future__ import annotations
@@ -22,12 +24,10 @@ _BLOB_MODES = (b"100644", b"100755", b"120000")
 
 
 class _Libgit2:
-    """The same reads through pygit2: what the view falls back to."""
+    """The same reads through a libgit2 repository the caller has open."""
 
-    def __init__(self, repo: pygit2.Repository | str) -> None:
-        import pygit2
-
-        self.repo = pygit2.Repository(repo) if isinstance(repo, str) else repo
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
 
     def read(self, oid: str) -> tuple[str, bytes]:
         obj = self.repo[oid]
@@ -47,15 +47,10 @@ class LiteView:
     """The tree of one commit on the state ref, with the trees it read kept."""
 
     def __init__(self, repo: pygit2.Repository | str, tip: str) -> None:
-        self._path = repo if isinstance(repo, str) else ""
         self._source: ObjectReader | _Libgit2
-        if isinstance(repo, str):
-            try:
-                self._source = ObjectReader(repo)
-            except Unreadable:
-                self._source = _Libgit2(repo)
-        else:
-            self._source = _Libgit2(repo)  # the caller has libgit2 open already
+        # A git dir: the pure-Python reader only (it raises Unreadable where it gives up);
+        # a libgit2 repository: the caller reads through libgit2 already.
+        self._source = ObjectReader(repo) if isinstance(repo, str) else _Libgit2(repo)
         self.tip = tip
         kind, data = self._read(tip)
         if kind != "commit":
@@ -163,10 +158,4 @@ class LiteView:
         return entries
 
     def _read(self, oid: str) -> tuple[str, bytes]:
-        if isinstance(self._source, ObjectReader):
-            try:
-                return self._source.read(oid)
-            except Unreadable:
-                self._source.close()
-                self._source = _Libgit2(self._path)
         return self._source.read(oid)

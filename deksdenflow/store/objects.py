@@ -33,7 +33,8 @@ MAX_OBJECT = 256 << 20
 
 
 class Unreadable(Exception):
-    """The object store holds something this reader does not handle: read through libgit2."""
+    """The object store holds something this reader does not handle: the fast path leaves
+    the answer to the full command, which reads through libgit2 (decision 1603)."""
 
 
 class ObjectReader:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +24,7 @@ from .layout import (
     events_dir,
     run_snapshot_path,
 )
+from .run_index import Entry, may_name, run_index
 
 
 class StateView:
@@ -42,7 +42,7 @@ class StateView:
         self._parsed = parsed if parsed is not None else {}
         self._effective = effective
         self._subtrees: dict[str, pygit2.Tree | None] = {}
-        self._run_keys: dict[str, tuple[int, str, str]] | None = None
+        self._run_index: dict[str, Entry] | None = None
 
     @property
     def tip(self) -> str | None:
@@ -225,14 +225,25 @@ class StateView:
         ids = ", ".join(s.run.id for s in matches)
         raise UsageError(f"'{ref}' names several protocol runs ({ids}); use the full id")
 
-    def run_keys(self) -> dict[str, tuple[int, str, str]]:
-        """uid -> (number, name, branch) of every run at this tip, in the tree's order: what
-        a user types to name a run, without reading 1,000 snapshots (store/run_keys.py)."""
-        if self._run_keys is None:
-            from .run_keys import run_keys
+    def run_index(self) -> dict[str, Entry]:
+        """Run folder -> (uid, number, name, branch, last_lamport) of every run at this tip,
+        in the tree's order: what names a run and where its newest event is, without reading
+        1,000 snapshots (store/run_index.py, the one run index)."""
+        if self._run_index is None:
+            from .repo import common_dir
 
-            self._run_keys = run_keys(self)
-        return self._run_keys
+            try:
+                common: str | None = str(common_dir(self.repo))
+            except OSError:
+                common = None
+            self._run_index = run_index(self.run_versions(), self.snapshot_data, common,
+                                        validate=True)
+        return self._run_index
+
+    def run_keys(self) -> dict[str, tuple[int, str, str]]:
+        """uid -> (number, name, branch) of every run at this tip (the run index's)."""
+        return {uid: (number, name, branch)
+                for uid, (_, number, name, branch, _) in self.run_index().items()}
 
     def run_names(self) -> dict[str, tuple[int, str]]:
         """uid -> (number, name) of every run at this tip (`dflow new`: the next number, a
@@ -240,23 +251,13 @@ class StateView:
         return {uid: (number, name) for uid, (number, name, _) in self.run_keys().items()}
 
     def _candidates(self, ref: str) -> list[RunSnapshot]:
-        number = int(ref) if ref.isdecimal() else None
         found = []
-        for uid, (n, name, branch) in self.run_keys().items():
-            if n == number or ref in (f"{n:04d}-{name}", name, branch):
+        for uid, entry in self.run_index().items():
+            if may_name(entry, ref):
                 snap = self.run(uid)
                 if snap is not None:
                     found.append(snap)
         return found
-
-    def _snapshot_blobs(self) -> Iterator[tuple[str, bytes]]:
-        for bucket in self.subtree(RUNS_DIR) or ():
-            if not isinstance(bucket, pygit2.Tree):
-                continue
-            for entry in bucket:
-                blob = entry["run.json"] if isinstance(entry, pygit2.Tree) else None
-                if isinstance(blob, pygit2.Blob) and entry.name:
-                    yield entry.name, blob.data
 
     def newest_events(self, limit: int) -> list[Event]:
         """The newest `limit` events of the whole state, oldest first, reading only the runs
@@ -264,8 +265,9 @@ class StateView:
         (`last_lamport`), so runs are read newest first until the next cannot beat the
         `limit`-th newest event found so far."""
         found = ordered(self.root_events())[-limit:]
-        runs = sorted(((_last_lamport(data), uid) for uid, data in self._snapshot_blobs()),
-                      reverse=True)
+        unknown = float("inf")  # a run without `last_lamport` counts as the newest
+        runs = sorted(((unknown if last is None else last, uid)
+                       for uid, (*_, last) in self.run_index().items()), reverse=True)
         for last, uid in runs:
             if len(found) >= limit and last < found[0].lamport:
                 break
@@ -326,14 +328,6 @@ def _snapshot_in(bucket: pygit2.Tree, uid: str) -> RunSnapshot | None:
     if not isinstance(blob, pygit2.Blob):
         return None
     return codec.load_snapshot(blob.data, run_snapshot_path(uid))
-
-
-_LAST_LAMPORT = re.compile(rb'"last_lamport"\s*:\s*(\d+)')
-
-def _last_lamport(data: bytes) -> float:
-    """The snapshot's `last_lamport` read from its bytes; unknown counts as the newest."""
-    found = _LAST_LAMPORT.search(data, max(0, len(data) - 200)) or _LAST_LAMPORT.search(data)
-    return int(found.group(1)) if found else float("inf")
 
 
 def _finished(snap: RunSnapshot) -> bool:

@@ -122,10 +122,10 @@ class Face:
 
 
 def list_runs(project: Project) -> StatusReport:
-    """`dflow status --json`."""
-    from ..workflow import runs
+    """`dflow status --json`: the runs' excerpts (reads/excerpts.py, decision 1602)."""
+    from ..reads import listing
 
-    return runs.status(project)
+    return listing.status_report(project)
 
 
 def show_run(project: Project, run: str) -> RunDetail:

@@ -10,17 +10,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from ..context.project import Project
-from ..domain.events import Event
+from ..domain import run_facts
 from ..domain.models import CiResult, RunSnapshot
-from ..domain.payloads import (
-    JobFailed,
-    JobFinished,
-    JobRequested,
-    RunNote,
-    StepFailed,
-    StepFinished,
-    StepQaVerdict,
-)
 from ..domain.transcripts import numbered
 from ..errors import DflowError
 from ..store import StateView, cache
@@ -76,50 +67,20 @@ class RunFacts(BaseModel):
 
 
 def gather(project: Project, view: StateView, snap: RunSnapshot) -> RunFacts:
-    events = view.run_events(snap.run.uid)
+    events = [(e.id, e.type.value, e.step, e.at, e.data.model_dump(mode="json"))
+              for e in view.run_events(snap.run.uid)]
     return RunFacts(
         ci=snap.run.ci,
-        notes=[Note(at=e.at, level=e.data.level, text=e.data.text)
-               for e in events if isinstance(e.data, RunNote) and e.data.text],
-        failures=_failures(events),
-        attempts=_attempts(events),
+        notes=[Note(at=at, level=level, text=text)
+               for at, level, text in run_facts.notes(events)],
+        failures=[Failure(at=at, kind=kind, step=step, error=error)
+                  for at, kind, step, error in run_facts.failures(events)],
+        attempts=[Attempt(step=step, kind=kind, outcome=outcome, engine=engine, model=model,
+                          sandboxed=sandboxed)
+                  for step, kind, outcome, engine, model, sandboxed in run_facts.attempts(events)],
         transcripts=transcripts(snap, view.artifact_names(snap.run.uid)),
         changes=_changes(project, snap),
     )
-
-
-def _failures(events: list[Event]) -> list[Failure]:
-    kinds = {e.id: (e.data.kind.value, e.step)
-             for e in events if isinstance(e.data, JobRequested)}
-    found: list[Failure] = []
-    for e in events:
-        if isinstance(e.data, JobFailed):
-            kind, step = kinds.get(e.data.job, ("", e.step))
-            found.append(Failure(at=e.at, kind=kind, step=step, error=e.data.error))
-        elif isinstance(e.data, StepFailed) and e.data.reason:
-            found.append(Failure(at=e.at, kind="execute", step=e.step, error=e.data.reason))
-        elif isinstance(e.data, JobFinished) and e.data.job in kinds:
-            # That work succeeded since: its earlier failures are history, not a problem now
-            # (`dflow events` keeps them).
-            done = kinds[e.data.job]
-            found = [f for f in found if (f.kind, f.step) != done]
-    return found
-
-
-def _attempts(events: list[Event]) -> list[Attempt]:
-    found = []
-    for e in events:
-        if e.step is None:
-            continue
-        d = e.data
-        if isinstance(d, StepFinished | StepQaVerdict):
-            kind, outcome = ("qa", d.verdict) if isinstance(d, StepQaVerdict) else (
-                "execute", "finished")
-            found.append(Attempt(step=e.step, kind=kind, outcome=outcome, engine=d.engine,
-                                 model=d.model, sandboxed=d.sandboxed))
-        elif isinstance(d, StepFailed):
-            found.append(Attempt(step=e.step, kind="execute", outcome="failed"))
-    return found
 
 
 def transcripts(snap: RunSnapshot, names: list[str]) -> list[Transcript]:

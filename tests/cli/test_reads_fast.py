@@ -30,7 +30,6 @@ from deksdenflow.domain.payloads import (
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.workers import WorkerRecord
 from deksdenflow.store import Tx, codec
-from deksdenflow.store.layout import OPEN_JOBS_DIR
 from deksdenflow.store.migrations import event_v1_to_v2
 from deksdenflow.sync.service import sync
 from tests.cli.test_lazy_cli import heavy_in, loaded_by
@@ -69,11 +68,10 @@ def answered_fast(cwd: Path, *args: str) -> bool:
 
 
 def test_the_fast_paths_know_the_schema_versions_the_store_writes() -> None:
-    from deksdenflow.cli import workers_fast
+    from deksdenflow.reads import workers as workers_fast
 
     assert codec.CURRENT_VERSIONS["job"] == workers_fast.JOB_SCHEMA
     assert codec.CURRENT_VERSIONS["snapshot"] == workers_fast.SNAPSHOT_SCHEMA
-    assert workers_fast.OPEN_JOBS_DIR == OPEN_JOBS_DIR
 
 
 def test_workers_without_workers_counts_the_queue(project: Project, repo: Path) -> None:
@@ -213,6 +211,7 @@ def test_the_events_detail_table_is_the_payload_models() -> None:
     from deksdenflow.cli import events_fast
     from deksdenflow.domain.events import EVENT_SCHEMA_VERSION
     from deksdenflow.domain.payloads import PAYLOADS
+    from deksdenflow.reads import runs
 
     expected = {}
     for kind, model in PAYLOADS.items():
@@ -224,14 +223,15 @@ def test_the_events_detail_table_is_the_payload_models() -> None:
                        or f.annotation is JobKind for f in fields.values()), kind
     assert expected == events_fast.DETAIL_FIELDS
     assert (EVENT_SCHEMA_VERSION, codec.CURRENT_VERSIONS["snapshot"]) == (
-        events_fast.EVENT_SCHEMA, events_fast.SNAPSHOT_SCHEMA)
+        runs.EVENT_SCHEMA, runs.SNAPSHOT_SCHEMA)
     assert codec.MIGRATIONS["event"] == {1: event_v1_to_v2}
 
 
 def test_the_project_show_constants_are_the_store_s() -> None:
-    from deksdenflow.cli import project_fast, show_fast
+    from deksdenflow.cli import project_fast
     from deksdenflow.context.config import PROJECT_SOURCE
     from deksdenflow.domain.layout import PROTOCOLS_DIR
+    from deksdenflow.reads import show as show_fast
     from deksdenflow.workflow.detail import RECENT_EVENTS
 
     assert project_fast.PROJECT_SOURCE == PROJECT_SOURCE

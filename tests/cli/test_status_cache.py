@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.cli import status_json, status_lines
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunPaused, RunResumed
+from deksdenflow.reads import hit, listing
 from deksdenflow.store import STATE_REF, Store, cache
 from deksdenflow.workflow import runs
 from tests.conftest import git
@@ -32,7 +32,7 @@ def _uncached(project: Project) -> str:
     return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def _cache_file(repo: Path, name: str = status_json.LISTING) -> Path:
+def _cache_file(repo: Path, name: str = hit.LISTING) -> Path:
     return repo / ".git" / "deksdenflow" / "cache" / name
 
 
@@ -75,7 +75,7 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(project: Project, repo: Path) ->
     add_run(project.store, "one")
     good = _status(repo)
     _cache_file(repo).write_bytes(b"garbage")
-    _cache_file(repo, status_lines.LINES).write_bytes(_cache_file(repo, status_lines.LINES)
+    _cache_file(repo, listing.LINES).write_bytes(_cache_file(repo, listing.LINES)
                                                        .read_bytes()[:-20])
     assert _status(repo) == good
     assert _status(repo) == good
@@ -85,12 +85,12 @@ def test_only_runs_whose_tree_changed_are_rendered_again(project: Project, repo:
     """Prove the incremental rebuild: an entry planted for an unchanged run is reused."""
     add_run(project.store, "kept")
     changed = add_run(project.store, "changed")
-    status_json.render(project)
-    per_run = _cache_file(repo, status_lines.LINES)
+    listing.json_text(project)
+    per_run = _cache_file(repo, listing.LINES)
     # Same length, so the record's offsets still hold.
     per_run.write_bytes(per_run.read_bytes().replace(b'"task": "do kept"', b'"task": "planted"'))
     _note(project.store, changed)
-    listed = {r["name"]: r for r in json.loads(status_json.render(project))["runs"]}
+    listed = {r["name"]: r for r in json.loads(listing.json_text(project))["runs"]}
     assert listed["kept"]["task"] == "planted"
     assert listed["changed"]["paused"] is True
 

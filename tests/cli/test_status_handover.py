@@ -15,10 +15,10 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunPaused, RunResumed
+from deksdenflow.reads import excerpts as listing
 from deksdenflow.store import cache
 from deksdenflow.store.lite import LiteView
 from deksdenflow.sync import service
-from deksdenflow.workflow import listing
 from tests.cli.test_lazy_cli import loaded_by
 from tests.store.conftest import add_run
 from tests.sync.conftest import clone_of, make_remote

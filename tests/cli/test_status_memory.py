@@ -9,18 +9,19 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-from deksdenflow.cli import status_json, status_lines
-from deksdenflow.cli.status_lines import Line
 from deksdenflow.context.project import Project
 from deksdenflow.domain.payloads import RunCreated
+from deksdenflow.reads import hit
+from deksdenflow.reads import listing as status_lines
+from deksdenflow.reads.listing import Excerpt
 from deksdenflow.store import Tx
 
 DFLOW = str(Path(sys.executable).with_name("dflow"))
 RUNS = 2000
 
 
-def _lines() -> dict[str, Line]:
-    return {f"{n:040x}": Line(n, f"uid-{n}", f"{n:04d}-run", "planned", "planned", False, 0, 3,
+def _lines() -> dict[str, Excerpt]:
+    return {f"{n:040x}": Excerpt(n, f"uid-{n}", f"{n:04d}-run", "planned", "planned", False, 0, 3,
                               "-", 0, "", "", [],
                               json.dumps({"task": "x" * 900, "n": n}, indent=2))
             for n in range(RUNS)}
@@ -60,7 +61,7 @@ def test_runs_with_text_beyond_ascii_come_back_whole_from_the_cache(project: Pro
     status = [DFLOW, "status", "--json"]
     first = subprocess.run(status, cwd=repo, capture_output=True, text=True, check=True).stdout
     folder = repo / ".git" / "deksdenflow" / "cache"
-    (folder / status_json.LISTING).unlink()  # the next call reads the per-run lines
+    (folder / hit.LISTING).unlink()  # the next call reads the per-run lines
     lines = folder / status_lines.LINES
     lines.write_bytes(lines.read_bytes().replace(b"plain again", b"PLAIN AGAIN"))
     again = subprocess.run(status, cwd=repo, capture_output=True, text=True, check=True).stdout

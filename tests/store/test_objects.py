@@ -9,6 +9,7 @@ import subprocess
 import zlib
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from deksdenflow.context.project import Project
@@ -263,7 +264,7 @@ def test_trees_are_parsed_as_git_lists_them(tmp_path: Path) -> None:
 # --- LiteView on the reader -----------------------------------------------------------------
 
 
-def test_lite_view_reads_the_state_without_pygit2_and_falls_back(project: Project,
+def test_lite_view_reads_the_state_without_pygit2_and_gives_up_where_it_cannot(project: Project,
                                                                  repo: Path) -> None:
     uids = [add_run(project.store, f"run{k}") for k in range(3)]
     tip = git("rev-parse", STATE_REF, cwd=repo)
@@ -283,11 +284,14 @@ def test_lite_view_reads_the_state_without_pygit2_and_falls_back(project: Projec
     assert view.files(folder) == {"run.json": view.snapshot(uids[0])}  # not the events/ tree
     assert view.files("no/such") == {} and view.files("project.toml") == {}
     assert view.uses_libgit2 is False
-    # a damaged object store: the same answers through libgit2
+    # an object store the reader does not know: it gives up (the command reads through
+    # libgit2, decision 1603); a caller with libgit2 open gets the same answers through it
     alternates = repo / ".git" / "objects" / "info" / "alternates"
     alternates.parent.mkdir(exist_ok=True)
     alternates.write_text("")
-    fallback = LiteView(common, tip)
+    with pytest.raises(Unreadable):
+        LiteView(common, tip)
+    fallback = LiteView(pygit2.Repository(common), tip)
     assert fallback.run_dirs() == dirs and fallback.uses_libgit2 is True
     assert fallback.snapshot(uids[0]) == view.snapshot(uids[0])
     assert fallback.files(folder) == view.files(folder)

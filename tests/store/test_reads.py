@@ -12,7 +12,7 @@ from deksdenflow.domain.payloads import ProjectSetup, RunCreated, RunNote, RunRe
 from deksdenflow.errors import RunNotFound, UsageError
 from deksdenflow.store import StateView, Store
 from deksdenflow.store.layout import run_dir, run_snapshot_path
-from deksdenflow.store.run_keys import NAME, RUN_HEAD
+from deksdenflow.store.run_index import NAME, RUN_HEAD
 from tests.store.conftest import add_run, commit_file
 
 

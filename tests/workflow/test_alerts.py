@@ -17,6 +17,7 @@ from deksdenflow.context.project import Project
 from deksdenflow.domain.models import Usage
 from deksdenflow.domain.payloads import RunBudgetAlert, RunNote
 from deksdenflow.errors import ConfigError
+from deksdenflow.reads import excerpts
 from deksdenflow.store import Tx
 from deksdenflow.sync import service
 from deksdenflow.workflow import runs
@@ -140,7 +141,7 @@ def test_a_month_threshold_fires_once_across_two_clones_after_a_merge(
     service.sync(a)
     for project in (a, b):
         assert sorted(x["threshold"] for x in _alerts(project)) == [0.5, 0.8, 0.8]
-        listing = [status_lines.of_run_line(line) for line in runs.status(project).runs]
+        listing = [excerpts.of_run_line(line) for line in runs.status(project).runs]
         shown = status_lines.alert_notes(listing)  # what `dflow status` prints under its table
         assert len(shown) == 1 and "alert: 80% of a budget: the project in" in shown[0]
     _spend(a, one, 100)  # 96%: nothing left to fire below 1.0

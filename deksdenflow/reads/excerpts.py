@@ -1,18 +1,24 @@
-"""Each run's line in the listing (`dflow status`), and the journal through which the process
-that publishes a commit hands the lines of the runs it changed to the next listing.
+"""Each run's excerpt — what `status`, `status --json`, `show`'s header (its stage, why it
+waits) and the budget alerts show of it — and the journal through which the process that
+publishes a commit hands the excerpts of the runs it changed to the next reader.
 
-A line is a pure function of the run's directory tree and the effective settings
-(docs/decisions/1301-status-reads-only-what-changed.md). The writer of a commit has the models
-and the settings loaded already; a `dflow status` run after it has neither, and loading them
-for one changed run is most of its time. So after a commit is published, the composition
-root (`Wiring.published`) computes the changed runs' lines exactly as the listing would — from
-the committed `run.json` bytes, with the settings resolved without command-line flags — and
-appends them to a journal in the git dir's cache, keyed by the run tree id and the settings
-key. The listing takes a line from there only for that tree under the same key; everything
-else it computes itself (docs/decisions/1304-the-writer-hands-over-status-lines.md).
+An excerpt is a pure function of the run's directory tree and the effective settings,
+computed by one function (`line_of`, through the reconciler's `workflow.runs.run_line`) and
+kept by run tree id under the settings key (`environment.settings_digest`: project.toml's
+blob, the DFLOW_* variables, the user config file, this machine's trust record)
+(docs/decisions/1301-status-reads-only-what-changed.md, 1602-one-excerpt-per-run.md). The
+writer of a commit has the models and the settings loaded already; a reader after it has
+neither, and loading them for one changed run is most of its time. So after a commit is
+published, the composition root (`Wiring.published`) computes the changed runs' excerpts
+exactly as a reader would — from the committed `run.json` bytes, with the settings resolved
+without command-line flags — and appends them to a journal in the git dir's cache, keyed by
+the run tree id and the settings key. A reader takes an excerpt from there only for that tree
+under the same key; anything else (a sync merge, a `git fetch`, `dflow trust`, a changed
+DFLOW_* variable) it computes through the same function
+(docs/decisions/1304-the-writer-hands-over-status-lines.md).
 
 This module is on the fast path of `dflow status`: the standard library at import, the
-models only inside the functions that compute a line.
+models only inside the functions that compute an excerpt.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ if TYPE_CHECKING:
     from ..context.project import Project
     from ..domain.settings import ProjectSettings
     from ..store import Tx
-    from . import runs
+    from ..workflow import runs
 
 LINES = "status-lines"
 JOURNAL = "status-lines.journal"
@@ -38,8 +44,8 @@ _FIELDS = ("number", "uid", "id", "status", "stage", "paused", "done", "total", 
            "tokens", "updated", "waits", "alerts", "fragment")
 
 
-class Line:
-    """One run as the listing shows it (a plain class: `dataclasses` costs a status call
+class Excerpt:
+    """One run as the readers show it (a plain class: `dataclasses` costs a status call
     ~5 ms of imports and code generation)."""
 
     __slots__ = _FIELDS
@@ -63,16 +69,16 @@ class Line:
         self.fragment = fragment  # the run's JSON in the listing, indented as `--json` prints it
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Line) and all(
+        return isinstance(other, Excerpt) and all(
             getattr(self, name) == getattr(other, name) for name in _FIELDS)
 
     __hash__ = None  # type: ignore[assignment]  # mutable fields (alerts): not hashable
 
     def __repr__(self) -> str:
-        return f"Line({', '.join(f'{n}={getattr(self, n)!r}' for n in _FIELDS)})"
+        return f"Excerpt({', '.join(f'{n}={getattr(self, n)!r}' for n in _FIELDS)})"
 
 
-def row(line: Line) -> tuple[object, ...]:
+def row(line: Excerpt) -> tuple[object, ...]:
     """Every field but the JSON text, in order."""
     return (line.number, line.uid, line.id, line.status, line.stage, line.paused, line.done,
             line.total, line.jobs, line.tokens, line.updated, line.waits, line.alerts)
@@ -85,21 +91,21 @@ def settings_key(project_blob_id: str, common: str) -> str:
     return environment.settings_digest(common, project_blob_id)
 
 
-def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Line:
+def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Excerpt:
     """The line of the run whose `run.json` holds `data`."""
     from ..store import codec
     from ..store.layout import run_snapshot_path
-    from . import runs
+    from ..workflow import runs
 
     snap = codec.load_snapshot(data, run_snapshot_path(uid))
     return of_run_line(runs.run_line(snap, settings))
 
 
-def of_run_line(line: runs.RunLine) -> Line:
+def of_run_line(line: runs.RunLine) -> Excerpt:
     """The listing's line for a `runs.RunLine`."""
     jobs = ", ".join(f"{j['kind']}:{j['status']}" for j in line.open_jobs) or "-"
     waits = waiting_line(line.waiting.reason, line.waiting.command) if line.waiting else ""
-    return Line(line.number, line.uid, line.id, line.status, line.stage, line.paused,
+    return Excerpt(line.number, line.uid, line.id, line.status, line.stage, line.paused,
                 line.steps_done, line.steps_total, jobs, line.tokens,
                 line.updated.isoformat() if line.updated else "", waits,
                 [[a.prefix, a.threshold, a.text] for a in line.alerts],
@@ -115,17 +121,17 @@ def waiting_line(reason: str, command: str) -> str:
 # --- the journal ----------------------------------------------------------------------------
 
 
-def handed_over(common: str, key: str, wanted: set[str]) -> dict[str, Line]:
+def handed_over(common: str, key: str, wanted: set[str]) -> dict[str, Excerpt]:
     """{run tree id: line} for the `wanted` run trees that writers journaled under this
     settings key."""
-    found: dict[str, Line] = {}
+    found: dict[str, Excerpt] = {}
     for payload in cache.records(common, JOURNAL, key):
         if len(wanted) <= 16 and not any(tree.encode() in payload for tree in wanted):
             continue  # not parsed: a record of runs (or versions of them) not asked for
         try:
             for tree, values in json.loads(payload).items():
                 if tree in wanted:
-                    found[tree] = Line(*values)
+                    found[tree] = Excerpt(*values)
         except (ValueError, TypeError, AttributeError):
             continue  # not a record this version wrote: the listing computes the line
     return found
