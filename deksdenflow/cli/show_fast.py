@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from ..domain import run_facts
-from ..reads.show import RECENT_EVENTS, RunRead
+from ..domain.plain import RECENT_EVENTS
+from ..reads.show import RunRead
 from . import events_fast, fast
 from .show_text import Shown, StepRow, review_line
 

@@ -14,10 +14,9 @@ from .. import environment
 from ..domain.settings import EngineConfig, ProjectSettings, Variant
 from ..errors import ConfigError, did_you_mean
 from ..store import codec
-from ..store.layout import PROJECT_FILE, STATE_REF
+from ..store.layout import PROJECT_SOURCE as PROJECT_SOURCE  # re-exported for the faces
 
 DEFAULTS = "defaults"
-PROJECT_SOURCE = f"{PROJECT_FILE} on {STATE_REF}"
 
 
 class ResolvedSettings(BaseModel):

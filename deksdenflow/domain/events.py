@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from .event_types import EventType
 from .payloads import PAYLOADS, EventData, Payload
+from .plain import EVENT_SCHEMA_VERSION
 
 # 2: typed payloads; run.note says `text` (schema 1 also wrote `reason`), store/codec.py.
-EVENT_SCHEMA_VERSION = 2
 
 P = TypeVar("P", bound=Payload)
 

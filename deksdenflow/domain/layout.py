@@ -6,7 +6,9 @@ that rule is still found (`protocol_folders`)."""
 
 from __future__ import annotations
 
-from .models import ProtocolRun
+TYPE_CHECKING = False  # not typing's: the fast show reads PROTOCOLS_DIR before pydantic
+if TYPE_CHECKING:
+    from .models import ProtocolRun
 
 PROTOCOLS_DIR = ".protocols"
 

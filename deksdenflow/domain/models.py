@@ -9,8 +9,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .alerts import BudgetAlert
-
-SNAPSHOT_SCHEMA_VERSION = 1
+from .plain import OPEN_JOB_STATUSES
+from .plain import SNAPSHOT_SCHEMA_VERSION as SNAPSHOT_SCHEMA_VERSION
+from .plain import JobStatus as JobStatus
 
 # Per-entity history stays bounded: snapshots keep this many closed jobs / rejected events.
 CLOSED_JOBS_KEPT = 20
@@ -59,15 +60,6 @@ class JobKind(StrEnum):
     FIX_REVIEW = "fix_review"
 
 
-class JobStatus(StrEnum):
-    REQUESTED = "requested"
-    CLAIMED = "claimed"
-    FINISHED = "finished"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-OPEN_JOB_STATUSES = frozenset({JobStatus.REQUESTED, JobStatus.CLAIMED})
 
 
 class Usage(BaseModel):

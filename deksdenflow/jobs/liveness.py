@@ -18,7 +18,6 @@ from ..store import Store
 from .locks import try_lock, unlock
 
 JOB_LOCKS_DIR = "jobs"
-WORKERS_DIR = "workers"
 
 
 def clone_token(store: Store) -> str:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ValidationError
 
 from ..domain.models import Job, JobStatus
+from ..domain.plain import WORKERS_DIR
 from ..store import Store
-from .liveness import WORKERS_DIR, host
+from .liveness import host
 from .locks import reap_if_gone, try_lock, unlock
 
 if TYPE_CHECKING:

@@ -14,13 +14,12 @@ import json
 
 from ..store import cache
 from ..store.layout import PROJECT_FILE
+from ..store.layout import PROJECT_SOURCE as PROJECT_SOURCE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..context.config import ResolvedSettings
 
-# context/config.py's PROJECT_SOURCE (a test holds it)
-PROJECT_SOURCE = "project.toml on refs/deksdenflow/state"
 OVERRIDES = "project-overrides"
 
 

@@ -16,20 +16,20 @@ import functools
 import json
 from datetime import datetime
 
+from ..domain.plain import EVENT_SCHEMA_VERSION
 from ..store.layout import ROOT_EVENTS_DIR, events_dir
-from ..store.run_index import SNAPSHOT_SCHEMA, Entry, Unusual, may_name
+from ..store.run_index import Entry, Unusual, may_name
 from ..store.run_index import run_index as index_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..store.lite import LiteView
 
-EVENT_SCHEMA = 2  # domain/events.py's EVENT_SCHEMA_VERSION; schema 1 is migrated as codec does
 
 Doc = dict[str, object]
 INF = float("inf")
 
-__all__ = ["EVENT_SCHEMA", "SNAPSHOT_SCHEMA", "Doc", "Entry", "Unusual", "event", "events_under",
+__all__ = ["Doc", "Entry", "Unusual", "event", "events_under",
            "find", "newest", "newest_events", "ordered", "run_id", "run_index", "view_at"]
 
 
@@ -93,7 +93,7 @@ def event(data: bytes) -> Doc:
         from ..store.migrations import event_v1_to_v2
 
         doc = event_v1_to_v2(dict(doc))
-    elif doc.get("schema_version") != EVENT_SCHEMA:
+    elif doc.get("schema_version") != EVENT_SCHEMA_VERSION:
         raise Unusual("an event of another schema")
     at, step, run = doc.get("at"), doc.get("step"), doc.get("run")
     if not (isinstance(doc.get("id"), str) and type(doc.get("lamport")) is int

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from ..domain.layout import PROTOCOLS_DIR
+from ..domain.plain import SNAPSHOT_SCHEMA_VERSION
 from ..store import cache
 from ..store.layout import events_dir, run_dir
 from . import runs
@@ -22,8 +24,6 @@ if TYPE_CHECKING:
     from ..store.lite import LiteView
     from .excerpts import Excerpt
 
-RECENT_EVENTS = 20  # workflow/detail.py's
-PROTOCOLS_DIR = ".protocols"  # domain/layout.py's
 Doc = dict[str, object]
 Changes = list[tuple[int, int, int, int]]  # step index, files, added, deleted
 
@@ -54,7 +54,7 @@ def run_read(common: str, tip: str, ref: str) -> RunRead | None:
     if folder is None or data is None:
         return None  # no such run, or several: the command says which
     doc = json.loads(data)
-    if doc.get("schema_version", 1) != runs.SNAPSHOT_SCHEMA:
+    if doc.get("schema_version", 1) != SNAPSHOT_SCHEMA_VERSION:
         return None
     run = doc["run"]
     if run.get("parallel"):

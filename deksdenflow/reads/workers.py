@@ -14,16 +14,14 @@ import json
 import os
 from datetime import UTC, datetime
 
+from ..domain.plain import SNAPSHOT_SCHEMA_VERSION, WORKERS_DIR, JobStatus
 from ..store.layout import OPEN_JOBS_DIR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..store.lite import LiteView
 
-WORKERS_DIR = "workers"  # jobs/liveness.py's, in <git dir>/deksdenflow/
 # store/codec.py's CURRENT_VERSIONS["job"] and ["snapshot"] (a test holds them equal)
-JOB_SCHEMA = SNAPSHOT_SCHEMA = 1
-JOB_STATUSES = ("requested", "claimed", "finished", "failed", "cancelled")
 
 
 def pool_at(common: str, tip: str) -> tuple[list[dict[str, object]], str, dict[str, str]] | None:
@@ -99,11 +97,11 @@ def queue_line(view: LiteView) -> str | None:
     requested = delayed = claimed = 0
     for data in view.files(OPEN_JOBS_DIR).values():
         doc = json.loads(data)
-        if not isinstance(doc, dict) or doc.get("schema_version") != JOB_SCHEMA:
+        if not isinstance(doc, dict) or doc.get("schema_version") != SNAPSHOT_SCHEMA_VERSION:
             return None
         status, not_before = doc.get("status", "requested"), doc.get("not_before")
         wait = _time(not_before)
-        if status not in JOB_STATUSES or (not_before is not None and wait is None):
+        if status not in tuple(JobStatus) or (not_before is not None and wait is None):
             return None
         if status == "claimed":
             claimed += 1
@@ -122,7 +120,7 @@ def run_ids(view: LiteView, uids: set[str]) -> dict[str, str]:
         if data is None:
             continue
         doc = json.loads(data)
-        if doc.get("schema_version", 1) != SNAPSHOT_SCHEMA:
+        if doc.get("schema_version", 1) != SNAPSHOT_SCHEMA_VERSION:
             raise ValueError(f"run {uid}: a snapshot of another schema")
         number, name = doc["run"]["number"], doc["run"]["name"]
         if type(number) is not int or not isinstance(name, str):

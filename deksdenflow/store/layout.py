@@ -17,6 +17,7 @@ from __future__ import annotations
 STATE_REF = "refs/deksdenflow/state"
 TRACKING_PREFIX = "refs/deksdenflow/remotes/"  # + "<remote>/state": what `git fetch` brought
 PROJECT_FILE = "project.toml"
+PROJECT_SOURCE = f"{PROJECT_FILE} on {STATE_REF}"  # where a setting came from, as config names it
 META_FILE = "meta.json"
 RUNS_DIR = "runs"
 ROOT_EVENTS_DIR = "events"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 
+from ..domain.plain import SNAPSHOT_SCHEMA_VERSION
 from . import cache
 from .layout import run_snapshot_path
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 NAME = "run-index"
 KEY = "3"  # entries are addressed by content; the header's dflow version does the rest
-SNAPSHOT_SCHEMA = 1  # domain/models.py's SNAPSHOT_SCHEMA_VERSION (a test holds them equal)
 
 # uid, number, name, branch and last_lamport (None: unknown, which counts as the newest)
 Entry = tuple[str, int, str, str, int | None]
@@ -36,7 +36,7 @@ Entry = tuple[str, int, str, str, int | None]
 # escapes are skipped over); such a snapshot, or one in any other layout, is read whole.
 RUN_HEAD = re.compile(
     rb'\{"schema_version":%d,"run":\{"uid":"([0-9A-Za-z]+)","number":(\d+),"name":"([^"\\]*)",'
-    rb'"task":"(?:[^"\\]|\\.)*","branch":"([^"\\]*)",' % SNAPSHOT_SCHEMA)
+    rb'"task":"(?:[^"\\]|\\.)*","branch":"([^"\\]*)",' % SNAPSHOT_SCHEMA_VERSION)
 _LAST_LAMPORT = re.compile(rb'"last_lamport"\s*:\s*(\d+)')
 
 
@@ -109,7 +109,7 @@ def _plain(data: bytes, folder: str) -> Entry:
         raise Unusual(f"run {folder}: a snapshot this dflow does not read as it is")
     number, name, uid, branch = run.get("number"), run.get("name"), run.get("uid"), run.get(
         "branch", "")
-    if doc.get("schema_version", 1) != SNAPSHOT_SCHEMA or type(number) is not int or not (
+    if doc.get("schema_version", 1) != SNAPSHOT_SCHEMA_VERSION or type(number) is not int or not (
             isinstance(name, str) and isinstance(uid, str) and isinstance(branch, str)):
         raise Unusual(f"run {folder}: a snapshot this dflow does not read as it is")
     last = doc.get("last_lamport")  # absent: counts as the newest, as the command counts it

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from ..context.project import Project
 from ..domain.events import Event
 from ..domain.models import ReviewComment, RunSnapshot, StepRun
+from ..domain.plain import RECENT_EVENTS
 from ..store import StateView
 from ..store.branches import committed_file, file_at
 from ..sync import work
@@ -14,8 +15,6 @@ from . import conflicts, placement
 from .conflicts import ConflictRisk
 from .facts import RunFacts, gather
 from .runs import RunLine, folder, run_line
-
-RECENT_EVENTS = 20
 
 
 class RunDetail(BaseModel):
