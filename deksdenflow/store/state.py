@@ -229,7 +229,7 @@ class StateView:
         """uid -> (number, name, branch) of every run at this tip, in the tree's order: what
         a user types to name a run, without reading 1,000 snapshots (store/run_keys.py)."""
         if self._run_keys is None:
-            from .run_keys import run_keys
+            from .run_keys import run_keys  # why: start-up
 
             self._run_keys = run_keys(self)
         return self._run_keys
