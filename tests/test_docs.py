@@ -220,9 +220,9 @@ def test_the_size_table_in_the_architecture_doc_is_current() -> None:
         "`python benchmarks/size_figures.py --write`")
 
 
-def test_the_floor_table_in_the_architecture_doc_is_current() -> None:
-    """The floors are written once, as pyproject's import-linter contracts; the doc's table
-    is generated from them."""
+def test_the_floor_and_room_tables_in_the_architecture_doc_are_current() -> None:
+    """The floors are written once, as pyproject's import-linter contracts, and each room's
+    concern once, as its package's docstring; the doc's tables are generated from them."""
     import importlib.util
     import sys
 
@@ -234,5 +234,5 @@ def test_the_floor_table_in_the_architecture_doc_is_current() -> None:
     doc = (root / "docs" / "architecture.md").read_text()
     found = floors.read(root / "pyproject.toml")
     assert floors.current_doc(found, root / "deksdenflow", doc) == doc, (
-        "docs/architecture.md's floor table is not current: run "
+        "docs/architecture.md's floor or room table is not current: run "
         "`python benchmarks/floors.py --write`")
