@@ -132,8 +132,8 @@ def actor() -> str:
     explicit = text("DFLOW_ACTOR")
     if explicit:
         return explicit
-    import getpass
-    import socket
+    import getpass  # why: start-up
+    import socket  # why: start-up
 
     try:
         user = getpass.getuser()
@@ -155,6 +155,7 @@ def _default_config_path(home: str | None, xdg: str | None) -> str:
         # the two equal
         base = xdg if xdg and xdg.strip() else os.path.expanduser("~/.config")
         return os.path.join(base, "dflow", "config.toml")
+    # why: start-up
     import platformdirs  # what the path depends on is the key: looked up once per value
 
     return os.path.join(platformdirs.user_config_dir("dflow"), "config.toml")
@@ -188,9 +189,10 @@ def settings_digest(git_dir: str, *also: str) -> str:
     BLAKE2 from its own module where there is one: hashlib loads OpenSSL, ~10 ms on the
     `status --json` hit path that computes this too."""
     try:
+        # why: start-up
         from _blake2 import blake2b  # CPython's builtin module
     except ImportError:  # pragma: no cover - another interpreter
-        from hashlib import blake2b
+        from hashlib import blake2b  # why: start-up
     stamp = settings_stamp(git_dir)
     digest: str = blake2b(repr((also, stamp)).encode(), digest_size=20).hexdigest()
     return digest

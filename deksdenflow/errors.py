@@ -25,7 +25,7 @@ def did_you_mean(word: str, choices: Iterable[str] | Mapping[str, str]) -> str:
     """` (did you mean 'X'?)` for a near miss among `choices` (a mapping: of its keys, naming
     the value), else ""; the one wording of a suggestion (run names, engines, config keys,
     projects)."""
-    import difflib
+    import difflib  # why: start-up
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     if not close:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from . import environment
 from .context.parts import JobHandler, SharedClaimer
 from .context.project import Project, initialize
-from .errors import UsageError
+from .domain.models import JobKind
+from .errors import DflowError, UsageError
 from .store import open_store
 from .store.libgit2 import configure_libgit2
 
@@ -63,12 +64,12 @@ class Wiring:
     # --- the parts (context/parts.py) -----------------------------------------------------------
 
     def reconcile(self, tx: Tx, settings: ProjectSettings, every_run: bool) -> None:
-        from .workflow import scheduling
+        from .workflow import scheduling  # why: start-up
 
         scheduling.reconcile_touched(tx, settings, every_run=every_run)
 
     def published(self, project: Project, tx: Tx) -> None:
-        from .reads import excerpts
+        from .reads import excerpts  # why: start-up
 
         excerpts.write_through(project, tx)  # the changed runs' status lines (decision 1304)
         # The settings of the commit this transaction published, never the ref read again: a
@@ -77,7 +78,7 @@ class Wiring:
         self.notify(project, sorted({e.run for e in tx.events if e.run}), settings=settings)
         if not any(e.type == "run.budget_alert" for e in tx.events):
             return
-        from .workflow import alerts
+        from .workflow import alerts  # why: start-up
 
         alerts.deliver(tx.events, settings, settings.project.name or project.root.name)
 
@@ -88,8 +89,7 @@ class Wiring:
         told = (settings or project.settings()).notify
         if not (told.command.strip() or told.webhook_url.strip()):
             return  # nobody to tell: not even the notices module is imported
-        from .errors import DflowError
-        from .workflow import notify
+        from .workflow import notify  # why: start-up
 
         try:
             notify.tell(project, runs, quiet=quiet)
@@ -102,13 +102,13 @@ class Wiring:
         return self._registry.get(kind)
 
     def claim_number(self, project: Project) -> int:
-        from .sync import numbers
+        from .sync import numbers  # why: start-up
 
         return numbers.claim_number(project)
 
     def shared_claims(self, project: Project, worker: str,
                       holds: Callable[[str], bool] | None) -> SharedClaimer | None:
-        from .sync import leases
+        from .sync import leases  # why: start-up
 
         if not leases.is_shared(project):
             return None
@@ -117,12 +117,12 @@ class Wiring:
                                    settings.worker.lease_s, holds)
 
     def undo_killed_creations(self, project: Project) -> list[str]:
-        from .workflow import creation
+        from .workflow import creation  # why: start-up
 
         return creation.recover(project)
 
     def check_push(self, project: Project, base: str, tip: str, what: str) -> None:
-        from .workflow.push_check import check_branch
+        from .workflow.push_check import check_branch  # why: start-up
 
         check_branch(project.root, base, tip, project.settings(), what)
 
@@ -133,26 +133,25 @@ class Wiring:
             sys.stderr.write(f"warning: {text}\n")
 
     def engine(self, name: str, config: EngineConfig) -> Engine:
-        from .engines import registry
+        from .engines import registry  # why: start-up
 
         return registry.get_engine(name, config)
 
     def engine_kinds(self) -> list[str]:
-        from .engines import registry
+        from .engines import registry  # why: start-up
 
         return registry.kinds()
 
     def auto_sync(self) -> AutoSync:
         """The implicit sync around one CLI command (decision 0403)."""
-        from .sync.auto import AutoSync
+        from .sync.auto import AutoSync  # why: start-up
 
         return AutoSync(self.open_project)
 
     def _build_registry(self) -> dict[JobKind, JobHandler]:
-        from .ci.handlers import handlers as ci_handlers
-        from .domain.models import JobKind
-        from .jobs.runner import Noop
-        from .workflow.handlers import handlers as workflow_handlers
+        from .ci.handlers import handlers as ci_handlers  # why: start-up
+        from .jobs.runner import Noop  # why: start-up
+        from .workflow.handlers import handlers as workflow_handlers  # why: start-up
 
         registry: dict[JobKind, JobHandler] = {JobKind.NOOP: Noop()}
         registry.update(workflow_handlers())

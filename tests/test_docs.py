@@ -218,3 +218,21 @@ def test_the_size_table_in_the_architecture_doc_is_current() -> None:
     assert sizes.current_doc(root / "deksdenflow", doc) == doc, (
         "docs/architecture.md's size table is not current: run "
         "`python benchmarks/size_figures.py --write`")
+
+
+def test_the_floor_and_room_tables_in_the_architecture_doc_are_current() -> None:
+    """The floors are written once, as pyproject's import-linter contracts, and each room's
+    concern once, as its package's docstring; the doc's tables are generated from them."""
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("floors", root / "benchmarks" / "floors.py")
+    assert spec is not None and spec.loader is not None
+    floors = sys.modules["floors"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floors)
+    doc = (root / "docs" / "architecture.md").read_text()
+    found = floors.read(root / "pyproject.toml")
+    assert floors.current_doc(found, root / "deksdenflow", doc) == doc, (
+        "docs/architecture.md's floor or room table is not current: run "
+        "`python benchmarks/floors.py --write`")

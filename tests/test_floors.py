@@ -1,57 +1,34 @@
 """The floors of the house import only downward (docs/architecture.md), for every package:
 no upward import, no import between two floors that are not ordered, so no cycle. The table
-is the contract; there are no exceptions beside it."""
+is pyproject.toml's import-linter contracts, read by benchmarks/floors.py (the one place the
+floor order is written); this test checks it without import-linter, imports inside
+functions included."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
+import sys
 from pathlib import Path
+from typing import Any
 
-PACKAGE = Path(__file__).parent.parent / "deksdenflow"
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "deksdenflow"
 
-# the version, exit codes, user-facing errors, the DFLOW_* variables
-BASE = {"__init__", "exit_codes", "errors", "environment", "faults"}
-LOWER = BASE | {"domain", "git", "store"}
-SERVICES = ["jobs", "observe", "sync", "workflow", "ci", "projects"]
 
-# floor -> the floors (and top-level modules) it may import; anything else is upward.
-ALLOWED: dict[str, set[str]] = {
-    "__init__": set(),
-    "exit_codes": set(),
-    "errors": {"exit_codes"},
-    "environment": {"errors", "exit_codes"},
-    "faults": {"environment"},  # the test-only stopping points, called by name
-    "crash": {"__init__"},  # the crash log names the version
-    "domain": {"errors", "exit_codes"},
-    "git": BASE | {"domain"},
-    # store starts git's background gc through the one git runner (decision 0720).
-    "store": BASE | {"domain", "git"},
-    # engines implement domain/engine.py; the composition root builds them for the services.
-    "engines": BASE | {"domain"},
-    "context": LOWER,
-    # the services, bottom to top: each may use the ones before it, never one after it.
-    "jobs": LOWER | {"context"},
-    "observe": LOWER | {"context"},
-    "sync": LOWER | {"context", "jobs"},
-    "workflow": LOWER | {"context", "jobs", "sync"},
-    "ci": LOWER | {"context", "jobs", "sync", "workflow"},
-    "projects": LOWER | {"context", "jobs", "sync", "workflow", "ci"},
-    # the read side: what the faces show, read from the ref and the caches (decision 1600).
-    "reads": LOWER | {"context", *SERVICES},
-    # the root hands the excerpts of a published commit over (reads/excerpts.py).
-    "wiring": LOWER | {"context", "engines", "reads", *SERVICES},
-    "wording": {"domain"},
-    # the two faces: parse, call, render. Neither imports the other's modules.
-    # cli reads the ref only through the read side: no store (decision 1600).
-    "cli": BASE | {"domain", "git", "context", "wiring", "reads", "wording", "crash",
-                   "console", "web", "mcp", *SERVICES},
-    "console": BASE | {"domain", "context", "wiring", "reads", "wording", "crash", *SERVICES},
-    # `dflow serve` (HTTP) and `dflow mcp` (stdio): faces beside the console, without the
-    # store or git; the MCP tools call the very operations the HTTP API calls (web/ops.py).
-    "web": BASE | {"domain", "context", "wiring", "reads", "wording", "crash", *SERVICES},
-    "mcp": BASE | {"domain", "context", "wiring", "reads", "wording", "crash", "web",
-                   *SERVICES},
-}
+def _read_contracts() -> Any:
+    spec = importlib.util.spec_from_file_location("floors", ROOT / "benchmarks" / "floors.py")
+    assert spec is not None and spec.loader is not None
+    floors = sys.modules["floors"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floors)
+    return floors.read(ROOT / "pyproject.toml")
+
+
+# The contracts are the table: floor -> the floors (and top-level modules) it may import;
+# anything else is upward or an exception a contract names. The package's own __init__ (the
+# version) imports nothing.
+CONTRACTS = _read_contracts()
+ALLOWED: dict[str, set[str]] = {"__init__": set(), **CONTRACTS.allowed}
 
 
 def _floor(path: Path) -> str:
@@ -111,10 +88,24 @@ def test_the_table_has_no_cycle() -> None:
         visit(floor, [])
 
 
-def test_only_store_and_git_import_pygit2() -> None:
-    found = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-             if _floor(p) not in ("store", "git") and "import pygit2" in p.read_text()]
+def test_no_floor_imports_an_outside_package_a_contract_forbids_it() -> None:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        banned = CONTRACTS.banned_outside.get(_floor(path), set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            found += [f"{path.relative_to(PACKAGE)} imports {n}" for n in names
+                      if n.split(".")[0] in banned]
     assert found == []
+
+
+def test_only_store_and_git_may_touch_pygit2() -> None:
+    may = {floor for floor, banned in CONTRACTS.banned_outside.items() if "pygit2" not in banned}
+    assert may == {"store", "git"}, (
+        f"{sorted(may - {'store', 'git'})} may import pygit2: name them in pyproject's contract "
+        "'only store and git touch pygit2'")
 
 
 def test_the_checker_sees_an_upward_import() -> None:
@@ -130,3 +121,11 @@ def test_no_face_may_import_the_store() -> None:
         found = _imports_of("from ..store import cache\n", (face, "probe.py"))
         assert found - ALLOWED[face] == {"store"}, face
     assert "store" in ALLOWED["reads"] and "reads" not in ALLOWED["store"]
+
+
+def test_the_contracts_are_read_with_their_exceptions() -> None:
+    """The reading of the contracts can fail: an exception a forbidden contract names is gone
+    from the floor's allowed set, siblings do not see each other, the order is top-down."""
+    assert "engines" in CONTRACTS.below("cli") and "engines" not in ALLOWED["cli"]
+    assert "web" not in ALLOWED["console"] and "console" not in ALLOWED["web"]
+    assert "cli" not in ALLOWED["store"] and "store" in ALLOWED["workflow"]

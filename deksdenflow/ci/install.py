@@ -45,3 +45,35 @@ def detect() -> Requirement:
     except ValueError:
         direct = None
     return requirement_from(direct if isinstance(direct, dict) else None, dist.version)
+
+
+# How CI installs dflow: ci.install (set by `dflow init --ci`); DFLOW_INSTALL in the CI
+# settings overrides it. Without either the job stops with a sentence saying what to set.
+INSTALL = 'pip install "${{DFLOW_INSTALL:-{requirement}}}"'
+NO_INSTALL = ('if [ -z "$DFLOW_INSTALL" ]; then echo "set ci.install (dflow config set '
+              'ci.install REQUIREMENT) or the CI variable DFLOW_INSTALL"; exit 1; fi; '
+              'pip install "$DFLOW_INSTALL"')
+
+# What every GitHub job that runs dflow on the repository's history starts with.
+GITHUB_SETUP = """\
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install dflow
+        env:
+          DFLOW_INSTALL: ${{ vars.DFLOW_INSTALL }}
+        run: """
+
+
+def github_setup(requirement: str) -> str:
+    """The checkout (whole history), Python and dflow's install, as steps of a GitHub job."""
+    return f"{GITHUB_SETUP}{install_line(requirement)}\n"
+
+
+def install_line(requirement: str) -> str:
+    if not requirement:
+        return NO_INSTALL
+    return INSTALL.format(requirement=requirement.replace('"', '\\"'))

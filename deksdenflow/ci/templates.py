@@ -13,13 +13,8 @@ from ..domain import settings_trust
 from ..errors import ConfigError, UsageError
 from ..store import Tx
 from . import install
-
-# How CI installs dflow: ci.install (set by `dflow init --ci`); DFLOW_INSTALL in the CI
-# settings overrides it. Without either the job stops with a sentence saying what to set.
-INSTALL = 'pip install "${{DFLOW_INSTALL:-{requirement}}}"'
-NO_INSTALL = ('if [ -z "$DFLOW_INSTALL" ]; then echo "set ci.install (dflow config set '
-              'ci.install REQUIREMENT) or the CI variable DFLOW_INSTALL"; exit 1; fi; '
-              'pip install "$DFLOW_INSTALL"')
+from . import workers as fleet
+from .install import github_setup, install_line
 
 GITHUB = """\
 # Written by `dflow init --ci github`: runs the checks, then reports the result to the
@@ -187,31 +182,6 @@ def detect_checks(root: Path) -> str:
     return 'echo "set your checks with: dflow init --ci PROVIDER --checks CMD" && false'
 
 
-# What every GitHub job that runs dflow on the repository's history starts with.
-GITHUB_SETUP = """\
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install dflow
-        env:
-          DFLOW_INSTALL: ${{ vars.DFLOW_INSTALL }}
-        run: """
-
-
-def github_setup(requirement: str) -> str:
-    """The checkout (whole history), Python and dflow's install, as steps of a GitHub job."""
-    return f"{GITHUB_SETUP}{install_line(requirement)}\n"
-
-
-def install_line(requirement: str) -> str:
-    if not requirement:
-        return NO_INSTALL
-    return INSTALL.format(requirement=requirement.replace('"', '\\"'))
-
-
 def render(provider: str, checks: str, base: str, requirement: str = "",
            label: str = "") -> str:
     template = GITHUB if provider == "github" else GITLAB
@@ -244,7 +214,6 @@ def write(project: Project, provider: str, checks: str | None = None,
           workers: int = 0) -> list[Path]:
     """The workflow; with `workers`, the job that runs that many remote workers too (its own
     workflow on GitHub, a job in the same file on GitLab: `ci/workers.py`)."""
-    from . import workers as fleet
 
     if provider not in ("github", "gitlab"):
         raise UsageError(f"--ci takes github or gitlab, not '{provider}'")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..domain.settings import ProjectSettings
 from ..errors import ConfigError, UsageError
-from .templates import github_setup, install_line
+from .install import github_setup, install_line
 
 SCHEDULE = "*/30 * * * *"  # every half hour; `workflow_dispatch` / a web pipeline runs it now
 TIMEOUT_MIN = 120  # a runner stops after this; its claims' leases run out and others go on

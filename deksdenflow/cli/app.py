@@ -90,7 +90,7 @@ _DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system 
 
 def _describe(exc: Exception, debug: bool) -> tuple[str, ExitCode]:
     """The one sentence for an error, and its exit code (a bug also gets its crash log)."""
-    from .render import safe_text
+    from .render import safe_text  # why: start-up
 
     if debug:
         traceback.print_exc()
@@ -100,7 +100,7 @@ def _describe(exc: Exception, debug: bool) -> tuple[str, ExitCode]:
         where = f" ({exc.filename})" if exc.filename else ""
         return (f"cannot write{where}: {_DISK_ERRORS[exc.errno]}; free space or fix the "
                 "permissions and run again", ExitCode.FAILED)
-    from ..crash import write_crash_log
+    from ..crash import write_crash_log  # why: start-up
 
     log = write_crash_log(exc)
     where = f"the traceback is in {log}" if log else "run again with --debug for the traceback"
@@ -201,10 +201,10 @@ def _root(
     Example: dflow init && dflow new add-login --task "Add a login page"
     """
     if place is not None:
-        from .projects_cmds import resolve_place
+        from .projects_cmds import resolve_place  # why: start-up
 
         os.chdir(resolve_place(place))
-    from .. import environment
+    from .. import environment  # why: start-up
 
     environment.check_all()  # a bad DFLOW_* value fails here, naming the variable
     # The composition root builds the command's sync policy; the result callback uses it.
@@ -212,8 +212,8 @@ def _root(
     # one, nothing is loaded either while no ref it reads moved (sync/seen.py).
     common = cache.common_dir_of(os.getcwd())
     if common is None or cache.may_have_remote(common):
-        from ..sync import seen
-        from ..wiring import Wiring
+        from ..sync import seen  # why: start-up
+        from ..wiring import Wiring  # why: start-up
 
         if common is None:  # outside a repository: the command says so properly
             ctx.obj = Wiring().auto_sync()
@@ -227,7 +227,7 @@ def _root(
 def _say_notes(notes: list[str]) -> None:
     if not notes:
         return
-    from .render import safe_text
+    from .render import safe_text  # why: start-up
 
     for line in notes:
         typer.echo(safe_text(line), err=True)

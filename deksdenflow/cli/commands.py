@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .. import __version__
+
 ROOT_HELP = "dflow runs AI coding agents through protocols, with all state in git."
 DEBUG_HELP = "Show tracebacks for errors."
 VERSION_HELP = "Print the version."
@@ -137,7 +139,7 @@ def _definitions(rows: tuple[tuple[str, str], ...], width: int) -> str:
 
 
 def _wrap(text: str, width: int, indent: int) -> str:
-    import textwrap
+    import textwrap  # why: start-up
 
     pad = " " * indent
     return textwrap.TextWrapper(width, initial_indent=pad, subsequent_indent=pad,
@@ -147,8 +149,6 @@ def _wrap(text: str, width: int, indent: int) -> str:
 def print_fast(argv: list[str]) -> bool:
     """Answer `dflow --version` and `dflow --help` from here; True if done."""
     if argv == ["--version"]:
-        from .. import __version__
-
         text = f"dflow {__version__}\n"
     elif argv in (["--help"], ["-h"]):
         text = root_help()

@@ -22,8 +22,8 @@ def console() -> None:
         raise NoTerminal("dflow console needs a terminal (standard input and output are not "
                          "one); run it in a terminal, or use `dflow status` / `dflow show RUN` "
                          "in scripts")
-    from ..console.app import DflowConsole
-    from ..wiring import open_project
+    from ..console.app import DflowConsole  # why: start-up
+    from ..wiring import open_project  # why: start-up
 
     open_project(".").view()  # errors (no repo, not initialized) print like every command's
     app = DflowConsole(".")

@@ -10,6 +10,7 @@ from typing import Any, get_args
 from rich.console import Console
 from rich.prompt import IntPrompt, Prompt
 
+from ..domain.settings import EngineConfig
 from ..errors import DflowError, did_you_mean
 from ..projects.answers import BudgetMode, InitAnswers, QaPolicy, defaults
 from ..projects.detect import CiProvider, Detected
@@ -59,7 +60,7 @@ def _prompt(console: Console, key: str, question: str, choices: tuple[str, ...],
 def _problem(key: str, answer: Any, root: Path | None, kinds: list[str] | None) -> str | None:
     """Why this answer cannot be used, as one sentence; None when it can."""
     if key == "base" and root is not None:
-        from ..projects.preflight import check_base
+        from ..projects.preflight import check_base  # why: start-up
 
         try:
             check_base(root, str(answer))
@@ -73,8 +74,7 @@ def _problem(key: str, answer: Any, root: Path | None, kinds: list[str] | None) 
 
 def _command_line(console: Console) -> str:
     """The command engine runs a command line: without one its first run fails."""
-    from ..domain.settings import EngineConfig
-    from ..wiring import Wiring
+    from ..wiring import Wiring  # why: start-up
 
     while True:
         line = Prompt.ask("Command line for the command engine (the prompt comes on stdin "

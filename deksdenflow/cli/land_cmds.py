@@ -82,7 +82,7 @@ def land(
         raise UsageError(f"--strategy takes merge, squash or rebase, not '{strategy}'")
     project = open_project()
     if via == "pr":
-        from ..ci import pr as pr_service
+        from ..ci import pr as pr_service  # why: start-up
 
         result = pr_service.land_via_pr(project, run, strategy)
     else:
@@ -184,7 +184,7 @@ def logs(
                        attempt)
     name = found.name
     if prompt:
-        from ..workflow.agents import prompt_artifact
+        from ..workflow.agents import prompt_artifact  # why: start-up
 
         name = prompt_artifact(found.name)
         if view.artifact(snap.run.uid, name) is None:

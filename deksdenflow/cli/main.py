@@ -21,24 +21,24 @@ _CONTROLS = frozenset(("pause", "resume", "step", "new"))
 
 
 def _main() -> None:
-    from .commands import print_fast
+    from .commands import print_fast  # why: start-up
 
     if print_fast(sys.argv[1:]):  # --version, --help: no need to load Typer
         return
     if _CONTROLS.intersection(sys.argv[1:3]):  # its import is no read path's cost
-        from .fast_controls import answer as answer_control
+        from .fast_controls import answer as answer_control  # why: start-up
 
         if answer_control(sys.argv[1:]):  # pause, resume, step approve, new (decision 1315)
             return
-    from .status_json import print_cached
+    from .status_json import print_cached  # why: start-up
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all
         return
-    from .fast import answer
+    from .fast import answer  # why: start-up
 
     if answer(sys.argv[1:]):  # `dflow status`, `workers`, ...: read before Typer is loaded
         return
-    from .app import app
+    from .app import app  # why: start-up
 
     app(prog_name="dflow")
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def _ledger(project: Project) -> Ledger:
-    from ..observe.ledger import ledger, project_label
+    from ..observe.ledger import ledger, project_label  # why: start-up
 
     view = project.view()
     name = project_label(view.settings().project.name, project.root.name)
@@ -47,7 +47,7 @@ def metrics(
 
     Example: dflow metrics --textfile /var/lib/node_exporter/textfile/dflow.prom
     """
-    from ..observe import metrics as exposition
+    from ..observe import metrics as exposition  # why: start-up
 
     project = open_project()
     if serve is not None:
@@ -77,9 +77,9 @@ def report(
 
     Example: dflow report --since yesterday --by engine
     """
-    from ..domain.since import parse_since
-    from ..observe import report as reporting
-    from .report_render import render
+    from ..domain.since import parse_since  # why: start-up
+    from ..observe import report as reporting  # why: start-up
+    from .report_render import render  # why: start-up
 
     found = reporting.for_project(open_project(), by, parse_since(since))
     if json_:

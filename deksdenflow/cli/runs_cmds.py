@@ -62,7 +62,7 @@ def new(
 def _new_from_issue(project: Project, name: str | None, task: str | None,
                     from_event: str | None, from_issue: str | None, engine: str | None,
                     no_plan: bool, variant: str | None, json_: bool) -> None:
-    from ..ci import intake
+    from ..ci import intake  # why: start-up
 
     if from_event is not None and from_issue is not None:
         raise UsageError("choose one of --from-event and --from-issue")
@@ -124,7 +124,7 @@ def status(
 
 
 def _status_all(only: str | None, json_: bool) -> None:
-    from ..projects import overview
+    from ..projects import overview  # why: start-up
 
     report = overview.status_all(Wiring(), only=only)
     if json_:

@@ -26,7 +26,7 @@ def serve(
 
     Example: dflow serve --port 8765
     """
-    from ..web import access, ops, server
+    from ..web import access, ops, server  # why: start-up
 
     access.check_host(host)  # before anything else: refuse at once, changing nothing
     root = open_project().root  # errors (no repo, not initialized) print like every command's
@@ -42,7 +42,7 @@ def mcp() -> None:
 
     Example: dflow mcp
     """
-    from ..mcp import server
+    from ..mcp import server  # why: start-up
 
     root = open_project().root
     server.run(Path(root))

@@ -78,7 +78,7 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
     if report.untrusted:
         _trust_adopted(project, yes)
     if ci is not None:
-        from ..ci import templates
+        from ..ci import templates  # why: start-up
 
         done = templates.setup(project, ci, checks, workers)
         for path in done.paths:
@@ -97,8 +97,8 @@ def init(  # noqa: PLR0913 - every answer of the wizard is also a flag
 def _trust_adopted(project: Project, yes: bool) -> None:
     """An adopted state's settings take effect here once trusted: list them and ask (--yes
     trusts them); a refusal leaves them waiting and the set-up done."""
-    from ..sync import trust
-    from . import trust_cmds
+    from ..sync import trust  # why: start-up
+    from . import trust_cmds  # why: start-up
 
     report = trust.pending(project)
     if not report.changes:
@@ -115,7 +115,7 @@ def _is_terminal() -> bool:
 
 def _register(project: Project) -> None:
     """`dflow init` registers the repository, so `dflow projects` and `-C` know it."""
-    from ..projects.onboarding import register
+    from ..projects.onboarding import register  # why: start-up
 
     try:
         entry, new = register(project, project.settings().project.base_branch)
@@ -147,8 +147,7 @@ def doctor(json_: bool = JSON_OPTION,
         for tracking, kept in fixed.remotes_set_aside:
             typer.echo(f"set aside the refused state {tracking} pointed at (kept as {kept}); "
                        "it comes back with the next fetch until the remote is fixed")
-        from ..wiring import open_project
-        from ..workflow import doctor_runs
+        from ..workflow import doctor_runs  # why: start-up
 
         for branch in doctor_runs.undo_killed_creations(open_project()):
             typer.echo(f"removed branch and worktree {branch}: a killed dflow new made them "

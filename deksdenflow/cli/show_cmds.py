@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ..wiring import open_project
 from ..workflow import detail
+from ..workflow.worktrees import run_here
 from .render import JSON_OPTION, console, emit_json
 from .runs_cmds import waiting_line
 from .show_text import Shown, StepRow, render, review_line
@@ -24,7 +25,6 @@ def show(run: Optional[str] = typer.Argument(  # noqa: UP045
 
     Example: dflow show 0001-add-login --json
     """
-    from ..workflow.worktrees import run_here
 
     project = open_project()
     found = detail.show(project, run_here(project, run))

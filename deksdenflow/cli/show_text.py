@@ -106,7 +106,7 @@ def origin(actor: str, here: str) -> str:
 
 
 def _steps(out: Console, steps: list[StepRow]) -> None:
-    from rich.table import Table
+    from rich.table import Table  # why: start-up
 
     rows = [
         (f"{s.index:02d}", s.title, s.status, str(s.attempts), tokens(s.tokens),
@@ -177,7 +177,7 @@ def _ci(out: Console, ci: tuple[str, str, str, str] | None) -> None:
 def review_line(reviewer: str, state: str, body: str, file: str, line: int | None) -> str:
     """One pending review comment as `show` prints it: where, who, the first line of it."""
     where = f"{file}:{line}" if file and line else (file or "the whole change")
-    from ..domain.redaction import strip_controls
+    from ..domain.redaction import strip_controls  # why: start-up
 
     first = (body.strip().splitlines() or [""])[0]
     return strip_controls(f"  {where} ({reviewer or 'reviewer'}, {state}): {first[:120]}")

@@ -36,7 +36,7 @@ def sync(
                    f"(its branch stays {r.branch})")
     for path in report.conflicts:
         typer.echo(f"note: {path} was changed on both sides; kept one version, check it")
-    from ..sync.auto import lost_notes
+    from ..sync.auto import lost_notes  # why: start-up
 
     for line in lost_notes(report):
         typer.echo(line)
@@ -64,9 +64,9 @@ def ci_report(
 
     Example: dflow ci report --status failure --log checks.log
     """
-    from ..ci import report as ci_service
-    from ..observe.logs import json_line
-    from ..observe.logs import log_format as chosen_format
+    from ..ci import report as ci_service  # why: start-up
+    from ..observe.logs import json_line  # why: start-up
+    from ..observe.logs import log_format as chosen_format  # why: start-up
 
     as_lines = chosen_format(log_format) == "json"
     result = ci_service.report(Wiring(), ".", status=status, branch=branch, url=url, log=log,
@@ -85,7 +85,7 @@ def ci_report(
 
 def _ci_actor() -> str:
     """The CI job as the worker of a report (the same actor the event records)."""
-    from ..ci.env import detect
+    from ..ci.env import detect  # why: start-up
 
     found = detect()
     return f"ci:{found.provider}:{found.job}" if found.job else f"ci:{found.provider}"
@@ -99,7 +99,7 @@ def pr(
 
     Example: dflow pr 0001-add-login
     """
-    from ..ci import pr as pr_service
+    from ..ci import pr as pr_service  # why: start-up
 
     url = pr_service.open_pr(open_project(), run)
     if json_:
@@ -125,7 +125,7 @@ def review_report(
 
     Example: dflow review report --event-file "$GITHUB_EVENT_PATH"
     """
-    from ..ci import review_report as review_service
+    from ..ci import review_report as review_service  # why: start-up
 
     result = review_service.report(Wiring(), ".", event_file=event_file, remote=remote)
     warn(result.warnings)

@@ -66,7 +66,7 @@ class PlainConsole:
     def rich(self) -> Console:
         """The Rich console this one stands in for (for what only Rich prints)."""
         if self._rich is None:
-            from .text import console
+            from .text import console  # why: start-up
 
             self._rich = console()
         return self._rich
@@ -116,7 +116,7 @@ def print_table(console: Console | PlainConsole, headers: Sequence[str],
     if text is not None:
         _write(console, text)
         return
-    from rich.table import Table
+    from rich.table import Table  # why: start-up
 
     table = Table(*headers, box=None)
     for row in rows:
@@ -152,7 +152,7 @@ def _simple(text: str) -> bool:
         return False
     if text.translate(_NARROW).isascii():
         return True
-    from rich.cells import cell_len
+    from rich.cells import cell_len  # why: start-up
 
     return cell_len(text) == len(text)
 
@@ -226,7 +226,7 @@ def _painter(console: Console | PlainConsole) -> Callable[[str, str], str | None
 
 
 def _paint(console: Console, style: Style, text: str) -> str:
-    from rich.console import COLOR_SYSTEMS
+    from rich.console import COLOR_SYSTEMS  # why: start-up
 
     system = console.color_system  # None when not a terminal
     if not text or system is None:

@@ -22,7 +22,7 @@ def is_plain() -> bool:
 
 
 def console() -> Console:
-    from rich.console import Console
+    from rich.console import Console  # why: start-up
 
     plain = is_plain()
     return Console(

@@ -11,6 +11,7 @@ from ..context.project import Project
 from ..domain.models import JobKind
 from ..errors import DflowError, UsageError
 from ..jobs import pool
+from ..jobs.runner import worker_id
 from ..jobs.worker import Transition, WorkerOptions
 from ..wiring import open_project
 from .render import (
@@ -26,7 +27,7 @@ EVENT_STYLE = {"finished": "green", "failed": "red", "retry": "yellow", "recover
 
 def print_transition_json(t: Transition) -> None:
     """One JSON object per transition, with every correlation id (picklable, like below)."""
-    from ..observe.logs import json_line
+    from ..observe.logs import json_line  # why: start-up
 
     level = {"failed": "error", "retry": "warning", "recovered": "warning", "lost": "error"}
     message = f"{t.event} {t.kind} {t.run_id or ''}".strip() if t.kind else t.event
@@ -88,7 +89,7 @@ def worker(
 
     Example: dflow worker -j 2 --burst
     """
-    from ..observe.logs import log_format as chosen_format
+    from ..observe.logs import log_format as chosen_format  # why: start-up
 
     sink = print_transition_json if chosen_format(log_format) == "json" else print_transition
     if all_projects:
@@ -106,7 +107,7 @@ def worker(
 
 
 def _registered_projects() -> list[Project]:
-    from ..projects import registry
+    from ..projects import registry  # why: start-up
 
     found = []
     for entry in registry.load().projects.values():
@@ -129,8 +130,7 @@ def _run_local(projects: list[Project], jobs: int | None, options: WorkerOptions
 def _remote_worker(project: Project, remote: str, kinds: set[JobKind] | None,
                    burst: bool) -> None:
     """One worker that claims through the remote, with a lease (docs/sync.md)."""
-    from ..jobs.runner import worker_id
-    from ..sync import leases
+    from ..sync import leases  # why: start-up
 
     me = worker_id("remote-")
     names = project.settings().secret_env_names()

@@ -11,7 +11,9 @@ from typing import Optional
 import typer
 
 from ..context.project import Project
+from ..domain import settings_trust
 from ..domain.models import Job, RunSnapshot
+from ..domain.reconcile import waiting
 from ..exit_codes import ExitCode
 from ..jobs.liveness import new_worker_id
 from ..jobs.runner import Outcome
@@ -60,8 +62,8 @@ def outcome_line(project: Project, outcome: Outcome) -> str:
 
 def _printer(project: Project, worker: str,
              log_format: str | None) -> Callable[[Outcome], None]:
-    from ..observe.logs import json_line
-    from ..observe.logs import log_format as chosen_format
+    from ..observe.logs import json_line  # why: start-up
+    from ..observe.logs import log_format as chosen_format  # why: start-up
 
     if chosen_format(log_format) == "text":
         return lambda o: typer.echo(outcome_line(project, o))
@@ -105,8 +107,6 @@ def _finish(project: Project, run: str, wait: bool, json_: bool, jobs: list[Job]
 def _trust_wait(project: Project, snap: RunSnapshot, json_: bool) -> None:
     """`--wait` stopped because its jobs wait for `dflow trust` here: say so, and exit as a
     run that waits for a person does (the reconciler words the wait, decision 1510)."""
-    from ..domain import settings_trust
-    from ..domain.reconcile import waiting
 
     found = waiting(snap, project.settings())
     if found is None or found.command != settings_trust.COMMAND:

@@ -17,7 +17,7 @@ from ..errors import DflowError
 from ..jobs import pool
 from ..jobs.workers import WorkerInfo
 from ..sync import service as sync_service
-from ..workflow import controls, runs
+from ..workflow import cleaning, controls, landing, runs
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,6 @@ def open_pr(project: Project, ref: str) -> Outcome:
 
 def land(project: Project, ref: str) -> Outcome:
     """`dflow land RUN`: the same checks and words as the CLI (a merge commit)."""
-    from ..workflow import landing
 
     snap = _snap(project, ref)
     done = landing.land(project, snap.run.id)
@@ -109,7 +108,6 @@ def land(project: Project, ref: str) -> Outcome:
 
 def clean(project: Project, ref: str) -> Outcome:
     """`dflow clean RUN`: its worktree and branch, kept (and said why) as the CLI keeps them."""
-    from ..workflow import cleaning
 
     snap = _snap(project, ref)
     (done,) = cleaning.clean(project, [snap]).runs

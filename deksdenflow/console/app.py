@@ -21,12 +21,19 @@ from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
 from ..observe import refwatch
 from ..observe.watch import Change, StateWatcher
+from ..projects import registry
 from ..wiring import Wiring, open_project
 from . import actions
+from .dialogs.confirm import ConfirmDialog
+from .dialogs.new_run import NewRunDialog
 from .rows import Clock, now_utc
 from .screens.base import StateScreen
+from .screens.help import HelpScreen
+from .screens.metrics import MetricsScreen
 from .screens.projects import ProjectsScreen
 from .screens.runs import RunsScreen
+from .screens.settings import SettingsScreen
+from .screens.workers import WorkersScreen
 
 POLL_S = 0.1  # an idle poll is one ref read (~15 µs)
 WATCHED_POLL_S = 0.5  # the fallback poll while the ref's files are watched
@@ -272,7 +279,6 @@ class DflowConsole(App[None]):
     def _confirmed(self, question: Callable[[ProtocolRun], str],
                    fn: Callable[..., actions.Outcome]) -> None:
         """Ask first (these change what is on disk or on the remote), then act."""
-        from .dialogs.confirm import ConfirmDialog
 
         uid, _ = self._target()
         snap = self.watcher.run(uid) if uid else None
@@ -293,7 +299,6 @@ class DflowConsole(App[None]):
         self._confirmed(lambda run: f"Cancel {run.id}? Its open jobs stop.", actions.cancel)
 
     def action_new_run(self) -> None:
-        from .dialogs.new_run import NewRunDialog
 
         def submitted(form: tuple[str, str, bool] | None) -> None:
             if form is not None:
@@ -302,29 +307,24 @@ class DflowConsole(App[None]):
         self.push_screen(NewRunDialog(), submitted)
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
 
     def action_workers(self) -> None:
-        from .screens.workers import WorkersScreen
 
         self.push_screen(WorkersScreen())
 
     def action_metrics(self) -> None:
-        from .screens.metrics import MetricsScreen
 
         self.push_screen(MetricsScreen())
 
     def action_settings(self) -> None:
-        from .screens.settings import SettingsScreen
 
         self.push_screen(SettingsScreen())
 
 
 def _several_projects() -> bool:
     """More than one registered project: the console starts on the projects screen."""
-    from ..projects import registry
 
     try:
         return len(registry.load().projects) > 1

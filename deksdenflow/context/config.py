@@ -84,7 +84,7 @@ def resolve(
 
 def _with_trust(settings: ProjectSettings, sources: dict[str, str], project_text: str,
                 trust_dir: str | os.PathLike[str]) -> ProjectSettings:
-    from . import settings_trust
+    from . import settings_trust  # why: start-up
 
     keys = settings_trust.untrusted(trust_dir, project_text)
     # A value this machine gives (its environment, a flag, the user config over the
@@ -112,7 +112,7 @@ def set_in_project_text(project_text: str, key: str, raw: str, *, kinds: Sequenc
             f"unknown key '{key}'{suggest_key(key)} in {PROJECT_SOURCE}; `dflow config list` "
             "shows them"
         )
-    import tomlkit
+    import tomlkit  # why: start-up
 
     doc = tomlkit.parse(project_text)
     plain = codec.settings_doc(project_text, PROJECT_SOURCE)
@@ -156,7 +156,7 @@ def _seed_engine_table(plain: dict[str, Any], parts: list[str]) -> bool:
 
 
 def _set_nested_toml(doc: Any, parts: list[str], value: Any) -> None:
-    import tomlkit
+    import tomlkit  # why: start-up
 
     table: Any = doc
     for part in parts[:-1]:
@@ -209,7 +209,7 @@ def _parse_raw(raw: str) -> Any:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         pass
-    import tomlkit
+    import tomlkit  # why: start-up
 
     try:
         return tomlkit.parse(f"v = {raw}").unwrap()["v"]

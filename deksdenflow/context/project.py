@@ -109,7 +109,7 @@ class Project:
 
 def default_project_text(name: str, base_branch: str, engine: str) -> str:
     """The project.toml that `dflow init` writes: every section, with comments."""
-    import tomlkit
+    import tomlkit  # why: start-up
 
     doc = tomlkit.document()
     doc.add(tomlkit.comment("dflow project settings. Edit with `dflow config set KEY VALUE`."))

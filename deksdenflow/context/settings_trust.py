@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from .. import environment
 from ..domain import settings_trust
 from ..domain.settings import ProjectSettings
+from ..store import codec
 
 RECORD = "settings-trust.json"
 RECORD_VERSION = 1
@@ -78,7 +79,6 @@ def defaults() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=16)
 def _current(project_text: str) -> tuple[tuple[str, Any], ...]:
-    from ..store import codec
 
     doc = ProjectSettings().model_dump(mode="json")
     if project_text:

@@ -42,7 +42,7 @@ def _tracer(endpoint: str) -> Any:
     """The tracer for this process, set up once per endpoint; None when tracing is off."""
     if not endpoint:
         return None
-    try:
+    try:  # why: optional (the otel extra), and start-up
         from opentelemetry import trace  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
@@ -54,7 +54,7 @@ def _tracer(endpoint: str) -> Any:
 
 def _install_provider(trace: Any) -> bool:
     """An OTLP/HTTP exporting provider, unless the application already installed one."""
-    try:
+    try:  # why: optional (the otel extra), and start-up
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found, unused-ignore]
             OTLPSpanExporter,
         )

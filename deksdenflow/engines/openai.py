@@ -11,6 +11,7 @@ import json
 import os
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -58,7 +59,6 @@ class OpenAIEngine(ConfiguredEngine):
 
     def cannot_run(self) -> str | None:
         """The server does not accept a connection within PROBE_TIMEOUT_S (no request sent)."""
-        from urllib.parse import urlsplit
 
         url = self.base_url(self.config.options)
         parts = urlsplit(url)

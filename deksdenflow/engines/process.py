@@ -24,6 +24,7 @@ from pathlib import Path
 from ..domain import correlation, interrupts
 from ..errors import EngineFailed, EngineNotFound, EngineTimeout
 from . import streams
+from .keeper import FAILED_TO_START, PREFIX
 
 TRY_DEMO = "use --engine demo to try dflow without an agent"
 KILL_GRACE_S = 5.0  # time between SIGTERM and SIGKILL, so an agent can stop its own children
@@ -152,7 +153,6 @@ def _not_started(engine: str, binary: str, why: str) -> str:
 
 def not_started(engine: str, done: Completed) -> str | None:
     """The keeper's report that the agent's binary could not be executed, as a sentence."""
-    from .keeper import FAILED_TO_START, PREFIX
 
     if not KEEPER_ON or done.returncode != FAILED_TO_START:
         return None

@@ -28,7 +28,7 @@ Where: TypeAlias = "Path | Worktree"
 def _open(path: Where) -> pygit2.Repository | None:
     """A run's worktree opens on the git dir this clone recorded for it, never through its
     `.git` file (docs/decisions/1530-dflow-git-on-recorded-gitdirs.md)."""
-    import pygit2
+    import pygit2  # why: start-up
 
     try:
         if isinstance(path, Worktree):
@@ -41,7 +41,7 @@ def _open(path: Where) -> pygit2.Repository | None:
 
 def head(worktree: Where) -> str | None:
     """The commit `git rev-parse --verify HEAD` names in `worktree` (None: ask git)."""
-    import pygit2
+    import pygit2  # why: start-up
 
     repo = _open(worktree)
     if repo is None:
@@ -56,7 +56,7 @@ def head(worktree: Where) -> str | None:
 
 def ref_target(path: Where, ref: str) -> str | None:
     """The commit id `ref` holds in the repository at `path` (None: no such ref, or ask git)."""
-    import pygit2
+    import pygit2  # why: start-up
 
     repo = _open(path)
     if repo is None:
@@ -72,7 +72,7 @@ def ref_target(path: Where, ref: str) -> str | None:
 def on_branch(path: Where) -> bool | None:
     """`git symbolic-ref -q HEAD` succeeds: HEAD names a branch (born or not), it is not
     detached (None: ask git)."""
-    import pygit2
+    import pygit2  # why: start-up
 
     repo = _open(path)
     if repo is None:
@@ -110,7 +110,7 @@ def blob_text(cwd: Where, commit: str, path: str) -> str | None:
 
 @lru_cache(maxsize=64)  # a few runs' plan.md, context.md and step files
 def _blob(cwd: str | Worktree, commit: str, path: str) -> str | None:
-    import pygit2
+    import pygit2  # why: start-up
 
     repo = _open(cwd if isinstance(cwd, Worktree) else Path(cwd))
     if repo is None:
@@ -132,7 +132,7 @@ def show(cwd: Where, commit: str) -> str | None:
     parent: the header, `---`, the diffstat, and the patch with renames found as git's
     `diff.renames` default finds them (None: ask git — a merge, a root commit, a short id).
     The patch is git's format byte for byte; the diffstat's padding may differ."""
-    import pygit2
+    import pygit2  # why: start-up
 
     if len(commit) != 40:
         return None
@@ -185,7 +185,7 @@ def file_patches(cwd: Where, commit: str, max_blob: int,
     in the first 8,000 bytes does, as git's own test. A blob over `max_blob` bytes is
     measured from its object header, never read. None when libgit2 cannot open or resolve
     it."""
-    import pygit2
+    import pygit2  # why: start-up
 
     repo = _open(cwd)
     if repo is None or len(commit) != 40:
@@ -220,7 +220,7 @@ def _size(repo: pygit2.Repository, oid: pygit2.Oid) -> int:
 
 def _file_patch(repo: pygit2.Repository, delta: pygit2.DiffDelta, sizes: dict[pygit2.Oid, int],
                 max_blob: int) -> FilePatch:
-    import pygit2
+    import pygit2  # why: start-up
 
     old, new = delta.old_file, delta.new_file
     path = new.path if old.path == new.path else f"{old.path} => {new.path}"
@@ -245,7 +245,7 @@ def _file_patch(repo: pygit2.Repository, delta: pygit2.DiffDelta, sizes: dict[py
 def changed_paths(cwd: Where, before: str, after: str, paths: list[str]) -> list[str] | None:
     """The `paths` whose entry (content or mode; present or not) differs between the trees of
     two commits, compared by object id, nothing read (None: ask git)."""
-    import pygit2
+    import pygit2  # why: start-up
 
     repo = _open(cwd)
     if repo is None:

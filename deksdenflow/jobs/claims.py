@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..domain.models import Job, JobKind, JobStatus
 from ..domain.payloads import JobClaimed
+from ..domain.reconcile import job_blocker
 from ..errors import IllegalTransition
 from ..store import Tx
 from ..store.open_jobs import OpenJobs
@@ -157,7 +158,6 @@ def trust_hold(project: Project, view: StateView) -> Held | None:
     """The jobs this machine may not run until a person here trusts the settings they would
     use (`dflow trust`, docs/decisions/1510); None when every setting is trusted. The wait
     they show is the reconciler's (domain/reconcile.trust_wait): the same question."""
-    from ..domain.reconcile import job_blocker
 
     settings = project.settings(view)
     untrusted = settings.untrusted()

@@ -23,6 +23,7 @@ from ..context.parts import Parts
 from ..context.project import Project
 from ..domain.models import JobKind
 from ..errors import UsageError
+from .projects import ProjectsWorker
 from .worker import Transition, Worker, WorkerOptions
 from .workers import QueueSummary, WorkerInfo, live_workers, queue_summary
 
@@ -57,8 +58,6 @@ def _worker_main(parts: Parts, roots: list[str], options: WorkerOptions,
     if len(roots) == 1:
         done = Worker(parts.open_project(roots[0]), options, sink).serve()
     else:
-        from .projects import ProjectsWorker
-
         done = ProjectsWorker([parts.open_project(r) for r in roots], options, sink).serve()
     results.put(done)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from .. import __version__
 from ..context.project import Project
 from ..errors import DflowError
 from ..web import ops
@@ -41,7 +42,7 @@ def tools(face: ops.Face) -> dict[str, Callable[..., str]]:
             project = face.project()
             return _json(call(project))
         except DflowError as exc:
-            from mcp.server.mcpserver.exceptions import ToolError
+            from mcp.server.mcpserver.exceptions import ToolError  # why: start-up
 
             raise ToolError(ops.error_text(exc, project)) from None
 
@@ -95,9 +96,8 @@ def tools(face: ops.Face) -> dict[str, Callable[..., str]]:
 
 
 def build(root: Path) -> Any:
-    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver import MCPServer  # why: start-up
 
-    from .. import __version__
 
     server = MCPServer("dflow", instructions=INSTRUCTIONS, version=__version__,
                        log_level="WARNING")

@@ -25,7 +25,7 @@ Key = tuple[str, ...]
 
 def exposition(book: Ledger) -> bytes:
     """The text format, ready to serve or write."""
-    from prometheus_client import generate_latest
+    from prometheus_client import generate_latest  # why: start-up
 
     return bytes(generate_latest(_registry(lambda: book)))
 
@@ -33,13 +33,13 @@ def exposition(book: Ledger) -> bytes:
 def serve(read: Callable[[], Ledger], host: str, port: int) -> tuple[Any, Any]:
     """Serve /metrics on host:port in a daemon thread; every scrape reads the ref afresh.
     Returns (server, thread); the caller shuts the server down."""
-    from prometheus_client import start_http_server
+    from prometheus_client import start_http_server  # why: start-up
 
     return start_http_server(port, addr=host, registry=_registry(read))
 
 
 def _registry(read: Callable[[], Ledger]) -> Any:
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry  # why: start-up
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(read))
@@ -83,7 +83,7 @@ def _sum(rows: Iterable[tuple[Key, float]]) -> dict[Key, float]:
 
 def _family(kind: str, name: str, doc: str, labels: list[str],
             values: dict[Key, float]) -> Metric:
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # why: start-up
 
     cls: Any = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
     family = cls(name, doc, labels=labels)
@@ -150,7 +150,7 @@ def _durations(book: Ledger) -> Iterator[Metric]:
 
 def _histogram(name: str, doc: str, labels: list[str], values: dict[Key, list[float]],
                bounds: tuple[float, ...]) -> Metric:
-    from prometheus_client.core import HistogramMetricFamily
+    from prometheus_client.core import HistogramMetricFamily  # why: start-up
     family = HistogramMetricFamily(name, doc, labels=labels)
     for key in sorted(values):
         observed = values[key]

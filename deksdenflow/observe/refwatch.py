@@ -45,6 +45,7 @@ def ref_changes(git_dir: Path, stop: threading.Event) -> Iterator[bool]:
     """Yield once per burst of changes to the state refs' files (True when a remote-tracking
     ref's files were among them); returns once `stop` is set. Blocks: run it in a thread.
     Raises ImportError or OSError when the platform cannot watch (then poll instead)."""
+    # why: start-up
     from watchfiles import watch  # imported only when a console starts watching
 
     def wanted(_: object, path: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ..ci.templates import target, write
 from ..context.parts import Parts
 from ..context.project import Project
 from ..domain.payloads import ProjectSetup
@@ -194,7 +195,6 @@ def register(project: Project, base: str = "") -> tuple[ProjectEntry, bool]:
 
 
 def _ci(parts: Parts, root: Path, answers: InitAnswers) -> str:
-    from ..ci.templates import target, write
 
     if answers.ci == "none":
         raise UsageError("no CI provider was detected from the remote; pass --ci github|gitlab")

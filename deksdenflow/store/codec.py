@@ -164,7 +164,7 @@ def settings_doc(text: str, path: str) -> dict[str, Any]:
     try:
         doc: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        import tomlkit
+        import tomlkit  # why: start-up
 
         try:
             doc = tomlkit.parse(text).unwrap()

@@ -230,7 +230,7 @@ class StateView:
         in the tree's order: what names a run and where its newest event is, without reading
         1,000 snapshots (store/run_index.py, the one run index)."""
         if self._run_index is None:
-            from .repo import common_dir
+            from .repo import common_dir  # why: repo imports this module
 
             try:
                 common: str | None = str(common_dir(self.repo))

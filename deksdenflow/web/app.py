@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from .. import __version__
 from ..context.project import Project
+from ..crash import write_crash_log
 from ..errors import DflowError
 from ..observe.feed import FeedEvent
 from ..observe.report import Report
@@ -156,7 +157,6 @@ def build(face: ops.Face, token: str) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> Response:
-        from ..crash import write_crash_log
 
         log = write_crash_log(exc)
         where = f"the traceback is in {log}" if log else "run again with --debug"

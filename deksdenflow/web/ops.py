@@ -16,15 +16,21 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..ci import pr
 from ..context.project import Project
 from ..domain.models import Job
 from ..domain.redaction import redact, secret_values, strip_controls
 from ..errors import DflowError, RunNotFound, StepNotFound, UsageError
+from ..observe import report
 from ..observe.report import Report
+from ..projects import onboarding, overview, registry
 from ..projects.answers import QaPolicy
 from ..projects.detect import CiProvider
 from ..projects.onboarding import AddResult, SetupEvent
 from ..projects.overview import ProjectSummary
+from ..projects.registry import ProjectNotRegistered
+from ..wiring import Wiring
+from ..workflow import controls, detail, diffs, facts, landing, runs
 from ..workflow.detail import RunDetail
 from ..workflow.diffs import Diff
 from ..workflow.landing import LandResult
@@ -102,14 +108,12 @@ class Face:
         self.all_projects = all_projects
 
     def project(self, name: str | None = None) -> Project:
-        from ..wiring import Wiring
 
         if name is None:
             return Wiring().open_project(self.root)
         if not self.all_projects:
             raise UsageError("this server serves one project; start it with `dflow serve "
                              "--all-projects` to choose a project by name")
-        from ..projects import registry
 
         entry = registry.load().projects.get(name)
         if entry is None:
@@ -123,21 +127,19 @@ class Face:
 
 def list_runs(project: Project) -> StatusReport:
     """`dflow status --json`: the runs' excerpts (reads/excerpts.py, decision 1602)."""
-    from ..reads import listing
+    from ..reads import listing  # why: start-up
 
     return listing.status_report(project)
 
 
 def show_run(project: Project, run: str) -> RunDetail:
     """`dflow show RUN --json`."""
-    from ..workflow import detail
 
     return detail.show(project, run)
 
 
 def diff(project: Project, run: str, step: int | None = None, stat: bool = False) -> Diff:
     """`dflow diff RUN [STEP] [--stat] --json`."""
-    from ..workflow import diffs
 
     snap = project.view().find_run(run)
     return diffs.diff(project, snap, step, patch=not stat)
@@ -146,7 +148,6 @@ def diff(project: Project, run: str, step: int | None = None, stat: bool = False
 def step_log(project: Project, run: str, step: int | None, qa: bool = False,
              attempt: int | None = None) -> StepLog:
     """`dflow logs RUN [STEP] [--qa] [--attempt N]`."""
-    from ..workflow import facts
 
     view = project.view()
     snap = view.find_run(run)
@@ -158,15 +159,12 @@ def step_log(project: Project, run: str, step: int | None, qa: bool = False,
 
 def projects() -> list[ProjectSummary]:
     """`dflow projects --json`."""
-    from ..projects import overview
-    from ..wiring import Wiring
 
     return overview.summaries(Wiring())
 
 
 def metrics(project: Project, by: str = "model") -> Report:
     """`dflow report --json`: the report's figures."""
-    from ..observe import report
 
     return report.for_project(project, by)
 
@@ -177,8 +175,6 @@ def metrics(project: Project, by: str = "model") -> Report:
 def add_project(new: NewProject, sink: Callable[[SetupEvent], None]) -> AddResult:
     """`dflow projects add SOURCE [--name] [--base] [--engine] [--ci]`: clone (a URL), init,
     CI template, each step told to `sink` as it starts and ends."""
-    from ..projects import onboarding
-    from ..wiring import Wiring
 
     return onboarding.add(Wiring(), new.source, name=new.name, ci_template=new.ci_template,
                           sink=sink, base=new.base, engine=new.engine, model=new.model,
@@ -187,7 +183,6 @@ def add_project(new: NewProject, sink: Callable[[SetupEvent], None]) -> AddResul
 
 def create(project: Project, new: NewRun) -> RunLine:
     """`dflow new NAME --task TASK [--engine E] [--no-plan] --json`."""
-    from ..workflow import runs
 
     snap = runs.create_run(project, new.name, new.task, engine=new.engine, plan=new.plan)
     return runs.run_line(snap, project.settings())
@@ -196,7 +191,6 @@ def create(project: Project, new: NewRun) -> RunLine:
 def act(project: Project, run: str, verb: str, options: Options | None = None) -> Acted:
     """`dflow plan|run|pause|resume|cancel|land|pr RUN`: the jobs are requested, never run
     here; a `dflow worker` (or `dflow run --wait`) does them (decision 1581)."""
-    from ..workflow import controls
 
     o = options or Options()
     jobs: list[Job] = []
@@ -215,12 +209,8 @@ def act(project: Project, run: str, verb: str, options: Options | None = None) -
     elif verb == "cancel":
         controls.cancel(project, run, o.reason or "cancelled over dflow's API")
     elif verb == "land":
-        from ..workflow import landing
-
         landed = landing.land(project, run, o.strategy)
     elif verb == "pr":
-        from ..ci import pr
-
         url = pr.open_pr(project, run) or None
     else:
         raise UsageError(f"no action '{verb}'; use one of {', '.join(RUN_VERBS)}")
@@ -230,7 +220,6 @@ def act(project: Project, run: str, verb: str, options: Options | None = None) -
 def act_on_step(project: Project, run: str, step: int, verb: str,
                 options: Options | None = None) -> Acted:
     """`dflow qa RUN STEP`, `dflow step approve RUN STEP`, `dflow step retry RUN STEP`."""
-    from ..workflow import controls
 
     o = options or Options()
     jobs: list[Job] = []
@@ -246,7 +235,6 @@ def act_on_step(project: Project, run: str, step: int, verb: str,
 
 
 def _line(project: Project, run: str) -> RunLine:
-    from ..workflow import runs
 
     view = project.view()
     return runs.run_line(view.find_run(run), project.settings(view))
@@ -258,7 +246,6 @@ def _line(project: Project, run: str) -> RunLine:
 def http_status(exc: DflowError) -> int:
     """The HTTP status of a refusal: 404 for what does not exist, 400 for a request that is
     wrong whatever the state, 409 for what the run's state refuses now."""
-    from ..projects.registry import ProjectNotRegistered
 
     if isinstance(exc, RunNotFound | StepNotFound | ProjectNotRegistered):
         return 404

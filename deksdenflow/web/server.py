@@ -29,7 +29,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(face: ops.Face, host: str, port: int, say: Callable[[str], None]) -> None:
     """Serve until interrupted; `say` gets the URL and where the token came from."""
-    import uvicorn
+    import uvicorn  # why: start-up
 
     access.check_host(host)
     git_dir = face.project().store.git_dir

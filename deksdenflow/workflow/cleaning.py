@@ -15,6 +15,7 @@ from ..context.project import Project
 from ..domain.models import RunSnapshot
 from ..domain.settings import ProjectSettings
 from . import controls, placement, step_worktrees
+from .runs import run_stage
 from .worktrees import git
 
 
@@ -105,7 +106,6 @@ def _one(project: Project, snap: RunSnapshot, dry_run: bool, force: bool) -> Cle
 
 
 def _why_kept(snap: RunSnapshot, settings: ProjectSettings) -> str:
-    from .runs import run_stage
 
     run = snap.run
     if run.status.value == "completed":

@@ -30,6 +30,7 @@ from ..errors import BudgetExceeded, IllegalTransition, StepNotFound
 from ..jobs import queue
 from ..store import Tx
 from . import budget, scheduling
+from .runs import run_line, run_stage
 
 # The controls `dflow pause|resume|step approve` run in a fresh process import only what
 # they use; the job runner, the run's detail, QA and the worktree checks are imported by the
@@ -63,7 +64,6 @@ def _step(snap: RunSnapshot, index: int) -> StepRun:
 
 def _stage(snap: RunSnapshot, settings: ProjectSettings) -> str:
     """The word people see for where the run is (domain/stages.py)."""
-    from .runs import run_stage
 
     return run_stage(snap, settings)
 
@@ -173,7 +173,7 @@ def request_step(project: Project, run_ref: str, step: int,
 
 def request_qa(project: Project, run_ref: str, step: int | None = None) -> list[Job]:
     """Request QA of one step, or of every step that awaits it."""
-    from .review import REVIEWABLE
+    from .review import REVIEWABLE  # why: start-up
 
     def body(tx: Tx, uid: str, settings: ProjectSettings) -> list[Job]:
         snap = tx.run(uid)
@@ -212,7 +212,7 @@ def retry_step(project: Project, run_ref: str, step: int, clean: bool = False,
     if clean:
         snap = project.view().find_run(run_ref)
         _step(snap, step)
-        from . import changes, placement, worktrees
+        from . import changes, placement, worktrees  # why: start-up
 
         here = placement.existing(project, snap)  # this clone's, never the recorded hint
         if here is not None:
@@ -293,13 +293,12 @@ def cancel(project: Project, run_ref: str, reason: str = "") -> RunSnapshot:
 def show_snapshot(project: Project, snap: RunSnapshot) -> RunLine:
     """The status line of a snapshot a control returned (what `--json` prints), with the
     project's effective settings (what the reconciler used)."""
-    from .runs import run_line
 
     return run_line(snap, project.settings())
 
 
 def show(project: Project, run_ref: str) -> RunDetail:
-    from .detail import show as detail_of_run
+    from .detail import show as detail_of_run  # why: start-up
 
     return detail_of_run(project, run_ref)
 
@@ -308,8 +307,8 @@ def wait(project: Project, run_ref: str, worker: str,
          on_outcome: Callable[[Outcome], None] | None = None) -> RunSnapshot:
     """Until this run has no job left: run them in this process, or wait for the worker
     pool when one is running (docs/decisions/0302-wait-for-a-live-pool.md)."""
-    from ..jobs.recovery import recover_dead_claims
-    from ..jobs.waiting import settle
+    from ..jobs.recovery import recover_dead_claims  # why: start-up
+    from ..jobs.waiting import settle  # why: start-up
 
     uid = project.view().find_run(run_ref).run.uid
     recover_dead_claims(project, run=uid)

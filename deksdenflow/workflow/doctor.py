@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from importlib import metadata
-from typing import Literal
 
 from pydantic import BaseModel
 
@@ -17,21 +16,8 @@ from ..store.layout import TRACKING_PREFIX
 from ..store.libgit2 import libgit2_version
 from ..store.lock import Timeout as LockBusy
 from ..store.repo import Store, open_store
-
-Level = Literal["ok", "warn", "fail"]
-OPTIONAL_TOOLS = {
-    "codex": "npm install -g @openai/codex (or choose another engine: dflow init --engine demo)",
-    "claude": "npm install -g @anthropic-ai/claude-code",
-    "gh": "install the GitHub CLI and run `gh auth login` to open PRs",
-    "glab": "install the GitLab CLI and run `glab auth login` to open MRs",
-}
-
-
-class Check(BaseModel):
-    name: str
-    level: Level
-    detail: str
-    fix: str = ""
+from . import doctor_runs
+from .doctor_runs import OPTIONAL_TOOLS, Check
 
 
 class DoctorReport(BaseModel):
@@ -162,7 +148,6 @@ def _remote_checks(store: Store) -> list[Check]:
 
 
 def _run_and_engine_checks(parts: Parts, path: str) -> list[Check]:
-    from . import doctor_runs
 
     try:
         project = parts.open_project(path)

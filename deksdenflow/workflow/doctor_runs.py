@@ -7,6 +7,9 @@ from __future__ import annotations
 import shlex
 import shutil
 from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel
 
 from ..context.project import Project
 from ..domain.engine import Engine, SelfChecking
@@ -15,8 +18,24 @@ from ..domain.reconcile import needs
 from ..domain.settings import EngineConfig, ProjectSettings
 from ..errors import DflowError
 from ..store import Tx
-from . import creation
-from .doctor import OPTIONAL_TOOLS, Check
+from . import creation, scheduling
+
+# One doctor check and the tools it names: here, below doctor.py (which imports this module).
+Level = Literal["ok", "warn", "fail"]
+OPTIONAL_TOOLS = {
+    "codex": "npm install -g @openai/codex (or choose another engine: dflow init --engine demo)",
+    "claude": "npm install -g @anthropic-ai/claude-code",
+    "gh": "install the GitHub CLI and run `gh auth login` to open PRs",
+    "glab": "install the GitLab CLI and run `glab auth login` to open MRs",
+}
+
+
+class Check(BaseModel):
+    name: str
+    level: Level
+    detail: str
+    fix: str = ""
+
 
 BINARY_KINDS = ("codex", "claude")
 CHECK_NAMES = {"plan": "planner", "execute": "executor", "qa": "reviewer"}
@@ -127,7 +146,6 @@ def _binary(kind: str, options: dict[str, object]) -> str | None:
 
 def repair(project: Project) -> list[str]:
     """Reconcile every stuck run in one commit; the ids of the runs repaired."""
-    from . import scheduling
 
     stuck = [s.run.uid for s in stuck_runs(project)]
 

@@ -95,7 +95,7 @@ def create_run(project: Project, name: str, task: str, engine: str | None = None
     Nothing is half-made: a failure after the worktree exists removes it and the branch."""
     # Here, not at the top: the status listing imports this module for `run_line`, and must
     # not load the job machinery behind scheduling (docs/decisions/1301).
-    from . import creation, scheduling, variants, worktrees
+    from . import creation, scheduling, variants, worktrees  # why: start-up
 
     slug = valid_name(name)
     if not task.strip():

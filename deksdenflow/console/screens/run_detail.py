@@ -18,6 +18,7 @@ from ...workflow.conflicts import graph_lines
 from .. import rows
 from ..widgets.diff_view import DiffView
 from .base import StateScreen
+from .step_detail import StepDetailScreen
 
 EVENTS_SHOWN = 500
 
@@ -146,7 +147,6 @@ class RunDetailScreen(StateScreen):
             self.show_diff(snap)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        from .step_detail import StepDetailScreen
 
         if event.data_table.id == "step-table" and event.row_key.value is not None:
             self.app.push_screen(StepDetailScreen(self.uid, int(event.row_key.value)))

@@ -15,6 +15,8 @@ from ...observe.watch import Change
 from .. import rows
 from ..widgets.runs_table import RunsTable
 from .base import StateScreen
+from .projects import ProjectsScreen
+from .run_detail import RunDetailScreen
 
 AGES_S = 15.0
 FIRST_ROWS = 100  # more than any terminal shows at once
@@ -158,7 +160,6 @@ class RunsScreen(StateScreen):
         return self.shown[table.cursor_row], None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        from .run_detail import RunDetailScreen
 
         if event.row_key.value:
             self.app.push_screen(RunDetailScreen(event.row_key.value))
@@ -190,7 +191,6 @@ class RunsScreen(StateScreen):
         self.table.focus()
 
     def _over_projects(self) -> bool:
-        from .projects import ProjectsScreen
 
         stack = self.app.screen_stack
         return len(stack) > 1 and isinstance(stack[-2], ProjectsScreen)
