@@ -11,7 +11,6 @@ which open job a changed key holds back. The record itself lives in the git dir
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 from collections.abc import Iterator, Mapping
@@ -111,11 +110,13 @@ def classify(key: str) -> str:
 
 
 def _matches(pattern: str, key: str) -> bool:
-    if fnmatch.fnmatchcase(key, pattern) and key.count(".") == pattern.count("."):
-        return True
-    # a value inside a dict-valued leaf (engines.x.options.cmd) belongs to that leaf
-    return key.count(".") > pattern.count(".") and fnmatch.fnmatchcase(
-        ".".join(key.split(".")[: pattern.count(".") + 1]), pattern)
+    """`key` is the leaf `pattern` names, or a value inside it (engines.x.options.cmd belongs
+    to engines.*.options); `*` is one key, whatever it holds. Segment by segment, not by
+    fnmatch: every command that reads settings classifies every leaf, and compiling the
+    table's patterns into regular expressions was a tenth of a control's own work."""
+    wanted, parts = pattern.split("."), key.split(".")
+    return len(parts) >= len(wanted) and all(
+        w == "*" or w == p for w, p in zip(wanted, parts, strict=False))
 
 
 def leaves(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -132,7 +133,7 @@ def leaves(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]
 @functools.lru_cache(maxsize=1024)
 def _is_field(key: str) -> bool:
     depth = key.count(".")
-    return any(p.count(".") == depth and fnmatch.fnmatchcase(key, p) for p in KEYS)
+    return any(p.count(".") == depth and _matches(p, key) for p in KEYS)
 
 
 def gated(doc: Mapping[str, Any]) -> dict[str, Any]:
