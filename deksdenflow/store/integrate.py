@@ -45,6 +45,23 @@ def tracking_tip(store: Store, remote: str) -> str | None:
     return str(ref.target) if ref is not None else None
 
 
+def holds(store: Store, commit: str) -> bool:
+    """Whether the local state tip is `commit` or descends from it (it has all of it)."""
+    tip = store.tip()
+    if tip is None:
+        return False
+    return tip == commit or store.repo.descendant_of(pygit2.Oid(hex=tip),
+                                                     pygit2.Oid(hex=commit))
+
+
+def runs_changed(store: Store, since: str) -> set[str]:
+    """The runs (uids) whose folder differs between the state commit `since` and the tip:
+    their tree ids, so no file is read."""
+    before = store.view_at(since).run_versions()
+    return {uid for uid, tree in store.read().run_versions().items()
+            if before.get(uid) != tree}
+
+
 def set_tracking(store: Store, remote: str, commit: str) -> None:
     """Record what the remote's state ref was seen at (what `git fetch` would record)."""
     store.repo.references.create(tracking_ref(remote), pygit2.Oid(hex=commit), force=True)

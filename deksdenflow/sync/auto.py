@@ -67,7 +67,8 @@ class AutoSync:
             self.project, self.tip, self.remote = project, tip, service.remote_name(project)
 
     def after_command(self) -> None:
-        """Push (through a full sync) when the command moved the state ref."""
+        """Push when the command moved the state ref (a fetch and merge first only when the
+        remote refuses it: `service.push`)."""
         project, remote = self.project, self.remote
         if project is None or project.store.tip() == self.tip:
             return
@@ -75,7 +76,7 @@ class AutoSync:
             return
         try:
             with transport.time_limit(environment.seconds("DFLOW_SYNC_TIMEOUT")):
-                report = service.sync(project, remote)
+                report = service.push(project, remote)
         except transport.RemoteUnreachable as exc:
             self._warn(f"{transport.unreachable(exc, remote)}; the change is kept locally, run "
                        "`dflow sync` when online")
