@@ -90,3 +90,21 @@ def test_a_tip_moved_behind_the_stores_back_takes_the_whole_path(clone: Clone) -
     assert seen.unmoved(common)
     git("update-ref", "refs/deksdenflow/state", "refs/deksdenflow/state~1", cwd=a.root)
     assert not seen.unmoved(common)
+
+
+def test_a_read_that_merged_a_fetch_shows_it_and_ends_without_the_teardown(
+        clone: Clone) -> None:
+    a, b = clone("a"), clone("b")
+    runs.create_run(a, "login", "t", plan=False)
+    service.sync(a)
+    service.sync(b)
+    _status(b.root)
+    controls.pause(a, "login")
+    service.sync(a)
+    git("fetch", "-q", "origin", cwd=b.root)
+    found = fresh(["status", "--json"], b.root)
+    assert found.code == 0, found.err
+    assert {r["name"]: r["paused"] for r in json.loads(found.out)["runs"]} == {"login": True}
+    assert found.how == "os._exit"  # pydantic's and pygit2's objects are not freed one by one
+    unmoved = fresh(["status", "--json"], b.root)
+    assert unmoved.out == found.out and unmoved.how == "returned"
