@@ -10,7 +10,7 @@ from collections.abc import Callable
 from .. import environment
 from ..context.project import Project
 from ..errors import DflowError
-from ..store.integrate import integrate, tracking_tip
+from ..store.integrate import integrate, runs_changed, tracking_tip
 from ..store.layout import PROJECT_FILE
 from . import completion, seen, service, transport
 from .seen import READS, SKIP
@@ -48,11 +48,15 @@ class AutoSync:
         key = seen.stamp(common)  # before the work: a fetch during it must change the key
         remote = service.remote_name(project)
         theirs = tracking_tip(project.store, remote)
+        ours = project.store.tip()
         try:
-            if theirs is not None and theirs != project.store.tip():
+            if theirs is not None and theirs != ours:
                 integrate(project.store, theirs, remote)
             if command in READS:
-                completion.record_merged(project, remote)
+                # Only a fetch of the state moved: only the runs it brought need the look.
+                uids = runs_changed(project.store, ours) \
+                    if ours is not None and seen.fetched_only(common, key) else None
+                completion.record_merged(project, remote, uids)
                 if seen.stamp(common) == key:
                     seen.remember(common, key)  # the next command need not look again
         except DflowError as exc:

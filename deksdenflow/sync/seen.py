@@ -20,6 +20,7 @@ from contextvars import ContextVar
 
 from .. import environment
 from ..store import cache
+from ..store.layout import TRACKING_PREFIX
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .auto import AutoSync
 
 SEEN = "sync-seen"
+LAST = "sync-seen-last"  # the last key itself, to tell which refs moved since
 # Commands that manage sync themselves, or must work without (or before) any state.
 SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", "pr"})
 # Reads that show run statuses: worth the cheap merged-branch check.
@@ -61,6 +63,24 @@ def unmoved(common: str) -> bool:
 def remember(common: str, key: str) -> None:
     """The implicit sync has merged and checked everything `key` (a `stamp`) names."""
     cache.save(common, SEEN, key, b"")
+    cache.save(common, LAST, LAST, key.encode())
+
+
+def fetched_only(common: str, key: str) -> bool:
+    """Whether, of what the implicit sync reads, only state tracking refs (what `git fetch`
+    moves for dflow) moved since it last had nothing left to do (`key`: the stamp now): the
+    runs merged in from there are then the only ones whose branch can have become merged
+    (decision 1612)."""
+    last = cache.load(common, LAST, LAST)
+    if last is None:
+        return False
+    digest, _, refs = key.partition(" ")
+    last_digest, _, last_refs = last.decode(errors="replace").partition(" ")
+    if digest != last_digest:
+        return False
+    moved = set(refs.split(";")) ^ set(last_refs.split(";"))
+    return all(part.startswith(TRACKING_PREFIX) and part.partition("=")[0].endswith("/state")
+               for part in moved)
 
 
 def implicit(common: str, command: str | None,
