@@ -66,21 +66,27 @@ def remember(common: str, key: str) -> None:
     cache.save(common, LAST, LAST, key.encode())
 
 
+def moved(common: str, key: str) -> set[str] | None:
+    """The refs that moved since the implicit sync last had nothing left to do (`key`: the
+    stamp now); None when that is not known or the settings digest changed."""
+    last = cache.load(common, LAST, LAST)
+    if last is None:
+        return None
+    digest, _, refs = key.partition(" ")
+    last_digest, _, last_refs = last.decode(errors="replace").partition(" ")
+    if digest != last_digest:
+        return None
+    return {part.partition("=")[0] for part in set(refs.split(";")) ^ set(last_refs.split(";"))}
+
+
 def fetched_only(common: str, key: str) -> bool:
     """Whether, of what the implicit sync reads, only state tracking refs (what `git fetch`
     moves for dflow) moved since it last had nothing left to do (`key`: the stamp now): the
     runs merged in from there are then the only ones whose branch can have become merged
     (decision 1612)."""
-    last = cache.load(common, LAST, LAST)
-    if last is None:
-        return False
-    digest, _, refs = key.partition(" ")
-    last_digest, _, last_refs = last.decode(errors="replace").partition(" ")
-    if digest != last_digest:
-        return False
-    moved = set(refs.split(";")) ^ set(last_refs.split(";"))
-    return all(part.startswith(TRACKING_PREFIX) and part.partition("=")[0].endswith("/state")
-               for part in moved)
+    refs = moved(common, key)
+    return refs is not None and all(
+        ref.startswith(TRACKING_PREFIX) and ref.endswith("/state") for ref in refs)
 
 
 def implicit(common: str, command: str | None,

@@ -131,9 +131,13 @@ def push(project: Project, remote: str | None = None) -> SyncReport:
     if local == there:
         return _settle(project, name, report, push=True)
     changed = runs_changed(store, there)
-    # No ref but the state ref moved since the last sync looked at them all: only the runs
-    # this command changed need the look for a merged branch again.
-    looked = seen.unmoved(str(store.git_dir))
+    # No ref but the state ref and the branches of the runs this command changed moved since
+    # the last sync looked at every run (not even a fetch, whose runs nobody looked at yet):
+    # only those runs need the look for a merged branch (decision 1612).
+    view = project.view()
+    own = {f"refs/heads/{snap.run.branch}" for snap in map(view.run, changed) if snap}
+    moved = seen.moved(str(store.git_dir), seen.stamp(str(store.git_dir)))
+    looked = moved is not None and moved <= own
     _publish_work(project, name, report, changed)  # the work first (decision 1500)
     if not transport.push_state(store, name, local):
         done = sync(project, name)  # a teammate pushed since we looked: merge, push again

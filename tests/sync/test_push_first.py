@@ -134,3 +134,28 @@ def test_a_branch_merged_before_a_control_is_recorded_although_the_push_looked_a
     assert fresh(["pause", "other"], a.root).code == 0  # a ref moved: the whole look
     shown, _ = _status(a.root)
     assert shown["done"]["merged"] is True, shown
+
+
+def test_a_control_after_a_fetch_looks_at_the_runs_the_fetch_brought(
+        clone: Clone, remote: Path) -> None:
+    """The fetch moved the state's tracking ref: the runs it brought were looked at by no
+    read yet, so the push after the control looks at every run (decision 1612)."""
+    a, b = clone("a"), clone("b")
+    create_run(a, "other", "t", plan=False)
+    service.sync(a)
+    service.sync(b)
+    snap = create_run(b, "done", "t", plan=False)
+    service.sync(b)
+    worktree = Path(snap.run.worktree)
+    plan = worktree / ".protocols" / snap.run.id / "plan.md"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text("# plan\n")
+    git("add", "-A", cwd=worktree)
+    git("commit", "-q", "-m", "work", cwd=worktree)
+    git("merge", "-q", "--no-ff", "-m", "merge", snap.run.branch, cwd=b.root)
+    git("push", "-q", "origin", "main", cwd=b.root)
+    git("fetch", "-q", "origin", "main:refs/remotes/origin/main", cwd=a.root)
+    _status(a.root)  # every run looked at; "done" is not here yet
+    git("fetch", "-q", "origin", cwd=a.root)  # the state alone moves
+    assert fresh(["pause", "other"], a.root).code == 0
+    assert a.view().find_run("done").run.merged
