@@ -11,7 +11,6 @@ which open job a changed key holds back. The record itself lives in the git dir
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 from collections.abc import Iterator, Mapping
@@ -101,21 +100,34 @@ COMMAND = "dflow trust"
 _SECRET_NAME = re.compile(r"key|token|secret|password|passwd|auth|credential", re.I)
 
 
+# The table by first key (none is `*`), each pattern split once. Segment by segment, not by
+# fnmatch: every command that reads settings classifies every leaf, and compiling the
+# table's patterns into regular expressions was a tenth of a control's own work.
+_BY_SECTION: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _pattern, _kind in KEYS.items():
+    _BY_SECTION.setdefault(_pattern.split(".")[0], []).append((tuple(_pattern.split(".")), _kind))
+
+
 @functools.lru_cache(maxsize=1024)
 def classify(key: str) -> str:
     """TRUST or FREE for a dotted settings key; a key the table does not know is TRUST."""
-    for pattern, kind in KEYS.items():
-        if _matches(pattern, key):
+    parts = key.split(".")
+    for wanted, kind in _BY_SECTION.get(parts[0], ()):
+        if _leaf_of(wanted, parts):
             return kind
     return TRUST
 
 
 def _matches(pattern: str, key: str) -> bool:
-    if fnmatch.fnmatchcase(key, pattern) and key.count(".") == pattern.count("."):
-        return True
-    # a value inside a dict-valued leaf (engines.x.options.cmd) belongs to that leaf
-    return key.count(".") > pattern.count(".") and fnmatch.fnmatchcase(
-        ".".join(key.split(".")[: pattern.count(".") + 1]), pattern)
+    """`key` is the leaf the table's `pattern` names, or a value inside it."""
+    return _leaf_of(tuple(pattern.split(".")), key.split("."))
+
+
+def _leaf_of(wanted: tuple[str, ...], parts: list[str]) -> bool:
+    """`parts` is the leaf `wanted` names, or a value inside it (engines.x.options.cmd
+    belongs to engines.*.options); `*` is one key, whatever it holds."""
+    return len(parts) >= len(wanted) and all(
+        w == "*" or w == p for w, p in zip(wanted, parts, strict=False))
 
 
 def leaves(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -131,8 +143,9 @@ def leaves(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]
 
 @functools.lru_cache(maxsize=1024)
 def _is_field(key: str) -> bool:
-    depth = key.count(".")
-    return any(p.count(".") == depth and fnmatch.fnmatchcase(key, p) for p in KEYS)
+    parts = key.split(".")
+    return any(len(wanted) == len(parts) and _leaf_of(wanted, parts)
+               for wanted, _ in _BY_SECTION.get(parts[0], ()))
 
 
 def gated(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ which this floor may not import) and where its text and notes go.
 from __future__ import annotations
 
 import os
+import sys
 
 from ..errors import DflowError
 from . import gitdir
@@ -65,6 +66,12 @@ def run(command: str, body: Callable[[str, str], str | None], common: str | None
     if sync is not None:
         sync.after_command()
         say(sync.take_notes())
+        if "pydantic" in sys.modules and "pygit2" in sys.modules:
+            # The whole implicit sync ran (a fetch was merged): end now, as the controls do
+            # (decision 1315): nothing is left to run at exit, and freeing every object
+            # pydantic and pygit2 made is a tenth of the read (decision 1611).
+            sys.stderr.flush()
+            os._exit(0)
     return True
 
 

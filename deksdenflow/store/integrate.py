@@ -45,6 +45,23 @@ def tracking_tip(store: Store, remote: str) -> str | None:
     return str(ref.target) if ref is not None else None
 
 
+def holds(store: Store, commit: str) -> bool:
+    """Whether the local state tip is `commit` or descends from it (it has all of it)."""
+    tip = store.tip()
+    if tip is None:
+        return False
+    return tip == commit or store.repo.descendant_of(pygit2.Oid(hex=tip),
+                                                     pygit2.Oid(hex=commit))
+
+
+def runs_changed(store: Store, since: str) -> set[str]:
+    """The runs (uids) whose folder differs between the state commit `since` and the tip:
+    their tree ids, so no file is read."""
+    before = store.view_at(since).run_versions()
+    return {uid for uid, tree in store.read().run_versions().items()
+            if before.get(uid) != tree}
+
+
 def set_tracking(store: Store, remote: str, commit: str) -> None:
     """Record what the remote's state ref was seen at (what `git fetch` would record)."""
     store.repo.references.create(tracking_ref(remote), pygit2.Oid(hex=commit), force=True)
@@ -64,31 +81,40 @@ def refusal(store: Store, theirs: str) -> str | None:
     """Why the state commit `theirs` (a remote's) may not come in, or None: every file it
     brings since what it shares with ours is shape-checked (store/incoming.py), then
     validated, before anything of it is parsed for a merge."""
+    return _verdict(store, theirs)[0]
+
+
+def _verdict(store: Store, theirs: str) -> tuple[str | None, bool]:
+    """(`refusal`, whether every file `theirs` brings since the shared base passed: not so
+    for a newer schema, which is no refusal — the merge says what to upgrade)."""
     repo = store.repo
     their_commit = _commit(repo, theirs)
     ours = store.tip()
     base_id = repo.merge_base(pygit2.Oid(hex=ours), their_commit.id) if ours else None
     base = _commit(repo, str(base_id)).tree if base_id is not None else None
     if base is not None and base.id == their_commit.tree.id:
-        return None
+        return None, True
     try:
         trust.validate_tree(repo, their_commit.tree, base)
     except (trust.StateUntrusted, NewerSchema) as exc:
         if isinstance(exc, NewerSchema):
-            return None  # not hostile: the merge says what to upgrade
+            return None, False
         why = str(exc.__cause__ or exc).removesuffix(f"; {trust.REPAIR}")
-        return why.split(": the state fails validation")[0]
-    return None
+        return why.split(": the state fails validation")[0], False
+    return None, True
 
 
-def check_incoming(store: Store, theirs: str, label: str) -> None:
-    """RemoteStateRefused, in one sentence naming the commit, unless `theirs` may come in."""
-    why = refusal(store, theirs)
+def check_incoming(store: Store, theirs: str, label: str) -> bool:
+    """RemoteStateRefused, in one sentence naming the commit, unless `theirs` may come in;
+    whether every file it brings passed validation (False: a newer schema, for the write to
+    refuse)."""
+    why, checked = _verdict(store, theirs)
     if why is not None:
         raise RemoteStateRefused(
             f"the state from '{label}' at {theirs[:12]} was refused and nothing of it taken "
             f"({why}); your state is unchanged, and whoever can push to '{label}' must put a "
             "good state back (`dflow doctor` names the commit)")
+    return checked
 
 
 def set_aside_refused(store: Store) -> list[tuple[str, str]]:
@@ -119,14 +145,16 @@ def _attempt(store: Store, theirs: str, label: str) -> Integration | None:
     repo = store.repo
     ours = store.tip()
     their_commit = _commit(repo, theirs)
-    check_incoming(store, theirs, label)
+    # Their files were validated against the base they share with ours: when that base is
+    # ours (an adoption, a fast-forward), publishing does not run the same check again.
+    checked = check_incoming(store, theirs, label)
     if ours is None:
-        ok = store.publish_commit(None, their_commit.id)
+        ok = store.publish_commit(None, their_commit.id, tree_checked=checked)
         return Integration(Outcome.ADOPTED, theirs) if ok else None
     if ours == theirs or repo.descendant_of(ours, theirs):
         return Integration(Outcome.UP_TO_DATE, ours)
     if repo.descendant_of(theirs, ours):
-        ok = store.publish_commit(ours, their_commit.id)
+        ok = store.publish_commit(ours, their_commit.id, tree_checked=checked)
         return Integration(Outcome.FAST_FORWARD, theirs) if ok else None
     our_commit = _commit(repo, ours)
     base_id = repo.merge_base(our_commit.id, their_commit.id)

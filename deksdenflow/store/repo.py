@@ -271,16 +271,18 @@ class Store:
                 f"{STATE_REF} kept moving under the lock; is another tool writing it?"
             )
 
-    def publish_commit(self, expected_tip: str | None, commit: pygit2.Oid) -> bool:
+    def publish_commit(self, expected_tip: str | None, commit: pygit2.Oid,
+                       tree_checked: bool = False) -> bool:
         """CAS the ref from `expected_tip` to `commit` (for merges built by the sync service,
         and a remote's state adopted by `dflow init`): what it brings is validated first, so a
-        remote's corrupt or foreign state never becomes ours."""
+        remote's corrupt or foreign state never becomes ours (`tree_checked`: its files were,
+        against `expected_tip`'s, by `integrate.check_incoming`; the rest is checked here)."""
         ref = self.repo.references.get(STATE_REF)
         if (str(ref.target) if ref is not None else None) != expected_tip:
             return False
         if expected_tip is not None:
             self.check_trusted(expected_tip)
-        trust.verify(self.repo, expected_tip, str(commit))
+        trust.verify(self.repo, expected_tip, str(commit), tree_checked)
         if ref is None:
             try:
                 self.repo.references.create(STATE_REF, commit)

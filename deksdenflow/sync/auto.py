@@ -10,7 +10,7 @@ from collections.abc import Callable
 from .. import environment
 from ..context.project import Project
 from ..errors import DflowError
-from ..store.integrate import integrate, tracking_tip
+from ..store.integrate import integrate, runs_changed, tracking_tip
 from ..store.layout import PROJECT_FILE
 from . import completion, seen, service, transport
 from .seen import READS, SKIP
@@ -48,11 +48,15 @@ class AutoSync:
         key = seen.stamp(common)  # before the work: a fetch during it must change the key
         remote = service.remote_name(project)
         theirs = tracking_tip(project.store, remote)
+        ours = project.store.tip()
         try:
-            if theirs is not None and theirs != project.store.tip():
+            if theirs is not None and theirs != ours:
                 integrate(project.store, theirs, remote)
             if command in READS:
-                completion.record_merged(project, remote)
+                # Only a fetch of the state moved: only the runs it brought need the look.
+                uids = runs_changed(project.store, ours) \
+                    if ours is not None and seen.fetched_only(common, key) else None
+                completion.record_merged(project, remote, uids)
                 if seen.stamp(common) == key:
                     seen.remember(common, key)  # the next command need not look again
         except DflowError as exc:
@@ -67,7 +71,8 @@ class AutoSync:
             self.project, self.tip, self.remote = project, tip, service.remote_name(project)
 
     def after_command(self) -> None:
-        """Push (through a full sync) when the command moved the state ref."""
+        """Push when the command moved the state ref (a fetch and merge first only when the
+        remote refuses it: `service.push`)."""
         project, remote = self.project, self.remote
         if project is None or project.store.tip() == self.tip:
             return
@@ -75,7 +80,7 @@ class AutoSync:
             return
         try:
             with transport.time_limit(environment.seconds("DFLOW_SYNC_TIMEOUT")):
-                report = service.sync(project, remote)
+                report = service.push(project, remote)
         except transport.RemoteUnreachable as exc:
             self._warn(f"{transport.unreachable(exc, remote)}; the change is kept locally, run "
                        "`dflow sync` when online")

@@ -8,6 +8,7 @@ merges rewrite the commits but carry `.protocols/NNNN-name/` along).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import NamedTuple
 
 from ..context.project import Project
@@ -26,16 +27,18 @@ class Candidate(NamedTuple):
     base: str
 
 
-def merged_runs(project: Project, remote: str | None = None) -> list[Candidate]:
+def merged_runs(project: Project, remote: str | None = None,
+                uids: Collection[str] | None = None) -> list[Candidate]:
     """Runs not yet merged whose branch is merged into their base (cheap: ref lookups, and
     each run.json parsed as JSON, not validated: this runs before every read that found a
     ref moved, and after every sync).
 
     A run whose steps all passed (`completed`, ready to land) is looked at too: landing it is
-    what makes it merged (docs/decisions/1000-ready-and-merged.md)."""
+    what makes it merged (docs/decisions/1000-ready-and-merged.md). Only the runs `uids`,
+    when given (the others were looked at with the same refs)."""
     view = project.view()
     found = []
-    for uid in view.run_versions():
+    for uid in view.run_versions() if uids is None else sorted(uids):
         run = _run_doc(view.snapshot_data(uid))
         if run is None or run.get("cancelled") or run.get("failed") or run.get("merged"):
             continue
@@ -60,9 +63,10 @@ def _run_doc(data: bytes | None) -> dict[str, object] | None:
         return None  # the store refuses it where a transaction reads it
 
 
-def record_merged(project: Project, remote: str | None = None) -> list[str]:
-    """Record run.merged for every run found merged; returns their ids."""
-    found = merged_runs(project, remote)
+def record_merged(project: Project, remote: str | None = None,
+                  uids: Collection[str] | None = None) -> list[str]:
+    """Record run.merged for every run (of `uids`, when given) found merged; their ids."""
+    found = merged_runs(project, remote, uids)
     if not found:
         return []
 

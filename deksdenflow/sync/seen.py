@@ -20,6 +20,7 @@ from contextvars import ContextVar
 
 from .. import environment
 from ..store import cache
+from ..store.layout import TRACKING_PREFIX
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .auto import AutoSync
 
 SEEN = "sync-seen"
+LAST = "sync-seen-last"  # the last key itself, to tell which refs moved since
 # Commands that manage sync themselves, or must work without (or before) any state.
 SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", "pr"})
 # Reads that show run statuses: worth the cheap merged-branch check.
@@ -61,6 +63,30 @@ def unmoved(common: str) -> bool:
 def remember(common: str, key: str) -> None:
     """The implicit sync has merged and checked everything `key` (a `stamp`) names."""
     cache.save(common, SEEN, key, b"")
+    cache.save(common, LAST, LAST, key.encode())
+
+
+def moved(common: str, key: str) -> set[str] | None:
+    """The refs that moved since the implicit sync last had nothing left to do (`key`: the
+    stamp now); None when that is not known or the settings digest changed."""
+    last = cache.load(common, LAST, LAST)
+    if last is None:
+        return None
+    digest, _, refs = key.partition(" ")
+    last_digest, _, last_refs = last.decode(errors="replace").partition(" ")
+    if digest != last_digest:
+        return None
+    return {part.partition("=")[0] for part in set(refs.split(";")) ^ set(last_refs.split(";"))}
+
+
+def fetched_only(common: str, key: str) -> bool:
+    """Whether, of what the implicit sync reads, only state tracking refs (what `git fetch`
+    moves for dflow) moved since it last had nothing left to do (`key`: the stamp now): the
+    runs merged in from there are then the only ones whose branch can have become merged
+    (decision 1612)."""
+    refs = moved(common, key)
+    return refs is not None and all(
+        ref.startswith(TRACKING_PREFIX) and ref.endswith("/state") for ref in refs)
 
 
 def implicit(common: str, command: str | None,

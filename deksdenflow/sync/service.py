@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,7 +13,15 @@ from ..context import config
 from ..context.project import Project
 from ..domain.backoff import delay
 from ..errors import DflowError, NotInitialized
-from ..store.integrate import Integration, Outcome, integrate, set_tracking
+from ..store.integrate import (
+    Integration,
+    Outcome,
+    holds,
+    integrate,
+    runs_changed,
+    set_tracking,
+    tracking_tip,
+)
 from ..store.layout import PROJECT_FILE
 from . import completion, seen, setup, transport, work
 
@@ -104,11 +113,52 @@ def sync(project: Project, remote: str | None = None, *, push: bool = True,
     report.tip = store.tip()
     if PROJECT_FILE in report.conflicts and ours is not None:
         report.settings_lost = _lost(ours, _project_text(project))
-    # What was fetched is merged now; once the runs merged into the base are recorded too,
-    # the next command need not look again while no ref moves (sync/seen.py).
+    return _settle(project, name, report, push)
+
+
+def push(project: Project, remote: str | None = None) -> SyncReport:
+    """Share what a command changed (the implicit sync after it): while the tip holds what
+    this clone last saw of the remote (its tracking ref), push the work of the runs changed
+    since then and the state, without fetching first — the push is a compare-and-swap, so a
+    remote that moved since refuses it; only then the whole `sync` (fetch, merge, push
+    again). docs/decisions/1610-push-before-fetch.md"""
+    store = project.store
+    name = remote or _configured_remote(project)
+    local, there = store.tip(), tracking_tip(store, name)
+    if local is None or there is None or not holds(store, there):
+        return sync(project, name)  # never synced, or a fetch this clone has not merged
+    report = SyncReport(remote=name, outcome=Outcome.UP_TO_DATE.value, tip=local)
+    if local == there:
+        return _settle(project, name, report, push=True)
+    changed = runs_changed(store, there)
+    # No ref but the state ref and the branches of the runs this command changed moved since
+    # the last sync looked at every run (not even a fetch, whose runs nobody looked at yet):
+    # only those runs need the look for a merged branch (decision 1612).
+    view = project.view()
+    own = {f"refs/heads/{snap.run.branch}" for snap in map(view.run, changed) if snap}
+    moved = seen.moved(str(store.git_dir), seen.stamp(str(store.git_dir)))
+    looked = moved is not None and moved <= own
+    _publish_work(project, name, report, changed)  # the work first (decision 1500)
+    if not transport.push_state(store, name, local):
+        done = sync(project, name)  # a teammate pushed since we looked: merge, push again
+        done.work_published = [*report.work_published, *done.work_published]
+        return done
+    set_tracking(store, name, local)
+    report.pushed = True
+    work.retire(project, name, changed)
+    return _settle(project, name, report, push=True, uids=changed if looked else None)
+
+
+def _settle(project: Project, name: str, report: SyncReport, push: bool,
+            uids: Collection[str] | None = None) -> SyncReport:
+    """What every sync ends with: runs merged into the base recorded (and pushed), the
+    settings waiting for trust listed, and — what was fetched being merged now — the key
+    that lets the next command skip the implicit sync while no ref moves (sync/seen.py).
+    `uids`: only those runs can have been merged since the last look."""
+    store = project.store
     common = str(store.git_dir)
     key = seen.stamp(common)
-    report.completed = completion.record_merged(project, name)
+    report.completed = completion.record_merged(project, name, uids)
     if report.completed:
         report.tip = _push_after_completion(project, name, report) if push else store.tip()
     report.untrusted = sorted(project.settings().untrusted())
@@ -127,10 +177,12 @@ def _push_after_completion(project: Project, name: str, report: SyncReport) -> s
     return tip
 
 
-def _publish_work(project: Project, remote: str, report: SyncReport) -> None:
-    """Every commit the state about to be pushed records goes to the remote first, so no
-    shared state names a commit the remote lacks (sync/work.py)."""
-    for done in work.publish(project, remote):
+def _publish_work(project: Project, remote: str, report: SyncReport,
+                  uids: Collection[str] | None = None) -> None:
+    """Every commit the state about to be pushed records (of the runs `uids`, when only
+    those changed since the remote had the rest) goes to the remote first, so no shared
+    state names a commit the remote lacks (sync/work.py)."""
+    for done in work.publish(project, remote, uids):
         if done.ref not in report.work_published:
             report.work_published.append(done.ref)
 

@@ -11,6 +11,7 @@ already holds ours is fine (another clone went further), anything else stops the
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..context.project import Project
@@ -116,11 +117,20 @@ def is_ancestor(project: Project, older: str, newer: str) -> bool:
     return done.returncode == 0
 
 
-def unpublished(project: Project, remote: str) -> list[Work]:
+def _runs(project: Project, uids: Collection[str] | None) -> list[RunSnapshot]:
+    """Every run, or only those of `uids` (a push after one command: the runs it changed)."""
+    view = project.view()
+    if uids is None:
+        return view.runs()
+    return [snap for snap in (view.run(uid) for uid in sorted(uids)) if snap is not None]
+
+
+def unpublished(project: Project, remote: str,
+                uids: Collection[str] | None = None) -> list[Work]:
     """The recorded work this clone holds and has not seen on `remote` yet (runs not merged:
-    a merged run's work is on the base)."""
+    a merged run's work is on the base); of the runs `uids` only, when given."""
     store = project.store
-    todo = [work for snap in project.view().runs() if not snap.run.merged
+    todo = [work for snap in _runs(project, uids) if not snap.run.merged
             for work in recorded(snap)
             if work.commit not in (store.ref_target(tracking(remote, work.ref)),
                                    store.ref_target(tracking(remote, work.aside)))]
@@ -128,10 +138,11 @@ def unpublished(project: Project, remote: str) -> list[Work]:
     return [w for w in todo if w.commit in here]  # else: its writer published it
 
 
-def publish(project: Project, remote: str) -> list[Work]:
-    """Push every recorded commit the remote may lack, after the same secret check as `pr`
-    and `land`; what was pushed. Called before every push of the state ref."""
-    todo = unpublished(project, remote)
+def publish(project: Project, remote: str, uids: Collection[str] | None = None) -> list[Work]:
+    """Push every recorded commit the remote may lack (of the runs `uids`, when given), after
+    the same secret check as `pr` and `land`; what was pushed. Called before every push of
+    the state ref."""
+    todo = unpublished(project, remote, uids)
     if not todo:
         return []
     for work in todo:
@@ -164,13 +175,14 @@ def _put_aside(project: Project, remote: str, work: Work, why: str) -> None:
     _remember(project, remote, work.aside, work.commit)
 
 
-def retire(project: Project, remote: str) -> list[str]:
-    """Delete the work refs of merged runs from the remote once the state that says so is
-    there (their work is on the base now), so the namespace stays as small as the open
-    runs; best effort — a ref another clone already deleted is just forgotten here."""
+def retire(project: Project, remote: str, uids: Collection[str] | None = None) -> list[str]:
+    """Delete the work refs of merged runs (of `uids`, when given) from the remote once the
+    state that says so is there (their work is on the base now), so the namespace stays as
+    small as the open runs; best effort — a ref another clone already deleted is just
+    forgotten here."""
     store = project.store
     gone = []
-    for snap in project.view().runs():
+    for snap in _runs(project, uids):
         if not snap.run.merged or not RUN_BRANCH.fullmatch(snap.run.branch) \
                 or not RUN_UID.fullmatch(snap.run.uid):
             continue

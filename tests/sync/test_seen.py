@@ -90,3 +90,50 @@ def test_a_tip_moved_behind_the_stores_back_takes_the_whole_path(clone: Clone) -
     assert seen.unmoved(common)
     git("update-ref", "refs/deksdenflow/state", "refs/deksdenflow/state~1", cwd=a.root)
     assert not seen.unmoved(common)
+
+
+def test_a_read_that_merged_a_fetch_shows_it_and_ends_without_the_teardown(
+        clone: Clone) -> None:
+    a, b = clone("a"), clone("b")
+    runs.create_run(a, "login", "t", plan=False)
+    service.sync(a)
+    service.sync(b)
+    _status(b.root)
+    controls.pause(a, "login")
+    service.sync(a)
+    git("fetch", "-q", "origin", cwd=b.root)
+    found = fresh(["status", "--json"], b.root)
+    assert found.code == 0, found.err
+    assert {r["name"]: r["paused"] for r in json.loads(found.out)["runs"]} == {"login": True}
+    assert found.how == "os._exit"  # pydantic's and pygit2's objects are not freed one by one
+    unmoved = fresh(["status", "--json"], b.root)
+    assert unmoved.out == found.out and unmoved.how == "returned"
+
+
+def test_a_fetch_of_the_state_alone_looks_again_at_the_runs_it_brought(
+        clone: Clone, remote: Path) -> None:
+    """Only the state's tracking ref moved: the look for merged branches covers the runs the
+    merge changed (decision 1612), and a run the fetch brought whose work is on the base
+    already is recorded merged."""
+    a, b = clone("a"), clone("b")
+    runs.create_run(a, "other", "t", plan=False)
+    service.sync(a)
+    service.sync(b)
+    snap = runs.create_run(b, "done", "t", plan=False)
+    service.sync(b)  # its state reaches the remote before its work is on the base
+    worktree = Path(snap.run.worktree)
+    plan = worktree / ".protocols" / snap.run.id / "plan.md"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    plan.write_text("# plan\n")
+    git("add", "-A", cwd=worktree)
+    git("commit", "-q", "-m", "work", cwd=worktree)
+    git("merge", "-q", "--no-ff", "-m", "merge", snap.run.branch, cwd=b.root)
+    git("push", "-q", "origin", "main", cwd=b.root)
+    git("fetch", "-q", "origin", "main:refs/remotes/origin/main", cwd=a.root)
+    shown, _ = _status(a.root)  # the base moved: every run looked at ("done" is not here yet)
+    assert set(shown) == {"other"}
+    common = str(a.store.git_dir)
+    git("fetch", "-q", "origin", cwd=a.root)  # now the state alone moves
+    assert seen.fetched_only(common, seen.stamp(common))
+    shown, _ = _status(a.root)
+    assert shown["done"]["merged"] is True, shown
