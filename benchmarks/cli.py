@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from store import EVENTS_PER_RUN, make_state  # noqa: E402  (benchmarks/store.py)
 
-from deksdenflow.domain.payloads import RunNote  # noqa: E402
+from deksdenflow.domain.eventlog.payloads import RunNote  # noqa: E402
 from deksdenflow.sync import service, setup  # noqa: E402
 from deksdenflow.wiring import Wiring  # noqa: E402
 
@@ -166,8 +166,8 @@ def main() -> None:
 
 # What a control imports before its work (the floor of its cost while pydantic and pygit2 are
 # what the store and the models are built on).
-FLOOR = ("import os, deksdenflow.wiring, deksdenflow.workflow.controls, deksdenflow.workflow.runs,"
-         " deksdenflow.sync.auto; os._exit(0)")
+FLOOR = ("import os, deksdenflow.wiring, deksdenflow.workflow.lifecycle.controls,"
+         " deksdenflow.workflow.lifecycle.runs, deksdenflow.sync.auto; os._exit(0)")
 Found = tuple[float, float] | None
 Row = tuple[str, float | None, Found, Found, int]  # label, target, local, remote, pushes
 

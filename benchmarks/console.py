@@ -31,8 +31,7 @@ from textual.widgets import DataTable
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.runs import RunsScreen
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import StepStatus, Usage
-from deksdenflow.domain.payloads import (
+from deksdenflow.domain.eventlog.payloads import (
     PlannedStep,
     RunCreated,
     RunPaused,
@@ -41,6 +40,7 @@ from deksdenflow.domain.payloads import (
     StepFinished,
     StepStarted,
 )
+from deksdenflow.domain.runs.models import StepStatus, Usage
 from deksdenflow.store import Tx
 from deksdenflow.wiring import init_project, open_project
 

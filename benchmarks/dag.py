@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain import fold
-from deksdenflow.domain.payloads import JobRequested
+from deksdenflow.domain.eventlog import fold
+from deksdenflow.domain.eventlog.payloads import JobRequested
 from deksdenflow.wiring import init_project
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 
 DFLOW = Path(sys.executable).with_name("dflow")
 

@@ -32,7 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deksdenflow.domain.settings import EngineConfig  # noqa: E402
+from deksdenflow.domain.config.settings import EngineConfig  # noqa: E402
 from deksdenflow.engines.base import EngineRequest  # noqa: E402
 from deksdenflow.engines.registry import get_engine  # noqa: E402
 

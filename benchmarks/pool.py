@@ -133,9 +133,9 @@ def bench_rq(url: str, jobs: int, workers: int, worker_class: str, name: str) ->
 
 
 def bench_dflow(workdir: Path, jobs: int, workers: int) -> Result:
-    from deksdenflow.domain.events import EventType
-    from deksdenflow.domain.fold import job_id
-    from deksdenflow.domain.models import JobKind
+    from deksdenflow.domain.eventlog.events import EventType
+    from deksdenflow.domain.eventlog.fold import job_id
+    from deksdenflow.domain.runs.models import JobKind
     from deksdenflow.jobs import queue
     from deksdenflow.wiring import init_project
 

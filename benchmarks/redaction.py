@@ -15,7 +15,7 @@ import json
 import random
 import time
 
-from deksdenflow.domain.redaction import redact, secret_values
+from deksdenflow.domain.agents.redaction import redact, secret_values
 
 WORDS = ("the", "step", "writes", "a", "function", "that", "reads", "config", "and", "returns",
          "the", "parsed", "value", "with", "tests")

@@ -31,11 +31,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deksdenflow.domain import ids
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.payloads import PlannedStep, RunCreated, RunPlanned, payload_of
-from deksdenflow.store import STATE_REF, Store, Tx, codec, trust, writer
-from deksdenflow.store.layout import META_FILE, event_path, run_snapshot_path
+from deksdenflow.domain.eventlog import ids
+from deksdenflow.domain.eventlog.events import EventType
+from deksdenflow.domain.eventlog.payloads import PlannedStep, RunCreated, RunPlanned, payload_of
+from deksdenflow.store import STATE_REF, Store, Tx, writer
+from deksdenflow.store.encoding import codec
+from deksdenflow.store.encoding.layout import META_FILE, event_path, run_snapshot_path
+from deksdenflow.store.sharing import trust
 from deksdenflow.wiring import init_project
 
 BIN = Path(sys.executable).parent
@@ -130,7 +132,7 @@ def bench_git_cli(store: Store, uid: str, samples: int, first: int = 0) -> list[
         _git_cli_mutation(repo, files)
         times.append(time.perf_counter() - start)
         # The plumbing stands in for dflow's own write, so record its tip as dflow's (not
-        # timed); otherwise the next read refuses it as a foreign commit (store/trust.py).
+        # timed); otherwise the next read refuses it as a foreign commit (store/sharing/trust.py).
         trust.remember(store.data_dir, _git(repo, "rev-parse", STATE_REF))
     return times
 

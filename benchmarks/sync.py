@@ -21,11 +21,11 @@ from pathlib import Path
 os.environ.setdefault("DFLOW_ACTOR", "bench@localhost")
 
 from deksdenflow.context.project import Project  # noqa: E402
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.store import STATE_REF, Tx  # noqa: E402
 from deksdenflow.sync import service, setup  # noqa: E402
 from deksdenflow.wiring import Wiring  # noqa: E402
-from deksdenflow.workflow.runs import record_run  # noqa: E402
+from deksdenflow.workflow.lifecycle.runs import record_run  # noqa: E402
 
 RUNS = 20
 

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from deksdenflow.engines import demo as demo_engine  # noqa: E402
 from deksdenflow.git import runner as git_runner  # noqa: E402
 from deksdenflow.wiring import init_project  # noqa: E402
-from deksdenflow.workflow import controls, runs  # noqa: E402
-from deksdenflow.workflow import demo as demo_repo  # noqa: E402
+from deksdenflow.workflow.lifecycle import controls, runs  # noqa: E402
+from deksdenflow.workflow.lifecycle import demo as demo_repo  # noqa: E402
 
 TARGET_MS = 50.0
 

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 from . import environment
 from .context.parts import JobHandler, SharedClaimer
 from .context.project import Project, initialize
-from .domain.models import JobKind
+from .domain.runs.models import JobKind
 from .errors import DflowError, UsageError
 from .store import open_store
-from .store.libgit2 import configure_libgit2
+from .store.plumbing.libgit2 import configure_libgit2
 
 if TYPE_CHECKING:
-    from .domain.engine import Engine
-    from .domain.models import JobKind
-    from .domain.settings import EngineConfig, ProjectSettings
+    from .domain.agents.engine import Engine
+    from .domain.config.settings import EngineConfig, ProjectSettings
+    from .domain.runs.models import JobKind
     from .store import Tx
     from .sync.auto import AutoSync
 
@@ -64,7 +64,7 @@ class Wiring:
     # --- the parts (context/parts.py) -----------------------------------------------------------
 
     def reconcile(self, tx: Tx, settings: ProjectSettings, every_run: bool) -> None:
-        from .workflow import scheduling  # why: start-up
+        from .workflow.lifecycle import scheduling  # why: start-up
 
         scheduling.reconcile_touched(tx, settings, every_run=every_run)
 
@@ -78,7 +78,7 @@ class Wiring:
         self.notify(project, sorted({e.run for e in tx.events if e.run}), settings=settings)
         if not any(e.type == "run.budget_alert" for e in tx.events):
             return
-        from .workflow import alerts  # why: start-up
+        from .workflow.spend import alerts  # why: start-up
 
         alerts.deliver(tx.events, settings, settings.project.name or project.root.name)
 
@@ -89,7 +89,7 @@ class Wiring:
         told = (settings or project.settings()).notify
         if not (told.command.strip() or told.webhook_url.strip()):
             return  # nobody to tell: not even the notices module is imported
-        from .workflow import notify  # why: start-up
+        from .workflow.spend import notify  # why: start-up
 
         try:
             notify.tell(project, runs, quiet=quiet)
@@ -117,12 +117,12 @@ class Wiring:
                                    settings.worker.lease_s, holds)
 
     def undo_killed_creations(self, project: Project) -> list[str]:
-        from .workflow import creation  # why: start-up
+        from .workflow.lifecycle import creation  # why: start-up
 
         return creation.recover(project)
 
     def check_push(self, project: Project, base: str, tip: str, what: str) -> None:
-        from .workflow.push_check import check_branch  # why: start-up
+        from .workflow.delivery.push_check import check_branch  # why: start-up
 
         check_branch(project.root, base, tip, project.settings(), what)
 

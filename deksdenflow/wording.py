@@ -15,7 +15,7 @@ STATUS_STYLE = {
     "blocked": "yellow",
     "failed": "red",
     "cancelled": "dim",
-    # the stages people see (domain/stages.py) that are not also a status
+    # the stages people see (domain/runs/stages.py) that are not also a status
     "waiting": "magenta",
     "paused": "yellow",
     "ready to land": "green",

@@ -168,7 +168,7 @@ def test_every_job_kind_the_docs_name_can_be_done(doc: Path) -> None:
 
 
 def _handled_kinds() -> set[str]:
-    from deksdenflow.domain.models import JobKind
+    from deksdenflow.domain.runs.models import JobKind
     from deksdenflow.wiring import Wiring
 
     wiring = Wiring()

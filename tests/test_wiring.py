@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.errors import UsageError
 from deksdenflow.wiring import Wiring
 

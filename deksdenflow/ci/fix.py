@@ -7,17 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context.project import Project
-from ..domain.models import Job, RunSnapshot
-from ..domain.payloads import RunNote
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
+from ..domain.eventlog.payloads import RunNote
+from ..domain.runs.models import Job, RunSnapshot
 from ..errors import DflowError
 from ..git.worktree import Worktree
 from ..store import Tx
 from ..sync import transport
-from ..workflow import agents, budget, changes, contract, placement, variants, worktrees
-from ..workflow.planning import folder
-from ..workflow.prompts import Prompt
-from ..workflow.push_check import check_branch
+from ..workflow.checkouts import placement, worktrees
+from ..workflow.delivery.push_check import check_branch
+from ..workflow.phases import agents, changes, contract, variants
+from ..workflow.phases.planning import folder
+from ..workflow.phases.prompts import Prompt
+from ..workflow.spend import budget
 
 
 def begin_fix(project: Project, job: Job, what: str

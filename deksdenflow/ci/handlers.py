@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..context.parts import JobHandler
 from ..context.project import Project
-from ..domain.models import Job, JobKind
+from ..domain.runs.models import Job, JobKind
 from ..store import Tx
 from . import pr
 from .fix import FixCiHandler

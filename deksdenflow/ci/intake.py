@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ..context.project import Project
 from ..domain.intake import Issue, from_payload
-from ..domain.models import RunSnapshot
+from ..domain.runs.models import RunSnapshot
 from ..errors import DflowError, NameClash, UsageError
-from ..workflow import runs
+from ..workflow.lifecycle import runs
 from . import pr
 
 TOOL_TIMEOUT_S = 60

@@ -9,18 +9,18 @@ import tempfile
 from pathlib import Path
 
 from ..context.project import Project
-from ..domain.layout import protocol_folder, protocol_folders
-from ..domain.models import ProtocolRun
-from ..domain.payloads import RunPrOpened
-from ..domain.redaction import redact, secret_values
+from ..domain.agents.redaction import redact, secret_values
+from ..domain.eventlog.payloads import RunPrOpened
+from ..domain.runs.layout import protocol_folder, protocol_folders
+from ..domain.runs.models import ProtocolRun
 from ..errors import DflowError, GitOperationError
 from ..store.branches import committed_file
 from ..sync import transport
 from ..sync.completion import record_merged
-from ..workflow import placement, worktrees
-from ..workflow.landing import LandResult, check_landable, remote_of
-from ..workflow.push_check import check_branch
-from ..workflow.replay import STRATEGIES
+from ..workflow.checkouts import placement, worktrees
+from ..workflow.delivery.landing import LandResult, check_landable, remote_of
+from ..workflow.delivery.push_check import check_branch
+from ..workflow.delivery.replay import STRATEGIES
 from .forge import ci_provider
 
 BODY_MAX = 60_000  # GitHub refuses bodies over 65,536 characters

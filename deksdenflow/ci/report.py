@@ -14,16 +14,16 @@ from pydantic import BaseModel
 from .. import environment
 from ..context.parts import Parts
 from ..context.project import Project
-from ..domain.models import JobKind, RunSnapshot, StepStatus
-from ..domain.payloads import JobPayload, RunCiReported, RunNote
-from ..domain.redaction import redact, secret_values
-from ..domain.settings import ProjectSettings
+from ..domain.agents.redaction import redact, secret_values
+from ..domain.config.settings import ProjectSettings
+from ..domain.eventlog.payloads import JobPayload, RunCiReported, RunNote
+from ..domain.runs.models import JobKind, RunSnapshot, StepStatus
 from ..errors import NotInitialized, RunNotFound, UsageError
 from ..git import runner
 from ..jobs import queue
 from ..store import Tx
 from ..sync import service, transport
-from ..workflow import budget
+from ..workflow.spend import budget
 from . import env as ci_env
 
 STATUSES = ("running", "success", "failure")
@@ -101,7 +101,7 @@ def _request_fix(tx: Tx, uid: str, result: CiReport, excerpt: str, commit: str,
         return False
     previous = [int(j.payload.get("attempt", 0)) for j in snap.jobs if j.kind == JobKind.FIX_CI]
     attempt = (max(previous, default=0) if streak else 0) + 1
-    # The one budget rule (workflow/budget.py): only `strict` stops new work.
+    # The one budget rule (workflow/spend/budget.py): only `strict` stops new work.
     over_budget = budget.stops(snap, settings, budget.month_for(tx.view, snap, settings))
     if attempt > settings.ci.max_fix_attempts or over_budget:
         why = over_budget or f"{attempt - 1} fix attempts used"

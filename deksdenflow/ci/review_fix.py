@@ -10,13 +10,13 @@ import subprocess
 from collections.abc import Callable
 
 from ..context.project import Project
-from ..domain.models import Job, JobKind, ReviewComment, RunSnapshot
-from ..domain.payloads import RunNote, RunReviewAddressed
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
+from ..domain.eventlog.payloads import RunNote, RunReviewAddressed
+from ..domain.runs.models import Job, JobKind, ReviewComment, RunSnapshot
 from ..jobs import queue
 from ..store import Tx
-from ..workflow import agents, contract, variants
-from ..workflow.planning import folder
+from ..workflow.phases import agents, contract, variants
+from ..workflow.phases.planning import folder
 from .fix import begin_fix, run_fix
 
 ANSWER_TIMEOUT_S = 60

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 
 from .. import environment
 from ..context.parts import Parts
+from ..domain.eventlog.payloads import RunReviewReported
 from ..domain.intake import review_from_payload
-from ..domain.models import JobKind
-from ..domain.payloads import RunReviewReported
+from ..domain.runs.models import JobKind
 from ..errors import RunNotFound, UsageError
 from ..sync import service
 from . import env as ci_env

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from ..context import config
 from ..context.project import Project
-from ..domain import settings_trust
+from ..domain.config import settings_trust
 from ..errors import ConfigError, UsageError
 from ..store import Tx
 from . import install

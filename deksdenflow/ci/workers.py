@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
 from ..errors import ConfigError, UsageError
 from .install import github_setup, install_line
 

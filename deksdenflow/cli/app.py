@@ -201,7 +201,7 @@ def _root(
     Example: dflow init && dflow new add-login --task "Add a login page"
     """
     if place is not None:
-        from .projects_cmds import resolve_place  # why: start-up
+        from .setup.projects_cmds import resolve_place  # why: start-up
 
         os.chdir(resolve_place(place))
     from .. import environment  # why: start-up

@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 
 # The command's first word -> the module (in this package) whose `print_fast(argv)` may answer.
 ROUTES = {
-    "status": "status_lines",
-    "workers": "workers_fast",
-    "project": "project_fast",
-    "events": "events_fast",
-    "show": "show_fast",
+    "status": "runs.status_lines",
+    "workers": "team.workers_fast",
+    "project": "setup.project_fast",
+    "events": "runs.events_fast",
+    "show": "runs.show_fast",
 }
 
 
@@ -69,7 +69,7 @@ def write(text: str) -> None:
 
 def say(notes: list[str]) -> None:
     if notes:
-        from ..domain.redaction import redact, secret_values, strip_controls
+        from ..domain.agents.redaction import redact, secret_values, strip_controls
 
         for line in notes:
             sys.stderr.write(strip_controls(redact(line, secret_values(()))) + "\n")

@@ -16,7 +16,7 @@ def main() -> None:
         sys.exit(0)
 
 
-# The first word of the commands cli/fast_controls.py may answer (`--json` may come first).
+# The first word of the commands cli/runs/fast_controls.py may answer (`--json` may come first).
 _CONTROLS = frozenset(("pause", "resume", "step", "new"))
 
 
@@ -26,11 +26,11 @@ def _main() -> None:
     if print_fast(sys.argv[1:]):  # --version, --help: no need to load Typer
         return
     if _CONTROLS.intersection(sys.argv[1:3]):  # its import is no read path's cost
-        from .fast_controls import answer as answer_control  # why: start-up
+        from .runs.fast_controls import answer as answer_control  # why: start-up
 
         if answer_control(sys.argv[1:]):  # pause, resume, step approve, new (decision 1315)
             return
-    from .status_json import print_cached  # why: start-up
+    from .runs.status_json import print_cached  # why: start-up
 
     if print_cached(sys.argv[1:]):  # the tip has not moved: no need to load the CLI at all
         return

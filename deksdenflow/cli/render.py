@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 
-from ..domain.redaction import redact, secret_values, strip_controls
+from ..domain.agents.redaction import redact, secret_values, strip_controls
 from .text import STATUS_STYLE, ago, console, is_plain, styled, tokens
 
 __all__ = ["JSON_OPTION", "LOG_FORMAT_OPTION", "STATUS_STYLE", "ago", "console", "emit_json",

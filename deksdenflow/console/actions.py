@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 from ..ci import pr
 from ..context.project import Project
-from ..domain.models import RunSnapshot, StepStatus
+from ..domain.runs.models import RunSnapshot, StepStatus
 from ..errors import DflowError
 from ..jobs import pool
 from ..jobs.workers import WorkerInfo
 from ..sync import service as sync_service
-from ..workflow import cleaning, controls, landing, runs
+from ..workflow.checkouts import cleaning
+from ..workflow.delivery import landing
+from ..workflow.lifecycle import controls, runs
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from textual.timer import Timer
 from ..context.project import Project
 from ..crash import write_crash_log
 from ..domain import interrupts
-from ..domain.models import ProtocolRun
+from ..domain.runs.models import ProtocolRun
 from ..errors import DflowError
 from ..jobs.liveness import new_worker_id
 from ..observe import refwatch

@@ -13,11 +13,11 @@ from typing import Any
 
 from rich.text import Text
 
-from ..domain.events import Event
-from ..domain.models import Job, RunSnapshot, StepRun
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
+from ..domain.eventlog.events import Event
+from ..domain.runs.models import Job, RunSnapshot, StepRun
 from ..wording import STATUS_STYLE, ago, tokens
-from ..workflow.runs import run_stage
+from ..workflow.lifecycle.runs import run_stage
 
 Clock = Callable[[], datetime]
 
@@ -42,7 +42,7 @@ def status_text(status: str, paused: bool = False) -> Text:
 
 
 def stage_text(snap: RunSnapshot, settings: ProjectSettings) -> Text:
-    """The run's stage, the word the CLI shows too (domain/stages.py)."""
+    """The run's stage, the word the CLI shows too (domain/runs/stages.py)."""
     stage = run_stage(snap, settings)
     return Text(stage, style=STATUS_STYLE.get(stage, ""))
 

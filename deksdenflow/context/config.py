@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .. import environment
-from ..domain.settings import EngineConfig, ProjectSettings, Variant
+from ..domain.config.settings import EngineConfig, ProjectSettings, Variant
 from ..errors import ConfigError, did_you_mean
-from ..store import codec
-from ..store.layout import PROJECT_SOURCE as PROJECT_SOURCE  # re-exported for the faces
+from ..store.encoding import codec
+from ..store.encoding.layout import PROJECT_SOURCE as PROJECT_SOURCE  # re-exported for the faces
 
 DEFAULTS = "defaults"
 

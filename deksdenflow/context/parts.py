@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..domain.engine import Engine
-    from ..domain.models import Job, JobKind
-    from ..domain.settings import EngineConfig, ProjectSettings
+    from ..domain.agents.engine import Engine
+    from ..domain.config.settings import EngineConfig, ProjectSettings
+    from ..domain.runs.models import Job, JobKind
     from ..store import Tx
     from .project import Project
 
@@ -108,8 +108,8 @@ class Parts(Protocol):
 
     def check_push(self, project: Project, base: str, tip: str, what: str) -> None:
         """The secret push check of `pr` and `land` over the commits `base..tip`
-        (workflow/push_check.py): CommitRefused naming the files, before anything leaves the
-        machine. Sync runs it on the work it publishes (decision 1500)."""
+        (workflow/delivery/push_check.py): CommitRefused naming the files, before anything leaves
+        the machine. Sync runs it on the work it publishes (decision 1500)."""
         ...
 
     def note(self, text: str) -> None:

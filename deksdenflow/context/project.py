@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import environment
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
 from ..store import StateView, Store, Tx
 from . import config, settings_trust
 from .parts import Parts

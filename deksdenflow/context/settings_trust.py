@@ -1,7 +1,7 @@
 """This machine's record of the settings a person here trusted (docs/decisions/1510).
 
 The record is `<git dir>/deksdenflow/settings-trust.json`: the values of every TRUST key
-(domain/settings_trust.py) as last trusted, and the state commit they were trusted at. It is
+(domain/config/settings_trust.py) as last trusted, and the state commit they were trusted at. It is
 this clone's fact: never on the state ref, never pushed. No record means nothing beyond the
 defaults is trusted. Settings a person sets here (`dflow init`, `dflow config set`) are
 recorded as they are published; what a sync brings waits for `dflow trust`.
@@ -20,9 +20,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import environment
-from ..domain import settings_trust
-from ..domain.settings import ProjectSettings
-from ..store import codec
+from ..domain.config import settings_trust
+from ..domain.config.settings import ProjectSettings
+from ..store.encoding import codec
 
 RECORD = "settings-trust.json"
 RECORD_VERSION = 1

@@ -3,7 +3,7 @@
 Pure: reads a GitHub `issues` payload (`issue.number/title/body/html_url`) or a GitLab issue
 payload (`object_attributes.iid/title/description/url`) into an `Issue`, or says in one
 sentence what the payload lacks. The issue's text is untrusted like every task: the prompts
-fence it (workflow/prompts.py UNTRUSTED).
+fence it (workflow/phases/prompts.py UNTRUSTED).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ..errors import UsageError
-from .models import ReviewComment
+from .runs.models import ReviewComment
 
 
 class Issue(BaseModel):

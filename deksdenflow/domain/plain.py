@@ -1,8 +1,8 @@
 """The state's plain values, each with its one owner here: schema versions, job statuses,
 where worker records live and how many events `show` lists.
 
-The models (domain/models.py, domain/events.py), the store's codec and the read side's fast
-paths (deksdenflow/reads/) all name these; they live in a module of the standard library
+The models (domain/runs/models.py, domain/eventlog/events.py), the store's codec and the read side's
+fast paths (deksdenflow/reads/) all name these; they live in a module of the standard library
 alone so that a read answered before pydantic is imported uses the very same values instead
 of a copy held equal by a test.
 """

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter, create_model
 
-from .agent_output import PlanOutput, QaVerdict
-from .events import Event
-from .payloads import PAYLOADS
+from .agents.agent_output import PlanOutput, QaVerdict
+from .eventlog.events import Event
+from .eventlog.payloads import PAYLOADS
 
 SCHEMAS: dict[str, type[BaseModel]] = {"plan": PlanOutput, "qa": QaVerdict}
 STATE_SCHEMAS = ("event",)  # what dflow itself stores; not agent output

@@ -1,4 +1,4 @@
-"""What the built-in engines share (the interface itself is domain/engine.py)."""
+"""What the built-in engines share (the interface itself is domain/agents/engine.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 import shlex
 from typing import Any
 
-from ..domain.engine import Engine, EngineRequest, EngineResult, Phase, Sandbox
-from ..domain.settings import EngineConfig
+from ..domain.agents.engine import Engine, EngineRequest, EngineResult, Phase, Sandbox
+from ..domain.config.settings import EngineConfig
 from ..errors import ConfigError
 from .allowlist import allowed
 

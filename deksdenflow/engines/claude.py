@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..domain.engine import EngineCheck
-from ..domain.models import Usage
-from ..domain.nesting import too_deep
+from ..domain.agents.engine import EngineCheck
+from ..domain.agents.nesting import too_deep
+from ..domain.runs.models import Usage
 from ..errors import EngineFailed, EngineOutputInvalid, EngineRefused
 from . import claude_sandbox
 from .base import ConfiguredEngine, EngineRequest, EngineResult, Sandbox

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..domain.engine import EngineCheck
+from ..domain.agents.engine import EngineCheck
 
 # What Claude Code prints (stderr) when `sandbox.failIfUnavailable` stops it at startup.
 UNAVAILABLE = "sandbox required but unavailable"

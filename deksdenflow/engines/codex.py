@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..domain.models import Usage
-from ..domain.nesting import too_deep
+from ..domain.agents.nesting import too_deep
+from ..domain.runs.models import Usage
 from ..errors import EngineFailed, EngineRefused, EngineTimeout
 from .base import ConfiguredEngine, EngineRequest, EngineResult
 from .output import validate_output

@@ -17,8 +17,8 @@ import subprocess
 import time
 from typing import Any
 
-from ..domain.models import Usage
-from ..domain.settings import EngineConfig
+from ..domain.config.settings import EngineConfig
+from ..domain.runs.models import Usage
 from ..errors import EngineError
 from . import demo_files
 from .base import EngineRequest, EngineResult

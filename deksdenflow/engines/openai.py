@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..domain.models import Usage
+from ..domain.runs.models import Usage
 from ..errors import (
     ConfigError,
     EngineFailed,

@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
-from ..domain.nesting import MAX_DEPTH, too_deep
+from ..domain.agents.nesting import MAX_DEPTH, too_deep
 from ..errors import EngineOutputInvalid
 
 # A reply wrapped in a Markdown code fence (```json ... ```), as chat models like to answer.

@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..domain.settings import EngineConfig
+from ..domain.config.settings import EngineConfig
 from ..errors import EngineNotFound
 from .base import Engine
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeAlias, TypeVar
 
 from .. import environment
-from ..domain.redaction import redact
+from ..domain.agents.redaction import redact
 from ..errors import GitCommandFailed, GitNotFound, GitTimeout
 from .worktree import Worktree
 

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
-from ..domain.models import Job, JobKind, JobStatus
-from ..domain.payloads import JobClaimed
-from ..domain.reconcile import job_blocker
+from ..domain.decisions.reconcile import job_blocker
+from ..domain.eventlog.payloads import JobClaimed
+from ..domain.runs.models import Job, JobKind, JobStatus
 from ..errors import IllegalTransition
 from ..store import Tx
-from ..store.open_jobs import OpenJobs
+from ..store.encoding.open_jobs import OpenJobs
 from . import liveness
 from .liveness import JobLocks
 from .queue import claimable

@@ -13,7 +13,7 @@ import os
 import socket
 from pathlib import Path
 
-from ..domain.models import Job, JobStatus
+from ..domain.runs.models import Job, JobStatus
 from ..store import Store
 from .locks import try_lock, unlock
 

@@ -21,7 +21,7 @@ from types import FrameType
 
 from ..context.parts import Parts
 from ..context.project import Project
-from ..domain.models import JobKind
+from ..domain.runs.models import JobKind
 from ..errors import UsageError
 from .projects import ProjectsWorker
 from .worker import Transition, Worker, WorkerOptions

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from ..domain.backoff import delay
-from ..domain.models import Job, JobKind, JobStatus
-from ..domain.payloads import (
+from ..domain.config.settings import RetrySection
+from ..domain.eventlog.payloads import (
     JobClaimed,
     JobFailed,
     JobFinished,
@@ -16,7 +16,7 @@ from ..domain.payloads import (
     JobReleased,
     JobRequested,
 )
-from ..domain.settings import RetrySection
+from ..domain.runs.models import Job, JobKind, JobStatus
 from ..store import Store, Tx
 
 TxHook = Callable[[Tx], None]

@@ -7,8 +7,8 @@ from functools import partial
 
 from ..context.parts import JobHandler
 from ..context.project import Project
-from ..domain.models import Job, JobStatus
-from ..domain.settings import RetrySection
+from ..domain.config.settings import RetrySection
+from ..domain.runs.models import Job, JobStatus
 from ..errors import IllegalTransition
 from ..store import Tx
 from . import queue

@@ -15,12 +15,12 @@ from ..context import tracing
 from ..context.parts import JobHandler
 from ..context.project import Project
 from ..domain import correlation
-from ..domain.models import Job, JobKind, JobStatus, RunSnapshot
-from ..domain.redaction import redact, secret_values, strip_controls
-from ..domain.settings import RetrySection
+from ..domain.agents.redaction import redact, secret_values, strip_controls
+from ..domain.config.settings import RetrySection
+from ..domain.runs.models import Job, JobKind, JobStatus, RunSnapshot
 from ..errors import DflowError
 from ..store import Tx
-from ..store.open_jobs import OpenJobs
+from ..store.encoding.open_jobs import OpenJobs
 from . import queue
 from .claims import LocalClaims, claim_batch, open_in, trust_hold
 from .liveness import JobLocks

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from ..context.project import Project
-from ..domain.models import Job, JobStatus
+from ..domain.runs.models import Job, JobStatus
 from ..store import StateView
 from . import runner, workers
 from .claims import trust_hold

@@ -21,11 +21,11 @@ from types import FrameType
 from pydantic import BaseModel, Field
 
 from ..context.project import Project
-from ..domain.models import Job, JobKind, JobStatus
-from ..domain.payloads import JobReleased
+from ..domain.eventlog.payloads import JobReleased
+from ..domain.runs.models import Job, JobKind, JobStatus
 from ..errors import DflowError, IllegalTransition
 from ..store import StateView, Tx
-from ..store.open_jobs import OpenJobs
+from ..store.encoding.open_jobs import OpenJobs
 from . import liveness, recovery, runner
 from .claims import (
     LocalClaims,

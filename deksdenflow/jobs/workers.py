@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
-from ..domain.models import Job, JobStatus
 from ..domain.plain import WORKERS_DIR
+from ..domain.runs.models import Job, JobStatus
 from ..store import Store
 from .liveness import host
 from .locks import reap_if_gone, try_lock, unlock

@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from ..context.project import Project
-from ..domain.events import Event, ordered
+from ..domain.eventlog.events import Event, ordered
 from ..store import StateView
 
 SUMMARY_KEYS = ("kind", "verdict", "status", "reason", "text", "summary", "url", "name")

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..context.project import Project
-from ..domain.models import Job, RunSnapshot
+from ..domain.runs.models import Job, RunSnapshot
 from ..store import StateView, peek
-from ..store.layout import OPEN_JOBS_DIR, PROJECT_FILE
+from ..store.encoding.layout import OPEN_JOBS_DIR, PROJECT_FILE
 
 REMOTE_EVERY = 5
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from ..context import config
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
 from ..errors import UsageError
 from .detect import CiProvider, Detected
 

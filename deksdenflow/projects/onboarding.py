@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from ..ci.templates import target, write
 from ..context.parts import Parts
 from ..context.project import Project
-from ..domain.payloads import ProjectSetup
+from ..domain.eventlog.payloads import ProjectSetup
 from ..errors import DflowError, GitOperationError, NotAGitRepository, UsageError
 from ..git import runner as git
 from ..sync import setup as sync_setup

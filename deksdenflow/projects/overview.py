@@ -8,10 +8,10 @@ from pydantic import BaseModel
 
 from ..context.parts import Parts
 from ..context.project import Project
-from ..domain import reconcile
-from ..domain.models import RunSnapshot, RunStatus
+from ..domain.decisions import reconcile
+from ..domain.runs.models import RunSnapshot, RunStatus
 from ..errors import DflowError
-from ..workflow import runs
+from ..workflow.lifecycle import runs
 from . import registry
 from .registry import ProjectEntry
 

@@ -52,7 +52,8 @@ def run(command: str, body: Callable[[str, str], str | None], common: str | None
         if sync is not None:
             say(sync.take_notes())
     tip = gitdir.checked_tip(common)
-    from ..store.objects import Unreadable  # what every fast read's object reader may raise
+    # what every fast read's object reader may raise
+    from ..store.plumbing.objects import Unreadable
 
     try:
         text = body(common, tip) if tip is not None else None

@@ -31,9 +31,9 @@ from ..store import cache
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..context.project import Project
-    from ..domain.settings import ProjectSettings
+    from ..domain.config.settings import ProjectSettings
     from ..store import Tx
-    from ..workflow import runs
+    from ..workflow.lifecycle import runs
 
 LINES = "status-lines"
 JOURNAL = "status-lines.journal"
@@ -93,9 +93,9 @@ def settings_key(project_blob_id: str, common: str) -> str:
 
 def line_of(data: bytes, uid: str, settings: ProjectSettings) -> Excerpt:
     """The line of the run whose `run.json` holds `data`."""
-    from ..store import codec
-    from ..store.layout import run_snapshot_path
-    from ..workflow import runs
+    from ..store.encoding import codec
+    from ..store.encoding.layout import run_snapshot_path
+    from ..workflow.lifecycle import runs
 
     snap = codec.load_snapshot(data, run_snapshot_path(uid))
     return of_run_line(runs.run_line(snap, settings))
@@ -141,7 +141,7 @@ def write_through(project: Project, tx: Tx) -> None:
     """Journal the lines of the runs `tx` changed, when a listing is kept under the settings
     this process would list with (nobody lists here, or with other settings: nothing to do)."""
     from ..errors import DflowError
-    from ..store.objects import Unreadable
+    from ..store.plumbing.objects import Unreadable
 
     uids = sorted({event.run for event in tx.events if event.run})
     every = tx.staged_project_text is not None  # new settings: every run's line is new
@@ -154,7 +154,7 @@ def write_through(project: Project, tx: Tx) -> None:
 
 
 def _write_through(project: Project, tx: Tx, uids: list[str]) -> None:
-    from ..store.layout import PROJECT_FILE, run_dir
+    from ..store.encoding.layout import PROJECT_FILE, run_dir
     from ..store.lite import LiteView
 
     store = project.store

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..store.cache import common_dir_of, may_have_remote, read_ref, read_tip, refs_key
 from ..store.cache import trusted_tip as _trusted_tip
-from ..store.layout import STATE_REF
+from ..store.encoding.layout import STATE_REF
 
 __all__ = ["STATE_REF", "checked_tip", "common_dir_of", "may_have_remote", "read_ref",
            "read_tip", "refs_key"]

@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ..context.project import Project
-    from ..domain.settings import ProjectSettings
+    from ..domain.config.settings import ProjectSettings
     from ..store import StateView
     from ..store.lite import LiteView
-    from ..workflow.runs import StatusReport
+    from ..workflow.lifecycle.runs import StatusReport
 
 HANDED_UNSAVED = 32  # journaled lines a listing uses before it folds them into its cache
 
@@ -76,7 +76,7 @@ def at_tip(common: str) -> list[Excerpt] | None:
     """Every run's line at the checked tip; None when the regular command must answer (not
     initialised, a tip moved behind the store's back, a state it words better)."""
     from ..errors import DflowError
-    from ..store.objects import Unreadable
+    from ..store.plumbing.objects import Unreadable
 
     tip = cache.read_tip(common)
     if tip is None or cache.trusted_tip(common) != tip:
@@ -105,7 +105,7 @@ def status_report(project: Project) -> StatusReport:
     """Every run's `RunLine` as its excerpt holds it (the objects `status --json` prints):
     what the HTTP API and the MCP tools list, computed once per run tree and settings stamp
     by the one function, never again per request."""
-    from ..workflow.runs import RunLine, StatusReport
+    from ..workflow.lifecycle.runs import RunLine, StatusReport
 
     return StatusReport(runs=[RunLine.model_validate_json(found.fragment)
                               for found in listed(project)])

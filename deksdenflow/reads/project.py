@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 
 from ..store import cache
-from ..store.layout import PROJECT_FILE
-from ..store.layout import PROJECT_SOURCE as PROJECT_SOURCE
+from ..store.encoding.layout import PROJECT_FILE
+from ..store.encoding.layout import PROJECT_SOURCE as PROJECT_SOURCE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

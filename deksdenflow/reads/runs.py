@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 
 from ..domain.plain import EVENT_SCHEMA_VERSION
-from ..store.layout import ROOT_EVENTS_DIR, events_dir
+from ..store.encoding.layout import ROOT_EVENTS_DIR, events_dir
 from ..store.run_index import Entry, Unusual, may_name
 from ..store.run_index import run_index as index_of
 
@@ -90,7 +90,7 @@ def event(data: bytes) -> Doc:
     if not isinstance(doc, dict):
         raise Unusual("an event that is not an object")
     if doc.get("schema_version", 1) == 1:
-        from ..store.migrations import event_v1_to_v2
+        from ..store.encoding.migrations import event_v1_to_v2
 
         doc = event_v1_to_v2(dict(doc))
     elif doc.get("schema_version") != EVENT_SCHEMA_VERSION:
@@ -108,7 +108,7 @@ def event(data: bytes) -> Doc:
 
 @functools.cache
 def _types() -> frozenset[str]:
-    from ..domain.event_types import EventType
+    from ..domain.eventlog.event_types import EventType
 
     return frozenset(kind.value for kind in EventType)
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 
-from ..domain.layout import PROTOCOLS_DIR
 from ..domain.plain import SNAPSHOT_SCHEMA_VERSION
+from ..domain.runs.layout import PROTOCOLS_DIR
 from ..store import cache
-from ..store.layout import events_dir, run_dir
+from ..store.encoding.layout import events_dir, run_dir
 from . import runs
 
 TYPE_CHECKING = False
@@ -43,7 +43,7 @@ class RunRead:
         self.changes = changes
         self.transcripts = transcripts  # the commands that show each transcript
         self.waiting = excerpt.waits  # the `waits: ...` note, "" while the run moves
-        self.stage = excerpt.stage  # the word people see (domain/stages.py), decided once
+        self.stage = excerpt.stage  # the word people see (domain/runs/stages.py), decided once
 
 
 def run_read(common: str, tip: str, ref: str) -> RunRead | None:
@@ -69,7 +69,7 @@ def run_read(common: str, tip: str, ref: str) -> RunRead | None:
 
 
 def _transcripts(view: LiteView, folder: str, run_id: str) -> list[str]:
-    from ..domain.transcripts import numbered
+    from ..domain.runs.transcripts import numbered
 
     names = view.names_under(f"{run_dir(folder)}/artifacts")
     return [command for *_, command in numbered(run_id, names)]
@@ -94,7 +94,7 @@ def plan_text(common: str, run: dict[str, object], run_id: str) -> tuple[str, st
     """plan.md as the plan commit holds it, else as committed on the run's local branch
     (`detail.plan_text`)."""
     from ..store.lite import LiteView
-    from ..store.objects import Unreadable
+    from ..store.plumbing.objects import Unreadable
 
     branch = str(run.get("branch", ""))
     path = f"{PROTOCOLS_DIR}/{branch or run_id}/plan.md"

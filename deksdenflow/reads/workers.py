@@ -15,13 +15,13 @@ import os
 from datetime import UTC, datetime
 
 from ..domain.plain import SNAPSHOT_SCHEMA_VERSION, WORKERS_DIR, JobStatus
-from ..store.layout import OPEN_JOBS_DIR
+from ..store.encoding.layout import OPEN_JOBS_DIR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..store.lite import LiteView
 
-# store/codec.py's CURRENT_VERSIONS["job"] and ["snapshot"] (a test holds them equal)
+# store/encoding/codec.py's CURRENT_VERSIONS["job"] and ["snapshot"] (a test holds them equal)
 
 
 def pool_at(common: str, tip: str) -> tuple[list[dict[str, object]], str, dict[str, str]] | None:

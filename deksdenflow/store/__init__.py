@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .layout import STATE_REF
+from .encoding.layout import STATE_REF
 
 TYPE_CHECKING = False  # not typing's: importing typing is a cost the cache-hit path avoids
 if TYPE_CHECKING:

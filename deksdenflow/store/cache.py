@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from .. import __version__
-from .layout import STATE_REF
+from .encoding.layout import STATE_REF
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,7 +91,8 @@ def _packed_ref(common: str, name: str) -> str | None:
 
 
 def trusted_tip(common: str) -> str | None:
-    """The tip the store last wrote or verified (store/trust.py keeps it); None if unknown."""
+    """The tip the store last wrote or verified (store/sharing/trust.py keeps it); None if
+    unknown."""
     try:
         return _read(os.path.join(common, "deksdenflow", "trusted-tip")).strip().decode() or None
     except (OSError, UnicodeDecodeError):

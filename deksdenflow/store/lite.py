@@ -3,7 +3,7 @@
 For the read side's fast paths (`dflow status`, deksdenflow/reads), which call this only for
 a tip the store has already verified (`cache.trusted_tip`), and which turn bytes into models
 only for the runs whose directory changed (docs/decisions/1301-status-reads-only-what-changed.md).
-Given a git dir, objects are read by the pure-Python reader (store/objects.py) and nothing
+Given a git dir, objects are read by the pure-Python reader (store/plumbing/objects.py) and nothing
 else: when it gives up (a SHA-256 repository, alternates, a damaged pack, ...) `Unreadable`
 goes up and the fast path leaves the answer to the full command, which reads through libgit2
 (docs/decisions/1303, 1603). Given a libgit2 repository (a writer handing its excerpts over,
@@ -12,8 +12,8 @@ the full path's listing), it reads through that one: one object reader per job.
 
 from __future__ import annotations
 
-from .layout import RUN_BUCKET_CHARS, RUNS_DIR
-from .objects import TREE_MODE, ObjectReader, Unreadable, commit_tree, tree_entries
+from .encoding.layout import RUN_BUCKET_CHARS, RUNS_DIR
+from .plumbing.objects import TREE_MODE, ObjectReader, Unreadable, commit_tree, tree_entries
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

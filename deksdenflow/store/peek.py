@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pygit2
 
-from ..domain.models import RunSnapshot
-from . import codec
-from .layout import RUNS_DIR, TRACKING_PREFIX, run_snapshot_path
+from ..domain.runs.models import RunSnapshot
+from .encoding import codec
+from .encoding.layout import RUNS_DIR, TRACKING_PREFIX, run_snapshot_path
 from .repo import Store
 from .state import StateView
 

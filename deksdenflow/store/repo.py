@@ -14,7 +14,7 @@ from typing import TypeVar
 import pygit2
 
 from .. import environment
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
 from ..errors import (
     DubiousOwnership,
     LockTimeout,
@@ -22,13 +22,15 @@ from ..errors import (
     NotInitialized,
     StateCorrupt,
 )
-from . import codec, maintenance, trust
-from .layout import META_FILE, PROJECT_FILE, STATE_REF
-from .lock import StateLock
-from .lock import Timeout as LockBusy
-from .pack import PackWriter, RecentObjects, RollUp
+from .encoding import codec
+from .encoding.layout import META_FILE, PROJECT_FILE, STATE_REF
+from .plumbing import maintenance
+from .plumbing.lock import StateLock
+from .plumbing.lock import Timeout as LockBusy
+from .plumbing.pack import PackWriter, RecentObjects, RollUp
+from .plumbing.tree import TreeCache, TreeEdit
+from .sharing import trust
 from .state import StateView
-from .tree import TreeCache, TreeEdit
 from .writer import Tx
 
 T = TypeVar("T")
@@ -120,7 +122,7 @@ class Store:
         self.fsync = environment.flag("DFLOW_FSYNC")
         self._rollup = RollUp(self.git_dir / "objects", self.data_dir)
         # What the last commits wrote, so the next transaction reads its tip without
-        # libgit2 listing the pack folder again (store/pack.py, decision 1324).
+        # libgit2 listing the pack folder again (store/plumbing/pack.py, decision 1324).
         self._recent = RecentObjects()
         repo.odb.add_backend(self._recent, 0)
         self._trees = TreeCache()  # the bytes and entry offsets of the trees last edited
@@ -186,7 +188,7 @@ class Store:
         return StateView(self.repo, self._commit(ref), self._parsed, self.settings_of)
 
     def check_trusted(self, tip: str) -> None:
-        """Refuse a tip dflow did not write or that fails validation (store/trust.py)."""
+        """Refuse a tip dflow did not write or that fails validation (store/sharing/trust.py)."""
         known = trust.read(self.data_dir)
         if known == tip:
             return

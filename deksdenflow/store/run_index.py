@@ -19,7 +19,7 @@ import re
 
 from ..domain.plain import SNAPSHOT_SCHEMA_VERSION
 from . import cache
-from .layout import run_snapshot_path
+from .encoding.layout import run_snapshot_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def of_snapshot(data: bytes, folder: str, validate: bool) -> Entry:
         return (folder, int(head.group(2)), head.group(3).decode(), head.group(4).decode(),
                 last_lamport(data))
     if validate:
-        from . import codec
+        from .encoding import codec
 
         run = codec.load_snapshot(data, run_snapshot_path(folder)).run
         return run.uid, run.number, run.name, run.branch, last_lamport(data)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pygit2
 
-from ..domain.events import Event, ordered
-from ..domain.models import Job, RunSnapshot
-from ..domain.settings import ProjectSettings
+from ..domain.config.settings import ProjectSettings
+from ..domain.eventlog.events import Event, ordered
+from ..domain.runs.models import Job, RunSnapshot
 from ..errors import RunNotFound, UsageError, did_you_mean
-from . import codec
-from .layout import (
+from .encoding import codec
+from .encoding.layout import (
     META_FILE,
     OPEN_JOBS_DIR,
     PROJECT_FILE,

@@ -7,15 +7,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain import fold
-from ..domain.events import Event, EventType
-from ..domain.ids import new_id
-from ..domain.models import Job, RunSnapshot
-from ..domain.payloads import Payload
-from ..domain.redaction import redact, secret_values, strip_controls
+from ..domain.agents.redaction import redact, secret_values, strip_controls
+from ..domain.eventlog import fold
+from ..domain.eventlog.events import Event, EventType
+from ..domain.eventlog.ids import new_id
+from ..domain.eventlog.payloads import Payload
+from ..domain.runs.models import Job, RunSnapshot
 from ..errors import IllegalTransition, RunNotFound, UsageError
-from . import codec
-from .layout import (
+from .encoding import codec
+from .encoding.layout import (
     META_FILE,
     PROJECT_FILE,
     artifact_path,
@@ -23,8 +23,8 @@ from .layout import (
     open_job_path,
     run_snapshot_path,
 )
+from .plumbing.tree import TreeEdit
 from .state import StateView
-from .tree import TreeEdit
 
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 _ARTIFACT_NAME = re.compile(rf"^{_SEGMENT}(/{_SEGMENT}){{0,3}}$")

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from .. import environment
 from ..context.project import Project
 from ..errors import DflowError
-from ..store.integrate import integrate, runs_changed, tracking_tip
-from ..store.layout import PROJECT_FILE
+from ..store.encoding.layout import PROJECT_FILE
+from ..store.sharing.integrate import integrate, runs_changed, tracking_tip
 from . import completion, seen, service, transport
 from .seen import READS, SKIP
 

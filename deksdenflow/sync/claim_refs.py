@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..domain.ids import new_id
+from ..domain.eventlog.ids import new_id
 from ..store import Store
 from . import transport
 

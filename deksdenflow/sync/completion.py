@@ -12,8 +12,8 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from ..context.project import Project
-from ..domain.layout import folders_of
-from ..domain.payloads import RunMerged
+from ..domain.eventlog.payloads import RunMerged
+from ..domain.runs.layout import folders_of
 from ..store import Tx
 from ..store.branches import is_merged
 

@@ -24,15 +24,15 @@ from pydantic import BaseModel
 
 from ..context.parts import JobHandler
 from ..context.project import Project
-from ..domain.models import Job, JobKind, JobStatus
-from ..domain.settings import RetrySection
+from ..domain.config.settings import RetrySection
+from ..domain.runs.models import Job, JobKind, JobStatus
 from ..errors import DflowError, IllegalTransition
 from ..jobs import queue, runner
 from ..jobs.claims import claim_batch, open_in, trust_hold
 from ..jobs.liveness import JobLocks, is_local_worker
 from ..store import Tx
-from ..store.integrate import tracking_tip
-from ..store.open_jobs import OpenJobs
+from ..store.encoding.open_jobs import OpenJobs
+from ..store.sharing.integrate import tracking_tip
 from . import claim_refs, service, transport
 
 REMOTE_POLL_S = 5.0  # an idle worker fetches the remote's state at most this often

@@ -9,8 +9,8 @@ when the states merge (docs/decisions/0401-number-clash-renumbers-the-later-run.
 from __future__ import annotations
 
 from ..context.project import Project
-from ..domain.ids import new_id
-from ..store.integrate import claim_commit
+from ..domain.eventlog.ids import new_id
+from ..store.sharing.integrate import claim_commit
 from . import transport
 
 MAX_TRIES = 20

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 
 from .. import environment
 from ..store import cache
-from ..store.layout import TRACKING_PREFIX
+from ..store.encoding.layout import TRACKING_PREFIX
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

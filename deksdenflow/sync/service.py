@@ -13,7 +13,8 @@ from ..context import config
 from ..context.project import Project
 from ..domain.backoff import delay
 from ..errors import DflowError, NotInitialized
-from ..store.integrate import (
+from ..store.encoding.layout import PROJECT_FILE
+from ..store.sharing.integrate import (
     Integration,
     Outcome,
     holds,
@@ -22,7 +23,6 @@ from ..store.integrate import (
     set_tracking,
     tracking_tip,
 )
-from ..store.layout import PROJECT_FILE
 from . import completion, seen, setup, transport, work
 
 PUSH_ATTEMPTS = 8

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from ..context.parts import Parts
 from ..context.project import Project, initialize
 from ..store import Store
-from ..store.integrate import integrate
-from ..store.layout import TRACKING_PREFIX
+from ..store.encoding.layout import TRACKING_PREFIX
+from ..store.sharing.integrate import integrate
 from . import transport
 
 

@@ -14,8 +14,8 @@ from .. import environment
 from ..errors import DflowError, GitOperationError, GitTimeout
 from ..git import runner
 from ..store import Store
-from ..store.integrate import tracking_ref
-from ..store.layout import STATE_REF
+from ..store.encoding.layout import STATE_REF
+from ..store.sharing.integrate import tracking_ref
 from . import seen
 
 NUMBERS_PREFIX = "refs/deksdenflow/numbers/"

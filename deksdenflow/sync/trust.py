@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 
 from ..context import settings_trust as record
 from ..context.project import Project
-from ..domain import settings_trust
-from ..domain.redaction import redact, secret_values, strip_controls
-from ..store import settings_log
+from ..domain.agents.redaction import redact, secret_values, strip_controls
+from ..domain.config import settings_trust
+from ..store.sharing import settings_log
 
 HIDDEN = "(hidden)"
 MISSING = "(unset)"

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..context.project import Project
-from ..domain.models import RunSnapshot
+from ..domain.runs.models import RunSnapshot
 from ..errors import DflowError
 from ..git import runner
 from . import transport

@@ -30,9 +30,9 @@ from ..errors import DflowError
 from ..observe.feed import FeedEvent
 from ..observe.report import Report
 from ..projects.overview import ProjectSummary
-from ..workflow.detail import RunDetail
-from ..workflow.diffs import Diff
-from ..workflow.runs import RunLine, StatusReport
+from ..workflow.delivery.diffs import Diff
+from ..workflow.lifecycle.detail import RunDetail
+from ..workflow.lifecycle.runs import RunLine, StatusReport
 from . import access, ops, pages
 from .events import Hub
 

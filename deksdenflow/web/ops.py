@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from ..ci import pr
 from ..context.project import Project
-from ..domain.models import Job
-from ..domain.redaction import redact, secret_values, strip_controls
+from ..domain.agents.redaction import redact, secret_values, strip_controls
+from ..domain.runs.models import Job
 from ..errors import DflowError, RunNotFound, StepNotFound, UsageError
 from ..observe import report
 from ..observe.report import Report
@@ -30,11 +30,12 @@ from ..projects.onboarding import AddResult, SetupEvent
 from ..projects.overview import ProjectSummary
 from ..projects.registry import ProjectNotRegistered
 from ..wiring import Wiring
-from ..workflow import controls, detail, diffs, facts, landing, runs
-from ..workflow.detail import RunDetail
-from ..workflow.diffs import Diff
-from ..workflow.landing import LandResult
-from ..workflow.runs import RunLine, StatusReport
+from ..workflow.delivery import diffs, landing
+from ..workflow.delivery.diffs import Diff
+from ..workflow.delivery.landing import LandResult
+from ..workflow.lifecycle import controls, detail, facts, runs
+from ..workflow.lifecycle.detail import RunDetail
+from ..workflow.lifecycle.runs import RunLine, StatusReport
 
 RunVerb = Literal["plan", "run", "pause", "resume", "cancel", "land", "pr"]
 StepVerb = Literal["qa", "approve", "retry"]

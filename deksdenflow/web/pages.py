@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from ..observe.report import Report
 from ..projects.overview import ProjectSummary
-from ..workflow.detail import RunDetail
-from ..workflow.runs import RunLine, StatusReport
+from ..workflow.lifecycle.detail import RunDetail
+from ..workflow.lifecycle.runs import RunLine, StatusReport
 
 
 def e(text: object) -> str:

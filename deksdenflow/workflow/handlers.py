@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..context.parts import JobHandler
-from ..domain.models import JobKind
-from .execution import ExecuteHandler
-from .integration import IntegrateHandler
-from .planning import PlanHandler
-from .review import QaHandler
+from ..domain.runs.models import JobKind
+from .delivery.integration import IntegrateHandler
+from .phases.execution import ExecuteHandler
+from .phases.planning import PlanHandler
+from .phases.review import QaHandler
 
 
 def handlers() -> dict[JobKind, JobHandler]:

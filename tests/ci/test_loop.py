@@ -11,11 +11,11 @@ import pytest
 from deksdenflow.ci import pr
 from deksdenflow.ci import report as ci
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, RunStatus
+from deksdenflow.domain.runs.models import JobKind, RunStatus
 from deksdenflow.jobs import runner
 from deksdenflow.sync import service
 from deksdenflow.wiring import Wiring
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 from tests.conftest import git
 from tests.sync.conftest import Clone
 from tests.workflow.conftest import configure
@@ -120,8 +120,8 @@ def test_a_run_whose_branch_is_merged_becomes_completed_on_every_clone(
 def test_the_tokens_of_a_fix_count_against_the_run_budget() -> None:
     from datetime import UTC, datetime
 
-    from deksdenflow.domain.events import Event, EventType
-    from deksdenflow.domain.fold import fold
+    from deksdenflow.domain.eventlog.events import Event, EventType
+    from deksdenflow.domain.eventlog.fold import fold
 
     def event(n: int, type_: EventType, data: dict[str, object]) -> Event:
         return Event(id=f"01M8900000000000000000000{n}", lamport=n, actor="t",

@@ -9,7 +9,7 @@ import json
 import shlex
 from pathlib import Path
 
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.ci.test_review import _event, _fixer
 from tests.conftest import git
 from tests.sync.conftest import Clone

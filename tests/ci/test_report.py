@@ -11,11 +11,11 @@ import pytest
 
 from deksdenflow.ci import report as ci
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, RunStatus
+from deksdenflow.domain.runs.models import JobKind, RunStatus
 from deksdenflow.store import STATE_REF, Tx
 from deksdenflow.sync import service
 from deksdenflow.wiring import Wiring
-from deksdenflow.workflow.runs import record_run
+from deksdenflow.workflow.lifecycle.runs import record_run
 from tests.conftest import git
 from tests.sync.conftest import Clone
 

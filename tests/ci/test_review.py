@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
-from deksdenflow.domain.payloads import RunPrOpened
-from deksdenflow.workflow import runs
+from deksdenflow.domain.eventlog.payloads import RunPrOpened
+from deksdenflow.domain.runs.models import JobKind
+from deksdenflow.workflow.lifecycle import runs
 from tests.cli.test_reads_fast import same_both_ways
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle

@@ -11,13 +11,13 @@ from click.testing import Result
 
 from deksdenflow.ci import report as ci
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.jobs import runner
 from deksdenflow.store import STATE_REF
 from deksdenflow.sync import service
 from deksdenflow.wiring import Wiring
-from deksdenflow.workflow import controls, runs
-from deksdenflow.workflow.runs import record_run
+from deksdenflow.workflow.lifecycle import controls, runs
+from deksdenflow.workflow.lifecycle.runs import record_run
 from tests.ci.test_report import all_blobs
 from tests.sync.conftest import Clone
 from tests.workflow.conftest import configure

@@ -34,7 +34,7 @@ def test_a_json_command_prints_its_error_as_json_on_stdout(tmp_path: Path, cli) 
 
 def test_a_bug_writes_its_traceback_to_the_crash_log_and_says_where(
         repo: Path, cli, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
-    from deksdenflow.workflow import detail
+    from deksdenflow.workflow.lifecycle import detail
 
     cli("init", cwd=repo)
 

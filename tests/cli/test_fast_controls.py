@@ -64,8 +64,8 @@ def fresh(argv: list[str], cwd: Path) -> Fresh:
 
 def answered_fast(found: Fresh) -> bool:
     """No Typer command module ran (an error still loads the CLI's error handler)."""
-    commands = {"deksdenflow.cli.workflow_cmds", "deksdenflow.cli.runs_cmds"}
-    fast = "deksdenflow.cli.fast_controls" in found.modules and not commands & found.modules
+    commands = {"deksdenflow.cli.runs.workflow_cmds", "deksdenflow.cli.runs.runs_cmds"}
+    fast = "deksdenflow.cli.runs.fast_controls" in found.modules and not commands & found.modules
     assert fast == (found.how == "os._exit")  # only the fast path skips the teardown
     return fast
 

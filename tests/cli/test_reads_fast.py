@@ -18,8 +18,7 @@ from click.testing import Result
 
 from deksdenflow.cli.text import DETAIL_KEYS
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
-from deksdenflow.domain.payloads import (
+from deksdenflow.domain.eventlog.payloads import (
     RunBlocked,
     RunNote,
     RunPaused,
@@ -27,10 +26,12 @@ from deksdenflow.domain.payloads import (
     StepQaVerdict,
     StepStarted,
 )
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.workers import WorkerRecord
-from deksdenflow.store import Tx, codec
-from deksdenflow.store.migrations import event_v1_to_v2
+from deksdenflow.store import Tx
+from deksdenflow.store.encoding import codec
+from deksdenflow.store.encoding.migrations import event_v1_to_v2
 from deksdenflow.sync.service import sync
 from tests.cli.test_lazy_cli import heavy_in, loaded_by
 from tests.conftest import git
@@ -73,8 +74,9 @@ def test_the_fast_paths_name_the_plain_values_instead_of_copying_them() -> None:
     import ast
     import enum
 
-    from deksdenflow.domain import layout, plain
-    from deksdenflow.store import layout as store_layout
+    from deksdenflow.domain import plain
+    from deksdenflow.domain.runs import layout
+    from deksdenflow.store.encoding import layout as store_layout
 
     owned = {value for name, value in vars(plain).items()
              if name.isupper() and isinstance(value, int | str)
@@ -228,8 +230,8 @@ def test_every_read_matches_after_a_sync_from_another_clone(tmp_path: Path) -> N
 
 
 def test_the_events_detail_table_is_the_payload_models() -> None:
-    from deksdenflow.cli import events_fast
-    from deksdenflow.domain.payloads import PAYLOADS
+    from deksdenflow.cli.runs import events_fast
+    from deksdenflow.domain.eventlog.payloads import PAYLOADS
 
     expected = {}
     for kind, model in PAYLOADS.items():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.jobs import runner
 from deksdenflow.wiring import open_project
 from tests.conftest import scrub

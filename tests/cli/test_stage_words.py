@@ -1,4 +1,4 @@
-"""Every command words a run with its stage (domain/stages.py): the status table, `status
+"""Every command words a run with its stage (domain/runs/stages.py): the status table, `status
 --json`'s `stage`, `show` (Typer and the fast path), the control commands' answers."""
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ import pytest
 
 from deksdenflow.context import config
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, Usage
-from deksdenflow.domain.payloads import StepFinished, StepQaVerdict, StepStarted
+from deksdenflow.domain.eventlog.payloads import StepFinished, StepQaVerdict, StepStarted
+from deksdenflow.domain.runs.models import JobKind, Usage
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
-from deksdenflow.store.layout import META_FILE, run_snapshot_path
+from deksdenflow.store.encoding.layout import META_FILE, run_snapshot_path
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunPaused, RunResumed
+from deksdenflow.domain.eventlog.payloads import RunPaused, RunResumed
 from deksdenflow.reads import hit, listing
 from deksdenflow.store import STATE_REF, Store, cache
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.store.conftest import add_run
 

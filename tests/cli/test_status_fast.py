@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunPaused
+from deksdenflow.domain.eventlog.payloads import RunPaused
 from tests.cli.test_lazy_cli import heavy_in, loaded_by
 from tests.store.conftest import add_run
 
@@ -43,7 +43,7 @@ def test_after_a_move_only_the_changed_run_is_parsed(project: Project, repo: Pat
     project.store.transact(lambda tx: tx.emit(RunPaused(), run=first))
     modules = loaded_by(["status"], cwd=repo)
     assert "typer" not in modules and heavy_in(modules) == []
-    assert "pygit2" not in modules  # objects read by store/objects.py (decision 1303)
+    assert "pygit2" not in modules  # objects read by store/plumbing/objects.py (decision 1303)
     assert re.search(r"^ 0\d+-\S+ +paused ", _dflow(repo, "status"), re.M)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunPaused, RunResumed
+from deksdenflow.domain.eventlog.payloads import RunPaused, RunResumed
 from deksdenflow.reads import excerpts as listing
 from deksdenflow.store import cache
 from deksdenflow.store.lite import LiteView

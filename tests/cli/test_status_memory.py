@@ -10,7 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunCreated
+from deksdenflow.domain.eventlog.payloads import RunCreated
 from deksdenflow.reads import hit
 from deksdenflow.reads import listing as status_lines
 from deksdenflow.reads.listing import Excerpt

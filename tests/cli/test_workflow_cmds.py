@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.cli import demo_cmds, show_cmds, workflow_cmds
+from deksdenflow.cli.runs import show_cmds, workflow_cmds
+from deksdenflow.cli.setup import demo_cmds
 from tests.conftest import git
 
 STATE = "refs/deksdenflow/state"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.payloads import payload_of
+from deksdenflow.domain.eventlog.events import EventType
+from deksdenflow.domain.eventlog.payloads import payload_of
 from deksdenflow.store import Tx
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 from ..conftest import git
 

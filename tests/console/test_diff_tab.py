@@ -10,7 +10,7 @@ from deksdenflow.console.screens.run_detail import RunDetailScreen
 from deksdenflow.console.screens.step_detail import StepDetailScreen
 from deksdenflow.console.widgets.diff_view import DiffView
 from deksdenflow.context.project import Project
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 
 from .conftest import FIXED_NOW
 from .test_snapshots import SIZE, app_for

@@ -9,8 +9,8 @@ import pytest
 
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.models import JobKind, RunSnapshot
+from deksdenflow.domain.eventlog.events import EventType
+from deksdenflow.domain.runs.models import JobKind, RunSnapshot
 
 from .conftest import FIXED_NOW
 from .test_navigation import press

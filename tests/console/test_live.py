@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.console.screens.run_detail import RunDetailScreen
-from deksdenflow.domain.payloads import RunPaused
+from deksdenflow.domain.eventlog.payloads import RunPaused
 from deksdenflow.observe import refwatch, watch
 from deksdenflow.observe.watch import StateWatcher
 from deksdenflow.wiring import open_project
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.anyio
 def other_process(repo: Path, code: str) -> None:
     """Change the state from a separate Python process, as another terminal would."""
     script = "from deksdenflow.wiring import open_project\n" \
-             "from deksdenflow.workflow import runs\n" \
-             "from deksdenflow.domain.payloads import RunPaused, StepQaVerdict\n" \
+             "from deksdenflow.workflow.lifecycle import runs\n" \
+             "from deksdenflow.domain.eventlog.payloads import RunPaused, StepQaVerdict\n" \
              "project = open_project('.')\n" + code
     subprocess.run([sys.executable, "-c", script], cwd=repo, check=True, timeout=60)
 

@@ -59,8 +59,8 @@ async def test_the_metrics_screen_of_a_project_without_spend_says_so(project) ->
 
 async def test_the_cost_sparkline_is_empty_when_nothing_cost_money(project) -> None:  # type: ignore[no-untyped-def]
     """Before: $0.00 every day drew a full bar."""
-    from deksdenflow.domain.events import EventType
-    from deksdenflow.workflow import runs
+    from deksdenflow.domain.eventlog.events import EventType
+    from deksdenflow.workflow.lifecycle import runs
 
     from .conftest import emit_all, steps
 

@@ -96,8 +96,8 @@ async def test_capital_s_cycles_the_sort_order(runs_repo) -> None:  # type: igno
 
 async def test_slash_filters_on_the_words_the_table_shows(runs_repo) -> None:  # type: ignore[no-untyped-def]
     """`/ready` and `/merged` find the runs shown so (before: only `/completed` did)."""
-    from deksdenflow.domain.events import EventType
-    from deksdenflow.workflow import runs
+    from deksdenflow.domain.eventlog.events import EventType
+    from deksdenflow.workflow.lifecycle import runs
 
     from .conftest import emit_all, steps
 
@@ -125,7 +125,7 @@ async def test_slash_filters_on_the_words_the_table_shows(runs_repo) -> None:  #
 def test_a_step_s_logs_are_its_own_transcripts_only(runs_repo) -> None:  # type: ignore[no-untyped-def]
     """Before: a step without logs listed all of the run's, and step 2 took another step's
     `…-2.log` (an attempt number) for its own."""
-    from deksdenflow.workflow import documents
+    from deksdenflow.workflow.lifecycle import documents
 
     project, uids = runs_repo
     job, plan = "01M99GTAWHFSYK5SB7K40T89V8", "01M99GTAWHFSYK5SB7K40T89V0"

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from deksdenflow.console.screens.settings import SettingsScreen
 from deksdenflow.console.screens.workers import WorkersScreen
-from deksdenflow.workflow import controls
+from deksdenflow.workflow.lifecycle import controls
 
 from .test_live import wait_until
 from .test_navigation import app_for, cell_texts, press

@@ -14,7 +14,7 @@ from deksdenflow.console.screens.projects import ProjectsScreen
 from deksdenflow.console.screens.runs import RunsScreen
 from deksdenflow.projects import onboarding
 from deksdenflow.wiring import init_project
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 from tests.conftest import make_repo
 
 from .conftest import FIXED_NOW, build_runs

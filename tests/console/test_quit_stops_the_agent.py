@@ -15,10 +15,10 @@ import pytest
 
 from deksdenflow.console.app import DflowConsole
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, JobStatus
+from deksdenflow.domain.runs.models import JobKind, JobStatus
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.jobs.liveness import new_worker_id
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 from tests.engines.conftest import install_fake, pid_is_gone
 from tests.workflow.conftest import configure
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 pytestmark = [
     pytest.mark.slow,

@@ -47,7 +47,7 @@ def test_the_generator_writes_every_file(tmp_path: Path) -> None:
 
 
 def test_the_event_schema_has_one_variant_per_event_type_discriminated_by_type() -> None:
-    from deksdenflow.domain.events import EventType
+    from deksdenflow.domain.eventlog.events import EventType
 
     schema = json.loads(schemas.render("event"))
     assert schema["discriminator"]["propertyName"] == "type"

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from deksdenflow.domain import fold
-from deksdenflow.domain.events import Event, EventType, ordered
-from deksdenflow.domain.ids import new_id
-from deksdenflow.domain.models import RunSnapshot, RunStatus
-from deksdenflow.domain.payloads import PAYLOADS, RunNote
+from deksdenflow.domain.eventlog import fold
+from deksdenflow.domain.eventlog.events import Event, EventType, ordered
+from deksdenflow.domain.eventlog.ids import new_id
+from deksdenflow.domain.eventlog.payloads import PAYLOADS, RunNote
+from deksdenflow.domain.runs.models import RunSnapshot, RunStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RUN = new_id(1_700_000_000_000)

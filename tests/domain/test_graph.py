@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deksdenflow.domain import graph
+from deksdenflow.domain.runs import graph
 
 
 def test_no_depends_on_means_the_step_before() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.events import Event, EventType
-from deksdenflow.domain.payloads import PAYLOADS, Figures, RunNote, payload_of
-from deksdenflow.store import codec
+from deksdenflow.domain.eventlog.events import Event, EventType
+from deksdenflow.domain.eventlog.payloads import PAYLOADS, Figures, RunNote, payload_of
+from deksdenflow.store.encoding import codec
 
 # The least data each type needs (its required fields).
 MINIMAL: dict[EventType, dict[str, Any]] = {

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deksdenflow.domain import redaction
-from deksdenflow.domain.redaction import MASK, redact, secret_values
+from deksdenflow.domain.agents import redaction
+from deksdenflow.domain.agents.redaction import MASK, redact, secret_values
 
 SAMPLES = [
     "ghp_" + "a1B2" * 9,
@@ -46,7 +46,7 @@ def test_ordinary_text_is_untouched() -> None:
 def test_a_pattern_is_compiled_only_when_its_trigger_is_met() -> None:
     # Fresh patterns (the module's own may have been used by other tests): the laziness is
     # what keeps ~35 compiles off every command's start-up.
-    from deksdenflow.domain.redaction import LazyPattern, _spans, _triggered
+    from deksdenflow.domain.agents.redaction import LazyPattern, _spans, _triggered
 
     rows = ((LazyPattern(r"\bghp_[A-Za-z0-9]{30,}"), 0, ("ghp_",)),
             (LazyPattern(r"(?i)(bearer\s+)[A-Za-z0-9]{16,}"), 1, ("bearer",)))

@@ -1,4 +1,4 @@
-"""The one reading of what a run's events say beside its snapshot (domain/run_facts.py),
+"""The one reading of what a run's events say beside its snapshot (domain/runs/run_facts.py),
 which `dflow show`'s command and its fast path share."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deksdenflow.domain import run_facts
+from deksdenflow.domain.runs import run_facts
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel
 
-from deksdenflow.domain import settings_trust
-from deksdenflow.domain.settings import ProjectSettings
+from deksdenflow.domain.config import settings_trust
+from deksdenflow.domain.config.settings import ProjectSettings
 
 
 def fields(model: type[BaseModel], prefix: str = "") -> Iterator[str]:

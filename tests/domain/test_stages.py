@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from deksdenflow.domain.models import RunStatus
-from deksdenflow.domain.stages import STAGES, stage
+from deksdenflow.domain.runs.models import RunStatus
+from deksdenflow.domain.runs.stages import STAGES, stage
 
 
 def test_every_combination_is_one_of_the_ten_stage_words() -> None:

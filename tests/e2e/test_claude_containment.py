@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.engine import EngineRequest, EngineResult
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.agents.engine import EngineRequest, EngineResult
+from deksdenflow.domain.config.settings import EngineConfig
 from deksdenflow.engines.registry import get_engine
 
 from ..conftest import git, make_repo

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.config.settings import EngineConfig
 from deksdenflow.engines.base import EngineRequest, Phase, Sandbox
 from deksdenflow.engines.registry import get_engine
 from deksdenflow.errors import EngineError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.config.settings import EngineConfig
 from deksdenflow.engines.codex import parse_events
 from deksdenflow.engines.registry import get_engine
 from deksdenflow.errors import (

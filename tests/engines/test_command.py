@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.config.settings import EngineConfig
 from deksdenflow.engines.command import render
 from deksdenflow.engines.registry import get_engine
 from deksdenflow.errors import (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.config.settings import EngineConfig
 from deksdenflow.engines.registry import get_engine
 from deksdenflow.errors import (
     ConfigError,

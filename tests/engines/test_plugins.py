@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PLUGIN = '''
-from deksdenflow.domain.models import Usage
+from deksdenflow.domain.runs.models import Usage
 from deksdenflow.engines.base import EngineResult
 
 
@@ -29,7 +29,7 @@ class EchoEngine:
 
 PROBE = """
 import json, pathlib
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.config.settings import EngineConfig
 from deksdenflow.engines.base import EngineRequest
 from deksdenflow.engines.registry import get_engine, kinds
 engine = get_engine("mine", EngineConfig(kind="echo", model="e-1"))

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus, StepStatus
+from deksdenflow.domain.runs.models import RunStatus, StepStatus
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 

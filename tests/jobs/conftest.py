@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import Job, JobKind
-from deksdenflow.domain.payloads import PlannedStep, RunPlanned
+from deksdenflow.domain.eventlog.payloads import PlannedStep, RunPlanned
+from deksdenflow.domain.runs.models import Job, JobKind
 from deksdenflow.jobs import queue
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import Job, JobKind, StepStatus
-from deksdenflow.domain.payloads import StepFailed, StepFinished, StepStarted
+from deksdenflow.domain.eventlog.payloads import StepFailed, StepFinished, StepStarted
+from deksdenflow.domain.runs.models import Job, JobKind, StepStatus
 from deksdenflow.errors import EngineError
 from deksdenflow.store import Tx
 

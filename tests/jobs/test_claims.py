@@ -6,15 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, JobStatus
-from deksdenflow.domain.payloads import StepStarted
-from deksdenflow.domain.settings import RetrySection
+from deksdenflow.domain.config.settings import RetrySection
+from deksdenflow.domain.eventlog.payloads import StepStarted
+from deksdenflow.domain.runs.models import JobKind, JobStatus
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.claims import LocalClaims, claim_batch, fair_share, open_in
 from deksdenflow.jobs.liveness import JobLocks, new_worker_id
 from deksdenflow.jobs.recovery import recover
 from deksdenflow.store import Tx
-from deksdenflow.store.open_jobs import OpenJobs
+from deksdenflow.store.encoding.open_jobs import OpenJobs
 from deksdenflow.wiring import open_project
 
 from .conftest import planned_run, request

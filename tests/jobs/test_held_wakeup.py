@@ -7,7 +7,7 @@ import time
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.settings import RetrySection
+from deksdenflow.domain.config.settings import RetrySection
 from deksdenflow.jobs import worker as worker_mod
 from deksdenflow.jobs.liveness import JobLocks
 from deksdenflow.jobs.recovery import recover

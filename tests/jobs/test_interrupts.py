@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, JobStatus
+from deksdenflow.domain.runs.models import JobKind, JobStatus
 from deksdenflow.wiring import open_project
 from tests.workflow.conftest import configure
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import Job, JobKind, JobStatus
+from deksdenflow.domain.runs.models import Job, JobKind, JobStatus
 from deksdenflow.jobs import liveness, queue
 from deksdenflow.jobs.claims import OpenJobs, claim_batch, open_in
 from deksdenflow.jobs.queue import claimable

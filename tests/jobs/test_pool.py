@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.models import JobKind, JobStatus, StepStatus
-from deksdenflow.domain.payloads import JobFailed
+from deksdenflow.domain.eventlog.events import EventType
+from deksdenflow.domain.eventlog.payloads import JobFailed
+from deksdenflow.domain.runs.models import JobKind, JobStatus, StepStatus
 from deksdenflow.jobs import queue
 from deksdenflow.jobs.pool import live_workers
 

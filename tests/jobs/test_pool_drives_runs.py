@@ -12,9 +12,9 @@ import pytest
 import tomlkit
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobStatus
-from deksdenflow.domain.payloads import RunCiReported
-from deksdenflow.domain.reconcile import waiting
+from deksdenflow.domain.decisions.reconcile import waiting
+from deksdenflow.domain.eventlog.payloads import RunCiReported
+from deksdenflow.domain.runs.models import JobStatus
 from deksdenflow.store import Tx
 from deksdenflow.wiring import open_project
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.payloads import JobClaimed
+from deksdenflow.domain.eventlog.payloads import JobClaimed
 from deksdenflow.jobs.liveness import is_local_worker
 from deksdenflow.jobs.pool import live_workers
 from deksdenflow.wiring import open_project

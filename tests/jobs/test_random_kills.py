@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.payloads import JobFailed, JobFinished
+from deksdenflow.domain.eventlog.payloads import JobFailed, JobFinished
 from deksdenflow.wiring import open_project
 from tests.conftest import git
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import StepType, Usage
-from deksdenflow.domain.payloads import (
+from deksdenflow.domain.eventlog.payloads import (
     PlannedStep,
     RunCreated,
     RunFailed,
@@ -20,6 +19,7 @@ from deksdenflow.domain.payloads import (
     StepQaVerdict,
     StepStarted,
 )
+from deksdenflow.domain.runs.models import StepType, Usage
 from deksdenflow.store import Tx
 
 

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.cli.worker_cmds import print_transition
+from deksdenflow.cli.team.worker_cmds import print_transition
 from deksdenflow.context.project import Project
 from deksdenflow.domain import correlation
-from deksdenflow.domain.models import JobKind
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.config.settings import EngineConfig
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.engines.base import EngineRequest
 from deksdenflow.engines.registry import get_engine
 from deksdenflow.jobs import runner
 from deksdenflow.jobs.worker import Transition
 from deksdenflow.wiring import Wiring
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 IDS = ("project", "run", "step", "job", "attempt", "worker")
 

@@ -15,7 +15,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import Spend
+from deksdenflow.domain.eventlog.payloads import Spend
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

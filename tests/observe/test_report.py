@@ -73,8 +73,7 @@ def test_qa_is_its_own_engine_and_model_and_each_verdict_credits_the_attempt_it_
         project: Project, cli) -> None:
     """Before: QA tokens sat under model "(none)", and a FAIL of model A's attempt counted
     against model B, which ran the step last and passed (B: "QA pass 50%")."""
-    from deksdenflow.domain.models import StepType, Usage
-    from deksdenflow.domain.payloads import (
+    from deksdenflow.domain.eventlog.payloads import (
         PlannedStep,
         RunCreated,
         RunPlanned,
@@ -83,6 +82,7 @@ def test_qa_is_its_own_engine_and_model_and_each_verdict_credits_the_attempt_it_
         StepRetried,
         StepStarted,
     )
+    from deksdenflow.domain.runs.models import StepType, Usage
 
     def body(tx) -> None:  # type: ignore[no-untyped-def]
         uid = tx.emit(RunCreated(number=1, name="r", task="t", engine="codex")).run

@@ -13,7 +13,7 @@ import pytest
 
 from deksdenflow.context import tracing
 from deksdenflow.context.project import Project
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.workflow.conftest import settle
 
 PROBE = """

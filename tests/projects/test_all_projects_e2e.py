@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.eventlog.events import EventType
 from deksdenflow.projects import registry
 from deksdenflow.wiring import open_project
 from tests.conftest import make_repo

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from deksdenflow.domain.payloads import ProjectSetup
+from deksdenflow.domain.eventlog.payloads import ProjectSetup
 from deksdenflow.projects import registry
 from deksdenflow.wiring import open_project
 from tests.conftest import git, make_repo

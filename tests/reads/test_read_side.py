@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunPaused
+from deksdenflow.domain.eventlog.payloads import RunPaused
 from deksdenflow.reads import hit, listing
 from deksdenflow.store import STATE_REF, cache
 from tests.cli.test_reads_fast import answered_fast
@@ -71,7 +71,7 @@ def test_show_never_says_why_a_run_waits_from_a_line_kept_under_other_variables(
 def test_the_store_and_the_read_side_share_one_run_index(project: Project, repo: Path) -> None:
     """`find_run` (the controls) and `show` before Typer read the same index: what one kept
     is what the other finds, and a run that moved is read again by both."""
-    from deksdenflow.domain.payloads import RunRenumbered
+    from deksdenflow.domain.eventlog.payloads import RunRenumbered
     from deksdenflow.store import run_index
 
     uid = add_run(project.store, "one")
@@ -89,7 +89,7 @@ def test_dflow_trust_changes_the_excerpts_readers_show(project: Project, repo: P
     program make a run wait until `dflow trust`, and every reader says so, then stops saying
     so, exactly as the full path does — never from an excerpt kept under the old record."""
     from deksdenflow.context import settings_trust as record
-    from deksdenflow.workflow import runs
+    from deksdenflow.workflow.lifecycle import runs
 
     project.set_settings({"engines.demo.kind": "command",
                           "engines.demo.options": '{command = "true"}'})
@@ -137,7 +137,7 @@ def test_the_excerpts_after_a_git_fetch_and_a_merge_of_a_teammates_change(
     """A teammate's event comes with a plain `git fetch`; the next read merges it with this
     clone's own change (a two-parent commit no writer here handed an excerpt over for) and
     shows the merged run — fast, and exactly as the full path does."""
-    from deksdenflow.domain.payloads import RunNote
+    from deksdenflow.domain.eventlog.payloads import RunNote
     from deksdenflow.sync.service import sync
     from tests.cli.test_lazy_cli import loaded_by
     from tests.sync.conftest import clone_of, make_remote
@@ -167,7 +167,7 @@ def test_the_http_and_mcp_runs_list_renders_the_excerpts_of_now(
     """`GET /api/runs` and the MCP `list_runs` tool (web/ops.py) render the runs' excerpts,
     the very objects `status --json` prints — and only under the settings of now."""
     from deksdenflow.web import ops
-    from deksdenflow.workflow import runs
+    from deksdenflow.workflow.lifecycle import runs
 
     uid = add_run(project.store, "one")
     add_run(project.store, "two")

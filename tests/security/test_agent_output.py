@@ -10,9 +10,9 @@ import pytest
 from deksdenflow.context.project import Project
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.errors import AgentOutputError
-from deksdenflow.workflow import runs
-from deksdenflow.workflow.planning import MAX_FILE_BYTES, parse_plan
-from deksdenflow.workflow.review import parse_verdict
+from deksdenflow.workflow.lifecycle import runs
+from deksdenflow.workflow.phases.planning import MAX_FILE_BYTES, parse_plan
+from deksdenflow.workflow.phases.review import parse_verdict
 
 
 @pytest.fixture

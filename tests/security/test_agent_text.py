@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.redaction import strip_controls
+from deksdenflow.domain.agents.redaction import strip_controls
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.errors import AgentOutputError, EngineOutputInvalid
 from deksdenflow.exit_codes import ExitCode
-from deksdenflow.workflow import runs
-from deksdenflow.workflow.review import parse_verdict
+from deksdenflow.workflow.lifecycle import runs
+from deksdenflow.workflow.phases.review import parse_verdict
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle

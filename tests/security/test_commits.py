@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, RunStatus, StepStatus
+from deksdenflow.domain.runs.models import JobKind, RunStatus, StepStatus
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.jobs.runner import drain
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 from tests.conftest import git
 from tests.engines.conftest import FakeAgent, install_fake
 from tests.workflow.conftest import configure, settle

@@ -15,9 +15,9 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain import correlation
-from deksdenflow.domain.models import RunSnapshot, RunStatus, StepStatus
+from deksdenflow.domain.runs.models import RunSnapshot, RunStatus, StepStatus
 from deksdenflow.engines import process
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.security.conftest import fsck
 from tests.workflow.conftest import settle

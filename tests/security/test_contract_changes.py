@@ -12,7 +12,7 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import documents, runs
+from deksdenflow.workflow.lifecycle import documents, runs
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle

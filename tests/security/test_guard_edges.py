@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, StepStatus
+from deksdenflow.domain.runs.models import JobKind, StepStatus
 from deksdenflow.engines.demo_files import plan as demo_plan
 from deksdenflow.jobs.runner import drain
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.sync.conftest import make_remote

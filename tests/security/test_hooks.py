@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import StepStatus
+from deksdenflow.domain.runs.models import StepStatus
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle

@@ -27,8 +27,8 @@ target.write(b"the end\\n")
 _PROBE = """
 import json, sys
 from pathlib import Path
-from deksdenflow.domain.redaction import redact
-from deksdenflow.domain.settings import EngineConfig
+from deksdenflow.domain.agents.redaction import redact
+from deksdenflow.domain.config.settings import EngineConfig
 from deksdenflow.engines.base import EngineRequest
 from deksdenflow.engines.registry import get_engine
 engine = get_engine("flood", EngineConfig(kind="command", options={"command": sys.argv[1]}))

@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.store.incoming import MAX_ARTIFACT_BYTES, MAX_EVENT_BYTES, RemoteStateRefused
-from deksdenflow.store.layout import STATE_REF, event_path
+from deksdenflow.store.encoding.incoming import (
+    MAX_ARTIFACT_BYTES,
+    MAX_EVENT_BYTES,
+    RemoteStateRefused,
+)
+from deksdenflow.store.encoding.layout import STATE_REF, event_path
 from deksdenflow.sync import service
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.sync.conftest import Clone
 
@@ -79,7 +83,7 @@ POISONS: dict[str, Callable[[str], tuple[str, bytes, str]]] = {
 
 
 def test_the_artifact_setting_cannot_exceed_the_cap_every_clone_checks() -> None:
-    from deksdenflow.domain.settings import ArtifactsSection
+    from deksdenflow.domain.config.settings import ArtifactsSection
 
     assert ArtifactsSection.model_fields["max_bytes"].metadata[-1].le == MAX_ARTIFACT_BYTES
 

@@ -13,7 +13,8 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import qa_diff, runs
+from deksdenflow.workflow.lifecycle import runs
+from deksdenflow.workflow.phases import qa_diff
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from deksdenflow.domain.redaction import (
+from deksdenflow.domain.agents.redaction import (
     MASK,
     holds_secret,
     redact,

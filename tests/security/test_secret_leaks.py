@@ -11,7 +11,7 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.engines.conftest import FakeAgent, install_fake
 from tests.workflow.conftest import configure, settle
 

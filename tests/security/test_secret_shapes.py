@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.settings import ProjectSettings
+from deksdenflow.domain.config.settings import ProjectSettings
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import documents, runs
-from deksdenflow.workflow.push_check import branch_refusals
+from deksdenflow.workflow.delivery.push_check import branch_refusals
+from deksdenflow.workflow.lifecycle import documents, runs
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure

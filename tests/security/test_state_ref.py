@@ -14,13 +14,8 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.store.layout import (
-    PROJECT_FILE,
-    STATE_REF,
-    event_path,
-    open_job_path,
-)
-from deksdenflow.workflow import runs
+from deksdenflow.store.encoding.layout import PROJECT_FILE, STATE_REF, event_path, open_job_path
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.store.conftest import commit_file

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.store.layout import event_path, open_job_path
+from deksdenflow.store.encoding.layout import event_path, open_job_path
 from tests.conftest import git
 from tests.security.conftest import fsck
 from tests.store.conftest import add_run, commit_file

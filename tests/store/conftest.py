@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import PlannedStep, RunCreated, RunPlanned
+from deksdenflow.domain.eventlog.payloads import PlannedStep, RunCreated, RunPlanned
 from deksdenflow.store import STATE_REF, Store, Tx
 from tests.conftest import git
 

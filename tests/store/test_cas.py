@@ -9,12 +9,12 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from deksdenflow.domain import fold
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.payloads import RunNote, StepFinished, payload_of
+from deksdenflow.domain.eventlog import fold
+from deksdenflow.domain.eventlog.events import EventType
+from deksdenflow.domain.eventlog.payloads import RunNote, StepFinished, payload_of
 from deksdenflow.errors import IllegalTransition, LockTimeout
 from deksdenflow.store import STATE_REF, Store, Tx
-from deksdenflow.store.layout import artifact_path, run_snapshot_path
+from deksdenflow.store.encoding.layout import artifact_path, run_snapshot_path
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
 

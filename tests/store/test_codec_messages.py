@@ -8,8 +8,8 @@ import tomlkit
 from deksdenflow.context import config
 from deksdenflow.context.project import default_project_text
 from deksdenflow.errors import ConfigError, NewerSchema
-from deksdenflow.store import codec
-from deksdenflow.store.layout import PROJECT_FILE, STATE_REF
+from deksdenflow.store.encoding import codec
+from deksdenflow.store.encoding.layout import PROJECT_FILE, STATE_REF
 
 
 def test_a_newer_project_toml_names_the_ref_once() -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain import fold
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.payloads import RunNote
-from deksdenflow.store import STATE_REF, Store, trust
+from deksdenflow.domain.eventlog import fold
+from deksdenflow.domain.eventlog.events import EventType
+from deksdenflow.domain.eventlog.payloads import RunNote
+from deksdenflow.store import STATE_REF, Store
+from deksdenflow.store.sharing import trust
 from tests.conftest import git
 from tests.store.conftest import add_run
 

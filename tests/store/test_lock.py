@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.errors import LockTimeout
-from deksdenflow.store.lock import StateLock, Timeout
+from deksdenflow.store.plumbing.lock import StateLock, Timeout
 from tests.store.conftest import add_run
 
 _HOLD = """

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunNote
-from deksdenflow.store.libgit2 import configure_libgit2
-from deksdenflow.store.pack import RollUp
+from deksdenflow.domain.eventlog.payloads import RunNote
+from deksdenflow.store.plumbing.libgit2 import configure_libgit2
+from deksdenflow.store.plumbing.pack import RollUp
 from tests.store.conftest import add_run
 
 COMMITS = 1000  # without the fix ~180 deleted pack files are mapped by then, growing

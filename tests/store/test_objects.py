@@ -13,10 +13,10 @@ import pygit2
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.store import STATE_REF
 from deksdenflow.store.lite import LiteView
-from deksdenflow.store.objects import ObjectReader, Unreadable, apply_delta, tree_entries
+from deksdenflow.store.plumbing.objects import ObjectReader, Unreadable, apply_delta, tree_entries
 from tests.conftest import git, make_repo
 from tests.store.conftest import add_run
 

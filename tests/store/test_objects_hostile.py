@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.store import pack
+from deksdenflow.store.plumbing import pack
 from tests.conftest import git
 
 BOMB = 200 << 20  # what the crafted stream inflates to; the entry says 10 bytes
 
 _PROBE = """
 import json, sys
-from deksdenflow.store.objects import ObjectReader, Unreadable
+from deksdenflow.store.plumbing.objects import ObjectReader, Unreadable
 try:
     ObjectReader(sys.argv[1]).read(sys.argv[2])
     how = "answered"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain import fold
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog import fold
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.store import open_store
 from tests.conftest import git
 

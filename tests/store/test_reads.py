@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.events import Event, ordered
-from deksdenflow.domain.payloads import ProjectSetup, RunCreated, RunNote, RunRenumbered
+from deksdenflow.domain.eventlog.events import Event, ordered
+from deksdenflow.domain.eventlog.payloads import ProjectSetup, RunCreated, RunNote, RunRenumbered
 from deksdenflow.errors import RunNotFound, UsageError
 from deksdenflow.store import StateView, Store
-from deksdenflow.store.layout import run_dir, run_snapshot_path
+from deksdenflow.store.encoding.layout import run_dir, run_snapshot_path
 from deksdenflow.store.run_index import NAME, RUN_HEAD
 from tests.store.conftest import add_run, commit_file
 

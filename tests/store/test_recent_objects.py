@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import deksdenflow
-from deksdenflow.domain.payloads import RunNote
-from deksdenflow.store import STATE_REF, Store, pack
+from deksdenflow.domain.eventlog.payloads import RunNote
+from deksdenflow.store import STATE_REF, Store
+from deksdenflow.store.plumbing import pack
 from tests.conftest import git
 from tests.store.conftest import add_run
 
@@ -19,8 +20,8 @@ from tests.store.conftest import add_run
 _GIL_FREE = re.compile(r"(?<!os)(?<!ast)\.(walk|merge_trees|merge_commits|ahead_behind|"
                        r"read_tree|checkout\w*|describe|revert\w*|stash\w*)\(")
 _OWN_REPOSITORY = {"git/replay.py": "repo = pygit2.Repository(",
-                   "store/trust.py": "pygit2.Repository(repo.path).walk(",
-                   "store/settings_log.py": "repo = pygit2.Repository(repo.path)"}
+                   "store/sharing/trust.py": "pygit2.Repository(repo.path).walk(",
+                   "store/sharing/settings_log.py": "repo = pygit2.Repository(repo.path)"}
 
 
 def test_consecutive_transactions_never_make_libgit2_list_the_pack_folder(

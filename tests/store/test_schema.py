@@ -12,12 +12,18 @@ from typing import Any
 
 import pytest
 
-from deksdenflow.domain.models import JobKind
-from deksdenflow.domain.payloads import RunNote, StepFinished, StepStarted
+from deksdenflow.domain.eventlog.payloads import RunNote, StepFinished, StepStarted
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.errors import NewerSchema, StateCorrupt
 from deksdenflow.jobs import queue
-from deksdenflow.store import Store, codec
-from deksdenflow.store.layout import META_FILE, event_path, open_job_path, run_snapshot_path
+from deksdenflow.store import Store
+from deksdenflow.store.encoding import codec
+from deksdenflow.store.encoding.layout import (
+    META_FILE,
+    event_path,
+    open_job_path,
+    run_snapshot_path,
+)
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
 

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.errors import LockTimeout
 from deksdenflow.jobs import queue
-from deksdenflow.store.layout import STATE_REF
+from deksdenflow.store.encoding.layout import STATE_REF
 
 
 def _note(project: Project) -> None:

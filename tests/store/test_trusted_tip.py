@@ -1,5 +1,5 @@
-"""The trusted tip (store/trust.py) is rewritten in place: no file is created per commit, and a
-reader never believes a value a writer left half-written (docs/decisions/1323)."""
+"""The trusted tip (store/sharing/trust.py) is rewritten in place: no file is created per commit,
+and a reader never believes a value a writer left half-written (docs/decisions/1323)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.errors import StateCorrupt
-from deksdenflow.store import STATE_REF, Store, trust
-from deksdenflow.store.trust import StateUntrusted
+from deksdenflow.store import STATE_REF, Store
+from deksdenflow.store.sharing import trust
+from deksdenflow.store.sharing.trust import StateUntrusted
 from tests.conftest import git
 from tests.store.conftest import add_run, commit_file
 
@@ -21,7 +22,7 @@ TIPS = ["a" * 40, "b" * 40]
 FLIPPER = """
 import os, sys
 from pathlib import Path
-from deksdenflow.store import trust
+from deksdenflow.store.sharing import trust
 tips = sys.argv[2:]
 n = 0
 while True:

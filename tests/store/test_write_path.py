@@ -11,12 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deksdenflow.domain.models import StepStatus
-from deksdenflow.domain.payloads import RunNote, StepStarted
-from deksdenflow.store import STATE_REF, Store, Tx, pack
-from deksdenflow.store.layout import artifact_path
-from deksdenflow.store.pack import PackWriter
-from deksdenflow.store.tree import TreeCache, TreeEdit
+from deksdenflow.domain.eventlog.payloads import RunNote, StepStarted
+from deksdenflow.domain.runs.models import StepStatus
+from deksdenflow.store import STATE_REF, Store, Tx
+from deksdenflow.store.encoding.layout import artifact_path
+from deksdenflow.store.plumbing import pack
+from deksdenflow.store.plumbing.pack import PackWriter
+from deksdenflow.store.plumbing.tree import TreeCache, TreeEdit
 from tests.conftest import git
 from tests.store.conftest import add_run
 
@@ -224,7 +225,7 @@ def test_the_roll_up_leaves_a_geometric_progression(sizes: list[int]) -> None:
 
 def test_a_long_lived_store_keeps_a_bounded_number_of_pack_files_open(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deksdenflow.store import libgit2
+    from deksdenflow.store.plumbing import libgit2
 
     monkeypatch.setattr(libgit2, "PACK_FILE_LIMIT", 8)
     libgit2.configure_libgit2(fsync=False)  # as the composition root does, with a small cap

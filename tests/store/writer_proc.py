@@ -13,9 +13,9 @@ import itertools
 import os
 import sys
 
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.store import Tx, open_store
-from deksdenflow.store.libgit2 import configure_libgit2
+from deksdenflow.store.plumbing.libgit2 import configure_libgit2
 
 
 def main(repo: str, uid: str, name: str, count: int, artifact_bytes: int = 0) -> None:

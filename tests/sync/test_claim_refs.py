@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, JobStatus
-from deksdenflow.domain.payloads import JobClaimed
+from deksdenflow.domain.eventlog.payloads import JobClaimed
+from deksdenflow.domain.runs.models import JobKind, JobStatus
 from deksdenflow.sync import claim_refs, leases, service
 from tests.conftest import git
 

@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
-from deksdenflow.domain.payloads import PlannedStep, RunPlanned
+from deksdenflow.domain.eventlog.payloads import PlannedStep, RunPlanned
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
-from deksdenflow.store.integrate import integrate
+from deksdenflow.store.sharing.integrate import integrate
 from deksdenflow.sync import service, transport
 from deksdenflow.wiring import open_project
-from deksdenflow.workflow.runs import record_run
+from deksdenflow.workflow.lifecycle.runs import record_run
 from tests.conftest import git
 
 from .conftest import clone_of, make_remote, tree_of

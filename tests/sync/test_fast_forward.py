@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.errors import NewerSchema
-from deksdenflow.store import trust
-from deksdenflow.store.layout import META_FILE, STATE_REF
+from deksdenflow.store.encoding.layout import META_FILE, STATE_REF
+from deksdenflow.store.sharing import trust
 from deksdenflow.sync import service
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 from tests.security.test_poisoned_remote import _push_entry
 from tests.sync.conftest import Clone

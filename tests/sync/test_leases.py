@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
-from deksdenflow.domain.payloads import JobFailed
+from deksdenflow.domain.eventlog.payloads import JobFailed
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.store import Tx
 from deksdenflow.sync import leases, service
-from deksdenflow.workflow.runs import record_run
+from deksdenflow.workflow.lifecycle.runs import record_run
 
 from .conftest import Clone
 

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deksdenflow.store.merge import assign_numbers
+from deksdenflow.store.sharing.merge import assign_numbers
 
 
 def _claims(spec: list[tuple[int, int]]) -> list[tuple[int, tuple[int, str], str]]:

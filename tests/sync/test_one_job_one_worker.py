@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import (
+from deksdenflow.domain.eventlog.payloads import (
     JobCancelled,
     JobClaimed,
     JobFailed,
@@ -27,7 +27,7 @@ from deksdenflow.domain.payloads import (
     StepStarted,
 )
 from deksdenflow.sync import leases, service
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.sync.conftest import Clone
 
 DFLOW = Path(sys.executable).with_name("dflow")

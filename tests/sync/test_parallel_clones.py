@@ -13,10 +13,10 @@ import pytest
 
 from deksdenflow.context import config
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus
+from deksdenflow.domain.runs.models import RunStatus
 from deksdenflow.store import Tx
 from deksdenflow.sync import service
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.sync.conftest import Clone
 
 DFLOW = Path(sys.executable).with_name("dflow")

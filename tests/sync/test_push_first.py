@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.errors import CommitRefused
 from deksdenflow.sync import service, work
-from deksdenflow.workflow import controls
-from deksdenflow.workflow.runs import create_run
+from deksdenflow.workflow.lifecycle import controls
+from deksdenflow.workflow.lifecycle.runs import create_run
 from tests.cli.test_fast_controls import answered_fast, fresh
 from tests.conftest import git
 from tests.sync.conftest import Clone

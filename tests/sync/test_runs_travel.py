@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.models import JobKind, RunSnapshot, RunStatus, StepStatus
+from deksdenflow.domain.runs.models import JobKind, RunSnapshot, RunStatus, StepStatus
 from deksdenflow.store import Tx
 from deksdenflow.sync import service, work
 from deksdenflow.wiring import open_project
-from deksdenflow.workflow import scheduling
-from deksdenflow.workflow.runs import record_run
+from deksdenflow.workflow.lifecycle import scheduling
+from deksdenflow.workflow.lifecycle.runs import record_run
 from tests.conftest import git
 
 from .machines import Machine, machine, remote_files, remote_ref

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.sync import seen, service
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 from tests.cli.test_fast_controls import fresh
 from tests.conftest import git
 from tests.sync.conftest import Clone

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
-from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.eventlog.events import EventType
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.jobs import queue
 from deksdenflow.store import STATE_REF, Tx
-from deksdenflow.store.integrate import integrate
-from deksdenflow.store.merge import merge_trees
+from deksdenflow.store.sharing.integrate import integrate
+from deksdenflow.store.sharing.merge import merge_trees
 from deksdenflow.sync import service, setup, transport
 from deksdenflow.wiring import Wiring
-from deksdenflow.workflow.runs import record_run
+from deksdenflow.workflow.lifecycle.runs import record_run
 from tests.conftest import git
 from tests.sync.conftest import make_remote
 
@@ -108,8 +108,8 @@ def test_after_a_renumber_the_console_and_show_find_the_plan_in_the_same_folder(
 ) -> None:
     """Issue 12: the console looked for `.protocols/<run id>/`, `dflow show` for the branch's
     folder; after a renumber the console said "not in this clone". One owner now
-    (domain/layout.py)."""
-    from deksdenflow.workflow import detail, documents
+    (domain/runs/layout.py)."""
+    from deksdenflow.workflow.lifecycle import detail, documents
 
     a, b = clone("a"), clone("b")
     add_run(a, "early")
@@ -235,7 +235,7 @@ def test_online_clones_claim_distinct_numbers_on_the_remote(clone: Clone, cli: o
 
 
 def test_a_claimed_number_is_never_claimed_twice(clone: Clone) -> None:
-    from deksdenflow.store.integrate import claim_commit
+    from deksdenflow.store.sharing.integrate import claim_commit
     from deksdenflow.sync.numbers import claim_number
 
     a, b = clone("a"), clone("b")

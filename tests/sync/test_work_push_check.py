@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.errors import CommitRefused
 from deksdenflow.sync import service, work
-from deksdenflow.workflow.runs import create_run
+from deksdenflow.workflow.lifecycle.runs import create_run
 from tests.conftest import git
 
 from .conftest import Clone

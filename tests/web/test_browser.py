@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 from .conftest import Served, dflow
 

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 from .conftest import DFLOW, dflow
 

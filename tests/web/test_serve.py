@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import QaResult
+from deksdenflow.domain.runs.models import QaResult
 from deksdenflow.web import access, ops, pages
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 from .conftest import Served, dflow, start, stop
 
@@ -159,7 +159,7 @@ def test_agent_text_is_escaped_on_the_pages(served: Served, project: Project) ->
     found = ops.show_run(project, "1")
     step = found.steps[0] if found.steps else None
     assert step is None  # not planned: give it one step whose QA said hostile things
-    from deksdenflow.domain.models import StepRun
+    from deksdenflow.domain.runs.models import StepRun
 
     hostile = found.model_copy(update={"steps": [StepRun(
         index=1, title=HOSTILE, attempts=1,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunSnapshot
+from deksdenflow.domain.runs.models import RunSnapshot
 from deksdenflow.jobs.liveness import new_worker_id
-from deksdenflow.workflow import controls, runs
+from deksdenflow.workflow.lifecycle import controls, runs
 from tests.sync.conftest import clone, remote  # noqa: F401  (shared fixtures: two clones)
 
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from deksdenflow.cli import status_lines
+from deksdenflow.cli.runs import status_lines
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import Usage
-from deksdenflow.domain.payloads import RunBudgetAlert, RunNote
+from deksdenflow.domain.eventlog.payloads import RunBudgetAlert, RunNote
+from deksdenflow.domain.runs.models import Usage
 from deksdenflow.errors import ConfigError
 from deksdenflow.reads import excerpts
 from deksdenflow.store import Tx
 from deksdenflow.sync import service
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
 from tests.sync.conftest import Clone

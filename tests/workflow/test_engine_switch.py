@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import StepStarted
+from deksdenflow.domain.eventlog.payloads import StepStarted
 from deksdenflow.errors import ConfigError
-from deksdenflow.workflow import controls
+from deksdenflow.workflow.lifecycle import controls
 from tests.workflow.conftest import configure, settle
 from tests.workflow.test_failures import _demo_options
 

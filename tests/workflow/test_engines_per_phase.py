@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus
+from deksdenflow.domain.runs.models import RunStatus
 from deksdenflow.domain.schemas import schema_for
 from deksdenflow.engines.demo_files import plan as demo_plan
-from deksdenflow.workflow import controls
+from deksdenflow.workflow.lifecycle import controls
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle
 

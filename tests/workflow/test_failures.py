@@ -10,10 +10,10 @@ import pytest
 import tomlkit
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus, StepStatus
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
+from deksdenflow.domain.runs.models import RunStatus, StepStatus
 from deksdenflow.errors import BudgetExceeded, IllegalTransition, StepNotFound
-from deksdenflow.workflow import controls
+from deksdenflow.workflow.lifecycle import controls
 from tests.conftest import git
 from tests.engines.conftest import install_fake
 from tests.workflow.conftest import configure, settle

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType as E
-from deksdenflow.domain.payloads import payload_of
+from deksdenflow.domain.eventlog.events import EventType as E
+from deksdenflow.domain.eventlog.payloads import payload_of
 from deksdenflow.store import Tx
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 
 WORK = {"engine": "demo", "model": "demo-1"}
 PLANNED = (E.RUN_PLANNED, None, {"steps": [{"index": 1, "title": "One", "file": "01-one.md"},

@@ -7,9 +7,10 @@ from functools import partial
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import Job, JobKind
+from deksdenflow.domain.runs.models import Job, JobKind
 from deksdenflow.jobs import queue, recovery
-from deksdenflow.workflow import controls, execution
+from deksdenflow.workflow.lifecycle import controls
+from deksdenflow.workflow.phases import execution
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 

@@ -17,7 +17,7 @@ import pytest
 
 from deksdenflow import faults
 from deksdenflow.context.project import Project
-from deksdenflow.domain.reconcile import waiting
+from deksdenflow.domain.decisions.reconcile import waiting
 from tests.conftest import git
 from tests.jobs.conftest import wait_for
 

@@ -6,9 +6,9 @@ import hashlib
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus, StepStatus
-from deksdenflow.domain.payloads import JobCancelled, JobRequested
-from deksdenflow.workflow import controls
+from deksdenflow.domain.eventlog.payloads import JobCancelled, JobRequested
+from deksdenflow.domain.runs.models import RunStatus, StepStatus
+from deksdenflow.workflow.lifecycle import controls
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus, StepStatus
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
+from deksdenflow.domain.runs.models import RunStatus, StepStatus
 from deksdenflow.errors import ConfigError
 from deksdenflow.sync import service
-from deksdenflow.workflow import budget, runs
+from deksdenflow.workflow.lifecycle import runs
+from deksdenflow.workflow.spend import budget
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
 from tests.workflow.conftest import configure, settle

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunNote
+from deksdenflow.domain.eventlog.payloads import RunNote
 from deksdenflow.errors import ConfigError
 from deksdenflow.sync import service
-from deksdenflow.workflow import controls, notify, runs
+from deksdenflow.workflow.lifecycle import controls, runs
+from deksdenflow.workflow.spend import notify
 from tests.sync.conftest import Clone
 from tests.workflow.conftest import configure, settle
 from tests.workflow.test_alerts import _lines

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind, JobStatus, RunStatus, StepStatus
-from deksdenflow.domain.payloads import StepConflicted
+from deksdenflow.domain.eventlog.payloads import StepConflicted
+from deksdenflow.domain.runs.models import JobKind, JobStatus, RunStatus, StepStatus
 from deksdenflow.jobs import recovery, runner
-from deksdenflow.workflow import controls
+from deksdenflow.workflow.lifecycle import controls
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 from tests.workflow.test_failures import _demo_options

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
-from deksdenflow.domain.reconcile import waiting
-from deksdenflow.workflow import doctor_runs, runs, scheduling
+from deksdenflow.domain.decisions.reconcile import waiting
+from deksdenflow.domain.runs.models import JobKind
+from deksdenflow.workflow.health import doctor_runs
+from deksdenflow.workflow.lifecycle import runs, scheduling
 from tests.conftest import git
 from tests.workflow.conftest import configure, settle
 

@@ -8,8 +8,8 @@ import pytest
 
 from deksdenflow.context import config
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus
-from deksdenflow.domain.settings import ModelsSection
+from deksdenflow.domain.config.settings import ModelsSection
+from deksdenflow.domain.runs.models import RunStatus
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
 from tests.workflow.conftest import configure, settle

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.payloads import RunCancelled, RunCreated, RunPlanned
+from deksdenflow.domain.eventlog.payloads import RunCancelled, RunCreated, RunPlanned
 from deksdenflow.store import Tx
 from deksdenflow.sync import work
-from deksdenflow.workflow import cleaning, placement
-from deksdenflow.workflow.runs import create_run
+from deksdenflow.workflow.checkouts import cleaning, placement
+from deksdenflow.workflow.lifecycle.runs import create_run
 from tests.conftest import git
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import RunStatus, StepStatus
-from deksdenflow.workflow import budget, controls
+from deksdenflow.domain.runs.models import RunStatus, StepStatus
+from deksdenflow.workflow.lifecycle import controls
+from deksdenflow.workflow.spend import budget
 from tests.engines.conftest import install_fake
 from tests.engines.test_protocol_with_fakes import codex_script
 from tests.workflow.conftest import configure, settle

@@ -21,8 +21,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import deksdenflow.workflow.handlers  # noqa: F401  (registers the job handlers)
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import Job, JobKind, JobStatus, Usage
-from deksdenflow.domain.payloads import (
+from deksdenflow.domain.decisions.reconcile import needs
+from deksdenflow.domain.eventlog.payloads import (
     PlannedStep,
     RunCiReported,
     RunPlanned,
@@ -32,12 +32,12 @@ from deksdenflow.domain.payloads import (
     StepQaVerdict,
     StepRetried,
 )
-from deksdenflow.domain.reconcile import needs
+from deksdenflow.domain.runs.models import Job, JobKind, JobStatus, Usage
 from deksdenflow.errors import DflowError
 from deksdenflow.jobs import queue, recovery
 from deksdenflow.store import Tx
 from deksdenflow.wiring import init_project
-from deksdenflow.workflow import controls, runs, scheduling
+from deksdenflow.workflow.lifecycle import controls, runs, scheduling
 from tests.conftest import make_repo
 from tests.workflow.conftest import configure
 
@@ -203,7 +203,7 @@ def _recover(project: Project, job: Job) -> None:
 
 
 def _start(project: Project, job: Job) -> bool:
-    from deksdenflow.workflow import execution
+    from deksdenflow.workflow.phases import execution
 
     return execution.start(project, job) is not None
 

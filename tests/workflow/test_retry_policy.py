@@ -11,8 +11,8 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.domain import backoff
-from deksdenflow.domain.models import RunStatus, StepStatus
-from deksdenflow.domain.settings import RetrySection, StepRetry
+from deksdenflow.domain.config.settings import RetrySection, StepRetry
+from deksdenflow.domain.runs.models import RunStatus, StepStatus
 from deksdenflow.jobs import queue
 from deksdenflow.sync import service
 from tests.engines.conftest import install_fake

@@ -16,8 +16,8 @@ import pytest
 from deksdenflow.ci import templates
 from deksdenflow.context import settings_trust as record
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobStatus
-from deksdenflow.domain.payloads import RunBudgetAlert
+from deksdenflow.domain.eventlog.payloads import RunBudgetAlert
+from deksdenflow.domain.runs.models import JobStatus
 from deksdenflow.errors import ConfigError
 from deksdenflow.jobs import runner
 from tests.engines.conftest import install_fake

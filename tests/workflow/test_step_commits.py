@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.events import EventType
+from deksdenflow.domain.eventlog.events import EventType
 from deksdenflow.store import STATE_REF
 from tests.conftest import git
 from tests.workflow.conftest import settle

@@ -11,7 +11,8 @@ import pytest
 
 from deksdenflow.context.project import Project
 from deksdenflow.git import local, runner
-from deksdenflow.workflow import changes, worktrees
+from deksdenflow.workflow.checkouts import worktrees
+from deksdenflow.workflow.phases import changes
 from tests.conftest import git, make_repo
 from tests.workflow.conftest import settle
 

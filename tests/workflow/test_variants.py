@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.settings import ProjectSettings, Variant
+from deksdenflow.domain.config.settings import ProjectSettings, Variant
 from deksdenflow.errors import ConfigError
-from deksdenflow.workflow import prompts, variants
+from deksdenflow.workflow.phases import prompts, variants
 from tests.workflow.conftest import configure, settle
 
 MARK = "TERSE VARIANT: be brief."

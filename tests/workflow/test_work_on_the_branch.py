@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 from deksdenflow.context.project import Project
-from deksdenflow.domain.models import JobKind
+from deksdenflow.domain.runs.models import JobKind
 from deksdenflow.jobs import runner
-from deksdenflow.workflow import runs
+from deksdenflow.workflow.lifecycle import runs
 from tests.conftest import git
 
 

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 
-from ...workflow.runs import slugify
+from ...workflow.lifecycle.runs import slugify
 
 NewRun = tuple[str, str, bool]
 

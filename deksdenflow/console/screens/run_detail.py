@@ -8,13 +8,13 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Markdown, Static, TabbedContent, TabPane
 
-from ...domain.alerts import newest
-from ...domain.models import RunSnapshot, StepStatus
-from ...domain.reconcile import waiting
-from ...domain.settings import ProjectSettings
+from ...domain.config.settings import ProjectSettings
+from ...domain.decisions.reconcile import waiting
+from ...domain.eventlog.alerts import newest
+from ...domain.runs.models import RunSnapshot, StepStatus
 from ...observe.watch import Change
-from ...workflow import documents
-from ...workflow.conflicts import graph_lines
+from ...workflow.delivery.conflicts import graph_lines
+from ...workflow.lifecycle import documents
 from .. import rows
 from ..widgets.diff_view import DiffView
 from .base import StateScreen

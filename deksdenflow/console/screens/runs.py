@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from ...domain.models import RunSnapshot
-from ...domain.settings import ProjectSettings
+from ...domain.config.settings import ProjectSettings
+from ...domain.runs.models import RunSnapshot
 from ...observe.watch import Change
 from .. import rows
 from ..widgets.runs_table import RunsTable

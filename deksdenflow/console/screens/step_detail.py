@@ -18,9 +18,9 @@ from textual.widgets import (
     TabPane,
 )
 
-from ...domain.models import RunSnapshot, StepRun
+from ...domain.runs.models import RunSnapshot, StepRun
 from ...observe.watch import Change
-from ...workflow import documents
+from ...workflow.lifecycle import documents
 from .. import rows
 from ..widgets.diff_view import DiffView
 from .base import StateScreen

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 
-from ...domain.redaction import strip_controls
-from ...workflow.diffs import Diff
+from ...domain.agents.redaction import strip_controls
+from ...workflow.delivery.diffs import Diff
 
 ALL = "all files"
 

@@ -1,1 +1,2 @@
-"""The state machines the fold enforces, one module per entity (domain/fold.py wires them)."""
+"""The state machines the fold enforces, one module per entity (domain/eventlog/fold.py wires
+them)."""

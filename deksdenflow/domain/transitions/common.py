@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..events import Event
-from ..models import RunSnapshot, RunStatus, StepRun, StepStatus
-from ..payloads import Spend
-from ..stages import stage
+from ..eventlog.events import Event
+from ..eventlog.payloads import Spend
+from ..runs.models import RunSnapshot, RunStatus, StepRun, StepStatus
+from ..runs.stages import stage
 
 
 class NotApplicable(Exception):

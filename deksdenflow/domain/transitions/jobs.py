@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..events import Event
-from ..models import CLOSED_JOBS_KEPT, Job, JobStatus, RunSnapshot
-from ..payloads import (
+from ..eventlog.events import Event
+from ..eventlog.payloads import (
     JobCancelled,
     JobClaimed,
     JobEvent,
@@ -13,6 +12,7 @@ from ..payloads import (
     JobReleased,
     JobRequested,
 )
+from ..runs.models import CLOSED_JOBS_KEPT, Job, JobStatus, RunSnapshot
 from .common import NotApplicable
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .. import alerts, graph
-from ..events import Event
-from ..models import CiResult, ProtocolRun, RunSnapshot, RunStatus, StepRun
-from ..payloads import (
+from ..eventlog import alerts
+from ..eventlog.events import Event
+from ..eventlog.payloads import (
     Payload,
     RunBlocked,
     RunBudgetAlert,
@@ -23,6 +22,8 @@ from ..payloads import (
     RunReviewReported,
     RunUnblocked,
 )
+from ..runs import graph
+from ..runs.models import CiResult, ProtocolRun, RunSnapshot, RunStatus, StepRun
 from .common import NotApplicable, charge, not_terminal, record_tip
 
 ALERTS_KEPT = 50

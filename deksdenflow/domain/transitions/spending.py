@@ -3,11 +3,11 @@ spend per calendar month (docs/decisions/1220-limits-per-attempt-run-month.md)."
 
 from __future__ import annotations
 
-from ..event_types import EventType
-from ..events import Event
-from ..models import AttemptSpend, RunSnapshot, Spend, month_of
-from ..payloads import RunNote
-from ..payloads import Spend as Spent
+from ..eventlog.event_types import EventType
+from ..eventlog.events import Event
+from ..eventlog.payloads import RunNote
+from ..eventlog.payloads import Spend as Spent
+from ..runs.models import AttemptSpend, RunSnapshot, Spend, month_of
 
 
 def account(snap: RunSnapshot, event: Event) -> None:

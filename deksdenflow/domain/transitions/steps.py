@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..events import Event
-from ..models import QaResult, Review, RunSnapshot, StepRun, StepStatus
-from ..payloads import (
+from ..eventlog.events import Event
+from ..eventlog.payloads import (
     Payload,
     StepBlocked,
     StepConflicted,
@@ -14,6 +13,7 @@ from ..payloads import (
     StepQaVerdict,
     StepStarted,
 )
+from ..runs.models import QaResult, Review, RunSnapshot, StepRun, StepStatus
 from .common import NotApplicable, charge, not_terminal, record_tip
 
 

@@ -1,0 +1,1 @@
+"""The commands between machines: sync, ci, pr, review, worker and workers."""

@@ -1,0 +1,1 @@
+"""The other ways to look: the console, the web and MCP servers, metrics and reports."""

@@ -1,0 +1,1 @@
+"""Project settings and which of them a person must trust before they take effect."""

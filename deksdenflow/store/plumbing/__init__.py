@@ -1,0 +1,2 @@
+"""Git objects underneath the state ref: reading, packing, trees, the lock, libgit2 and
+maintenance."""

@@ -1,0 +1,1 @@
+"""Where a run's work lives on this clone: its branches, worktrees and their clean-up."""

@@ -1,0 +1,1 @@
+"""`dflow doctor`: what dflow depends on, and runs or engines in a state it cannot move on from."""
