@@ -6,7 +6,6 @@ leaves before its work, and the next read still loads nothing heavy."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from tests.cli.test_fast_controls import answered_fast, fresh
 from tests.conftest import git
 from tests.sync.conftest import Clone
 from tests.sync.machines import remote_ref
-from tests.sync.test_seen import heavy
+from tests.sync.test_seen import heavy, merge_work_of, status_of
 
 STATE = "refs/deksdenflow/state"
 
@@ -97,22 +96,16 @@ def test_a_push_refused_because_a_teammate_pushed_meanwhile_is_merged_and_pushed
     assert [e.payload(RunNote).text for e in notes] == ["mine"]
 
 
-def _status(where: Path) -> tuple[dict[str, dict[str, object]], set[str]]:
-    found = fresh(["status", "--json"], where)
-    assert found.code == 0, found.err
-    return {r["name"]: r for r in json.loads(found.out)["runs"]}, found.modules
-
-
 def test_after_a_control_pushed_the_next_read_loads_nothing_heavy(
         clone: Clone, remote: Path) -> None:
     a = clone("a")
     create_run(a, "x", "t", plan=False)
     service.sync(a)
-    _status(a.root)  # the whole path once
+    status_of(a.root)  # the whole path once
     paused = fresh(["pause", "x"], a.root)
     assert paused.code == 0 and answered_fast(paused), paused.err
     assert remote_ref(remote, STATE) == git("rev-parse", STATE, cwd=a.root)
-    shown, modules = _status(a.root)
+    shown, modules = status_of(a.root)
     assert shown["x"]["paused"] is True
     assert not heavy(modules), heavy(modules)
 
@@ -123,16 +116,10 @@ def test_a_branch_merged_before_a_control_is_recorded_although_the_push_looked_a
     done = create_run(a, "done", "t", plan=False)
     create_run(a, "other", "t", plan=False)
     service.sync(a)
-    _status(a.root)
-    worktree = Path(done.run.worktree)
-    plan = worktree / ".protocols" / done.run.id / "plan.md"
-    plan.parent.mkdir(parents=True, exist_ok=True)
-    plan.write_text("# plan\n")
-    git("add", "-A", cwd=worktree)
-    git("commit", "-q", "-m", "work", cwd=worktree)
-    git("merge", "-q", "--no-ff", "-m", "merge", done.run.branch, cwd=a.root)
+    status_of(a.root)
+    merge_work_of(a, done)
     assert fresh(["pause", "other"], a.root).code == 0  # a ref moved: the whole look
-    shown, _ = _status(a.root)
+    shown, _ = status_of(a.root)
     assert shown["done"]["merged"] is True, shown
 
 
@@ -146,16 +133,10 @@ def test_a_control_after_a_fetch_looks_at_the_runs_the_fetch_brought(
     service.sync(b)
     snap = create_run(b, "done", "t", plan=False)
     service.sync(b)
-    worktree = Path(snap.run.worktree)
-    plan = worktree / ".protocols" / snap.run.id / "plan.md"
-    plan.parent.mkdir(parents=True, exist_ok=True)
-    plan.write_text("# plan\n")
-    git("add", "-A", cwd=worktree)
-    git("commit", "-q", "-m", "work", cwd=worktree)
-    git("merge", "-q", "--no-ff", "-m", "merge", snap.run.branch, cwd=b.root)
+    merge_work_of(b, snap)
     git("push", "-q", "origin", "main", cwd=b.root)
     git("fetch", "-q", "origin", "main:refs/remotes/origin/main", cwd=a.root)
-    _status(a.root)  # every run looked at; "done" is not here yet
+    status_of(a.root)  # every run looked at; "done" is not here yet
     git("fetch", "-q", "origin", cwd=a.root)  # the state alone moves
     assert fresh(["pause", "other"], a.root).code == 0
     assert a.view().find_run("done").run.merged
