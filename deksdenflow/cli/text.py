@@ -6,7 +6,8 @@ import os
 
 from ..wording import STATUS_STYLE, ago, tokens
 
-__all__ = ["STATUS_STYLE", "ago", "console", "event_detail", "is_plain", "styled", "tokens"]
+__all__ = ["STATUS_STYLE", "ago", "console", "event_detail", "is_plain", "shown", "styled",
+           "tokens"]
 
 DETAIL_KEYS = ("kind", "verdict", "status", "reason", "text", "summary", "url", "name",
                "issue_url")
@@ -40,7 +41,19 @@ def styled(status: str) -> str:
 
 
 def event_detail(data: dict[str, object]) -> str:
-    """The facts of an event worth a glance (a note's `text` included), on one line."""
+    """The facts of an event worth a glance (a note's `text` included), on one line, without
+    a control or invisible format character: dflow strips what it writes, but a teammate who
+    can push may write an event file by hand, and its text must not drive the terminal."""
     parts = [f"{k}={data[k]}" for k in DETAIL_KEYS if data.get(k) not in (None, "")]
-    text = " ".join(parts)
+    text = shown(" ".join(parts))
     return text if len(text) <= 100 else text[:97] + "..."
+
+
+def shown(text: str) -> str:
+    """`text` as a terminal may print it: escape sequences, control and invisible format
+    characters removed (domain/agents/redaction.py's one rule), newlines and tabs kept."""
+    if text.isprintable():
+        return text  # the common case costs no import
+    from ..domain.agents.redaction import strip_controls  # why: start-up
+
+    return strip_controls(text)

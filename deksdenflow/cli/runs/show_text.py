@@ -7,12 +7,14 @@ print it here, with the same Rich calls, so the bytes differ only if the data do
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from ... import environment
 from ..table import print_lines
-from ..text import styled, tokens
+from ..text import shown, styled, tokens
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ EXCERPT_LINES = 15
 SANDBOXED = {True: "  sandboxed", False: "  unsandboxed", None: ""}
 STEP_HEADERS = ("step", "title", "status", "tries", "tokens", "cost", "time", "engine",
                 "commit", "qa")
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,7 +76,10 @@ class Shown:
 
 
 def render(out: Console, found: Shown) -> None:
-    """The run in full: head, plan, steps, graph, facts, recent events."""
+    """The run in full: head, plan, steps, graph, facts, recent events. Every text in it
+    may come from a teammate's hand-written state or the repository: none drives the
+    terminal."""
+    found = _printable(found)
     out.print(f"{found.id}  {styled(found.stage or found.status)}  "
               f"branch {found.branch}  engine {found.engine or 'project default'}")
     if found.waiting:
@@ -181,3 +188,15 @@ def review_line(reviewer: str, state: str, body: str, file: str, line: int | Non
 
     first = (body.strip().splitlines() or [""])[0]
     return strip_controls(f"  {where} ({reviewer or 'reviewer'}, {state}): {first[:120]}")
+
+
+def _printable(value: T) -> T:
+    """`value` with every string in it as `shown` prints it (dataclasses, lists, tuples)."""
+    if isinstance(value, str):
+        return shown(value)  # type: ignore[return-value]
+    if isinstance(value, list | tuple):
+        return type(value)(_printable(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _printable(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
