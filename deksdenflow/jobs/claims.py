@@ -7,13 +7,14 @@ time-bounded lease instead and implements the same three methods.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from ..domain.decisions.reconcile import job_blocker
-from ..domain.eventlog.payloads import JobClaimed
+from ..domain.eventlog.payloads import JobCancelled, JobClaimed
 from ..domain.runs.models import Job, JobKind, JobStatus
 from ..errors import IllegalTransition
 from ..store import Tx
@@ -96,6 +97,9 @@ def claim_batch(
     for job in claimable(jobs, datetime.now(UTC), kinds):
         if len(claimed) >= limit:
             break
+        if job.run is not None and instead_of(job, tx.run(job.run).jobs) is not None:
+            _cancel(tx, job)  # two clones asked for one slot while apart: one runs
+            continue
         if (held is not None and held(job)) or (only is not None and job.id not in only):
             continue
         if not room.fits(job) or not strategy.hold(job):
@@ -113,6 +117,35 @@ def claim_batch(
         assert now is not None
         claimed.append(now)
     return claimed
+
+
+def instead_of(job: Job, peers: Iterable[Job]) -> Job | None:
+    """The job that runs instead of `job` for one slot (run, kind, step) when both were
+    asked for while neither had ended: two clones that asked while apart each made one, and
+    their merge keeps both. The one already claimed (or done) runs; else the first asked
+    (the lowest id, so every clone agrees). None: `job` is the one to run. A job asked for
+    after another ended (a retry, a second QA) is not a twin; nor is one that replaced a
+    cancelled job."""
+    if job.run is None:
+        return None
+    twins = [p for p in peers if p.id != job.id and p.run == job.run and p.kind == job.kind
+             and p.step == job.step and p.status != JobStatus.CANCELLED
+             and (p.is_open or _asked_before_it_ended(job, p))]
+    started = [p for p in twins if p.status != JobStatus.REQUESTED]
+    if started:
+        return started[0]
+    first = min(twins, key=lambda p: p.id, default=None)
+    return first if first is not None and first.id < job.id else None
+
+
+def _asked_before_it_ended(job: Job, ended: Job) -> bool:
+    return (job.requested_at is not None and ended.updated_at is not None
+            and job.requested_at < ended.updated_at)
+
+
+def _cancel(tx: Tx, job: Job) -> None:
+    with contextlib.suppress(IllegalTransition):  # already closed in this transaction
+        tx.emit(JobCancelled(job=job.id), run=job.run, step=job.step)
 
 
 AGENT_KINDS = frozenset({JobKind.PLAN, JobKind.EXECUTE, JobKind.QA, JobKind.FIX_CI,

@@ -161,3 +161,35 @@ def _claimed_on_remote(project: Project, uid: str) -> bool:
     service.sync(project)
     snap = project.view().run(uid)
     return snap is not None and any(j.status.value == "claimed" for j in snap.jobs)
+
+
+def test_two_offline_clones_asking_for_one_job_run_it_once(clone: Clone, tmp_path: Path) -> None:
+    """Both clones ask for the run's plan while offline: after they sync, two requests for one
+    slot (run, kind, step) are open. Whichever clone's worker comes first runs one of them and
+    cancels the other; nothing is planned twice."""
+    from deksdenflow.domain.eventlog.payloads import JobCancelled, RunPlanned
+    from deksdenflow.workflow.lifecycle import controls
+
+    a, b = clone("a"), clone("b")
+    snap = runs.create_run(a, "greet", "a greeting", plan=False)
+    service.sync(a)
+    service.sync(b)
+    asked = [controls.request_next(p, snap.run.id)[0].id for p in (a, b)]  # no sync between
+    for p in (a, b, a):
+        service.sync(p)
+    uid = snap.run.uid
+    both = [j.id for j in a.view().run(uid).jobs if j.is_open]  # type: ignore[union-attr]
+    assert sorted(both) == sorted(asked)  # the duplicate is there to be handled
+    for p in (b, a):
+        done = subprocess.run([str(DFLOW), "worker", "-j", "1", "--burst"], cwd=p.root,
+                              env=user_env(tmp_path / f"home-{p.root.name}"),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+    for p in (a, b, a):
+        service.sync(p)
+    events = a.view().run_events(uid)
+    claimed = {e.data.job for e in events if isinstance(e.data, JobClaimed)}
+    cancelled = {e.data.job for e in events if isinstance(e.data, JobCancelled)}
+    assert len(claimed & set(asked)) == 1 and cancelled & set(asked) == set(asked) - claimed
+    assert sum(isinstance(e.data, RunPlanned) for e in events) == 1
+    assert not done_twice(a, uid)
