@@ -75,6 +75,13 @@ def line_of_run(common: str, view: LiteView, uid: str) -> Excerpt | None:
 def at_tip(common: str) -> list[Excerpt] | None:
     """Every run's line at the checked tip; None when the regular command must answer (not
     initialised, a tip moved behind the store's back, a state it words better)."""
+    found = _at_checked_tip(common)
+    return None if found is None else found[1]
+
+
+def _at_checked_tip(common: str) -> tuple[str, list[Excerpt]] | None:
+    """(the tip, every run's line at it): a worker may commit while the lines are made, so
+    whatever is kept for them is kept under this tip, never the ref read again."""
     from ..errors import DflowError
     from ..store.plumbing.objects import Unreadable
 
@@ -85,7 +92,7 @@ def at_tip(common: str) -> list[Excerpt] | None:
         from ..store.lite import LiteView
 
         view = LiteView(common, tip)
-        return lines(common, view, lambda: settings_at(view, common))
+        return tip, lines(common, view, lambda: settings_at(view, common))
     except (DflowError, Unreadable):
         return None  # the command says it properly
 
@@ -112,7 +119,7 @@ def status_report(project: Project) -> StatusReport:
 
 
 def settings_key(view: LiteView, common: str) -> str:
-    """What the effective settings at the view's tip depend on (workflow/listing.py)."""
+    """What the effective settings at the view's tip depend on (reads/excerpts.py)."""
     return _settings_key(view.blob_id("project.toml"), common)
 
 
@@ -191,11 +198,12 @@ def listing_json(found: list[Excerpt]) -> str:
 def json_at_tip(common: str, refs: str) -> str | None:
     """`status --json`'s text at the checked tip, kept for the next call while the refs are
     still `refs` (as before the implicit sync); None: the command answers."""
-    found = at_tip(common)
+    found = _at_checked_tip(common)
     if found is None:
         return None
-    text = listing_json(found)
-    hit.keep_json(common, cache.read_tip(common), refs, text)
+    tip, excerpts = found
+    text = listing_json(excerpts)
+    hit.keep_json(common, tip, refs, text)
     return text
 
 

@@ -53,12 +53,13 @@ class AutoSync:
             if theirs is not None and theirs != ours:
                 integrate(project.store, theirs, remote)
             if command in READS:
-                # Only a fetch of the state moved: only the runs it brought need the look.
-                uids = runs_changed(project.store, ours) \
-                    if ours is not None and seen.fetched_only(common, key) else None
+                # Only a fetch of the state moved: only the runs that came since the last
+                # look need one (whichever command merged the fetch: it may not have looked).
+                since = seen.checked_tip(common) if seen.fetched_only(common, key) else None
+                uids = runs_changed(project.store, since) if since is not None else None
                 completion.record_merged(project, remote, uids)
-                if seen.stamp(common) == key:
-                    seen.remember(common, key)  # the next command need not look again
+                if seen.stamp(common) == key:  # the next command need not look again
+                    seen.remember(common, key, project.store.tip())
         except DflowError as exc:
             self._warn(f"could not merge the state fetched from '{remote}': {exc}")
         self.project, self.tip, self.remote = project, project.store.tip(), remote

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SEEN = "sync-seen"
 LAST = "sync-seen-last"  # the last key itself, to tell which refs moved since
+CHECKED = "sync-seen-tip"  # the state tip that last look saw, to tell which runs came since
 # Commands that manage sync themselves, or must work without (or before) any state.
 SKIP = frozenset({"init", "sync", "ci", "doctor", "console", "workers", "demo", "pr"})
 # Reads that show run statuses: worth the cheap merged-branch check.
@@ -60,10 +61,19 @@ def unmoved(common: str) -> bool:
     return cache.holds(common, SEEN, stamp(common))
 
 
-def remember(common: str, key: str) -> None:
-    """The implicit sync has merged and checked everything `key` (a `stamp`) names."""
+def remember(common: str, key: str, tip: str | None) -> None:
+    """The implicit sync has merged and checked everything `key` (a `stamp`) names, with the
+    state at `tip`."""
     cache.save(common, SEEN, key, b"")
     cache.save(common, LAST, LAST, key.encode())
+    cache.save(common, CHECKED, CHECKED, (tip or "").encode())
+
+
+def checked_tip(common: str) -> str | None:
+    """The state tip the last whole look saw: the runs changed since are the ones a fetch can
+    have brought, whichever command merged it first."""
+    data = cache.load(common, CHECKED, CHECKED)
+    return data.decode(errors="replace") or None if data is not None else None
 
 
 def moved(common: str, key: str) -> set[str] | None:

@@ -163,7 +163,7 @@ def _settle(project: Project, name: str, report: SyncReport, push: bool,
         report.tip = _push_after_completion(project, name, report) if push else store.tip()
     report.untrusted = sorted(project.settings().untrusted())
     if seen.stamp(common) == key:
-        seen.remember(common, key)
+        seen.remember(common, key, store.tip())
     return report
 
 

@@ -85,7 +85,7 @@ def test_the_fast_paths_name_the_plain_values_instead_of_copying_them() -> None:
     owned |= {status.value for status in plain.JobStatus}
     package = Path(plain.__file__).parent.parent
     copies = []
-    for path in [*package.joinpath("reads").glob("*.py"), *package.joinpath("cli").glob("*.py")]:
+    for path in [*(package / "reads").rglob("*.py"), *(package / "cli").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
                     and node.value.value in owned and not isinstance(node.value.value, bool)

@@ -10,6 +10,7 @@ the files that changed since are validated.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -240,8 +241,12 @@ def _validate_file(repo: pygit2.Repository, path: str, blob: pygit2.Blob) -> Non
             if event.id != found.group(2) or (event.run or None) != found.group(1):
                 raise StateCorrupt(f"{path} on {STATE_REF} holds event {event.id} of run "
                                    f"{event.run}, not the one its path names")
-        elif _SNAPSHOT.fullmatch(path):
-            codec.load_snapshot(data, path)
+        elif found := _SNAPSHOT.fullmatch(path):
+            snap = codec.load_snapshot(data, path)
+            if snap.run.uid != found.group(1):  # else `dflow cancel A` would act on run B
+                raise StateCorrupt(f"{path} on {STATE_REF} holds run {snap.run.uid}, not the "
+                                   "one its folder names")
+            _one_value_per_key(data, path)
         elif _OPEN_JOB.fullmatch(path):
             codec.load_job(data, path)
         elif not _ARTIFACT.fullmatch(path):
@@ -255,6 +260,20 @@ def _validate_file(repo: pygit2.Repository, path: str, blob: pygit2.Blob) -> Non
         why = str(exc).rstrip(".").removesuffix("; run `dflow doctor`")
         raise StateUntrusted(f"{why}: the state fails validation, so dflow will not build on "
                              f"it; {REPAIR}") from exc
+
+
+def _one_value_per_key(data: bytes, path: str) -> None:
+    """A key twice in one object is valid JSON, and the readers would disagree on it (the
+    models keep the last value, the run index's scan the first): what names a run must read
+    one way. dflow never writes one; a teammate who writes one by hand is refused."""
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [key for key, _ in items]
+        if len(set(keys)) != len(keys):
+            twice = next(key for key in keys if keys.count(key) > 1)
+            raise StateCorrupt(f"{path} on {STATE_REF} names '{twice}' twice in one object")
+        return dict(items)
+
+    json.loads(data, object_pairs_hook=pairs)
 
 
 def last_good(repo: pygit2.Repository, known: str | None, tip: str,
