@@ -34,6 +34,16 @@ def _snapshot(store: Store, uid: str) -> bytes:
     return data
 
 
+def _name_twice(store: Store) -> None:
+    """Run add-login's snapshot, its name and number written a second time after its branch."""
+    uid = add_run(store, "add-login", steps=0)
+    data = _snapshot(store, uid)
+    head = re.search(rb'"branch":"[^"]*",', data)
+    assert head is not None
+    _hand_written(store, uid, data.replace(head.group(0),
+                                           head.group(0) + b'"name":"evil","number":9,', 1))
+
+
 def test_a_run_folder_holding_another_runs_uid_is_refused(store: Store) -> None:
     a = add_run(store, "alpha", steps=0)
     b = add_run(store, "beta", steps=0)
@@ -44,12 +54,7 @@ def test_a_run_folder_holding_another_runs_uid_is_refused(store: Store) -> None:
 
 
 def test_a_run_json_naming_a_key_twice_is_refused(store: Store) -> None:
-    uid = add_run(store, "add-login", steps=0)
-    data = _snapshot(store, uid)
-    head = re.search(rb'"branch":"[^"]*",', data)
-    assert head is not None
-    _hand_written(store, uid, data.replace(head.group(0),
-                                           head.group(0) + b'"name":"evil","number":9,', 1))
+    _name_twice(store)
     with pytest.raises(StateUntrusted, match="twice in one object"):
         store.read()
 
@@ -57,12 +62,7 @@ def test_a_run_json_naming_a_key_twice_is_refused(store: Store) -> None:
 @pytest.mark.parametrize("args", [("events", "--limit", "5"), ("show", "add-login")])
 def test_no_read_answers_from_a_run_json_naming_a_key_twice(
         store: Store, args: tuple[str, ...]) -> None:
-    uid = add_run(store, "add-login", steps=0)
-    data = _snapshot(store, uid)
-    head = re.search(rb'"branch":"[^"]*",', data)
-    assert head is not None
-    _hand_written(store, uid, data.replace(head.group(0),
-                                           head.group(0) + b'"name":"evil","number":9,', 1))
+    _name_twice(store)
     root = Path(store.workdir or store.git_dir)
     fast, full = (subprocess.run([DFLOW, *debug, *args], cwd=root, capture_output=True,
                                  text=True) for debug in ([], ["--debug"]))
