@@ -12,6 +12,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import parse_qs, quote, urlencode
 
+from ..domain.agents.redaction import strip_controls
 from ..observe.report import Report
 from ..projects.overview import ProjectSummary
 from ..workflow.lifecycle.detail import RunDetail
@@ -19,7 +20,9 @@ from ..workflow.lifecycle.runs import RunLine, StatusReport
 
 
 def e(text: object) -> str:
-    return escape(str(text), quote=True)
+    """Text as a page shows it: escaped (no markup), and without terminal escapes, control,
+    bidi or invisible format characters (a teammate's hand-written state may hold them)."""
+    return escape(strip_controls(str(text)), quote=True)
 
 
 def _layout(title: str, body: str, q: str) -> str:
