@@ -120,6 +120,20 @@ jobs:
           dflow sync
 """
 
+# What each GitLab job a webhook's pipeline trigger starts has before its own check of the
+# payload: the trigger rule, the full history, dflow installed, a remote it can push to.
+GITLAB_TRIGGERED = """\
+  stage: test
+  image: python:3.12
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_PAYLOAD
+  variables:
+    GIT_DEPTH: "0"
+{variables}  script:
+    - {install}
+    - git remote set-url origin "https://dflow:${{DFLOW_PUSH_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git"
+"""
+
 # GitLab runs no pipeline on an issue event itself: a project webhook (Issues events) to the
 # pipeline trigger URL starts this job with the event in the file variable TRIGGER_PAYLOAD.
 GITLAB_INTAKE = """\
@@ -127,17 +141,7 @@ GITLAB_INTAKE = """\
 # Written by `dflow init --ci gitlab`: an issue labelled `{label}` becomes a protocol run
 # (docs/ci.md: a project webhook for Issues events to the pipeline trigger URL starts it).
 dflow-intake:
-  stage: test
-  image: python:3.12
-  rules:
-    - if: $CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_PAYLOAD
-  variables:
-    GIT_DEPTH: "0"
-    DFLOW_TRUST_SETTINGS: "1"
-  script:
-    - {install}
-    - git remote set-url origin "https://dflow:${{DFLOW_PUSH_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git"
-    - >-
+{intake_head}    - >-
       python3 -c 'import json, os, sys;
       d = json.load(open(os.environ["TRIGGER_PAYLOAD"]));
       sys.exit(0 if d.get("object_kind") == "issue" and "{label}" in
@@ -151,16 +155,7 @@ dflow-intake:
 # A merge request note (a project webhook for Comments events to the trigger URL) goes back
 # to the run of its source branch (review.fix).
 dflow-review:
-  stage: test
-  image: python:3.12
-  rules:
-    - if: $CI_PIPELINE_SOURCE == "trigger" && $TRIGGER_PAYLOAD
-  variables:
-    GIT_DEPTH: "0"
-  script:
-    - {install}
-    - git remote set-url origin "https://dflow:${{DFLOW_PUSH_TOKEN}}@${{CI_SERVER_HOST}}/${{CI_PROJECT_PATH}}.git"
-    - >-
+{review_head}    - >-
       python3 -c 'import json, os, sys;
       d = json.load(open(os.environ["TRIGGER_PAYLOAD"]));
       sys.exit(0 if d.get("object_kind") == "note" and "merge_request" in d else 1)'
@@ -194,8 +189,12 @@ def render(provider: str, checks: str, base: str, requirement: str = "",
 def render_intake(provider: str, label: str, requirement: str = "") -> str:
     """The job that turns an issue labelled `label` into a run."""
     template = GITHUB_INTAKE if provider == "github" else GITLAB_INTAKE
-    return template.format(install=install_line(requirement), label=label.replace("'", ""),
-                           setup=github_setup(requirement))
+    install = install_line(requirement)
+    return template.format(
+        install=install, label=label.replace("'", ""), setup=github_setup(requirement),
+        intake_head=GITLAB_TRIGGERED.format(install=install,
+                                            variables='    DFLOW_TRUST_SETTINGS: "1"\n'),
+        review_head=GITLAB_TRIGGERED.format(install=install, variables=""))
 
 
 def intake_target(root: Path) -> Path:

@@ -97,10 +97,11 @@ def claim_batch(
     for job in claimable(jobs, datetime.now(UTC), kinds):
         if len(claimed) >= limit:
             break
+        if (held is not None and held(job)) or (only is not None and job.id not in only):
+            continue
+        # Only a job about to be claimed costs its run's snapshot (a claim's hot path).
         if job.run is not None and instead_of(job, tx.run(job.run).jobs) is not None:
             _cancel(tx, job)  # two clones asked for one slot while apart: one runs
-            continue
-        if (held is not None and held(job)) or (only is not None and job.id not in only):
             continue
         if not room.fits(job) or not strategy.hold(job):
             continue

@@ -73,7 +73,7 @@ def checked_tip(common: str) -> str | None:
     """The state tip the last whole look saw: the runs changed since are the ones a fetch can
     have brought, whichever command merged it first."""
     data = cache.load(common, CHECKED, CHECKED)
-    return data.decode(errors="replace") or None if data is not None else None
+    return (data or b"").decode(errors="replace") or None
 
 
 def moved(common: str, key: str) -> set[str] | None:

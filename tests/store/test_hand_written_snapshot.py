@@ -50,7 +50,6 @@ def test_a_run_folder_holding_another_runs_uid_is_refused(store: Store) -> None:
     _hand_written(store, a, _snapshot(store, a).replace(a.encode(), b.encode()))
     with pytest.raises(StateUntrusted, match="not the one its folder names"):
         store.transact(lambda tx: tx.find_run("alpha").run.name)  # `dflow cancel alpha`
-    assert store.read  # the store stays usable through doctor --repair (other tests)
 
 
 def test_a_run_json_naming_a_key_twice_is_refused(store: Store) -> None:

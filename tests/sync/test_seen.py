@@ -78,15 +78,21 @@ def test_a_branch_merged_into_the_base_is_seen_by_the_next_read(clone: Clone) ->
     assert shown["login"]["merged"] is True, shown
 
 
-@pytest.mark.parametrize("change", ["DFLOW variable", "user config"])
-def test_a_settings_change_outside_the_ref_takes_the_whole_path(
-        clone: Clone, change: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    a = clone("a")
+def _settled(a: Project) -> str:
+    """Clone `a` with one run, synced and read once: nothing left for the implicit sync."""
     runs.create_run(a, "login", "t", plan=False)
     service.sync(a)
     status_of(a.root)
     common = str(a.store.git_dir)
     assert seen.unmoved(common)
+    return common
+
+
+@pytest.mark.parametrize("change", ["DFLOW variable", "user config"])
+def test_a_settings_change_outside_the_ref_takes_the_whole_path(
+        clone: Clone, change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = clone("a")
+    common = _settled(a)
     if change == "DFLOW variable":
         monkeypatch.setenv("DFLOW_PROJECT_SYNC", "off")
     else:
@@ -97,11 +103,7 @@ def test_a_settings_change_outside_the_ref_takes_the_whole_path(
 
 def test_a_tip_moved_behind_the_stores_back_takes_the_whole_path(clone: Clone) -> None:
     a = clone("a")
-    runs.create_run(a, "login", "t", plan=False)
-    service.sync(a)
-    status_of(a.root)
-    common = str(a.store.git_dir)
-    assert seen.unmoved(common)
+    common = _settled(a)
     git("update-ref", "refs/deksdenflow/state", "refs/deksdenflow/state~1", cwd=a.root)
     assert not seen.unmoved(common)
 
