@@ -52,8 +52,8 @@ def event_detail(data: dict[str, object]) -> str:
 def shown(text: str) -> str:
     """`text` as a terminal may print it: escape sequences, control and invisible format
     characters removed (domain/agents/redaction.py's one rule), newlines and tabs kept."""
-    if text.isprintable():
-        return text  # the common case costs no import
+    if text.isprintable() or text.replace("\n", "").replace("\t", "").isprintable():
+        return text  # the common case (a plan's lines too) costs no import
     from ..domain.agents.redaction import strip_controls  # why: start-up
 
     return strip_controls(text)
